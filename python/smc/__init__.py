@@ -1,0 +1,45 @@
+"""smc: Security Message Communication.
+
+A Rust core with Python bindings. Today it offers the legacy SMC system, byte-exact:
+the original cipher functions (``smc.crypt``, ``smc.decrypt``...) under their original
+names, also in :mod:`smc.client`, and Pythonic aliases in :mod:`smc.legacy`.
+
+.. warning:: The legacy affine cipher gives **no security**; it is kept only so that
+   the original scripts keep working.
+"""
+
+from __future__ import annotations
+
+from . import legacy
+from ._smc import __version__
+from .client import (
+    chiffrementAffine,
+    crypt,
+    dechiffrementAffine,
+    decrypt,
+    inverse,
+    pgcd,
+)
+from .exceptions import (
+    CipherError,
+    NotATableEntry,
+    NotCoprime,
+    SmcError,
+    UnsupportedCharacter,
+)
+
+__all__ = [
+    "__version__",
+    "legacy",
+    "pgcd",
+    "chiffrementAffine",
+    "inverse",
+    "dechiffrementAffine",
+    "crypt",
+    "decrypt",
+    "SmcError",
+    "CipherError",
+    "UnsupportedCharacter",
+    "NotCoprime",
+    "NotATableEntry",
+]

@@ -1,0 +1,61 @@
+//! Status codes returned by every C entry point, and their static messages.
+
+use std::ffi::c_char;
+
+use crate::error::CipherError;
+
+/// The result of every libsmc call. Numbers are stable: new codes are only appended.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum SmcStatus {
+    /// Success.
+    SMC_OK = 0,
+    /// A required pointer argument was NULL.
+    SMC_NULL_POINTER = 1,
+    /// A string argument was not valid UTF-8.
+    SMC_INVALID_UTF8 = 2,
+    /// The text holds a character the legacy cipher table does not have.
+    SMC_UNSUPPORTED_CHARACTER = 3,
+    /// The legacy cipher's `a` is not coprime with 97 (`a % 97 == 0`).
+    SMC_NOT_COPRIME = 4,
+    /// An argument is outside its domain (for instance: not a table entry).
+    SMC_INVALID_ARGUMENT = 5,
+    /// A bug inside libsmc was caught at the boundary (a Rust panic). Please report it.
+    SMC_INTERNAL_ERROR = 6,
+}
+
+impl SmcStatus {
+    /// A static, NUL-terminated English description of the status.
+    pub(crate) fn message(self) -> &'static [u8] {
+        match self {
+            SmcStatus::SMC_OK => b"success\0",
+            SmcStatus::SMC_NULL_POINTER => b"a required pointer argument was NULL\0",
+            SmcStatus::SMC_INVALID_UTF8 => b"a string argument is not valid UTF-8\0",
+            SmcStatus::SMC_UNSUPPORTED_CHARACTER => {
+                b"the text holds a character the legacy cipher table does not have\0"
+            }
+            SmcStatus::SMC_NOT_COPRIME => b"the legacy key's a is not coprime with 97\0",
+            SmcStatus::SMC_INVALID_ARGUMENT => b"an argument is outside its domain\0",
+            SmcStatus::SMC_INTERNAL_ERROR => b"internal error in libsmc (a bug; please report it)\0",
+        }
+    }
+}
+
+impl From<&CipherError> for SmcStatus {
+    fn from(e: &CipherError) -> Self {
+        match e {
+            CipherError::UnsupportedCharacter { .. } => SmcStatus::SMC_UNSUPPORTED_CHARACTER,
+            CipherError::NotCoprime { .. } => SmcStatus::SMC_NOT_COPRIME,
+            CipherError::NotAnEntry(_) => SmcStatus::SMC_INVALID_ARGUMENT,
+        }
+    }
+}
+
+/// A static description of `status`.
+///
+/// Ownership: the returned string is static; never free it. Never NULL.
+#[no_mangle]
+pub extern "C" fn smc_status_message(status: SmcStatus) -> *const c_char {
+    status.message().as_ptr().cast()
+}

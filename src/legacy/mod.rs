@@ -1,0 +1,12 @@
+//! The original SMC system, kept byte-compatible.
+//!
+//! **Insecure by design.** The affine cipher below is a 2020 student exercise: 97 × 97
+//! keys, no integrity, no randomness. It is kept only so that the original `client.py`
+//! / `server.py` scripts and their peers keep working. Never use it to protect anything.
+
+pub mod cipher;
+
+pub use cipher::{
+    crypt, decrypt, decrypt_entry, encrypt_entry, inverse, pgcd, Key, CRYPT_NOT_COPRIME,
+    DECRYPT_NOT_COPRIME, MODULUS, TABLE,
+};

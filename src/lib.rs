@@ -1,0 +1,16 @@
+//! # smc — Security Message Communication
+//!
+//! The Rust core of smc, used three ways: as this crate, from C through `libsmc`
+//! (`include/smc.h`, see [`ffi`]), and from Python through the `smc` package.
+//!
+//! Today the crate holds the *legacy* system: the affine cipher of the original
+//! student project (see [`legacy`]), kept byte-exact for compatibility. That cipher
+//! **provides no security at all**; it exists only so that old scripts and old peers
+//! keep working.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod ffi;
+pub mod legacy;
+
+pub use error::CipherError;
