@@ -68,13 +68,19 @@ fn crypt_vectors() {
                 assert!(matches!(got, Err(CipherError::NotCoprime { .. })), "{case}");
             } else {
                 assert_eq!(got.as_deref(), Ok(s(ok)), "{case}");
+                // Long texts take the table path: same result.
+                let long = legacy::crypt(&m.repeat(40), a, b);
+                assert_eq!(long, Ok(s(ok).repeat(40)), "{case} x40");
             }
         } else {
             assert_eq!(case["error"], "ValueError");
             let (character, position) = first_unsupported(m, false);
             assert_eq!(
                 got,
-                Err(CipherError::UnsupportedCharacter { character, position }),
+                Err(CipherError::UnsupportedCharacter {
+                    character,
+                    position
+                }),
                 "{case}"
             );
         }
@@ -92,13 +98,20 @@ fn decrypt_vectors() {
             Some(ok) if s(ok) == DECRYPT_NOT_COPRIME => {
                 assert!(matches!(got, Err(CipherError::NotCoprime { .. })), "{case}")
             }
-            Some(ok) => assert_eq!(got.as_deref(), Ok(s(ok)), "{case}"),
+            Some(ok) => {
+                assert_eq!(got.as_deref(), Ok(s(ok)), "{case}");
+                let long = legacy::decrypt(&m.repeat(40), a, b);
+                assert_eq!(long, Ok(s(ok).repeat(40)), "{case} x40");
+            }
             None => {
                 assert_eq!(case["smc_error"], "ValueError", "{case}");
                 let (character, position) = first_unsupported(m, true);
                 assert_eq!(
                     got,
-                    Err(CipherError::UnsupportedCharacter { character, position }),
+                    Err(CipherError::UnsupportedCharacter {
+                        character,
+                        position
+                    }),
                     "{case}"
                 );
             }
@@ -122,7 +135,11 @@ fn inverse_vectors() {
         let a = case["a"].as_i64().unwrap();
         match case.get("ok") {
             Some(ok) => assert_eq!(legacy::inverse(a), Ok(ok.as_i64().unwrap()), "{case}"),
-            None => assert_eq!(legacy::inverse(a), Err(CipherError::NotCoprime { a }), "{case}"),
+            None => assert_eq!(
+                legacy::inverse(a),
+                Err(CipherError::NotCoprime { a }),
+                "{case}"
+            ),
         }
     }
 }
@@ -136,7 +153,8 @@ fn protocol_examples() {
     assert_eq!(key.encrypt("é").unwrap(), "\\ ");
     assert_eq!(key.decrypt("\\ ").unwrap(), "é");
     assert_eq!(
-        key.decrypt(&key.encrypt("Bonjour Jacque, c'est George").unwrap()).unwrap(),
+        key.decrypt(&key.encrypt("Bonjour Jacque, c'est George").unwrap())
+            .unwrap(),
         "Bonjour Jacquer c'est George"
     );
 }
@@ -148,7 +166,11 @@ fn extreme_keys() {
         let key = Key::new(a, b).unwrap();
         assert_eq!(key.a(), a.rem_euclid(97));
         assert_eq!(key.b(), b.rem_euclid(97));
-        assert_eq!(key.decrypt(&key.encrypt("Salut é ù tous").unwrap()).unwrap(), "Salut é ù tous");
+        assert_eq!(
+            key.decrypt(&key.encrypt("Salut é ù tous").unwrap())
+                .unwrap(),
+            "Salut é ù tous"
+        );
     }
     assert_eq!(legacy::pgcd(i64::MIN, -1), -1);
     assert_eq!(legacy::pgcd(i64::MIN, 0), i64::MIN);
@@ -162,8 +184,14 @@ fn per_entry_functions() {
     // The two-character entry is an entry too, as in the originals.
     assert_eq!(legacy::decrypt_entry(35, 19, "\\ "), Ok("é"));
     assert_eq!(legacy::encrypt_entry(0, 3, "a"), Ok("r"));
-    assert!(matches!(legacy::encrypt_entry(35, 19, "ab"), Err(CipherError::NotAnEntry(_))));
-    assert!(matches!(legacy::decrypt_entry(97, 19, "a"), Err(CipherError::NotCoprime { a: 97 })));
+    assert!(matches!(
+        legacy::encrypt_entry(35, 19, "ab"),
+        Err(CipherError::NotAnEntry(_))
+    ));
+    assert!(matches!(
+        legacy::decrypt_entry(97, 19, "a"),
+        Err(CipherError::NotCoprime { a: 97 })
+    ));
 }
 
 #[test]
@@ -171,17 +199,39 @@ fn error_names_character_and_position() {
     let err = Key::ORIGINAL.encrypt("Ça va").unwrap_err();
     assert_eq!(err.to_string(), "unsupported character 'Ç' at position 0");
     let err = Key::ORIGINAL.encrypt("emoji 🙂!").unwrap_err();
-    assert_eq!(err, CipherError::UnsupportedCharacter { character: '🙂', position: 6 });
+    assert_eq!(
+        err,
+        CipherError::UnsupportedCharacter {
+            character: '🙂',
+            position: 6
+        }
+    );
     let err = Key::ORIGINAL.decrypt("ab\\c").unwrap_err();
-    assert_eq!(err, CipherError::UnsupportedCharacter { character: '\\', position: 2 });
+    assert_eq!(
+        err,
+        CipherError::UnsupportedCharacter {
+            character: '\\',
+            position: 2
+        }
+    );
     let err = Key::ORIGINAL.decrypt("ab\\").unwrap_err();
-    assert_eq!(err, CipherError::UnsupportedCharacter { character: '\\', position: 2 });
+    assert_eq!(
+        err,
+        CipherError::UnsupportedCharacter {
+            character: '\\',
+            position: 2
+        }
+    );
 }
 
 /// Plaintexts over the one-character entries 0..=96 (entry 81, backslash+space, is two
 /// characters and cannot be typed as one; 97..=100 alias 0..=3 by design).
 fn plaintext() -> impl Strategy<Value = String> {
-    let entries: Vec<&'static str> = TABLE[..97].iter().copied().filter(|e| e.chars().count() == 1).collect();
+    let entries: Vec<&'static str> = TABLE[..97]
+        .iter()
+        .copied()
+        .filter(|e| e.chars().count() == 1)
+        .collect();
     proptest::collection::vec(proptest::sample::select(entries), 0..200).prop_map(|v| v.concat())
 }
 

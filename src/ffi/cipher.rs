@@ -100,4 +100,3 @@ pub unsafe extern "C" fn smc_inverse(a: i64, out: *mut i64) -> SmcStatus {
         Ok(())
     })
 }
-

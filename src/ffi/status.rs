@@ -37,7 +37,9 @@ impl SmcStatus {
             }
             SmcStatus::SMC_NOT_COPRIME => b"the legacy key's a is not coprime with 97\0",
             SmcStatus::SMC_INVALID_ARGUMENT => b"an argument is outside its domain\0",
-            SmcStatus::SMC_INTERNAL_ERROR => b"internal error in libsmc (a bug; please report it)\0",
+            SmcStatus::SMC_INTERNAL_ERROR => {
+                b"internal error in libsmc (a bug; please report it)\0"
+            }
         }
     }
 }

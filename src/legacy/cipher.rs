@@ -218,20 +218,13 @@ impl Key {
     /// [`CipherError::UnsupportedCharacter`] for the first character that is not a
     /// one-character table entry (a lone backslash, `ê`, a newline, an emoji...).
     pub fn encrypt(&self, text: &str) -> Result<String, CipherError> {
-        let mut map = [[0u8; 4]; 128];
-        let mut len = [0u8; 128];
-        for byte in 0..128 {
-            let x = ASCII_INDEX[byte];
-            if x != NONE {
-                let y = self.enc(x);
-                map[byte] = ENTRY_BYTES[y];
-                len[byte] = ENTRY_LEN[y];
-            }
+        let other = |c| char_index(c).map(|x| self.enc(x));
+        if text.len() < TABLE_WORTHWHILE {
+            transform(text, |byte, _| direct(byte, |x| self.enc(x)), other)
+        } else {
+            let map = AsciiMap::new(|x| self.enc(x));
+            transform(text, |byte, _| map.get(byte), other)
         }
-        transform(text, |byte, _| {
-            let l = len[byte as usize];
-            (l != 0).then(|| (map[byte as usize], l as usize, 1))
-        }, |c| char_index(c).map(|x| self.enc(x)))
     }
 
     /// Decrypts `text`, as the originals' `decrypt`, except that backslash+space is
@@ -241,31 +234,77 @@ impl Key {
     /// [`CipherError::UnsupportedCharacter`] for the first character that is neither a
     /// one-character table entry nor the backslash of a backslash+space pair.
     pub fn decrypt(&self, text: &str) -> Result<String, CipherError> {
-        let mut map = [[0u8; 4]; 128];
-        let mut len = [0u8; 128];
-        for byte in 0..128 {
-            let x = ASCII_INDEX[byte];
+        let other = |c| char_index(c).map(|x| self.dec(x));
+        let y = self.dec(BACKSLASH_SPACE);
+        let backslash_space = Some((ENTRY_BYTES[y], ENTRY_LEN[y] as usize, 2));
+        if text.len() < TABLE_WORTHWHILE {
+            transform(
+                text,
+                |byte, next| match byte {
+                    b'\\' if next == Some(b' ') => backslash_space,
+                    _ => direct(byte, |x| self.dec(x)),
+                },
+                other,
+            )
+        } else {
+            let map = AsciiMap::new(|x| self.dec(x));
+            transform(
+                text,
+                |byte, next| match byte {
+                    b'\\' if next == Some(b' ') => backslash_space,
+                    _ => map.get(byte),
+                },
+                other,
+            )
+        }
+    }
+}
+
+/// Below this many bytes, computing each character directly beats building a table.
+const TABLE_WORTHWHILE: usize = 256;
+
+/// What one ASCII input byte becomes: output bytes padded to 4, their length, and how
+/// many input bytes were consumed.
+type Step = Option<([u8; 4], usize, usize)>;
+
+/// Maps an ASCII byte through `f` (table index to table index) without a table.
+#[inline(always)]
+fn direct(byte: u8, f: impl Fn(u8) -> usize) -> Step {
+    match ASCII_INDEX[byte as usize] {
+        NONE => None,
+        x => {
+            let y = f(x);
+            Some((ENTRY_BYTES[y], ENTRY_LEN[y] as usize, 1))
+        }
+    }
+}
+
+/// The output of every ASCII byte under one key, computed once per long text.
+struct AsciiMap {
+    bytes: [[u8; 4]; 128],
+    len: [u8; 128],
+}
+
+impl AsciiMap {
+    fn new(f: impl Fn(u8) -> usize) -> Self {
+        let mut map = AsciiMap {
+            bytes: [[0; 4]; 128],
+            len: [0; 128],
+        };
+        for (byte, &x) in ASCII_INDEX.iter().enumerate() {
             if x != NONE {
-                let y = self.dec(x);
-                map[byte] = ENTRY_BYTES[y];
-                len[byte] = ENTRY_LEN[y];
+                let y = f(x);
+                map.bytes[byte] = ENTRY_BYTES[y];
+                map.len[byte] = ENTRY_LEN[y];
             }
         }
-        let backslash_space = self.dec(BACKSLASH_SPACE);
-        transform(text, |byte, next| {
-            if byte == b'\\' {
-                (next == Some(b' ')).then(|| {
-                    (
-                        ENTRY_BYTES[backslash_space],
-                        ENTRY_LEN[backslash_space] as usize,
-                        2,
-                    )
-                })
-            } else {
-                let l = len[byte as usize];
-                (l != 0).then(|| (map[byte as usize], l as usize, 1))
-            }
-        }, |c| char_index(c).map(|x| self.dec(x)))
+        map
+    }
+
+    #[inline(always)]
+    fn get(&self, byte: u8) -> Step {
+        let len = self.len[byte as usize];
+        (len != 0).then_some((self.bytes[byte as usize], len as usize, 1))
     }
 }
 
@@ -277,7 +316,7 @@ impl Key {
 #[inline(always)]
 fn transform(
     text: &str,
-    ascii: impl Fn(u8, Option<u8>) -> Option<([u8; 4], usize, usize)>,
+    ascii: impl Fn(u8, Option<u8>) -> Step,
     other: impl Fn(char) -> Option<usize>,
 ) -> Result<String, CipherError> {
     let input = text.as_bytes();
@@ -300,7 +339,10 @@ fn transform(
             }
         } else {
             // `text` is a str and `i` a character boundary: this cannot fail.
-            let c = text[i..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+            let c = text[i..]
+                .chars()
+                .next()
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
             match other(c) {
                 Some(y) => {
                     out[pos..pos + 4].copy_from_slice(&ENTRY_BYTES[y]);
@@ -373,7 +415,10 @@ pub fn encrypt_entry(a: i64, b: i64, entry: &str) -> Result<&'static str, Cipher
 pub fn decrypt_entry(a: i64, b: i64, entry: &str) -> Result<&'static str, CipherError> {
     let x = entry_position(entry)?;
     let inv = inverse(a)?;
-    let y = floor_mod(i128::from(inv) * (i128::from(x) - i128::from(reduce(b))), 97);
+    let y = floor_mod(
+        i128::from(inv) * (i128::from(x) - i128::from(reduce(b))),
+        97,
+    );
     Ok(TABLE[y as usize])
 }
 

@@ -49,7 +49,12 @@ fn run<T: Send>(py: Python<'_>, text: &str, f: impl FnOnce(&str) -> T + Send) ->
 #[pyfunction]
 #[pyo3(signature = (M, a, b))]
 #[allow(non_snake_case)]
-fn crypt(py: Python<'_>, M: PyBackedStr, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<String> {
+fn crypt(
+    py: Python<'_>,
+    M: PyBackedStr,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<String> {
     let (a, b) = (key_part(a)?, key_part(b)?);
     match run(py, &M, |t| cipher::crypt(t, a, b)) {
         Ok(s) => Ok(s),
@@ -62,7 +67,12 @@ fn crypt(py: Python<'_>, M: PyBackedStr, a: &Bound<'_, PyAny>, b: &Bound<'_, PyA
 #[pyfunction]
 #[pyo3(signature = (M, a, b))]
 #[allow(non_snake_case)]
-fn decrypt(py: Python<'_>, M: PyBackedStr, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<String> {
+fn decrypt(
+    py: Python<'_>,
+    M: PyBackedStr,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<String> {
     let (a, b) = (key_part(a)?, key_part(b)?);
     match run(py, &M, |t| cipher::decrypt(t, a, b)) {
         Ok(s) => Ok(s),
@@ -113,7 +123,11 @@ fn inverse(a: &Bound<'_, PyAny>) -> PyResult<i64> {
 #[pyfunction]
 #[pyo3(name = "chiffrementAffine")]
 #[allow(non_snake_case)]
-fn chiffrement_affine(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>, L: PyBackedStr) -> PyResult<&'static str> {
+fn chiffrement_affine(
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    L: PyBackedStr,
+) -> PyResult<&'static str> {
     cipher::encrypt_entry(key_part(a)?, key_part(b)?, &L).map_err(cipher_error)
 }
 
@@ -121,7 +135,11 @@ fn chiffrement_affine(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>, L: PyBackedStr
 #[pyfunction]
 #[pyo3(name = "dechiffrementAffine")]
 #[allow(non_snake_case)]
-fn dechiffrement_affine(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>, L: PyBackedStr) -> PyResult<&'static str> {
+fn dechiffrement_affine(
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    L: PyBackedStr,
+) -> PyResult<&'static str> {
     cipher::decrypt_entry(key_part(a)?, key_part(b)?, &L).map_err(cipher_error)
 }
 
