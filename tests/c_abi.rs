@@ -11,19 +11,18 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory holding libsmc.so / libsmc.a: the profile dir this test runs from.
+/// The directory holding the libsmc.so / libsmc.a that this `cargo test` built: the
+/// `deps` directory next to this test binary (cargo builds every crate type of the lib
+/// there, and only uplifts them to target/<profile> on `cargo build`).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
+    let deps = exe.parent().expect("target/<profile>/deps");
     assert!(
-        dir.join("libsmc.so").exists() || dir.join("libsmc.dylib").exists(),
-        "libsmc not built in {}",
-        dir.display()
+        deps.join("libsmc.so").exists() && deps.join("libsmc.a").exists(),
+        "libsmc.so / libsmc.a not found in {}",
+        deps.display()
     );
-    dir.to_path_buf()
+    deps.to_path_buf()
 }
 
 fn out_dir() -> PathBuf {
