@@ -13,4 +13,4 @@ pub mod error;
 pub mod ffi;
 pub mod legacy;
 
-pub use error::CipherError;
+pub use error::{CipherError, LegacyError};

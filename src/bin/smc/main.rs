@@ -1,0 +1,38 @@
+//! The `smc` command-line program.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod legacy;
+
+/// smc: Security Message Communication.
+#[derive(Debug, Parser)]
+#[command(name = "smc", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the legacy SMC server (the original wire format; INSECURE cipher).
+    LegacyServer(legacy::ServerArgs),
+    /// Chat through a legacy SMC server as the original client did (INSECURE cipher).
+    LegacyClient(legacy::ClientArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::LegacyServer(args) => legacy::server(args),
+        Command::LegacyClient(args) => legacy::client(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("smc: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The legacy TCP server: the originals' wire format and files, without their defects.
+//!
+//! Kept from `server.py`: each message is appended to `log.txt` (written before the
+//! reply is sent) and answered with the line logged before it, `@` made `,`; each
+//! accepted connection is recorded in `log_connection.txt`. Fixed: any number of
+//! concurrent clients (tokio tasks); `/stop` ends only that client's session; a
+//! disconnect ends the session (no empty lines); messages up to 64 KiB; no polling
+//! delays; a message that is not UTF-8 or too long is reported on stderr and ends only
+//! that connection; the port is reusable at once after a stop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::error::LegacyError;
+use crate::legacy::log::{socket_description, ConnectionLog, MessageLog};
+use crate::legacy::wire::{MAX_MESSAGE, STOP};
+
+/// Where and how a [`LegacyServer`] runs.
+#[derive(Debug, Clone)]
+pub struct LegacyServerConfig {
+    /// Address to listen on (the originals: `127.0.0.1`).
+    pub host: String,
+    /// Port (the originals: 50100; 0 picks a free one).
+    pub port: u16,
+    /// Directory of `log.txt` and `log_connection.txt` (the originals: the working
+    /// directory).
+    pub log_dir: PathBuf,
+    /// Print connections and messages on stdout, as the originals did.
+    pub verbose: bool,
+}
+
+impl Default for LegacyServerConfig {
+    fn default() -> Self {
+        LegacyServerConfig {
+            host: "127.0.0.1".to_owned(),
+            port: 50100,
+            log_dir: PathBuf::from("."),
+            verbose: false,
+        }
+    }
+}
+
+/// A running legacy server. Stops when [`LegacyServer::stop`] is called or it is dropped.
+#[derive(Debug)]
+pub struct LegacyServer {
+    address: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LegacyServer {
+    /// Opens the log files, binds the address and starts serving on a background thread.
+    ///
+    /// # Errors
+    /// [`LegacyError::LogFile`] when the log directory is not usable,
+    /// [`LegacyError::Bind`] when the address cannot be listened on.
+    pub fn start(config: LegacyServerConfig) -> Result<LegacyServer, LegacyError> {
+        let messages = MessageLog::open(&config.log_dir)?;
+        let connections = ConnectionLog::open(&config.log_dir)?;
+        let address = format!("{}:{}", config.host, config.port);
+        let bind_err = |source| LegacyError::Bind {
+            address: address.clone(),
+            source,
+        };
+        // std's listener sets SO_REUSEADDR on Unix: the port is free again at once.
+        let listener = std::net::TcpListener::bind(&address).map_err(bind_err)?;
+        listener.set_nonblocking(true).map_err(bind_err)?;
+        let local = listener.local_addr().map_err(bind_err)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("smc-legacy-server")
+            .enable_all()
+            .build()?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let state = Arc::new(Shared {
+            messages: Mutex::new(messages),
+            connections: Mutex::new(connections),
+            verbose: config.verbose,
+            host: config.host.clone(),
+            port: local.port(),
+        });
+        let thread = std::thread::Builder::new()
+            .name("smc-legacy-server".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => serve(listener, state, shutdown_rx).await,
+                        Err(e) => eprintln!("smc legacy server: cannot start: {e}"),
+                    }
+                });
+                // Dropping the runtime cancels every connection task and closes sockets.
+                runtime.shutdown_timeout(Duration::from_millis(100));
+            })?;
+        Ok(LegacyServer {
+            address: local,
+            shutdown,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the server listens on (with the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Whether the server is still serving.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Stops accepting, closes every connection and releases the port. Idempotent.
+    pub fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for LegacyServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// State shared by the connection tasks.
+struct Shared {
+    messages: Mutex<MessageLog>,
+    connections: Mutex<ConnectionLog>,
+    verbose: bool,
+    host: String,
+    port: u16,
+}
+
+async fn serve(listener: TcpListener, state: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let state = Arc::clone(&state);
+                    tokio::spawn(async move { connection(stream, peer, state).await });
+                }
+                // Out of file descriptors and the like: report, back off, keep serving.
+                Err(e) => {
+                    eprintln!("smc legacy server: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+#[cfg(unix)]
+fn fd_of(stream: &TcpStream) -> i64 {
+    use std::os::fd::AsRawFd;
+    i64::from(stream.as_raw_fd())
+}
+
+#[cfg(not(unix))]
+fn fd_of(_: &TcpStream) -> i64 {
+    -1
+}
+
+async fn connection(mut stream: TcpStream, peer: SocketAddr, state: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().unwrap_or(peer);
+    let description = socket_description(fd_of(&stream), local, peer);
+    if state.verbose {
+        println!("{description}");
+    }
+    let logged = state
+        .connections
+        .lock()
+        .map_err(|_| ())
+        .and_then(|mut log| {
+            log.record(&description)
+                .map_err(|e| eprintln!("smc legacy server: {e}"))
+        });
+    if logged.is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; MAX_MESSAGE + 1];
+    loop {
+        let message = match read_message(&mut stream, &mut buf).await {
+            Ok(Some(n)) => &buf[..n],
+            Ok(None) => break, // the client went away: end of session, nothing logged
+            Err(LegacyError::ClosedMidMessage { received }) => {
+                eprintln!("smc legacy server: client {peer} left in the middle of a message ({received} bytes dropped)");
+                break;
+            }
+            Err(e) => {
+                eprintln!("smc legacy server: client {peer}: {e}; connection closed");
+                break;
+            }
+        };
+        if message == STOP.as_bytes() {
+            break;
+        }
+        if let Err(e) = std::str::from_utf8(message) {
+            eprintln!(
+                "smc legacy server: client {peer}: {}; message dropped, connection closed",
+                LegacyError::NotUtf8 {
+                    valid_up_to: e.valid_up_to()
+                }
+            );
+            break;
+        }
+        let reply = match state.messages.lock() {
+            Ok(mut log) => log.append(message),
+            Err(_) => break,
+        };
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(e) => {
+                eprintln!("smc legacy server: {e}; connection closed");
+                break;
+            }
+        };
+        if state.verbose {
+            println!(
+                "[ SERVER@ {} -p {} ]: Client send a message. Go to ./log.txt to see more.",
+                state.host, state.port
+            );
+        }
+        if stream.write_all(&reply).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.shutdown().await;
+}
+
+/// Reads one message: one read, plus whatever else already arrived (a client sends one
+/// message and waits, so it all belongs to that message). `None` at end of stream.
+async fn read_message(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+) -> Result<Option<usize>, LegacyError> {
+    let mut len = stream.read(buf).await?;
+    if len == 0 {
+        return Ok(None);
+    }
+    while len < buf.len() {
+        match stream.try_read(&mut buf[len..]) {
+            // The client left right after these bytes: it cannot read a reply, so the
+            // message is unfinished; it is reported and not logged.
+            Ok(0) => return Err(LegacyError::ClosedMidMessage { received: len }),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if len > MAX_MESSAGE {
+        return Err(LegacyError::MessageTooLong {
+            size: len,
+            limit: MAX_MESSAGE,
+        });
+    }
+    Ok(Some(len))
+}
