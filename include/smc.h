@@ -49,9 +49,35 @@ typedef enum smc_status {
    A bug inside libsmc was caught at the boundary (a Rust panic). Please report it.
    */
   SMC_INTERNAL_ERROR = 6,
+  /*
+   A file or network operation failed (details in `smc_last_error_message`).
+   */
+  SMC_IO_ERROR = 7,
+  /*
+   The peer closed the connection.
+   */
+  SMC_CONNECTION_CLOSED = 8,
+  /*
+   A message is larger than the protocol allows.
+   */
+  SMC_MESSAGE_TOO_LONG = 9,
+  /*
+   The peer sent something that does not follow the protocol.
+   */
+  SMC_PROTOCOL_ERROR = 10,
 } smc_status;
 
+/*
+ A connection to a legacy server (opaque). Created by `smc_legacy_client_connect`,
+ released by `smc_legacy_client_free`.
+ */
+typedef struct smc_legacy_client smc_legacy_client;
 
+/*
+ A running legacy server (opaque). Created by `smc_legacy_server_start`, released by
+ `smc_legacy_server_free`.
+ */
+typedef struct smc_legacy_server smc_legacy_server;
 
 #ifdef __cplusplus
 extern "C" {
@@ -129,6 +155,93 @@ enum smc_status smc_pgcd(int64_t a, int64_t b, int64_t *out);
  `out` is NULL or writable.
  */
 enum smc_status smc_inverse(int64_t a, int64_t *out);
+
+/*
+ Starts a legacy server listening on `host:port` (port 0 picks a free one), writing
+ `log.txt` and `log_connection.txt` in `log_dir`. It serves on background threads
+ until freed.
+
+ Ownership: `host` and `log_dir` are borrowed. On `SMC_OK`, `*out_server` receives a
+ new handle owned by the caller, released with `smc_legacy_server_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_IO_ERROR` (log directory not
+ writable, address in use...; details in `smc_last_error_message`).
+
+ # Safety
+ String arguments are NULL or NUL-terminated; `out_server` is NULL or writable.
+ */
+enum smc_status smc_legacy_server_start(const char *host,
+                                        uint16_t port,
+                                        const char *log_dir,
+                                        struct smc_legacy_server **out_server);
+
+/*
+ The port a legacy server listens on (useful after asking for port 0).
+
+ Ownership: `server` is borrowed; `*out_port` is written on `SMC_OK` only.
+ Errors: `SMC_NULL_POINTER`.
+
+ # Safety
+ `server` is NULL or a live handle; `out_port` is NULL or writable.
+ */
+enum smc_status smc_legacy_server_port(const struct smc_legacy_server *server, uint16_t *out_port);
+
+/*
+ Stops a legacy server (closing its connections and releasing its port) and frees it.
+
+ Ownership: takes back `server`; it must not be used afterwards. NULL is a no-op.
+
+ # Safety
+ `server` is NULL or a live handle from `smc_legacy_server_start`, freed once.
+ */
+void smc_legacy_server_free(struct smc_legacy_server *server);
+
+/*
+ Connects to a legacy server at `host:port`, sending as `client_id` (for instance
+ "#8hdjajcur5d9l2").
+
+ Ownership: strings are borrowed. On `SMC_OK`, `*out_client` receives a new handle
+ owned by the caller, released with `smc_legacy_client_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_IO_ERROR` (cannot connect).
+
+ # Safety
+ String arguments are NULL or NUL-terminated; `out_client` is NULL or writable.
+ */
+enum smc_status smc_legacy_client_connect(const char *host,
+                                          uint16_t port,
+                                          const char *client_id,
+                                          struct smc_legacy_client **out_client);
+
+/*
+ Encrypts `text` with the legacy cipher, sends it as the original client does, waits
+ for the server's reply and decrypts it. Blocks until the reply arrives.
+
+ Ownership: `client` and `text` are borrowed. On `SMC_OK`, `*out_reply` receives
+ either NULL (the reply carried this client's own message: the originals show
+ nothing) or the other client's decrypted text, a new string owned by the caller,
+ freed with `smc_string_free`. Untouched on error.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_UNSUPPORTED_CHARACTER`,
+ `SMC_MESSAGE_TOO_LONG`, `SMC_CONNECTION_CLOSED`, `SMC_PROTOCOL_ERROR`, `SMC_IO_ERROR`.
+
+ # Safety
+ `client` is NULL or a live handle not used concurrently; `text` is NULL or
+ NUL-terminated; `out_reply` is NULL or writable.
+ */
+enum smc_status smc_legacy_client_send(struct smc_legacy_client *client,
+                                       const char *text,
+                                       char **out_reply);
+
+/*
+ Sends `/stop`, closes the connection and frees the client.
+
+ Ownership: takes back `client`; it must not be used afterwards. NULL is a no-op.
+
+ # Safety
+ `client` is NULL or a live handle from `smc_legacy_client_connect`, freed once.
+ */
+void smc_legacy_client_free(struct smc_legacy_client *client);
 
 /*
  A static description of `status`.

@@ -168,3 +168,32 @@ fn header_compiles_as_cpp() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn c_example_chats_through_a_legacy_server() {
+    let exe = compile("bindings/c/examples/legacy_chat.c", "legacy_chat", false);
+    let logs = out_dir().join("legacy_chat_logs");
+    let _ = std::fs::remove_dir_all(&logs);
+    std::fs::create_dir_all(&logs).unwrap();
+    let out = run(&exe, &[logs.as_os_str()]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "A> Bonjour George, comment vas-tu ?  (reply: own message)",
+            "B> Tres bien, et toi ?  (reply: Bonjour Georger comment vas-tu ?)",
+            "A> Super. On se voit demain ?  (reply: Tres bienr et toi ?)",
+            "B> Oui, a demain !  (reply: Super. On se voit demain ?)",
+        ],
+        "{out}"
+    );
+    assert!(lines[4].starts_with("unsupported: "), "{out}");
+    let log = std::fs::read_to_string(logs.join("log.txt")).unwrap();
+    assert_eq!(log.lines().count(), 4);
+}
+
+#[test]
+fn c_legacy_api_rejects_null_and_bad_input() {
+    let exe = compile("tests/c/legacy_bad_input.c", "legacy_bad_input", false);
+    assert_eq!(run(&exe, &[]), "ok\n");
+}

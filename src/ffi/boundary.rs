@@ -29,6 +29,12 @@ impl From<crate::error::CipherError> for Failure {
     }
 }
 
+impl From<crate::error::LegacyError> for Failure {
+    fn from(e: crate::error::LegacyError) -> Self {
+        Failure::new(SmcStatus::from(&e), e.to_string())
+    }
+}
+
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }

@@ -13,6 +13,7 @@
 
 pub mod boundary;
 pub mod cipher;
+pub mod legacy;
 pub mod status;
 
 pub use status::SmcStatus;

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use crate::error::CipherError;
+use crate::error::{CipherError, LegacyError};
 
 /// The result of every libsmc call. Numbers are stable: new codes are only appended.
 #[repr(C)]
@@ -23,6 +23,14 @@ pub enum SmcStatus {
     SMC_INVALID_ARGUMENT = 5,
     /// A bug inside libsmc was caught at the boundary (a Rust panic). Please report it.
     SMC_INTERNAL_ERROR = 6,
+    /// A file or network operation failed (details in `smc_last_error_message`).
+    SMC_IO_ERROR = 7,
+    /// The peer closed the connection.
+    SMC_CONNECTION_CLOSED = 8,
+    /// A message is larger than the protocol allows.
+    SMC_MESSAGE_TOO_LONG = 9,
+    /// The peer sent something that does not follow the protocol.
+    SMC_PROTOCOL_ERROR = 10,
 }
 
 impl SmcStatus {
@@ -40,6 +48,10 @@ impl SmcStatus {
             SmcStatus::SMC_INTERNAL_ERROR => {
                 b"internal error in libsmc (a bug; please report it)\0"
             }
+            SmcStatus::SMC_IO_ERROR => b"a file or network operation failed\0",
+            SmcStatus::SMC_CONNECTION_CLOSED => b"the peer closed the connection\0",
+            SmcStatus::SMC_MESSAGE_TOO_LONG => b"the message is larger than the protocol allows\0",
+            SmcStatus::SMC_PROTOCOL_ERROR => b"the peer does not follow the protocol\0",
         }
     }
 }
@@ -50,6 +62,25 @@ impl From<&CipherError> for SmcStatus {
             CipherError::UnsupportedCharacter { .. } => SmcStatus::SMC_UNSUPPORTED_CHARACTER,
             CipherError::NotCoprime { .. } => SmcStatus::SMC_NOT_COPRIME,
             CipherError::NotAnEntry(_) => SmcStatus::SMC_INVALID_ARGUMENT,
+        }
+    }
+}
+
+impl From<&LegacyError> for SmcStatus {
+    fn from(e: &LegacyError) -> Self {
+        match e {
+            LegacyError::Cipher(c) => SmcStatus::from(c),
+            LegacyError::LogFile { .. }
+            | LegacyError::Bind { .. }
+            | LegacyError::Connect { .. }
+            | LegacyError::Io(_)
+            | LegacyError::NotRunning => SmcStatus::SMC_IO_ERROR,
+            LegacyError::ConnectionClosed | LegacyError::ClosedMidMessage { .. } => {
+                SmcStatus::SMC_CONNECTION_CLOSED
+            }
+            LegacyError::MessageTooLong { .. } => SmcStatus::SMC_MESSAGE_TOO_LONG,
+            LegacyError::NotUtf8 { .. } => SmcStatus::SMC_INVALID_UTF8,
+            LegacyError::BadReply(_) => SmcStatus::SMC_PROTOCOL_ERROR,
         }
     }
 }
