@@ -2,7 +2,9 @@
 
 A Rust core with Python bindings. Today it offers the legacy SMC system, byte-exact:
 the original cipher functions (``smc.crypt``, ``smc.decrypt``...) under their original
-names, also in :mod:`smc.client`, and Pythonic aliases in :mod:`smc.legacy`.
+names, also in :mod:`smc.client`, and Pythonic aliases in :mod:`smc.legacy`; the
+legacy server and client (:class:`LegacyServer`, :class:`LegacyClient`, and the drop-in
+modules :mod:`smc.server` and :mod:`smc.client`).
 
 .. warning:: The legacy affine cipher gives **no security**; it is kept only so that
    the original scripts keep working.
@@ -11,8 +13,8 @@ names, also in :mod:`smc.client`, and Pythonic aliases in :mod:`smc.legacy`.
 from __future__ import annotations
 
 from . import legacy
-from ._smc import __version__
-from .client import (
+from ._smc import LegacyClient, LegacyServer, __version__
+from ._original import (
     chiffrementAffine,
     crypt,
     dechiffrementAffine,
@@ -22,9 +24,13 @@ from .client import (
 )
 from .exceptions import (
     CipherError,
+    ConnectionClosed,
+    MessageTooLong,
     NotATableEntry,
     NotCoprime,
+    ProtocolError,
     SmcError,
+    SmcIOError,
     UnsupportedCharacter,
 )
 
@@ -42,4 +48,10 @@ __all__ = [
     "UnsupportedCharacter",
     "NotCoprime",
     "NotATableEntry",
+    "SmcIOError",
+    "ConnectionClosed",
+    "MessageTooLong",
+    "ProtocolError",
+    "LegacyServer",
+    "LegacyClient",
 ]

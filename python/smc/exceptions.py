@@ -55,3 +55,23 @@ class NotATableEntry(CipherError):
     def __init__(self, message: str, entry: str) -> None:
         super().__init__(message)
         self.entry = entry
+
+
+class SmcIOError(SmcError, OSError):
+    """A file or network operation failed (log directory not writable, port in use,
+    server unreachable...)."""
+
+
+class ConnectionClosed(SmcError, ConnectionError):
+    """The peer closed the connection."""
+
+
+class MessageTooLong(SmcError, ValueError):
+    """A message is larger than the protocol allows (64 KiB for the legacy protocol)."""
+
+
+class ProtocolError(SmcError):
+    """The peer sent something that does not follow the protocol."""
+
+
+__all__ += ["SmcIOError", "ConnectionClosed", "MessageTooLong", "ProtocolError"]

@@ -10,7 +10,7 @@ with 97. The key defaults to the original clients' ``(35, 19)``.
 from __future__ import annotations
 
 from . import _smc
-from .client import pgcd
+from ._original import pgcd
 
 __all__ = ["encrypt", "decrypt", "inverse", "pgcd", "TABLE", "DEFAULT_KEY"]
 

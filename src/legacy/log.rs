@@ -179,3 +179,28 @@ pub fn socket_description(
         peer.port()
     )
 }
+
+/// The originals' `log(data)`: appends `data` and a newline to `log.txt` in `dir`.
+///
+/// # Errors
+/// [`LegacyError::LogFile`].
+pub fn append_line(dir: &Path, data: &str) -> Result<(), LegacyError> {
+    let path = dir.join(LOG_FILE);
+    let mut file = open_append(&path)?;
+    file.write_all(format!("{data}\n").as_bytes())
+        .map_err(|source| LegacyError::LogFile { path, source })
+}
+
+/// The originals' `list_log()`: the lines of `log.txt` in `dir`, each split on `@`.
+/// Bytes that are not UTF-8 (old cp1252 logs) are read as U+FFFD.
+///
+/// # Errors
+/// [`LegacyError::LogFile`] when the file cannot be read (the originals raised
+/// FileNotFoundError when it did not exist yet).
+pub fn read_list_log(dir: &Path) -> Result<Vec<Vec<String>>, LegacyError> {
+    let path = dir.join(LOG_FILE);
+    let bytes = std::fs::read(&path).map_err(|source| LegacyError::LogFile { path, source })?;
+    Ok(crate::legacy::wire::list_log(&String::from_utf8_lossy(
+        &bytes,
+    )))
+}

@@ -115,6 +115,19 @@ impl LegacyServer {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 
+    /// Waits until the server stops or `timeout` passes; true if it has stopped.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.is_running() {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+        }
+        true
+    }
+
     /// Stops accepting, closes every connection and releases the port. Idempotent.
     pub fn stop(&mut self) {
         let _ = self.shutdown.send(true);
@@ -249,8 +262,9 @@ async fn read_message(
     }
     while len < buf.len() {
         match stream.try_read(&mut buf[len..]) {
-            // The client left right after these bytes: it cannot read a reply, so the
-            // message is unfinished; it is reported and not logged.
+            // The client left right after these bytes: unless they are `/stop`, it
+            // cannot read a reply, so the message is unfinished: reported, not logged.
+            Ok(0) if &buf[..len] == STOP.as_bytes() => break,
             Ok(0) => return Err(LegacyError::ClosedMidMessage { received: len }),
             Ok(n) => len += n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,

@@ -8,11 +8,13 @@ use pyo3::prelude::*;
 
 mod cipher;
 mod errors;
+mod legacy;
 
 /// The private extension module `smc._smc`.
 #[pymodule]
 fn _smc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     cipher::register(m)?;
+    legacy::register(m)?;
     Ok(())
 }
