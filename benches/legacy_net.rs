@@ -94,17 +94,8 @@ fn reference_server(stop: Arc<AtomicBool>) -> SocketAddr {
     addr
 }
 
-fn main() {
-    let dir = std::env::temp_dir().join(format!("smc-bench-legacy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let server = LegacyServer::start(LegacyServerConfig {
-        port: 0,
-        log_dir: dir.clone(),
-        ..Default::default()
-    })
-    .unwrap();
-    let addr = server.local_addr();
-    println!("smc legacy server (log.txt written before every reply)");
+/// Prints messages/s and latency percentiles for 1, 10 and 100 clients, 3 s each.
+fn report(addr: SocketAddr) {
     for clients in [1usize, 10, 100] {
         let d = Duration::from_secs(3);
         let (n, mut lat) = load(addr, clients, d);
@@ -116,6 +107,20 @@ fn main() {
             pct(&lat, 0.99).as_secs_f64() * 1e6
         );
     }
+}
+
+fn main() {
+    let dir = std::env::temp_dir().join(format!("smc-bench-legacy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = LegacyServer::start(LegacyServerConfig {
+        port: 0,
+        log_dir: dir.clone(),
+        ..Default::default()
+    })
+    .unwrap();
+    let addr = server.local_addr();
+    println!("smc legacy server (log.txt written before every reply)");
+    report(addr);
     let logged = std::fs::read_to_string(dir.join("log.txt"))
         .unwrap()
         .lines()
@@ -125,17 +130,7 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let reference = reference_server(Arc::clone(&stop));
     println!("reference poll loop (two 50 ms select timeouts per turn, as server.py)");
-    for clients in [1usize, 10, 100] {
-        let d = Duration::from_secs(3);
-        let (n, mut lat) = load(reference, clients, d);
-        lat.sort();
-        println!(
-            "  {clients:>3} clients: {:>9.0} msg/s   p50 {:>7.1} us   p99 {:>7.1} us",
-            n as f64 / d.as_secs_f64(),
-            pct(&lat, 0.50).as_secs_f64() * 1e6,
-            pct(&lat, 0.99).as_secs_f64() * 1e6
-        );
-    }
+    report(reference);
     stop.store(true, Ordering::Relaxed);
     let _ = std::fs::remove_dir_all(&dir);
 }
