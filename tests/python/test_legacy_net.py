@@ -19,6 +19,23 @@ import smc.client
 import smc.server
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _connect_when_up(port: int, client_id: str, alive=lambda: True) -> smc.LegacyClient:
+    """Connects once a server listens on `port` (it may still be starting)."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            return smc.LegacyClient("127.0.0.1", port, client_id)
+        except OSError:
+            assert time.monotonic() < deadline and alive(), "server did not come up"
+            time.sleep(0.05)
+
+
 def test_str_log_and_list_log_vectors(vectors: dict, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     for case in vectors["str_log"]:
@@ -78,29 +95,18 @@ def test_unwritable_log_dir_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_connect_refused_is_an_oserror() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     with pytest.raises(OSError):
         smc.LegacyClient("127.0.0.1", port, "#x")
 
 
 def test_connection_server_in_a_thread_stopped_from_another(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     monkeypatch.setattr(smc.server, "PORT", port)  # read at call time
     t = threading.Thread(target=smc.server.connection_server, daemon=True)
     t.start()
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client = smc.LegacyClient("127.0.0.1", port, "#t")
-            break
-        except OSError:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    client = _connect_when_up(port, "#t")
     assert client.send("hello") is None
     smc.server.stop()
     t.join(10)
@@ -109,12 +115,6 @@ def test_connection_server_in_a_thread_stopped_from_another(tmp_path: Path, monk
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
     assert (tmp_path / "log.txt").exists()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_python_m_smc_client_with_piped_stdin(tmp_path: Path) -> None:
@@ -166,14 +166,7 @@ def test_python_m_smc_server_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         [sys.executable, "-m", "smc.server"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client = smc.LegacyClient("127.0.0.1", port, "#a")
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.05)
+        client = _connect_when_up(port, "#a", alive=lambda: proc.poll() is None)
         assert client.send("Bonjour") is None
         client.close()
         proc.send_signal(signal.SIGINT)
