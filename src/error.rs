@@ -88,3 +88,176 @@ pub enum LegacyError {
     #[error("the server is not running")]
     NotRunning,
 }
+
+/// Errors of the v2 transport ([`crate::net`]): Noise handshake and encrypted frames.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// Reading from or writing to the socket failed.
+    #[error("connection error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer closed the connection.
+    #[error("the connection was closed by the peer")]
+    Closed,
+    /// The peer did not finish the Noise handshake in time.
+    #[error("the handshake did not complete within {0:?}")]
+    HandshakeTimeout(std::time::Duration),
+    /// The handshake failed (garbage, wrong protocol, bad keys).
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    /// A frame did not decrypt: tampering or a confused peer. The connection is closed.
+    #[error("a frame failed to decrypt; connection closed")]
+    Decrypt,
+    /// A frame shorter than the authentication tag.
+    #[error("malformed frame of {0} bytes")]
+    BadFrame(usize),
+    /// The rest of a frame did not arrive in time (slow-loris protection).
+    #[error("a frame was not completed within {0:?}")]
+    FrameTimeout(std::time::Duration),
+    /// Nothing arrived for the idle timeout.
+    #[error("no traffic for {0:?}; connection closed")]
+    Idle(std::time::Duration),
+    /// A message larger than the limit (1 MiB of payload by default).
+    #[error("message of {size} bytes exceeds the {limit}-byte limit")]
+    MessageTooLarge {
+        /// Its size in bytes (at least).
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A decrypted message that is not a valid protocol value.
+    #[error("malformed protocol message: {0}")]
+    Malformed(String),
+}
+
+/// Errors of the v2 server's store ([`crate::server::store`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer smc.
+    #[error("the store's schema version {found} is newer than this smc supports ({supported})")]
+    SchemaTooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// The data directory could not be created or used.
+    #[error("cannot use {path}: {source}")]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Errors reading or creating key files and the `known_servers` file ([`crate::identity`]).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// A key or pin file could not be read or written.
+    #[error("cannot use {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A key file with the wrong content.
+    #[error("{path} is not an smc key file: {reason}")]
+    Malformed {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Key generation failed.
+    #[error("key generation failed: {0}")]
+    Generate(String),
+}
+
+/// Errors of the v2 server ([`crate::server`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The server could not listen on the address.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address asked for.
+        address: String,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The server's key could not be loaded or created.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The runtime could not start.
+    #[error("cannot start the server: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Errors of the v2 client ([`crate::client`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Transport failure (I/O, handshake, decryption, size).
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The server presented a key other than the one pinned for its address.
+    #[error(
+        "the server at {address} presented key {presented}, but {pinned} is pinned in {known_servers}; \
+         refusing to continue (if the server's key really changed, remove its line from that file)"
+    )]
+    ServerKeyChanged {
+        /// The server's address.
+        address: String,
+        /// Fingerprint of the pinned key.
+        pinned: String,
+        /// Fingerprint of the key presented now.
+        presented: String,
+        /// The pin file.
+        known_servers: std::path::PathBuf,
+    },
+    /// The server refused the request.
+    #[error(transparent)]
+    Refused(#[from] crate::proto::Refusal),
+    /// The client could not connect to the server.
+    #[error("cannot connect to {address}: {source}")]
+    Connect {
+        /// The server's address.
+        address: String,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The connection is closed (or was never opened).
+    #[error("not connected (the connection was closed)")]
+    ConnectionClosed,
+    /// The server did not answer in time.
+    #[error("the server did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+    /// A user or room name that the protocol does not allow.
+    #[error("invalid name {name:?}: {reason}")]
+    InvalidName {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The client's key files.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The client's local state database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A message payload that is not UTF-8 where text is expected.
+    #[error("message {id} is not UTF-8 text")]
+    NotText {
+        /// The message id.
+        id: String,
+    },
+    /// The server answered something that does not fit the request.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+}

@@ -9,8 +9,18 @@
 //! keep working.
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod error;
 pub mod ffi;
+pub mod identity;
 pub mod legacy;
+pub mod net;
+pub mod proto;
+pub mod server;
 
-pub use error::{CipherError, LegacyError};
+pub use client::{Client, Message};
+pub use error::{
+    CipherError, ClientError, KeyError, LegacyError, NetError, ServerError, StoreError,
+};
+pub use proto::Refusal;
+pub use server::{Server, ServerConfig};

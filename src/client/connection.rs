@@ -1,0 +1,224 @@
+//! One live connection of a client: a reader task (replies and events) and a writer
+//! task (requests and keep-alives) on the shared client runtime.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::runtime::Runtime;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{ClientError, NetError};
+use crate::identity::{fingerprint, KnownServers, Pin, StaticKeypair};
+use crate::net::{client_handshake, Opener, Sealer};
+use crate::proto::{decode, encode, ClientFrame, Event, Refusal, Reply, Request, ServerFrame};
+
+/// A keep-alive is sent after this long without a request.
+const KEEPALIVE: Duration = Duration::from_secs(60);
+/// A frame from the server must complete within this.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+/// The whole handshake must complete within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Reply, Refusal>>>>>;
+
+/// What the reader task passes on to the application side.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// A pushed event.
+    Event(Event),
+    /// The connection ended (why).
+    Closed(String),
+}
+
+/// The runtime every client of the process shares (two worker threads).
+pub(crate) fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("smc-client")
+            .enable_all()
+            .build()
+            .expect("cannot start the smc client runtime")
+    })
+}
+
+/// A live connection.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    /// The server's static public key (hex): the key of the client's cursors.
+    pub server_id: String,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    pending: Pending,
+    next_id: AtomicU64,
+    pub events: mpsc::UnboundedReceiver<Incoming>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Connection {
+    /// Connects, runs the handshake (checking the server key against `known` before
+    /// revealing the client's identity) and starts the tasks.
+    pub async fn open(
+        address: &str,
+        key: &StaticKeypair,
+        known: &KnownServers,
+    ) -> Result<Self, ClientError> {
+        let mut stream =
+            TcpStream::connect(address)
+                .await
+                .map_err(|source| ClientError::Connect {
+                    address: address.to_owned(),
+                    source,
+                })?;
+        let _ = stream.set_nodelay(true);
+        let established =
+            client_handshake(
+                &mut stream,
+                key,
+                HANDSHAKE_TIMEOUT,
+                |server_key| match known.check_or_pin(address, server_key)? {
+                    Pin::New | Pin::Matches => Ok(()),
+                    Pin::Mismatch(pinned) => Err(ClientError::ServerKeyChanged {
+                        address: address.to_owned(),
+                        pinned: fingerprint(&pinned),
+                        presented: fingerprint(server_key),
+                        known_servers: known.path().to_owned(),
+                    }),
+                },
+            )
+            .await??;
+        let server_id = data_encoding::HEXLOWER.encode(&established.peer_key);
+        let (rd, wr) = stream.into_split();
+        let pending: Pending = Arc::default();
+        let (out, out_rx) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(wr, established.sealer, out_rx));
+        let reader = tokio::spawn(read_loop(
+            rd,
+            established.opener,
+            pending.clone(),
+            events_tx,
+        ));
+        Ok(Connection {
+            server_id,
+            out,
+            pending,
+            next_id: AtomicU64::new(1),
+            events,
+            reader,
+        })
+    }
+
+    /// Sends a request; the returned receiver gets its outcome.
+    pub fn submit(
+        &self,
+        request: Request,
+    ) -> Result<(u64, oneshot::Receiver<Result<Reply, Refusal>>), ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let bytes = encode(&ClientFrame { id, request });
+        if bytes.len() > crate::net::MAX_MESSAGE {
+            return Err(NetError::MessageTooLarge {
+                size: bytes.len(),
+                limit: crate::net::MAX_MESSAGE,
+            }
+            .into());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, tx);
+        if self.out.send(bytes).is_err() {
+            self.forget(id);
+            return Err(ClientError::ConnectionClosed);
+        }
+        Ok((id, rx))
+    }
+
+    /// Drops the wait for request `id` (timed out).
+    pub fn forget(&self, id: u64) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+}
+
+async fn write_loop(
+    mut wr: tokio::net::tcp::OwnedWriteHalf,
+    mut sealer: Sealer,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    let mut out = Vec::new();
+    let mut batch = Vec::new();
+    loop {
+        let n = match tokio::time::timeout(KEEPALIVE, rx.recv_many(&mut batch, 64)).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(_) => {
+                // Keep-alive; its reply (id 0) is ignored.
+                batch.push(encode(&ClientFrame {
+                    id: 0,
+                    request: Request::Ping,
+                }));
+                1
+            }
+        };
+        debug_assert_eq!(n, batch.len());
+        out.clear();
+        for message in batch.drain(..) {
+            if sealer.seal(&message, &mut out).is_err() {
+                return;
+            }
+        }
+        if wr.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+async fn read_loop(
+    mut rd: tokio::net::tcp::OwnedReadHalf,
+    mut opener: Opener,
+    pending: Pending,
+    events: mpsc::UnboundedSender<Incoming>,
+) {
+    let reason = loop {
+        let bytes = match opener.open(&mut rd, None, FRAME_TIMEOUT).await {
+            Ok(b) => b,
+            Err(NetError::Closed) => break "the server closed the connection".to_owned(),
+            Err(e) => break e.to_string(),
+        };
+        match decode::<ServerFrame>(&bytes) {
+            Ok(ServerFrame::Reply { id, result }) => {
+                let waiter = pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+                if let Some(w) = waiter {
+                    let _ = w.send(result);
+                }
+            }
+            Ok(ServerFrame::Event(event)) => {
+                if events.send(Incoming::Event(event)).is_err() {
+                    break "closed by the client".to_owned();
+                }
+            }
+            Err(e) => break e.to_string(),
+        }
+    };
+    // Waiters see their sender dropped: ConnectionClosed.
+    pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let _ = events.send(Incoming::Closed(reason));
+}

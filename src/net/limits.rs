@@ -1,0 +1,39 @@
+//! Limits that protect a server from slow, idle, greedy or flooding peers.
+
+use std::time::Duration;
+
+/// Abuse limits of a server; every field has a sane default ([`Limits::default`]).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The whole Noise handshake must complete within this (default 10 s).
+    pub handshake_timeout: Duration,
+    /// A connection with no traffic for this long is closed (default 5 min; clients
+    /// send a keep-alive every minute).
+    pub idle_timeout: Duration,
+    /// Once a frame has started, its remaining bytes must arrive within this
+    /// (slow-loris protection; default 10 s).
+    pub frame_timeout: Duration,
+    /// Connections beyond this are closed at once (default 16,384).
+    pub max_connections: usize,
+    /// Sustained requests per second per connection (default 1,000).
+    pub requests_per_second: u32,
+    /// Requests a connection may send in a burst above the rate (default 2,000).
+    pub request_burst: u32,
+    /// Messages waiting to be written to one connection; a reader slower than this is
+    /// disconnected and never stalls others (default 4,096).
+    pub outbound_queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            frame_timeout: Duration::from_secs(10),
+            max_connections: 16_384,
+            requests_per_second: 1_000,
+            request_burst: 2_000,
+            outbound_queue: 4_096,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The v2 protocol: what travels inside the encrypted channel.
+//!
+//! The client sends [`ClientFrame`]s (a request id and a [`Request`]); the server sends
+//! [`ServerFrame`]s: the [`Reply`] to a request (or the [`Refusal`] of it), or an
+//! [`Event`] it pushes on its own (a new message, a direct delivery). Values are encoded
+//! with postcard; [`VERSION`] is checked in [`Request::Hello`].
+
+mod codec;
+mod envelope;
+mod names;
+mod refusal;
+mod request;
+
+pub use codec::{decode, encode};
+pub use envelope::{DirectEnvelope, Envelope};
+pub use names::{check_name, MAX_NAME};
+pub use refusal::Refusal;
+pub use request::{ClientFrame, Event, Reply, Request, ServerFrame};
+
+/// Protocol version spoken by this build.
+pub const VERSION: u16 = 1;

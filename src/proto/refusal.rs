@@ -1,0 +1,69 @@
+//! Why the server refused a request.
+
+use serde::{Deserialize, Serialize};
+
+/// The server's refusal of a request. Each variant maps to one Python exception and one
+/// C status code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Refusal {
+    /// The user is not a member of the room.
+    #[error("you are not a member of room {room:?}")]
+    NotAMember {
+        /// The room.
+        room: String,
+    },
+    /// No such user is registered.
+    #[error("unknown user {user:?}")]
+    UnknownUser {
+        /// The user.
+        user: String,
+    },
+    /// No such room.
+    #[error("unknown room {room:?}")]
+    UnknownRoom {
+        /// The room.
+        room: String,
+    },
+    /// A room of that name exists already.
+    #[error("room {room:?} already exists")]
+    RoomExists {
+        /// The room.
+        room: String,
+    },
+    /// The name is registered to another key.
+    #[error("the name {user:?} is registered to another key")]
+    NameTaken {
+        /// The name.
+        user: String,
+    },
+    /// A group-state change for an epoch that already has one: fetch and retry.
+    #[error("stale group-state change: the room is at epoch {current}; sync and retry")]
+    Stale {
+        /// The first epoch that can still take a change.
+        current: u64,
+    },
+    /// The user has published no key package.
+    #[error("user {user:?} has no key package")]
+    NoKeyPackage {
+        /// The user.
+        user: String,
+    },
+    /// Too many requests: slow down.
+    #[error("too many requests; slow down")]
+    RateLimited,
+    /// A request that breaks the protocol's rules (bad name, too large, out of order).
+    #[error("bad request: {reason}")]
+    BadRequest {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The client speaks another protocol version.
+    #[error("protocol version mismatch: the server speaks version {server}")]
+    VersionMismatch {
+        /// The server's version.
+        server: u16,
+    },
+    /// The server failed (its log says why); nothing was stored.
+    #[error("internal server error; nothing was stored")]
+    Internal,
+}

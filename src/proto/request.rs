@@ -1,0 +1,173 @@
+//! Requests, replies and events.
+
+use serde::{Deserialize, Serialize};
+
+use crate::proto::{DirectEnvelope, Envelope, Refusal};
+
+/// A request and the id its reply will carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientFrame {
+    /// Chosen by the client; echoed in the reply.
+    pub id: u64,
+    /// What is asked.
+    pub request: Request,
+}
+
+/// What a client can ask. The first request of a connection must be [`Request::Hello`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Identify as `user` (registered to the handshake's key on first use) and get, as
+    /// events, every message after the given per-room cursors (rooms not listed: from
+    /// when the user joined), then direct deliveries after `direct_after`.
+    Hello {
+        /// Protocol version ([`crate::proto::VERSION`]).
+        version: u16,
+        /// The user's name.
+        user: String,
+        /// Last sequence number seen, per room.
+        cursors: Vec<(String, u64)>,
+        /// Last direct delivery seen.
+        direct_after: u64,
+    },
+    /// Create a room with the caller as its only member.
+    CreateRoom {
+        /// Its name.
+        room: String,
+    },
+    /// Add a user to a room the caller is a member of.
+    Invite {
+        /// The room.
+        room: String,
+        /// The user.
+        user: String,
+    },
+    /// Leave a room.
+    Leave {
+        /// The room.
+        room: String,
+    },
+    /// The caller's rooms.
+    ListRooms,
+    /// Members of a room the caller is in.
+    Members {
+        /// The room.
+        room: String,
+    },
+    /// Store a message in a room and deliver it to the members.
+    Send {
+        /// The room.
+        room: String,
+        /// Opaque bytes (at most [`crate::net::MAX_PAYLOAD`]).
+        payload: Vec<u8>,
+        /// Marks a group-state change for this epoch: accepted only if it is the first
+        /// for its epoch ([`Refusal::Stale`] otherwise).
+        commit_epoch: Option<u64>,
+    },
+    /// Up to `limit` messages of a room before `before` (the latest when `None`), oldest first.
+    History {
+        /// The room.
+        room: String,
+        /// Exclusive upper bound on the sequence number.
+        before: Option<u64>,
+        /// At most this many (capped by the server).
+        limit: u32,
+    },
+    /// Publish one-use key packages and optionally replace the last-resort one.
+    PublishKeyPackages {
+        /// Each handed out at most once.
+        packages: Vec<Vec<u8>>,
+        /// Handed out when no one-use package is left; never consumed.
+        last_resort: Option<Vec<u8>>,
+    },
+    /// Take one of a user's key packages (one-use first, else the last-resort one).
+    FetchKeyPackage {
+        /// The user.
+        user: String,
+    },
+    /// How many one-use key packages the caller has left.
+    KeyPackageCount,
+    /// Queue opaque bytes for one user (delivered at once if connected).
+    SendDirect {
+        /// The recipient.
+        user: String,
+        /// Opaque bytes.
+        payload: Vec<u8>,
+    },
+    /// Forget the caller's direct deliveries up to and including this id.
+    AckDirect {
+        /// The last id handled.
+        up_to: u64,
+    },
+    /// Keep-alive.
+    Ping,
+}
+
+/// The answer to a successful request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// Hello accepted.
+    Welcome {
+        /// The user, now bound to this connection.
+        user: String,
+        /// Whether this connection registered the name.
+        registered: bool,
+    },
+    /// Done, nothing to return.
+    Done,
+    /// Names (rooms or members).
+    Names(Vec<String>),
+    /// The message is stored durably.
+    Sent {
+        /// Its server-wide id.
+        id: u64,
+        /// Its place in the room.
+        seq: u64,
+        /// The server's timestamp (ms since the Unix epoch).
+        timestamp_ms: i64,
+    },
+    /// Messages, oldest first.
+    Messages(Vec<Envelope>),
+    /// One key package.
+    KeyPackage(Vec<u8>),
+    /// A count.
+    Count(u64),
+    /// A direct delivery is queued.
+    Queued {
+        /// Its id in the recipient's queue.
+        id: u64,
+    },
+    /// Answer to [`Request::Ping`].
+    Pong,
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerFrame {
+    /// The answer to request `id`.
+    Reply {
+        /// The request's id.
+        id: u64,
+        /// Its outcome.
+        result: Result<Reply, Refusal>,
+    },
+    /// Something the server pushes.
+    Event(Event),
+}
+
+/// Pushed by the server without being asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// A message in one of the user's rooms (live or from the sync after Hello).
+    Message(Envelope),
+    /// A direct delivery.
+    Direct(DirectEnvelope),
+    /// The user was added to a room.
+    Invited {
+        /// The room.
+        room: String,
+        /// By whom.
+        by: String,
+    },
+    /// The sync that follows Hello is complete; what follows is live.
+    SyncDone,
+}

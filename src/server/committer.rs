@@ -1,0 +1,56 @@
+//! The committer: the single task that appends messages to the store, in batches, and
+//! then fans them out. One writer gives every room a strict order, and batching many
+//! sends into one durable transaction (group commit) keeps throughput high with
+//! `synchronous = FULL`.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::proto::{encode, Envelope, Event, Refusal, ServerFrame};
+use crate::server::hub::{Dedup, Hub, Outbound};
+use crate::server::store::{NewMessage, Store};
+
+/// Largest batch committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// A message waiting to be committed, and where to say how it went.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// The message.
+    pub message: NewMessage,
+    /// Receives the stored envelope or the refusal.
+    pub done: oneshot::Sender<Result<Envelope, Refusal>>,
+}
+
+/// Runs until every sender of `rx` is gone (then all accepted work is committed).
+pub(crate) async fn run(mut rx: mpsc::Receiver<Pending>, store: Arc<dyn Store>, hub: Arc<Hub>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let pending = std::mem::take(&mut batch);
+        let messages: Vec<NewMessage> = pending.iter().map(|p| p.message.clone()).collect();
+        let store = store.clone();
+        let outcome = tokio::task::spawn_blocking(move || store.append(&messages)).await;
+        let results = match outcome {
+            Ok(Ok(results)) => results,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, count = pending.len(), "cannot commit messages");
+                vec![Err(Refusal::Internal); pending.len()]
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the store panicked while committing");
+                vec![Err(Refusal::Internal); pending.len()]
+            }
+        };
+        for (p, result) in pending.into_iter().zip(results) {
+            if let Ok(envelope) = &result {
+                let item = Outbound {
+                    dedup: Dedup::Room(envelope.room.as_str().into(), envelope.seq),
+                    bytes: encode(&ServerFrame::Event(Event::Message(envelope.clone()))).into(),
+                };
+                hub.deliver_to_room(&envelope.room, &item);
+            }
+            let _ = p.done.send(result);
+        }
+    }
+}

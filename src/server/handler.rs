@@ -1,0 +1,246 @@
+//! What the server does for each request of an identified user.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+use crate::net::MAX_PAYLOAD;
+use crate::proto::{check_name, encode, Event, Refusal, Reply, Request, ServerFrame};
+use crate::server::committer::Pending;
+use crate::server::hub::{Dedup, Outbound};
+use crate::server::store::{NewMessage, Store};
+use crate::server::Shared;
+
+/// Most messages returned by one history request.
+const MAX_HISTORY: u32 = 1000;
+/// Payload bytes returned by one history request (the reply must fit one message).
+const HISTORY_BYTES: usize = MAX_PAYLOAD / 2;
+/// Most key packages published in one request, and the largest one.
+const MAX_KEY_PACKAGES: usize = 1000;
+const MAX_KEY_PACKAGE: usize = 64 * 1024;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn bad(reason: impl Into<String>) -> Refusal {
+    Refusal::BadRequest {
+        reason: reason.into(),
+    }
+}
+
+fn name(name: &str) -> Result<(), Refusal> {
+    check_name(name).map_err(|reason| bad(format!("{name:?}: {reason}")))
+}
+
+/// Runs a store call on the blocking pool; a store failure is logged and becomes
+/// [`Refusal::Internal`] (nothing half-done: each call is one transaction).
+pub(crate) async fn blocking<T, F>(store: &Arc<dyn Store>, f: F) -> Result<T, Refusal>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = store.clone();
+    match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "store error");
+            Err(Refusal::Internal)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store call panicked");
+            Err(Refusal::Internal)
+        }
+    }
+}
+
+impl Shared {
+    async fn require_member(&self, room: &str, user: &str) -> Result<(), Refusal> {
+        if self.hub.is_member(room, user) {
+            return Ok(());
+        }
+        let r = room.to_owned();
+        if blocking(&self.store, move |s| s.room_exists(&r)).await? {
+            Err(Refusal::NotAMember { room: room.into() })
+        } else {
+            Err(Refusal::UnknownRoom { room: room.into() })
+        }
+    }
+
+    async fn require_user(&self, user: &str) -> Result<(), Refusal> {
+        let u = user.to_owned();
+        if blocking(&self.store, move |s| s.user_exists(&u)).await? {
+            Ok(())
+        } else {
+            Err(Refusal::UnknownUser { user: user.into() })
+        }
+    }
+
+    /// Handles one request of `me` (already identified).
+    pub(crate) async fn handle(&self, me: &str, request: Request) -> Result<Reply, Refusal> {
+        let store = &self.store;
+        let me_owned = me.to_owned();
+        match request {
+            Request::Hello { .. } => Err(bad("hello was already done on this connection")),
+            Request::Ping => Ok(Reply::Pong),
+            Request::CreateRoom { room } => {
+                name(&room)?;
+                let r = room.clone();
+                let created =
+                    blocking(store, move |s| s.create_room(&r, &me_owned, now_ms())).await?;
+                if !created {
+                    return Err(Refusal::RoomExists { room });
+                }
+                self.hub.join(&room, me);
+                tracing::info!(user = me, room, "room created");
+                Ok(Reply::Done)
+            }
+            Request::Invite { room, user } => {
+                self.require_member(&room, me).await?;
+                self.require_user(&user).await?;
+                let (r, u) = (room.clone(), user.clone());
+                let added = blocking(store, move |s| s.add_member(&r, &u)).await?;
+                self.hub.join(&room, &user);
+                if added {
+                    let event = ServerFrame::Event(Event::Invited {
+                        room: room.clone(),
+                        by: me.to_owned(),
+                    });
+                    let item = Outbound {
+                        bytes: encode(&event).into(),
+                        dedup: Dedup::None,
+                    };
+                    self.hub.deliver_to_user(&user, &item);
+                    tracing::info!(by = me, user, room, "member invited");
+                }
+                Ok(Reply::Done)
+            }
+            Request::Leave { room } => {
+                self.require_member(&room, me).await?;
+                let r = room.clone();
+                blocking(store, move |s| s.remove_member(&r, &me_owned)).await?;
+                self.hub.leave(&room, me);
+                Ok(Reply::Done)
+            }
+            Request::ListRooms => Ok(Reply::Names(
+                blocking(store, move |s| s.rooms_of(&me_owned)).await?,
+            )),
+            Request::Members { room } => {
+                self.require_member(&room, me).await?;
+                Ok(Reply::Names(
+                    blocking(store, move |s| s.members(&room)).await?,
+                ))
+            }
+            Request::Send {
+                room,
+                payload,
+                commit_epoch,
+            } => {
+                if payload.len() > MAX_PAYLOAD {
+                    return Err(bad(format!(
+                        "a message is at most {MAX_PAYLOAD} bytes ({} given)",
+                        payload.len()
+                    )));
+                }
+                self.require_member(&room, me).await?;
+                let (done, result) = oneshot::channel();
+                let pending = Pending {
+                    message: NewMessage {
+                        room,
+                        sender: me_owned,
+                        payload,
+                        commit_epoch,
+                        timestamp_ms: now_ms(),
+                    },
+                    done,
+                };
+                self.commits
+                    .send(pending)
+                    .await
+                    .map_err(|_| Refusal::Internal)?;
+                let envelope = result.await.map_err(|_| Refusal::Internal)??;
+                Ok(Reply::Sent {
+                    id: envelope.id,
+                    seq: envelope.seq,
+                    timestamp_ms: envelope.timestamp_ms,
+                })
+            }
+            Request::History {
+                room,
+                before,
+                limit,
+            } => {
+                self.require_member(&room, me).await?;
+                let limit = limit.min(MAX_HISTORY);
+                let mut messages =
+                    blocking(store, move |s| s.history(&room, before, limit)).await?;
+                // Keep the newest messages that fit in one reply.
+                let mut total = 0;
+                let keep = messages
+                    .iter()
+                    .rev()
+                    .take_while(|m| {
+                        total += m.payload.len();
+                        total <= HISTORY_BYTES
+                    })
+                    .count();
+                messages.drain(..messages.len() - keep);
+                Ok(Reply::Messages(messages))
+            }
+            Request::PublishKeyPackages {
+                packages,
+                last_resort,
+            } => {
+                if packages.len() > MAX_KEY_PACKAGES
+                    || packages
+                        .iter()
+                        .chain(last_resort.iter())
+                        .any(|p| p.len() > MAX_KEY_PACKAGE || p.is_empty())
+                {
+                    return Err(bad(format!(
+                        "at most {MAX_KEY_PACKAGES} key packages of 1 to {MAX_KEY_PACKAGE} bytes"
+                    )));
+                }
+                blocking(store, move |s| {
+                    s.publish_key_packages(&me_owned, &packages, last_resort.as_deref())
+                })
+                .await?;
+                Ok(Reply::Done)
+            }
+            Request::FetchKeyPackage { user } => {
+                self.require_user(&user).await?;
+                let u = user.clone();
+                match blocking(store, move |s| s.take_key_package(&u)).await? {
+                    Some(p) => Ok(Reply::KeyPackage(p)),
+                    None => Err(Refusal::NoKeyPackage { user }),
+                }
+            }
+            Request::KeyPackageCount => Ok(Reply::Count(
+                blocking(store, move |s| s.key_package_count(&me_owned)).await?,
+            )),
+            Request::SendDirect { user, payload } => {
+                if payload.len() > MAX_PAYLOAD {
+                    return Err(bad(format!("a delivery is at most {MAX_PAYLOAD} bytes")));
+                }
+                self.require_user(&user).await?;
+                let u = user.clone();
+                let direct = blocking(store, move |s| {
+                    s.push_direct(&u, &me_owned, &payload, now_ms())
+                })
+                .await?;
+                let id = direct.id;
+                let item = Outbound {
+                    bytes: encode(&ServerFrame::Event(Event::Direct(direct))).into(),
+                    dedup: Dedup::Direct(id),
+                };
+                self.hub.deliver_to_user(&user, &item);
+                Ok(Reply::Queued { id })
+            }
+            Request::AckDirect { up_to } => {
+                blocking(store, move |s| s.ack_directs(&me_owned, up_to)).await?;
+                Ok(Reply::Done)
+            }
+        }
+    }
+}

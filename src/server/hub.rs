@@ -1,0 +1,168 @@
+//! Routing of live traffic: who is connected, who is in which room, and fan-out.
+//!
+//! The hub holds, in memory, each connected user's sessions and each room's members (a
+//! copy of the store's membership table, loaded at start and updated with it). Delivery
+//! never waits: a session whose outbound queue is full is closed (a slow reader must not
+//! stall the others) and catches up from the store when it reconnects.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, watch};
+
+/// One encoded server frame queued for a session, with what the writer needs to drop
+/// duplicates between the sync after Hello and live delivery.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbound {
+    /// The encoded [`crate::proto::ServerFrame`] (shared by every recipient).
+    pub bytes: Arc<[u8]>,
+    /// What it delivers, for de-duplication.
+    pub dedup: Dedup,
+}
+
+/// The identity of a delivered item.
+#[derive(Debug, Clone)]
+pub(crate) enum Dedup {
+    /// A reply or an event that is never duplicated.
+    None,
+    /// Message `seq` of a room.
+    Room(Arc<str>, u64),
+    /// Direct delivery `id`.
+    Direct(u64),
+}
+
+/// A live session as the hub sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionHandle {
+    /// Unique per connection.
+    pub id: u64,
+    /// Its outbound queue.
+    pub tx: mpsc::Sender<Outbound>,
+    /// Set to `true` to close the session.
+    pub close: Arc<watch::Sender<bool>>,
+}
+
+impl SessionHandle {
+    fn push(&self, item: Outbound, user: &str) {
+        match self.tx.try_send(item) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(
+                    user,
+                    session = self.id,
+                    "outbound queue full: disconnecting a slow reader"
+                );
+                self.close.send_replace(true);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sessions: HashMap<String, Vec<SessionHandle>>,
+    rooms: HashMap<String, HashSet<String>>,
+}
+
+/// The routing table.
+#[derive(Debug, Default)]
+pub(crate) struct Hub {
+    inner: Mutex<Inner>,
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Loads the memberships read from the store.
+    pub fn load(&self, memberships: Vec<(String, String)>) {
+        let mut inner = self.lock();
+        for (room, user) in memberships {
+            inner.rooms.entry(room).or_default().insert(user);
+        }
+    }
+
+    /// Adds a connected session of `user`.
+    pub fn register(&self, user: &str, session: SessionHandle) {
+        self.lock()
+            .sessions
+            .entry(user.to_owned())
+            .or_default()
+            .push(session);
+    }
+
+    /// Removes session `id` of `user`.
+    pub fn unregister(&self, user: &str, id: u64) {
+        let mut inner = self.lock();
+        if let Some(list) = inner.sessions.get_mut(user) {
+            list.retain(|s| s.id != id);
+            if list.is_empty() {
+                inner.sessions.remove(user);
+            }
+        }
+    }
+
+    /// Asks every session to close.
+    pub fn close_all(&self) {
+        for list in self.lock().sessions.values() {
+            for s in list {
+                s.close.send_replace(true);
+            }
+        }
+    }
+
+    /// Records that `user` is in `room`.
+    pub fn join(&self, room: &str, user: &str) {
+        self.lock()
+            .rooms
+            .entry(room.to_owned())
+            .or_default()
+            .insert(user.to_owned());
+    }
+
+    /// Records that `user` left `room`.
+    pub fn leave(&self, room: &str, user: &str) {
+        if let Some(m) = self.lock().rooms.get_mut(room) {
+            m.remove(user);
+        }
+    }
+
+    /// Whether `user` is in `room`.
+    pub fn is_member(&self, room: &str, user: &str) -> bool {
+        self.lock()
+            .rooms
+            .get(room)
+            .is_some_and(|m| m.contains(user))
+    }
+
+    /// Queues `item` for every connected session of every member of `room`.
+    pub fn deliver_to_room(&self, room: &str, item: &Outbound) {
+        let inner = self.lock();
+        let Some(members) = inner.rooms.get(room) else {
+            return;
+        };
+        for user in members {
+            if let Some(list) = inner.sessions.get(user) {
+                for s in list {
+                    s.push(item.clone(), user);
+                }
+            }
+        }
+    }
+
+    /// Queues `item` for every connected session of `user`.
+    pub fn deliver_to_user(&self, user: &str, item: &Outbound) {
+        if let Some(list) = self.lock().sessions.get(user) {
+            for s in list {
+                s.push(item.clone(), user);
+            }
+        }
+    }
+}
+
+/// Resolves once `closed` turns `true` (or its sender is gone).
+pub(crate) async fn until_closed(closed: &mut watch::Receiver<bool>) {
+    let _ = closed.wait_for(|c| *c).await.is_ok();
+}

@@ -1,0 +1,221 @@
+//! The v2 server: Noise transport, identities, rooms, real-time delivery, durable store.
+//!
+//! [`Server::start`] opens the data directory (its static key `server.key`, created 0600,
+//! and the SQLite store `smc.db`), listens, and serves on a tokio runtime of its own.
+//! Each connection is a [`session`]: handshake, Hello (trust-on-first-use registration of
+//! the user name to the handshake's static key), catch-up sync, then requests and live
+//! events. Messages are committed by one [`committer`] in batches and fanned out through
+//! the [`hub`].
+
+mod committer;
+mod handler;
+mod hub;
+mod rate;
+mod session;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::error::ServerError;
+use crate::identity::StaticKeypair;
+use crate::net::Limits;
+use crate::server::hub::Hub;
+use crate::server::session::ConnectionSlot;
+use crate::server::store::{SqliteStore, Store};
+
+/// The default listening address of `smc server`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50200";
+
+/// How long a stopping server waits for its connections to finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where and how a [`Server`] runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Holds `server.key` (0600) and `smc.db`; created if missing.
+    pub data_dir: PathBuf,
+    /// `host:port` to listen on (port 0 picks a free one).
+    pub listen: String,
+    /// Abuse limits.
+    pub limits: Limits,
+}
+
+impl ServerConfig {
+    /// A configuration with the default limits.
+    pub fn new(data_dir: impl Into<PathBuf>, listen: impl Into<String>) -> Self {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            listen: listen.into(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// State shared by every connection of a server.
+pub(crate) struct Shared {
+    pub key: StaticKeypair,
+    pub store: Arc<dyn Store>,
+    pub hub: Arc<Hub>,
+    pub limits: Limits,
+    pub commits: mpsc::Sender<committer::Pending>,
+    pub next_session: AtomicU64,
+    pub connections: AtomicUsize,
+}
+
+/// A running server. [`Server::stop`] (or dropping it) stops accepting, lets the
+/// connections finish what they were doing (up to 5 s), commits everything accepted
+/// and returns.
+#[derive(Debug)]
+pub struct Server {
+    address: SocketAddr,
+    key: StaticKeypair,
+    shutdown: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens the data directory, binds the address and starts serving on a background
+    /// thread. Errors (key file, store, address) are returned before anything runs.
+    pub fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        let key = StaticKeypair::load_or_create(&config.data_dir.join("server.key"))?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("smc-server")
+            .build()
+            .map_err(ServerError::Runtime)?;
+        let listener = runtime
+            .block_on(TcpListener::bind(&config.listen))
+            .map_err(|source| ServerError::Bind {
+                address: config.listen.clone(),
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| ServerError::Bind {
+            address: config.listen.clone(),
+            source,
+        })?;
+        let hub = Arc::new(Hub::default());
+        hub.load(store.memberships()?);
+        let (commits, commit_rx) = mpsc::channel(4096);
+        let shared = Arc::new(Shared {
+            key: key.clone(),
+            store: store.clone(),
+            hub: hub.clone(),
+            limits: config.limits,
+            commits,
+            next_session: AtomicU64::new(1),
+            connections: AtomicUsize::new(0),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        tracing::info!(%address, fingerprint = key.fingerprint(), "smc server listening");
+        let thread = std::thread::Builder::new()
+            .name("smc-server-main".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let committer = tokio::spawn(committer::run(commit_rx, store, hub));
+                    accept_loop(listener, shared.clone(), shutdown_rx).await;
+                    shared.hub.close_all();
+                    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+                    while shared.connections.load(Ordering::Acquire) > 0
+                        && tokio::time::Instant::now() < deadline
+                    {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    drop(shared);
+                    // Every accepted message is committed before the server stops
+                    // (bounded, in case a connection refused to finish).
+                    let _ = tokio::time::timeout(DRAIN_TIMEOUT, committer).await;
+                    tracing::info!("smc server stopped");
+                });
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })
+            .map_err(ServerError::Runtime)?;
+        Ok(Server {
+            address,
+            key,
+            shutdown,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The fingerprint of its static key (what clients pin).
+    pub fn fingerprint(&self) -> String {
+        self.key.fingerprint()
+    }
+
+    /// Its static public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        *self.key.public()
+    }
+
+    /// Whether it is still serving.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Stops the server and waits until it has drained.
+    pub fn stop(mut self) {
+        self.shutdown_and_join();
+    }
+
+    fn shutdown_and_join(&mut self) {
+        self.shutdown.send_replace(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown_and_join();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = hub::until_closed(&mut shutdown) => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little, never spin.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let count = shared.connections.fetch_add(1, Ordering::AcqRel) + 1;
+        let slot = ConnectionSlot(shared.clone());
+        if count > shared.limits.max_connections {
+            tracing::warn!(%peer, count, "too many connections: refusing");
+            drop(stream);
+            drop(slot);
+            continue;
+        }
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            session::serve(stream, peer, shared).await;
+        });
+    }
+}

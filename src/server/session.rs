@@ -1,0 +1,400 @@
+//! One client connection: handshake, Hello, then a reader loop (requests) and a writer
+//! task (replies, the catch-up sync, live events).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+use crate::error::NetError;
+use crate::net::{server_handshake, Opener, Sealer};
+use crate::proto::{
+    check_name, decode, encode, ClientFrame, Event, Refusal, Reply, Request, ServerFrame, VERSION,
+};
+use crate::server::handler::blocking;
+use crate::server::hub::{until_closed, Dedup, Outbound, SessionHandle};
+use crate::server::rate::TokenBucket;
+use crate::server::store::Registration;
+use crate::server::Shared;
+
+/// Messages read from the store per step of the catch-up sync.
+const SYNC_CHUNK: u32 = 512;
+/// Queued frames written with one system call at most.
+const WRITE_BATCH: usize = 64;
+
+/// What the writer sends before going live.
+struct SyncPlan {
+    rooms: Vec<(String, u64)>,
+    direct_after: u64,
+}
+
+/// Serves one accepted connection to its end. Never panics on peer input; every
+/// failure ends only this connection.
+pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    match run(stream, &shared).await {
+        Ok(user) => tracing::info!(%peer, user, "connection closed"),
+        Err(e) => tracing::info!(%peer, error = %e, "connection ended"),
+    }
+}
+
+async fn write_direct(
+    wr: &mut OwnedWriteHalf,
+    sealer: &mut Sealer,
+    frame: &ServerFrame,
+) -> Result<(), NetError> {
+    let mut out = Vec::new();
+    sealer.seal(&encode(frame), &mut out)?;
+    wr.write_all(&out).await?;
+    Ok(())
+}
+
+async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError> {
+    let limits = &shared.limits;
+    let mut stream = stream;
+    let established = server_handshake(&mut stream, &shared.key, limits.handshake_timeout).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    let (mut sealer, mut opener) = (established.sealer, established.opener);
+
+    // The first message must be Hello, within the handshake deadline.
+    let bytes = opener
+        .open(
+            &mut rd,
+            Some(limits.handshake_timeout),
+            limits.frame_timeout,
+        )
+        .await?;
+    let frame: ClientFrame = decode(&bytes)?;
+    let (user, cursors, direct_after) = match frame.request {
+        Request::Hello {
+            version,
+            user,
+            cursors,
+            direct_after,
+        } => {
+            let refusal = if version != VERSION {
+                Some(Refusal::VersionMismatch { server: VERSION })
+            } else if let Err(reason) = check_name(&user) {
+                Some(Refusal::BadRequest {
+                    reason: format!("{user:?}: {reason}"),
+                })
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
+                let reply = ServerFrame::Reply {
+                    id: frame.id,
+                    result: Err(refusal.clone()),
+                };
+                write_direct(&mut wr, &mut sealer, &reply).await?;
+                return Err(NetError::Malformed(refusal.to_string()));
+            }
+            (user, cursors, direct_after)
+        }
+        _ => {
+            let reply = ServerFrame::Reply {
+                id: frame.id,
+                result: Err(Refusal::BadRequest {
+                    reason: "the first request must be Hello".into(),
+                }),
+            };
+            write_direct(&mut wr, &mut sealer, &reply).await?;
+            return Err(NetError::Malformed("no Hello".into()));
+        }
+    };
+
+    let (u, key) = (user.clone(), established.peer_key);
+    let registration = match blocking(&shared.store, move |s| s.register(&u, &key)).await {
+        Ok(r) => r,
+        Err(refusal) => {
+            let reply = ServerFrame::Reply {
+                id: frame.id,
+                result: Err(refusal),
+            };
+            write_direct(&mut wr, &mut sealer, &reply).await?;
+            return Err(NetError::Malformed("registration failed".into()));
+        }
+    };
+    if registration == Registration::Taken {
+        tracing::warn!(user, "refused: the name is registered to another key");
+        let reply = ServerFrame::Reply {
+            id: frame.id,
+            result: Err(Refusal::NameTaken { user: user.clone() }),
+        };
+        write_direct(&mut wr, &mut sealer, &reply).await?;
+        return Err(NetError::Malformed(format!("name {user:?} taken")));
+    }
+
+    // Go live before reading the backlog: whatever is committed from now on is queued,
+    // whatever was committed before is in the store; the writer drops the overlap.
+    let (tx, rx) = mpsc::channel(limits.outbound_queue);
+    let (close, closed) = watch::channel(false);
+    let handle = SessionHandle {
+        id: shared.next_session.fetch_add(1, Ordering::Relaxed),
+        tx: tx.clone(),
+        close: Arc::new(close),
+    };
+    shared.hub.register(&user, handle.clone());
+    tracing::info!(
+        user,
+        new = registration == Registration::Registered,
+        "user connected"
+    );
+
+    let u = user.clone();
+    let rooms = blocking(&shared.store, move |s| {
+        let cursors: HashMap<String, u64> = cursors.into_iter().collect();
+        let mut plan = Vec::new();
+        for room in s.rooms_of(&u)? {
+            let joined = s.joined_seq(&room, &u)?.unwrap_or(0);
+            let after = cursors.get(&room).copied().unwrap_or(0).max(joined);
+            plan.push((room, after));
+        }
+        Ok(plan)
+    })
+    .await
+    .unwrap_or_default();
+    let welcome = ServerFrame::Reply {
+        id: frame.id,
+        result: Ok(Reply::Welcome {
+            user: user.clone(),
+            registered: registration == Registration::Registered,
+        }),
+    };
+    write_direct(&mut wr, &mut sealer, &welcome).await?;
+
+    let plan = SyncPlan {
+        rooms,
+        direct_after,
+    };
+    let writer = tokio::spawn(write_loop(
+        wr,
+        sealer,
+        rx,
+        plan,
+        shared.clone(),
+        user.clone(),
+        handle.close.clone(),
+    ));
+    let result = read_loop(&mut rd, &mut opener, shared, &user, &tx, closed).await;
+    shared.hub.unregister(&user, handle.id);
+    handle.close.send_replace(true);
+    drop(tx);
+    let _ = writer.await;
+    result.map(|()| user)
+}
+
+async fn read_loop(
+    rd: &mut OwnedReadHalf,
+    opener: &mut Opener,
+    shared: &Arc<Shared>,
+    user: &str,
+    tx: &mpsc::Sender<Outbound>,
+    mut closed: watch::Receiver<bool>,
+) -> Result<(), NetError> {
+    let limits = &shared.limits;
+    let mut bucket = TokenBucket::new(limits.requests_per_second, limits.request_burst);
+    let mut refused_in_a_row = 0u32;
+    loop {
+        let bytes = tokio::select! {
+            _ = until_closed(&mut closed) => return Ok(()),
+            read = opener.open(rd, Some(limits.idle_timeout), limits.frame_timeout) => match read {
+                Ok(bytes) => bytes,
+                Err(NetError::Closed) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(user, error = %e, "closing connection");
+                    return Err(e);
+                }
+            },
+        };
+        let frame: ClientFrame = match decode(&bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(user, error = %e, "malformed request: closing connection");
+                return Err(e);
+            }
+        };
+        let result = if bucket.take() {
+            refused_in_a_row = 0;
+            shared.handle(user, frame.request).await
+        } else {
+            refused_in_a_row += 1;
+            if refused_in_a_row > limits.request_burst.max(100) {
+                tracing::warn!(user, "flooding past its rate limit: disconnecting");
+                return Err(NetError::Malformed("request flood".into()));
+            }
+            Err(Refusal::RateLimited)
+        };
+        let reply = ServerFrame::Reply {
+            id: frame.id,
+            result,
+        };
+        let item = Outbound {
+            bytes: encode(&reply).into(),
+            dedup: Dedup::None,
+        };
+        if tx.send(item).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+struct Writer {
+    wr: OwnedWriteHalf,
+    sealer: Sealer,
+    out: Vec<u8>,
+    last_room_seq: HashMap<Arc<str>, u64>,
+    last_direct: u64,
+}
+
+impl Writer {
+    fn queue(&mut self, item: &Outbound) -> Result<(), NetError> {
+        match &item.dedup {
+            Dedup::None => {}
+            Dedup::Room(room, seq) => {
+                let last = self.last_room_seq.entry(room.clone()).or_insert(0);
+                if *seq <= *last {
+                    return Ok(());
+                }
+                *last = *seq;
+            }
+            Dedup::Direct(id) => {
+                if *id <= self.last_direct {
+                    return Ok(());
+                }
+                self.last_direct = *id;
+            }
+        }
+        self.sealer.seal(&item.bytes, &mut self.out)
+    }
+
+    async fn flush(&mut self) -> Result<(), NetError> {
+        if !self.out.is_empty() {
+            self.wr.write_all(&self.out).await?;
+            self.out.clear();
+            if self.out.capacity() > 256 * 1024 {
+                self.out = Vec::new();
+            }
+        }
+        Ok(())
+    }
+
+    async fn sync(
+        &mut self,
+        plan: SyncPlan,
+        shared: &Arc<Shared>,
+        user: &str,
+    ) -> Result<(), NetError> {
+        for (room, mut after) in plan.rooms {
+            let key: Arc<str> = room.as_str().into();
+            loop {
+                let r = room.clone();
+                let batch = blocking(&shared.store, move |s| {
+                    s.messages_after(&r, after, SYNC_CHUNK)
+                })
+                .await
+                .map_err(|e| NetError::Malformed(e.to_string()))?;
+                let Some(last) = batch.last() else { break };
+                after = last.seq;
+                for envelope in batch {
+                    let item = Outbound {
+                        dedup: Dedup::Room(key.clone(), envelope.seq),
+                        bytes: encode(&ServerFrame::Event(Event::Message(envelope))).into(),
+                    };
+                    self.queue(&item)?;
+                }
+                self.flush().await?;
+            }
+        }
+        let mut after = plan.direct_after;
+        self.last_direct = self.last_direct.max(after);
+        loop {
+            let u = user.to_owned();
+            let batch = blocking(&shared.store, move |s| {
+                s.directs_after(&u, after, SYNC_CHUNK)
+            })
+            .await
+            .map_err(|e| NetError::Malformed(e.to_string()))?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            for direct in batch {
+                let item = Outbound {
+                    dedup: Dedup::Direct(direct.id),
+                    bytes: encode(&ServerFrame::Event(Event::Direct(direct))).into(),
+                };
+                self.queue(&item)?;
+            }
+            self.flush().await?;
+        }
+        let done = Outbound {
+            bytes: encode(&ServerFrame::Event(Event::SyncDone)).into(),
+            dedup: Dedup::None,
+        };
+        self.queue(&done)?;
+        self.flush().await
+    }
+}
+
+async fn write_loop(
+    wr: OwnedWriteHalf,
+    sealer: Sealer,
+    mut rx: mpsc::Receiver<Outbound>,
+    plan: SyncPlan,
+    shared: Arc<Shared>,
+    user: String,
+    close: Arc<watch::Sender<bool>>,
+) {
+    let mut writer = Writer {
+        wr,
+        sealer,
+        out: Vec::new(),
+        last_room_seq: HashMap::new(),
+        last_direct: 0,
+    };
+    let mut closed = close.subscribe();
+    let result: Result<(), NetError> = async {
+        writer.sync(plan, &shared, &user).await?;
+        let mut items = Vec::with_capacity(WRITE_BATCH);
+        loop {
+            tokio::select! {
+                biased;
+                n = rx.recv_many(&mut items, WRITE_BATCH) => {
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    for item in items.drain(..) {
+                        writer.queue(&item)?;
+                    }
+                    writer.flush().await?;
+                }
+                _ = until_closed(&mut closed) => {
+                    // Flush what is already queued (replies to finished requests), then stop.
+                    while let Ok(item) = rx.try_recv() {
+                        writer.queue(&item)?;
+                    }
+                    return writer.flush().await;
+                }
+            }
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(user, error = %e, "writer stopped");
+    }
+    close.send_replace(true);
+    let _ = writer.wr.shutdown().await;
+}
+
+/// Counts a connection for [`crate::net::Limits::max_connections`] while it lives.
+pub(crate) struct ConnectionSlot(pub Arc<Shared>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}

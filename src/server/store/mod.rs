@@ -1,0 +1,111 @@
+//! The server's durable store, behind the [`Store`] trait so that other backends can
+//! follow the embedded default, [`SqliteStore`].
+//!
+//! Every method is blocking; the server calls them off its async threads
+//! (`spawn_blocking`). Payloads are opaque bytes: the store never looks inside.
+
+mod schema;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::error::StoreError;
+use crate::proto::{DirectEnvelope, Envelope, Refusal};
+
+/// Outcome of binding a name to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// The name was free and is now bound to the key.
+    Registered,
+    /// The name was already bound to this key.
+    Known,
+    /// The name is bound to another key.
+    Taken,
+}
+
+/// A message to append to a room.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The room (must exist).
+    pub room: String,
+    /// The sender.
+    pub sender: String,
+    /// Opaque bytes.
+    pub payload: Vec<u8>,
+    /// Group-state change for this epoch, if it is one.
+    pub commit_epoch: Option<u64>,
+    /// Server time, ms since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+/// A durable store of users, rooms, members, messages, key packages and direct queues.
+pub trait Store: Send + Sync + 'static {
+    /// Binds `user` to `key` if the name is free (trust on first use).
+    fn register(&self, user: &str, key: &[u8]) -> Result<Registration, StoreError>;
+    /// Whether `user` is registered.
+    fn user_exists(&self, user: &str) -> Result<bool, StoreError>;
+    /// Creates `room` with `creator` as its only member; `false` if the name is taken.
+    fn create_room(&self, room: &str, creator: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Whether `room` exists.
+    fn room_exists(&self, room: &str) -> Result<bool, StoreError>;
+    /// Adds `user` to `room`, who will see messages after the room's current last one;
+    /// `false` if already a member.
+    fn add_member(&self, room: &str, user: &str) -> Result<bool, StoreError>;
+    /// Removes `user` from `room`; `false` if not a member.
+    fn remove_member(&self, room: &str, user: &str) -> Result<bool, StoreError>;
+    /// Rooms of `user`, by name.
+    fn rooms_of(&self, user: &str) -> Result<Vec<String>, StoreError>;
+    /// Members of `room`, by name.
+    fn members(&self, room: &str) -> Result<Vec<String>, StoreError>;
+    /// Every (room, user) membership: the server's in-memory routing table at start.
+    fn memberships(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// The last sequence number of `room` when `user` joined (None if not a member).
+    fn joined_seq(&self, room: &str, user: &str) -> Result<Option<u64>, StoreError>;
+    /// Appends messages in one transaction, committed durably before returning. Each
+    /// gets the next sequence number of its room, or a refusal (a stale group-state
+    /// change) that stores nothing for it.
+    fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Envelope, Refusal>>, StoreError>;
+    /// Up to `limit` messages of `room` with a sequence number above `after`, in order.
+    fn messages_after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Envelope>, StoreError>;
+    /// Up to `limit` messages of `room` before `before` (or the latest), oldest first.
+    fn history(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Envelope>, StoreError>;
+    /// Adds one-use key packages for `user`; replaces the last-resort one when given.
+    fn publish_key_packages(
+        &self,
+        user: &str,
+        packages: &[Vec<u8>],
+        last_resort: Option<&[u8]>,
+    ) -> Result<(), StoreError>;
+    /// Takes one of `user`'s one-use key packages (removed atomically, so each is handed
+    /// out exactly once), or else a copy of the last-resort one.
+    fn take_key_package(&self, user: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// One-use key packages `user` has left.
+    fn key_package_count(&self, user: &str) -> Result<u64, StoreError>;
+    /// Queues `payload` for `recipient`, durably.
+    fn push_direct(
+        &self,
+        recipient: &str,
+        sender: &str,
+        payload: &[u8],
+        now_ms: i64,
+    ) -> Result<DirectEnvelope, StoreError>;
+    /// Up to `limit` queued deliveries for `user` with an id above `after`, in order.
+    fn directs_after(
+        &self,
+        user: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<DirectEnvelope>, StoreError>;
+    /// Deletes `user`'s deliveries up to and including `up_to`.
+    fn ack_directs(&self, user: &str, up_to: u64) -> Result<(), StoreError>;
+}

@@ -1,0 +1,390 @@
+//! [`Store`] on SQLite (rusqlite, bundled): the embedded default.
+//!
+//! WAL journal with `synchronous = FULL`: a message is on disk when `append` returns.
+//! One connection writes; a second one serves the reads (sync, history), which WAL lets
+//! run beside the writer.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::StoreError;
+use crate::proto::{DirectEnvelope, Envelope, Refusal};
+use crate::server::store::schema::migrate;
+use crate::server::store::{NewMessage, Registration, Store};
+
+/// The SQLite store: one file, `smc.db`, in the server's data directory.
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    // A panic while holding the lock cannot leave SQLite half-written (transactions
+    // roll back on drop), so a poisoned lock is still safe to use.
+    conn.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const ENVELOPE_COLUMNS: &str = "id, room, seq, sender, ts_ms, payload, commit_epoch";
+
+fn envelope(row: &rusqlite::Row<'_>) -> rusqlite::Result<Envelope> {
+    Ok(Envelope {
+        id: row.get::<_, i64>(0)? as u64,
+        room: row.get(1)?,
+        seq: row.get::<_, i64>(2)? as u64,
+        sender: row.get(3)?,
+        timestamp_ms: row.get(4)?,
+        payload: row.get(5)?,
+        commit_epoch: row.get::<_, Option<i64>>(6)?.map(|e| e as u64),
+    })
+}
+
+fn direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirectEnvelope> {
+    Ok(DirectEnvelope {
+        id: row.get::<_, i64>(0)? as u64,
+        sender: row.get(1)?,
+        timestamp_ms: row.get(2)?,
+        payload: row.get(3)?,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (or creates) `dir/smc.db` and brings its schema up to date.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join("smc.db");
+        let mut writer = open(&path)?;
+        migrate(&mut writer)?;
+        let reader = open(&path)?;
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn register(&self, user: &str, key: &[u8]) -> Result<Registration, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<Vec<u8>> = tx
+            .query_row("SELECT key FROM users WHERE name = ?1", [user], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let outcome = match existing {
+            Some(k) if k == key => Registration::Known,
+            Some(_) => Registration::Taken,
+            None => {
+                tx.execute(
+                    "INSERT INTO users (name, key, created_ms) VALUES (?1, ?2, ?3)",
+                    params![user, key, chrono::Utc::now().timestamp_millis()],
+                )?;
+                Registration::Registered
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn user_exists(&self, user: &str) -> Result<bool, StoreError> {
+        let conn = lock(&self.reader);
+        Ok(conn
+            .query_row("SELECT 1 FROM users WHERE name = ?1", [user], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn create_room(&self, room: &str, creator: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO rooms (name, creator, created_ms) VALUES (?1, ?2, ?3)",
+            params![room, creator, now_ms],
+        )?;
+        if inserted == 1 {
+            tx.execute(
+                "INSERT INTO members (room, user, joined_seq) VALUES (?1, ?2, 0)",
+                params![room, creator],
+            )?;
+        }
+        tx.commit()?;
+        Ok(inserted == 1)
+    }
+
+    fn room_exists(&self, room: &str) -> Result<bool, StoreError> {
+        let conn = lock(&self.reader);
+        Ok(conn
+            .query_row("SELECT 1 FROM rooms WHERE name = ?1", [room], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn add_member(&self, room: &str, user: &str) -> Result<bool, StoreError> {
+        let conn = lock(&self.writer);
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO members (room, user, joined_seq)
+             SELECT name, ?2, last_seq FROM rooms WHERE name = ?1",
+            params![room, user],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn remove_member(&self, room: &str, user: &str) -> Result<bool, StoreError> {
+        let conn = lock(&self.writer);
+        let n = conn.execute(
+            "DELETE FROM members WHERE room = ?1 AND user = ?2",
+            params![room, user],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn rooms_of(&self, user: &str) -> Result<Vec<String>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt =
+            conn.prepare_cached("SELECT room FROM members WHERE user = ?1 ORDER BY room")?;
+        let rows = stmt.query_map([user], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn members(&self, room: &str) -> Result<Vec<String>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt =
+            conn.prepare_cached("SELECT user FROM members WHERE room = ?1 ORDER BY user")?;
+        let rows = stmt.query_map([room], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn memberships(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt = conn.prepare("SELECT room, user FROM members")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn joined_seq(&self, room: &str, user: &str) -> Result<Option<u64>, StoreError> {
+        let conn = lock(&self.reader);
+        Ok(conn
+            .query_row(
+                "SELECT joined_seq FROM members WHERE room = ?1 AND user = ?2",
+                params![room, user],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|s| s as u64))
+    }
+
+    fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Envelope, Refusal>>, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = Vec::with_capacity(batch.len());
+        {
+            let mut room_state =
+                tx.prepare_cached("SELECT last_seq, commit_epoch FROM rooms WHERE name = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let mut update = tx.prepare_cached(
+                "UPDATE rooms SET last_seq = ?2, commit_epoch = ?3 WHERE name = ?1",
+            )?;
+            for m in batch {
+                let state: Option<(i64, i64)> = room_state
+                    .query_row([&m.room], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let Some((last_seq, epoch)) = state else {
+                    out.push(Err(Refusal::UnknownRoom {
+                        room: m.room.clone(),
+                    }));
+                    continue;
+                };
+                let mut next_epoch = epoch as u64;
+                if let Some(e) = m.commit_epoch {
+                    if e < next_epoch {
+                        out.push(Err(Refusal::Stale {
+                            current: next_epoch,
+                        }));
+                        continue;
+                    }
+                    next_epoch = e + 1;
+                }
+                let seq = last_seq + 1;
+                insert.execute(params![
+                    m.room,
+                    seq,
+                    m.sender,
+                    m.timestamp_ms,
+                    m.payload,
+                    m.commit_epoch.map(|e| e as i64)
+                ])?;
+                let id = tx.last_insert_rowid();
+                update.execute(params![m.room, seq, next_epoch as i64])?;
+                out.push(Ok(Envelope {
+                    id: id as u64,
+                    room: m.room.clone(),
+                    seq: seq as u64,
+                    sender: m.sender.clone(),
+                    timestamp_ms: m.timestamp_ms,
+                    payload: m.payload.clone(),
+                    commit_epoch: m.commit_epoch,
+                }));
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn messages_after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ENVELOPE_COLUMNS} FROM messages WHERE room = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![room, after as i64, limit], envelope)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn history(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Envelope>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ENVELOPE_COLUMNS} FROM messages WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+        ))?;
+        let before = before.map_or(i64::MAX, |b| b as i64);
+        let rows = stmt.query_map(params![room, before, limit], envelope)?;
+        let mut out: Vec<Envelope> = rows.collect::<Result<_, _>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn publish_key_packages(
+        &self,
+        user: &str,
+        packages: &[Vec<u8>],
+        last_resort: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO key_packages (user, package, last_resort) VALUES (?1, ?2, ?3)",
+            )?;
+            for p in packages {
+                insert.execute(params![user, p, false])?;
+            }
+            if let Some(p) = last_resort {
+                tx.execute(
+                    "DELETE FROM key_packages WHERE user = ?1 AND last_resort",
+                    [user],
+                )?;
+                insert.execute(params![user, p, true])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn take_key_package(&self, user: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let one_use: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT id, package FROM key_packages WHERE user = ?1 AND NOT last_resort
+                 ORDER BY id LIMIT 1",
+                [user],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let package = match one_use {
+            Some((id, package)) => {
+                tx.execute("DELETE FROM key_packages WHERE id = ?1", [id])?;
+                Some(package)
+            }
+            None => tx
+                .query_row(
+                    "SELECT package FROM key_packages WHERE user = ?1 AND last_resort",
+                    [user],
+                    |r| r.get(0),
+                )
+                .optional()?,
+        };
+        tx.commit()?;
+        Ok(package)
+    }
+
+    fn key_package_count(&self, user: &str) -> Result<u64, StoreError> {
+        let conn = lock(&self.reader);
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM key_packages WHERE user = ?1 AND NOT last_resort",
+            [user],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    fn push_direct(
+        &self,
+        recipient: &str,
+        sender: &str,
+        payload: &[u8],
+        now_ms: i64,
+    ) -> Result<DirectEnvelope, StoreError> {
+        let conn = lock(&self.writer);
+        conn.execute(
+            "INSERT INTO directs (recipient, sender, ts_ms, payload) VALUES (?1, ?2, ?3, ?4)",
+            params![recipient, sender, now_ms, payload],
+        )?;
+        Ok(DirectEnvelope {
+            id: conn.last_insert_rowid() as u64,
+            sender: sender.to_owned(),
+            timestamp_ms: now_ms,
+            payload: payload.to_vec(),
+        })
+    }
+
+    fn directs_after(
+        &self,
+        user: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<DirectEnvelope>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, sender, ts_ms, payload FROM directs WHERE recipient = ?1 AND id > ?2
+             ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![user, after as i64, limit], direct)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn ack_directs(&self, user: &str, up_to: u64) -> Result<(), StoreError> {
+        let conn = lock(&self.writer);
+        conn.execute(
+            "DELETE FROM directs WHERE recipient = ?1 AND id <= ?2",
+            params![user, up_to as i64],
+        )?;
+        Ok(())
+    }
+}
