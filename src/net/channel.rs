@@ -86,7 +86,18 @@ impl Sealer {
         Ok(())
     }
 
-    fn seal_chunk(&mut self, chunk: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), NetError> {
+    /// Appends one frame holding `chunk` (at most 65,518 bytes) of a message; `last`
+    /// says whether it ends the message. Low level: [`Sealer::seal`] is what programs
+    /// use; this exists for tools and tests that need unusual framing.
+    pub fn seal_chunk(
+        &mut self,
+        chunk: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), NetError> {
+        if chunk.len() > CHUNK {
+            return Err(NetError::BadFrame(chunk.len()));
+        }
         self.plain.clear();
         self.plain.push(if last { LAST } else { MORE });
         self.plain.extend_from_slice(chunk);

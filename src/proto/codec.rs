@@ -11,7 +11,16 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_stdvec(value).unwrap_or_default()
 }
 
-/// Decodes a protocol value; malformed bytes are [`NetError::Malformed`].
+/// Decodes a protocol value; malformed bytes, or bytes left over after the value, are
+/// [`NetError::Malformed`].
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, NetError> {
-    postcard::from_bytes(bytes).map_err(|e| NetError::Malformed(e.to_string()))
+    let (value, rest) =
+        postcard::take_from_bytes(bytes).map_err(|e| NetError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(NetError::Malformed(format!(
+            "{} bytes after the end of the value",
+            rest.len()
+        )));
+    }
+    Ok(value)
 }

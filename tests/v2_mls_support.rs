@@ -1,0 +1,155 @@
+//! What end-to-end encryption (MLS) will need from the server, tested with opaque bytes:
+//! the key-package directory, per-user direct queues, first-per-epoch commits.
+
+mod support;
+
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use smc::{Client, ClientError, Refusal, Server, ServerConfig};
+use support::tempdir;
+
+fn client(home: &Path, user: &str, address: &str) -> Client {
+    let mut c = Client::open(home, user).unwrap();
+    c.connect(address).unwrap();
+    c
+}
+
+#[test]
+fn each_one_use_key_package_is_handed_out_exactly_once() {
+    let dir = tempdir("mls_kp");
+    let server = Server::start(ServerConfig::new(dir.join("server"), "127.0.0.1:0")).unwrap();
+    let address = server.address().to_string();
+    let alice = client(&dir.join("alice"), "alice", &address);
+    let packages: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 100]).collect();
+    alice
+        .publish_key_packages(packages.clone(), Some(vec![0xff; 50]))
+        .unwrap();
+    assert_eq!(alice.key_package_count().unwrap(), 6);
+
+    // Four fetchers at once, three fetches each: 12 fetches for 6 one-use packages.
+    let barrier = Arc::new(Barrier::new(4));
+    let fetchers: Vec<_> = (0..4)
+        .map(|i| {
+            let (dir, address, barrier) = (dir.clone(), address.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let c = client(&dir.join(format!("f{i}")), &format!("f{i}"), &address);
+                barrier.wait();
+                (0..3)
+                    .map(|_| c.fetch_key_package("alice").unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut got: Vec<Vec<u8>> = fetchers
+        .into_iter()
+        .flat_map(|f| f.join().unwrap())
+        .collect();
+    got.sort();
+    let last_resort = got.iter().filter(|p| **p == vec![0xff; 50]).count();
+    got.retain(|p| *p != vec![0xff; 50]);
+    assert_eq!(got, packages, "every one-use package exactly once");
+    assert_eq!(last_resort, 6, "then the last-resort one");
+    assert_eq!(alice.key_package_count().unwrap(), 0);
+
+    let bob = client(&dir.join("bob"), "bob", &address);
+    assert!(matches!(
+        bob.fetch_key_package("carol").unwrap_err(),
+        ClientError::Refused(Refusal::UnknownUser { .. })
+    ));
+    assert!(matches!(
+        alice.fetch_key_package("bob").unwrap_err(),
+        ClientError::Refused(Refusal::NoKeyPackage { .. })
+    ));
+}
+
+#[test]
+fn direct_deliveries_wait_for_offline_users_and_arrive_live_for_connected_ones() {
+    let dir = tempdir("mls_direct");
+    let server = Server::start(ServerConfig::new(dir.join("server"), "127.0.0.1:0")).unwrap();
+    let address = server.address().to_string();
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    bob.close();
+    let alice = client(&dir.join("alice"), "alice", &address);
+    let first = alice.send_direct("bob", b"welcome-1".to_vec()).unwrap();
+    alice.send_direct("bob", b"welcome-2".to_vec()).unwrap();
+
+    bob.connect(&address).unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        bob.next_envelope(Some(Duration::from_millis(100))).unwrap();
+        while let Some(d) = bob.take_direct().unwrap() {
+            assert_eq!(d.sender, "alice");
+            got.push(d.payload);
+        }
+    }
+    assert_eq!(got, [b"welcome-1".to_vec(), b"welcome-2".to_vec()]);
+
+    // Live, while bob waits.
+    alice.send_direct("bob", b"live".to_vec()).unwrap();
+    let mut live = None;
+    for _ in 0..100 {
+        bob.next_envelope(Some(Duration::from_millis(50))).unwrap();
+        if let Some(d) = bob.take_direct().unwrap() {
+            live = Some(d);
+            break;
+        }
+    }
+    let live = live.expect("the live delivery");
+    assert_eq!(live.payload, b"live");
+    assert!(live.id > first);
+
+    // Taken ones are not delivered again after a reconnect; acked ones are deleted.
+    bob.ack_directs(live.id).unwrap();
+    bob.connect(&address).unwrap();
+    bob.next_envelope(Some(Duration::from_millis(300))).unwrap();
+    assert!(bob.take_direct().unwrap().is_none());
+    assert!(matches!(
+        alice.send_direct("nobody", vec![1]).unwrap_err(),
+        ClientError::Refused(Refusal::UnknownUser { .. })
+    ));
+}
+
+#[test]
+fn only_the_first_group_state_change_per_epoch_is_accepted() {
+    let dir = tempdir("mls_epoch");
+    let server = Server::start(ServerConfig::new(dir.join("server"), "127.0.0.1:0")).unwrap();
+    let address = server.address().to_string();
+    let owner = client(&dir.join("owner"), "owner", &address);
+    owner.create_room("group").unwrap();
+    for i in 0..4 {
+        let _ = client(&dir.join(format!("c{i}")), &format!("c{i}"), &address);
+        owner.invite("group", &format!("c{i}")).unwrap();
+    }
+    let barrier = Arc::new(Barrier::new(4));
+    let racers: Vec<_> = (0..4)
+        .map(|i| {
+            let (dir, address, barrier) = (dir.clone(), address.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let c = client(&dir.join(format!("c{i}")), &format!("c{i}"), &address);
+                barrier.wait();
+                c.send_payload("group", vec![i as u8; 32], Some(0))
+            })
+        })
+        .collect();
+    let results: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(accepted, 1, "{results:?}");
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert!(
+            matches!(r, Err(ClientError::Refused(Refusal::Stale { current: 1 }))),
+            "{r:?}"
+        );
+    }
+    // Ordinary messages are not affected; the next epoch is open; an old one is stale.
+    owner.send_payload("group", b"app".to_vec(), None).unwrap();
+    owner.send_payload("group", vec![9], Some(1)).unwrap();
+    assert!(matches!(
+        owner.send_payload("group", vec![9], Some(0)).unwrap_err(),
+        ClientError::Refused(Refusal::Stale { current: 2 })
+    ));
+    let stored = owner.history_envelopes("group", None, 10).unwrap();
+    let epochs: Vec<Option<u64>> = stored.iter().map(|e| e.commit_epoch).collect();
+    assert_eq!(epochs, [Some(0), None, Some(1)]);
+}
