@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod legacy;
+mod server;
 
 /// smc: Security Message Communication.
 #[derive(Debug, Parser)]
@@ -16,6 +17,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the secure smc server (Noise transport, rooms, durable store).
+    Server(server::ServerArgs),
     /// Run the legacy SMC server (the original wire format; INSECURE cipher).
     LegacyServer(legacy::ServerArgs),
     /// Chat through a legacy SMC server as the original client did (INSECURE cipher).
@@ -24,9 +27,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::LegacyServer(args) => legacy::server(args),
-        Command::LegacyClient(args) => legacy::client(args),
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Server(args) => server::run(args),
+        Command::LegacyServer(args) => legacy::server(args).map_err(Into::into),
+        Command::LegacyClient(args) => legacy::client(args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

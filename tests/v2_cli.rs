@@ -1,0 +1,62 @@
+//! `smc server` as a real process: listens, logs, serves, drains on SIGTERM.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use smc::Client;
+use support::tempdir;
+
+#[test]
+fn smc_server_serves_and_exits_cleanly_on_sigterm() {
+    let dir = tempdir("cli_server");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .split_whitespace()
+        .nth(4)
+        .expect("smc server listening on ADDR")
+        .to_owned();
+
+    let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
+    alice.connect(&address).unwrap();
+    let mut bob = Client::open(dir.join("bob"), "bob").unwrap();
+    bob.connect(&address).unwrap();
+    alice.create_room("cli").unwrap();
+    alice.invite("cli", "bob").unwrap();
+    alice.send("cli", "through the CLI server").unwrap();
+    assert_eq!(
+        bob.recv(Some(Duration::from_secs(10)))
+            .unwrap()
+            .unwrap()
+            .text,
+        "through the CLI server"
+    );
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(logs.contains("SIGTERM: draining"), "{logs}");
+    assert!(logs.contains("user connected"), "{logs}");
+    assert!(logs.contains("smc server stopped"), "{logs}");
+    // Connected clients see the close.
+    assert!(bob.recv(Some(Duration::from_secs(10))).is_err());
+}
