@@ -1,6 +1,10 @@
 """smc: Security Message Communication.
 
-A Rust core with Python bindings. Today it offers the legacy SMC system, byte-exact:
+A Rust core with Python bindings. The messenger: :class:`Server` (Noise-encrypted
+transport, rooms, durable SQLite store) and :class:`Client` (a user's identity, pinned
+server keys, real-time and offline delivery of :class:`Message` objects).
+
+It also keeps the legacy SMC system, byte-exact:
 the original cipher functions (``smc.crypt``, ``smc.decrypt``...) under their original
 names, also in :mod:`smc.client`, and Pythonic aliases in :mod:`smc.legacy`; the
 legacy server and client (:class:`LegacyServer`, :class:`LegacyClient`, and the drop-in
@@ -13,7 +17,7 @@ modules :mod:`smc.server` and :mod:`smc.client`).
 from __future__ import annotations
 
 from . import legacy
-from ._smc import LegacyClient, LegacyServer, __version__
+from ._smc import Client, LegacyClient, LegacyServer, Message, Server, __version__
 from ._original import (
     chiffrementAffine,
     crypt,
@@ -25,12 +29,25 @@ from ._original import (
 from .exceptions import (
     CipherError,
     ConnectionClosed,
+    InvalidRequest,
     MessageTooLong,
+    NameTaken,
+    NoKeyPackage,
+    NotAMember,
     NotATableEntry,
     NotCoprime,
+    NotText,
     ProtocolError,
+    RateLimited,
+    RequestTimeout,
+    RoomExists,
+    ServerFailure,
+    ServerKeyChanged,
     SmcError,
     SmcIOError,
+    StaleEpoch,
+    UnknownRoom,
+    UnknownUser,
     UnsupportedCharacter,
 )
 
@@ -54,4 +71,20 @@ __all__ = [
     "ProtocolError",
     "LegacyServer",
     "LegacyClient",
+    "Server",
+    "Client",
+    "Message",
+    "ServerKeyChanged",
+    "NotAMember",
+    "UnknownUser",
+    "UnknownRoom",
+    "RoomExists",
+    "NameTaken",
+    "StaleEpoch",
+    "NoKeyPackage",
+    "RateLimited",
+    "InvalidRequest",
+    "ServerFailure",
+    "RequestTimeout",
+    "NotText",
 ]

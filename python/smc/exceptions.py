@@ -75,3 +75,109 @@ class ProtocolError(SmcError):
 
 
 __all__ += ["SmcIOError", "ConnectionClosed", "MessageTooLong", "ProtocolError"]
+
+
+class ServerKeyChanged(SmcError):
+    """The server presented a key other than the one pinned in ``known_servers``.
+
+    Attributes: ``pinned`` and ``presented`` (the two fingerprints). If the server's key
+    really changed, remove its line from the client's ``known_servers`` file.
+    """
+
+    def __init__(self, message: str, pinned: str, presented: str) -> None:
+        super().__init__(message)
+        self.pinned = pinned
+        self.presented = presented
+
+
+class NotAMember(SmcError, PermissionError):
+    """The user is not a member of the room. Attribute: ``room``."""
+
+    def __init__(self, message: str, room: str) -> None:
+        super().__init__(message)
+        self.room = room
+
+
+class UnknownUser(SmcError, LookupError):
+    """No such user is registered on the server. Attribute: ``user``."""
+
+    def __init__(self, message: str, user: str) -> None:
+        super().__init__(message)
+        self.user = user
+
+
+class UnknownRoom(SmcError, LookupError):
+    """No such room. Attribute: ``room``."""
+
+    def __init__(self, message: str, room: str) -> None:
+        super().__init__(message)
+        self.room = room
+
+
+class RoomExists(SmcError):
+    """A room of that name exists already. Attribute: ``room``."""
+
+    def __init__(self, message: str, room: str) -> None:
+        super().__init__(message)
+        self.room = room
+
+
+class NameTaken(SmcError, PermissionError):
+    """The user name is registered to another key. Attribute: ``user``."""
+
+    def __init__(self, message: str, user: str) -> None:
+        super().__init__(message)
+        self.user = user
+
+
+class StaleEpoch(SmcError):
+    """A group-state change for an epoch that already has one. Attribute: ``current``."""
+
+    def __init__(self, message: str, current: int) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class NoKeyPackage(SmcError, LookupError):
+    """The user has published no key package. Attribute: ``user``."""
+
+    def __init__(self, message: str, user: str) -> None:
+        super().__init__(message)
+        self.user = user
+
+
+class RateLimited(SmcError):
+    """Too many requests: the server asks the client to slow down."""
+
+
+class InvalidRequest(SmcError, ValueError):
+    """A request the protocol does not allow (a bad name, a version mismatch...)."""
+
+
+class ServerFailure(SmcError):
+    """The server failed to carry out the request; nothing was stored."""
+
+
+class RequestTimeout(SmcError, TimeoutError):
+    """The server did not answer in time."""
+
+
+class NotText(SmcError, ValueError):
+    """A message's payload is not UTF-8 text."""
+
+
+__all__ += [
+    "ServerKeyChanged",
+    "NotAMember",
+    "UnknownUser",
+    "UnknownRoom",
+    "RoomExists",
+    "NameTaken",
+    "StaleEpoch",
+    "NoKeyPackage",
+    "RateLimited",
+    "InvalidRequest",
+    "ServerFailure",
+    "RequestTimeout",
+    "NotText",
+]

@@ -2,7 +2,7 @@
 //! they can inherit from both `smc.SmcError` and the builtin they refine (ValueError...).
 
 use pyo3::prelude::*;
-use smc::{CipherError, LegacyError};
+use smc::{CipherError, ClientError, LegacyError, NetError, Refusal, ServerError};
 
 pyo3::import_exception!(smc.exceptions, UnsupportedCharacter);
 pyo3::import_exception!(smc.exceptions, NotCoprime);
@@ -11,6 +11,20 @@ pyo3::import_exception!(smc.exceptions, SmcIOError);
 pyo3::import_exception!(smc.exceptions, ConnectionClosed);
 pyo3::import_exception!(smc.exceptions, MessageTooLong);
 pyo3::import_exception!(smc.exceptions, ProtocolError);
+pyo3::import_exception!(smc.exceptions, SmcError);
+pyo3::import_exception!(smc.exceptions, ServerKeyChanged);
+pyo3::import_exception!(smc.exceptions, NotAMember);
+pyo3::import_exception!(smc.exceptions, UnknownUser);
+pyo3::import_exception!(smc.exceptions, UnknownRoom);
+pyo3::import_exception!(smc.exceptions, RoomExists);
+pyo3::import_exception!(smc.exceptions, NameTaken);
+pyo3::import_exception!(smc.exceptions, StaleEpoch);
+pyo3::import_exception!(smc.exceptions, NoKeyPackage);
+pyo3::import_exception!(smc.exceptions, RateLimited);
+pyo3::import_exception!(smc.exceptions, InvalidRequest);
+pyo3::import_exception!(smc.exceptions, ServerFailure);
+pyo3::import_exception!(smc.exceptions, RequestTimeout);
+pyo3::import_exception!(smc.exceptions, NotText);
 
 /// The Python exception for a cipher error.
 pub(crate) fn cipher_error(e: CipherError) -> PyErr {
@@ -40,5 +54,56 @@ pub(crate) fn legacy_error(e: LegacyError) -> PyErr {
         | LegacyError::Connect { .. }
         | LegacyError::Io(_)
         | LegacyError::NotRunning => SmcIOError::new_err(message),
+    }
+}
+
+/// `SmcError` with a message, for a use of an object in the wrong state.
+pub(crate) fn not_running(message: &str) -> PyErr {
+    SmcError::new_err(message.to_owned())
+}
+
+/// The Python exception for a server start-up error.
+pub(crate) fn server_error(e: ServerError) -> PyErr {
+    SmcIOError::new_err(e.to_string())
+}
+
+/// The Python exception for a refusal by the server.
+fn refusal_error(r: Refusal) -> PyErr {
+    let message = r.to_string();
+    match r {
+        Refusal::NotAMember { room } => NotAMember::new_err((message, room)),
+        Refusal::UnknownUser { user } => UnknownUser::new_err((message, user)),
+        Refusal::UnknownRoom { room } => UnknownRoom::new_err((message, room)),
+        Refusal::RoomExists { room } => RoomExists::new_err((message, room)),
+        Refusal::NameTaken { user } => NameTaken::new_err((message, user)),
+        Refusal::Stale { current } => StaleEpoch::new_err((message, current)),
+        Refusal::NoKeyPackage { user } => NoKeyPackage::new_err((message, user)),
+        Refusal::RateLimited => RateLimited::new_err(message),
+        Refusal::BadRequest { .. } | Refusal::VersionMismatch { .. } => {
+            InvalidRequest::new_err(message)
+        }
+        Refusal::Internal => ServerFailure::new_err(message),
+    }
+}
+
+/// The Python exception for a client error.
+pub(crate) fn client_error(e: ClientError) -> PyErr {
+    let message = e.to_string();
+    match e {
+        ClientError::ServerKeyChanged {
+            pinned, presented, ..
+        } => ServerKeyChanged::new_err((message, pinned, presented)),
+        ClientError::Refused(r) => refusal_error(r),
+        ClientError::ConnectionClosed | ClientError::Net(NetError::Closed) => {
+            ConnectionClosed::new_err(message)
+        }
+        ClientError::Net(NetError::MessageTooLarge { .. }) => MessageTooLong::new_err(message),
+        ClientError::Net(_) | ClientError::Protocol(_) => ProtocolError::new_err(message),
+        ClientError::Timeout(_) => RequestTimeout::new_err(message),
+        ClientError::InvalidName { .. } => InvalidRequest::new_err(message),
+        ClientError::NotText { .. } => NotText::new_err(message),
+        ClientError::Connect { .. } | ClientError::Key(_) | ClientError::Store(_) => {
+            SmcIOError::new_err(message)
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 use pyo3::prelude::*;
 
+mod chat;
 mod cipher;
 mod errors;
 mod legacy;
@@ -16,5 +17,6 @@ fn _smc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     cipher::register(m)?;
     legacy::register(m)?;
+    chat::register(m)?;
     Ok(())
 }

@@ -1,0 +1,178 @@
+"""smc.Server / smc.Client / smc.Message from Python, on loopback, through the wheel."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import smc
+
+
+@pytest.fixture()
+def server(tmp_path: Path):
+    with smc.Server(tmp_path / "server") as s:
+        yield s
+
+
+def connect(home: Path, user: str, server: smc.Server) -> smc.Client:
+    c = smc.Client(home, user)
+    c.connect(server.address)
+    return c
+
+
+def test_real_time_delivery_without_polling(server: smc.Server, tmp_path: Path) -> None:
+    with connect(tmp_path / "a", "alice", server) as alice, connect(tmp_path / "b", "bob", server) as bob:
+        alice.create_room("general")
+        alice.invite("general", "bob")
+        assert bob.rooms() == ["general"]
+        assert alice.members("general") == ["alice", "bob"]
+        got: list[smc.Message | None] = []
+        waiter = threading.Thread(target=lambda: got.append(bob.recv(timeout=10)))
+        waiter.start()
+        time.sleep(0.2)
+        msg_id = alice.send("general", "Bonjour, Bob ! ça va ?")
+        waiter.join()
+        (m,) = got
+        assert isinstance(m, smc.Message)
+        assert (m.id, m.room, m.sender, m.text) == (msg_id, "general", "alice", "Bonjour, Bob ! ça va ?")
+        assert m.timestamp.tzinfo is not None
+        assert abs(m.timestamp - datetime.datetime.now(datetime.timezone.utc)) < datetime.timedelta(minutes=1)
+        assert bob.recv(timeout=0.2) is None
+
+
+def test_offline_history_and_restart(tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    with smc.Server(data) as server:
+        address = server.address
+        fingerprint = server.fingerprint
+        alice = connect(tmp_path / "a", "alice", server)
+        bob = connect(tmp_path / "b", "bob", server)
+        alice.create_room("r")
+        alice.invite("r", "bob")
+        bob.close()
+        ids = [alice.send("r", t) for t in ("one", "two", "three")]
+        alice.close()
+    host, port = address.rsplit(":", 1)
+    with smc.Server(data, host=host, port=int(port)) as server:
+        assert server.fingerprint == fingerprint
+        bob = smc.Client(tmp_path / "b", "bob")
+        bob.connect(server.address)
+        got = [bob.recv(timeout=10) for _ in range(3)]
+        assert [m.text for m in got if m] == ["one", "two", "three"]
+        assert [m.id for m in got if m] == ids
+        assert bob.recv(timeout=0.2) is None
+        assert [m.text for m in bob.history("r", limit=2)] == ["two", "three"]
+        bob.close()
+        # A new process-equivalent client: nothing shown twice.
+        bob = connect(tmp_path / "b", "bob", server)
+        assert bob.recv(timeout=0.3) is None
+    assert (tmp_path / "b" / "identity.key").stat().st_mode & 0o777 == 0o600
+    assert (data / "server.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_changed_server_key_raises_with_both_fingerprints(tmp_path: Path) -> None:
+    with smc.Server(tmp_path / "first") as first:
+        address = first.address
+        pinned = first.fingerprint
+        connect(tmp_path / "a", "alice", first).close()
+    host, port = address.rsplit(":", 1)
+    with smc.Server(tmp_path / "other", host=host, port=int(port)) as other:
+        alice = smc.Client(tmp_path / "a", "alice")
+        with pytest.raises(smc.ServerKeyChanged) as info:
+            alice.connect(address)
+        assert info.value.pinned == pinned
+        assert info.value.presented == other.fingerprint
+        assert pinned in str(info.value) and other.fingerprint in str(info.value)
+        assert isinstance(info.value, smc.SmcError)
+
+
+def test_refusals_are_typed_exceptions(server: smc.Server, tmp_path: Path) -> None:
+    alice = connect(tmp_path / "a", "alice", server)
+    carol = connect(tmp_path / "c", "carol", server)
+    alice.create_room("private")
+    with pytest.raises(smc.RoomExists):
+        alice.create_room("private")
+    with pytest.raises(smc.NotAMember) as info:
+        carol.send("private", "hi")
+    assert info.value.room == "private" and isinstance(info.value, PermissionError)
+    with pytest.raises(smc.UnknownUser):
+        alice.invite("private", "nobody")
+    with pytest.raises(smc.UnknownRoom):
+        alice.members("nowhere")
+    with pytest.raises(smc.InvalidRequest):
+        alice.create_room("")
+    mallory = smc.Client(tmp_path / "m", "alice")
+    with pytest.raises(smc.NameTaken):
+        mallory.connect(server.address)
+    with pytest.raises(smc.MessageTooLong):
+        alice.send("private", "x" * (1024 * 1024 + 1))
+    alice.close()
+    with pytest.raises(smc.ConnectionClosed):
+        alice.send("private", "after close")
+
+
+def test_wrong_types_are_type_errors(server: smc.Server, tmp_path: Path) -> None:
+    alice = connect(tmp_path / "a", "alice", server)
+    with pytest.raises(TypeError):
+        alice.send(1, "x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        alice.create_room(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        smc.Client(42, "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        alice.recv(timeout=-1)
+    with pytest.raises(smc.SmcIOError):
+        smc.Client(tmp_path / "z", "z").connect("127.0.0.1:1")
+
+
+def test_recv_releases_the_gil(server: smc.Server, tmp_path: Path) -> None:
+    bob = connect(tmp_path / "b", "bob", server)
+    ticks = 0
+    stop = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    t = threading.Thread(target=count)
+    t.start()
+    assert bob.recv(timeout=0.5) is None
+    stop.set()
+    t.join()
+    assert ticks > 50
+
+
+def test_ctrl_c_interrupts_a_blocking_recv(server: smc.Server, tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import smc, sys
+        c = smc.Client({str(tmp_path / 'b')!r}, "bob")
+        c.connect({server.address!r})
+        print("ready", flush=True)
+        try:
+            c.recv()
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(0)
+        sys.exit(3)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "interrupted" in out
