@@ -65,7 +65,46 @@ typedef enum smc_status {
    The peer sent something that does not follow the protocol.
    */
   SMC_PROTOCOL_ERROR = 10,
+  /*
+   The server presented a key other than the one pinned in `known_servers`
+   (both fingerprints in `smc_last_error_message`).
+   */
+  SMC_SERVER_KEY_CHANGED = 11,
+  /*
+   The user is not a member of the room.
+   */
+  SMC_NOT_A_MEMBER = 12,
+  /*
+   No such user is registered.
+   */
+  SMC_UNKNOWN_USER = 13,
+  /*
+   No such room.
+   */
+  SMC_UNKNOWN_ROOM = 14,
+  /*
+   The user name is registered to another key.
+   */
+  SMC_NAME_TAKEN = 15,
+  /*
+   A room of that name exists already.
+   */
+  SMC_ROOM_EXISTS = 16,
+  /*
+   The server refused the request for another reason (rate limit, stale epoch,
+   bad request...; details in `smc_last_error_message`).
+   */
+  SMC_REFUSED = 17,
+  /*
+   The server did not answer in time.
+   */
+  SMC_TIMEOUT = 18,
 } smc_status;
+
+/*
+ A user's client (opaque). Created by `smc_client_open`, released by `smc_client_free`.
+ */
+typedef struct smc_client smc_client;
 
 /*
  A connection to a legacy server (opaque). Created by `smc_legacy_client_connect`,
@@ -78,6 +117,22 @@ typedef struct smc_legacy_client smc_legacy_client;
  `smc_legacy_server_free`.
  */
 typedef struct smc_legacy_server smc_legacy_server;
+
+/*
+ A message (opaque). Created by `smc_client_recv` or taken from a list, released by
+ `smc_message_free`. Its strings stay valid while it lives.
+ */
+typedef struct smc_message smc_message;
+
+/*
+ Messages (opaque), from `smc_client_history`, released by `smc_message_list_free`.
+ */
+typedef struct smc_message_list smc_message_list;
+
+/*
+ A running server (opaque). Created by `smc_server_start`, released by `smc_server_free`.
+ */
+typedef struct smc_server smc_server;
 
 #ifdef __cplusplus
 extern "C" {
@@ -102,6 +157,317 @@ const char *smc_last_error_message(void);
  `s` is NULL or a string returned by libsmc, freed at most once.
  */
 void smc_string_free(char *s);
+
+/*
+ Starts a server with its key and store in `data_dir` (created if missing; the key
+ file is 0600), listening on `listen` ("host:port"; port 0 picks a free one). It
+ serves on background threads until freed.
+
+ Ownership: strings are borrowed. On `SMC_OK`, `*out_server` receives a new handle
+ owned by the caller, released with `smc_server_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_IO_ERROR` (address in use,
+ unreadable key, store error; details in `smc_last_error_message`).
+
+ # Safety
+ Strings are NULL or NUL-terminated; `out_server` is NULL or writable.
+ */
+enum smc_status smc_server_start(const char *data_dir,
+                                 const char *listen,
+                                 struct smc_server **out_server);
+
+/*
+ The server's address ("host:port").
+
+ Ownership: `server` is borrowed. On `SMC_OK`, `*out_address` receives a string
+ owned by the caller (free with `smc_string_free`).
+
+ # Safety
+ `server` is NULL or live; `out_address` is NULL or writable.
+ */
+enum smc_status smc_server_address(const struct smc_server *server, char **out_address);
+
+/*
+ The fingerprint of the server's key (what clients pin), e.g. "K7QX 2MPA ...".
+
+ Ownership: `server` is borrowed. On `SMC_OK`, `*out_fingerprint` receives a string
+ owned by the caller (free with `smc_string_free`).
+
+ # Safety
+ `server` is NULL or live; `out_fingerprint` is NULL or writable.
+ */
+enum smc_status smc_server_fingerprint(const struct smc_server *server, char **out_fingerprint);
+
+/*
+ Stops the server (connections finish what they were doing, everything accepted is
+ committed) and frees it.
+
+ Ownership: takes back `server`; it must not be used afterwards. NULL is a no-op.
+
+ # Safety
+ `server` is NULL or a live handle from `smc_server_start`, freed once.
+ */
+void smc_server_free(struct smc_server *server);
+
+/*
+ Opens the client of `user` living in directory `home` (created if missing): its
+ key (`identity.key`, 0600, created on first use), pinned server keys
+ (`known_servers`) and read cursors. Does not connect.
+
+ Ownership: strings are borrowed. On `SMC_OK`, `*out_client` receives a new handle
+ owned by the caller, released with `smc_client_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_INVALID_ARGUMENT` (bad user
+ name), `SMC_IO_ERROR`.
+
+ # Safety
+ Strings are NULL or NUL-terminated; `out_client` is NULL or writable.
+ */
+enum smc_status smc_client_open(const char *home, const char *user, struct smc_client **out_client);
+
+/*
+ Connects to the server at `address` ("host:port"): handshake (the server's key is
+ pinned on first use; `SMC_SERVER_KEY_CHANGED` if it differs later), then
+ identification (`SMC_NAME_TAKEN` if the name belongs to another key).
+
+ Ownership: both borrowed.
+
+ # Safety
+ `client` is NULL or live and not used by another thread meanwhile; `address` is
+ NULL or NUL-terminated.
+ */
+enum smc_status smc_client_connect(struct smc_client *client, const char *address);
+
+/*
+ The fingerprint of the user's key.
+
+ Ownership: `client` is borrowed. On `SMC_OK`, `*out_fingerprint` receives a string
+ owned by the caller (free with `smc_string_free`).
+
+ # Safety
+ `client` is NULL or live; `out_fingerprint` is NULL or writable.
+ */
+enum smc_status smc_client_fingerprint(const struct smc_client *client, char **out_fingerprint);
+
+/*
+ Creates room `room` with this user as its only member (`SMC_ROOM_EXISTS` if taken).
+
+ Ownership: both borrowed.
+
+ # Safety
+ `client` is NULL or live; `room` is NULL or NUL-terminated.
+ */
+enum smc_status smc_client_create_room(struct smc_client *client, const char *room);
+
+/*
+ Adds `user` to `room` (`SMC_NOT_A_MEMBER`, `SMC_UNKNOWN_USER`, `SMC_UNKNOWN_ROOM`).
+
+ Ownership: all borrowed.
+
+ # Safety
+ `client` is NULL or live; strings are NULL or NUL-terminated.
+ */
+enum smc_status smc_client_invite(struct smc_client *client, const char *room, const char *user);
+
+/*
+ Leaves `room`.
+
+ Ownership: both borrowed.
+
+ # Safety
+ `client` is NULL or live; `room` is NULL or NUL-terminated.
+ */
+enum smc_status smc_client_leave(struct smc_client *client, const char *room);
+
+/*
+ This user's rooms, one name per line ("" if none).
+
+ Ownership: `client` is borrowed. On `SMC_OK`, `*out_names` receives a string owned
+ by the caller (free with `smc_string_free`).
+
+ # Safety
+ `client` is NULL or live; `out_names` is NULL or writable.
+ */
+enum smc_status smc_client_rooms(struct smc_client *client, char **out_names);
+
+/*
+ Members of `room`, one name per line.
+
+ Ownership: `client` and `room` are borrowed. On `SMC_OK`, `*out_names` receives a
+ string owned by the caller (free with `smc_string_free`).
+
+ # Safety
+ `client` is NULL or live; `room` is NULL or NUL-terminated; `out_names` is NULL or
+ writable.
+ */
+enum smc_status smc_client_members(struct smc_client *client, const char *room, char **out_names);
+
+/*
+ Sends `text` to `room`; returns once the server has stored it durably.
+
+ Ownership: all borrowed. On `SMC_OK`, the message's id is written to `*out_id`
+ unless `out_id` is NULL.
+
+ Errors: `SMC_NOT_A_MEMBER`, `SMC_UNKNOWN_ROOM`, `SMC_MESSAGE_TOO_LONG` (over 1 MiB),
+ `SMC_CONNECTION_CLOSED`, `SMC_TIMEOUT`...
+
+ # Safety
+ `client` is NULL or live; strings are NULL or NUL-terminated; `out_id` is NULL or
+ writable.
+ */
+enum smc_status smc_client_send(struct smc_client *client,
+                                const char *room,
+                                const char *text,
+                                uint64_t *out_id);
+
+/*
+ Waits up to `timeout_ms` milliseconds (forever if negative) for the next message
+ from someone else, live or missed while away. Each message is returned once, across
+ restarts.
+
+ Ownership: `client` is borrowed. On `SMC_OK`, `*out_message` receives a new message
+ owned by the caller (free with `smc_message_free`), or NULL if the time ran out.
+
+ Errors: `SMC_CONNECTION_CLOSED`, `SMC_PROTOCOL_ERROR` (a payload that is not text).
+
+ # Safety
+ `client` is NULL or live; `out_message` is NULL or writable.
+ */
+enum smc_status smc_client_recv(struct smc_client *client,
+                                int64_t timeout_ms,
+                                struct smc_message **out_message);
+
+/*
+ The last `limit` messages of `room`, oldest first.
+
+ Ownership: `client` and `room` are borrowed. On `SMC_OK`, `*out_list` receives a
+ list owned by the caller (free with `smc_message_list_free`).
+
+ # Safety
+ `client` is NULL or live; `room` is NULL or NUL-terminated; `out_list` is NULL or
+ writable.
+ */
+enum smc_status smc_client_history(struct smc_client *client,
+                                   const char *room,
+                                   uint32_t limit,
+                                   struct smc_message_list **out_list);
+
+/*
+ Closes the client's connection (it can connect again).
+
+ # Safety
+ `client` is NULL (no-op) or live.
+ */
+void smc_client_close(struct smc_client *client);
+
+/*
+ Closes the connection and frees the client.
+
+ Ownership: takes back `client`; it must not be used afterwards. NULL is a no-op.
+
+ # Safety
+ `client` is NULL or a live handle from `smc_client_open`, freed once.
+ */
+void smc_client_free(struct smc_client *client);
+
+/*
+ The message's server-wide id (0 if `message` is NULL).
+
+ # Safety
+ `message` is NULL or live.
+ */
+uint64_t smc_message_id(const struct smc_message *message);
+
+/*
+ The message's place in its room: 1, 2, 3... (0 if `message` is NULL).
+
+ # Safety
+ `message` is NULL or live.
+ */
+uint64_t smc_message_seq(const struct smc_message *message);
+
+/*
+ When the server stored it, in milliseconds since the Unix epoch, UTC (0 if NULL).
+
+ # Safety
+ `message` is NULL or live.
+ */
+int64_t smc_message_timestamp_ms(const struct smc_message *message);
+
+/*
+ The room's name. Borrowed from the message: valid until `smc_message_free`; NULL if
+ `message` is NULL.
+
+ # Safety
+ `message` is NULL or live.
+ */
+const char *smc_message_room(const struct smc_message *message);
+
+/*
+ The sender's name. Borrowed from the message: valid until `smc_message_free`; NULL
+ if `message` is NULL.
+
+ # Safety
+ `message` is NULL or live.
+ */
+const char *smc_message_sender(const struct smc_message *message);
+
+/*
+ The text, UTF-8, NUL-terminated (it may hold NUL bytes itself: see
+ `smc_message_text_len`). Borrowed from the message: valid until `smc_message_free`;
+ NULL if `message` is NULL.
+
+ # Safety
+ `message` is NULL or live.
+ */
+const char *smc_message_text(const struct smc_message *message);
+
+/*
+ The text's length in bytes, without the final NUL (0 if `message` is NULL).
+
+ # Safety
+ `message` is NULL or live.
+ */
+size_t smc_message_text_len(const struct smc_message *message);
+
+/*
+ Frees a message.
+
+ Ownership: takes back `message`, which must come from `smc_client_recv`. NULL is a
+ no-op. Messages inside a list are freed with the list, not with this.
+
+ # Safety
+ `message` is NULL or a live message from `smc_client_recv`, freed once.
+ */
+void smc_message_free(struct smc_message *message);
+
+/*
+ Number of messages in a list (0 if `list` is NULL).
+
+ # Safety
+ `list` is NULL or live.
+ */
+size_t smc_message_list_len(const struct smc_message_list *list);
+
+/*
+ Message `index` of a list, borrowed from the list (valid until
+ `smc_message_list_free`; do not free it); NULL if `list` is NULL or `index` is out
+ of range.
+
+ # Safety
+ `list` is NULL or live.
+ */
+const struct smc_message *smc_message_list_get(const struct smc_message_list *list, size_t index);
+
+/*
+ Frees a list and the messages in it.
+
+ Ownership: takes back `list`. NULL is a no-op.
+
+ # Safety
+ `list` is NULL or a live list from `smc_client_history`, freed once.
+ */
+void smc_message_list_free(struct smc_message_list *list);
 
 /*
  Encrypts `text` with the legacy affine cipher, key (`a`, `b`), as the original

@@ -197,3 +197,52 @@ fn c_legacy_api_rejects_null_and_bad_input() {
     let exe = compile("tests/c/legacy_bad_input.c", "legacy_bad_input", false);
     assert_eq!(run(&exe, &[]), "ok\n");
 }
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = out_dir().join(format!("{name}_data"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn c_example_chats_through_an_smc_server() {
+    for (link_static, name) in [(false, "chat_shared"), (true, "chat_static")] {
+        let exe = compile("bindings/c/examples/chat.c", name, link_static);
+        let dir = fresh_dir(name);
+        let out = run(&exe, &[dir.as_os_str()]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("server on 127.0.0.1:"), "{out}");
+        assert_eq!(lines[1..4], ["members:", "alice", "bob"], "{out}");
+        assert!(lines[4].starts_with("alice sent message "), "{out}");
+        assert_eq!(
+            lines[5..],
+            [
+                "bob got #1 in c-room from alice: Hello Bob, from C!",
+                "alice got #2 in c-room from bob: Hello Alice, got it.",
+                "history of c-room (2 messages):",
+                "  alice: Hello Bob, from C!",
+                "  bob: Hello Alice, got it.",
+            ],
+            "{out}"
+        );
+        // The C program's server left a real store and a private key behind.
+        assert!(dir.join("server/smc.db").exists());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.join("alice/identity.key"))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn c_chat_api_rejects_null_and_bad_input() {
+    let exe = compile("tests/c/chat_bad_input.c", "chat_bad_input", false);
+    let dir = fresh_dir("chat_bad_input");
+    assert_eq!(
+        run(&exe, &[dir.as_os_str()]),
+        "all v2 misuse checks passed\n"
+    );
+}

@@ -35,6 +35,18 @@ impl From<crate::error::LegacyError> for Failure {
     }
 }
 
+impl From<crate::error::ClientError> for Failure {
+    fn from(e: crate::error::ClientError) -> Self {
+        Failure::new(SmcStatus::from(&e), e.to_string())
+    }
+}
+
+impl From<crate::error::ServerError> for Failure {
+    fn from(e: crate::error::ServerError) -> Self {
+        Failure::new(SmcStatus::from(&e), e.to_string())
+    }
+}
+
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
@@ -87,6 +99,21 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
             format!("{name} is not valid UTF-8 (at byte {})", e.valid_up_to()),
         )
     })
+}
+
+/// Borrows the object behind a handle argument named `name` (NULL is an error).
+pub(crate) fn handle<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Failure> {
+    // SAFETY: NULL is rejected; otherwise the pointer came from the matching
+    // constructor and is alive, per the caller's contract.
+    unsafe { ptr.as_ref() }
+        .ok_or_else(|| Failure::new(SmcStatus::SMC_NULL_POINTER, format!("{name} is NULL")))
+}
+
+/// Borrows mutably the object behind a handle argument named `name` (NULL is an error).
+pub(crate) fn handle_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, Failure> {
+    // SAFETY: as `handle`, and the caller does not use the handle from two threads at once.
+    unsafe { ptr.as_mut() }
+        .ok_or_else(|| Failure::new(SmcStatus::SMC_NULL_POINTER, format!("{name} is NULL")))
 }
 
 /// Checks that an out-parameter named `name` is not NULL.

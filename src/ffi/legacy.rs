@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 use std::path::PathBuf;
 
-use super::boundary::{guard, into_c_string, out_arg, str_arg, Failure};
+use super::boundary::{guard, handle, handle_mut, into_c_string, out_arg, str_arg};
 use super::status::SmcStatus;
 use crate::legacy::{LegacyClient, LegacyServer, LegacyServerConfig, Received};
 
@@ -15,19 +15,6 @@ pub struct SmcLegacyServer(LegacyServer);
 /// A connection to a legacy server (opaque). Created by `smc_legacy_client_connect`,
 /// released by `smc_legacy_client_free`.
 pub struct SmcLegacyClient(LegacyClient);
-
-fn handle<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Failure> {
-    // SAFETY: NULL is rejected; otherwise the pointer came from the matching
-    // constructor and is alive, per the caller's contract.
-    unsafe { ptr.as_ref() }
-        .ok_or_else(|| Failure::new(SmcStatus::SMC_NULL_POINTER, format!("{name} is NULL")))
-}
-
-fn handle_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, Failure> {
-    // SAFETY: as `handle`, and the caller does not use the handle from two threads at once.
-    unsafe { ptr.as_mut() }
-        .ok_or_else(|| Failure::new(SmcStatus::SMC_NULL_POINTER, format!("{name} is NULL")))
-}
 
 /// Starts a legacy server listening on `host:port` (port 0 picks a free one), writing
 /// `log.txt` and `log_connection.txt` in `log_dir`. It serves on background threads

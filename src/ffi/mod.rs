@@ -12,6 +12,7 @@
 //! This module only converts and calls the core; it holds no logic of its own.
 
 pub mod boundary;
+pub mod chat;
 pub mod cipher;
 pub mod legacy;
 pub mod status;

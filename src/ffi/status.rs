@@ -2,7 +2,8 @@
 
 use std::ffi::c_char;
 
-use crate::error::{CipherError, LegacyError};
+use crate::error::{CipherError, ClientError, LegacyError, NetError, ServerError};
+use crate::proto::Refusal;
 
 /// The result of every libsmc call. Numbers are stable: new codes are only appended.
 #[repr(C)]
@@ -31,6 +32,24 @@ pub enum SmcStatus {
     SMC_MESSAGE_TOO_LONG = 9,
     /// The peer sent something that does not follow the protocol.
     SMC_PROTOCOL_ERROR = 10,
+    /// The server presented a key other than the one pinned in `known_servers`
+    /// (both fingerprints in `smc_last_error_message`).
+    SMC_SERVER_KEY_CHANGED = 11,
+    /// The user is not a member of the room.
+    SMC_NOT_A_MEMBER = 12,
+    /// No such user is registered.
+    SMC_UNKNOWN_USER = 13,
+    /// No such room.
+    SMC_UNKNOWN_ROOM = 14,
+    /// The user name is registered to another key.
+    SMC_NAME_TAKEN = 15,
+    /// A room of that name exists already.
+    SMC_ROOM_EXISTS = 16,
+    /// The server refused the request for another reason (rate limit, stale epoch,
+    /// bad request...; details in `smc_last_error_message`).
+    SMC_REFUSED = 17,
+    /// The server did not answer in time.
+    SMC_TIMEOUT = 18,
 }
 
 impl SmcStatus {
@@ -52,6 +71,16 @@ impl SmcStatus {
             SmcStatus::SMC_CONNECTION_CLOSED => b"the peer closed the connection\0",
             SmcStatus::SMC_MESSAGE_TOO_LONG => b"the message is larger than the protocol allows\0",
             SmcStatus::SMC_PROTOCOL_ERROR => b"the peer does not follow the protocol\0",
+            SmcStatus::SMC_SERVER_KEY_CHANGED => {
+                b"the server's key differs from the one pinned in known_servers\0"
+            }
+            SmcStatus::SMC_NOT_A_MEMBER => b"not a member of the room\0",
+            SmcStatus::SMC_UNKNOWN_USER => b"unknown user\0",
+            SmcStatus::SMC_UNKNOWN_ROOM => b"unknown room\0",
+            SmcStatus::SMC_NAME_TAKEN => b"the name is registered to another key\0",
+            SmcStatus::SMC_ROOM_EXISTS => b"the room exists already\0",
+            SmcStatus::SMC_REFUSED => b"the server refused the request\0",
+            SmcStatus::SMC_TIMEOUT => b"the server did not answer in time\0",
         }
     }
 }
@@ -82,6 +111,40 @@ impl From<&LegacyError> for SmcStatus {
             LegacyError::NotUtf8 { .. } => SmcStatus::SMC_INVALID_UTF8,
             LegacyError::BadReply(_) => SmcStatus::SMC_PROTOCOL_ERROR,
         }
+    }
+}
+
+impl From<&ClientError> for SmcStatus {
+    fn from(e: &ClientError) -> Self {
+        match e {
+            ClientError::ServerKeyChanged { .. } => SmcStatus::SMC_SERVER_KEY_CHANGED,
+            ClientError::Refused(r) => match r {
+                Refusal::NotAMember { .. } => SmcStatus::SMC_NOT_A_MEMBER,
+                Refusal::UnknownUser { .. } => SmcStatus::SMC_UNKNOWN_USER,
+                Refusal::UnknownRoom { .. } => SmcStatus::SMC_UNKNOWN_ROOM,
+                Refusal::NameTaken { .. } => SmcStatus::SMC_NAME_TAKEN,
+                Refusal::RoomExists { .. } => SmcStatus::SMC_ROOM_EXISTS,
+                _ => SmcStatus::SMC_REFUSED,
+            },
+            ClientError::ConnectionClosed | ClientError::Net(NetError::Closed) => {
+                SmcStatus::SMC_CONNECTION_CLOSED
+            }
+            ClientError::Net(NetError::MessageTooLarge { .. }) => SmcStatus::SMC_MESSAGE_TOO_LONG,
+            ClientError::Net(_) | ClientError::Protocol(_) | ClientError::NotText { .. } => {
+                SmcStatus::SMC_PROTOCOL_ERROR
+            }
+            ClientError::Timeout(_) => SmcStatus::SMC_TIMEOUT,
+            ClientError::InvalidName { .. } => SmcStatus::SMC_INVALID_ARGUMENT,
+            ClientError::Connect { .. } | ClientError::Key(_) | ClientError::Store(_) => {
+                SmcStatus::SMC_IO_ERROR
+            }
+        }
+    }
+}
+
+impl From<&ServerError> for SmcStatus {
+    fn from(_: &ServerError) -> Self {
+        SmcStatus::SMC_IO_ERROR
     }
 }
 

@@ -1,0 +1,564 @@
+//! C entry points of the v2 messenger: opaque handles `smc_server`, `smc_client`,
+//! `smc_message`, `smc_message_list`.
+//!
+//! A client handle must not be used from two threads at once (wrap it in a lock).
+//! Names (users, rooms) never contain control characters, so lists of names are
+//! returned as one string with one name per line.
+
+use std::ffi::c_char;
+
+use super::boundary::{guard, handle, handle_mut, into_c_string, out_arg, str_arg, Failure};
+use super::status::SmcStatus;
+use crate::client::{Client, Message};
+use crate::server::{Server, ServerConfig};
+
+/// A running server (opaque). Created by `smc_server_start`, released by `smc_server_free`.
+pub struct SmcServer(Server);
+
+/// A user's client (opaque). Created by `smc_client_open`, released by `smc_client_free`.
+pub struct SmcClient(Client);
+
+/// A message (opaque). Created by `smc_client_recv` or taken from a list, released by
+/// `smc_message_free`. Its strings stay valid while it lives.
+pub struct SmcMessage {
+    message: Message,
+    room: Vec<u8>,
+    sender: Vec<u8>,
+    text: Vec<u8>,
+}
+
+/// Messages (opaque), from `smc_client_history`, released by `smc_message_list_free`.
+pub struct SmcMessageList(Vec<SmcMessage>);
+
+fn nul_terminated(s: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(s.len() + 1);
+    v.extend_from_slice(s.as_bytes());
+    v.push(0);
+    v
+}
+
+impl From<Message> for SmcMessage {
+    fn from(message: Message) -> Self {
+        SmcMessage {
+            room: nul_terminated(&message.room),
+            sender: nul_terminated(&message.sender),
+            text: nul_terminated(&message.text),
+            message,
+        }
+    }
+}
+
+fn write_out<T>(out: *mut T, value: T) {
+    // SAFETY: callers pass a pointer checked by `out_arg`, writable per their contract.
+    unsafe { out.write(value) };
+}
+
+/// Starts a server with its key and store in `data_dir` (created if missing; the key
+/// file is 0600), listening on `listen` ("host:port"; port 0 picks a free one). It
+/// serves on background threads until freed.
+///
+/// Ownership: strings are borrowed. On `SMC_OK`, `*out_server` receives a new handle
+/// owned by the caller, released with `smc_server_free`.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_IO_ERROR` (address in use,
+/// unreadable key, store error; details in `smc_last_error_message`).
+///
+/// # Safety
+/// Strings are NULL or NUL-terminated; `out_server` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_server_start(
+    data_dir: *const c_char,
+    listen: *const c_char,
+    out_server: *mut *mut SmcServer,
+) -> SmcStatus {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let data_dir = unsafe { str_arg(data_dir, "data_dir") }?;
+        // SAFETY: per this function's contract.
+        let listen = unsafe { str_arg(listen, "listen") }?;
+        let out = out_arg(out_server, "out_server")?;
+        let server = Server::start(ServerConfig::new(data_dir, listen))?;
+        write_out(out, Box::into_raw(Box::new(SmcServer(server))));
+        Ok(())
+    })
+}
+
+/// The server's address ("host:port").
+///
+/// Ownership: `server` is borrowed. On `SMC_OK`, `*out_address` receives a string
+/// owned by the caller (free with `smc_string_free`).
+///
+/// # Safety
+/// `server` is NULL or live; `out_address` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_server_address(
+    server: *const SmcServer,
+    out_address: *mut *mut c_char,
+) -> SmcStatus {
+    guard(|| {
+        let server = handle(server, "server")?;
+        let out = out_arg(out_address, "out_address")?;
+        write_out(out, into_c_string(server.0.address().to_string())?);
+        Ok(())
+    })
+}
+
+/// The fingerprint of the server's key (what clients pin), e.g. "K7QX 2MPA ...".
+///
+/// Ownership: `server` is borrowed. On `SMC_OK`, `*out_fingerprint` receives a string
+/// owned by the caller (free with `smc_string_free`).
+///
+/// # Safety
+/// `server` is NULL or live; `out_fingerprint` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_server_fingerprint(
+    server: *const SmcServer,
+    out_fingerprint: *mut *mut c_char,
+) -> SmcStatus {
+    guard(|| {
+        let server = handle(server, "server")?;
+        let out = out_arg(out_fingerprint, "out_fingerprint")?;
+        write_out(out, into_c_string(server.0.fingerprint())?);
+        Ok(())
+    })
+}
+
+/// Stops the server (connections finish what they were doing, everything accepted is
+/// committed) and frees it.
+///
+/// Ownership: takes back `server`; it must not be used afterwards. NULL is a no-op.
+///
+/// # Safety
+/// `server` is NULL or a live handle from `smc_server_start`, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn smc_server_free(server: *mut SmcServer) {
+    if server.is_null() {
+        return;
+    }
+    guard(|| {
+        // SAFETY: from Box::into_raw in smc_server_start, freed once per contract.
+        drop(unsafe { Box::from_raw(server) });
+        Ok(())
+    });
+}
+
+/// Opens the client of `user` living in directory `home` (created if missing): its
+/// key (`identity.key`, 0600, created on first use), pinned server keys
+/// (`known_servers`) and read cursors. Does not connect.
+///
+/// Ownership: strings are borrowed. On `SMC_OK`, `*out_client` receives a new handle
+/// owned by the caller, released with `smc_client_free`.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_INVALID_ARGUMENT` (bad user
+/// name), `SMC_IO_ERROR`.
+///
+/// # Safety
+/// Strings are NULL or NUL-terminated; `out_client` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_open(
+    home: *const c_char,
+    user: *const c_char,
+    out_client: *mut *mut SmcClient,
+) -> SmcStatus {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let home = unsafe { str_arg(home, "home") }?;
+        // SAFETY: per this function's contract.
+        let user = unsafe { str_arg(user, "user") }?;
+        let out = out_arg(out_client, "out_client")?;
+        let client = Client::open(home, user)?;
+        write_out(out, Box::into_raw(Box::new(SmcClient(client))));
+        Ok(())
+    })
+}
+
+/// Connects to the server at `address` ("host:port"): handshake (the server's key is
+/// pinned on first use; `SMC_SERVER_KEY_CHANGED` if it differs later), then
+/// identification (`SMC_NAME_TAKEN` if the name belongs to another key).
+///
+/// Ownership: both borrowed.
+///
+/// # Safety
+/// `client` is NULL or live and not used by another thread meanwhile; `address` is
+/// NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_connect(
+    client: *mut SmcClient,
+    address: *const c_char,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        // SAFETY: per this function's contract.
+        let address = unsafe { str_arg(address, "address") }?;
+        client.0.connect(address)?;
+        Ok(())
+    })
+}
+
+/// The fingerprint of the user's key.
+///
+/// Ownership: `client` is borrowed. On `SMC_OK`, `*out_fingerprint` receives a string
+/// owned by the caller (free with `smc_string_free`).
+///
+/// # Safety
+/// `client` is NULL or live; `out_fingerprint` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_fingerprint(
+    client: *const SmcClient,
+    out_fingerprint: *mut *mut c_char,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle(client, "client")?;
+        let out = out_arg(out_fingerprint, "out_fingerprint")?;
+        write_out(out, into_c_string(client.0.fingerprint())?);
+        Ok(())
+    })
+}
+
+fn with_room(
+    client: *mut SmcClient,
+    room: *const c_char,
+    body: impl FnOnce(&mut Client, &str) -> Result<(), Failure>,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        // SAFETY: the callers' contracts make `room` NULL or NUL-terminated.
+        let room = unsafe { str_arg(room, "room") }?;
+        body(&mut client.0, room)
+    })
+}
+
+/// Creates room `room` with this user as its only member (`SMC_ROOM_EXISTS` if taken).
+///
+/// Ownership: both borrowed.
+///
+/// # Safety
+/// `client` is NULL or live; `room` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_create_room(
+    client: *mut SmcClient,
+    room: *const c_char,
+) -> SmcStatus {
+    with_room(client, room, |c, room| Ok(c.create_room(room)?))
+}
+
+/// Adds `user` to `room` (`SMC_NOT_A_MEMBER`, `SMC_UNKNOWN_USER`, `SMC_UNKNOWN_ROOM`).
+///
+/// Ownership: all borrowed.
+///
+/// # Safety
+/// `client` is NULL or live; strings are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_invite(
+    client: *mut SmcClient,
+    room: *const c_char,
+    user: *const c_char,
+) -> SmcStatus {
+    with_room(client, room, |c, room| {
+        // SAFETY: per this function's contract.
+        let user = unsafe { str_arg(user, "user") }?;
+        Ok(c.invite(room, user)?)
+    })
+}
+
+/// Leaves `room`.
+///
+/// Ownership: both borrowed.
+///
+/// # Safety
+/// `client` is NULL or live; `room` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_leave(
+    client: *mut SmcClient,
+    room: *const c_char,
+) -> SmcStatus {
+    with_room(client, room, |c, room| Ok(c.leave(room)?))
+}
+
+/// This user's rooms, one name per line ("" if none).
+///
+/// Ownership: `client` is borrowed. On `SMC_OK`, `*out_names` receives a string owned
+/// by the caller (free with `smc_string_free`).
+///
+/// # Safety
+/// `client` is NULL or live; `out_names` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_rooms(
+    client: *mut SmcClient,
+    out_names: *mut *mut c_char,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        let out = out_arg(out_names, "out_names")?;
+        let names = client.0.rooms()?;
+        write_out(out, into_c_string(names.join("\n"))?);
+        Ok(())
+    })
+}
+
+/// Members of `room`, one name per line.
+///
+/// Ownership: `client` and `room` are borrowed. On `SMC_OK`, `*out_names` receives a
+/// string owned by the caller (free with `smc_string_free`).
+///
+/// # Safety
+/// `client` is NULL or live; `room` is NULL or NUL-terminated; `out_names` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_members(
+    client: *mut SmcClient,
+    room: *const c_char,
+    out_names: *mut *mut c_char,
+) -> SmcStatus {
+    with_room(client, room, |c, room| {
+        let out = out_arg(out_names, "out_names")?;
+        let names = c.members(room)?;
+        write_out(out, into_c_string(names.join("\n"))?);
+        Ok(())
+    })
+}
+
+/// Sends `text` to `room`; returns once the server has stored it durably.
+///
+/// Ownership: all borrowed. On `SMC_OK`, the message's id is written to `*out_id`
+/// unless `out_id` is NULL.
+///
+/// Errors: `SMC_NOT_A_MEMBER`, `SMC_UNKNOWN_ROOM`, `SMC_MESSAGE_TOO_LONG` (over 1 MiB),
+/// `SMC_CONNECTION_CLOSED`, `SMC_TIMEOUT`...
+///
+/// # Safety
+/// `client` is NULL or live; strings are NULL or NUL-terminated; `out_id` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_send(
+    client: *mut SmcClient,
+    room: *const c_char,
+    text: *const c_char,
+    out_id: *mut u64,
+) -> SmcStatus {
+    with_room(client, room, |c, room| {
+        // SAFETY: per this function's contract.
+        let text = unsafe { str_arg(text, "text") }?;
+        let sent = c.send(room, text)?;
+        if !out_id.is_null() {
+            write_out(out_id, sent.id);
+        }
+        Ok(())
+    })
+}
+
+/// Waits up to `timeout_ms` milliseconds (forever if negative) for the next message
+/// from someone else, live or missed while away. Each message is returned once, across
+/// restarts.
+///
+/// Ownership: `client` is borrowed. On `SMC_OK`, `*out_message` receives a new message
+/// owned by the caller (free with `smc_message_free`), or NULL if the time ran out.
+///
+/// Errors: `SMC_CONNECTION_CLOSED`, `SMC_PROTOCOL_ERROR` (a payload that is not text).
+///
+/// # Safety
+/// `client` is NULL or live; `out_message` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_recv(
+    client: *mut SmcClient,
+    timeout_ms: i64,
+    out_message: *mut *mut SmcMessage,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        let out = out_arg(out_message, "out_message")?;
+        let timeout = u64::try_from(timeout_ms)
+            .ok()
+            .map(std::time::Duration::from_millis);
+        let message = client.0.recv(timeout)?;
+        let ptr = message.map_or(std::ptr::null_mut(), |m| {
+            Box::into_raw(Box::new(SmcMessage::from(m)))
+        });
+        write_out(out, ptr);
+        Ok(())
+    })
+}
+
+/// The last `limit` messages of `room`, oldest first.
+///
+/// Ownership: `client` and `room` are borrowed. On `SMC_OK`, `*out_list` receives a
+/// list owned by the caller (free with `smc_message_list_free`).
+///
+/// # Safety
+/// `client` is NULL or live; `room` is NULL or NUL-terminated; `out_list` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_history(
+    client: *mut SmcClient,
+    room: *const c_char,
+    limit: u32,
+    out_list: *mut *mut SmcMessageList,
+) -> SmcStatus {
+    with_room(client, room, |c, room| {
+        let out = out_arg(out_list, "out_list")?;
+        let messages = c.history(room, limit)?;
+        let list = SmcMessageList(messages.into_iter().map(SmcMessage::from).collect());
+        write_out(out, Box::into_raw(Box::new(list)));
+        Ok(())
+    })
+}
+
+/// Closes the client's connection (it can connect again).
+///
+/// # Safety
+/// `client` is NULL (no-op) or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_close(client: *mut SmcClient) {
+    guard(|| {
+        if let Ok(client) = handle_mut(client, "client") {
+            client.0.close();
+        }
+        Ok(())
+    });
+}
+
+/// Closes the connection and frees the client.
+///
+/// Ownership: takes back `client`; it must not be used afterwards. NULL is a no-op.
+///
+/// # Safety
+/// `client` is NULL or a live handle from `smc_client_open`, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_free(client: *mut SmcClient) {
+    if client.is_null() {
+        return;
+    }
+    guard(|| {
+        // SAFETY: from Box::into_raw in smc_client_open, freed once per contract.
+        drop(unsafe { Box::from_raw(client) });
+        Ok(())
+    });
+}
+
+fn borrow_message<'a>(m: *const SmcMessage) -> Option<&'a SmcMessage> {
+    // SAFETY: NULL or a live message, per the accessors' contracts.
+    unsafe { m.as_ref() }
+}
+
+/// The message's server-wide id (0 if `message` is NULL).
+///
+/// # Safety
+/// `message` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_id(message: *const SmcMessage) -> u64 {
+    borrow_message(message).map_or(0, |m| m.message.id)
+}
+
+/// The message's place in its room: 1, 2, 3... (0 if `message` is NULL).
+///
+/// # Safety
+/// `message` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_seq(message: *const SmcMessage) -> u64 {
+    borrow_message(message).map_or(0, |m| m.message.seq)
+}
+
+/// When the server stored it, in milliseconds since the Unix epoch, UTC (0 if NULL).
+///
+/// # Safety
+/// `message` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_timestamp_ms(message: *const SmcMessage) -> i64 {
+    borrow_message(message).map_or(0, |m| m.message.timestamp.timestamp_millis())
+}
+
+/// The room's name. Borrowed from the message: valid until `smc_message_free`; NULL if
+/// `message` is NULL.
+///
+/// # Safety
+/// `message` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_room(message: *const SmcMessage) -> *const c_char {
+    borrow_message(message).map_or(std::ptr::null(), |m| m.room.as_ptr().cast())
+}
+
+/// The sender's name. Borrowed from the message: valid until `smc_message_free`; NULL
+/// if `message` is NULL.
+///
+/// # Safety
+/// `message` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_sender(message: *const SmcMessage) -> *const c_char {
+    borrow_message(message).map_or(std::ptr::null(), |m| m.sender.as_ptr().cast())
+}
+
+/// The text, UTF-8, NUL-terminated (it may hold NUL bytes itself: see
+/// `smc_message_text_len`). Borrowed from the message: valid until `smc_message_free`;
+/// NULL if `message` is NULL.
+///
+/// # Safety
+/// `message` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_text(message: *const SmcMessage) -> *const c_char {
+    borrow_message(message).map_or(std::ptr::null(), |m| m.text.as_ptr().cast())
+}
+
+/// The text's length in bytes, without the final NUL (0 if `message` is NULL).
+///
+/// # Safety
+/// `message` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_text_len(message: *const SmcMessage) -> usize {
+    borrow_message(message).map_or(0, |m| m.text.len() - 1)
+}
+
+/// Frees a message.
+///
+/// Ownership: takes back `message`, which must come from `smc_client_recv`. NULL is a
+/// no-op. Messages inside a list are freed with the list, not with this.
+///
+/// # Safety
+/// `message` is NULL or a live message from `smc_client_recv`, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_free(message: *mut SmcMessage) {
+    if !message.is_null() {
+        // SAFETY: from Box::into_raw in smc_client_recv, freed once per contract.
+        drop(unsafe { Box::from_raw(message) });
+    }
+}
+
+/// Number of messages in a list (0 if `list` is NULL).
+///
+/// # Safety
+/// `list` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_list_len(list: *const SmcMessageList) -> usize {
+    // SAFETY: NULL or live per the contract.
+    unsafe { list.as_ref() }.map_or(0, |l| l.0.len())
+}
+
+/// Message `index` of a list, borrowed from the list (valid until
+/// `smc_message_list_free`; do not free it); NULL if `list` is NULL or `index` is out
+/// of range.
+///
+/// # Safety
+/// `list` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_list_get(
+    list: *const SmcMessageList,
+    index: usize,
+) -> *const SmcMessage {
+    // SAFETY: NULL or live per the contract.
+    unsafe { list.as_ref() }
+        .and_then(|l| l.0.get(index))
+        .map_or(std::ptr::null(), |m| m as *const SmcMessage)
+}
+
+/// Frees a list and the messages in it.
+///
+/// Ownership: takes back `list`. NULL is a no-op.
+///
+/// # Safety
+/// `list` is NULL or a live list from `smc_client_history`, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_list_free(list: *mut SmcMessageList) {
+    if !list.is_null() {
+        // SAFETY: from Box::into_raw in smc_client_history, freed once per contract.
+        drop(unsafe { Box::from_raw(list) });
+    }
+}

@@ -1,0 +1,101 @@
+/*
+ * The v2 C API under misuse: NULL pointers, invalid UTF-8, refusals and timeouts all
+ * come back as status codes with a detail message, never a crash.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smc.h"
+
+static int failures = 0;
+
+#define EXPECT(status, expected)                                                         \
+    do {                                                                                 \
+        smc_status s_ = (status);                                                        \
+        if (s_ != (expected)) {                                                          \
+            fprintf(stderr, "%s:%d: %s gave %d (%s: %s), expected %d\n", __FILE__,       \
+                    __LINE__, #status, (int)s_, smc_status_message(s_),                  \
+                    smc_last_error_message(), (int)(expected));                          \
+            failures++;                                                                  \
+        }                                                                                \
+    } while (0)
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    char server_dir[4096], a_home[4096], c_home[4096], m_home[4096];
+    snprintf(server_dir, sizeof server_dir, "%s/server", argv[1]);
+    snprintf(a_home, sizeof a_home, "%s/alice", argv[1]);
+    snprintf(c_home, sizeof c_home, "%s/carol", argv[1]);
+    snprintf(m_home, sizeof m_home, "%s/mallory", argv[1]);
+
+    smc_server *server = NULL;
+    EXPECT(smc_server_start(NULL, "127.0.0.1:0", &server), SMC_NULL_POINTER);
+    EXPECT(smc_server_start(server_dir, "127.0.0.1:0", NULL), SMC_NULL_POINTER);
+    EXPECT(smc_server_start(server_dir, "\xff\xfe", &server), SMC_INVALID_UTF8);
+    EXPECT(smc_server_start(server_dir, "not an address", &server), SMC_IO_ERROR);
+    if (strlen(smc_last_error_message()) == 0) {
+        fprintf(stderr, "no detail message after a failed start\n");
+        failures++;
+    }
+    EXPECT(smc_server_start(server_dir, "127.0.0.1:0", &server), SMC_OK);
+    char *address = NULL;
+    EXPECT(smc_server_address(server, &address), SMC_OK);
+    EXPECT(smc_server_address(NULL, &address), SMC_NULL_POINTER);
+
+    smc_client *alice = NULL, *carol = NULL, *mallory = NULL;
+    EXPECT(smc_client_open(a_home, "", &alice), SMC_INVALID_ARGUMENT);
+    EXPECT(smc_client_open(a_home, "alice", &alice), SMC_OK);
+    EXPECT(smc_client_open(c_home, "carol", &carol), SMC_OK);
+    EXPECT(smc_client_send(alice, "r", "x", NULL), SMC_CONNECTION_CLOSED);
+    EXPECT(smc_client_connect(alice, address), SMC_OK);
+    EXPECT(smc_client_connect(carol, address), SMC_OK);
+    EXPECT(smc_client_connect(NULL, address), SMC_NULL_POINTER);
+
+    EXPECT(smc_client_create_room(alice, "r"), SMC_OK);
+    EXPECT(smc_client_create_room(alice, "r"), SMC_ROOM_EXISTS);
+    EXPECT(smc_client_send(carol, "r", "let me in", NULL), SMC_NOT_A_MEMBER);
+    EXPECT(smc_client_send(alice, "nowhere", "x", NULL), SMC_UNKNOWN_ROOM);
+    EXPECT(smc_client_invite(alice, "r", "nobody"), SMC_UNKNOWN_USER);
+    EXPECT(smc_client_send(alice, "r", "\xc3\x28", NULL), SMC_INVALID_UTF8);
+    EXPECT(smc_client_send(alice, "r", NULL, NULL), SMC_NULL_POINTER);
+
+    smc_message *message = (smc_message *)0x1;
+    EXPECT(smc_client_recv(carol, 100, &message), SMC_OK);
+    if (message != NULL) {
+        fprintf(stderr, "recv with nothing to receive must give NULL\n");
+        failures++;
+    }
+    EXPECT(smc_client_recv(carol, 100, NULL), SMC_NULL_POINTER);
+
+    /* Same name, another key. */
+    EXPECT(smc_client_open(m_home, "alice", &mallory), SMC_OK);
+    EXPECT(smc_client_connect(mallory, address), SMC_NAME_TAKEN);
+
+    /* Accessors and frees tolerate NULL. */
+    if (smc_message_text(NULL) != NULL || smc_message_id(NULL) != 0 ||
+        smc_message_list_len(NULL) != 0 || smc_message_list_get(NULL, 0) != NULL) {
+        fprintf(stderr, "NULL accessors must give NULL / 0\n");
+        failures++;
+    }
+    smc_message_free(NULL);
+    smc_message_list_free(NULL);
+    smc_client_close(NULL);
+    smc_client_free(NULL);
+    smc_server_free(NULL);
+
+    smc_client_free(alice);
+    smc_client_free(carol);
+    smc_client_free(mallory);
+    smc_string_free(address);
+    smc_server_free(server);
+    if (failures) {
+        fprintf(stderr, "%d failure(s)\n", failures);
+        return 1;
+    }
+    printf("all v2 misuse checks passed\n");
+    return 0;
+}
