@@ -11,7 +11,7 @@ mod state;
 
 pub use message::Message;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,8 @@ pub struct Client {
     state: ClientState,
     conn: Option<Connection>,
     directs: VecDeque<DirectEnvelope>,
+    /// The saved cursors of the current connection's server, kept in memory.
+    cursors: HashMap<String, u64>,
     synced: bool,
     request_timeout: Duration,
 }
@@ -78,6 +80,7 @@ impl Client {
             state,
             conn: None,
             directs: VecDeque::new(),
+            cursors: HashMap::new(),
             synced: false,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         })
@@ -118,9 +121,11 @@ impl Client {
         let cursors = self.state.cursors(&conn.server_id, &self.user)?;
         let direct_after = cursors.get(DIRECT_STREAM).copied().unwrap_or(0);
         let rooms = cursors
-            .into_iter()
-            .filter(|(k, _)| k != DIRECT_STREAM)
+            .iter()
+            .filter(|(k, _)| *k != DIRECT_STREAM)
+            .map(|(k, v)| (k.clone(), *v))
             .collect();
+        self.cursors = cursors;
         self.conn = Some(conn);
         self.synced = false;
         let hello = Request::Hello {

@@ -29,7 +29,7 @@ use crate::identity::StaticKeypair;
 use crate::net::Limits;
 use crate::server::hub::Hub;
 use crate::server::session::ConnectionSlot;
-use crate::server::store::{SqliteStore, Store};
+use crate::server::store::{Durability, SqliteStore, Store};
 
 /// The default listening address of `smc server`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50200";
@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub listen: String,
     /// Abuse limits.
     pub limits: Limits,
+    /// When a message counts as stored (default: on disk).
+    pub durability: Durability,
 }
 
 impl ServerConfig {
@@ -55,6 +57,7 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             listen: listen.into(),
             limits: Limits::default(),
+            durability: Durability::default(),
         }
     }
 }
@@ -86,7 +89,8 @@ impl Server {
     /// thread. Errors (key file, store, address) are returned before anything runs.
     pub fn start(config: ServerConfig) -> Result<Server, ServerError> {
         let key = StaticKeypair::load_or_create(&config.data_dir.join("server.key"))?;
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir)?);
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&config.data_dir, config.durability)?);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("smc-server")

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use smc::net::Limits;
+use smc::server::store::Durability;
 use smc::server::DEFAULT_LISTEN;
 use smc::{Server, ServerConfig};
 
@@ -29,6 +30,10 @@ pub struct ServerArgs {
     /// Requests a connection may burst above the rate.
     #[arg(long, default_value_t = Limits::default().request_burst)]
     burst: u32,
+    /// When a message is acknowledged: "full" (on disk, survives power loss) or
+    /// "normal" (survives a server crash, not a machine crash; one fsync less per commit).
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    durability: String,
 }
 
 /// Structured logs on stderr; `RUST_LOG` filters them (default `info`).
@@ -56,6 +61,11 @@ pub fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         data_dir: args.data_dir,
         listen: args.listen,
         limits,
+        durability: if args.durability == "normal" {
+            Durability::Normal
+        } else {
+            Durability::Full
+        },
     };
     let server = Server::start(config)?;
     println!(

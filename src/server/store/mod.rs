@@ -12,6 +12,17 @@ pub use sqlite::SqliteStore;
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Refusal};
 
+/// When an acknowledged write is safe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk (fsync) before the write is acknowledged: survives a power loss.
+    #[default]
+    Full,
+    /// In the operating system before the write is acknowledged: survives a crash of
+    /// the server, not of the machine; saves one fsync per commit.
+    Normal,
+}
+
 /// Outcome of binding a name to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {

@@ -1,6 +1,8 @@
 //! [`Store`] on SQLite (rusqlite, bundled): the embedded default.
 //!
-//! WAL journal with `synchronous = FULL`: a message is on disk when `append` returns.
+//! WAL journal; with [`Durability::Full`] (the default, `synchronous = FULL`) a message
+//! is on disk when `append` returns, with [`Durability::Normal`] it survives a crash of
+//! the server process but not of the machine.
 //! One connection writes; a second one serves the reads (sync, history), which WAL lets
 //! run beside the writer.
 
@@ -12,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Refusal};
 use crate::server::store::schema::migrate;
-use crate::server::store::{NewMessage, Registration, Store};
+use crate::server::store::{Durability, NewMessage, Registration, Store};
 
 /// The SQLite store: one file, `smc.db`, in the server's data directory.
 #[derive(Debug)]
@@ -21,11 +23,15 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
 }
 
-fn open(path: &Path) -> Result<Connection, StoreError> {
+fn open(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
@@ -61,15 +67,15 @@ fn direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirectEnvelope> {
 
 impl SqliteStore {
     /// Opens (or creates) `dir/smc.db` and brings its schema up to date.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.to_owned(),
             source,
         })?;
         let path = dir.join("smc.db");
-        let mut writer = open(&path)?;
+        let mut writer = open(&path, durability)?;
         migrate(&mut writer)?;
-        let reader = open(&path)?;
+        let reader = open(&path, durability)?;
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),

@@ -1,0 +1,478 @@
+//! The v2 server on loopback, measured: one-way delivery latency, fan-out to a room of
+//! 100 members beside the same fan-out on Redis pub/sub, memory per idle connection
+//! with 10,000 connections, and the time to sync 10,000 missed messages.
+//!
+//! Run: `cargo bench --bench v2_net` (prints figures; asserts nothing). The Redis
+//! reference needs `redis-server` (Debian package `redis-server`); it is skipped with a
+//! note when missing. Scale with SMC_BENCH_IDLE (connections, default 10000).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use smc::identity::StaticKeypair;
+use smc::net::{client_handshake, Limits, Opener, Sealer};
+use smc::proto::{decode, encode, ClientFrame, Event, Request, ServerFrame, VERSION};
+use smc::{Client, Server, ServerConfig};
+
+const MEMBERS: usize = 100;
+const SENDERS: usize = 8;
+const PER_SENDER: usize = 250;
+const PAYLOAD: usize = 100;
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("smc_bench_{name}_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn bench_limits() -> Limits {
+    Limits {
+        requests_per_second: 1_000_000,
+        request_burst: 1_000_000,
+        max_connections: 20_000,
+        ..Limits::default()
+    }
+}
+
+/// A raw member connection: handshake and Hello, then only reads.
+async fn raw_member(
+    address: SocketAddr,
+    user: String,
+) -> (
+    tokio::net::tcp::OwnedReadHalf,
+    tokio::net::tcp::OwnedWriteHalf,
+    Opener,
+    Sealer,
+) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let key = StaticKeypair::generate().unwrap();
+    let est = client_handshake(&mut stream, &key, Duration::from_secs(30), |_| {
+        Ok::<(), ()>(())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let (rd, mut wr) = stream.into_split();
+    let (mut sealer, opener) = (est.sealer, est.opener);
+    let hello = ClientFrame {
+        id: 1,
+        request: Request::Hello {
+            version: VERSION,
+            user,
+            cursors: vec![],
+            direct_after: 0,
+        },
+    };
+    let mut out = Vec::new();
+    sealer.seal(&encode(&hello), &mut out).unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut wr, &out)
+        .await
+        .unwrap();
+    (rd, wr, opener, sealer)
+}
+
+fn latency(address: &str, dir: &Path) {
+    let mut alice = Client::open(dir.join("lat_alice"), "lat_alice").unwrap();
+    alice.connect(address).unwrap();
+    let mut bob = Client::open(dir.join("lat_bob"), "lat_bob").unwrap();
+    bob.connect(address).unwrap();
+    alice.create_room("latency").unwrap();
+    alice.invite("latency", "lat_bob").unwrap();
+    let base = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    let receiver = std::thread::spawn(move || {
+        let mut lat = Vec::new();
+        while let Some(m) = bob.recv(Some(Duration::from_secs(10))).unwrap() {
+            let sent: u64 = m.text.parse().unwrap();
+            lat.push(base.elapsed() - Duration::from_nanos(sent));
+            tx.send(()).unwrap();
+            if lat.len() == 2000 {
+                break;
+            }
+        }
+        lat
+    });
+    for _ in 0..2000 {
+        alice
+            .send("latency", &(base.elapsed().as_nanos() as u64).to_string())
+            .unwrap();
+        rx.recv().unwrap();
+    }
+    let mut lat = receiver.join().unwrap();
+    lat.sort();
+    println!(
+        "one-way delivery latency (send -> durable commit -> push -> recv, 2000 messages): p50 {:.1} us, p99 {:.1} us",
+        pct(&lat, 0.50).as_secs_f64() * 1e6,
+        pct(&lat, 0.99).as_secs_f64() * 1e6
+    );
+}
+
+/// Receivers count messages; returns deliveries per second for `send_all`.
+fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let members: Vec<_> = rt.block_on(async {
+        let mut v = Vec::new();
+        for i in 0..MEMBERS {
+            v.push(raw_member(address, format!("fan{i}")).await);
+        }
+        v
+    });
+    let owner_addr = address.to_string();
+    let mut owner = Client::open(dir.join("fan_owner"), "fan_owner").unwrap();
+    owner.connect(&owner_addr).unwrap();
+    owner.create_room("fan").unwrap();
+    for i in 0..MEMBERS {
+        owner.invite("fan", &format!("fan{i}")).unwrap();
+    }
+    let senders: Vec<Client> = (0..SENDERS)
+        .map(|s| {
+            let mut c = Client::open(dir.join(format!("fan_s{s}")), &format!("fan_s{s}")).unwrap();
+            c.connect(&owner_addr).unwrap();
+            owner.invite("fan", &format!("fan_s{s}")).unwrap();
+            c
+        })
+        .collect();
+    let expected = SENDERS * PER_SENDER;
+    let received = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = mpsc::channel();
+    for (mut rd, wr, mut opener, _sealer) in members {
+        let received = received.clone();
+        let done_tx = done_tx.clone();
+        rt.spawn(async move {
+            let _keep = wr;
+            let mut mine = 0;
+            while mine < expected {
+                let bytes = opener
+                    .open(&mut rd, None, Duration::from_secs(30))
+                    .await
+                    .unwrap();
+                if let Ok(ServerFrame::Event(Event::Message(_))) = decode::<ServerFrame>(&bytes) {
+                    mine += 1;
+                }
+            }
+            received.fetch_add(mine, Ordering::Relaxed);
+            done_tx.send(Instant::now()).unwrap();
+        });
+    }
+    let text = "x".repeat(PAYLOAD);
+    let start = Instant::now();
+    let threads: Vec<_> = senders
+        .into_iter()
+        .map(|c| {
+            let text = text.clone();
+            std::thread::spawn(move || {
+                for _ in 0..PER_SENDER {
+                    c.send("fan", &text).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut last = start;
+    for _ in 0..MEMBERS {
+        last = last.max(done_rx.recv_timeout(Duration::from_secs(120)).unwrap());
+    }
+    let secs = (last - start).as_secs_f64();
+    let deliveries = received.load(Ordering::Relaxed);
+    let rate = deliveries as f64 / secs;
+    println!(
+        "smc fan-out: {SENDERS} senders x {PER_SENDER} durable sends of {PAYLOAD} B to a room of {MEMBERS} members: {deliveries} deliveries in {secs:.3} s = {rate:.0} deliveries/s ({:.0} sends/s)",
+        expected as f64 / secs
+    );
+    rate
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// The same fan-out on Redis pub/sub: 100 subscribers, 8 publishers waiting for each
+/// PUBLISH's reply (as smc's senders wait for each send's acknowledgement).
+fn fan_out_redis() -> Option<f64> {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    let _redis = Killed(child);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let connect = || {
+        for _ in 0..200 {
+            if let Ok(s) = TcpStream::connect(addr) {
+                s.set_nodelay(true).unwrap();
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not start");
+    };
+    let expected = SENDERS * PER_SENDER;
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    for _ in 0..MEMBERS {
+        let mut s = connect();
+        let ready_tx = ready_tx.clone();
+        let done_tx = done_tx.clone();
+        std::thread::spawn(move || {
+            s.write_all(&resp(&[b"SUBSCRIBE", b"fan"])).unwrap();
+            let mut reader = BufReader::new(s);
+            let mut line = String::new();
+            // The subscribe confirmation: *3, $9, subscribe, $3, fan, :1 (6 lines).
+            for _ in 0..6 {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+            }
+            ready_tx.send(()).unwrap();
+            let mut got = 0;
+            while got < expected {
+                // *3 / $7 / message / $3 / fan / $N / payload: 7 lines per message.
+                for _ in 0..7 {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                }
+                got += 1;
+            }
+            done_tx.send(Instant::now()).unwrap();
+        });
+    }
+    for _ in 0..MEMBERS {
+        ready_rx.recv().unwrap();
+    }
+    let payload = vec![b'x'; PAYLOAD];
+    let start = Instant::now();
+    let publishers: Vec<_> = (0..SENDERS)
+        .map(|_| {
+            let mut s = connect();
+            let cmd = resp(&[b"PUBLISH", b"fan", &payload]);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                for _ in 0..PER_SENDER {
+                    s.write_all(&cmd).unwrap();
+                    let n = s.read(&mut buf).unwrap(); // ":100\r\n"
+                    assert!(n > 0);
+                }
+            })
+        })
+        .collect();
+    for p in publishers {
+        p.join().unwrap();
+    }
+    let mut last = start;
+    for _ in 0..MEMBERS {
+        last = last.max(done_rx.recv_timeout(Duration::from_secs(120)).unwrap());
+    }
+    let secs = (last - start).as_secs_f64();
+    let rate = (MEMBERS * expected) as f64 / secs;
+    println!(
+        "redis pub/sub fan-out, same shape (not durable): {} deliveries in {secs:.3} s = {rate:.0} deliveries/s",
+        MEMBERS * expected
+    );
+    Some(rate)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn idle_memory(dir: &Path) {
+    let count: usize = std::env::var("SMC_BENCH_IDLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-connections",
+            "20000",
+            "--data-dir",
+        ])
+        .arg(dir.join("idle_server"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address: SocketAddr = line.split_whitespace().nth(4).unwrap().parse().unwrap();
+    let pid = child.id();
+    let server = Killed(child);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Warm up (the store, the runtime's threads), then measure.
+    let warm = rt.block_on(async {
+        let mut v = Vec::new();
+        for i in 0..100 {
+            v.push(raw_member(address, format!("warm{i}")).await);
+        }
+        v
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let before = rss_kib(pid);
+    let start = Instant::now();
+    let conns = rt.block_on(async {
+        let mut v = Vec::with_capacity(count);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..count {
+            tasks.spawn(raw_member(address, format!("idle{i}")));
+            if tasks.len() >= 64 {
+                v.push(tasks.join_next().await.unwrap().unwrap());
+            }
+        }
+        while let Some(c) = tasks.join_next().await {
+            v.push(c.unwrap());
+        }
+        v
+    });
+    let connect_secs = start.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_secs(2));
+    let after = rss_kib(pid);
+    let per = (after.saturating_sub(before)) as f64 * 1024.0 / count as f64;
+    println!(
+        "idle connections: {count} identified connections held (opened in {connect_secs:.1} s); server RSS {before} KiB -> {after} KiB = {:.1} KiB per connection",
+        per / 1024.0
+    );
+    drop(conns);
+    drop(warm);
+    drop(server);
+}
+
+fn sync_missed(address: &str, dir: &Path) {
+    let mut bob = Client::open(dir.join("sync_bob"), "sync_bob").unwrap();
+    bob.connect(address).unwrap();
+    let mut alice = Client::open(dir.join("sync_alice"), "sync_alice").unwrap();
+    alice.connect(address).unwrap();
+    alice.create_room("sync").unwrap();
+    alice.invite("sync", "sync_bob").unwrap();
+    bob.close();
+    let threads: Vec<_> = (0..8)
+        .map(|s| {
+            let mut c = Client::open(dir.join("sync_alice"), "sync_alice").unwrap();
+            c.connect(address).unwrap();
+            std::thread::spawn(move || {
+                for i in 0..1250 {
+                    c.send("sync", &format!("missed {s}:{i}")).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let start = Instant::now();
+    bob.connect(address).unwrap();
+    let mut n = 0;
+    while n < 10_000 {
+        bob.recv(Some(Duration::from_secs(30)))
+            .unwrap()
+            .expect("all missed messages");
+        n += 1;
+    }
+    println!(
+        "sync of 10,000 missed messages (connect + receive each through Client::recv, cursor saved per message): {:.3} s",
+        start.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and `cargo test --benches` probe harness=false benches
+    }
+    // `cargo bench --bench v2_net -- latency fanout sync idle`: only the parts named.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
+    let dir = tempdir("v2");
+    let mut config = ServerConfig::new(dir.join("server"), "127.0.0.1:0");
+    config.limits = bench_limits();
+    let server = Server::start(config).unwrap();
+    let address = server.address();
+    if run("latency") {
+        latency(&address.to_string(), &dir);
+        let mut normal = ServerConfig::new(dir.join("server_normal"), "127.0.0.1:0");
+        normal.limits = bench_limits();
+        normal.durability = smc::server::store::Durability::Normal;
+        let normal = Server::start(normal).unwrap();
+        print!("  with durability = normal (no fsync per commit): ");
+        latency(&normal.address().to_string(), &dir.join("normal"));
+    }
+    if run("fanout") {
+        let smc_rate = fan_out_smc(address, &dir);
+        match fan_out_redis() {
+            Some(redis_rate) => {
+                println!("ratio smc / redis (same run): {:.2}", smc_rate / redis_rate)
+            }
+            None => {
+                println!("redis-server not found: reference skipped (apt-get install redis-server)")
+            }
+        }
+    }
+    if run("sync") {
+        sync_missed(&address.to_string(), &dir);
+    }
+    drop(server);
+    if run("idle") {
+        idle_memory(&dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
