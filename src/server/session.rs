@@ -147,7 +147,7 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
     );
 
     let u = user.clone();
-    let rooms = blocking(&shared.store, move |s| {
+    let plan = blocking(&shared.store, move |s| {
         let cursors: HashMap<String, u64> = cursors.into_iter().collect();
         let mut plan = Vec::new();
         for room in s.rooms_of(&u)? {
@@ -157,8 +157,20 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
         }
         Ok(plan)
     })
-    .await
-    .unwrap_or_default();
+    .await;
+    let rooms = match plan {
+        Ok(rooms) => rooms,
+        Err(refusal) => {
+            // The store failed: say so and close, rather than skip the catch-up.
+            shared.hub.unregister(&user, handle.id);
+            let reply = ServerFrame::Reply {
+                id: frame.id,
+                result: Err(refusal),
+            };
+            write_direct(&mut wr, &mut sealer, &reply).await?;
+            return Err(NetError::Malformed("cannot read the catch-up plan".into()));
+        }
+    };
     let welcome = ServerFrame::Reply {
         id: frame.id,
         result: Ok(Reply::Welcome {
