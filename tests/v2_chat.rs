@@ -127,6 +127,10 @@ fn a_restart_keeps_rooms_members_history_identity_and_pins() {
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", f.display());
     }
+    for d in [data.clone(), dir.join("alice")] {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", d.display());
+    }
     let pins = std::fs::read_to_string(dir.join("alice/known_servers")).unwrap();
     assert_eq!(pins.lines().count(), 1);
 }

@@ -66,10 +66,13 @@ impl Client {
     pub fn open(home: impl AsRef<Path>, user: &str) -> Result<Client, ClientError> {
         name(user)?;
         let home = home.as_ref().to_owned();
-        std::fs::create_dir_all(&home).map_err(|source| crate::error::KeyError::Io {
-            path: home.clone(),
-            source,
-        })?;
+        // A new home is private (0700): it holds the key, pins and what was received.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&home)
+            .map_err(|source| crate::error::KeyError::Io {
+                path: home.clone(),
+                source,
+            })?;
         let key = StaticKeypair::load_or_create(&home.join("identity.key"))?;
         let state = ClientState::open(&home)?;
         Ok(Client {
