@@ -127,6 +127,10 @@ pub enum NetError {
     /// A decrypted message that is not a valid protocol value.
     #[error("malformed protocol message: {0}")]
     Malformed(String),
+    /// The server ended the session on purpose (a refused Hello, a flood, a store
+    /// failure): why.
+    #[error("session ended by the server: {0}")]
+    Ended(String),
 }
 
 /// Errors of the v2 server's store ([`crate::server::store`]).

@@ -92,7 +92,7 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
                     result: Err(refusal.clone()),
                 };
                 write_direct(&mut wr, &mut sealer, &reply).await?;
-                return Err(NetError::Malformed(refusal.to_string()));
+                return Err(NetError::Ended(refusal.to_string()));
             }
             (user, cursors, direct_after)
         }
@@ -117,7 +117,9 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
                 result: Err(refusal),
             };
             write_direct(&mut wr, &mut sealer, &reply).await?;
-            return Err(NetError::Malformed("registration failed".into()));
+            return Err(NetError::Ended(
+                "the store could not register the name".into(),
+            ));
         }
     };
     if registration == Registration::Taken {
@@ -127,7 +129,9 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
             result: Err(Refusal::NameTaken { user: user.clone() }),
         };
         write_direct(&mut wr, &mut sealer, &reply).await?;
-        return Err(NetError::Malformed(format!("name {user:?} taken")));
+        return Err(NetError::Ended(format!(
+            "the name {user:?} belongs to another key"
+        )));
     }
 
     // Go live before reading the backlog: whatever is committed from now on is queued,
@@ -168,7 +172,9 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
                 result: Err(refusal),
             };
             write_direct(&mut wr, &mut sealer, &reply).await?;
-            return Err(NetError::Malformed("cannot read the catch-up plan".into()));
+            return Err(NetError::Ended(
+                "the store could not plan the catch-up".into(),
+            ));
         }
     };
     let welcome = ServerFrame::Reply {
@@ -238,7 +244,7 @@ async fn read_loop(
             refused_in_a_row += 1;
             if refused_in_a_row > limits.request_burst.max(100) {
                 tracing::warn!(user, "flooding past its rate limit: disconnecting");
-                return Err(NetError::Malformed("request flood".into()));
+                return Err(NetError::Ended("request flood past the rate limit".into()));
             }
             Err(Refusal::RateLimited)
         };
@@ -310,7 +316,7 @@ impl Writer {
                     s.messages_after(&r, after, SYNC_CHUNK)
                 })
                 .await
-                .map_err(|e| NetError::Malformed(e.to_string()))?;
+                .map_err(|e| NetError::Ended(format!("catch-up: {e}")))?;
                 let Some(last) = batch.last() else { break };
                 after = last.seq;
                 for envelope in batch {
@@ -331,7 +337,7 @@ impl Writer {
                 s.directs_after(&u, after, SYNC_CHUNK)
             })
             .await
-            .map_err(|e| NetError::Malformed(e.to_string()))?;
+            .map_err(|e| NetError::Ended(format!("catch-up: {e}")))?;
             let Some(last) = batch.last() else { break };
             after = last.id;
             for direct in batch {

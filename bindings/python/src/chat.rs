@@ -78,7 +78,8 @@ impl PyServer {
             .ok_or_else(|| not_running("the server is not started"))
     }
 
-    /// Fingerprint of the server's key (what clients pin).
+    /// Fingerprint of the server's key (what clients pin). Before the first start, the
+    /// key is created in `data_dir` (as `start` would) so that it can be shown.
     #[getter]
     fn fingerprint(&self, py: Python<'_>) -> PyResult<String> {
         if let Some(s) = locked(&self.server).as_ref() {
