@@ -136,14 +136,24 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
     let mut owner = Client::open(dir.join("fan_owner"), "fan_owner").unwrap();
     owner.connect(&owner_addr).unwrap();
     owner.create_room("fan").unwrap();
+    // The server's fan-out alone (the payloads are opaque bytes, as MLS ciphertext is
+    // to it): members are added with the raw Invite request, senders send raw payloads.
+    let route = |owner: &Client, user: String| {
+        owner
+            .request(Request::Invite {
+                room: "fan".into(),
+                user,
+            })
+            .unwrap()
+    };
     for i in 0..MEMBERS {
-        owner.invite("fan", &format!("fan{i}")).unwrap();
+        route(&owner, format!("fan{i}"));
     }
     let senders: Vec<Client> = (0..SENDERS)
         .map(|s| {
             let mut c = Client::open(dir.join(format!("fan_s{s}")), &format!("fan_s{s}")).unwrap();
             c.connect(&owner_addr).unwrap();
-            owner.invite("fan", &format!("fan_s{s}")).unwrap();
+            route(&owner, format!("fan_s{s}"));
             c
         })
         .collect();
@@ -177,7 +187,8 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
             let text = text.clone();
             std::thread::spawn(move || {
                 for _ in 0..PER_SENDER {
-                    c.send("fan", &text).unwrap();
+                    c.send_payload("fan", text.clone().into_bytes(), None)
+                        .unwrap();
                 }
             })
         })
@@ -408,6 +419,7 @@ fn sync_missed(address: &str, dir: &Path) {
             let mut c = Client::open(dir.join("sync_alice"), "sync_alice").unwrap();
             c.connect(address).unwrap();
             std::thread::spawn(move || {
+                // Eight clients on one home: their state transactions are serialized.
                 for i in 0..1250 {
                     c.send("sync", &format!("missed {s}:{i}")).unwrap();
                 }

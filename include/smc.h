@@ -99,6 +99,24 @@ typedef enum smc_status {
    The server did not answer in time.
    */
   SMC_TIMEOUT = 18,
+  /*
+   A member's key changed: compare the new safety number, then verify or acknowledge
+   it before sending to rooms they are in (the user in `smc_last_error_message`).
+   */
+  SMC_KEY_CHANGED = 19,
+  /*
+   A message could not be decrypted or authenticated (replayed, forged, from a
+   non-member...); it was skipped, the reason is in `smc_last_error_message`.
+   */
+  SMC_UNDECRYPTABLE = 20,
+  /*
+   The passphrase does not open the client's state.
+   */
+  SMC_WRONG_PASSPHRASE = 21,
+  /*
+   End-to-end encryption failed otherwise (details in `smc_last_error_message`).
+   */
+  SMC_ENCRYPTION_ERROR = 22,
 } smc_status;
 
 /*

@@ -264,4 +264,78 @@ pub enum ClientError {
     /// The server answered something that does not fit the request.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    /// End-to-end encryption refused or failed.
+    #[error(transparent)]
+    E2e(#[from] E2eError),
+    /// A message of a room that cannot be shown: not decryptable, replayed, forged, or
+    /// not bound to its room and sender. It is reported, never shown as text.
+    #[error(
+        "message {seq} of room {room} (from {sender}, says the server) cannot be read: {reason}"
+    )]
+    Undecryptable {
+        /// The room.
+        room: String,
+        /// Its place in the room.
+        seq: u64,
+        /// The sender the server claims.
+        sender: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// End-to-end encryption errors (MLS through openmls, the encrypted state).
+#[derive(Debug, thiserror::Error)]
+pub enum E2eError {
+    /// An MLS operation failed.
+    #[error("MLS {operation} failed: {detail}")]
+    Mls {
+        /// What was being done.
+        operation: &'static str,
+        /// openmls's description.
+        detail: String,
+    },
+    /// The passphrase does not open the state (or one is needed, or the file is not
+    /// an smc state database).
+    #[error("wrong passphrase for {path} (or it needs one, or it is not an smc state file)")]
+    WrongPassphrase {
+        /// The state file.
+        path: std::path::PathBuf,
+    },
+    /// A key package the server handed out is not valid for the user asked for.
+    #[error("the key package the server gave for {user} is not valid: {reason}")]
+    BadKeyPackage {
+        /// The user.
+        user: String,
+        /// Why.
+        reason: String,
+    },
+    /// A user's key changed since this client last saw it: sending to rooms they are in
+    /// waits until the change is acknowledged or the new safety number verified.
+    #[error(
+        "{user}'s key changed (their safety number is new): compare it, then verify or \
+         acknowledge it before sending to rooms they are in"
+    )]
+    KeyChanged {
+        /// The user.
+        user: String,
+    },
+    /// No key is known for this user yet (no shared room, no key package seen).
+    #[error("no key known for {user} yet")]
+    UnknownKey {
+        /// The user.
+        user: String,
+    },
+    /// This client has no group for the room (not invited yet, or left).
+    #[error("this client is not in the encrypted group of room {room}")]
+    NoGroup {
+        /// The room.
+        room: String,
+    },
+    /// Other members kept changing the group while this client tried to.
+    #[error("the group of room {room} kept changing; try again")]
+    Busy {
+        /// The room.
+        room: String,
+    },
 }

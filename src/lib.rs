@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod e2e;
 pub mod error;
 pub mod ffi;
 pub mod identity;
@@ -20,7 +21,7 @@ pub mod server;
 
 pub use client::{Client, Message};
 pub use error::{
-    CipherError, ClientError, KeyError, LegacyError, NetError, ServerError, StoreError,
+    CipherError, ClientError, E2eError, KeyError, LegacyError, NetError, ServerError, StoreError,
 };
 pub use proto::Refusal;
 pub use server::{Server, ServerConfig};

@@ -47,11 +47,14 @@ fn compile(source: &str, name: &str, link_static: bool) -> PathBuf {
         .arg(&exe);
     if link_static {
         cmd.arg(lib.join("libsmc.a"))
-            .args(["-lpthread", "-ldl", "-lm"]);
+            .args(["-lcrypto", "-lpthread", "-ldl", "-lm"]);
     } else {
         cmd.arg("-L")
             .arg(&lib)
             .arg("-lsmc")
+            // DT_RPATH (not RUNPATH): this build's library wins over any libsmc.so that
+            // cargo's LD_LIBRARY_PATH (target/<profile>) may hold from an older build.
+            .arg("-Wl,--disable-new-dtags")
             .arg(format!("-Wl,-rpath,{}", lib.display()));
     }
     let out = cmd.output().expect("run the C compiler");
@@ -215,11 +218,26 @@ fn c_example_chats_through_an_smc_server() {
         assert!(lines[0].starts_with("server on 127.0.0.1:"), "{out}");
         assert_eq!(lines[1..4], ["members:", "alice", "bob"], "{out}");
         assert!(lines[4].starts_with("alice sent message "), "{out}");
+        // Places in the room: the first message follows the group's commit that added
+        // bob; the reply comes right after it.
+        let seq = |line: &str| -> u64 {
+            let rest = &line[line.find('#').expect("#seq") + 1..];
+            rest[..rest.find(' ').unwrap()].parse().unwrap()
+        };
+        let (first, second) = (seq(lines[5]), seq(lines[6]));
+        assert!(first >= 1 && second == first + 1, "{out}");
+        let without_seq: Vec<String> = lines[5..]
+            .iter()
+            .map(|l| {
+                l.replace(&format!("#{first} "), "#N ")
+                    .replace(&format!("#{second} "), "#N+1 ")
+            })
+            .collect();
         assert_eq!(
-            lines[5..],
+            without_seq,
             [
-                "bob got #1 in c-room from alice: Hello Bob, from C!",
-                "alice got #2 in c-room from bob: Hello Alice, got it.",
+                "bob got #N in c-room from alice: Hello Bob, from C!",
+                "alice got #N+1 in c-room from bob: Hello Alice, got it.",
                 "history of c-room (2 messages):",
                 "  alice: Hello Bob, from C!",
                 "  bob: Hello Alice, got it.",

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
+use smc::client::{ChatEvent, MAX_TEXT};
 use smc::{Client, ClientError, Refusal, Server, ServerConfig};
 use support::tempdir;
 
@@ -26,7 +27,7 @@ fn client(home: &Path, user: &str, server: &Server) -> Client {
 fn a_message_reaches_a_connected_member_at_once_without_polling() {
     let dir = tempdir("v2_realtime");
     let server = server(&dir.join("server"));
-    let alice = client(&dir.join("alice"), "alice", &server);
+    let mut alice = client(&dir.join("alice"), "alice", &server);
     let mut bob = client(&dir.join("bob"), "bob", &server);
     alice.create_room("general").unwrap();
     alice.invite("general", "bob").unwrap();
@@ -57,7 +58,7 @@ fn a_message_reaches_a_connected_member_at_once_without_polling() {
 fn offline_members_get_what_they_missed_in_order_exactly_once() {
     let dir = tempdir("v2_offline");
     let server = server(&dir.join("server"));
-    let alice = client(&dir.join("alice"), "alice", &server);
+    let mut alice = client(&dir.join("alice"), "alice", &server);
     let mut bob = client(&dir.join("bob"), "bob", &server);
     alice.create_room("r").unwrap();
     alice.invite("r", "bob").unwrap();
@@ -102,7 +103,7 @@ fn a_restart_keeps_rooms_members_history_identity_and_pins() {
     let srv = server(&data);
     let address = srv.address().to_string();
     let fingerprint = srv.fingerprint();
-    let alice = client(&dir.join("alice"), "alice", &srv);
+    let mut alice = client(&dir.join("alice"), "alice", &srv);
     let alice_fp = alice.fingerprint();
     let bob = client(&dir.join("bob"), "bob", &srv);
     alice.create_room("kept").unwrap();
@@ -114,7 +115,7 @@ fn a_restart_keeps_rooms_members_history_identity_and_pins() {
 
     let srv = Server::start(ServerConfig::new(&data, address.clone())).unwrap();
     assert_eq!(srv.fingerprint(), fingerprint);
-    let alice = client(&dir.join("alice"), "alice", &srv);
+    let mut alice = client(&dir.join("alice"), "alice", &srv);
     assert_eq!(alice.fingerprint(), alice_fp);
     assert_eq!(alice.rooms().unwrap(), vec!["kept"]);
     assert_eq!(alice.members("kept").unwrap(), vec!["alice", "bob"]);
@@ -181,8 +182,8 @@ fn a_taken_name_with_another_key_is_refused() {
 fn membership_rules_give_clear_refusals() {
     let dir = tempdir("v2_rules");
     let server = server(&dir.join("server"));
-    let alice = client(&dir.join("alice"), "alice", &server);
-    let carol = client(&dir.join("carol"), "carol", &server);
+    let mut alice = client(&dir.join("alice"), "alice", &server);
+    let mut carol = client(&dir.join("carol"), "carol", &server);
     alice.create_room("private").unwrap();
     assert!(matches!(
         alice.create_room("private").unwrap_err(),
@@ -209,8 +210,17 @@ fn membership_rules_give_clear_refusals() {
         ClientError::InvalidName { .. }
     ));
     alice.invite("private", "carol").unwrap();
+    assert_eq!(carol.recv(Some(Duration::from_millis(300))).unwrap(), None);
+    assert_eq!(carol.members("private").unwrap(), vec!["alice", "carol"]);
     carol.leave("private").unwrap();
     assert!(carol.rooms().unwrap().is_empty());
+    // carol's removal is committed by alice's client when the proposal arrives.
+    loop {
+        match alice.recv_event(WAIT).unwrap().expect("carol's removal") {
+            ChatEvent::MembersChanged { removed, .. } if removed == ["carol"] => break,
+            _ => {}
+        }
+    }
     assert_eq!(alice.members("private").unwrap(), vec!["alice"]);
 }
 
@@ -218,7 +228,7 @@ fn membership_rules_give_clear_refusals() {
 fn many_members_all_get_every_message_in_the_same_order() {
     let dir = tempdir("v2_many");
     let server = server(&dir.join("server"));
-    let owner = client(&dir.join("owner"), "owner", &server);
+    let mut owner = client(&dir.join("owner"), "owner", &server);
     owner.create_room("big").unwrap();
     let mut members: Vec<Client> = (0..12)
         .map(|i| client(&dir.join(format!("m{i}")), &format!("m{i}"), &server))
@@ -247,8 +257,8 @@ fn many_members_all_get_every_message_in_the_same_order() {
     for m in members.iter_mut().skip(3) {
         let mut seqs = Vec::new();
         while seqs.len() < 60 {
-            let e = m.next_envelope(WAIT).unwrap().expect("all 60 messages");
-            seqs.push((e.seq, String::from_utf8(e.payload).unwrap()));
+            let e = m.recv(WAIT).unwrap().expect("all 60 messages");
+            seqs.push((e.seq, e.text));
         }
         assert!(
             seqs.windows(2).all(|w| w[0].0 + 1 == w[1].0),
@@ -266,13 +276,13 @@ fn many_members_all_get_every_message_in_the_same_order() {
 fn a_message_too_large_is_refused_with_a_clear_error_and_nothing_else_breaks() {
     let dir = tempdir("v2_large");
     let server = server(&dir.join("server"));
-    let alice = client(&dir.join("alice"), "alice", &server);
+    let mut alice = client(&dir.join("alice"), "alice", &server);
     let mut bob = client(&dir.join("bob"), "bob", &server);
     alice.create_room("r").unwrap();
     alice.invite("r", "bob").unwrap();
-    let big = "x".repeat(1 << 20); // exactly 1 MiB: allowed, split across frames
+    let big = "x".repeat(MAX_TEXT); // the largest text: allowed, split across frames
     alice.send("r", &big).unwrap();
-    assert_eq!(bob.recv(WAIT).unwrap().unwrap().text.len(), 1 << 20);
+    assert_eq!(bob.recv(WAIT).unwrap().unwrap().text.len(), MAX_TEXT);
     let err = alice.send("r", &format!("{big}y")).unwrap_err();
     assert!(err.to_string().contains("exceeds"), "{err}");
     alice.send("r", "still fine").unwrap();

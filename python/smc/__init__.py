@@ -17,7 +17,7 @@ modules :mod:`smc.server` and :mod:`smc.client`).
 from __future__ import annotations
 
 from . import legacy
-from ._smc import Client, LegacyClient, LegacyServer, Message, Server, __version__
+from ._smc import Client, Event, LegacyClient, LegacyServer, Message, Server, __version__
 from ._original import (
     chiffrementAffine,
     crypt,
@@ -29,6 +29,10 @@ from ._original import (
 from .exceptions import (
     CipherError,
     ConnectionClosed,
+    EncryptionError,
+    KeyChanged,
+    Undecryptable,
+    WrongPassphrase,
     InvalidRequest,
     MessageTooLong,
     NameTaken,
@@ -87,4 +91,9 @@ __all__ = [
     "ServerFailure",
     "RequestTimeout",
     "NotText",
+    "Event",
+    "EncryptionError",
+    "KeyChanged",
+    "Undecryptable",
+    "WrongPassphrase",
 ]

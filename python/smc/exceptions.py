@@ -181,3 +181,37 @@ __all__ += [
     "RequestTimeout",
     "NotText",
 ]
+
+
+class EncryptionError(SmcError):
+    """End-to-end encryption (MLS) failed or refused an operation."""
+
+
+class KeyChanged(EncryptionError):
+    """A member's key changed since this client last saw it (their safety number is
+    new). Sending to rooms they are in is refused until ``Client.verify(user)`` or
+    ``Client.acknowledge_key_change(user)``. Attribute: ``user``."""
+
+    def __init__(self, message: str, user: str) -> None:
+        super().__init__(message)
+        self.user = user
+
+
+class Undecryptable(EncryptionError):
+    """A message that cannot be read (replayed, forged, from a non-member, not bound to
+    its room and sender...). It was skipped; the next ``recv`` goes on. Attributes:
+    ``room``, ``seq``, ``sender`` (as the server claims) and ``reason``."""
+
+    def __init__(self, message: str, room: str, seq: int, sender: str, reason: str) -> None:
+        super().__init__(message)
+        self.room = room
+        self.seq = seq
+        self.sender = sender
+        self.reason = reason
+
+
+class WrongPassphrase(EncryptionError):
+    """The passphrase does not open the client's state (or one is needed)."""
+
+
+__all__ += ["EncryptionError", "KeyChanged", "Undecryptable", "WrongPassphrase"]

@@ -1,21 +1,31 @@
-//! The v2 client library: a blocking [`Client`] over an async connection.
+//! The v2 client library: a blocking [`Client`] over an async connection, with every
+//! room end-to-end encrypted as an MLS group (see [`crate::e2e`]).
 //!
-//! A client lives in a *home* directory: `identity.key` (its static key, 0600),
-//! `known_servers` (pinned server keys) and `state.db` (what it has already handed out).
+//! A client lives in a *home* directory: `identity.key` (its transport key, 0600),
+//! `known_servers` (pinned server keys) and `state.db` (MLS keys and groups, decrypted
+//! history, cursors; encrypted with a passphrase, or 0600 without one).
 //! Calls block the calling thread and must not be made from inside an async runtime;
 //! the network work runs on a shared background runtime.
 
 mod connection;
+mod event;
+mod inbox;
 mod message;
+mod rooms;
 mod state;
+mod trust;
 
+pub use event::ChatEvent;
 pub use message::Message;
+pub use rooms::MAX_TEXT;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+
+use openmls_basic_credential::SignatureKeyPair;
 
 use crate::error::{ClientError, NetError};
 use crate::identity::{KnownServers, StaticKeypair};
@@ -46,10 +56,19 @@ pub struct Client {
     key: StaticKeypair,
     known: KnownServers,
     state: ClientState,
+    /// The MLS signature key (its private half is zeroized on drop, never printed).
+    signer: SignatureKeyPair,
     conn: Option<Connection>,
+    /// The id (key, hex) of the server last connected to: the local state is per server.
+    server: Option<String>,
+    /// Raw direct deliveries not meant for the encryption layer (see [`Client::take_direct`]).
     directs: VecDeque<DirectEnvelope>,
-    /// The saved cursors of the current connection's server, kept in memory.
-    cursors: HashMap<String, u64>,
+    /// Events ready for [`Client::recv_event`].
+    events: VecDeque<ChatEvent>,
+    /// Room messages that arrived before the Welcome of their room.
+    stash: HashMap<String, Vec<Envelope>>,
+    /// Rooms with proposals (a member leaving) waiting for a commit.
+    to_commit: BTreeSet<String>,
     synced: bool,
     request_timeout: Duration,
 }
@@ -62,10 +81,30 @@ fn name(n: &str) -> Result<(), ClientError> {
 }
 
 impl Client {
-    /// Opens (creating if needed) the home directory of `user`: its key, pins and state.
+    /// Opens (creating if needed) the home directory of `user`: its keys, pins and
+    /// state, the state stored unencrypted (0600). See [`Client::open_with_passphrase`].
     pub fn open(home: impl AsRef<Path>, user: &str) -> Result<Client, ClientError> {
+        Client::open_inner(home.as_ref(), user, None)
+    }
+
+    /// Like [`Client::open`], with the state encrypted at rest under a key derived from
+    /// `passphrase` (Argon2id; SQLCipher). A wrong passphrase is
+    /// [`crate::E2eError::WrongPassphrase`].
+    pub fn open_with_passphrase(
+        home: impl AsRef<Path>,
+        user: &str,
+        passphrase: &str,
+    ) -> Result<Client, ClientError> {
+        Client::open_inner(home.as_ref(), user, Some(passphrase))
+    }
+
+    fn open_inner(
+        home: &Path,
+        user: &str,
+        passphrase: Option<&str>,
+    ) -> Result<Client, ClientError> {
         name(user)?;
-        let home = home.as_ref().to_owned();
+        let home = home.to_owned();
         // A new home is private (0700): it holds the key, pins and what was received.
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(&home)
@@ -74,16 +113,21 @@ impl Client {
                 source,
             })?;
         let key = StaticKeypair::load_or_create(&home.join("identity.key"))?;
-        let state = ClientState::open(&home)?;
+        let state = ClientState::open(&home, passphrase)?;
+        let signer = trust::signature_key(&state, user)?;
         Ok(Client {
             known: KnownServers::new(home.join("known_servers")),
             home,
             user: user.to_owned(),
             key,
             state,
+            signer,
             conn: None,
+            server: None,
             directs: VecDeque::new(),
-            cursors: HashMap::new(),
+            events: VecDeque::new(),
+            stash: HashMap::new(),
+            to_commit: BTreeSet::new(),
             synced: false,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         })
@@ -116,21 +160,26 @@ impl Client {
 
     /// Connects to `address` (`host:port`): Noise handshake (the server's key is pinned
     /// on first use and must match afterwards: [`ClientError::ServerKeyChanged`]), then
-    /// Hello, which registers the name on first use. Messages missed while away then
-    /// arrive through [`Client::recv`].
+    /// Hello, which registers the name on first use; then the catch-up: messages missed
+    /// while away are decrypted (and then come out of [`Client::recv`]), key packages
+    /// are topped up, and messages encrypted before a crash but never acknowledged are
+    /// sent.
     pub fn connect(&mut self, address: &str) -> Result<(), ClientError> {
         self.close();
         let conn = runtime().block_on(Connection::open(address, &self.key, &self.known))?;
-        let cursors = self.state.cursors(&conn.server_id, &self.user)?;
+        let server = conn.server_id.clone();
+        let user = self.user.clone();
+        let cursors = self.state.transaction(|tx| tx.cursors(&server, &user))?;
         let direct_after = cursors.get(DIRECT_STREAM).copied().unwrap_or(0);
         let rooms = cursors
             .iter()
             .filter(|(k, _)| *k != DIRECT_STREAM)
             .map(|(k, v)| (k.clone(), *v))
             .collect();
-        self.cursors = cursors;
         self.conn = Some(conn);
+        self.server = Some(server);
         self.synced = false;
+        self.stash.clear();
         let hello = Request::Hello {
             version: VERSION,
             user: self.user.clone(),
@@ -138,7 +187,7 @@ impl Client {
             direct_after,
         };
         match self.request(hello) {
-            Ok(Reply::Welcome { .. }) => Ok(()),
+            Ok(Reply::Welcome { .. }) => self.after_hello(),
             Ok(other) => {
                 self.close();
                 Err(ClientError::Protocol(format!(
@@ -190,49 +239,18 @@ impl Client {
         }
     }
 
-    /// Creates a room with this user as its only member.
-    pub fn create_room(&self, room: &str) -> Result<(), ClientError> {
-        name(room)?;
-        self.expect_done(Request::CreateRoom { room: room.into() })
-    }
-
-    /// Adds `user` to `room` (this user must be a member).
-    pub fn invite(&self, room: &str, user: &str) -> Result<(), ClientError> {
-        self.expect_done(Request::Invite {
-            room: room.into(),
-            user: user.into(),
-        })
-    }
-
-    /// Leaves `room`.
-    pub fn leave(&self, room: &str) -> Result<(), ClientError> {
-        self.expect_done(Request::Leave { room: room.into() })
-    }
-
-    /// This user's rooms, by name.
+    /// This user's rooms, by name (as the server routes them).
     pub fn rooms(&self) -> Result<Vec<String>, ClientError> {
         self.expect_names(Request::ListRooms)
     }
 
-    /// Members of `room`, by name.
-    pub fn members(&self, room: &str) -> Result<Vec<String>, ClientError> {
+    /// Members of `room` as the server routes it (the group's members, who can read
+    /// the room, are [`Client::members`]).
+    pub fn routed_members(&self, room: &str) -> Result<Vec<String>, ClientError> {
         self.expect_names(Request::Members { room: room.into() })
     }
 
-    /// Sends `text` to `room`; returns once the server has stored it durably.
-    pub fn send(&self, room: &str, text: &str) -> Result<Message, ClientError> {
-        let sent = self.send_payload(room, text.as_bytes().to_vec(), None)?;
-        Ok(Message {
-            id: sent.id,
-            room: room.to_owned(),
-            seq: sent.seq,
-            sender: self.user.clone(),
-            text: text.to_owned(),
-            timestamp: sent.timestamp,
-        })
-    }
-
-    /// Sends opaque bytes to `room` (at most 1 MiB), optionally marked as the group-state
+    /// Raw access, bypassing end-to-end encryption: sends opaque bytes to `room` (at most 1 MiB), optionally marked as the group-state
     /// change for `commit_epoch` (refused with [`crate::Refusal::Stale`] if that epoch
     /// already has one).
     pub fn send_payload(
@@ -266,16 +284,7 @@ impl Client {
         }
     }
 
-    /// The last `limit` messages of `room`, oldest first (text messages only).
-    pub fn history(&self, room: &str, limit: u32) -> Result<Vec<Message>, ClientError> {
-        self.history_envelopes(room, None, limit)?
-            .into_iter()
-            .filter(|e| e.commit_epoch.is_none())
-            .map(Message::try_from)
-            .collect()
-    }
-
-    /// Up to `limit` stored messages of `room` before `before` (or the latest), as the
+    /// Raw access: up to `limit` stored messages of `room` before `before` (or the latest), as the
     /// server stores them.
     pub fn history_envelopes(
         &self,
@@ -293,67 +302,80 @@ impl Client {
         }
     }
 
-    /// Waits up to `timeout` (forever with `None`) for the next message from someone
-    /// else, live or missed while away; `Ok(None)` when the time is up. Each message is
-    /// returned once, across restarts: the cursor is saved in the home. The user's own
-    /// messages and group-state changes advance the cursor without being returned.
-    pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Message>, ClientError> {
-        loop {
-            match self.next_envelope(timeout)? {
-                None => return Ok(None),
-                Some(e) if e.sender == self.user || e.commit_epoch.is_some() => continue,
-                Some(e) => return Message::try_from(e).map(Some),
+    /// Waits for the next item from the server until `deadline` (`Ok(None)` when the
+    /// time is up; [`ClientError::ConnectionClosed`] when the connection ends).
+    fn wait_incoming(&mut self, deadline: Option<Instant>) -> Result<Option<Event>, ClientError> {
+        let conn = self.conn.as_mut().ok_or(ClientError::ConnectionClosed)?;
+        let incoming = match deadline {
+            None => runtime().block_on(conn.events.recv()),
+            Some(d) => {
+                // Already queued: no need to enter the runtime's timer.
+                match conn.events.try_recv() {
+                    Ok(i) => Some(i),
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                        let left = d.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Ok(None);
+                        }
+                        let wait = conn.events.recv();
+                        match runtime()
+                            .block_on(async move { tokio::time::timeout(left, wait).await })
+                        {
+                            Ok(i) => i,
+                            Err(_) => return Ok(None),
+                        }
+                    }
+                }
+            }
+        };
+        match incoming {
+            Some(Incoming::Event(event)) => Ok(Some(event)),
+            None | Some(Incoming::Closed(_)) => {
+                if let Some(Incoming::Closed(reason)) = &incoming {
+                    tracing::debug!(reason, "connection closed");
+                }
+                self.conn = None;
+                Err(ClientError::ConnectionClosed)
             }
         }
     }
 
-    /// Like [`Client::recv`] but returns every new envelope of the user's rooms (own
-    /// messages and group-state changes too), as stored.
+    /// Raw access, bypassing end-to-end encryption (for tests and tools; do not mix
+    /// with [`Client::recv`] on one client): waits up to `timeout` for the next new
+    /// envelope of the user's rooms, as stored, and moves the saved cursor past it.
     pub fn next_envelope(
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Option<Envelope>, ClientError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            let conn = self.conn.as_mut().ok_or(ClientError::ConnectionClosed)?;
-            let server = conn.server_id.clone();
-            let wait = conn.events.recv();
-            let incoming = match deadline {
-                None => runtime().block_on(wait),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    match runtime().block_on(async move { tokio::time::timeout(left, wait).await })
-                    {
-                        Ok(i) => i,
-                        Err(_) => return Ok(None),
+            let server = self.server_id()?;
+            match self.wait_incoming(deadline)? {
+                None => return Ok(None),
+                Some(Event::Message(envelope)) => {
+                    let user = self.user.clone();
+                    let fresh = self.state.transaction(|tx| {
+                        if tx.cursor(&server, &user, &envelope.room)? >= envelope.seq {
+                            return Ok(false);
+                        }
+                        tx.advance(&server, &user, &envelope.room, envelope.seq)?;
+                        Ok(true)
+                    })?;
+                    if fresh {
+                        return Ok(Some(envelope));
                     }
                 }
-            };
-            match incoming {
-                None | Some(Incoming::Closed(_)) => {
-                    if let Some(Incoming::Closed(reason)) = &incoming {
-                        tracing::debug!(reason, "connection closed");
-                    }
-                    self.conn = None;
-                    return Err(ClientError::ConnectionClosed);
-                }
-                Some(Incoming::Event(Event::Message(envelope))) => {
-                    let cursors = self.state.cursors(&server, &self.user)?;
-                    if cursors
-                        .get(&envelope.room)
-                        .is_some_and(|c| envelope.seq <= *c)
-                    {
-                        continue;
-                    }
-                    self.state
-                        .advance(&server, &self.user, &envelope.room, envelope.seq)?;
-                    return Ok(Some(envelope));
-                }
-                Some(Incoming::Event(Event::Direct(d))) => self.directs.push_back(d),
-                Some(Incoming::Event(Event::SyncDone)) => self.synced = true,
-                Some(Incoming::Event(Event::Invited { .. })) => {}
+                Some(Event::Direct(d)) => self.directs.push_back(d),
+                Some(Event::SyncDone) => self.synced = true,
+                Some(Event::Invited { .. }) => {}
             }
         }
+    }
+
+    /// The id of the server connected to (or last connected to).
+    fn server_id(&self) -> Result<String, ClientError> {
+        self.server.clone().ok_or(ClientError::ConnectionClosed)
     }
 
     /// Whether the catch-up after connecting is complete (every missed message has
@@ -362,16 +384,18 @@ impl Client {
         self.synced
     }
 
-    /// Direct deliveries received so far (they arrive while [`Client::recv`] or
-    /// [`Client::next_envelope`] waits). Taking one moves the saved cursor past it;
-    /// [`Client::ack_directs`] lets the server delete them.
+    /// Raw access: direct deliveries that are not Welcomes for this client (they
+    /// arrive while [`Client::recv`] or [`Client::next_envelope`] waits). Taking one
+    /// moves the saved cursor past it; [`Client::ack_directs`] lets the server delete
+    /// them.
     pub fn take_direct(&mut self) -> Result<Option<DirectEnvelope>, ClientError> {
         let Some(d) = self.directs.pop_front() else {
             return Ok(None);
         };
-        if let Some(conn) = &self.conn {
+        if let Some(server) = &self.server {
+            let user = &self.user;
             self.state
-                .advance(&conn.server_id, &self.user, DIRECT_STREAM, d.id)?;
+                .transaction(|tx| tx.advance(server, user, DIRECT_STREAM, d.id))?;
         }
         Ok(Some(d))
     }

@@ -1,57 +1,201 @@
-//! The client's local state in its home: which messages it has already handed out,
-//! per server, user and room (so that none is shown twice, across restarts).
+//! The client's local state in `home/state.db` (see [`crate::e2e::vault`]): the MLS
+//! storage (keys, groups; openmls's own tables), and the client's tables: cursors (what
+//! was already handled, per server, user and stream), rooms (room -> MLS group), the
+//! decrypted history, the outbox (encrypted, not yet acknowledged by the server), the
+//! keys seen for other users, and the last counter seen per sender.
+//!
+//! Every change goes through [`ClientState::transaction`], so that an MLS state change
+//! and the rows that go with it (a decrypted message and its cursor, an outgoing
+//! message and its ratchet step) are on disk together or not at all.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{params, Connection};
+use openmls_rust_crypto::RustCrypto;
+use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::error::StoreError;
-
-/// Cursors in `home/state.db`.
-#[derive(Debug)]
-pub(crate) struct ClientState {
-    conn: Mutex<Connection>,
-}
+use crate::e2e::provider::{migrate, Provider};
+use crate::e2e::vault;
+use crate::error::{E2eError, StoreError};
+use crate::ClientError;
 
 /// The cursor of the direct-delivery queue (room names never contain a NUL).
 pub(crate) const DIRECT_STREAM: &str = "\0direct";
 
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS cursors (
+    server TEXT NOT NULL, user TEXT NOT NULL, stream TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (server, user, stream)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS me (
+    user TEXT PRIMARY KEY, signature_key BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS rooms (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL,
+    group_id BLOB NOT NULL, joined_epoch INTEGER NOT NULL,
+    next_counter INTEGER NOT NULL DEFAULT 1, active INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (server, user, room));
+CREATE TABLE IF NOT EXISTS history (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, seq INTEGER NOT NULL,
+    id INTEGER NOT NULL, sender TEXT NOT NULL, ts_ms INTEGER NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (server, user, room, seq));
+CREATE TABLE IF NOT EXISTS outbox (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, digest BLOB NOT NULL,
+    payload BLOB NOT NULL, text TEXT NOT NULL, created INTEGER NOT NULL,
+    PRIMARY KEY (server, user, room, digest));
+CREATE TABLE IF NOT EXISTS contacts (
+    server TEXT NOT NULL, user TEXT NOT NULL, signature_key BLOB NOT NULL,
+    verified INTEGER NOT NULL DEFAULT 0, changed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (server, user));
+CREATE TABLE IF NOT EXISTS counters (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, sender TEXT NOT NULL,
+    last INTEGER NOT NULL,
+    PRIMARY KEY (server, user, room, sender));
+CREATE TABLE IF NOT EXISTS published (
+    server TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (server, user));
+";
+
+/// The state database and the crypto provider.
+pub(crate) struct ClientState {
+    conn: Mutex<Connection>,
+    crypto: RustCrypto,
+}
+
+impl std::fmt::Debug for ClientState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientState { .. }")
+    }
+}
+
+/// A room's end-to-end state.
+#[derive(Debug, Clone)]
+pub(crate) struct RoomRow {
+    pub group_id: Vec<u8>,
+    pub joined_epoch: u64,
+    pub active: bool,
+}
+
+/// A decrypted message in the local history: (seq, id, sender, ts_ms, text).
+pub(crate) type HistoryRow = (u64, u64, String, i64, String);
+
+/// What [`Tx::observe_key`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// First time this user is seen: the key is remembered.
+    New,
+    /// The remembered key.
+    Same,
+    /// Another key than the remembered one: remembered now, marked changed.
+    Changed,
+}
+
 impl ClientState {
-    pub fn open(home: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(home.join("state.db"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS cursors (
-                 server TEXT NOT NULL,
-                 user TEXT NOT NULL,
-                 stream TEXT NOT NULL,
-                 position INTEGER NOT NULL,
-                 PRIMARY KEY (server, user, stream)
-             ) WITHOUT ROWID;",
-        )?;
+    pub fn open(home: &Path, passphrase: Option<&str>) -> Result<Self, ClientError> {
+        let mut conn = vault::open(home, passphrase)?;
+        conn.execute_batch(SCHEMA).map_err(StoreError::from)?;
+        migrate(&mut conn).map_err(|detail| E2eError::Mls {
+            operation: "storage migration",
+            detail,
+        })?;
         Ok(ClientState {
             conn: Mutex::new(conn),
+            crypto: RustCrypto::default(),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Every cursor of `user` on `server`.
-    pub fn cursors(&self, server: &str, user: &str) -> Result<HashMap<String, u64>, StoreError> {
+    /// Runs `f` in one transaction: committed if it returns `Ok`, rolled back otherwise.
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
+        if !conn.is_autocommit() {
+            // A panic (caught at the C or Python boundary) left a transaction open.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        // IMMEDIATE: the write lock is taken at the start, so that two clients on one
+        // home (two processes) serialize instead of failing to upgrade a read lock.
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(StoreError::from)?;
+        let out = f(&Tx {
+            conn: &conn,
+            crypto: &self.crypto,
+        });
+        match out {
+            Ok(value) => match conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(StoreError::from(e).into())
+                }
+            },
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// One transaction on the state.
+pub(crate) struct Tx<'a> {
+    conn: &'a Connection,
+    crypto: &'a RustCrypto,
+}
+
+fn db<T>(r: rusqlite::Result<T>) -> Result<T, ClientError> {
+    r.map_err(|e| ClientError::Store(e.into()))
+}
+
+impl<'a> Tx<'a> {
+    /// The openmls provider inside this transaction.
+    pub fn provider(&self) -> Provider<'a> {
+        Provider::new(self.crypto, self.conn)
+    }
+
+    pub fn my_key(&self, user: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        db(self
+            .conn
+            .query_row(
+                "SELECT signature_key FROM me WHERE user = ?1",
+                [user],
+                |r| r.get(0),
+            )
+            .optional())
+    }
+
+    pub fn set_my_key(&self, user: &str, key: &[u8]) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "INSERT INTO me (user, signature_key) VALUES (?1, ?2)",
+            params![user, key],
+        ))
+        .map(drop)
+    }
+
+    pub fn cursors(&self, server: &str, user: &str) -> Result<HashMap<String, u64>, ClientError> {
+        let mut stmt = db(self.conn.prepare_cached(
             "SELECT stream, position FROM cursors WHERE server = ?1 AND user = ?2",
-        )?;
-        let rows = stmt.query_map(params![server, user], |r| {
+        ))?;
+        let rows = db(stmt.query_map(params![server, user], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        }))?;
+        db(rows.collect())
+    }
+
+    pub fn cursor(&self, server: &str, user: &str, stream: &str) -> Result<u64, ClientError> {
+        db(self
+            .conn
+            .query_row(
+                "SELECT position FROM cursors WHERE server = ?1 AND user = ?2 AND stream = ?3",
+                params![server, user, stream],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional())
+        .map(|p| p.unwrap_or(0) as u64)
     }
 
     /// Moves a cursor forward (never back).
@@ -61,13 +205,270 @@ impl ClientState {
         user: &str,
         stream: &str,
         position: u64,
-    ) -> Result<(), StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
+    ) -> Result<(), ClientError> {
+        let mut stmt = db(self.conn.prepare_cached(
             "INSERT INTO cursors (server, user, stream, position) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (server, user, stream) DO UPDATE SET position = max(position, excluded.position)",
-        )?;
-        stmt.execute(params![server, user, stream, position as i64])?;
-        Ok(())
+        ))?;
+        db(stmt.execute(params![server, user, stream, position as i64])).map(drop)
+    }
+
+    pub fn room(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+    ) -> Result<Option<RoomRow>, ClientError> {
+        db(self
+            .conn
+            .query_row(
+                "SELECT group_id, joined_epoch, active FROM rooms
+                 WHERE server = ?1 AND user = ?2 AND room = ?3",
+                params![server, user, room],
+                |r| {
+                    Ok(RoomRow {
+                        group_id: r.get(0)?,
+                        joined_epoch: r.get::<_, i64>(1)? as u64,
+                        active: r.get(2)?,
+                    })
+                },
+            )
+            .optional())
+    }
+
+    pub fn set_room(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+        group_id: &[u8],
+        joined_epoch: u64,
+    ) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "INSERT INTO rooms (server, user, room, group_id, joined_epoch) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (server, user, room) DO UPDATE SET group_id = excluded.group_id,
+                 joined_epoch = excluded.joined_epoch, next_counter = 1, active = 1",
+            params![server, user, room, group_id, joined_epoch as i64],
+        ))
+        .map(drop)
+    }
+
+    pub fn deactivate_room(&self, server: &str, user: &str, room: &str) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "UPDATE rooms SET active = 0 WHERE server = ?1 AND user = ?2 AND room = ?3",
+            params![server, user, room],
+        ))
+        .map(drop)
+    }
+
+    /// Takes the next counter of this user's messages in `room`.
+    pub fn take_counter(&self, server: &str, user: &str, room: &str) -> Result<u64, ClientError> {
+        db(self.conn.query_row(
+            "UPDATE rooms SET next_counter = next_counter + 1
+             WHERE server = ?1 AND user = ?2 AND room = ?3 RETURNING next_counter - 1",
+            params![server, user, room],
+            |r| r.get::<_, i64>(0),
+        ))
+        .map(|c| c as u64)
+    }
+
+    /// Records `counter` from `sender` in `room`; returns the previous last one.
+    pub fn see_counter(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+        sender: &str,
+        counter: u64,
+    ) -> Result<u64, ClientError> {
+        let last: Option<i64> = db(self
+            .conn
+            .query_row(
+                "SELECT last FROM counters WHERE server = ?1 AND user = ?2 AND room = ?3 AND sender = ?4",
+                params![server, user, room, sender],
+                |r| r.get(0),
+            )
+            .optional())?;
+        db(self.conn.execute(
+            "INSERT INTO counters (server, user, room, sender, last) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (server, user, room, sender) DO UPDATE SET last = max(last, excluded.last)",
+            params![server, user, room, sender, counter as i64],
+        ))?;
+        Ok(last.unwrap_or(0) as u64)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_history(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+        seq: u64,
+        id: u64,
+        sender: &str,
+        ts_ms: i64,
+        text: &str,
+    ) -> Result<(), ClientError> {
+        let mut stmt = db(self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO history (server, user, room, seq, id, sender, ts_ms, text)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        ))?;
+        db(stmt.execute(params![
+            server, user, room, seq as i64, id as i64, sender, ts_ms, text
+        ]))
+        .map(drop)
+    }
+
+    /// The last `limit` decrypted messages of `room`, oldest first:
+    /// (seq, id, sender, ts_ms, text).
+    pub fn history(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+        limit: u32,
+    ) -> Result<Vec<HistoryRow>, ClientError> {
+        let mut stmt = db(self.conn.prepare_cached(
+            "SELECT seq, id, sender, ts_ms, text FROM history
+             WHERE server = ?1 AND user = ?2 AND room = ?3 ORDER BY seq DESC LIMIT ?4",
+        ))?;
+        let rows = db(stmt.query_map(params![server, user, room, limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
+        }))?;
+        let mut out: Vec<_> = db(rows.collect())?;
+        out.reverse();
+        Ok(out)
+    }
+
+    pub fn add_outbox(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+        digest: &[u8],
+        payload: &[u8],
+        text: &str,
+    ) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "INSERT OR REPLACE INTO outbox (server, user, room, digest, payload, text, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(created), 0) + 1 FROM outbox))",
+            params![server, user, room, digest, payload, text],
+        ))
+        .map(drop)
+    }
+
+    /// Removes an outbox entry; returns its text if it was there.
+    pub fn take_outbox(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+        digest: &[u8],
+    ) -> Result<Option<String>, ClientError> {
+        db(self
+            .conn
+            .query_row(
+                "DELETE FROM outbox WHERE server = ?1 AND user = ?2 AND room = ?3 AND digest = ?4
+                 RETURNING text",
+                params![server, user, room, digest],
+                |r| r.get(0),
+            )
+            .optional())
+    }
+
+    /// Every outbox entry, oldest first: (room, payload).
+    pub fn outbox(&self, server: &str, user: &str) -> Result<Vec<(String, Vec<u8>)>, ClientError> {
+        let mut stmt = db(self.conn.prepare(
+            "SELECT room, payload FROM outbox WHERE server = ?1 AND user = ?2 ORDER BY created",
+        ))?;
+        let rows = db(stmt.query_map(params![server, user], |r| Ok((r.get(0)?, r.get(1)?))))?;
+        db(rows.collect())
+    }
+
+    /// Remembers `key` for `other` (trust on first use) and says whether it changed.
+    pub fn observe_key(&self, server: &str, other: &str, key: &[u8]) -> Result<Seen, ClientError> {
+        let known: Option<Vec<u8>> = db(self
+            .conn
+            .query_row(
+                "SELECT signature_key FROM contacts WHERE server = ?1 AND user = ?2",
+                params![server, other],
+                |r| r.get(0),
+            )
+            .optional())?;
+        match known {
+            Some(k) if k == key => Ok(Seen::Same),
+            Some(_) => {
+                db(self.conn.execute(
+                    "UPDATE contacts SET signature_key = ?3, verified = 0, changed = 1
+                     WHERE server = ?1 AND user = ?2",
+                    params![server, other, key],
+                ))?;
+                Ok(Seen::Changed)
+            }
+            None => {
+                db(self.conn.execute(
+                    "INSERT INTO contacts (server, user, signature_key) VALUES (?1, ?2, ?3)",
+                    params![server, other, key],
+                ))?;
+                Ok(Seen::New)
+            }
+        }
+    }
+
+    /// (key, verified, changed) remembered for `other`.
+    pub fn contact(
+        &self,
+        server: &str,
+        other: &str,
+    ) -> Result<Option<(Vec<u8>, bool, bool)>, ClientError> {
+        db(self
+            .conn
+            .query_row(
+                "SELECT signature_key, verified, changed FROM contacts WHERE server = ?1 AND user = ?2",
+                params![server, other],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional())
+    }
+
+    /// Marks `other`'s current key as acknowledged (and verified if `verified`).
+    pub fn accept_key(
+        &self,
+        server: &str,
+        other: &str,
+        verified: bool,
+    ) -> Result<bool, ClientError> {
+        let n = db(self.conn.execute(
+            "UPDATE contacts SET changed = 0, verified = max(verified, ?3)
+             WHERE server = ?1 AND user = ?2",
+            params![server, other, verified],
+        ))?;
+        Ok(n > 0)
+    }
+
+    pub fn published(&self, server: &str, user: &str) -> Result<bool, ClientError> {
+        db(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM published WHERE server = ?1 AND user = ?2",
+                params![server, user],
+                |_| Ok(()),
+            )
+            .optional())
+        .map(|o| o.is_some())
+    }
+
+    pub fn set_published(&self, server: &str, user: &str) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "INSERT OR IGNORE INTO published (server, user) VALUES (?1, ?2)",
+            params![server, user],
+        ))
+        .map(drop)
     }
 }

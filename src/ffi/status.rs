@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use crate::error::{CipherError, ClientError, LegacyError, NetError, ServerError};
+use crate::error::{CipherError, ClientError, E2eError, LegacyError, NetError, ServerError};
 use crate::proto::Refusal;
 
 /// The result of every libsmc call. Numbers are stable: new codes are only appended.
@@ -50,6 +50,16 @@ pub enum SmcStatus {
     SMC_REFUSED = 17,
     /// The server did not answer in time.
     SMC_TIMEOUT = 18,
+    /// A member's key changed: compare the new safety number, then verify or acknowledge
+    /// it before sending to rooms they are in (the user in `smc_last_error_message`).
+    SMC_KEY_CHANGED = 19,
+    /// A message could not be decrypted or authenticated (replayed, forged, from a
+    /// non-member...); it was skipped, the reason is in `smc_last_error_message`.
+    SMC_UNDECRYPTABLE = 20,
+    /// The passphrase does not open the client's state.
+    SMC_WRONG_PASSPHRASE = 21,
+    /// End-to-end encryption failed otherwise (details in `smc_last_error_message`).
+    SMC_ENCRYPTION_ERROR = 22,
 }
 
 impl SmcStatus {
@@ -81,6 +91,10 @@ impl SmcStatus {
             SmcStatus::SMC_ROOM_EXISTS => b"the room exists already\0",
             SmcStatus::SMC_REFUSED => b"the server refused the request\0",
             SmcStatus::SMC_TIMEOUT => b"the server did not answer in time\0",
+            SmcStatus::SMC_KEY_CHANGED => b"a member's key changed; verify or acknowledge it\0",
+            SmcStatus::SMC_UNDECRYPTABLE => b"a message could not be decrypted or authenticated\0",
+            SmcStatus::SMC_WRONG_PASSPHRASE => b"the passphrase does not open the client's state\0",
+            SmcStatus::SMC_ENCRYPTION_ERROR => b"end-to-end encryption failed\0",
         }
     }
 }
@@ -134,6 +148,14 @@ impl From<&ClientError> for SmcStatus {
                 SmcStatus::SMC_PROTOCOL_ERROR
             }
             ClientError::Timeout(_) => SmcStatus::SMC_TIMEOUT,
+            ClientError::Undecryptable { .. } => SmcStatus::SMC_UNDECRYPTABLE,
+            ClientError::E2e(e) => match e {
+                E2eError::KeyChanged { .. } => SmcStatus::SMC_KEY_CHANGED,
+                E2eError::WrongPassphrase { .. } => SmcStatus::SMC_WRONG_PASSPHRASE,
+                E2eError::NoGroup { .. } => SmcStatus::SMC_NOT_A_MEMBER,
+                E2eError::UnknownKey { .. } => SmcStatus::SMC_UNKNOWN_USER,
+                _ => SmcStatus::SMC_ENCRYPTION_ERROR,
+            },
             ClientError::InvalidName { .. } => SmcStatus::SMC_INVALID_ARGUMENT,
             ClientError::Connect { .. } | ClientError::Key(_) | ClientError::Store(_) => {
                 SmcStatus::SMC_IO_ERROR

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
+use smc::client::ChatEvent;
 use smc::identity::StaticKeypair;
 use smc::{Client, Message, Server, ServerConfig};
 
@@ -110,6 +111,26 @@ impl PyServer {
     }
 }
 
+/// The end of a wait of `timeout` seconds (`None`: forever).
+fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
+    match timeout {
+        Some(t) if !t.is_finite() || t < 0.0 => Err(pyo3::exceptions::PyValueError::new_err(
+            "timeout must be a non-negative number of seconds, or None",
+        )),
+        Some(t) => Ok(Some(Instant::now() + Duration::from_secs_f64(t))),
+        None => Ok(None),
+    }
+}
+
+/// The next slice of a wait: at most 100 ms, so that Ctrl-C is noticed.
+fn slice(deadline: Option<Instant>) -> Duration {
+    let step = Duration::from_millis(100);
+    match deadline {
+        Some(d) => d.saturating_duration_since(Instant::now()).min(step),
+        None => step,
+    }
+}
+
 /// A user's client, living in `home` (its key, pinned servers, read cursors).
 #[pyclass(module = "smc._smc", name = "Client")]
 pub struct PyClient {
@@ -133,10 +154,20 @@ impl PyClient {
 #[pymethods]
 impl PyClient {
     #[new]
-    fn new(py: Python<'_>, home: PathBuf, user: String) -> PyResult<Self> {
+    #[pyo3(signature = (home, user, passphrase=None))]
+    fn new(
+        py: Python<'_>,
+        home: PathBuf,
+        user: String,
+        passphrase: Option<String>,
+    ) -> PyResult<Self> {
         let u = user.clone();
+        let passphrase = passphrase.map(zeroize::Zeroizing::new);
         let client = py
-            .detach(move || Client::open(home, &u))
+            .detach(move || match passphrase {
+                Some(p) => Client::open_with_passphrase(home, &u, &p),
+                None => Client::open(home, &u),
+            })
             .map_err(client_error)?;
         Ok(PyClient {
             fingerprint: client.fingerprint(),
@@ -205,21 +236,9 @@ impl PyClient {
     /// forever; Ctrl-C interrupts).
     #[pyo3(signature = (timeout=None))]
     fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyMessage>> {
-        let step = Duration::from_millis(100);
-        let deadline = match timeout {
-            Some(t) if !t.is_finite() || t < 0.0 => {
-                return Err(pyo3::exceptions::PyValueError::new_err(
-                    "timeout must be a non-negative number of seconds, or None",
-                ))
-            }
-            Some(t) => Some(Instant::now() + Duration::from_secs_f64(t)),
-            None => None,
-        };
+        let deadline = deadline(timeout)?;
         loop {
-            let slice = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()).min(step),
-                None => step,
-            };
+            let slice = slice(deadline);
             if let Some(m) = self.call(py, move |c| c.recv(Some(slice)))? {
                 return Ok(Some(PyMessage::from(m)));
             }
@@ -228,6 +247,46 @@ impl PyClient {
             }
             py.check_signals()?;
         }
+    }
+
+    /// The next event: a Message, or an Event (member joined or left, key changed,
+    /// message missing or unreadable); None after `timeout` seconds.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_event(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
+        let deadline = deadline(timeout)?;
+        loop {
+            let slice = slice(deadline);
+            if let Some(e) = self.call(py, move |c| c.recv_event(Some(slice)))? {
+                return Ok(Some(match e {
+                    ChatEvent::Message(m) => Py::new(py, PyMessage::from(m))?.into_any(),
+                    other => Py::new(py, PyEvent::from(other))?.into_any(),
+                }));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+            py.check_signals()?;
+        }
+    }
+
+    /// The safety number shared with `user` (60 digits): compare it out of band.
+    fn safety_number(&self, py: Python<'_>, user: String) -> PyResult<String> {
+        self.call(py, move |c| c.safety_number(&user))
+    }
+
+    /// Marks `user`'s key as verified (also acknowledges a key change).
+    fn verify(&self, py: Python<'_>, user: String) -> PyResult<()> {
+        self.call(py, move |c| c.verify(&user))
+    }
+
+    /// Acknowledges that `user`'s key changed, without verifying it.
+    fn acknowledge_key_change(&self, py: Python<'_>, user: String) -> PyResult<()> {
+        self.call(py, move |c| c.acknowledge_key_change(&user))
+    }
+
+    /// Whether `user`'s current key was verified.
+    fn is_verified(&self, py: Python<'_>, user: String) -> PyResult<bool> {
+        self.call(py, move |c| c.is_verified(&user))
     }
 
     /// The last `limit` messages of a room, oldest first.
@@ -307,10 +366,114 @@ impl PyMessage {
     }
 }
 
+/// Something that happened in a room, other than a message (from `recv_event`).
+#[pyclass(module = "smc._smc", name = "Event", frozen, eq)]
+#[derive(PartialEq)]
+pub struct PyEvent {
+    /// "joined", "members_changed", "removed", "key_changed", "missing" or
+    /// "undecryptable".
+    #[pyo3(get)]
+    kind: &'static str,
+    /// The room ("" for "key_changed").
+    #[pyo3(get)]
+    room: String,
+    /// Who: the inviter (joined), the user (key_changed), the sender (missing,
+    /// undecryptable); "" otherwise.
+    #[pyo3(get)]
+    user: String,
+    /// Who joined (members_changed).
+    #[pyo3(get)]
+    added: Vec<String>,
+    /// Who left (members_changed).
+    #[pyo3(get)]
+    removed: Vec<String>,
+    /// How many messages are missing (missing).
+    #[pyo3(get)]
+    count: u64,
+    /// The message's place in the room (undecryptable).
+    #[pyo3(get)]
+    seq: u64,
+    /// Why the message cannot be read (undecryptable).
+    #[pyo3(get)]
+    reason: String,
+}
+
+impl From<ChatEvent> for PyEvent {
+    fn from(e: ChatEvent) -> Self {
+        let mut out = PyEvent {
+            kind: "",
+            room: String::new(),
+            user: String::new(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            count: 0,
+            seq: 0,
+            reason: String::new(),
+        };
+        match e {
+            ChatEvent::Message(m) => {
+                out.kind = "message";
+                out.room = m.room;
+                out.user = m.sender;
+                out.seq = m.seq;
+            }
+            ChatEvent::Joined { room, by } => {
+                (out.kind, out.room, out.user) = ("joined", room, by);
+            }
+            ChatEvent::MembersChanged {
+                room,
+                added,
+                removed,
+            } => {
+                (out.kind, out.room, out.added, out.removed) =
+                    ("members_changed", room, added, removed);
+            }
+            ChatEvent::Removed { room } => (out.kind, out.room) = ("removed", room),
+            ChatEvent::KeyChanged { user } => (out.kind, out.user) = ("key_changed", user),
+            ChatEvent::Missing {
+                room,
+                sender,
+                count,
+            } => (out.kind, out.room, out.user, out.count) = ("missing", room, sender, count),
+            ChatEvent::Undecryptable {
+                room,
+                seq,
+                sender,
+                reason,
+            } => {
+                (out.kind, out.room, out.seq, out.user, out.reason) =
+                    ("undecryptable", room, seq, sender, reason);
+            }
+        }
+        out
+    }
+}
+
+#[pymethods]
+impl PyEvent {
+    fn __repr__(&self) -> String {
+        match self.kind {
+            "members_changed" => format!(
+                "<smc.Event members_changed room={:?} added={:?} removed={:?}>",
+                self.room, self.added, self.removed
+            ),
+            "undecryptable" => format!(
+                "<smc.Event undecryptable room={:?} seq={} sender={:?} reason={:?}>",
+                self.room, self.seq, self.user, self.reason
+            ),
+            kind => format!(
+                "<smc.Event {kind} room={:?} user={:?} count={}>",
+                self.room, self.user, self.count
+            ),
+        }
+    }
+}
+
 /// Adds the classes to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyServer>()?;
     m.add_class::<PyClient>()?;
     m.add_class::<PyMessage>()?;
+    m.add_class::<PyEvent>()?;
     Ok(())
 }

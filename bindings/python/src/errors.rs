@@ -2,7 +2,7 @@
 //! they can inherit from both `smc.SmcError` and the builtin they refine (ValueError...).
 
 use pyo3::prelude::*;
-use smc::{CipherError, ClientError, LegacyError, NetError, Refusal, ServerError};
+use smc::{CipherError, ClientError, E2eError, LegacyError, NetError, Refusal, ServerError};
 
 pyo3::import_exception!(smc.exceptions, UnsupportedCharacter);
 pyo3::import_exception!(smc.exceptions, NotCoprime);
@@ -25,6 +25,10 @@ pyo3::import_exception!(smc.exceptions, InvalidRequest);
 pyo3::import_exception!(smc.exceptions, ServerFailure);
 pyo3::import_exception!(smc.exceptions, RequestTimeout);
 pyo3::import_exception!(smc.exceptions, NotText);
+pyo3::import_exception!(smc.exceptions, EncryptionError);
+pyo3::import_exception!(smc.exceptions, KeyChanged);
+pyo3::import_exception!(smc.exceptions, Undecryptable);
+pyo3::import_exception!(smc.exceptions, WrongPassphrase);
 
 /// The Python exception for a cipher error.
 pub(crate) fn cipher_error(e: CipherError) -> PyErr {
@@ -105,5 +109,20 @@ pub(crate) fn client_error(e: ClientError) -> PyErr {
         ClientError::Connect { .. } | ClientError::Key(_) | ClientError::Store(_) => {
             SmcIOError::new_err(message)
         }
+        ClientError::Undecryptable {
+            room,
+            seq,
+            sender,
+            reason,
+        } => Undecryptable::new_err((message, room, seq, sender, reason)),
+        ClientError::E2e(e) => match e {
+            E2eError::KeyChanged { user } => KeyChanged::new_err((message, user)),
+            E2eError::WrongPassphrase { .. } => WrongPassphrase::new_err(message),
+            E2eError::NoGroup { room } => NotAMember::new_err((message, room)),
+            E2eError::UnknownKey { user } => UnknownUser::new_err((message, user)),
+            E2eError::Mls { .. } | E2eError::BadKeyPackage { .. } | E2eError::Busy { .. } => {
+                EncryptionError::new_err(message)
+            }
+        },
     }
 }

@@ -1,0 +1,450 @@
+//! What comes in: room messages (decrypted, checked, stored, then handed out as
+//! [`ChatEvent`]s), Welcomes (joining a group), and the catch-up after connecting.
+//!
+//! Each message is processed in one state transaction with its cursor: after a crash
+//! it is either fully handled (and never shown again) or not at all (and delivered
+//! again by the server).
+
+use std::time::{Duration, Instant};
+
+use openmls::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::rooms::{load_group, members_changed};
+use super::state::DIRECT_STREAM;
+use super::trust::{mls, observe_roster};
+use super::{ChatEvent, Client, Message};
+use crate::e2e::group::{from_bytes, identity, join_config, room_of, roster};
+use crate::e2e::sealed::{Sealed, WelcomeBox};
+use crate::error::ClientError;
+use crate::proto::{DirectEnvelope, Envelope, Event};
+
+fn reject(envelope: &Envelope, reason: impl Into<String>) -> ClientError {
+    ClientError::Undecryptable {
+        room: envelope.room.clone(),
+        seq: envelope.seq,
+        sender: envelope.sender.clone(),
+        reason: reason.into(),
+    }
+}
+
+/// Why openmls refused a message, in words for the user.
+fn why<E: std::fmt::Debug + std::fmt::Display>(e: &E) -> String {
+    let debug = format!("{e:?}");
+    if debug.contains("SecretReuse") || debug.contains("TooDistantInThePast") {
+        "replayed: its key was already used (or it is too old)".into()
+    } else if debug.contains("WrongEpoch") {
+        "from a group epoch this client does not have (a group change is missing)".into()
+    } else if debug.contains("InvalidSignature") || debug.contains("InvalidMembershipTag") {
+        "forged: its signature does not verify".into()
+    } else if debug.contains("UnknownMember") {
+        "not from a member of the group".into()
+    } else if debug.contains("UseAfterEviction") {
+        "this client is no longer in the room's group".into()
+    } else if debug.contains("WrongGroupId") {
+        "it belongs to another group than this room's".into()
+    } else {
+        format!("cannot be decrypted ({e})")
+    }
+}
+
+impl Client {
+    /// After Hello: processes the catch-up until the server says it is complete, tops
+    /// up key packages, sends what the outbox holds, commits waiting proposals.
+    pub(super) fn after_hello(&mut self) -> Result<(), ClientError> {
+        let deadline = Instant::now() + self.request_timeout;
+        while !self.synced {
+            match self.wait_incoming(Some(deadline))? {
+                Some(event) => self.on_event(event)?,
+                None => return Err(ClientError::Timeout(self.request_timeout)),
+            }
+        }
+        self.top_up_key_packages()?;
+        self.resend_outbox()?;
+        self.commit_waiting()
+    }
+
+    fn commit_waiting(&mut self) -> Result<(), ClientError> {
+        while let Some(room) = self.to_commit.pop_first() {
+            self.commit_proposals(&room)?;
+        }
+        Ok(())
+    }
+
+    /// Processes everything the connection has already received, without waiting.
+    pub(super) fn process_queued(&mut self) -> Result<(), ClientError> {
+        if self.conn.is_none() {
+            return Ok(());
+        }
+        while let Some(event) = self.wait_incoming(Some(Instant::now()))? {
+            self.on_event(event)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn on_event(&mut self, event: Event) -> Result<(), ClientError> {
+        match event {
+            Event::Message(envelope) => self.on_envelope(envelope),
+            Event::Direct(direct) => self.on_direct(direct),
+            Event::SyncDone => {
+                self.synced = true;
+                Ok(())
+            }
+            // The Welcome follows through the queue.
+            Event::Invited { .. } => Ok(()),
+        }
+    }
+
+    /// Waits up to `timeout` (forever with `None`) for the next event of the user's
+    /// rooms: a message from someone else (decrypted and checked), a member joining or
+    /// leaving, a key change, a message that cannot be read... `Ok(None)` when the time
+    /// is up. Each is handed out once, across restarts.
+    pub fn recv_event(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<ChatEvent>, ClientError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Ok(Some(event));
+            }
+            self.process_queued()?;
+            if !self.events.is_empty() {
+                continue;
+            }
+            if self.synced && !self.to_commit.is_empty() {
+                self.commit_waiting()?;
+                continue;
+            }
+            match self.wait_incoming(deadline)? {
+                Some(event) => self.on_event(event)?,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Waits up to `timeout` (forever with `None`) for the next message from someone
+    /// else, live or missed while away, decrypted; `Ok(None)` when the time is up. Each
+    /// message is returned once, across restarts. A message that cannot be read is
+    /// [`ClientError::Undecryptable`] (it is skipped; call again for the next one).
+    /// Other events (members, key changes) are only in [`Client::recv_event`].
+    pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Message>, ClientError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match self.recv_event(left)? {
+                None => return Ok(None),
+                Some(ChatEvent::Message(m)) => return Ok(Some(m)),
+                Some(ChatEvent::Undecryptable {
+                    room,
+                    seq,
+                    sender,
+                    reason,
+                }) => {
+                    return Err(ClientError::Undecryptable {
+                        room,
+                        seq,
+                        sender,
+                        reason,
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Handles one room message (once: messages at or below the cursor are skipped).
+    pub(super) fn on_envelope(&mut self, envelope: Envelope) -> Result<(), ClientError> {
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        let room = envelope.room.clone();
+        let (done, row) = self.state.transaction(|tx| {
+            Ok((
+                tx.cursor(&server, &me, &room)? >= envelope.seq,
+                tx.room(&server, &me, &room)?,
+            ))
+        })?;
+        if done {
+            return Ok(());
+        }
+        let Some(row) = row else {
+            // Not joined yet: kept until the room's Welcome arrives (the cursor stays,
+            // so after a restart the server sends it again).
+            self.stash.entry(room).or_default().push(envelope);
+            return Ok(());
+        };
+        let result = if !row.active {
+            Err(reject(
+                &envelope,
+                "this client is no longer in the room's group",
+            ))
+        } else if envelope.sender == me {
+            self.own_envelope(&envelope, &row.group_id)
+                .map(|_| Vec::new())
+        } else {
+            self.others_envelope(&envelope, &row.group_id, row.joined_epoch)
+        };
+        let events = match result {
+            Ok(events) => events,
+            Err(ClientError::Undecryptable {
+                room,
+                seq,
+                sender,
+                reason,
+            }) => {
+                tracing::warn!(%room, seq, %sender, %reason, "message cannot be read");
+                self.state
+                    .transaction(|tx| tx.advance(&server, &me, &room, seq))?;
+                vec![ChatEvent::Undecryptable {
+                    room,
+                    seq,
+                    sender,
+                    reason,
+                }]
+            }
+            Err(e) => return Err(e),
+        };
+        self.events.extend(events);
+        Ok(())
+    }
+
+    /// This user's own message coming back: its own commit (merged when it was
+    /// accepted; merged now if the client crashed in between) or an application message
+    /// (moved from the outbox to the history if the acknowledgement was lost).
+    fn own_envelope(&mut self, envelope: &Envelope, group_id: &[u8]) -> Result<(), ClientError> {
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        self.state.transaction(|tx| {
+            if let Some(epoch) = envelope.commit_epoch {
+                let mut group = load_group(tx, group_id)?;
+                if group.pending_commit().is_some() && group.epoch().as_u64() == epoch {
+                    group
+                        .merge_pending_commit(&tx.provider())
+                        .map_err(mls("merging the commit"))?;
+                }
+            } else {
+                let digest = Sha256::digest(&envelope.payload).to_vec();
+                if let Some(text) = tx.take_outbox(&server, &me, &envelope.room, &digest)? {
+                    tx.add_history(
+                        &server,
+                        &me,
+                        &envelope.room,
+                        envelope.seq,
+                        envelope.id,
+                        &me,
+                        envelope.timestamp_ms,
+                        &text,
+                    )?;
+                }
+            }
+            tx.advance(&server, &me, &envelope.room, envelope.seq)
+        })
+    }
+
+    /// Someone else's message: decrypt and authenticate with the group, check what the
+    /// plaintext binds (room, sender, counter), store, advance the cursor.
+    fn others_envelope(
+        &mut self,
+        envelope: &Envelope,
+        group_id: &[u8],
+        joined_epoch: u64,
+    ) -> Result<Vec<ChatEvent>, ClientError> {
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        let message = from_bytes(&envelope.payload)
+            .map_err(|e| reject(envelope, format!("not an MLS message ({e})")))?;
+        let protocol = message
+            .try_into_protocol_message()
+            .map_err(|_| reject(envelope, "not an MLS group message"))?;
+        let room = envelope.room.as_str();
+        let mut to_commit = false;
+        let events = self.state.transaction(|tx| {
+            if protocol.epoch().as_u64() < joined_epoch {
+                // From before this user joined (the commit that added them, for one).
+                tx.advance(&server, &me, room, envelope.seq)?;
+                return Ok(Vec::new());
+            }
+            let provider = tx.provider();
+            let mut group = load_group(tx, group_id)?;
+            let processed = group
+                .process_message(&provider, protocol.clone())
+                .map_err(|e| reject(envelope, why(&e)))?;
+            let signer = identity(processed.credential()).unwrap_or_default();
+            if signer != envelope.sender {
+                return Err(reject(
+                    envelope,
+                    format!("signed by {signer:?}, not by the sender the server names"),
+                ));
+            }
+            let mut events = Vec::new();
+            match processed.into_content() {
+                ProcessedMessageContent::ApplicationMessage(app) => {
+                    let Some(Sealed::V1 {
+                        room: bound_room,
+                        sender,
+                        counter,
+                        text,
+                    }) = Sealed::decode(&app.into_bytes())
+                    else {
+                        return Err(reject(envelope, "not an smc message"));
+                    };
+                    if bound_room != room || sender != envelope.sender {
+                        return Err(reject(
+                            envelope,
+                            format!("written by {sender:?} for room {bound_room:?}, not here"),
+                        ));
+                    }
+                    let last = tx.see_counter(&server, &me, room, &sender, counter)?;
+                    if counter > last + 1 {
+                        events.push(ChatEvent::Missing {
+                            room: room.to_owned(),
+                            sender: sender.clone(),
+                            count: counter - last - 1,
+                        });
+                    }
+                    tx.add_history(
+                        &server,
+                        &me,
+                        room,
+                        envelope.seq,
+                        envelope.id,
+                        &sender,
+                        envelope.timestamp_ms,
+                        &text,
+                    )?;
+                    events.push(ChatEvent::Message(Message {
+                        id: envelope.id,
+                        room: room.to_owned(),
+                        seq: envelope.seq,
+                        sender,
+                        text,
+                        timestamp: super::message::timestamp(envelope.timestamp_ms),
+                    }));
+                }
+                ProcessedMessageContent::ProposalMessage(proposal) => {
+                    group
+                        .store_pending_proposal(provider.storage(), *proposal)
+                        .map_err(mls("storing a proposal"))?;
+                    to_commit = true;
+                }
+                ProcessedMessageContent::StagedCommitMessage(staged) => {
+                    let before = roster(&group);
+                    let self_removed = staged.self_removed();
+                    group
+                        .merge_staged_commit(&provider, *staged)
+                        .map_err(mls("merging a commit"))?;
+                    if self_removed {
+                        tx.deactivate_room(&server, &me, room)?;
+                        events.push(ChatEvent::Removed {
+                            room: room.to_owned(),
+                        });
+                    } else {
+                        let after = roster(&group);
+                        for user in observe_roster(tx, &server, &me, &after)? {
+                            events.push(ChatEvent::KeyChanged { user });
+                        }
+                        events.extend(members_changed(room, &before, &after));
+                    }
+                }
+                ProcessedMessageContent::OwnPendingCommit
+                | ProcessedMessageContent::OwnPrivateMessage => {
+                    return Err(reject(envelope, "a copy of this client's own message"));
+                }
+                ProcessedMessageContent::ExternalJoinProposalMessage(_) => {
+                    return Err(reject(envelope, "external proposals are not accepted"));
+                }
+            }
+            tx.advance(&server, &me, room, envelope.seq)?;
+            Ok(events)
+        })?;
+        if to_commit {
+            self.to_commit.insert(room.to_owned());
+        }
+        Ok(events)
+    }
+
+    /// A direct delivery: a Welcome joins its room's group; anything else is kept for
+    /// [`Client::take_direct`].
+    fn on_direct(&mut self, direct: DirectEnvelope) -> Result<(), ClientError> {
+        let Some(boxed) = WelcomeBox::decode(&direct.payload) else {
+            self.directs.push_back(direct);
+            return Ok(());
+        };
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        let room = boxed.room.clone();
+        let credential_user = direct.sender.clone();
+        let joined = self.state.transaction(|tx| {
+            if tx.cursor(&server, &me, DIRECT_STREAM)? >= direct.id {
+                return Ok(None);
+            }
+            let provider = tx.provider();
+            let welcome = from_bytes(&boxed.welcome)
+                .ok()
+                .and_then(|m| match m.extract() {
+                    MlsMessageBodyIn::Welcome(w) => Some(w),
+                    _ => None,
+                })
+                .ok_or_else(|| "not an MLS Welcome".to_string());
+            let staged = welcome.and_then(|w| {
+                StagedWelcome::new_from_welcome(&provider, &join_config(), w, None)
+                    .map_err(|e| e.to_string())
+            });
+            let staged = match staged {
+                Ok(s) => s,
+                Err(reason) => return Ok(Some(Err(reason))),
+            };
+            if room_of(staged.group_context().group_id()) != Some(room.as_str()) {
+                return Ok(Some(Err(format!(
+                    "its group is not the group of room {room:?}"
+                ))));
+            }
+            let group = staged
+                .into_group(&provider)
+                .map_err(mls("joining the group"))?;
+            let mut events = Vec::new();
+            for user in observe_roster(tx, &server, &me, &roster(&group))? {
+                events.push(ChatEvent::KeyChanged { user });
+            }
+            tx.set_room(
+                &server,
+                &me,
+                &room,
+                group.group_id().as_slice(),
+                group.epoch().as_u64(),
+            )?;
+            tx.advance(&server, &me, DIRECT_STREAM, direct.id)?;
+            events.push(ChatEvent::Joined {
+                room: room.clone(),
+                by: credential_user.clone(),
+            });
+            Ok(Some(Ok(events)))
+        })?;
+        match joined {
+            None => {}
+            Some(Ok(events)) => {
+                self.events.extend(events);
+                // The Welcome is handled: the server may forget it; one key package
+                // was used.
+                self.ack_directs(direct.id)?;
+                self.top_up_key_packages()?;
+                for envelope in self.stash.remove(&room).unwrap_or_default() {
+                    self.on_envelope(envelope)?;
+                }
+            }
+            Some(Err(reason)) => {
+                tracing::warn!(%room, sender = %direct.sender, %reason, "unusable Welcome");
+                self.state
+                    .transaction(|tx| tx.advance(&server, &me, DIRECT_STREAM, direct.id))?;
+                self.ack_directs(direct.id)?;
+                self.events.push_back(ChatEvent::Undecryptable {
+                    room,
+                    seq: 0,
+                    sender: direct.sender,
+                    reason: format!("an invitation that cannot be used: {reason}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,450 @@
+//! Rooms as MLS groups: create, invite (add by commit + Welcome through the invitee's
+//! queue), leave (a remove proposal that another member commits), send (encrypt,
+//! outbox, then the server), members and the decrypted history.
+//!
+//! Group changes follow the server's first-per-epoch rule: a commit refused as stale
+//! is dropped, what was missed is processed, and the change is built again.
+
+use std::time::{Duration, Instant};
+
+use openmls::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::message::timestamp;
+use super::state::Tx;
+use super::trust::{mls, observe_roster};
+use super::{name, ChatEvent, Client, Message};
+use crate::e2e::group::{self, create_config, roster, to_bytes};
+use crate::e2e::sealed::{Sealed, WelcomeBox};
+use crate::error::{ClientError, E2eError, NetError};
+use crate::net::MAX_PAYLOAD;
+use crate::proto::{Envelope, Refusal, Request};
+
+/// The longest text [`Client::send`] takes: the server's payload limit minus room for
+/// the MLS framing, signature and padding.
+pub const MAX_TEXT: usize = MAX_PAYLOAD - 8 * 1024;
+
+/// How long an operation on a room waits for the room's Welcome when the server already
+/// routes the room to this user.
+const WELCOME_WAIT: Duration = Duration::from_secs(5);
+
+/// How many times a group change is rebuilt after being refused as stale.
+const COMMIT_ATTEMPTS: usize = 16;
+
+/// What a group change produced: the commit, and a Welcome when members were added.
+type Built = (MlsMessageOut, Option<MlsMessageOut>);
+
+pub(super) fn load_group(tx: &Tx<'_>, group_id: &[u8]) -> Result<MlsGroup, ClientError> {
+    MlsGroup::load(tx.provider().storage(), &GroupId::from_slice(group_id))
+        .map_err(mls("loading the group"))?
+        .ok_or_else(|| {
+            E2eError::Mls {
+                operation: "loading the group",
+                detail: "it is missing from the state".into(),
+            }
+            .into()
+        })
+}
+
+impl Client {
+    /// The room's group id, if this client is in its group.
+    pub(super) fn group_of(&self, room: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        let server = self.server_id()?;
+        Ok(self
+            .state
+            .transaction(|tx| tx.room(&server, &self.user, room))?
+            .filter(|r| r.active)
+            .map(|r| r.group_id))
+    }
+
+    /// The room's group id, or why there is none: the server's refusal (not a member,
+    /// unknown room), or [`E2eError::NoGroup`] when the server routes the room here but
+    /// its Welcome did not come within [`WELCOME_WAIT`] (invited a moment ago, the
+    /// Welcome is normally on its way).
+    fn require_group(&mut self, room: &str) -> Result<Vec<u8>, ClientError> {
+        if let Some(id) = self.group_of(room)? {
+            return Ok(id);
+        }
+        self.routed_members(room)?;
+        let deadline = Instant::now() + WELCOME_WAIT.min(self.request_timeout);
+        while let Some(event) = self.wait_incoming(Some(deadline))? {
+            self.on_event(event)?;
+            if let Some(id) = self.group_of(room)? {
+                return Ok(id);
+            }
+        }
+        Err(E2eError::NoGroup {
+            room: room.to_owned(),
+        }
+        .into())
+    }
+
+    /// Creates a room with this user as its only member (and its MLS group).
+    pub fn create_room(&mut self, room: &str) -> Result<(), ClientError> {
+        name(room)?;
+        let server = self.server_id()?;
+        self.expect_done(Request::CreateRoom { room: room.into() })?;
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(mls("randomness"))?;
+        let id = group::group_id(room, &random);
+        let credential = self.credential();
+        self.state.transaction(|tx| {
+            MlsGroup::new_with_group_id(
+                &tx.provider(),
+                &self.signer,
+                &create_config(),
+                id.clone(),
+                credential,
+            )
+            .map_err(mls("group creation"))?;
+            tx.set_room(&server, &self.user, room, id.as_slice(), 0)
+        })
+    }
+
+    /// Adds `user` to `room`: takes one of their key packages (checked against the key
+    /// remembered for them), commits the add, and queues the Welcome for them (they
+    /// join on receipt, even if they are offline now).
+    pub fn invite(&mut self, room: &str, user: &str) -> Result<(), ClientError> {
+        name(user)?;
+        self.process_queued()?;
+        let Some(group_id) = self.group_of(room)? else {
+            // Not in the group: the server gives the precise refusal (or, if it routes
+            // this user there anyway, the group is missing).
+            self.expect_done(Request::Invite {
+                room: room.into(),
+                user: user.into(),
+            })?;
+            return Err(E2eError::NoGroup { room: room.into() }.into());
+        };
+        let already = self.state.transaction(|tx| {
+            Ok(roster(&load_group(tx, &group_id)?)
+                .iter()
+                .any(|(name, _)| name == user))
+        })?;
+        if already {
+            return self.expect_done(Request::Invite {
+                room: room.into(),
+                user: user.into(),
+            });
+        }
+        let bytes = self.fetch_key_package(user)?;
+        let package = self.check_key_package(user, &bytes)?;
+        self.expect_done(Request::Invite {
+            room: room.into(),
+            user: user.into(),
+        })?;
+        let welcome = self.commit(room, &group_id, |group, provider, signer| {
+            let (commit, welcome, _) = group
+                .add_members(provider, signer, std::slice::from_ref(&package))
+                .map_err(mls("adding a member"))?;
+            Ok(Some((commit, Some(welcome))))
+        })?;
+        if let Some(welcome) = welcome {
+            let boxed = WelcomeBox {
+                room: room.to_owned(),
+                welcome,
+            };
+            self.send_direct(user, boxed.encode())?;
+        }
+        Ok(())
+    }
+
+    /// Leaves `room`: proposes this user's removal to the group (the next member
+    /// online commits it; from then on new messages are unreadable to this user), and
+    /// stops the server routing the room here. The local history stays.
+    pub fn leave(&mut self, room: &str) -> Result<(), ClientError> {
+        self.process_queued()?;
+        if let Some(group_id) = self.group_of(room)? {
+            let proposal = self.state.transaction(|tx| {
+                let mut group = load_group(tx, &group_id)?;
+                let out = group
+                    .leave_group(&tx.provider(), &self.signer)
+                    .map_err(mls("leaving"))?;
+                to_bytes(&out).map_err(mls("encoding"))
+            })?;
+            self.send_payload(room, proposal, None)?;
+        }
+        self.expect_done(Request::Leave { room: room.into() })?;
+        let server = self.server_id()?;
+        self.to_commit.remove(room);
+        self.state
+            .transaction(|tx| tx.deactivate_room(&server, &self.user, room))
+    }
+
+    /// The members of `room`'s group (who can read it), sorted.
+    pub fn members(&mut self, room: &str) -> Result<Vec<String>, ClientError> {
+        self.process_queued()?;
+        let group_id = self.require_group(room)?;
+        let mut names: Vec<String> = self.state.transaction(|tx| {
+            Ok(roster(&load_group(tx, &group_id)?)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect())
+        })?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// The last `limit` decrypted messages of `room` (this user's included), oldest
+    /// first, from the local state: what this client received or sent since it joined.
+    pub fn history(&self, room: &str, limit: u32) -> Result<Vec<Message>, ClientError> {
+        let server = self.server_id()?;
+        let rows = self
+            .state
+            .transaction(|tx| tx.history(&server, &self.user, room, limit))?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, id, sender, ts_ms, text)| Message {
+                id,
+                room: room.to_owned(),
+                seq,
+                sender,
+                text,
+                timestamp: timestamp(ts_ms),
+            })
+            .collect())
+    }
+
+    /// Encrypts `text` for `room`'s group and sends it; returns once the server has
+    /// stored it durably. The ratchet step and the ciphertext are saved before anything
+    /// leaves, so a crash never reuses a key and an unacknowledged message is sent again
+    /// at the next [`Client::connect`]. Refused with [`E2eError::KeyChanged`] while a
+    /// member's changed key is not acknowledged.
+    pub fn send(&mut self, room: &str, text: &str) -> Result<Message, ClientError> {
+        if text.len() > MAX_TEXT {
+            return Err(NetError::MessageTooLarge {
+                size: text.len(),
+                limit: MAX_TEXT,
+            }
+            .into());
+        }
+        self.process_queued()?;
+        let group_id = self.require_group(room)?;
+        self.commit_proposals(room)?;
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        let blocked = self.state.transaction(|tx| {
+            let group = load_group(tx, &group_id)?;
+            for (user, _) in roster(&group) {
+                if user != me && tx.contact(&server, &user)?.is_some_and(|c| c.2) {
+                    return Ok(Some(user));
+                }
+            }
+            Ok(None)
+        })?;
+        if let Some(user) = blocked {
+            return Err(E2eError::KeyChanged { user }.into());
+        }
+        let (payload, digest) = self.state.transaction(|tx| {
+            let mut group = load_group(tx, &group_id)?;
+            let counter = tx.take_counter(&server, &me, room)?;
+            let sealed = Sealed::V1 {
+                room: room.to_owned(),
+                sender: me.clone(),
+                counter,
+                text: text.to_owned(),
+            };
+            let out = group
+                .create_message(&tx.provider(), &self.signer, &sealed.encode())
+                .map_err(mls("encryption"))?;
+            let payload = to_bytes(&out).map_err(mls("encoding"))?;
+            let digest = Sha256::digest(&payload).to_vec();
+            tx.add_outbox(&server, &me, room, &digest, &payload, text)?;
+            Ok((payload, digest))
+        })?;
+        let sent = self.send_payload(room, payload, None)?;
+        self.state.transaction(|tx| {
+            tx.take_outbox(&server, &me, room, &digest)?;
+            tx.add_history(
+                &server,
+                &me,
+                room,
+                sent.seq,
+                sent.id,
+                &me,
+                sent.timestamp.timestamp_millis(),
+                text,
+            )
+        })?;
+        Ok(Message {
+            id: sent.id,
+            room: room.to_owned(),
+            seq: sent.seq,
+            sender: me,
+            text: text.to_owned(),
+            timestamp: sent.timestamp,
+        })
+    }
+
+    /// Sends what the outbox still holds (encrypted before a crash or a lost
+    /// connection, never acknowledged), oldest first.
+    pub(super) fn resend_outbox(&mut self) -> Result<(), ClientError> {
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        let pending = self.state.transaction(|tx| tx.outbox(&server, &me))?;
+        for (room, payload) in pending {
+            let digest = Sha256::digest(&payload).to_vec();
+            match self.send_payload(&room, payload, None) {
+                Ok(sent) => self.state.transaction(|tx| {
+                    if let Some(text) = tx.take_outbox(&server, &me, &room, &digest)? {
+                        tx.add_history(
+                            &server,
+                            &me,
+                            &room,
+                            sent.seq,
+                            sent.id,
+                            &me,
+                            sent.timestamp.timestamp_millis(),
+                            &text,
+                        )?;
+                    }
+                    Ok(())
+                })?,
+                // Left the room meanwhile: the message can no longer go.
+                Err(ClientError::Refused(
+                    Refusal::NotAMember { .. } | Refusal::UnknownRoom { .. },
+                )) => self
+                    .state
+                    .transaction(|tx| tx.take_outbox(&server, &me, &room, &digest).map(drop))?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the proposals waiting in `room`'s group (a member leaving), if any.
+    pub(super) fn commit_proposals(&mut self, room: &str) -> Result<(), ClientError> {
+        self.to_commit.remove(room);
+        let Some(group_id) = self.group_of(room)? else {
+            return Ok(());
+        };
+        self.commit(room, &group_id, |group, provider, signer| {
+            if group.pending_proposals().next().is_none() {
+                return Ok(None);
+            }
+            let (commit, welcome, _) = group
+                .commit_to_pending_proposals(provider, signer)
+                .map_err(mls("committing proposals"))?;
+            Ok(Some((commit, welcome)))
+        })
+        .map(drop)
+    }
+
+    /// Builds a group change with `build` (nothing to do if it returns `None`), sends it
+    /// as the commit of the group's epoch and merges it once the server accepted it;
+    /// when refused as stale, drops it, processes what was missed and builds it again.
+    /// Returns the Welcome's bytes, if the change made one.
+    fn commit(
+        &mut self,
+        room: &str,
+        group_id: &[u8],
+        build: impl Fn(
+            &mut MlsGroup,
+            &crate::e2e::provider::Provider<'_>,
+            &openmls_basic_credential::SignatureKeyPair,
+        ) -> Result<Option<Built>, ClientError>,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let server = self.server_id()?;
+        for _ in 0..COMMIT_ATTEMPTS {
+            let built = self.state.transaction(|tx| {
+                let mut group = load_group(tx, group_id)?;
+                let Some((commit, welcome)) = build(&mut group, &tx.provider(), &self.signer)?
+                else {
+                    return Ok(None);
+                };
+                let welcome = welcome
+                    .map(|w| to_bytes(&w))
+                    .transpose()
+                    .map_err(mls("encoding"))?;
+                Ok(Some((
+                    to_bytes(&commit).map_err(mls("encoding"))?,
+                    welcome,
+                    group.epoch().as_u64(),
+                )))
+            })?;
+            let Some((commit, welcome, epoch)) = built else {
+                return Ok(None);
+            };
+            match self.send_payload(room, commit, Some(epoch)) {
+                Ok(_) => {
+                    let events = self.state.transaction(|tx| {
+                        let mut group = load_group(tx, group_id)?;
+                        let before = roster(&group);
+                        group
+                            .merge_pending_commit(&tx.provider())
+                            .map_err(mls("merging the commit"))?;
+                        let after = roster(&group);
+                        observe_roster(tx, &server, &self.user, &after)?;
+                        Ok(members_changed(room, &before, &after))
+                    })?;
+                    self.events.extend(events);
+                    return Ok(welcome);
+                }
+                Err(e) => {
+                    self.state.transaction(|tx| {
+                        let mut group = load_group(tx, group_id)?;
+                        group
+                            .clear_pending_commit(tx.provider().storage())
+                            .map_err(mls("dropping the commit"))
+                    })?;
+                    match e {
+                        ClientError::Refused(Refusal::Stale { .. }) => self.catch_up(room)?,
+                        e => return Err(e),
+                    }
+                }
+            }
+        }
+        Err(E2eError::Busy { room: room.into() }.into())
+    }
+
+    /// Fetches and processes the room's messages after the saved cursor (used when a
+    /// commit was refused as stale: what made it stale may not have arrived yet).
+    pub(super) fn catch_up(&mut self, room: &str) -> Result<(), ClientError> {
+        let server = self.server_id()?;
+        let cursor = self
+            .state
+            .transaction(|tx| tx.cursor(&server, &self.user, room))?;
+        let mut missed: Vec<Envelope> = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self.history_envelopes(room, before, 500)?;
+            let Some(oldest) = page.first().map(|e| e.seq) else {
+                break;
+            };
+            missed.extend(page.into_iter().filter(|e| e.seq > cursor));
+            if oldest <= cursor + 1 {
+                break;
+            }
+            before = Some(oldest);
+        }
+        missed.sort_by_key(|e| e.seq);
+        missed.dedup_by_key(|e| e.seq);
+        for envelope in missed {
+            self.on_envelope(envelope)?;
+        }
+        Ok(())
+    }
+}
+
+/// The event for a roster change (`None` if nothing changed).
+pub(super) fn members_changed(
+    room: &str,
+    before: &[(String, Vec<u8>)],
+    after: &[(String, Vec<u8>)],
+) -> Option<ChatEvent> {
+    let added: Vec<String> = after
+        .iter()
+        .filter(|m| !before.contains(m))
+        .map(|m| m.0.clone())
+        .collect();
+    let removed: Vec<String> = before
+        .iter()
+        .filter(|m| !after.contains(m))
+        .map(|m| m.0.clone())
+        .collect();
+    (!added.is_empty() || !removed.is_empty()).then(|| ChatEvent::MembersChanged {
+        room: room.to_owned(),
+        added,
+        removed,
+    })
+}

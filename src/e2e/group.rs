@@ -1,0 +1,86 @@
+//! MLS group settings and the small conversions around openmls types.
+
+use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
+use openmls::prelude::*;
+
+/// X25519 + ChaCha20-Poly1305 + SHA-256 + Ed25519: constant-time in pure Rust, no AES
+/// hardware needed.
+pub const CIPHERSUITE: Ciphersuite =
+    Ciphersuite::MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519;
+
+/// How many past epochs keep their message secrets: an application message sent just
+/// before a commit is ordered after it by the server and still decrypts.
+pub const MAX_PAST_EPOCHS: usize = 8;
+
+/// One-use key packages kept on the server; topped up when fewer than [`KEY_PACKAGES_LOW`].
+pub const KEY_PACKAGES_TARGET: usize = 10;
+/// See [`KEY_PACKAGES_TARGET`].
+pub const KEY_PACKAGES_LOW: u64 = 4;
+
+fn sender_ratchet() -> SenderRatchetConfiguration {
+    // Tolerates 100 messages out of order and gaps of up to 10,000 dropped ones.
+    SenderRatchetConfiguration::new(100, 10_000)
+}
+
+/// How rooms are created: every message (commits included) as MLS ciphertext, the
+/// ratchet tree inside the Welcome.
+pub fn create_config() -> MlsGroupCreateConfig {
+    MlsGroupCreateConfig::builder()
+        .ciphersuite(CIPHERSUITE)
+        .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
+        .use_ratchet_tree_extension(true)
+        .max_past_epochs(MAX_PAST_EPOCHS)
+        .sender_ratchet_configuration(sender_ratchet())
+        .build()
+}
+
+/// How rooms are joined from a Welcome (same policy as [`create_config`]).
+pub fn join_config() -> MlsGroupJoinConfig {
+    MlsGroupJoinConfig::builder()
+        .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
+        .use_ratchet_tree_extension(true)
+        .max_past_epochs(MAX_PAST_EPOCHS)
+        .sender_ratchet_configuration(sender_ratchet())
+        .build()
+}
+
+/// The group id of a room: `room NUL random`. The room's name is bound into every
+/// message of the group (the group id is part of the group context), so a Welcome
+/// presented for another room is refused.
+pub fn group_id(room: &str, random: &[u8; 16]) -> GroupId {
+    let mut id = room.as_bytes().to_vec();
+    id.push(0);
+    id.extend_from_slice(random);
+    GroupId::from_slice(&id)
+}
+
+/// The room a group id names (see [`group_id`]).
+pub fn room_of(id: &GroupId) -> Option<&str> {
+    let bytes = id.as_slice();
+    let nul = bytes.iter().position(|b| *b == 0)?;
+    std::str::from_utf8(&bytes[..nul]).ok()
+}
+
+/// The user name in a basic credential.
+pub fn identity(credential: &Credential) -> Option<String> {
+    let basic = BasicCredential::try_from(credential.clone()).ok()?;
+    String::from_utf8(basic.identity().to_vec()).ok()
+}
+
+/// The members of a group: (name, public signature key), in leaf order.
+pub fn roster(group: &MlsGroup) -> Vec<(String, Vec<u8>)> {
+    group
+        .members()
+        .filter_map(|m| Some((identity(&m.credential)?, m.signature_key.clone())))
+        .collect()
+}
+
+/// Serializes an outgoing MLS message.
+pub fn to_bytes(message: &MlsMessageOut) -> Result<Vec<u8>, String> {
+    message.tls_serialize_detached().map_err(|e| e.to_string())
+}
+
+/// Parses an incoming MLS message.
+pub fn from_bytes(bytes: &[u8]) -> Result<MlsMessageIn, String> {
+    MlsMessageIn::tls_deserialize_exact(bytes).map_err(|e| e.to_string())
+}

@@ -1,0 +1,56 @@
+//! What travels inside MLS: the plaintext of an application message, bound to its
+//! context, and the box that carries a Welcome through the invitee's queue.
+
+use serde::{Deserialize, Serialize};
+
+/// The plaintext of an application message. The room and sender are repeated inside
+/// the encryption and checked on receipt, so that a server cannot present a message as
+/// said elsewhere or by someone else; the counter (per sender and room) reveals dropped
+/// messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sealed {
+    /// Version 1.
+    V1 {
+        /// The room it was written for.
+        room: String,
+        /// Who wrote it.
+        sender: String,
+        /// 1, 2, 3... per sender and room.
+        counter: u64,
+        /// The text.
+        text: String,
+    },
+}
+
+/// An MLS Welcome addressed to an invitee, with the room it is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WelcomeBox {
+    /// The room (also bound inside the group id, see [`crate::e2e::group::group_id`]).
+    pub room: String,
+    /// The serialized MLS Welcome message.
+    pub welcome: Vec<u8>,
+}
+
+impl Sealed {
+    /// Encodes for encryption.
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    /// Decodes a decrypted plaintext (`None` if it is not one).
+    pub fn decode(bytes: &[u8]) -> Option<Sealed> {
+        postcard::from_bytes(bytes).ok()
+    }
+}
+
+impl WelcomeBox {
+    /// Encodes for the direct queue.
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    /// Decodes a direct delivery (`None` if it is not one).
+    pub fn decode(bytes: &[u8]) -> Option<WelcomeBox> {
+        postcard::from_bytes(bytes).ok()
+    }
+}

@@ -1,0 +1,131 @@
+//! The client's state database, encrypted at rest.
+//!
+//! With a passphrase, `state.db` is an SQLCipher database (every page AES-256
+//! encrypted and authenticated) whose raw key is derived from the passphrase by
+//! Argon2id with a random salt kept in `state.salt`. Without one, it is a plain SQLite
+//! file readable by its owner only (0600). Either way it holds the MLS keys and
+//! groups, the decrypted history and the cursors.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use rusqlite::Connection;
+use zeroize::Zeroizing;
+
+use crate::error::{E2eError, StoreError};
+
+/// Argon2id cost: 19 MiB, 2 passes, 1 lane (OWASP's recommended minimum).
+const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+const ARGON2_PASSES: u32 = 2;
+const SALT_LEN: usize = 16;
+
+fn io(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Creates `path` empty with mode 0600 if it does not exist; tightens it to 0600 if it
+/// does (the v2 state file was created with the process umask).
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io(path, e))
+        }
+        Err(e) => Err(io(path, e)),
+    }
+}
+
+fn salt(home: &Path) -> Result<[u8; SALT_LEN], StoreError> {
+    let path = home.join("state.salt");
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() == SALT_LEN => {
+            let mut salt = [0u8; SALT_LEN];
+            salt.copy_from_slice(&bytes);
+            Ok(salt)
+        }
+        Ok(_) => Err(io(
+            &path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "salt file is damaged"),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut salt = [0u8; SALT_LEN];
+            getrandom::fill(&mut salt).map_err(|e| io(&path, std::io::Error::other(e)))?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| io(&path, e))?;
+            f.write_all(&salt)
+                .and_then(|_| f.sync_all())
+                .map_err(|e| io(&path, e))?;
+            Ok(salt)
+        }
+        Err(e) => Err(io(&path, e)),
+    }
+}
+
+/// Derives the 32-byte database key from `passphrase` (Argon2id).
+fn derive_key(passphrase: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, E2eError> {
+    let params =
+        argon2::Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, 1, Some(32)).map_err(|e| {
+            E2eError::Mls {
+                operation: "key derivation",
+                detail: e.to_string(),
+            }
+        })?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut key = Zeroizing::new([0u8; 32]);
+    argon
+        .hash_password_into(passphrase.as_bytes(), salt, key.as_mut())
+        .map_err(|e| E2eError::Mls {
+            operation: "key derivation",
+            detail: e.to_string(),
+        })?;
+    Ok(key)
+}
+
+/// Opens (creating if needed) `home/state.db`, with SQLCipher when a passphrase is
+/// given. A wrong passphrase (or a passphrase missing for an encrypted file) is
+/// [`E2eError::WrongPassphrase`].
+pub fn open(home: &Path, passphrase: Option<&str>) -> Result<Connection, crate::ClientError> {
+    let path = home.join("state.db");
+    private_file(&path)?;
+    let conn = Connection::open(&path).map_err(StoreError::from)?;
+    if let Some(passphrase) = passphrase {
+        let key = derive_key(passphrase, &salt(home)?)?;
+        let pragma = Zeroizing::new(format!(
+            "PRAGMA key = \"x'{}'\";",
+            data_encoding::HEXLOWER.encode(key.as_ref())
+        ));
+        conn.execute_batch(&pragma).map_err(StoreError::from)?;
+    }
+    // The first read decrypts page 1: this is where a wrong key shows.
+    if conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .is_err()
+    {
+        return Err(E2eError::WrongPassphrase { path }.into());
+    }
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(StoreError::from)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(StoreError::from)?;
+    // FULL: a transaction is on disk before the message it prepared leaves, so a crash
+    // never makes the client reuse a message key.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(StoreError::from)?;
+    Ok(conn)
+}
