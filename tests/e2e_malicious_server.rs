@@ -270,7 +270,7 @@ fn the_server_cannot_add_a_member_nor_forge_a_group_change() {
 fn swapped_key_packages_and_a_changed_key_are_refused_until_acknowledged() {
     let dir = tempdir("evil_keys");
     let mut evil = Evil::start(&dir.join("server"));
-    let (mut alice, mut bob) = pair(&dir, &evil);
+    let (mut alice, bob) = pair(&dir, &evil);
     drop(client(&dir.join("carol"), "carol", &evil.address));
     let before = alice.safety_number("bob").unwrap();
     assert_eq!(before, bob.safety_number("alice").unwrap());
