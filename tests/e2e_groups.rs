@@ -11,7 +11,6 @@ use smc::{Client, Server, ServerConfig};
 use support::{contains, copy_dir, files_under, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(20));
-const QUIET: Option<Duration> = Some(Duration::from_millis(300));
 
 fn client(home: &Path, user: &str, address: &str) -> Client {
     let mut c = Client::open(home, user).unwrap();
