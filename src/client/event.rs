@@ -1,9 +1,11 @@
 //! What [`crate::Client::recv_event`] hands out: messages and what happened around them.
 
+use serde::{Deserialize, Serialize};
+
 use crate::client::Message;
 
 /// Something that happened in the user's rooms.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChatEvent {
     /// A decrypted, authenticated message from someone else.
     Message(Message),

@@ -105,12 +105,12 @@ impl Client {
     ) -> Result<Option<ChatEvent>, ClientError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if let Some(event) = self.events.pop_front() {
+            if let Some(event) = self.pop_event()? {
                 return Ok(Some(event));
             }
             self.process_queued()?;
-            if !self.events.is_empty() {
-                continue;
+            if let Some(event) = self.pop_event()? {
+                return Ok(Some(event));
             }
             if self.synced && !self.to_commit.is_empty() {
                 self.commit_waiting()?;
@@ -180,12 +180,11 @@ impl Client {
             ))
         } else if envelope.sender == me {
             self.own_envelope(&envelope, &row.group_id)
-                .map(|_| Vec::new())
         } else {
             self.others_envelope(&envelope, &row.group_id, row.joined_epoch)
         };
-        let events = match result {
-            Ok(events) => events,
+        match result {
+            Ok(()) => {}
             Err(ClientError::Undecryptable {
                 room,
                 seq,
@@ -193,18 +192,19 @@ impl Client {
                 reason,
             }) => {
                 tracing::warn!(%room, seq, %sender, %reason, "message cannot be read");
-                self.state
-                    .transaction(|tx| tx.advance(&server, &me, &room, seq))?;
-                vec![ChatEvent::Undecryptable {
-                    room,
+                let event = ChatEvent::Undecryptable {
+                    room: room.clone(),
                     seq,
                     sender,
                     reason,
-                }]
+                };
+                self.state.transaction(|tx| {
+                    tx.advance(&server, &me, &room, seq)?;
+                    tx.push_events(&server, &me, &[event])
+                })?;
             }
             Err(e) => return Err(e),
         };
-        self.events.extend(events);
         Ok(())
     }
 
@@ -248,7 +248,7 @@ impl Client {
         envelope: &Envelope,
         group_id: &[u8],
         joined_epoch: u64,
-    ) -> Result<Vec<ChatEvent>, ClientError> {
+    ) -> Result<(), ClientError> {
         let server = self.server_id()?;
         let me = self.user.clone();
         let message = from_bytes(&envelope.payload)
@@ -258,11 +258,11 @@ impl Client {
             .map_err(|_| reject(envelope, "not an MLS group message"))?;
         let room = envelope.room.as_str();
         let mut to_commit = false;
-        let events = self.state.transaction(|tx| {
+        self.state.transaction(|tx| {
             if protocol.epoch().as_u64() < joined_epoch {
                 // From before this user joined (the commit that added them, for one).
                 tx.advance(&server, &me, room, envelope.seq)?;
-                return Ok(Vec::new());
+                return Ok(());
             }
             let provider = tx.provider();
             let mut group = load_group(tx, group_id)?;
@@ -355,12 +355,12 @@ impl Client {
                 }
             }
             tx.advance(&server, &me, room, envelope.seq)?;
-            Ok(events)
+            tx.push_events(&server, &me, &events)
         })?;
         if to_commit {
             self.to_commit.insert(room.to_owned());
         }
-        Ok(events)
+        Ok(())
     }
 
     /// A direct delivery: a Welcome joins its room's group; anything else is kept for
@@ -418,12 +418,12 @@ impl Client {
                 room: room.clone(),
                 by: credential_user.clone(),
             });
-            Ok(Some(Ok(events)))
+            tx.push_events(&server, &me, &events)?;
+            Ok(Some(Ok(())))
         })?;
         match joined {
             None => {}
-            Some(Ok(events)) => {
-                self.events.extend(events);
+            Some(Ok(())) => {
                 // The Welcome is handled: the server may forget it; one key package
                 // was used.
                 self.ack_directs(direct.id)?;
@@ -434,15 +434,17 @@ impl Client {
             }
             Some(Err(reason)) => {
                 tracing::warn!(%room, sender = %direct.sender, %reason, "unusable Welcome");
-                self.state
-                    .transaction(|tx| tx.advance(&server, &me, DIRECT_STREAM, direct.id))?;
-                self.ack_directs(direct.id)?;
-                self.events.push_back(ChatEvent::Undecryptable {
+                let event = ChatEvent::Undecryptable {
                     room,
                     seq: 0,
-                    sender: direct.sender,
+                    sender: direct.sender.clone(),
                     reason: format!("an invitation that cannot be used: {reason}"),
-                });
+                };
+                self.state.transaction(|tx| {
+                    tx.advance(&server, &me, DIRECT_STREAM, direct.id)?;
+                    tx.push_events(&server, &me, &[event])
+                })?;
+                self.ack_directs(direct.id)?;
             }
         }
         Ok(())

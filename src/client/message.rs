@@ -6,7 +6,7 @@ use crate::error::ClientError;
 use crate::proto::Envelope;
 
 /// A chat message of a room.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     /// Server-wide unique id.
     pub id: u64,

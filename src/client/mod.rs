@@ -63,8 +63,6 @@ pub struct Client {
     server: Option<String>,
     /// Raw direct deliveries not meant for the encryption layer (see [`Client::take_direct`]).
     directs: VecDeque<DirectEnvelope>,
-    /// Events ready for [`Client::recv_event`].
-    events: VecDeque<ChatEvent>,
     /// Room messages that arrived before the Welcome of their room.
     stash: HashMap<String, Vec<Envelope>>,
     /// Rooms with proposals (a member leaving) waiting for a commit.
@@ -125,7 +123,6 @@ impl Client {
             conn: None,
             server: None,
             directs: VecDeque::new(),
-            events: VecDeque::new(),
             stash: HashMap::new(),
             to_commit: BTreeSet::new(),
             synced: false,
@@ -371,6 +368,15 @@ impl Client {
                 Some(Event::Invited { .. }) => {}
             }
         }
+    }
+
+    /// Takes the oldest event waiting for [`Client::recv_event`].
+    fn pop_event(&self) -> Result<Option<ChatEvent>, ClientError> {
+        let Some(server) = &self.server else {
+            return Ok(None);
+        };
+        self.state
+            .transaction(|tx| tx.pop_event(server, &self.user))
     }
 
     /// The id of the server connected to (or last connected to).

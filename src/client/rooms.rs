@@ -367,7 +367,7 @@ impl Client {
             };
             match self.send_payload(room, commit, Some(epoch)) {
                 Ok(_) => {
-                    let events = self.state.transaction(|tx| {
+                    self.state.transaction(|tx| {
                         let mut group = load_group(tx, group_id)?;
                         let before = roster(&group);
                         group
@@ -375,9 +375,10 @@ impl Client {
                             .map_err(mls("merging the commit"))?;
                         let after = roster(&group);
                         observe_roster(tx, &server, &self.user, &after)?;
-                        Ok(members_changed(room, &before, &after))
+                        let changed: Vec<ChatEvent> =
+                            members_changed(room, &before, &after).into_iter().collect();
+                        tx.push_events(&server, &self.user, &changed)
                     })?;
-                    self.events.extend(events);
                     return Ok(welcome);
                 }
                 Err(e) => {

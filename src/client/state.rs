@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 use openmls_rust_crypto::RustCrypto;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::client::ChatEvent;
 use crate::e2e::provider::{migrate, Provider};
 use crate::e2e::vault;
 use crate::error::{E2eError, StoreError};
@@ -51,6 +52,9 @@ CREATE TABLE IF NOT EXISTS counters (
     server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, sender TEXT NOT NULL,
     last INTEGER NOT NULL,
     PRIMARY KEY (server, user, room, sender));
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, user TEXT NOT NULL,
+    event BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS published (
     server TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (server, user));
 ";
@@ -450,6 +454,47 @@ impl<'a> Tx<'a> {
             params![server, other, verified],
         ))?;
         Ok(n > 0)
+    }
+
+    /// Queues events for [`crate::Client::recv_event`], in this transaction (so that
+    /// what produced them and their delivery are saved together).
+    pub fn push_events(
+        &self,
+        server: &str,
+        user: &str,
+        events: &[ChatEvent],
+    ) -> Result<(), ClientError> {
+        let mut stmt = db(self
+            .conn
+            .prepare_cached("INSERT INTO inbox (server, user, event) VALUES (?1, ?2, ?3)"))?;
+        for e in events {
+            let bytes = postcard::to_stdvec(e).map_err(|e| {
+                ClientError::Store(StoreError::Io {
+                    path: "inbox".into(),
+                    source: std::io::Error::other(e),
+                })
+            })?;
+            db(stmt.execute(params![server, user, bytes]))?;
+        }
+        Ok(())
+    }
+
+    /// Takes the oldest queued event.
+    pub fn pop_event(&self, server: &str, user: &str) -> Result<Option<ChatEvent>, ClientError> {
+        let row: Option<(i64, Vec<u8>)> = db(self
+            .conn
+            .query_row(
+                "SELECT id, event FROM inbox WHERE server = ?1 AND user = ?2 ORDER BY id LIMIT 1",
+                params![server, user],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional())?;
+        let Some((id, bytes)) = row else {
+            return Ok(None);
+        };
+        db(self.conn.execute("DELETE FROM inbox WHERE id = ?1", [id]))?;
+        // An event this version cannot read (written by a newer one) is skipped.
+        Ok(postcard::from_bytes(&bytes).ok())
     }
 
     pub fn published(&self, server: &str, user: &str) -> Result<bool, ClientError> {

@@ -157,14 +157,15 @@ impl Client {
             )));
         }
         let key = leaf.signature_key().as_slice().to_vec();
-        let seen = self
-            .state
-            .transaction(|tx| tx.observe_key(&server, user, &key))?;
-        if seen == Seen::Changed {
-            self.events.push_back(ChatEvent::KeyChanged {
-                user: user.to_owned(),
-            });
-        }
+        self.state.transaction(|tx| {
+            if tx.observe_key(&server, user, &key)? == Seen::Changed {
+                let event = ChatEvent::KeyChanged {
+                    user: user.to_owned(),
+                };
+                tx.push_events(&server, &self.user, &[event])?;
+            }
+            Ok(())
+        })?;
         if self.key_change_pending(user)? {
             return Err(E2eError::KeyChanged {
                 user: user.to_owned(),

@@ -103,6 +103,8 @@ pub fn open(home: &Path, passphrase: Option<&str>) -> Result<Connection, crate::
     private_file(&path)?;
     let conn = Connection::open(&path).map_err(StoreError::from)?;
     if let Some(passphrase) = passphrase {
+        // A wrong key is reported as an error value, not logged to stderr by SQLCipher.
+        let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
         let key = derive_key(passphrase, &salt(home)?)?;
         let pragma = Zeroizing::new(format!(
             "PRAGMA key = \"x'{}'\";",
