@@ -131,6 +131,33 @@ fn an_invitation_waits_for_an_offline_member_who_then_reads_the_room() {
 }
 
 #[test]
+fn invitations_beyond_the_published_key_packages_use_the_last_resort_one() {
+    let dir = tempdir("e2e_last_resort");
+    let server = Server::start(ServerConfig::new(dir.join("server"), "127.0.0.1:0")).unwrap();
+    let address = server.address().to_string();
+    drop(client(&dir.join("bob"), "bob", &address));
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    // bob is offline: he cannot top up; the 10 one-use packages run out.
+    let rooms: Vec<String> = (0..13).map(|i| format!("room{i}")).collect();
+    for room in &rooms {
+        alice.create_room(room).unwrap();
+        alice.invite(room, "bob").unwrap();
+        alice.send(room, &format!("welcome to {room}")).unwrap();
+    }
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    let mut got = Vec::new();
+    while got.len() < rooms.len() {
+        got.push(next_text(&mut bob).1);
+    }
+    got.sort();
+    let mut expected: Vec<String> = rooms.iter().map(|r| format!("welcome to {r}")).collect();
+    expected.sort();
+    assert_eq!(got, expected);
+    // bob topped his packages up on joining.
+    assert!(bob.key_package_count().unwrap() >= 4);
+}
+
+#[test]
 fn after_leaving_new_messages_are_unreadable_to_the_leaver_even_with_its_old_keys() {
     let dir = tempdir("e2e_leave");
     let data = dir.join("server");

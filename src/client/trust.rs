@@ -8,7 +8,9 @@ use openmls_basic_credential::SignatureKeyPair;
 
 use super::state::{ClientState, Seen, Tx};
 use super::{ChatEvent, Client};
-use crate::e2e::group::{identity, CIPHERSUITE, KEY_PACKAGES_LOW, KEY_PACKAGES_TARGET};
+use crate::e2e::group::{
+    capabilities, identity, CIPHERSUITE, KEY_PACKAGES_LOW, KEY_PACKAGES_TARGET,
+};
 use crate::e2e::safety_number;
 use crate::error::{ClientError, E2eError};
 
@@ -99,7 +101,7 @@ impl Client {
         let (packages, last_resort) = self.state.transaction(|tx| {
             let provider = tx.provider();
             let build = |last: bool| -> Result<Vec<u8>, ClientError> {
-                let mut builder = KeyPackage::builder();
+                let mut builder = KeyPackage::builder().leaf_node_capabilities(capabilities());
                 if last {
                     builder = builder.mark_as_last_resort();
                 }

@@ -22,6 +22,12 @@ fn sender_ratchet() -> SenderRatchetConfiguration {
     SenderRatchetConfiguration::new(100, 10_000)
 }
 
+/// What this client's leaves support: the defaults, plus the last-resort key-package
+/// extension (a key package carrying an extension its leaf does not list is invalid).
+pub fn capabilities() -> Capabilities {
+    Capabilities::new(None, None, Some(&[ExtensionType::LastResort]), None, None)
+}
+
 /// How rooms are created: every message (commits included) as MLS ciphertext, the
 /// ratchet tree inside the Welcome.
 pub fn create_config() -> MlsGroupCreateConfig {

@@ -1,0 +1,239 @@
+//! End-to-end encryption costs (issue 5), printed as figures:
+//!
+//! - `throughput`: MLS application messages encrypted by one member and decrypted by
+//!   another (openmls + the RustCrypto provider + the SQLite storage the client uses,
+//!   in memory), 100-byte and 4 KiB texts;
+//! - `commit`: time for each member of a 50-member group to process one commit (an
+//!   update with a path, the costliest ordinary change);
+//! - `state`: the client's state size per room (real clients, real server, files on
+//!   disk).
+//!
+//! `cargo bench --bench e2e [-- throughput|commit|state]`. The one-way latency with
+//! encryption is `cargo bench --bench v2_net -- latency` (its clients encrypt).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use openmls::prelude::tls_codec::Serialize as _;
+use openmls::prelude::*;
+use openmls_basic_credential::SignatureKeyPair;
+use openmls_rust_crypto::RustCrypto;
+use rusqlite::Connection;
+use smc::e2e::group::{create_config, from_bytes, join_config, CIPHERSUITE};
+use smc::e2e::provider::{migrate, Provider};
+use smc::{Client, Server, ServerConfig};
+
+/// One member: its storage (in memory), crypto and signature key.
+struct Member {
+    conn: Connection,
+    crypto: RustCrypto,
+    signer: SignatureKeyPair,
+    credential: CredentialWithKey,
+}
+
+impl Member {
+    fn new(name: &str) -> Member {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let signer = SignatureKeyPair::new(CIPHERSUITE.signature_algorithm()).unwrap();
+        let credential = CredentialWithKey {
+            credential: BasicCredential::new(name.as_bytes().to_vec()).into(),
+            signature_key: signer.public().into(),
+        };
+        let m = Member {
+            conn,
+            crypto: RustCrypto::default(),
+            signer,
+            credential,
+        };
+        m.signer.store(m.provider().storage()).unwrap();
+        m
+    }
+
+    fn provider(&self) -> Provider<'_> {
+        Provider::new(&self.crypto, &self.conn)
+    }
+
+    fn key_package(&self) -> KeyPackage {
+        KeyPackage::builder()
+            .build(
+                CIPHERSUITE,
+                &self.provider(),
+                &self.signer,
+                self.credential.clone(),
+            )
+            .unwrap()
+            .key_package()
+            .clone()
+    }
+}
+
+/// A group of `n` members created by the first, everyone joined.
+fn group(n: usize) -> (Vec<Member>, Vec<MlsGroup>) {
+    let members: Vec<Member> = (0..n).map(|i| Member::new(&format!("m{i}"))).collect();
+    let owner = &members[0];
+    let mut first = MlsGroup::new(
+        &owner.provider(),
+        &owner.signer,
+        &create_config(),
+        owner.credential.clone(),
+    )
+    .unwrap();
+    let mut groups = Vec::new();
+    if n > 1 {
+        let packages: Vec<KeyPackage> = members[1..].iter().map(|m| m.key_package()).collect();
+        let (_, welcome, _) = first
+            .add_members(&owner.provider(), &owner.signer, &packages)
+            .unwrap();
+        first.merge_pending_commit(&owner.provider()).unwrap();
+        let welcome = welcome.tls_serialize_detached().unwrap();
+        for m in &members[1..] {
+            let MlsMessageBodyIn::Welcome(w) = from_bytes(&welcome).unwrap().extract() else {
+                panic!("welcome")
+            };
+            let staged =
+                StagedWelcome::new_from_welcome(&m.provider(), &join_config(), w, None).unwrap();
+            groups.push(staged.into_group(&m.provider()).unwrap());
+        }
+    }
+    groups.insert(0, first);
+    (members, groups)
+}
+
+fn throughput() {
+    let (members, mut groups) = group(2);
+    for size in [100usize, 4096] {
+        let text = vec![b'x'; size];
+        let n = 2000;
+        let start = Instant::now();
+        let mut wire = Vec::with_capacity(n);
+        for _ in 0..n {
+            let out = groups[0]
+                .create_message(&members[0].provider(), &members[0].signer, &text)
+                .unwrap();
+            wire.push(out.tls_serialize_detached().unwrap());
+        }
+        let encrypt = start.elapsed();
+        let start = Instant::now();
+        for bytes in &wire {
+            let message = from_bytes(bytes).unwrap().try_into_protocol_message().unwrap();
+            let processed = groups[1]
+                .process_message(&members[1].provider(), message)
+                .unwrap();
+            assert!(matches!(
+                processed.into_content(),
+                ProcessedMessageContent::ApplicationMessage(_)
+            ));
+        }
+        let decrypt = start.elapsed();
+        let rate = |d: Duration| n as f64 / d.as_secs_f64();
+        println!(
+            "MLS application messages of {size} B ({n}): encrypt {:.0} msg/s ({:.1} us each), decrypt {:.0} msg/s ({:.1} us each), {:.1} MiB/s of text through both",
+            rate(encrypt),
+            encrypt.as_secs_f64() * 1e6 / n as f64,
+            rate(decrypt),
+            decrypt.as_secs_f64() * 1e6 / n as f64,
+            (n * size) as f64 / (encrypt + decrypt).as_secs_f64() / (1 << 20) as f64
+        );
+    }
+}
+
+fn commit() {
+    let n = 50;
+    let (members, mut groups) = group(n);
+    let start = Instant::now();
+    let bundle = groups[7]
+        .self_update(&members[7].provider(), &members[7].signer, LeafNodeParameters::default())
+        .unwrap();
+    let create = start.elapsed();
+    groups[7].merge_pending_commit(&members[7].provider()).unwrap();
+    let bytes = bundle.into_commit().tls_serialize_detached().unwrap();
+    let mut times = Vec::new();
+    for (i, (m, g)) in members.iter().zip(groups.iter_mut()).enumerate() {
+        if i == 7 {
+            continue;
+        }
+        let start = Instant::now();
+        let message = from_bytes(&bytes).unwrap().try_into_protocol_message().unwrap();
+        let processed = g.process_message(&m.provider(), message).unwrap();
+        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content()
+        else {
+            panic!("a commit")
+        };
+        g.merge_staged_commit(&m.provider(), *staged).unwrap();
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    println!(
+        "50-member room, one commit (update with path, {} B): created in {:.2} ms; processed by each other member in {:.2} ms mean, {:.2} ms median, {:.2} ms max",
+        bytes.len(),
+        create.as_secs_f64() * 1e3,
+        mean.as_secs_f64() * 1e3,
+        times[times.len() / 2].as_secs_f64() * 1e3,
+        times.last().unwrap().as_secs_f64() * 1e3
+    );
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum()
+}
+
+fn state(base: &Path) {
+    let _ = std::fs::remove_dir_all(base);
+    let server = Server::start(ServerConfig::new(base.join("server"), "127.0.0.1:0")).unwrap();
+    let address = server.address().to_string();
+    let mut alice = Client::open(base.join("alice"), "alice").unwrap();
+    alice.connect(&address).unwrap();
+    let mut bob = Client::open(base.join("bob"), "bob").unwrap();
+    bob.connect(&address).unwrap();
+    let rooms = 20;
+    let empty = dir_size(&base.join("alice"));
+    for r in 0..rooms {
+        let room = format!("room{r}");
+        alice.create_room(&room).unwrap();
+        alice.invite(&room, "bob").unwrap();
+        for i in 0..10 {
+            alice.send(&room, &format!("message {i} of {room}, about 40 bytes")).unwrap();
+        }
+    }
+    while bob.recv(Some(Duration::from_millis(500))).unwrap().is_some() {}
+    drop(alice);
+    drop(bob);
+    // Reopening checkpoints the WAL into the database file.
+    drop(Client::open(base.join("alice"), "alice").unwrap());
+    drop(Client::open(base.join("bob"), "bob").unwrap());
+    let full = dir_size(&base.join("alice"));
+    let bob_full = dir_size(&base.join("bob"));
+    println!(
+        "client state: {:.1} KiB with no room; {:.1} KiB per room of 2 members with 10 messages (creator), {:.1} KiB per room (invitee, state.db total {:.0} KiB)",
+        empty as f64 / 1024.0,
+        (full - empty) as f64 / rooms as f64 / 1024.0,
+        bob_full as f64 / rooms as f64 / 1024.0,
+        bob_full as f64 / 1024.0
+    );
+    server.stop();
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    if wants("throughput") {
+        throughput();
+    }
+    if wants("commit") {
+        commit();
+    }
+    if wants("state") {
+        state(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench_e2e_state"));
+    }
+}
