@@ -116,7 +116,10 @@ fn throughput() {
         let encrypt = start.elapsed();
         let start = Instant::now();
         for bytes in &wire {
-            let message = from_bytes(bytes).unwrap().try_into_protocol_message().unwrap();
+            let message = from_bytes(bytes)
+                .unwrap()
+                .try_into_protocol_message()
+                .unwrap();
             let processed = groups[1]
                 .process_message(&members[1].provider(), message)
                 .unwrap();
@@ -138,15 +141,37 @@ fn throughput() {
     }
 }
 
+fn load() {
+    let (members, groups) = group(2);
+    let id = groups[1].group_id().clone();
+    let n = 500;
+    let start = Instant::now();
+    for _ in 0..n {
+        MlsGroup::load(members[1].provider().storage(), &id)
+            .unwrap()
+            .unwrap();
+    }
+    println!(
+        "loading a 2-member group from the SQLite storage: {:.1} us",
+        start.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+}
+
 fn commit() {
     let n = 50;
     let (members, mut groups) = group(n);
     let start = Instant::now();
     let bundle = groups[7]
-        .self_update(&members[7].provider(), &members[7].signer, LeafNodeParameters::default())
+        .self_update(
+            &members[7].provider(),
+            &members[7].signer,
+            LeafNodeParameters::default(),
+        )
         .unwrap();
     let create = start.elapsed();
-    groups[7].merge_pending_commit(&members[7].provider()).unwrap();
+    groups[7]
+        .merge_pending_commit(&members[7].provider())
+        .unwrap();
     let bytes = bundle.into_commit().tls_serialize_detached().unwrap();
     let mut times = Vec::new();
     for (i, (m, g)) in members.iter().zip(groups.iter_mut()).enumerate() {
@@ -154,10 +179,12 @@ fn commit() {
             continue;
         }
         let start = Instant::now();
-        let message = from_bytes(&bytes).unwrap().try_into_protocol_message().unwrap();
+        let message = from_bytes(&bytes)
+            .unwrap()
+            .try_into_protocol_message()
+            .unwrap();
         let processed = g.process_message(&m.provider(), message).unwrap();
-        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content()
-        else {
+        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
             panic!("a commit")
         };
         g.merge_staged_commit(&m.provider(), *staged).unwrap();
@@ -197,10 +224,16 @@ fn state(base: &Path) {
         alice.create_room(&room).unwrap();
         alice.invite(&room, "bob").unwrap();
         for i in 0..10 {
-            alice.send(&room, &format!("message {i} of {room}, about 40 bytes")).unwrap();
+            alice
+                .send(&room, &format!("message {i} of {room}, about 40 bytes"))
+                .unwrap();
         }
     }
-    while bob.recv(Some(Duration::from_millis(500))).unwrap().is_some() {}
+    while bob
+        .recv(Some(Duration::from_millis(500)))
+        .unwrap()
+        .is_some()
+    {}
     drop(alice);
     drop(bob);
     // Reopening checkpoints the WAL into the database file.
@@ -229,6 +262,9 @@ fn main() {
     let wants = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if wants("throughput") {
         throughput();
+    }
+    if wants("load") {
+        load();
     }
     if wants("commit") {
         commit();

@@ -103,14 +103,22 @@ fn latency(address: &str, dir: &Path) {
         }
         lat
     });
+    let mut send_times = Vec::new();
     for _ in 0..2000 {
+        let t = Instant::now();
         alice
             .send("latency", &(base.elapsed().as_nanos() as u64).to_string())
             .unwrap();
+        send_times.push(t.elapsed());
         rx.recv().unwrap();
     }
     let mut lat = receiver.join().unwrap();
     lat.sort();
+    send_times.sort();
+    println!(
+        "  Client::send alone (encrypt + save + durable store + acknowledgement): p50 {:.1} us",
+        pct(&send_times, 0.50).as_secs_f64() * 1e6
+    );
     println!(
         "one-way delivery latency (send -> durable commit -> push -> recv, 2000 messages): p50 {:.1} us, p99 {:.1} us",
         pct(&lat, 0.50).as_secs_f64() * 1e6,

@@ -220,38 +220,44 @@ impl Client {
         }
         self.process_queued()?;
         let group_id = self.require_group(room)?;
-        self.commit_proposals(room)?;
         let server = self.server_id()?;
         let me = self.user.clone();
-        let blocked = self.state.transaction(|tx| {
-            let group = load_group(tx, &group_id)?;
-            for (user, _) in roster(&group) {
-                if user != me && tx.contact(&server, &user)?.is_some_and(|c| c.2) {
-                    return Ok(Some(user));
+        // One durable transaction: checks, ratchet step, counter and outbox.
+        let prepare = |client: &Client| {
+            client.state.transaction_durable(|tx| {
+                let mut group = load_group(tx, &group_id)?;
+                if group.pending_proposals().next().is_some() {
+                    return Ok(None);
                 }
+                for (user, _) in roster(&group) {
+                    if user != me && tx.contact(&server, &user)?.is_some_and(|c| c.2) {
+                        return Err(E2eError::KeyChanged { user }.into());
+                    }
+                }
+                let counter = tx.take_counter(&server, &me, room)?;
+                let sealed = Sealed::V1 {
+                    room: room.to_owned(),
+                    sender: me.clone(),
+                    counter,
+                    text: text.to_owned(),
+                };
+                let out = group
+                    .create_message(&tx.provider(), &client.signer, &sealed.encode())
+                    .map_err(mls("encryption"))?;
+                let payload = to_bytes(&out).map_err(mls("encoding"))?;
+                let digest = Sha256::digest(&payload).to_vec();
+                tx.add_outbox(&server, &me, room, &digest, &payload, text)?;
+                Ok(Some((payload, digest)))
+            })
+        };
+        let (payload, digest) = match prepare(&*self)? {
+            Some(prepared) => prepared,
+            None => {
+                // A member asked to leave: their removal is committed first.
+                self.commit_proposals(room)?;
+                prepare(&*self)?.ok_or_else(|| E2eError::Busy { room: room.into() })?
             }
-            Ok(None)
-        })?;
-        if let Some(user) = blocked {
-            return Err(E2eError::KeyChanged { user }.into());
-        }
-        let (payload, digest) = self.state.transaction(|tx| {
-            let mut group = load_group(tx, &group_id)?;
-            let counter = tx.take_counter(&server, &me, room)?;
-            let sealed = Sealed::V1 {
-                room: room.to_owned(),
-                sender: me.clone(),
-                counter,
-                text: text.to_owned(),
-            };
-            let out = group
-                .create_message(&tx.provider(), &self.signer, &sealed.encode())
-                .map_err(mls("encryption"))?;
-            let payload = to_bytes(&out).map_err(mls("encoding"))?;
-            let digest = Sha256::digest(&payload).to_vec();
-            tx.add_outbox(&server, &me, room, &digest, &payload, text)?;
-            Ok((payload, digest))
-        })?;
+        };
         let sent = self.send_payload(room, payload, None)?;
         self.state.transaction(|tx| {
             tx.take_outbox(&server, &me, room, &digest)?;
@@ -346,7 +352,8 @@ impl Client {
     ) -> Result<Option<Vec<u8>>, ClientError> {
         let server = self.server_id()?;
         for _ in 0..COMMIT_ATTEMPTS {
-            let built = self.state.transaction(|tx| {
+            // Durable: once sent, this commit's secrets must not be lost.
+            let built = self.state.transaction_durable(|tx| {
                 let mut group = load_group(tx, group_id)?;
                 let Some((commit, welcome)) = build(&mut group, &tx.provider(), &self.signer)?
                 else {

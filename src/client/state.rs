@@ -111,12 +111,40 @@ impl ClientState {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Like [`ClientState::transaction`], but on disk (fsync) before it returns even
+    /// across a power loss: for the transaction that steps the sending ratchet, so that
+    /// no message key can ever be used twice.
+    pub fn transaction_durable<T>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let conn = self.lock();
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(StoreError::from)?;
+        let out = Self::run(&conn, &self.crypto, f);
+        let reset = conn.pragma_update(None, "synchronous", "NORMAL");
+        let out = out?;
+        reset.map_err(StoreError::from)?;
+        Ok(out)
+    }
+
     /// Runs `f` in one transaction: committed if it returns `Ok`, rolled back otherwise.
+    /// Committed transactions survive a crash of the process; after a power loss the
+    /// last ones may be rolled back together (WAL, `synchronous=NORMAL`), which only
+    /// makes the server deliver their messages again.
     pub fn transaction<T>(
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
         let conn = self.lock();
+        Self::run(&conn, &self.crypto, f)
+    }
+
+    fn run<T>(
+        conn: &Connection,
+        crypto: &RustCrypto,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
         if !conn.is_autocommit() {
             // A panic (caught at the C or Python boundary) left a transaction open.
             let _ = conn.execute_batch("ROLLBACK");
@@ -125,10 +153,7 @@ impl ClientState {
         // home (two processes) serialize instead of failing to upgrade a read lock.
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(StoreError::from)?;
-        let out = f(&Tx {
-            conn: &conn,
-            crypto: &self.crypto,
-        });
+        let out = f(&Tx { conn, crypto });
         match out {
             Ok(value) => match conn.execute_batch("COMMIT") {
                 Ok(()) => Ok(value),
