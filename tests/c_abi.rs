@@ -241,6 +241,8 @@ fn c_example_chats_through_an_smc_server() {
                 "history of c-room (2 messages):",
                 "  alice: Hello Bob, from C!",
                 "  bob: Hello Alice, got it.",
+                "safety numbers match",
+                "alice verified bob: yes",
             ],
             "{out}"
         );

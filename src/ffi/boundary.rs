@@ -163,3 +163,9 @@ pub unsafe extern "C" fn smc_string_free(s: *mut c_char) {
         drop(unsafe { CString::from_raw(s) });
     });
 }
+
+/// Writes an output argument already checked by [`out_arg`].
+pub(crate) fn write_out<T>(out: *mut T, value: T) {
+    // SAFETY: callers pass a pointer checked by `out_arg`, writable per their contract.
+    unsafe { out.write(value) };
+}

@@ -7,7 +7,9 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{guard, handle, handle_mut, into_c_string, out_arg, str_arg, Failure};
+use super::boundary::{
+    guard, handle, handle_mut, into_c_string, out_arg, str_arg, write_out, Failure,
+};
 use super::status::SmcStatus;
 use crate::client::{Client, Message};
 use crate::server::{Server, ServerConfig};
@@ -16,7 +18,7 @@ use crate::server::{Server, ServerConfig};
 pub struct SmcServer(Server);
 
 /// A user's client (opaque). Created by `smc_client_open`, released by `smc_client_free`.
-pub struct SmcClient(Client);
+pub struct SmcClient(pub(crate) Client);
 
 /// A message (opaque). Created by `smc_client_recv` or taken from a list, released by
 /// `smc_message_free`. Its strings stay valid while it lives.
@@ -46,11 +48,6 @@ impl From<Message> for SmcMessage {
             message,
         }
     }
-}
-
-fn write_out<T>(out: *mut T, value: T) {
-    // SAFETY: callers pass a pointer checked by `out_arg`, writable per their contract.
-    unsafe { out.write(value) };
 }
 
 /// Starts a server with its key and store in `data_dir` (created if missing; the key

@@ -16,5 +16,6 @@ pub mod chat;
 pub mod cipher;
 pub mod legacy;
 pub mod status;
+pub mod trust;
 
 pub use status::SmcStatus;

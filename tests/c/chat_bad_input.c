@@ -26,11 +26,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
         return 2;
     }
-    char server_dir[4096], a_home[4096], c_home[4096], m_home[4096];
+    char server_dir[4096], a_home[4096], c_home[4096], m_home[4096], e_home[4096];
     snprintf(server_dir, sizeof server_dir, "%s/server", argv[1]);
     snprintf(a_home, sizeof a_home, "%s/alice", argv[1]);
     snprintf(c_home, sizeof c_home, "%s/carol", argv[1]);
     snprintf(m_home, sizeof m_home, "%s/mallory", argv[1]);
+    snprintf(e_home, sizeof e_home, "%s/erin", argv[1]);
 
     smc_server *server = NULL;
     EXPECT(smc_server_start(NULL, "127.0.0.1:0", &server), SMC_NULL_POINTER);
@@ -74,6 +75,31 @@ int main(int argc, char **argv) {
     /* Same name, another key. */
     EXPECT(smc_client_open(m_home, "alice", &mallory), SMC_OK);
     EXPECT(smc_client_connect(mallory, address), SMC_NAME_TAKEN);
+
+    /* End-to-end encryption: safety numbers, verification, the encrypted state. */
+    char *number = NULL;
+    EXPECT(smc_client_safety_number(alice, "nobody", &number), SMC_UNKNOWN_USER);
+    EXPECT(smc_client_safety_number(alice, NULL, &number), SMC_NULL_POINTER);
+    EXPECT(smc_client_safety_number(alice, "carol", NULL), SMC_NULL_POINTER);
+    EXPECT(smc_client_safety_number(NULL, "carol", &number), SMC_NULL_POINTER);
+    EXPECT(smc_client_verify(NULL, "carol"), SMC_NULL_POINTER);
+    EXPECT(smc_client_verify(alice, "nobody"), SMC_UNKNOWN_USER);
+    EXPECT(smc_client_acknowledge_key_change(alice, "\xff"), SMC_INVALID_UTF8);
+    EXPECT(smc_client_is_verified(alice, "carol", NULL), SMC_NULL_POINTER);
+    smc_client *erin = NULL;
+    EXPECT(smc_client_open_encrypted(e_home, "erin", "right passphrase", &erin), SMC_OK);
+    smc_client_free(erin);
+    erin = NULL;
+    EXPECT(smc_client_open_encrypted(e_home, "erin", "wrong passphrase", &erin),
+           SMC_WRONG_PASSPHRASE);
+    EXPECT(smc_client_open(e_home, "erin", &erin), SMC_WRONG_PASSPHRASE);
+    EXPECT(smc_client_open_encrypted(e_home, "erin", NULL, &erin), SMC_NULL_POINTER);
+    if (erin != NULL) {
+        fprintf(stderr, "a failed open must not write a handle\n");
+        failures++;
+    }
+    EXPECT(smc_client_open_encrypted(e_home, "erin", "right passphrase", &erin), SMC_OK);
+    smc_client_free(erin);
 
     /* Accessors and frees tolerate NULL. */
     if (smc_message_text(NULL) != NULL || smc_message_id(NULL) != 0 ||

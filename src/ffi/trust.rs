@@ -1,0 +1,140 @@
+//! C entry points of end-to-end encryption: opening an encrypted client state, safety
+//! numbers and key verification.
+
+use std::ffi::c_char;
+
+use super::boundary::{guard, handle_mut, into_c_string, out_arg, str_arg, write_out, Failure};
+use super::chat::SmcClient;
+use super::status::SmcStatus;
+use crate::client::Client;
+
+/// Like `smc_client_open`, with the client's state (MLS keys, groups, decrypted
+/// history) encrypted at rest under a key derived from `passphrase` (Argon2id, then
+/// SQLCipher). The same passphrase must be given every time.
+///
+/// Ownership: strings are borrowed (libsmc keeps no copy of the passphrase once the
+/// state is open). On `SMC_OK`, `*out_client` receives a new handle owned by the
+/// caller, released with `smc_client_free`.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_INVALID_ARGUMENT` (bad user
+/// name), `SMC_WRONG_PASSPHRASE`, `SMC_IO_ERROR`.
+///
+/// # Safety
+/// Strings are NULL or NUL-terminated; `out_client` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_open_encrypted(
+    home: *const c_char,
+    user: *const c_char,
+    passphrase: *const c_char,
+    out_client: *mut *mut SmcClient,
+) -> SmcStatus {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let home = unsafe { str_arg(home, "home") }?;
+        // SAFETY: per this function's contract.
+        let user = unsafe { str_arg(user, "user") }?;
+        // SAFETY: per this function's contract.
+        let passphrase = unsafe { str_arg(passphrase, "passphrase") }?;
+        let out = out_arg(out_client, "out_client")?;
+        let client = Client::open_with_passphrase(home, user, passphrase)?;
+        write_out(out, Box::into_raw(Box::new(SmcClient(client))));
+        Ok(())
+    })
+}
+
+fn with_user(
+    client: *mut SmcClient,
+    user: *const c_char,
+    body: impl FnOnce(&mut Client, &str) -> Result<(), Failure>,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        // SAFETY: the callers' contracts make `user` NULL or NUL-terminated.
+        let user = unsafe { str_arg(user, "user") }?;
+        body(&mut client.0, user)
+    })
+}
+
+/// The safety number of this client's user and `user`: 60 digits in 12 groups of 5,
+/// the same on both sides when each holds the other's real key. Compare it out of band,
+/// then call `smc_client_verify`.
+///
+/// Ownership: strings borrowed. On `SMC_OK`, `*out_number` receives a new string owned
+/// by the caller, released with `smc_string_free`.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_UNKNOWN_USER` (no key seen for
+/// `user` yet: share a room first), `SMC_CONNECTION_CLOSED` (never connected).
+///
+/// # Safety
+/// `client` is NULL or live; `user` is NULL or NUL-terminated; `out_number` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_safety_number(
+    client: *mut SmcClient,
+    user: *const c_char,
+    out_number: *mut *mut c_char,
+) -> SmcStatus {
+    with_user(client, user, |c, user| {
+        let out = out_arg(out_number, "out_number")?;
+        let number = c.safety_number(user)?;
+        write_out(out, into_c_string(number)?);
+        Ok(())
+    })
+}
+
+/// Marks `user`'s current key as verified (the safety numbers were compared); also
+/// acknowledges a key change.
+///
+/// Ownership: both borrowed.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_UNKNOWN_USER`.
+///
+/// # Safety
+/// `client` is NULL or live; `user` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_verify(
+    client: *mut SmcClient,
+    user: *const c_char,
+) -> SmcStatus {
+    with_user(client, user, |c, user| Ok(c.verify(user)?))
+}
+
+/// Acknowledges that `user`'s key changed (`SMC_KEY_CHANGED` from a send), without
+/// verifying the new one: sending to rooms they are in works again.
+///
+/// Ownership: both borrowed.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_UNKNOWN_USER`.
+///
+/// # Safety
+/// `client` is NULL or live; `user` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_acknowledge_key_change(
+    client: *mut SmcClient,
+    user: *const c_char,
+) -> SmcStatus {
+    with_user(client, user, |c, user| Ok(c.acknowledge_key_change(user)?))
+}
+
+/// Writes to `*out_verified` whether `user`'s current key was verified.
+///
+/// Ownership: all borrowed.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`.
+///
+/// # Safety
+/// `client` is NULL or live; `user` is NULL or NUL-terminated; `out_verified` is NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_is_verified(
+    client: *mut SmcClient,
+    user: *const c_char,
+    out_verified: *mut bool,
+) -> SmcStatus {
+    with_user(client, user, |c, user| {
+        let out = out_arg(out_verified, "out_verified")?;
+        let verified = c.is_verified(user)?;
+        write_out(out, verified);
+        Ok(())
+    })
+}
