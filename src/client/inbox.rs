@@ -11,13 +11,25 @@ use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::rooms::{load_group, members_changed};
-use super::state::DIRECT_STREAM;
+use super::state::{Tx, DIRECT_STREAM};
 use super::trust::{mls, observe_roster};
 use super::{ChatEvent, Client, Message};
 use crate::e2e::group::{from_bytes, identity, join_config, room_of, roster};
 use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::ClientError;
 use crate::proto::{DirectEnvelope, Envelope, Event};
+
+/// What became of a room message.
+enum Handled {
+    /// Already handled (at or below the cursor).
+    Before,
+    /// Handled now.
+    Done,
+    /// Handled now; it left a proposal that waits for a commit.
+    ProposalWaiting,
+    /// Its room's Welcome has not arrived yet.
+    NotJoined,
+}
 
 fn reject(envelope: &Envelope, reason: impl Into<String>) -> ClientError {
     ClientError::Undecryptable {
@@ -158,33 +170,43 @@ impl Client {
         let server = self.server_id()?;
         let me = self.user.clone();
         let room = envelope.room.clone();
-        let (done, row) = self.state.transaction(|tx| {
-            Ok((
-                tx.cursor(&server, &me, &room)? >= envelope.seq,
-                tx.room(&server, &me, &room)?,
-            ))
-        })?;
-        if done {
-            return Ok(());
-        }
-        let Some(row) = row else {
-            // Not joined yet: kept until the room's Welcome arrives (the cursor stays,
-            // so after a restart the server sends it again).
-            self.stash.entry(room).or_default().push(envelope);
-            return Ok(());
-        };
-        let result = if !row.active {
-            Err(reject(
-                &envelope,
-                "this client is no longer in the room's group",
-            ))
-        } else if envelope.sender == me {
-            self.own_envelope(&envelope, &row.group_id)
-        } else {
-            self.others_envelope(&envelope, &row.group_id, row.joined_epoch)
-        };
+        // One transaction: the check, the decryption, the history, the cursor, the events.
+        let result = self.state.transaction(|tx| {
+            if tx.cursor(&server, &me, &room)? >= envelope.seq {
+                return Ok(Handled::Before);
+            }
+            let Some(row) = tx.room(&server, &me, &room)? else {
+                return Ok(Handled::NotJoined);
+            };
+            if !row.active {
+                return Err(reject(
+                    &envelope,
+                    "this client is no longer in the room's group",
+                ));
+            }
+            let who = (server.as_str(), me.as_str());
+            if envelope.sender == me {
+                Self::own_envelope(tx, who, &envelope, &row.group_id)?;
+                return Ok(Handled::Done);
+            }
+            let to_commit =
+                Self::others_envelope(tx, who, &envelope, &row.group_id, row.joined_epoch)?;
+            Ok(if to_commit {
+                Handled::ProposalWaiting
+            } else {
+                Handled::Done
+            })
+        });
         match result {
-            Ok(()) => {}
+            Ok(Handled::Before | Handled::Done) => {}
+            Ok(Handled::ProposalWaiting) => {
+                self.to_commit.insert(room);
+            }
+            Ok(Handled::NotJoined) => {
+                // Not joined yet: kept until the room's Welcome arrives (the cursor
+                // stays, so after a restart the server sends it again).
+                self.stash.entry(room).or_default().push(envelope);
+            }
             Err(ClientError::Undecryptable {
                 room,
                 seq,
@@ -211,10 +233,13 @@ impl Client {
     /// This user's own message coming back: its own commit (merged when it was
     /// accepted; merged now if the client crashed in between) or an application message
     /// (moved from the outbox to the history if the acknowledgement was lost).
-    fn own_envelope(&mut self, envelope: &Envelope, group_id: &[u8]) -> Result<(), ClientError> {
-        let server = self.server_id()?;
-        let me = self.user.clone();
-        self.state.transaction(|tx| {
+    fn own_envelope(
+        tx: &Tx<'_>,
+        (server, me): (&str, &str),
+        envelope: &Envelope,
+        group_id: &[u8],
+    ) -> Result<(), ClientError> {
+        {
             if let Some(epoch) = envelope.commit_epoch {
                 let mut group = load_group(tx, group_id)?;
                 if group.pending_commit().is_some() && group.epoch().as_u64() == epoch {
@@ -224,33 +249,33 @@ impl Client {
                 }
             } else {
                 let digest = Sha256::digest(&envelope.payload).to_vec();
-                if let Some(text) = tx.take_outbox(&server, &me, &envelope.room, &digest)? {
+                if let Some(text) = tx.take_outbox(server, me, &envelope.room, &digest)? {
                     tx.add_history(
-                        &server,
-                        &me,
+                        server,
+                        me,
                         &envelope.room,
                         envelope.seq,
                         envelope.id,
-                        &me,
+                        me,
                         envelope.timestamp_ms,
                         &text,
                     )?;
                 }
             }
-            tx.advance(&server, &me, &envelope.room, envelope.seq)
-        })
+            tx.advance(server, me, &envelope.room, envelope.seq)
+        }
     }
 
     /// Someone else's message: decrypt and authenticate with the group, check what the
     /// plaintext binds (room, sender, counter), store, advance the cursor.
+    /// Returns whether proposals now wait for a commit.
     fn others_envelope(
-        &mut self,
+        tx: &Tx<'_>,
+        (server, me): (&str, &str),
         envelope: &Envelope,
         group_id: &[u8],
         joined_epoch: u64,
-    ) -> Result<(), ClientError> {
-        let server = self.server_id()?;
-        let me = self.user.clone();
+    ) -> Result<bool, ClientError> {
         let message = from_bytes(&envelope.payload)
             .map_err(|e| reject(envelope, format!("not an MLS message ({e})")))?;
         let protocol = message
@@ -258,11 +283,11 @@ impl Client {
             .map_err(|_| reject(envelope, "not an MLS group message"))?;
         let room = envelope.room.as_str();
         let mut to_commit = false;
-        self.state.transaction(|tx| {
+        {
             if protocol.epoch().as_u64() < joined_epoch {
                 // From before this user joined (the commit that added them, for one).
-                tx.advance(&server, &me, room, envelope.seq)?;
-                return Ok(());
+                tx.advance(server, me, room, envelope.seq)?;
+                return Ok(false);
             }
             let provider = tx.provider();
             let mut group = load_group(tx, group_id)?;
@@ -294,7 +319,7 @@ impl Client {
                             format!("written by {sender:?} for room {bound_room:?}, not here"),
                         ));
                     }
-                    let last = tx.see_counter(&server, &me, room, &sender, counter)?;
+                    let last = tx.see_counter(server, me, room, &sender, counter)?;
                     if counter > last + 1 {
                         events.push(ChatEvent::Missing {
                             room: room.to_owned(),
@@ -303,8 +328,8 @@ impl Client {
                         });
                     }
                     tx.add_history(
-                        &server,
-                        &me,
+                        server,
+                        me,
                         room,
                         envelope.seq,
                         envelope.id,
@@ -334,13 +359,13 @@ impl Client {
                         .merge_staged_commit(&provider, *staged)
                         .map_err(mls("merging a commit"))?;
                     if self_removed {
-                        tx.deactivate_room(&server, &me, room)?;
+                        tx.deactivate_room(server, me, room)?;
                         events.push(ChatEvent::Removed {
                             room: room.to_owned(),
                         });
                     } else {
                         let after = roster(&group);
-                        for user in observe_roster(tx, &server, &me, &after)? {
+                        for user in observe_roster(tx, server, me, &after)? {
                             events.push(ChatEvent::KeyChanged { user });
                         }
                         events.extend(members_changed(room, &before, &after));
@@ -354,13 +379,11 @@ impl Client {
                     return Err(reject(envelope, "external proposals are not accepted"));
                 }
             }
-            tx.advance(&server, &me, room, envelope.seq)?;
-            tx.push_events(&server, &me, &events)
-        })?;
-        if to_commit {
-            self.to_commit.insert(room.to_owned());
+            tx.advance(server, me, room, envelope.seq)?;
+            tx.keep(group);
+            tx.push_events(server, me, &events)?;
         }
-        Ok(())
+        Ok(to_commit)
     }
 
     /// A direct delivery: a Welcome joins its room's group; anything else is kept for

@@ -35,15 +35,7 @@ const COMMIT_ATTEMPTS: usize = 16;
 type Built = (MlsMessageOut, Option<MlsMessageOut>);
 
 pub(super) fn load_group(tx: &Tx<'_>, group_id: &[u8]) -> Result<MlsGroup, ClientError> {
-    MlsGroup::load(tx.provider().storage(), &GroupId::from_slice(group_id))
-        .map_err(mls("loading the group"))?
-        .ok_or_else(|| {
-            E2eError::Mls {
-                operation: "loading the group",
-                detail: "it is missing from the state".into(),
-            }
-            .into()
-        })
+    tx.group(group_id)
 }
 
 impl Client {
@@ -117,9 +109,10 @@ impl Client {
             return Err(E2eError::NoGroup { room: room.into() }.into());
         };
         let already = self.state.transaction(|tx| {
-            Ok(roster(&load_group(tx, &group_id)?)
-                .iter()
-                .any(|(name, _)| name == user))
+            let group = load_group(tx, &group_id)?;
+            let member = roster(&group).iter().any(|(name, _)| name == user);
+            tx.keep(group);
+            Ok(member)
         })?;
         if already {
             return self.expect_done(Request::Invite {
@@ -176,10 +169,10 @@ impl Client {
         self.process_queued()?;
         let group_id = self.require_group(room)?;
         let mut names: Vec<String> = self.state.transaction(|tx| {
-            Ok(roster(&load_group(tx, &group_id)?)
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect())
+            let group = load_group(tx, &group_id)?;
+            let names = roster(&group).into_iter().map(|(n, _)| n).collect();
+            tx.keep(group);
+            Ok(names)
         })?;
         names.sort();
         Ok(names)
@@ -227,6 +220,7 @@ impl Client {
             client.state.transaction_durable(|tx| {
                 let mut group = load_group(tx, &group_id)?;
                 if group.pending_proposals().next().is_some() {
+                    tx.keep(group);
                     return Ok(None);
                 }
                 for (user, _) in roster(&group) {
@@ -247,6 +241,7 @@ impl Client {
                 let payload = to_bytes(&out).map_err(mls("encoding"))?;
                 let digest = Sha256::digest(&payload).to_vec();
                 tx.add_outbox(&server, &me, room, &digest, &payload, text)?;
+                tx.keep(group);
                 Ok(Some((payload, digest)))
             })
         };

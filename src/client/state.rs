@@ -8,11 +8,14 @@
 //! and the rows that go with it (a decrypted message and its cursor, an outgoing
 //! message and its ratchet step) are on disk together or not at all.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+use openmls::group::{GroupId, MlsGroup};
 use openmls_rust_crypto::RustCrypto;
+use openmls_traits::OpenMlsProvider;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::client::ChatEvent;
@@ -61,8 +64,18 @@ CREATE TABLE IF NOT EXISTS published (
 
 /// The state database and the crypto provider.
 pub(crate) struct ClientState {
-    conn: Mutex<Connection>,
+    inner: Mutex<Inner>,
     crypto: RustCrypto,
+}
+
+/// The connection and the groups kept in memory between transactions (loading one
+/// from the storage reads a dozen rows). The cache is dropped whenever a transaction
+/// rolls back and whenever another connection (another process on this home) changed
+/// the database (`PRAGMA data_version`), so it never differs from what is stored.
+struct Inner {
+    conn: Connection,
+    groups: HashMap<Vec<u8>, MlsGroup>,
+    data_version: i64,
 }
 
 impl std::fmt::Debug for ClientState {
@@ -102,13 +115,17 @@ impl ClientState {
             detail,
         })?;
         Ok(ClientState {
-            conn: Mutex::new(conn),
+            inner: Mutex::new(Inner {
+                conn,
+                groups: HashMap::new(),
+                data_version: -1,
+            }),
             crypto: RustCrypto::default(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Like [`ClientState::transaction`], but on disk (fsync) before it returns even
@@ -118,11 +135,13 @@ impl ClientState {
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
-        let conn = self.lock();
-        conn.pragma_update(None, "synchronous", "FULL")
+        let mut inner = self.lock();
+        inner
+            .conn
+            .pragma_update(None, "synchronous", "FULL")
             .map_err(StoreError::from)?;
-        let out = Self::run(&conn, &self.crypto, f);
-        let reset = conn.pragma_update(None, "synchronous", "NORMAL");
+        let out = Self::run(&mut inner, &self.crypto, f);
+        let reset = inner.conn.pragma_update(None, "synchronous", "NORMAL");
         let out = out?;
         reset.map_err(StoreError::from)?;
         Ok(out)
@@ -136,15 +155,16 @@ impl ClientState {
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
-        let conn = self.lock();
-        Self::run(&conn, &self.crypto, f)
+        let mut inner = self.lock();
+        Self::run(&mut inner, &self.crypto, f)
     }
 
     fn run<T>(
-        conn: &Connection,
+        inner: &mut Inner,
         crypto: &RustCrypto,
         f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
+        let conn = &inner.conn;
         if !conn.is_autocommit() {
             // A panic (caught at the C or Python boundary) left a transaction open.
             let _ = conn.execute_batch("ROLLBACK");
@@ -153,16 +173,33 @@ impl ClientState {
         // home (two processes) serialize instead of failing to upgrade a read lock.
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(StoreError::from)?;
-        let out = f(&Tx { conn, crypto });
-        match out {
+        let version: i64 = conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))
+            .map_err(StoreError::from)?;
+        if version != inner.data_version {
+            inner.groups.clear();
+            inner.data_version = version;
+        }
+        let groups = RefCell::new(std::mem::take(&mut inner.groups));
+        let out = f(&Tx {
+            conn,
+            crypto,
+            groups: &groups,
+        });
+        let out = match out {
             Ok(value) => match conn.execute_batch("COMMIT") {
                 Ok(()) => Ok(value),
-                Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    Err(StoreError::from(e).into())
-                }
+                Err(e) => Err(StoreError::from(e).into()),
             },
+            Err(e) => Err(e),
+        };
+        match out {
+            Ok(value) => {
+                inner.groups = groups.into_inner();
+                Ok(value)
+            }
             Err(e) => {
+                // The groups in memory may hold changes that are not stored.
                 let _ = conn.execute_batch("ROLLBACK");
                 Err(e)
             }
@@ -174,6 +211,7 @@ impl ClientState {
 pub(crate) struct Tx<'a> {
     conn: &'a Connection,
     crypto: &'a RustCrypto,
+    groups: &'a RefCell<HashMap<Vec<u8>, MlsGroup>>,
 }
 
 fn db<T>(r: rusqlite::Result<T>) -> Result<T, ClientError> {
@@ -181,6 +219,34 @@ fn db<T>(r: rusqlite::Result<T>) -> Result<T, ClientError> {
 }
 
 impl<'a> Tx<'a> {
+    /// The group `group_id`, from memory or the storage. Give it back with
+    /// [`Tx::keep`] once done (otherwise the next use loads it again).
+    pub fn group(&self, group_id: &[u8]) -> Result<MlsGroup, ClientError> {
+        if let Some(group) = self.groups.borrow_mut().remove(group_id) {
+            return Ok(group);
+        }
+        MlsGroup::load(self.provider().storage(), &GroupId::from_slice(group_id))
+            .map_err(|e| E2eError::Mls {
+                operation: "loading the group",
+                detail: e.to_string(),
+            })?
+            .ok_or_else(|| {
+                E2eError::Mls {
+                    operation: "loading the group",
+                    detail: "it is missing from the state".into(),
+                }
+                .into()
+            })
+    }
+
+    /// Keeps `group` in memory for the next transactions (dropped if this one rolls
+    /// back).
+    pub fn keep(&self, group: MlsGroup) {
+        self.groups
+            .borrow_mut()
+            .insert(group.group_id().as_slice().to_vec(), group);
+    }
+
     /// The openmls provider inside this transaction.
     pub fn provider(&self) -> Provider<'a> {
         Provider::new(self.crypto, self.conn)
