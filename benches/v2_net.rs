@@ -421,13 +421,22 @@ fn sync_missed(address: &str, dir: &Path) {
     alice.connect(address).unwrap();
     alice.create_room("sync").unwrap();
     alice.invite("sync", "sync_bob").unwrap();
-    bob.close();
-    let threads: Vec<_> = (0..8)
+    // Eight senders (one home each: a home is used by one client at a time).
+    let senders: Vec<Client> = (0..8)
         .map(|s| {
-            let mut c = Client::open(dir.join("sync_alice"), "sync_alice").unwrap();
+            let name = format!("sync_s{s}");
+            let mut c = Client::open(dir.join(&name), &name).unwrap();
             c.connect(address).unwrap();
+            alice.invite("sync", &name).unwrap();
+            c
+        })
+        .collect();
+    bob.close();
+    let threads: Vec<_> = senders
+        .into_iter()
+        .enumerate()
+        .map(|(s, mut c)| {
             std::thread::spawn(move || {
-                // Eight clients on one home: their state transactions are serialized.
                 for i in 0..1250 {
                     c.send("sync", &format!("missed {s}:{i}")).unwrap();
                 }

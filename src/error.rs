@@ -267,6 +267,13 @@ pub enum ClientError {
     /// End-to-end encryption refused or failed.
     #[error(transparent)]
     E2e(#[from] E2eError),
+    /// Another client (this process or another) has this home open: one home, one
+    /// client at a time (they would share one MLS state and one outbox).
+    #[error("{home} is in use by another smc client")]
+    HomeInUse {
+        /// The home directory.
+        home: std::path::PathBuf,
+    },
     /// A message of a room that cannot be shown: not decryptable, replayed, forged, or
     /// not bound to its room and sender. It is reported, never shown as text.
     #[error(

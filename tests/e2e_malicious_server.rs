@@ -129,7 +129,8 @@ fn a_replayed_message_is_reported_and_not_shown_twice() {
     assert_eq!(reasons.len(), 1, "{events:?}");
     assert!(reasons[0].contains("replayed"), "{reasons:?}");
     // recv reports it as an error too, then goes on.
-    alice = client(&dir.join("alice"), "alice", &evil.address);
+    drop(alice);
+    let mut alice = client(&dir.join("alice"), "alice", &evil.address);
     alice.send("r", "next").unwrap();
     assert_eq!(bob.recv(WAIT).unwrap().unwrap().text, "next");
     let history: Vec<String> = bob
@@ -287,6 +288,7 @@ fn swapped_key_packages_and_a_changed_key_are_refused_until_acknowledged() {
         )
         .unwrap();
     });
+    drop(alice);
     let mut alice = client(&dir.join("alice"), "alice", &evil.address);
     let err = alice.invite("r2", "bob").unwrap_err();
     assert!(

@@ -212,3 +212,29 @@ fn the_state_is_encrypted_with_a_passphrase_and_private_without() {
         & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn a_home_is_used_by_one_client_at_a_time() {
+    let dir = tempdir("e2e_one_home");
+    let first = Client::open(dir.join("alice"), "alice").unwrap();
+    // A second client on the same home would share its MLS state and outbox.
+    let err = Client::open(dir.join("alice"), "alice").unwrap_err();
+    assert!(matches!(err, ClientError::HomeInUse { .. }), "{err:?}");
+    assert!(err.to_string().contains("in use"), "{err}");
+    drop(first);
+    Client::open(dir.join("alice"), "alice").unwrap();
+    // Held by another process: refused too; released when that process dies.
+    // (`flock -o`: the lock stays with flock itself, not with its `sleep` child.)
+    let mut child = Command::new("flock")
+        .arg("-o")
+        .arg(dir.join("alice/lock"))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let err = Client::open(dir.join("alice"), "alice").unwrap_err();
+    assert!(matches!(err, ClientError::HomeInUse { .. }), "{err:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    Client::open(dir.join("alice"), "alice").unwrap();
+}

@@ -58,6 +58,8 @@ pub struct Client {
     state: ClientState,
     /// The MLS signature key (its private half is zeroized on drop, never printed).
     signer: SignatureKeyPair,
+    /// `home/lock`, locked while this client lives.
+    _lock: std::fs::File,
     conn: Option<Connection>,
     /// The id (key, hex) of the server last connected to: the local state is per server.
     server: Option<String>,
@@ -69,6 +71,32 @@ pub struct Client {
     to_commit: BTreeSet<String>,
     synced: bool,
     request_timeout: Duration,
+}
+
+/// Takes the exclusive lock of `home` (released when the file is closed, also when the
+/// process dies).
+fn lock_home(home: &Path) -> Result<std::fs::File, ClientError> {
+    let path = home.join("lock");
+    let io = |source| crate::error::KeyError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file = std::os::unix::fs::OpenOptionsExt::mode(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true),
+        0o600,
+    )
+    .open(&path)
+    .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ClientError::HomeInUse {
+            home: home.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e).into()),
+    }
 }
 
 fn name(n: &str) -> Result<(), ClientError> {
@@ -110,6 +138,7 @@ impl Client {
                 path: home.clone(),
                 source,
             })?;
+        let lock = lock_home(&home)?;
         let key = StaticKeypair::load_or_create(&home.join("identity.key"))?;
         let state = ClientState::open(&home, passphrase)?;
         let signer = trust::signature_key(&state, user)?;
@@ -120,6 +149,7 @@ impl Client {
             key,
             state,
             signer,
+            _lock: lock,
             conn: None,
             server: None,
             directs: VecDeque::new(),

@@ -149,6 +149,7 @@ impl From<&ClientError> for SmcStatus {
             }
             ClientError::Timeout(_) => SmcStatus::SMC_TIMEOUT,
             ClientError::Undecryptable { .. } => SmcStatus::SMC_UNDECRYPTABLE,
+            ClientError::HomeInUse { .. } => SmcStatus::SMC_IO_ERROR,
             ClientError::E2e(e) => match e {
                 E2eError::KeyChanged { .. } => SmcStatus::SMC_KEY_CHANGED,
                 E2eError::WrongPassphrase { .. } => SmcStatus::SMC_WRONG_PASSPHRASE,

@@ -64,6 +64,7 @@ def test_offline_history_and_restart(tmp_path: Path) -> None:
     host, port = address.rsplit(":", 1)
     with smc.Server(data, host=host, port=int(port)) as server:
         assert server.fingerprint == fingerprint
+        del bob  # one client per home at a time
         bob = smc.Client(tmp_path / "b", "bob")
         bob.connect(server.address)
         got = [bob.recv(timeout=10) for _ in range(3)]
@@ -72,6 +73,7 @@ def test_offline_history_and_restart(tmp_path: Path) -> None:
         assert bob.recv(timeout=0.2) is None
         assert [m.text for m in bob.history("r", limit=2)] == ["two", "three"]
         bob.close()
+        del bob
         # A new process-equivalent client: nothing shown twice.
         bob = connect(tmp_path / "b", "bob", server)
         assert bob.recv(timeout=0.3) is None

@@ -106,9 +106,10 @@ pub(crate) fn client_error(e: ClientError) -> PyErr {
         ClientError::Timeout(_) => RequestTimeout::new_err(message),
         ClientError::InvalidName { .. } => InvalidRequest::new_err(message),
         ClientError::NotText { .. } => NotText::new_err(message),
-        ClientError::Connect { .. } | ClientError::Key(_) | ClientError::Store(_) => {
-            SmcIOError::new_err(message)
-        }
+        ClientError::Connect { .. }
+        | ClientError::Key(_)
+        | ClientError::Store(_)
+        | ClientError::HomeInUse { .. } => SmcIOError::new_err(message),
         ClientError::Undecryptable {
             room,
             seq,
