@@ -98,6 +98,51 @@ fn two_and_three_members_read_each_other_and_agree_on_the_group() {
 }
 
 #[test]
+fn concurrent_group_changes_are_ordered_by_the_server_and_retried() {
+    let dir = tempdir("e2e_race");
+    let server = Server::start(ServerConfig::new(dir.join("server"), "127.0.0.1:0")).unwrap();
+    let address = server.address().to_string();
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    let names = ["carol", "dave", "erin", "frank"];
+    let mut others: Vec<Client> = names
+        .iter()
+        .map(|n| client(&dir.join(n), n, &address))
+        .collect();
+    alice.create_room("race").unwrap();
+    alice.invite("race", "bob").unwrap();
+    alice.send("race", "bob, invite people too").unwrap();
+    assert_eq!(next_text(&mut bob).1, "bob, invite people too");
+    // alice and bob add two people each at the same moment: for each epoch the server
+    // keeps the first commit; the other side's is refused as stale, that side catches up
+    // and commits again on the new epoch.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let run = |mut c: Client,
+               invitees: [&'static str; 2],
+               barrier: std::sync::Arc<std::sync::Barrier>| {
+        std::thread::spawn(move || {
+            barrier.wait();
+            for who in invitees {
+                c.invite("race", who).unwrap();
+            }
+            c
+        })
+    };
+    let a = run(alice, ["carol", "dave"], barrier.clone());
+    let b = run(bob, ["erin", "frank"], barrier);
+    let (mut alice, mut bob) = (a.join().unwrap(), b.join().unwrap());
+    let everyone = ["alice", "bob", "carol", "dave", "erin", "frank"];
+    alice.send("race", "all six of us?").unwrap();
+    assert_eq!(next_text(&mut bob).1, "all six of us?");
+    for c in others.iter_mut() {
+        assert_eq!(next_text(c).1, "all six of us?");
+    }
+    for c in others.iter_mut().chain([&mut alice, &mut bob]) {
+        assert_eq!(c.members("race").unwrap(), everyone);
+    }
+}
+
+#[test]
 fn an_invitation_waits_for_an_offline_member_who_then_reads_the_room() {
     let dir = tempdir("e2e_offline");
     let server = Server::start(ServerConfig::new(dir.join("server"), "127.0.0.1:0")).unwrap();

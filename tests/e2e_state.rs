@@ -192,6 +192,15 @@ fn the_state_is_encrypted_with_a_passphrase_and_private_without() {
         );
     }
     let mut alice = Client::open_with_passphrase(&home, "alice", passphrase).unwrap();
+    // The history and safety numbers are there before connecting (offline).
+    assert!(!alice.safety_number("bob").unwrap().is_empty());
+    let offline: Vec<String> = alice
+        .history("r", 10)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(offline, ["the sensitive words", "a sensitive reply"]);
     alice.connect(&address).unwrap();
     let history: Vec<String> = alice
         .history("r", 10)

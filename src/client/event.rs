@@ -13,8 +13,7 @@ pub enum ChatEvent {
     Joined {
         /// The room.
         room: String,
-        /// Who added this user (as the server says; the group's members are in
-        /// [`crate::Client::members`]).
+        /// Who added this user (the member who signed the Welcome's group info).
         by: String,
     },
     /// The room's members changed (a commit was applied).

@@ -396,7 +396,6 @@ impl Client {
         let server = self.server_id()?;
         let me = self.user.clone();
         let room = boxed.room.clone();
-        let credential_user = direct.sender.clone();
         let joined = self.state.transaction(|tx| {
             if tx.cursor(&server, &me, DIRECT_STREAM)? >= direct.id {
                 return Ok(None);
@@ -422,6 +421,12 @@ impl Client {
                     "its group is not the group of room {room:?}"
                 ))));
             }
+            // Who added this user, as the Welcome's signed group info says.
+            let by = staged
+                .welcome_sender()
+                .ok()
+                .and_then(|leaf| identity(leaf.credential()))
+                .unwrap_or_else(|| direct.sender.clone());
             let group = staged
                 .into_group(&provider)
                 .map_err(mls("joining the group"))?;
@@ -439,7 +444,7 @@ impl Client {
             tx.advance(&server, &me, DIRECT_STREAM, direct.id)?;
             events.push(ChatEvent::Joined {
                 room: room.clone(),
-                by: credential_user.clone(),
+                by,
             });
             tx.push_events(&server, &me, &events)?;
             Ok(Some(Ok(())))

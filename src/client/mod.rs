@@ -142,6 +142,9 @@ impl Client {
         let key = StaticKeypair::load_or_create(&home.join("identity.key"))?;
         let state = ClientState::open(&home, passphrase)?;
         let signer = trust::signature_key(&state, user)?;
+        // History, safety numbers and verification work offline, on the state of the
+        // server last connected to.
+        let server = state.transaction(|tx| tx.last_server(user))?;
         Ok(Client {
             known: KnownServers::new(home.join("known_servers")),
             home,
@@ -151,7 +154,7 @@ impl Client {
             signer,
             _lock: lock,
             conn: None,
-            server: None,
+            server,
             directs: VecDeque::new(),
             stash: HashMap::new(),
             to_commit: BTreeSet::new(),
@@ -196,7 +199,10 @@ impl Client {
         let conn = runtime().block_on(Connection::open(address, &self.key, &self.known))?;
         let server = conn.server_id.clone();
         let user = self.user.clone();
-        let cursors = self.state.transaction(|tx| tx.cursors(&server, &user))?;
+        let cursors = self.state.transaction(|tx| {
+            tx.set_last_server(&user, &server)?;
+            tx.cursors(&server, &user)
+        })?;
         let direct_after = cursors.get(DIRECT_STREAM).copied().unwrap_or(0);
         let rooms = cursors
             .iter()

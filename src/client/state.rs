@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS counters (
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, user TEXT NOT NULL,
     event BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS last_server (
+    user TEXT PRIMARY KEY, server TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS published (
     server TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (server, user));
 ";
@@ -586,6 +588,26 @@ impl<'a> Tx<'a> {
         db(self.conn.execute("DELETE FROM inbox WHERE id = ?1", [id]))?;
         // An event this version cannot read (written by a newer one) is skipped.
         Ok(postcard::from_bytes(&bytes).ok())
+    }
+
+    /// The server `user` last connected to (its state is what works offline).
+    pub fn last_server(&self, user: &str) -> Result<Option<String>, ClientError> {
+        db(self
+            .conn
+            .query_row(
+                "SELECT server FROM last_server WHERE user = ?1",
+                [user],
+                |r| r.get(0),
+            )
+            .optional())
+    }
+
+    pub fn set_last_server(&self, user: &str, server: &str) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "INSERT OR REPLACE INTO last_server (user, server) VALUES (?1, ?2)",
+            params![user, server],
+        ))
+        .map(drop)
     }
 
     pub fn published(&self, server: &str, user: &str) -> Result<bool, ClientError> {
