@@ -145,6 +145,9 @@ fn the_state_is_encrypted_with_a_passphrase_and_private_without() {
     let passphrase = "correct horse battery staple";
     let mut alice = Client::open_with_passphrase(&home, "alice", passphrase).unwrap();
     alice.connect(&address).unwrap();
+    let fingerprint = alice.fingerprint();
+    // The transport key is inside the encrypted state, not in a file of its own.
+    assert!(!home.join("identity.key").exists());
     let debug = format!("{alice:?}");
     assert!(!debug.contains(passphrase), "{debug}");
     let mut bob = client(&dir.join("bob"), "bob", &address);
@@ -192,6 +195,7 @@ fn the_state_is_encrypted_with_a_passphrase_and_private_without() {
         );
     }
     let mut alice = Client::open_with_passphrase(&home, "alice", passphrase).unwrap();
+    assert_eq!(alice.fingerprint(), fingerprint, "same transport key");
     // The history and safety numbers are there before connecting (offline).
     assert!(!alice.safety_number("bob").unwrap().is_empty());
     let offline: Vec<String> = alice

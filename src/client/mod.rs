@@ -1,9 +1,10 @@
 //! The v2 client library: a blocking [`Client`] over an async connection, with every
 //! room end-to-end encrypted as an MLS group (see [`crate::e2e`]).
 //!
-//! A client lives in a *home* directory: `identity.key` (its transport key, 0600),
-//! `known_servers` (pinned server keys) and `state.db` (MLS keys and groups, decrypted
-//! history, cursors; encrypted with a passphrase, or 0600 without one).
+//! A client lives in a *home* directory: `known_servers` (pinned server keys) and
+//! `state.db` (MLS keys and groups, decrypted history, cursors; encrypted with a
+//! passphrase, or 0600 without one). Its transport (Noise) key is in `state.db` too
+//! with a passphrase, in `identity.key` (0600) without one.
 //! Calls block the calling thread and must not be made from inside an async runtime;
 //! the network work runs on a shared background runtime.
 
@@ -139,8 +140,21 @@ impl Client {
                 source,
             })?;
         let lock = lock_home(&home)?;
-        let key = StaticKeypair::load_or_create(&home.join("identity.key"))?;
         let state = ClientState::open(&home, passphrase)?;
+        let key_file = home.join("identity.key");
+        let key = if passphrase.is_some() && !key_file.exists() {
+            // With a passphrase the transport key lives in the encrypted state too.
+            state.transaction(|tx| match tx.transport_key(user)? {
+                Some(key) => Ok(key),
+                None => {
+                    let key = StaticKeypair::generate()?;
+                    tx.set_transport_key(user, &key)?;
+                    Ok(key)
+                }
+            })?
+        } else {
+            StaticKeypair::load_or_create(&key_file)?
+        };
         let signer = trust::signature_key(&state, user)?;
         // History, safety numbers and verification work offline, on the state of the
         // server last connected to.

@@ -22,6 +22,7 @@ use crate::client::ChatEvent;
 use crate::e2e::provider::{migrate, Provider};
 use crate::e2e::vault;
 use crate::error::{E2eError, StoreError};
+use crate::identity::StaticKeypair;
 use crate::ClientError;
 
 /// The cursor of the direct-delivery queue (room names never contain a NUL).
@@ -58,6 +59,8 @@ CREATE TABLE IF NOT EXISTS counters (
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, user TEXT NOT NULL,
     event BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS transport_key (
+    user TEXT PRIMARY KEY, private BLOB NOT NULL, public BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS last_server (
     user TEXT PRIMARY KEY, server TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS published (
@@ -588,6 +591,30 @@ impl<'a> Tx<'a> {
         db(self.conn.execute("DELETE FROM inbox WHERE id = ?1", [id]))?;
         // An event this version cannot read (written by a newer one) is skipped.
         Ok(postcard::from_bytes(&bytes).ok())
+    }
+
+    /// The Noise key of `user` kept in the state (homes opened with a passphrase).
+    pub fn transport_key(&self, user: &str) -> Result<Option<StaticKeypair>, ClientError> {
+        let parts: Option<(zeroize::Zeroizing<Vec<u8>>, Vec<u8>)> = db(self
+            .conn
+            .query_row(
+                "SELECT private, public FROM transport_key WHERE user = ?1",
+                [user],
+                |r| Ok((zeroize::Zeroizing::new(r.get(0)?), r.get(1)?)),
+            )
+            .optional())?;
+        parts
+            .map(|(private, public)| StaticKeypair::from_parts(&private, &public))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    pub fn set_transport_key(&self, user: &str, key: &StaticKeypair) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "INSERT INTO transport_key (user, private, public) VALUES (?1, ?2, ?3)",
+            params![user, &key.private()[..], &key.public()[..]],
+        ))
+        .map(drop)
     }
 
     /// The server `user` last connected to (its state is what works offline).

@@ -50,6 +50,21 @@ impl StaticKeypair {
         Ok(key)
     }
 
+    /// A key pair from its two halves, as stored elsewhere (the client's encrypted
+    /// state).
+    pub(crate) fn from_parts(private: &[u8], public: &[u8]) -> Result<Self, KeyError> {
+        if private.len() != 32 || public.len() != 32 {
+            return Err(KeyError::Generate("a stored key is not 32 bytes".into()));
+        }
+        let mut key = StaticKeypair {
+            private: [0; 32],
+            public: [0; 32],
+        };
+        key.private.copy_from_slice(private);
+        key.public.copy_from_slice(public);
+        Ok(key)
+    }
+
     /// Loads the key pair stored at `path`, or creates one there (mode 0600, written
     /// to a temporary file and renamed, so a crash never leaves half a key). A key
     /// file readable by group or others is refused, as ssh does.
