@@ -64,8 +64,10 @@ impl Client {
     /// After Hello: processes the catch-up until the server says it is complete, tops
     /// up key packages, sends what the outbox holds, commits waiting proposals.
     pub(super) fn after_hello(&mut self) -> Result<(), ClientError> {
-        let deadline = Instant::now() + self.request_timeout;
+        // The wait is for the next item, not for the whole catch-up: a long absence
+        // means many messages to decrypt, which may take longer than one timeout.
         while !self.synced {
+            let deadline = Instant::now() + self.request_timeout;
             match self.wait_incoming(Some(deadline))? {
                 Some(event) => self.on_event(event)?,
                 None => return Err(ClientError::Timeout(self.request_timeout)),
