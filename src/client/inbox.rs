@@ -19,6 +19,9 @@ use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::ClientError;
 use crate::proto::{DirectEnvelope, Envelope, Event};
 
+/// How many messages of one room wait for that room's Welcome, at most.
+const MAX_WAITING_FOR_WELCOME: usize = 10_000;
+
 /// What became of a room message.
 enum Handled {
     /// Already handled (at or below the cursor).
@@ -206,8 +209,13 @@ impl Client {
             }
             Ok(Handled::NotJoined) => {
                 // Not joined yet: kept until the room's Welcome arrives (the cursor
-                // stays, so after a restart the server sends it again).
-                self.stash.entry(room).or_default().push(envelope);
+                // stays, so after a restart the server sends it again). Bounded: a
+                // server routing a room without ever sending its Welcome cannot fill
+                // the memory; what is dropped here comes again at the next connect.
+                let waiting = self.stash.entry(room).or_default();
+                if waiting.len() < MAX_WAITING_FOR_WELCOME {
+                    waiting.push(envelope);
+                }
             }
             Err(ClientError::Undecryptable {
                 room,
