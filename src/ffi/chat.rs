@@ -315,12 +315,13 @@ pub unsafe extern "C" fn smc_client_members(
     })
 }
 
-/// Sends `text` to `room`; returns once the server has stored it durably.
+/// Encrypts `text` for `room`'s group and sends it; returns once the server has stored
+/// it durably. `SMC_KEY_CHANGED` while a member's changed key is not acknowledged.
 ///
 /// Ownership: all borrowed. On `SMC_OK`, the message's id is written to `*out_id`
 /// unless `out_id` is NULL.
 ///
-/// Errors: `SMC_NOT_A_MEMBER`, `SMC_UNKNOWN_ROOM`, `SMC_MESSAGE_TOO_LONG` (over 1 MiB),
+/// Errors: `SMC_NOT_A_MEMBER`, `SMC_UNKNOWN_ROOM`, `SMC_MESSAGE_TOO_LONG` (over 1 MiB - 8 KiB),
 /// `SMC_CONNECTION_CLOSED`, `SMC_TIMEOUT`...
 ///
 /// # Safety
@@ -345,13 +346,15 @@ pub unsafe extern "C" fn smc_client_send(
 }
 
 /// Waits up to `timeout_ms` milliseconds (forever if negative) for the next message
-/// from someone else, live or missed while away. Each message is returned once, across
-/// restarts.
+/// from someone else, live or missed while away, decrypted and authenticated. Each
+/// message is returned once, across restarts.
 ///
 /// Ownership: `client` is borrowed. On `SMC_OK`, `*out_message` receives a new message
 /// owned by the caller (free with `smc_message_free`), or NULL if the time ran out.
 ///
-/// Errors: `SMC_CONNECTION_CLOSED`, `SMC_PROTOCOL_ERROR` (a payload that is not text).
+/// Errors: `SMC_CONNECTION_CLOSED`; `SMC_UNDECRYPTABLE` for a message that cannot be
+/// read (replayed, forged, not from a member...: room, sender and reason in
+/// `smc_last_error_message`); it is skipped, and the next call goes on.
 ///
 /// # Safety
 /// `client` is NULL or live; `out_message` is NULL or writable.
