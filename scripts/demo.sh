@@ -25,6 +25,7 @@ with smc.Server(f"{demo}/server") as server:
     m = bob.recv(timeout=5)
     print(f"  bob received in real time: [{m.room}] {m.sender}: {m.text}  ({m.timestamp:%H:%M:%S} UTC)")
     bob.close()
+    del bob  # a home is used by one client at a time; bob comes back below
     alice.send("general", "Tu étais parti ? Voici ce que tu as manqué.")
     address = server.address
 host, port = address.rsplit(":", 1)
