@@ -4,6 +4,7 @@
 # milestones will take over the first part.)
 #
 # Usage: bash scripts/demo.sh
+set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 echo "==> building libsmc and the Python wheel (release)"

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::rooms::{load_group, members_changed};
+use super::rooms::members_changed;
 use super::state::{Tx, DIRECT_STREAM};
 use super::trust::{mls, observe_roster};
 use super::{ChatEvent, Client, Message};
@@ -251,7 +251,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         {
             if let Some(epoch) = envelope.commit_epoch {
-                let mut group = load_group(tx, group_id)?;
+                let mut group = tx.group(group_id)?;
                 if group.pending_commit().is_some() && group.epoch().as_u64() == epoch {
                     group
                         .merge_pending_commit(&tx.provider())
@@ -300,7 +300,7 @@ impl Client {
                 return Ok(false);
             }
             let provider = tx.provider();
-            let mut group = load_group(tx, group_id)?;
+            let mut group = tx.group(group_id)?;
             let processed = group
                 .process_message(&provider, protocol.clone())
                 .map_err(|e| reject(envelope, why(&e)))?;

@@ -11,7 +11,6 @@ use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::message::timestamp;
-use super::state::Tx;
 use super::trust::{mls, observe_roster};
 use super::{name, ChatEvent, Client, Message};
 use crate::e2e::group::{self, create_config, roster, to_bytes};
@@ -34,9 +33,6 @@ const COMMIT_ATTEMPTS: usize = 16;
 /// What a group change produced: the commit, and a Welcome when members were added.
 type Built = (MlsMessageOut, Option<MlsMessageOut>);
 
-pub(super) fn load_group(tx: &Tx<'_>, group_id: &[u8]) -> Result<MlsGroup, ClientError> {
-    tx.group(group_id)
-}
 
 impl Client {
     /// The room's group id, if this client is in its group.
@@ -109,7 +105,7 @@ impl Client {
             return Err(E2eError::NoGroup { room: room.into() }.into());
         };
         let already = self.state.transaction(|tx| {
-            let group = load_group(tx, &group_id)?;
+            let group = tx.group(&group_id)?;
             let member = roster(&group).iter().any(|(name, _)| name == user);
             tx.keep(group);
             Ok(member)
@@ -149,7 +145,7 @@ impl Client {
         self.process_queued()?;
         if let Some(group_id) = self.group_of(room)? {
             let proposal = self.state.transaction(|tx| {
-                let mut group = load_group(tx, &group_id)?;
+                let mut group = tx.group(&group_id)?;
                 let out = group
                     .leave_group(&tx.provider(), &self.signer)
                     .map_err(mls("leaving"))?;
@@ -169,7 +165,7 @@ impl Client {
         self.process_queued()?;
         let group_id = self.require_group(room)?;
         let mut names: Vec<String> = self.state.transaction(|tx| {
-            let group = load_group(tx, &group_id)?;
+            let group = tx.group(&group_id)?;
             let names = roster(&group).into_iter().map(|(n, _)| n).collect();
             tx.keep(group);
             Ok(names)
@@ -218,7 +214,7 @@ impl Client {
         // One durable transaction: checks, ratchet step, counter and outbox.
         let prepare = |client: &Client| {
             client.state.transaction_durable(|tx| {
-                let mut group = load_group(tx, &group_id)?;
+                let mut group = tx.group(&group_id)?;
                 if group.pending_proposals().next().is_some() {
                     tx.keep(group);
                     return Ok(None);
@@ -349,7 +345,7 @@ impl Client {
         for _ in 0..COMMIT_ATTEMPTS {
             // Durable: once sent, this commit's secrets must not be lost.
             let built = self.state.transaction_durable(|tx| {
-                let mut group = load_group(tx, group_id)?;
+                let mut group = tx.group(group_id)?;
                 let Some((commit, welcome)) = build(&mut group, &tx.provider(), &self.signer)?
                 else {
                     return Ok(None);
@@ -370,7 +366,7 @@ impl Client {
             match self.send_payload(room, commit, Some(epoch)) {
                 Ok(_) => {
                     self.state.transaction(|tx| {
-                        let mut group = load_group(tx, group_id)?;
+                        let mut group = tx.group(group_id)?;
                         let before = roster(&group);
                         group
                             .merge_pending_commit(&tx.provider())
@@ -385,7 +381,7 @@ impl Client {
                 }
                 Err(e) => {
                     self.state.transaction(|tx| {
-                        let mut group = load_group(tx, group_id)?;
+                        let mut group = tx.group(group_id)?;
                         group
                             .clear_pending_commit(tx.provider().storage())
                             .map_err(mls("dropping the commit"))
