@@ -3,20 +3,13 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use smc::client::ChatEvent;
 use smc::{Client, Server, ServerConfig};
-use support::{contains, copy_dir, files_under, tempdir};
+use support::{client, contains, copy_dir, files_under, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(20));
-
-fn client(home: &Path, user: &str, address: &str) -> Client {
-    let mut c = Client::open(home, user).unwrap();
-    c.connect(address).unwrap();
-    c
-}
 
 /// The next message, skipping other events.
 fn next_text(c: &mut Client) -> (String, String) {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection};
 use smc::client::ChatEvent;
 use smc::{Client, ClientError, E2eError, Server, ServerConfig};
-use support::tempdir;
+use support::{client, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
 const QUIET: Option<Duration> = Some(Duration::from_millis(500));
@@ -44,12 +44,6 @@ impl Evil {
         self.server =
             Some(Server::start(ServerConfig::new(&self.data, self.address.clone())).unwrap());
     }
-}
-
-fn client(home: &Path, user: &str, address: &str) -> Client {
-    let mut c = Client::open(home, user).unwrap();
-    c.connect(address).unwrap();
-    c
 }
 
 /// Every event until nothing comes for a while.

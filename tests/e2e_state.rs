@@ -12,16 +12,10 @@ use std::time::Duration;
 
 use smc::client::ChatEvent;
 use smc::{Client, ClientError, E2eError, Server, ServerConfig};
-use support::{contains, tempdir};
+use support::{client, contains, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(20));
 const TOTAL: u64 = 40;
-
-fn client(home: &Path, user: &str, address: &str) -> Client {
-    let mut c = Client::open(home, user).unwrap();
-    c.connect(address).unwrap();
-    c
-}
 
 /// Run by `a_client_killed_mid_conversation_loses_repeats_and_reuses_nothing` as a child
 /// process (this test binary, `--ignored --exact crash_child`): alice sends "msg N" up to

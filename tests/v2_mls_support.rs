@@ -5,18 +5,11 @@
 
 mod support;
 
-use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use smc::{Client, ClientError, Refusal, Server, ServerConfig};
-use support::tempdir;
-
-fn client(home: &Path, user: &str, address: &str) -> Client {
-    let mut c = Client::open(home, user).unwrap();
-    c.connect(address).unwrap();
-    c
-}
+use smc::{ClientError, Refusal, Server, ServerConfig};
+use support::{client, tempdir};
 
 #[test]
 fn each_one_use_key_package_is_handed_out_exactly_once() {

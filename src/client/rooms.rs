@@ -33,7 +33,6 @@ const COMMIT_ATTEMPTS: usize = 16;
 /// What a group change produced: the commit, and a Welcome when members were added.
 type Built = (MlsMessageOut, Option<MlsMessageOut>);
 
-
 impl Client {
     /// The room's group id, if this client is in its group.
     pub(super) fn group_of(&self, room: &str) -> Result<Option<Vec<u8>>, ClientError> {

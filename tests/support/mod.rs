@@ -43,3 +43,10 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// The client of `user` in `home`, connected to `address`.
+pub fn client(home: &Path, user: &str, address: &str) -> smc::Client {
+    let mut c = smc::Client::open(home, user).unwrap();
+    c.connect(address).unwrap();
+    c
+}
