@@ -224,6 +224,19 @@ pub enum ClientError {
         /// The pin file.
         known_servers: std::path::PathBuf,
     },
+    /// The server's key is not the one the user said to trust.
+    #[error(
+        "the server at {address} presented key {presented}, not {expected} as expected; \
+         refusing to trust it"
+    )]
+    ServerNotTrusted {
+        /// The server's address.
+        address: String,
+        /// The fingerprint the user expected.
+        expected: String,
+        /// Fingerprint of the key presented.
+        presented: String,
+    },
     /// The server refused the request.
     #[error(transparent)]
     Refused(#[from] crate::proto::Refusal),

@@ -9,6 +9,7 @@
 //! keep working.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod client;
 pub mod e2e;
 pub mod error;

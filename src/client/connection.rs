@@ -119,6 +119,27 @@ impl Connection {
         })
     }
 
+    /// Runs the handshake only as far as the server's key, then hangs up before the
+    /// client's own identity is sent: the server's static public key.
+    pub async fn probe(address: &str, key: &StaticKeypair) -> Result<[u8; 32], ClientError> {
+        let mut stream =
+            TcpStream::connect(address)
+                .await
+                .map_err(|source| ClientError::Connect {
+                    address: address.to_owned(),
+                    source,
+                })?;
+        let mut seen = None;
+        // Refusing the key stops the handshake before the third message.
+        let _ = client_handshake(&mut stream, key, HANDSHAKE_TIMEOUT, |server_key| {
+            seen = Some(*server_key);
+            Err(())
+        })
+        .await?;
+        let _ = stream.shutdown().await;
+        seen.ok_or_else(|| NetError::Handshake("the server sent no static key".into()).into())
+    }
+
     /// Sends a request; the returned receiver gets its outcome.
     pub fn submit(
         &self,

@@ -13,12 +13,14 @@ mod event;
 mod inbox;
 mod message;
 mod rooms;
+mod server_trust;
 mod state;
 mod trust;
 
 pub use event::ChatEvent;
 pub use message::Message;
 pub use rooms::MAX_TEXT;
+pub use server_trust::{same_fingerprint, ServerProbe, ServerTrust};
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};

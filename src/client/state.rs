@@ -353,6 +353,15 @@ impl<'a> Tx<'a> {
         .map(drop)
     }
 
+    /// The rooms whose group this user is in, by name.
+    pub fn active_rooms(&self, server: &str, user: &str) -> Result<Vec<String>, ClientError> {
+        let mut statement = db(self.conn.prepare_cached(
+            "SELECT room FROM rooms WHERE server = ?1 AND user = ?2 AND active = 1 ORDER BY room",
+        ))?;
+        let rows = db(statement.query_map(params![server, user], |r| r.get(0)))?;
+        db(rows.collect())
+    }
+
     pub fn deactivate_room(&self, server: &str, user: &str, room: &str) -> Result<(), ClientError> {
         db(self.conn.execute(
             "UPDATE rooms SET active = 0 WHERE server = ?1 AND user = ?2 AND room = ?3",

@@ -178,7 +178,7 @@ impl Client {
     }
 
     /// Whether `user`'s key changed and the change was not acknowledged yet.
-    pub(super) fn key_change_pending(&self, user: &str) -> Result<bool, ClientError> {
+    pub fn key_change_pending(&self, user: &str) -> Result<bool, ClientError> {
         let server = self.server_id()?;
         Ok(self
             .state

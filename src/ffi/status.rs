@@ -131,7 +131,9 @@ impl From<&LegacyError> for SmcStatus {
 impl From<&ClientError> for SmcStatus {
     fn from(e: &ClientError) -> Self {
         match e {
-            ClientError::ServerKeyChanged { .. } => SmcStatus::SMC_SERVER_KEY_CHANGED,
+            ClientError::ServerKeyChanged { .. } | ClientError::ServerNotTrusted { .. } => {
+                SmcStatus::SMC_SERVER_KEY_CHANGED
+            }
             ClientError::Refused(r) => match r {
                 Refusal::NotAMember { .. } => SmcStatus::SMC_NOT_A_MEMBER,
                 Refusal::UnknownUser { .. } => SmcStatus::SMC_UNKNOWN_USER,

@@ -97,6 +97,11 @@ pub(crate) fn client_error(e: ClientError) -> PyErr {
         ClientError::ServerKeyChanged {
             pinned, presented, ..
         } => ServerKeyChanged::new_err((message, pinned, presented)),
+        ClientError::ServerNotTrusted {
+            expected,
+            presented,
+            ..
+        } => ServerKeyChanged::new_err((message, expected, presented)),
         ClientError::Refused(r) => refusal_error(r),
         ClientError::ConnectionClosed | ClientError::Net(NetError::Closed) => {
             ConnectionClosed::new_err(message)

@@ -3,10 +3,10 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
+use crate::legacy::client::DEFAULT_CLIENT_ID;
+use crate::legacy::{LegacyClient, LegacyServer, LegacyServerConfig, Received};
+use crate::LegacyError;
 use clap::Args;
-use smc::legacy::client::DEFAULT_CLIENT_ID;
-use smc::legacy::{LegacyClient, LegacyServer, LegacyServerConfig, Received};
-use smc::LegacyError;
 
 /// Options of `smc legacy-server`.
 #[derive(Debug, Args)]

@@ -1,0 +1,66 @@
+//! `smc chat`: the console client. Full screen ([`tui`]) on a terminal; one line per
+//! message ([`line_mode`]) when stdin or stdout is not one. Both drive a [`worker`]
+//! thread that owns the [`crate::Client`].
+
+pub mod backoff;
+pub mod commands;
+pub mod line_mode;
+pub mod trust;
+pub mod tui;
+pub mod worker;
+
+use std::io::IsTerminal;
+
+use clap::Args;
+
+use super::config::ChatSection;
+use super::keys::{self, UserArgs};
+use super::{logging, CliError};
+
+/// Options of `smc chat`.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The server ("host:port") [default: 127.0.0.1:50200].
+    #[arg(long, env = "SMC_SERVER")]
+    pub server: Option<String>,
+    /// Who the user is.
+    #[command(flatten)]
+    pub who: UserArgs,
+    /// Trust the server if its key has this fingerprint (as `smc fingerprint
+    /// --data-dir` prints it on the server), instead of asking on the first connection.
+    #[arg(long, env = "SMC_TRUST_SERVER", value_name = "FINGERPRINT")]
+    pub trust_server: Option<String>,
+    /// The room to start in.
+    #[arg(long)]
+    pub room: Option<String>,
+    /// One line per message even on a terminal (the default when stdin or stdout is
+    /// not a terminal).
+    #[arg(long)]
+    pub lines: bool,
+}
+
+/// Runs `smc chat`.
+pub fn run(args: ChatArgs, file: &ChatSection) -> Result<(), CliError> {
+    let (user, home) = args.who.resolve(file)?;
+    let address = keys::server_address(args.server.clone(), file);
+    let trust = args.trust_server.clone().or(file.trust_server.clone());
+    let full_screen =
+        !args.lines && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let new = keys::is_new_home(&home);
+    let client = keys::open(home.clone(), &user)?;
+    if new {
+        eprintln!(
+            "smc: created the identity of {user} in {} (key fingerprint {})",
+            home.display(),
+            client.fingerprint()
+        );
+    }
+    trust::ensure_trusted(&client, &address, trust.as_deref(), full_screen)?;
+    if full_screen {
+        logging::to_file("warn", &home.join("chat.log"));
+        tui::run(client, address, args.room)
+    } else {
+        logging::to_stderr("warn", false);
+        line_mode::run(client, address, args.room)
+    }
+}

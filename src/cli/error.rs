@@ -1,0 +1,29 @@
+//! What can go wrong in the `smc` program, and which exit code it gives.
+
+use crate::error::{ClientError, LegacyError, ServerError};
+
+/// An error of the `smc` program: [`CliError::Usage`] exits with 2, the others with 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The command line or the config file does not make sense.
+    #[error("{0}")]
+    Usage(String),
+    /// A client failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The server failed.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// A legacy server or client failed.
+    #[error(transparent)]
+    Legacy(#[from] LegacyError),
+    /// The terminal or a file failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The client stopped for good (the server's key changed, the name is taken...).
+    #[error("{0}")]
+    Fatal(String),
+    /// The user declined (trusting a server, for instance).
+    #[error("{0}")]
+    Declined(String),
+}

@@ -1,0 +1,183 @@
+//! `smc keygen`, `smc fingerprint` and `smc safety-number`: a user's identity, the
+//! fingerprints people compare, and the safety number of two users.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::config::{ChatSection, Config};
+use super::CliError;
+use crate::identity::{fingerprint as key_fingerprint, StaticKeypair};
+use crate::server::DEFAULT_LISTEN;
+use crate::Client;
+
+/// Who the user is, shared by the client commands.
+#[derive(Debug, Clone, Args)]
+pub struct UserArgs {
+    /// This user's name (or SMC_USER, or `user` in the config file's [chat] section).
+    #[arg(long, env = "SMC_USER")]
+    pub user: Option<String>,
+    /// This user's home directory [default: $XDG_DATA_HOME/smc/USER, or
+    /// ~/.local/share/smc/USER].
+    #[arg(long, env = "SMC_HOME")]
+    pub home: Option<PathBuf>,
+}
+
+impl UserArgs {
+    /// The user's name and home, flags first, then the config file.
+    pub fn resolve(&self, file: &ChatSection) -> Result<(String, PathBuf), CliError> {
+        let user = self.user.clone().or(file.user.clone()).ok_or_else(|| {
+            CliError::Usage(
+                "who are you? --user NAME, SMC_USER or user in the config file's [chat] section"
+                    .into(),
+            )
+        })?;
+        let home = self
+            .home
+            .clone()
+            .or(file.home.clone())
+            .unwrap_or_else(|| default_home(&user));
+        Ok((user, home))
+    }
+}
+
+/// The server's address: the flag, then the config file, then the default.
+pub fn server_address(flag: Option<String>, file: &ChatSection) -> String {
+    flag.or(file.server.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned())
+}
+
+/// Arguments of `smc keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    #[command(flatten)]
+    who: UserArgs,
+}
+
+/// Arguments of `smc fingerprint`.
+#[derive(Debug, Args)]
+pub struct FingerprintArgs {
+    #[command(flatten)]
+    who: UserArgs,
+    /// Print the fingerprint of the server whose data directory this is instead
+    /// (give it to your users: they check it on their first connection).
+    #[arg(long, conflicts_with_all = ["user", "home"])]
+    data_dir: Option<PathBuf>,
+}
+
+/// Arguments of `smc safety-number`.
+#[derive(Debug, Args)]
+pub struct SafetyArgs {
+    /// The server ("host:port") [default: 127.0.0.1:50200].
+    #[arg(long, env = "SMC_SERVER")]
+    server: Option<String>,
+    #[command(flatten)]
+    who: UserArgs,
+    /// The other user.
+    peer: String,
+    /// Mark the peer's key as verified (after comparing the numbers out of band).
+    #[arg(long)]
+    verify: bool,
+}
+
+/// The default home of `user`.
+pub fn default_home(user: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("smc").join(user)
+}
+
+/// Opens the client, with the passphrase from `SMC_PASSPHRASE` if set (never from the
+/// command line, where other users could read it).
+pub fn open(home: PathBuf, user: &str) -> Result<Client, crate::ClientError> {
+    match std::env::var("SMC_PASSPHRASE") {
+        Ok(p) => Client::open_with_passphrase(home, user, &zeroize::Zeroizing::new(p)),
+        Err(_) => Client::open(home, user),
+    }
+}
+
+/// Whether `home` holds no identity yet.
+pub fn is_new_home(home: &std::path::Path) -> bool {
+    !home.join("state.db").exists()
+}
+
+/// Creates the identity (if new) and prints its fingerprints.
+pub fn keygen(args: KeygenArgs, file: &ChatSection) -> Result<(), CliError> {
+    let (user, home) = args.who.resolve(file)?;
+    let new = is_new_home(&home);
+    let client = open(home.clone(), &user)?;
+    if new {
+        println!("created the identity of {user} in {}", home.display());
+    } else {
+        println!(
+            "{user} already has an identity in {} (kept)",
+            home.display()
+        );
+    }
+    print_fingerprints(&client);
+    Ok(())
+}
+
+fn print_fingerprints(client: &Client) {
+    println!("transport key: {}", client.fingerprint());
+    println!("signing key:   {}", client.signing_fingerprint());
+}
+
+/// Prints the fingerprints of a user's keys, or of a server's key.
+pub fn fingerprint(args: FingerprintArgs, config: &Config) -> Result<(), CliError> {
+    let data_dir = args.data_dir.or_else(|| {
+        // `smc fingerprint` alone, on a server's machine.
+        (args.who.user.is_none() && config.chat.user.is_none())
+            .then(|| config.server.data_dir.clone())
+            .flatten()
+    });
+    if let Some(dir) = data_dir {
+        let path = dir.join("server.key");
+        if !path.exists() {
+            return Err(CliError::Usage(format!(
+                "{} does not exist (start `smc server --data-dir {}` once to create it)",
+                path.display(),
+                dir.display()
+            )));
+        }
+        let key = StaticKeypair::load_or_create(&path).map_err(crate::ClientError::from)?;
+        println!("{}", key_fingerprint(key.public()));
+        return Ok(());
+    }
+    let (user, home) = args.who.resolve(&config.chat)?;
+    if is_new_home(&home) {
+        return Err(CliError::Usage(format!(
+            "{user} has no identity in {} yet (smc keygen creates it)",
+            home.display()
+        )));
+    }
+    let client = open(home, &user)?;
+    print_fingerprints(&client);
+    if let Some(server) = client.server_fingerprint() {
+        println!("server (last connected): {server}");
+    }
+    Ok(())
+}
+
+/// Prints the safety number (and marks it verified with `--verify`).
+pub fn safety_number(args: SafetyArgs, file: &ChatSection) -> Result<(), CliError> {
+    let (user, home) = args.who.resolve(file)?;
+    let mut client = open(home, &user)?;
+    client.connect(&server_address(args.server, file))?;
+    let number = client.safety_number(&args.peer)?;
+    println!("safety number of {user} and {}:", args.peer);
+    println!("{number}");
+    if args.verify {
+        client.verify(&args.peer)?;
+    }
+    let state = if client.is_verified(&args.peer)? {
+        "verified"
+    } else {
+        "not verified (compare it with theirs, then run again with --verify)"
+    };
+    println!("{}'s key: {state}", args.peer);
+    Ok(())
+}
