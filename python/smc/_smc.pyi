@@ -158,3 +158,7 @@ class Client:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool: ...
+
+def run_cli(argv: list[str]) -> int:
+    """Runs the ``smc`` program (``argv[0]`` is its name); returns the exit code."""
+    ...

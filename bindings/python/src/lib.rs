@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 mod chat;
 mod cipher;
+mod cli;
 mod errors;
 mod legacy;
 
@@ -18,5 +19,6 @@ fn _smc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cipher::register(m)?;
     legacy::register(m)?;
     chat::register(m)?;
+    cli::register(m)?;
     Ok(())
 }

@@ -49,6 +49,7 @@ pub fn run(mut client: Client, address: String, room: Option<String>) -> Result<
         client.signing_fingerprint(),
         client.server_fingerprint().unwrap_or_default()
     );
+    let me = client.user().to_owned();
     let worker = Worker::spawn(client, address);
     let (lines_tx, lines) = mpsc::channel::<Option<String>>();
     std::thread::spawn(move || {
@@ -71,6 +72,7 @@ pub fn run(mut client: Client, address: String, room: Option<String>) -> Result<
     let mut stdout = std::io::stdout();
     let mut quitting = false;
     let mut fatal = None;
+    let mut queued: Vec<(String, String)> = Vec::new();
     loop {
         // What the user typed, in order.
         while !quitting {
@@ -88,8 +90,26 @@ pub fn run(mut client: Client, address: String, room: Option<String>) -> Result<
         }
         match worker.updates.recv_timeout(Duration::from_millis(20)) {
             Ok(Update::Fatal(text)) => fatal = Some(text),
+            Ok(Update::Queued { room, text }) => {
+                note(format_args!(
+                    "not connected: your message to #{room} is encrypted and saved, and will \
+                     be sent when the connection is back"
+                ));
+                queued.push((room, text));
+            }
+            Ok(Update::History { room, messages }) => {
+                // Messages queued while disconnected were sent at reconnection: they are
+                // in the room's history now.
+                for m in messages.iter().filter(|m| m.sender == me) {
+                    if let Some(i) = queued.iter().position(|(r, t)| *r == room && *t == m.text) {
+                        queued.remove(i);
+                        writeln!(stdout, "{}", format_message(m))?;
+                    }
+                }
+                stdout.flush()?;
+            }
             Ok(update) => {
-                if let Some(line) = shown(update, &mut current) {
+                if let Some(line) = shown(update, &mut current, &me) {
                     writeln!(stdout, "{line}")?;
                     stdout.flush()?;
                 }
@@ -159,7 +179,7 @@ fn typed(line: &str, current: &mut Option<String>, worker: &Worker, fingerprints
 }
 
 /// What an update prints: the line for stdout, or `None` (notes go to stderr).
-fn shown(update: Update, current: &mut Option<String>) -> Option<String> {
+fn shown(update: Update, current: &mut Option<String>, me: &str) -> Option<String> {
     match update {
         Update::Event(ChatEvent::Message(m)) | Update::Sent(m) => return Some(format_message(&m)),
         Update::Link(Link::Connected) => {}
@@ -226,11 +246,7 @@ fn shown(update: Update, current: &mut Option<String>) -> Option<String> {
         }) => note(format_args!(
             "message {seq} of #{room} (from {sender}) cannot be shown: {reason}"
         )),
-        Update::Queued { room, text } => note(format_args!(
-            "not connected: your message to #{room} ({} characters) is encrypted and saved, \
-             and will be sent when the connection is back",
-            text.chars().count()
-        )),
+        Update::Queued { .. } => {}
         Update::NotSent { room, error, .. } => note(format_args!("NOT sent to #{room}: {error}")),
         Update::Created(room) => note(format_args!("created #{room} (end-to-end encrypted)")),
         Update::Left(room) => note(format_args!("you left #{room}")),
@@ -239,7 +255,9 @@ fn shown(update: Update, current: &mut Option<String>) -> Option<String> {
             members
                 .iter()
                 .map(|m| {
-                    let mark = if m.changed {
+                    let mark = if m.name == me {
+                        " (you)"
+                    } else if m.changed {
                         " (KEY CHANGED)"
                     } else if m.verified {
                         " (verified)"

@@ -173,6 +173,8 @@ pub struct App {
     /// The worker stopped for good.
     pub stopped: bool,
     who_asked: HashSet<String>,
+    /// Users whose key the user just confirmed as verified.
+    confirming: HashSet<String>,
     requests: Sender<Request>,
 }
 
@@ -205,6 +207,7 @@ impl App {
             page: 10,
             stopped: false,
             who_asked: HashSet::new(),
+            confirming: HashSet::new(),
             requests,
         }
     }
@@ -366,11 +369,15 @@ impl App {
                 number,
                 verified,
             } => {
-                self.prompt = Some(Prompt::Safety {
-                    user,
-                    number,
-                    verified,
-                });
+                if self.confirming.remove(&user) && verified {
+                    self.notice(None, format!("{user}'s key is now marked verified"));
+                } else {
+                    self.prompt = Some(Prompt::Safety {
+                        user,
+                        number,
+                        verified,
+                    });
+                }
                 let room = self.shown().room.clone();
                 if !room.is_empty() {
                     self.request(Request::Who(room));
@@ -552,11 +559,11 @@ impl App {
             }
             Prompt::Safety { user, verified, .. } => {
                 if yes && !verified {
+                    self.confirming.insert(user.clone());
                     self.request(Request::Verify {
-                        user: user.clone(),
+                        user,
                         confirm: true,
                     });
-                    self.notice(None, format!("{user}'s key is now marked verified"));
                 } else if !(yes || no || key.code == KeyCode::Enter) {
                     // Typing goes on: the key is not lost.
                     self.on_key(key);
@@ -657,7 +664,12 @@ impl App {
                 };
                 self.notice(None, text);
             }
-            Command::Verify { user, confirm } => self.request(Request::Verify { user, confirm }),
+            Command::Verify { user, confirm } => {
+                if confirm {
+                    self.confirming.insert(user.clone());
+                }
+                self.request(Request::Verify { user, confirm })
+            }
             Command::Invite(_) | Command::Leave | Command::Who if !in_room => {
                 self.warn(None, "switch to a room first (/join ROOM)")
             }
