@@ -22,5 +22,5 @@ echo "==> pytest on the installed wheel"
 # Run from outside the source tree so that `import smc` finds the installed wheel, not python/.
 (cd "$ROOT/tests/python" && python -m pytest -q -p no:cacheprovider .)
 echo "==> the README's main command (scripts/demo.sh) runs to the end"
-bash "$ROOT/scripts/demo.sh" >/dev/null
+bash "$ROOT/scripts/demo.sh"
 echo "==> all tests passed"
