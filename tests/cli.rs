@@ -161,7 +161,7 @@ fn server_fingerprint_and_json_logs() {
         .unwrap()
         .trim_end_matches([')', '\n']);
     // What the operator gives users: `smc fingerprint --data-dir`.
-    let (code, out, _) = run(&mut smc(&dir, &["fingerprint", "--data-dir"]).arg(&data));
+    let (code, out, _) = run(smc(&dir, &["fingerprint", "--data-dir"]).arg(&data));
     assert_eq!(code, 0);
     assert_eq!(out.trim(), printed);
     assert!(Command::new("kill")
