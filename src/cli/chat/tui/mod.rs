@@ -39,7 +39,7 @@ pub fn run(client: Client, address: String, room: Option<String>) -> Result<(), 
         logging::colors_allowed(),
     );
     // Raw mode, the alternate screen, and a panic hook that gives the terminal back.
-    let mut terminal = ratatui::init();
+    let mut terminal = ratatui::try_init()?;
     let _ = execute!(std::io::stdout(), EnableBracketedPaste);
     let result = event_loop(&mut terminal, &mut app, &worker, room);
     let _ = execute!(std::io::stdout(), DisableBracketedPaste);
