@@ -65,6 +65,16 @@ impl Drop for Connection {
     }
 }
 
+/// Opens the TCP connection to `address`.
+async fn dial(address: &str) -> Result<TcpStream, ClientError> {
+    TcpStream::connect(address)
+        .await
+        .map_err(|source| ClientError::Connect {
+            address: address.to_owned(),
+            source,
+        })
+}
+
 impl Connection {
     /// Connects, runs the handshake (checking the server key against `known` before
     /// revealing the client's identity) and starts the tasks.
@@ -73,13 +83,7 @@ impl Connection {
         key: &StaticKeypair,
         known: &KnownServers,
     ) -> Result<Self, ClientError> {
-        let mut stream =
-            TcpStream::connect(address)
-                .await
-                .map_err(|source| ClientError::Connect {
-                    address: address.to_owned(),
-                    source,
-                })?;
+        let mut stream = dial(address).await?;
         let _ = stream.set_nodelay(true);
         let established =
             client_handshake(
@@ -122,13 +126,7 @@ impl Connection {
     /// Runs the handshake only as far as the server's key, then hangs up before the
     /// client's own identity is sent: the server's static public key.
     pub async fn probe(address: &str, key: &StaticKeypair) -> Result<[u8; 32], ClientError> {
-        let mut stream =
-            TcpStream::connect(address)
-                .await
-                .map_err(|source| ClientError::Connect {
-                    address: address.to_owned(),
-                    source,
-                })?;
+        let mut stream = dial(address).await?;
         let mut seen = None;
         // Refusing the key stops the handshake before the third message.
         let _ = client_handshake(&mut stream, key, HANDSHAKE_TIMEOUT, |server_key| {
