@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -151,15 +150,7 @@ fn server_fingerprint_and_json_logs() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let printed = first
-        .split("key fingerprint ")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches([')', '\n']);
+    let (_, printed) = support::server_banner(&mut child);
     // What the operator gives users: `smc fingerprint --data-dir`.
     let (code, out, _) = run(smc(&dir, &["fingerprint", "--data-dir"]).arg(&data));
     assert_eq!(code, 0);

@@ -2,7 +2,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -20,15 +19,7 @@ fn smc_server_serves_and_exits_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .split_whitespace()
-        .nth(4)
-        .expect("smc server listening on ADDR")
-        .to_owned();
+    let (address, _) = support::server_banner(&mut child);
 
     let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
     alice.connect(&address).unwrap();

@@ -52,3 +52,21 @@ pub fn client(home: &Path, user: &str, address: &str) -> smc::Client {
     c.connect(address).unwrap();
     c
 }
+
+/// Reads the line a started `smc server` prints first ("smc server listening on ADDR
+/// (key fingerprint FP)"): its address and key fingerprint.
+pub fn server_banner(child: &mut std::process::Child) -> (String, String) {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout piped"))
+        .read_line(&mut line)
+        .unwrap();
+    let rest = line
+        .strip_prefix("smc server listening on ")
+        .unwrap_or_else(|| panic!("not the server's first line: {line:?}"));
+    let (address, fingerprint) = rest.split_once(" (key fingerprint ").unwrap();
+    (
+        address.to_owned(),
+        fingerprint.trim_end().trim_end_matches(')').to_owned(),
+    )
+}
