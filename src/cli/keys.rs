@@ -90,12 +90,30 @@ pub fn default_home(user: &str) -> PathBuf {
     base.join("smc").join(user)
 }
 
-/// Opens the client, with the passphrase from `SMC_PASSPHRASE` if set (never from the
-/// command line, where other users could read it).
+/// The passphrase from `SMC_PASSPHRASE` (never from the command line, where other
+/// users could read it). Read once: the variable is then removed from the process's
+/// environment, so that child processes and later readers of `/proc/PID/environ` do
+/// not see it; the copy kept here is wiped when the process ends.
+pub fn passphrase() -> Option<&'static str> {
+    static PASSPHRASE: std::sync::OnceLock<Option<zeroize::Zeroizing<String>>> =
+        std::sync::OnceLock::new();
+    PASSPHRASE
+        .get_or_init(|| {
+            let value = std::env::var("SMC_PASSPHRASE").ok();
+            if value.is_some() {
+                std::env::remove_var("SMC_PASSPHRASE");
+            }
+            value.map(zeroize::Zeroizing::new)
+        })
+        .as_ref()
+        .map(|p| p.as_str())
+}
+
+/// Opens the client, with the passphrase from `SMC_PASSPHRASE` if set ([`passphrase`]).
 pub fn open(home: PathBuf, user: &str) -> Result<Client, crate::ClientError> {
-    match std::env::var("SMC_PASSPHRASE") {
-        Ok(p) => Client::open_with_passphrase(home, user, &zeroize::Zeroizing::new(p)),
-        Err(_) => Client::open(home, user),
+    match passphrase() {
+        Some(p) => Client::open_with_passphrase(home, user, p),
+        None => Client::open(home, user),
     }
 }
 

@@ -84,6 +84,8 @@ where
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
+    // Taken out of the environment before any thread starts.
+    let _ = keys::passphrase();
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Server(args) => server::run(args, &config.server),

@@ -14,10 +14,10 @@ use super::rooms::members_changed;
 use super::state::{Tx, DIRECT_STREAM};
 use super::trust::{mls, observe_roster};
 use super::{ChatEvent, Client, Message};
-use crate::e2e::group::{from_bytes, identity, join_config, room_of, roster};
+use crate::e2e::group::{checked_roster, from_bytes, join_config, member_name, room_of, roster};
 use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::ClientError;
-use crate::proto::{DirectEnvelope, Envelope, Event};
+use crate::proto::{DirectEnvelope, Envelope, Event, Refusal};
 
 /// How many messages of one room wait for that room's Welcome, at most.
 const MAX_WAITING_FOR_WELCOME: usize = 10_000;
@@ -299,12 +299,40 @@ impl Client {
                 tx.advance(server, me, room, envelope.seq)?;
                 return Ok(false);
             }
+            // A group-state change must travel as one (marked with the epoch it
+            // changes, which the server accepts once); anything else must not be marked.
+            if let Some(marked) = envelope.commit_epoch {
+                if marked != protocol.epoch().as_u64() {
+                    return Err(reject(
+                        envelope,
+                        format!(
+                            "marked as the change of epoch {marked}, but from epoch {}",
+                            protocol.epoch().as_u64()
+                        ),
+                    ));
+                }
+            }
             let provider = tx.provider();
             let mut group = tx.group(group_id)?;
             let processed = group
                 .process_message(&provider, protocol.clone())
                 .map_err(|e| reject(envelope, why(&e)))?;
-            let signer = identity(processed.credential()).unwrap_or_default();
+            let is_commit = matches!(
+                processed.content(),
+                ProcessedMessageContent::StagedCommitMessage(_)
+            );
+            if is_commit != envelope.commit_epoch.is_some() {
+                return Err(reject(
+                    envelope,
+                    if is_commit {
+                        "a group change that was not sent as one (the server did not order it)"
+                    } else {
+                        "marked as a group change, but it is not one"
+                    },
+                ));
+            }
+            let signer =
+                member_name(processed.credential()).map_err(|why| reject(envelope, why))?;
             if signer != envelope.sender {
                 return Err(reject(
                     envelope,
@@ -368,6 +396,8 @@ impl Client {
                     group
                         .merge_staged_commit(&provider, *staged)
                         .map_err(mls("merging a commit"))?;
+                    // Rolled back with the transaction if a new member's name is invalid.
+                    checked_roster(&group).map_err(|why| reject(envelope, why))?;
                     if self_removed {
                         tx.deactivate_room(server, me, room)?;
                         events.push(ChatEvent::Removed {
@@ -396,8 +426,35 @@ impl Client {
         Ok(to_commit)
     }
 
+    /// Whether the server routes `room` to this user with `inviter` as a member: an
+    /// invitation this user really has. `Err(reason)` when not; network errors are
+    /// returned as such (the Welcome stays queued and is tried again).
+    fn invited_by(&self, room: &str, inviter: &str) -> Result<Result<(), String>, ClientError> {
+        match self.routed_members(room) {
+            Ok(members) if members.iter().any(|m| m == inviter) => Ok(Ok(())),
+            Ok(_) => Ok(Err(format!(
+                "{inviter:?} is not a member of room {room:?} on the server"
+            ))),
+            Err(ClientError::Refused(Refusal::NotAMember { .. } | Refusal::UnknownRoom { .. })) => {
+                Ok(Err(format!(
+                    "this user was not invited to room {room:?} on the server"
+                )))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// A direct delivery: a Welcome joins its room's group; anything else is kept for
     /// [`Client::take_direct`].
+    ///
+    /// A Welcome is accepted only when all of these hold, otherwise it is reported as
+    /// [`ChatEvent::Undecryptable`] and changes nothing:
+    /// - the user is not in the room already (a Welcome never replaces a room's group);
+    /// - the server routes the room to the user and its sender (the server-authenticated
+    ///   identity that queued it) is a member there;
+    /// - the group id names the room, and the Welcome is signed by that same sender,
+    ///   who is in the group's roster;
+    /// - every member's credential is a valid user name.
     fn on_direct(&mut self, direct: DirectEnvelope) -> Result<(), ClientError> {
         let Some(boxed) = WelcomeBox::decode(&direct.payload) else {
             self.directs.push_back(direct);
@@ -406,9 +463,32 @@ impl Client {
         let server = self.server_id()?;
         let me = self.user.clone();
         let room = boxed.room.clone();
+        let already = self
+            .state
+            .transaction(|tx| Ok(tx.cursor(&server, &me, DIRECT_STREAM)? >= direct.id))?;
+        if already {
+            return Ok(());
+        }
+        let in_room = self
+            .state
+            .transaction(|tx| tx.room(&server, &me, &room))?
+            .is_some_and(|row| row.active);
+        let invited = if in_room {
+            Err(format!(
+                "this user is already in room {room:?}; a Welcome never replaces its group"
+            ))
+        } else {
+            self.invited_by(&room, &direct.sender)?
+        };
         let joined = self.state.transaction(|tx| {
+            if let Err(reason) = &invited {
+                return Ok(Some(Err(reason.clone())));
+            }
             if tx.cursor(&server, &me, DIRECT_STREAM)? >= direct.id {
                 return Ok(None);
+            }
+            if tx.room(&server, &me, &room)?.is_some_and(|row| row.active) {
+                return Ok(Some(Err(format!("this user is already in room {room:?}"))));
             }
             let provider = tx.provider();
             let welcome = from_bytes(&boxed.welcome)
@@ -431,17 +511,46 @@ impl Client {
                     "its group is not the group of room {room:?}"
                 ))));
             }
-            // Who added this user, as the Welcome's signed group info says.
-            let by = staged
-                .welcome_sender()
-                .ok()
-                .and_then(|leaf| identity(leaf.credential()))
-                .unwrap_or_else(|| direct.sender.clone());
+            // Who added this user, as the Welcome's signed group info says: it must be
+            // the user who queued it.
+            let by = match staged.welcome_sender() {
+                Ok(leaf) => match member_name(leaf.credential()) {
+                    Ok(name) => name,
+                    Err(reason) => return Ok(Some(Err(reason))),
+                },
+                Err(e) => return Ok(Some(Err(format!("no valid signer ({e})")))),
+            };
+            if by != direct.sender {
+                return Ok(Some(Err(format!(
+                    "signed by {by:?} but sent by {:?}",
+                    direct.sender
+                ))));
+            }
             let group = staged
                 .into_group(&provider)
                 .map_err(mls("joining the group"))?;
+            let members = match checked_roster(&group) {
+                Ok(m) => m,
+                // Rolled back below with the transaction: nothing of it is kept.
+                Err(reason) => {
+                    return Err(ClientError::Undecryptable {
+                        room: room.clone(),
+                        seq: 0,
+                        sender: direct.sender.clone(),
+                        reason,
+                    })
+                }
+            };
+            if !members.iter().any(|(n, _)| *n == by) || !members.iter().any(|(n, _)| *n == me) {
+                return Err(ClientError::Undecryptable {
+                    room: room.clone(),
+                    seq: 0,
+                    sender: direct.sender.clone(),
+                    reason: "its roster lacks its sender or this user".into(),
+                });
+            }
             let mut events = Vec::new();
-            for user in observe_roster(tx, &server, &me, &roster(&group))? {
+            for user in observe_roster(tx, &server, &me, &members)? {
                 events.push(ChatEvent::KeyChanged { user });
             }
             tx.set_room(
@@ -458,7 +567,11 @@ impl Client {
             });
             tx.push_events(&server, &me, &events)?;
             Ok(Some(Ok(())))
-        })?;
+        });
+        let joined = match joined {
+            Err(ClientError::Undecryptable { reason, .. }) => Some(Err(reason)),
+            other => other?,
+        };
         match joined {
             None => {}
             Some(Ok(())) => {

@@ -73,11 +73,36 @@ pub fn identity(credential: &Credential) -> Option<String> {
     String::from_utf8(basic.identity().to_vec()).ok()
 }
 
-/// The members of a group: (name, public signature key), in leaf order.
+/// The user name in a member's credential, checked like any user name
+/// ([`crate::proto::check_name`]): a credential that is not a valid name (not UTF-8,
+/// control or invisible characters...) is refused, so no member can hide from a roster
+/// or smuggle control characters into a screen or a C string.
+pub fn member_name(credential: &Credential) -> Result<String, String> {
+    let name = identity(credential).ok_or("a member's credential is not a user name")?;
+    crate::proto::check_name(&name).map_err(|why| format!("a member's name {name:?}: {why}"))?;
+    Ok(name)
+}
+
+/// The members of a group: (name, public signature key), in leaf order. Every member
+/// is listed; groups whose roster holds an invalid name are refused when they are
+/// joined or changed ([`checked_roster`]), so none is in the state.
 pub fn roster(group: &MlsGroup) -> Vec<(String, Vec<u8>)> {
     group
         .members()
-        .filter_map(|m| Some((identity(&m.credential)?, m.signature_key.clone())))
+        .map(|m| {
+            let name = member_name(&m.credential)
+                .unwrap_or_else(|_| format!("(invalid name, leaf {})", m.index.u32()));
+            (name, m.signature_key.clone())
+        })
+        .collect()
+}
+
+/// The members of a group, or why the roster is unacceptable (a member whose name is
+/// not valid).
+pub fn checked_roster(group: &MlsGroup) -> Result<Vec<(String, Vec<u8>)>, String> {
+    group
+        .members()
+        .map(|m| Ok((member_name(&m.credential)?, m.signature_key.clone())))
         .collect()
 }
 

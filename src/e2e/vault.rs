@@ -123,6 +123,10 @@ pub fn open(home: &Path, passphrase: Option<&str>) -> Result<Connection, crate::
     }
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(StoreError::from)?;
+    // Deleted rows (spent keys, old group states, taken outbox entries) are overwritten
+    // with zeros, not left in free pages of the file.
+    conn.pragma_update(None, "secure_delete", "ON")
+        .map_err(StoreError::from)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(StoreError::from)?;
     // NORMAL in WAL mode: a committed transaction survives a crash of the process; the

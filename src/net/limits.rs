@@ -15,6 +15,15 @@ pub struct Limits {
     pub frame_timeout: Duration,
     /// Connections beyond this are closed at once (default 16,384).
     pub max_connections: usize,
+    /// Connections that have not yet completed the handshake and Hello, at most
+    /// (default 256): unauthenticated sockets cannot take every slot; past it the
+    /// newest one is closed at once, and each must finish within
+    /// [`Limits::handshake_timeout`].
+    pub max_unauthenticated: usize,
+    /// Simultaneous sessions of one identity (default 8): one user cannot take every
+    /// slot; the oldest session is closed to make room for a new one (the owner of the
+    /// key always gets in).
+    pub max_sessions_per_user: usize,
     /// Sustained requests per second per connection (default 1,000).
     pub requests_per_second: u32,
     /// Requests a connection may send in a burst above the rate (default 2,000).
@@ -22,6 +31,13 @@ pub struct Limits {
     /// Messages waiting to be written to one connection; a reader slower than this is
     /// disconnected and never stalls others (default 4,096).
     pub outbound_queue: usize,
+    /// Bytes waiting to be written to one connection (replies and live events); a peer
+    /// that lets more pile up, for example by not reading its replies, is disconnected
+    /// (default 8 MiB).
+    pub outbound_bytes: usize,
+    /// A write to a peer that cannot complete for this long ends the session (default
+    /// 30 s): a peer that stops reading cannot pin the server's memory.
+    pub write_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -31,9 +47,13 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(300),
             frame_timeout: Duration::from_secs(10),
             max_connections: 16_384,
+            max_unauthenticated: 256,
+            max_sessions_per_user: 8,
             requests_per_second: 1_000,
             request_burst: 2_000,
             outbound_queue: 4_096,
+            outbound_bytes: 8 << 20,
+            write_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::net::MAX_PAYLOAD;
 use crate::proto::{check_name, encode, Event, Refusal, Reply, Request, ServerFrame};
 use crate::server::committer::Pending;
 use crate::server::hub::{Dedup, Outbound};
-use crate::server::store::{NewMessage, Store};
+use crate::server::store::{Creation, NewMessage, Store};
 use crate::server::Shared;
 
 /// Most messages returned by one history request.
@@ -87,10 +87,14 @@ impl Shared {
             Request::CreateRoom { room } => {
                 name(&room)?;
                 let r = room.clone();
-                let created =
-                    blocking(store, move |s| s.create_room(&r, &me_owned, now_ms())).await?;
-                if !created {
-                    return Err(Refusal::RoomExists { room });
+                match blocking(store, move |s| s.create_room(&r, &me_owned, now_ms())).await? {
+                    Creation::Created => {}
+                    Creation::Exists => return Err(Refusal::RoomExists { room }),
+                    Creation::Lookalike => {
+                        return Err(bad(format!(
+                            "{room:?} looks like the name of an existing room"
+                        )))
+                    }
                 }
                 self.hub.join(&room, me);
                 tracing::info!(user = me, room, "room created");

@@ -6,6 +6,7 @@
 //! stall the others) and catches up from the store when it reconnects.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, watch};
@@ -36,17 +37,60 @@ pub(crate) enum Dedup {
 pub(crate) struct SessionHandle {
     /// Unique per connection.
     pub id: u64,
-    /// Its outbound queue.
+    /// Its outbound queue (bounded in items).
     pub tx: mpsc::Sender<Outbound>,
+    /// The bytes in that queue, bounded by `max_bytes`: the writer subtracts what it
+    /// takes out ([`SessionHandle::taken`]).
+    pub queued: Arc<AtomicUsize>,
+    /// See [`crate::net::Limits::outbound_bytes`].
+    pub max_bytes: usize,
     /// Set to `true` to close the session.
     pub close: Arc<watch::Sender<bool>>,
 }
 
 impl SessionHandle {
+    /// Counts `bytes` into the queue's total; `false` (nothing counted) when the total
+    /// would pass the limit.
+    pub fn reserve(&self, bytes: usize) -> bool {
+        let mut current = self.queued.load(Ordering::Acquire);
+        loop {
+            if current.saturating_add(bytes) > self.max_bytes {
+                return false;
+            }
+            match self.queued.compare_exchange_weak(
+                current,
+                current + bytes,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// The writer took `bytes` out of the queue.
+    pub fn taken(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Queues a live event without waiting; a session whose queue is full (in items
+    /// or bytes) is closed: it catches up from the store when it reconnects.
     fn push(&self, item: Outbound, user: &str) {
+        let size = item.bytes.len();
+        if !self.reserve(size) {
+            tracing::warn!(
+                user,
+                session = self.id,
+                "outbound bytes over the limit: disconnecting a slow reader"
+            );
+            self.close.send_replace(true);
+            return;
+        }
         match self.tx.try_send(item) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
+                self.taken(size);
                 tracing::warn!(
                     user,
                     session = self.id,
@@ -54,7 +98,7 @@ impl SessionHandle {
                 );
                 self.close.send_replace(true);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => self.taken(size),
         }
     }
 }
@@ -84,13 +128,22 @@ impl Hub {
         }
     }
 
-    /// Adds a connected session of `user`.
-    pub fn register(&self, user: &str, session: SessionHandle) {
-        self.lock()
-            .sessions
-            .entry(user.to_owned())
-            .or_default()
-            .push(session);
+    /// Adds a connected session of `user`; when the user already has `max` sessions,
+    /// the oldest ones are asked to close (a user's key cannot be used to hold every
+    /// connection slot, and its owner always gets in).
+    pub fn register(&self, user: &str, session: SessionHandle, max: usize) {
+        let mut inner = self.lock();
+        let list = inner.sessions.entry(user.to_owned()).or_default();
+        while list.len() >= max.max(1) {
+            let oldest = list.remove(0);
+            tracing::warn!(
+                user,
+                session = oldest.id,
+                "too many sessions of one user: closing the oldest"
+            );
+            oldest.close.send_replace(true);
+        }
+        list.push(session);
     }
 
     /// Removes session `id` of `user`.

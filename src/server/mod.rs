@@ -7,6 +7,7 @@
 //! events. Messages are committed by one [`committer`] in batches and fanned out through
 //! the [`hub`].
 
+mod admission;
 mod committer;
 mod handler;
 mod hub;
@@ -71,6 +72,7 @@ pub(crate) struct Shared {
     pub commits: mpsc::Sender<committer::Pending>,
     pub next_session: AtomicU64,
     pub connections: AtomicUsize,
+    pub admission: Arc<admission::Admission>,
 }
 
 /// A running server. [`Server::stop`] (or dropping it) stops accepting, lets the
@@ -117,6 +119,7 @@ impl Server {
             commits,
             next_session: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
+            admission: Arc::default(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         tracing::info!(%address, fingerprint = key.fingerprint(), "smc server listening");
@@ -216,10 +219,11 @@ async fn accept_loop(
             drop(slot);
             continue;
         }
+        let unauthenticated = shared.admission.admit(shared.limits.max_unauthenticated);
         let shared = shared.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            session::serve(stream, peer, shared).await;
+            session::serve(stream, peer, shared, unauthenticated).await;
         });
     }
 }

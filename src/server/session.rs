@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -16,6 +17,7 @@ use crate::net::{server_handshake, Opener, Sealer};
 use crate::proto::{
     check_name, decode, encode, ClientFrame, Event, Refusal, Reply, Request, ServerFrame, VERSION,
 };
+use crate::server::admission::Unauthenticated;
 use crate::server::handler::blocking;
 use crate::server::hub::{until_closed, Dedup, Outbound, SessionHandle};
 use crate::server::rate::TokenBucket;
@@ -35,26 +37,68 @@ struct SyncPlan {
 
 /// Serves one accepted connection to its end. Never panics on peer input; every
 /// failure ends only this connection.
-pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+pub(crate) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    unauthenticated: Unauthenticated,
+) {
     let _ = stream.set_nodelay(true);
-    match run(stream, &shared).await {
+    match run(stream, &shared, unauthenticated).await {
         Ok(user) => tracing::info!(%peer, user, "connection closed"),
         Err(e) => tracing::info!(%peer, error = %e, "connection ended"),
     }
 }
 
+/// Writes one frame before the session's writer runs (Hello's reply), within
+/// `limit`.
 async fn write_direct(
     wr: &mut OwnedWriteHalf,
     sealer: &mut Sealer,
     frame: &ServerFrame,
+    limit: Duration,
 ) -> Result<(), NetError> {
     let mut out = Vec::new();
     sealer.seal(&encode(frame), &mut out)?;
-    wr.write_all(&out).await?;
+    tokio::time::timeout(limit, wr.write_all(&out))
+        .await
+        .map_err(|_| NetError::Ended("the peer stopped reading (write timeout)".into()))??;
     Ok(())
 }
 
-async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError> {
+/// What the handshake and Hello established.
+struct Authenticated {
+    rd: OwnedReadHalf,
+    wr: OwnedWriteHalf,
+    sealer: Sealer,
+    opener: Opener,
+    hello_id: u64,
+    user: String,
+    cursors: Vec<(String, u64)>,
+    direct_after: u64,
+    registration: Registration,
+}
+
+async fn run(
+    stream: TcpStream,
+    shared: &Arc<Shared>,
+    mut unauthenticated: Unauthenticated,
+) -> Result<String, NetError> {
+    // Until Hello is done the connection holds a place among the unauthenticated ones,
+    // which it loses to a newer connection when they are too many.
+    let auth = tokio::select! {
+        auth = authenticate(stream, shared) => auth?,
+        _ = until_closed(&mut unauthenticated.evicted) => {
+            return Err(NetError::Ended(
+                "evicted: too many connections in their handshake".into(),
+            ))
+        }
+    };
+    drop(unauthenticated);
+    live(auth, shared).await
+}
+
+async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authenticated, NetError> {
     let limits = &shared.limits;
     let mut stream = stream;
     let established = server_handshake(&mut stream, &shared.key, limits.handshake_timeout).await?;
@@ -91,7 +135,7 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
                     id: frame.id,
                     result: Err(refusal.clone()),
                 };
-                write_direct(&mut wr, &mut sealer, &reply).await?;
+                write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
                 return Err(NetError::Ended(refusal.to_string()));
             }
             (user, cursors, direct_after)
@@ -103,7 +147,7 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
                     reason: "the first request must be Hello".into(),
                 }),
             };
-            write_direct(&mut wr, &mut sealer, &reply).await?;
+            write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
             return Err(NetError::Malformed("no Hello".into()));
         }
     };
@@ -116,24 +160,63 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
                 id: frame.id,
                 result: Err(refusal),
             };
-            write_direct(&mut wr, &mut sealer, &reply).await?;
+            write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
             return Err(NetError::Ended(
                 "the store could not register the name".into(),
             ));
         }
     };
+    if registration == Registration::Lookalike {
+        tracing::warn!(user, "refused: the name looks like a registered one");
+        let reply = ServerFrame::Reply {
+            id: frame.id,
+            result: Err(Refusal::BadRequest {
+                reason: format!("{user:?} looks like the name of a registered user"),
+            }),
+        };
+        write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
+        return Err(NetError::Ended(format!(
+            "the name {user:?} looks like a registered one"
+        )));
+    }
     if registration == Registration::Taken {
         tracing::warn!(user, "refused: the name is registered to another key");
         let reply = ServerFrame::Reply {
             id: frame.id,
             result: Err(Refusal::NameTaken { user: user.clone() }),
         };
-        write_direct(&mut wr, &mut sealer, &reply).await?;
+        write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
         return Err(NetError::Ended(format!(
             "the name {user:?} belongs to another key"
         )));
     }
 
+    Ok(Authenticated {
+        rd,
+        wr,
+        sealer,
+        opener,
+        hello_id: frame.id,
+        user,
+        cursors,
+        direct_after,
+        registration,
+    })
+}
+
+async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetError> {
+    let limits = &shared.limits;
+    let Authenticated {
+        mut rd,
+        mut wr,
+        mut sealer,
+        mut opener,
+        hello_id,
+        user,
+        cursors,
+        direct_after,
+        registration,
+    } = auth;
     // Go live before reading the backlog: whatever is committed from now on is queued,
     // whatever was committed before is in the store; the writer drops the overlap.
     let (tx, rx) = mpsc::channel(limits.outbound_queue);
@@ -141,9 +224,13 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
     let handle = SessionHandle {
         id: shared.next_session.fetch_add(1, Ordering::Relaxed),
         tx: tx.clone(),
+        queued: Arc::new(AtomicUsize::new(0)),
+        max_bytes: limits.outbound_bytes,
         close: Arc::new(close),
     };
-    shared.hub.register(&user, handle.clone());
+    shared
+        .hub
+        .register(&user, handle.clone(), limits.max_sessions_per_user);
     tracing::info!(
         user,
         new = registration == Registration::Registered,
@@ -168,23 +255,23 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
             // The store failed: say so and close, rather than skip the catch-up.
             shared.hub.unregister(&user, handle.id);
             let reply = ServerFrame::Reply {
-                id: frame.id,
+                id: hello_id,
                 result: Err(refusal),
             };
-            write_direct(&mut wr, &mut sealer, &reply).await?;
+            write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
             return Err(NetError::Ended(
                 "the store could not plan the catch-up".into(),
             ));
         }
     };
     let welcome = ServerFrame::Reply {
-        id: frame.id,
+        id: hello_id,
         result: Ok(Reply::Welcome {
             user: user.clone(),
             registered: registration == Registration::Registered,
         }),
     };
-    write_direct(&mut wr, &mut sealer, &welcome).await?;
+    write_direct(&mut wr, &mut sealer, &welcome, limits.write_timeout).await?;
 
     let plan = SyncPlan {
         rooms,
@@ -197,9 +284,9 @@ async fn run(stream: TcpStream, shared: &Arc<Shared>) -> Result<String, NetError
         plan,
         shared.clone(),
         user.clone(),
-        handle.close.clone(),
+        handle.clone(),
     ));
-    let result = read_loop(&mut rd, &mut opener, shared, &user, &tx, closed).await;
+    let result = read_loop(&mut rd, &mut opener, shared, &user, &handle, closed).await;
     shared.hub.unregister(&user, handle.id);
     handle.close.send_replace(true);
     drop(tx);
@@ -212,7 +299,7 @@ async fn read_loop(
     opener: &mut Opener,
     shared: &Arc<Shared>,
     user: &str,
-    tx: &mpsc::Sender<Outbound>,
+    session: &SessionHandle,
     mut closed: watch::Receiver<bool>,
 ) -> Result<(), NetError> {
     let limits = &shared.limits;
@@ -256,7 +343,17 @@ async fn read_loop(
             bytes: encode(&reply).into(),
             dedup: Dedup::None,
         };
-        if tx.send(item).await.is_err() {
+        // Replies wait for the writer (bounded in items); a peer that lets too many
+        // bytes of replies pile up without reading them is cut off.
+        let size = item.bytes.len();
+        if !session.reserve(size) {
+            tracing::warn!(user, "not reading its replies: closing connection");
+            return Err(NetError::Ended(
+                "too many unread replies (outbound byte limit)".into(),
+            ));
+        }
+        if session.tx.send(item).await.is_err() {
+            session.taken(size);
             return Ok(());
         }
     }
@@ -265,6 +362,7 @@ async fn read_loop(
 struct Writer {
     wr: OwnedWriteHalf,
     sealer: Sealer,
+    write_timeout: Duration,
     out: Vec<u8>,
     last_room_seq: HashMap<Arc<str>, u64>,
     last_direct: u64,
@@ -293,7 +391,12 @@ impl Writer {
 
     async fn flush(&mut self) -> Result<(), NetError> {
         if !self.out.is_empty() {
-            self.wr.write_all(&self.out).await?;
+            // A peer that does not read cannot hold the session (and its memory).
+            tokio::time::timeout(self.write_timeout, self.wr.write_all(&self.out))
+                .await
+                .map_err(|_| {
+                    NetError::Ended("the peer stopped reading (write timeout)".into())
+                })??;
             self.out.clear();
             if self.out.capacity() > 256 * 1024 {
                 self.out = Vec::new();
@@ -365,11 +468,13 @@ async fn write_loop(
     plan: SyncPlan,
     shared: Arc<Shared>,
     user: String,
-    close: Arc<watch::Sender<bool>>,
+    session: SessionHandle,
 ) {
+    let close = session.close.clone();
     let mut writer = Writer {
         wr,
         sealer,
+        write_timeout: shared.limits.write_timeout,
         out: Vec::new(),
         last_room_seq: HashMap::new(),
         last_direct: 0,
@@ -386,6 +491,7 @@ async fn write_loop(
                         return Ok(());
                     }
                     for item in items.drain(..) {
+                        session.taken(item.bytes.len());
                         writer.queue(&item)?;
                     }
                     writer.flush().await?;
@@ -393,6 +499,7 @@ async fn write_loop(
                 _ = until_closed(&mut closed) => {
                     // Flush what is already queued (replies to finished requests), then stop.
                     while let Ok(item) = rx.try_recv() {
+                        session.taken(item.bytes.len());
                         writer.queue(&item)?;
                     }
                     return writer.flush().await;

@@ -15,6 +15,7 @@ use crate::Client;
 
 use super::super::CliError;
 use super::commands::{self, Command, Input, HELP};
+use super::terminal_safe;
 use super::worker::{Link, Request, Update, Worker};
 
 /// One message as one line.
@@ -30,8 +31,9 @@ pub fn format_message(m: &Message) -> String {
     )
 }
 
+/// A note on stderr (what it quotes from others is escaped: [`terminal_safe`]).
 fn note(text: impl std::fmt::Display) {
-    eprintln!("smc: {text}");
+    eprintln!("smc: {}", terminal_safe::escape(&text.to_string()));
 }
 
 /// Runs the line mode until stdin closes.
@@ -103,14 +105,14 @@ pub fn run(mut client: Client, address: String, room: Option<String>) -> Result<
                 for m in messages.iter().filter(|m| m.sender == me) {
                     if let Some(i) = queued.iter().position(|(r, t)| *r == room && *t == m.text) {
                         queued.remove(i);
-                        writeln!(stdout, "{}", format_message(m))?;
+                        writeln!(stdout, "{}", terminal_safe::escape(&format_message(m)))?;
                     }
                 }
                 stdout.flush()?;
             }
             Ok(update) => {
                 if let Some(line) = shown(update, &mut current, &me) {
-                    writeln!(stdout, "{line}")?;
+                    writeln!(stdout, "{}", terminal_safe::escape(&line))?;
                     stdout.flush()?;
                 }
             }

@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod commands;
 pub mod line_mode;
+pub mod terminal_safe;
 pub mod trust;
 pub mod tui;
 pub mod worker;

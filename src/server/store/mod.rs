@@ -32,6 +32,20 @@ pub enum Registration {
     Known,
     /// The name is bound to another key.
     Taken,
+    /// The name is free but looks like a registered one (same confusable skeleton,
+    /// [`crate::proto::skeleton`]): refused.
+    Lookalike,
+}
+
+/// Outcome of creating a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creation {
+    /// Created, with its creator as its only member.
+    Created,
+    /// A room of that name exists.
+    Exists,
+    /// The name looks like an existing room's (same confusable skeleton): refused.
+    Lookalike,
 }
 
 /// A message to append to a room.
@@ -55,8 +69,9 @@ pub trait Store: Send + Sync + 'static {
     fn register(&self, user: &str, key: &[u8]) -> Result<Registration, StoreError>;
     /// Whether `user` is registered.
     fn user_exists(&self, user: &str) -> Result<bool, StoreError>;
-    /// Creates `room` with `creator` as its only member; `false` if the name is taken.
-    fn create_room(&self, room: &str, creator: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Creates `room` with `creator` as its only member, unless the name (or a
+    /// lookalike of it) is taken.
+    fn create_room(&self, room: &str, creator: &str, now_ms: i64) -> Result<Creation, StoreError>;
     /// Whether `room` exists.
     fn room_exists(&self, room: &str) -> Result<bool, StoreError>;
     /// Adds `user` to `room`, who will see messages after the room's current last one;

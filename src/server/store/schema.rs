@@ -51,6 +51,14 @@ const MIGRATIONS: &[&str] = &[
          payload BLOB NOT NULL
      );
      CREATE INDEX directs_by_recipient ON directs(recipient, id);",
+    // 1 -> 2: confusable skeletons (UTS #39) of user and room names, unique, so that a
+    // lookalike of an existing name is refused. Filled for existing rows by
+    // `fill_skeletons` (SQL cannot compute them); where two existing names already
+    // collide, the later one keeps NULL and stays usable.
+    "ALTER TABLE users ADD COLUMN skeleton TEXT;
+     ALTER TABLE rooms ADD COLUMN skeleton TEXT;
+     CREATE UNIQUE INDEX users_by_skeleton ON users(skeleton);
+     CREATE UNIQUE INDEX rooms_by_skeleton ON rooms(skeleton);",
 ];
 
 /// The schema version this build writes.
@@ -68,8 +76,31 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if version + 1 == 2 {
+            fill_skeletons(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version as i64 + 1)?;
         tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Computes the skeleton of every user and room registered before version 2.
+fn fill_skeletons(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    for table in ["users", "rooms"] {
+        let names: Vec<String> = tx
+            .prepare(&format!("SELECT name FROM {table} ORDER BY rowid"))?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for name in names {
+            tx.execute(
+                &format!(
+                    "UPDATE OR IGNORE {table} SET skeleton = ?2 WHERE name = ?1
+                     AND NOT EXISTS (SELECT 1 FROM {table} WHERE skeleton = ?2)"
+                ),
+                rusqlite::params![name, crate::proto::skeleton(&name)],
+            )?;
+        }
     }
     Ok(())
 }

@@ -12,9 +12,9 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::StoreError;
-use crate::proto::{DirectEnvelope, Envelope, Refusal};
+use crate::proto::{skeleton, DirectEnvelope, Envelope, Refusal};
 use crate::server::store::schema::migrate;
-use crate::server::store::{Durability, NewMessage, Registration, Store};
+use crate::server::store::{Creation, Durability, NewMessage, Registration, Store};
 
 /// The SQLite store: one file, `smc.db`, in the server's data directory.
 #[derive(Debug)]
@@ -34,6 +34,62 @@ fn open(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// Makes the data directory and the database files private to the server's user,
+/// whatever the umask and whatever existed before: the directory 0700 (created so, or
+/// tightened with a warning), `smc.db` created 0600 before SQLite opens it (SQLite
+/// gives its `-wal` and `-shm` files the database's mode), and existing database files
+/// readable by others tightened to 0600 with a warning.
+fn private_files(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))?;
+    let tighten = |path: &Path, mode: u32| -> Result<(), StoreError> {
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(path)(e)),
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            if meta.permissions().mode() & 0o1000 != 0 {
+                // A shared directory such as /tmp: never change it, refuse it.
+                return Err(io(path)(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    "a shared (sticky) directory cannot hold a server's data: use a \
+                     directory of its own",
+                )));
+            }
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                "readable by other users: tightened to {mode:o}"
+            );
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .map_err(io(path))?;
+        }
+        Ok(())
+    };
+    tighten(dir, 0o700)?;
+    let db = dir.join("smc.db");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&db)
+        .map_err(io(&db))?;
+    for name in ["smc.db", "smc.db-wal", "smc.db-shm", "smc.db-journal"] {
+        tighten(&dir.join(name), 0o600)?;
+    }
+    Ok(())
 }
 
 fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
@@ -65,13 +121,34 @@ fn direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirectEnvelope> {
     })
 }
 
+/// The epoch a room moves to when a group-state change for `claimed` is accepted at
+/// epoch `current`: only a change for exactly the current epoch is taken (one per
+/// epoch, in order); an older one is [`Refusal::Stale`], a later one can only be a
+/// lie (no member can be ahead of the server) and is refused. Checked arithmetic, and
+/// the result stays within SQLite's signed 64-bit integers.
+pub(crate) fn next_epoch_after(current: u64, claimed: u64) -> Result<u64, Refusal> {
+    if claimed < current {
+        return Err(Refusal::Stale { current });
+    }
+    if claimed > current {
+        return Err(Refusal::BadRequest {
+            reason: format!(
+                "a group-state change for epoch {claimed}, but the room is at epoch {current}"
+            ),
+        });
+    }
+    current
+        .checked_add(1)
+        .filter(|next| *next <= i64::MAX as u64)
+        .ok_or_else(|| Refusal::BadRequest {
+            reason: "the room's epoch cannot advance further".into(),
+        })
+}
+
 impl SqliteStore {
     /// Opens (or creates) `dir/smc.db` and brings its schema up to date.
     pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
+        private_files(dir)?;
         let path = dir.join("smc.db");
         let mut writer = open(&path, durability)?;
         migrate(&mut writer)?;
@@ -96,11 +173,22 @@ impl Store for SqliteStore {
             Some(k) if k == key => Registration::Known,
             Some(_) => Registration::Taken,
             None => {
-                tx.execute(
-                    "INSERT INTO users (name, key, created_ms) VALUES (?1, ?2, ?3)",
-                    params![user, key, chrono::Utc::now().timestamp_millis()],
+                let inserted = tx.execute(
+                    "INSERT OR IGNORE INTO users (name, key, created_ms, skeleton)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        user,
+                        key,
+                        chrono::Utc::now().timestamp_millis(),
+                        skeleton(user)
+                    ],
                 )?;
-                Registration::Registered
+                // The name itself is free (looked up above): only the skeleton collided.
+                if inserted == 1 {
+                    Registration::Registered
+                } else {
+                    Registration::Lookalike
+                }
             }
         };
         tx.commit()?;
@@ -115,21 +203,30 @@ impl Store for SqliteStore {
             .is_some())
     }
 
-    fn create_room(&self, room: &str, creator: &str, now_ms: i64) -> Result<bool, StoreError> {
+    fn create_room(&self, room: &str, creator: &str, now_ms: i64) -> Result<Creation, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO rooms (name, creator, created_ms) VALUES (?1, ?2, ?3)",
-            params![room, creator, now_ms],
-        )?;
-        if inserted == 1 {
-            tx.execute(
-                "INSERT INTO members (room, user, joined_seq) VALUES (?1, ?2, 0)",
-                params![room, creator],
-            )?;
+        let exists = tx
+            .query_row("SELECT 1 FROM rooms WHERE name = ?1", [room], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if exists {
+            return Ok(Creation::Exists);
         }
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO rooms (name, creator, created_ms, skeleton)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![room, creator, now_ms, skeleton(room)],
+        )?;
+        if inserted == 0 {
+            return Ok(Creation::Lookalike);
+        }
+        tx.execute(
+            "INSERT INTO members (room, user, joined_seq) VALUES (?1, ?2, 0)",
+            params![room, creator],
+        )?;
         tx.commit()?;
-        Ok(inserted == 1)
+        Ok(Creation::Created)
     }
 
     fn room_exists(&self, room: &str) -> Result<bool, StoreError> {
@@ -218,15 +315,16 @@ impl Store for SqliteStore {
                     }));
                     continue;
                 };
-                let mut next_epoch = epoch as u64;
+                let current = epoch as u64;
+                let mut next_epoch = current;
                 if let Some(e) = m.commit_epoch {
-                    if e < next_epoch {
-                        out.push(Err(Refusal::Stale {
-                            current: next_epoch,
-                        }));
-                        continue;
+                    match next_epoch_after(current, e) {
+                        Ok(next) => next_epoch = next,
+                        Err(refusal) => {
+                            out.push(Err(refusal));
+                            continue;
+                        }
                     }
-                    next_epoch = e + 1;
                 }
                 let seq = last_seq + 1;
                 insert.execute(params![

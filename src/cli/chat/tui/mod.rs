@@ -73,7 +73,10 @@ fn event_loop(
                 room = None;
             }
         }
-        terminal.draw(|frame| view::draw(frame, app))?;
+        terminal.draw(|frame| {
+            view::draw(frame, app);
+            super::terminal_safe::scrub(frame.buffer_mut());
+        })?;
         if app.quit {
             return Ok(());
         }
