@@ -13,7 +13,7 @@ mod request;
 
 pub use codec::{decode, encode};
 pub use envelope::{DirectEnvelope, Envelope};
-pub use names::{check_name, skeleton, MAX_NAME};
+pub use names::{check_name, look_alike, skeletons, MAX_NAME};
 pub use refusal::Refusal;
 pub use request::{ClientFrame, Event, Reply, Request, ServerFrame};
 

@@ -64,13 +64,25 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The confusable skeleton of a name (UTS #39, case-folded): two names with the same
-/// skeleton look alike, and the server lets only one of them exist.
-pub fn skeleton(name: &str) -> String {
-    let folded: String = name.nfkc().flat_map(char::to_lowercase).collect();
-    unicode_security::skeleton(&folded)
-        .flat_map(char::to_lowercase)
-        .collect()
+/// The confusable skeletons of a name (UTS #39): two names look alike when they share
+/// one, and the server lets only one of them exist. Two are computed, of the name as
+/// written (`generaI` with a capital I looks like `general`) and of its lower case
+/// (`ALICE` is `alice`); the same string once when they agree.
+pub fn skeletons(name: &str) -> Vec<String> {
+    let nfkc: String = name.nfkc().collect();
+    let lower: String = nfkc.chars().flat_map(char::to_lowercase).collect();
+    let mut out = vec![unicode_security::skeleton(&nfkc).collect::<String>()];
+    let folded: String = unicode_security::skeleton(&lower).collect();
+    if folded != out[0] {
+        out.push(folded);
+    }
+    out
+}
+
+/// Whether two names look alike (share a skeleton, [`skeletons`]).
+pub fn look_alike(a: &str, b: &str) -> bool {
+    let theirs = skeletons(b);
+    skeletons(a).iter().any(|s| theirs.contains(s))
 }
 
 #[cfg(test)]
@@ -115,10 +127,16 @@ mod tests {
 
     #[test]
     fn lookalikes_share_a_skeleton() {
-        assert_eq!(skeleton("alice"), skeleton("aliсe")); // Cyrillic с
-        assert_eq!(skeleton("alice"), skeleton("ALICE"));
-        assert_eq!(skeleton("paypal"), skeleton("pаypаl"));
-        assert_eq!(skeleton("rn"), skeleton("m"));
-        assert_ne!(skeleton("alice"), skeleton("bob"));
+        for (a, b) in [
+            ("alice", "ali\u{441}e"), // Cyrillic es
+            ("alice", "ALICE"),
+            ("general", "generaI"),
+            ("paypal", "p\u{430}yp\u{430}l"),
+            ("rn", "m"),
+        ] {
+            assert!(look_alike(a, b), "{a} / {b}");
+        }
+        assert!(!look_alike("alice", "bob"));
+        assert!(!look_alike("alice", "alicia"));
     }
 }

@@ -8,6 +8,7 @@ use crate::error::StoreError;
 use crate::net::MAX_PAYLOAD;
 use crate::proto::{check_name, encode, Event, Refusal, Reply, Request, ServerFrame};
 use crate::server::committer::Pending;
+use crate::server::group_change;
 use crate::server::hub::{Dedup, Outbound};
 use crate::server::store::{Creation, NewMessage, Store};
 use crate::server::Shared;
@@ -148,6 +149,7 @@ impl Shared {
                     )));
                 }
                 self.require_member(&room, me).await?;
+                group_change::check(&room, &payload, commit_epoch)?;
                 let (done, result) = oneshot::channel();
                 let pending = Pending {
                     message: NewMessage {

@@ -9,6 +9,7 @@
 
 mod admission;
 mod committer;
+mod group_change;
 mod handler;
 mod hub;
 mod rate;

@@ -51,14 +51,16 @@ const MIGRATIONS: &[&str] = &[
          payload BLOB NOT NULL
      );
      CREATE INDEX directs_by_recipient ON directs(recipient, id);",
-    // 1 -> 2: confusable skeletons (UTS #39) of user and room names, unique, so that a
-    // lookalike of an existing name is refused. Filled for existing rows by
-    // `fill_skeletons` (SQL cannot compute them); where two existing names already
-    // collide, the later one keeps NULL and stays usable.
-    "ALTER TABLE users ADD COLUMN skeleton TEXT;
-     ALTER TABLE rooms ADD COLUMN skeleton TEXT;
-     CREATE UNIQUE INDEX users_by_skeleton ON users(skeleton);
-     CREATE UNIQUE INDEX rooms_by_skeleton ON rooms(skeleton);",
+    // 1 -> 2: confusable skeletons (UTS #39) of user and room names, each held by
+    // one name, so that a lookalike of an existing name is refused. Filled for
+    // existing names by `fill_skeletons` (SQL cannot compute them); where two existing
+    // names already collide, the first keeps the skeleton and both stay usable.
+    "CREATE TABLE skeletons (
+         kind TEXT NOT NULL,
+         skeleton TEXT NOT NULL,
+         name TEXT NOT NULL,
+         PRIMARY KEY (kind, skeleton)
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.
@@ -85,22 +87,43 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Computes the skeleton of every user and room registered before version 2.
+/// Records the skeletons of every user and room created before version 2.
 fn fill_skeletons(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
-    for table in ["users", "rooms"] {
+    for (kind, table) in [("user", "users"), ("room", "rooms")] {
         let names: Vec<String> = tx
             .prepare(&format!("SELECT name FROM {table} ORDER BY rowid"))?
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         for name in names {
-            tx.execute(
-                &format!(
-                    "UPDATE OR IGNORE {table} SET skeleton = ?2 WHERE name = ?1
-                     AND NOT EXISTS (SELECT 1 FROM {table} WHERE skeleton = ?2)"
-                ),
-                rusqlite::params![name, crate::proto::skeleton(&name)],
-            )?;
+            claim_skeletons(tx, kind, &name)?;
         }
     }
     Ok(())
+}
+
+/// Records that `name` holds its skeletons among the names of `kind` ("user" or
+/// "room"); `false` (nothing recorded) if another name holds one of them.
+pub(crate) fn claim_skeletons(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let skeletons = crate::proto::skeletons(name);
+    for skeleton in &skeletons {
+        let holder: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+            "SELECT name FROM skeletons WHERE kind = ?1 AND skeleton = ?2",
+            rusqlite::params![kind, skeleton],
+            |r| r.get(0),
+        ))?;
+        if holder.is_some_and(|h| h != name) {
+            return Ok(false);
+        }
+    }
+    for skeleton in &skeletons {
+        tx.execute(
+            "INSERT OR IGNORE INTO skeletons (kind, skeleton, name) VALUES (?1, ?2, ?3)",
+            rusqlite::params![kind, skeleton, name],
+        )?;
+    }
+    Ok(true)
 }

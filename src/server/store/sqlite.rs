@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::StoreError;
-use crate::proto::{skeleton, DirectEnvelope, Envelope, Refusal};
-use crate::server::store::schema::migrate;
+use crate::proto::{DirectEnvelope, Envelope, Refusal};
+use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{Creation, Durability, NewMessage, Registration, Store};
 
 /// The SQLite store: one file, `smc.db`, in the server's data directory.
@@ -173,18 +173,11 @@ impl Store for SqliteStore {
             Some(k) if k == key => Registration::Known,
             Some(_) => Registration::Taken,
             None => {
-                let inserted = tx.execute(
-                    "INSERT OR IGNORE INTO users (name, key, created_ms, skeleton)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![
-                        user,
-                        key,
-                        chrono::Utc::now().timestamp_millis(),
-                        skeleton(user)
-                    ],
-                )?;
-                // The name itself is free (looked up above): only the skeleton collided.
-                if inserted == 1 {
+                if claim_skeletons(&tx, "user", user)? {
+                    tx.execute(
+                        "INSERT INTO users (name, key, created_ms) VALUES (?1, ?2, ?3)",
+                        params![user, key, chrono::Utc::now().timestamp_millis()],
+                    )?;
                     Registration::Registered
                 } else {
                     Registration::Lookalike
@@ -213,14 +206,13 @@ impl Store for SqliteStore {
         if exists {
             return Ok(Creation::Exists);
         }
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO rooms (name, creator, created_ms, skeleton)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![room, creator, now_ms, skeleton(room)],
-        )?;
-        if inserted == 0 {
+        if !claim_skeletons(&tx, "room", room)? {
             return Ok(Creation::Lookalike);
         }
+        tx.execute(
+            "INSERT INTO rooms (name, creator, created_ms) VALUES (?1, ?2, ?3)",
+            params![room, creator, now_ms],
+        )?;
         tx.execute(
             "INSERT INTO members (room, user, joined_seq) VALUES (?1, ?2, 0)",
             params![room, creator],

@@ -1,0 +1,37 @@
+//! A malicious server: the real server with its database edited while it is stopped.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use smc::{Server, ServerConfig};
+
+/// A server whose database the test can edit between runs.
+pub struct Evil {
+    data: PathBuf,
+    pub address: String,
+    server: Option<Server>,
+}
+
+impl Evil {
+    pub fn start(data: &Path) -> Evil {
+        let server = Server::start(ServerConfig::new(data, "127.0.0.1:0")).unwrap();
+        Evil {
+            data: data.to_owned(),
+            address: server.address().to_string(),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server, runs `edit` on its database, starts it again on the same
+    /// address.
+    pub fn tamper(&mut self, edit: impl FnOnce(&Connection)) {
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+        let conn = Connection::open(self.data.join("smc.db")).unwrap();
+        edit(&conn);
+        drop(conn);
+        self.server =
+            Some(Server::start(ServerConfig::new(&self.data, self.address.clone())).unwrap());
+    }
+}

@@ -1,0 +1,105 @@
+//! The attacker's MLS toolkit: openmls with an in-memory provider, used to build
+//! groups, commits and Welcomes that no honest smc client would send.
+
+use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
+use openmls::prelude::*;
+use openmls_basic_credential::SignatureKeyPair;
+use openmls_rust_crypto::OpenMlsRustCrypto;
+use smc::e2e::group::{create_config, group_id, CIPHERSUITE};
+use smc::e2e::sealed::WelcomeBox;
+
+/// One MLS identity with its own provider.
+pub struct Actor {
+    pub provider: OpenMlsRustCrypto,
+    pub signer: SignatureKeyPair,
+    pub credential: CredentialWithKey,
+}
+
+impl Actor {
+    /// An identity whose credential holds `name` as raw bytes (any bytes: the attacker
+    /// chooses).
+    pub fn new(name: &[u8]) -> Actor {
+        let provider = OpenMlsRustCrypto::default();
+        let signer = SignatureKeyPair::new(CIPHERSUITE.signature_algorithm()).unwrap();
+        signer.store(provider.storage()).unwrap();
+        let credential = CredentialWithKey {
+            credential: BasicCredential::new(name.to_vec()).into(),
+            signature_key: signer.public().into(),
+        };
+        Actor {
+            provider,
+            signer,
+            credential,
+        }
+    }
+
+    /// A key package of this identity, as bytes.
+    pub fn key_package(&self) -> Vec<u8> {
+        KeyPackage::builder()
+            .leaf_node_capabilities(smc::e2e::group::capabilities())
+            .build(
+                CIPHERSUITE,
+                &self.provider,
+                &self.signer,
+                self.credential.clone(),
+            )
+            .unwrap()
+            .key_package()
+            .tls_serialize_detached()
+            .unwrap()
+    }
+
+    /// A new group for `room` (same id shape as smc's: the room's name, NUL, random).
+    pub fn group(&self, room: &str) -> MlsGroup {
+        MlsGroup::new_with_group_id(
+            &self.provider,
+            &self.signer,
+            &create_config(),
+            group_id(room, &[7; 16]),
+            self.credential.clone(),
+        )
+        .unwrap()
+    }
+
+    /// Adds the holders of `packages` to `group`, merges, and returns the Welcome boxed
+    /// for `room`'s direct delivery, plus the commit's bytes.
+    pub fn add(
+        &self,
+        group: &mut MlsGroup,
+        room: &str,
+        packages: &[Vec<u8>],
+    ) -> (Vec<u8>, Vec<u8>) {
+        let packages: Vec<KeyPackage> = packages
+            .iter()
+            .map(|bytes| {
+                KeyPackageIn::tls_deserialize_exact(bytes.as_slice())
+                    .unwrap()
+                    .validate(self.provider.crypto(), ProtocolVersion::Mls10)
+                    .unwrap()
+            })
+            .collect();
+        let (commit, welcome, _) = group
+            .add_members(&self.provider, &self.signer, &packages)
+            .unwrap();
+        group.merge_pending_commit(&self.provider).unwrap();
+        let boxed = WelcomeBox {
+            room: room.to_owned(),
+            welcome: welcome.tls_serialize_detached().unwrap(),
+        };
+        (boxed.encode(), commit.tls_serialize_detached().unwrap())
+    }
+
+    /// Decrypts an application message of `group` (what the attacker can read).
+    pub fn read(&self, group: &mut MlsGroup, payload: &[u8]) -> Option<Vec<u8>> {
+        let message = MlsMessageIn::tls_deserialize_exact(payload).ok()?;
+        let protocol = message.try_into_protocol_message().ok()?;
+        match group
+            .process_message(&self.provider, protocol)
+            .ok()?
+            .into_content()
+        {
+            ProcessedMessageContent::ApplicationMessage(app) => Some(app.into_bytes()),
+            _ => None,
+        }
+    }
+}
