@@ -15,6 +15,7 @@ fn start(dir: &Path) -> LegacyServer {
         port: 0,
         log_dir: dir.to_owned(),
         verbose: false,
+        ..LegacyServerConfig::default()
     })
     .expect("server starts")
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use smc::{ClientError, Refusal, Server, ServerConfig};
+use support::mls::Actor;
 use support::{client, tempdir};
 
 #[test]
@@ -22,9 +23,13 @@ fn each_one_use_key_package_is_handed_out_exactly_once() {
     for _ in 0..alice.key_package_count().unwrap() {
         drain.fetch_key_package("alice").unwrap();
     }
-    let packages: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 100]).collect();
+    // Real key packages of alice (the server checks them), built by hand.
+    let actor = Actor::new(b"alice");
+    let mut packages: Vec<Vec<u8>> = (0..6).map(|_| actor.key_package()).collect();
+    packages.sort();
+    let last = actor.last_resort_package();
     alice
-        .publish_key_packages(packages.clone(), Some(vec![0xff; 50]))
+        .publish_key_packages(packages.clone(), Some(last.clone()))
         .unwrap();
     assert_eq!(alice.key_package_count().unwrap(), 6);
 
@@ -47,8 +52,8 @@ fn each_one_use_key_package_is_handed_out_exactly_once() {
         .flat_map(|f| f.join().unwrap())
         .collect();
     got.sort();
-    let last_resort = got.iter().filter(|p| **p == vec![0xff; 50]).count();
-    got.retain(|p| *p != vec![0xff; 50]);
+    let last_resort = got.iter().filter(|p| **p == last).count();
+    got.retain(|p| *p != last);
     assert_eq!(got, packages, "every one-use package exactly once");
     assert_eq!(last_resort, 6, "then the last-resort one");
     assert_eq!(alice.key_package_count().unwrap(), 0);
@@ -97,7 +102,7 @@ fn direct_deliveries_wait_for_offline_users_and_arrive_live_for_connected_ones()
     assert!(live.id > first);
 
     // Taken ones are not delivered again after a reconnect; acked ones are deleted.
-    bob.ack_directs(live.id).unwrap();
+    bob.ack_directs(&[live.id]).unwrap();
     bob.connect(&address).unwrap();
     bob.next_envelope(Some(Duration::from_millis(300))).unwrap();
     assert!(bob.take_direct().unwrap().is_none());
@@ -124,14 +129,19 @@ fn only_the_first_group_state_change_per_epoch_is_accepted() {
             })
             .unwrap();
     }
+    // Each racer has a commit of the room's group for epoch 0 (the server checks the
+    // framing: a commit, of this room's group, for the marked epoch).
     let barrier = Arc::new(Barrier::new(4));
     let racers: Vec<_> = (0..4)
         .map(|i| {
             let (dir, address, barrier) = (dir.clone(), address.clone(), barrier.clone());
             std::thread::spawn(move || {
+                let actor = Actor::new(format!("c{i}").as_bytes());
+                let mut group = actor.group("group");
+                let commit = actor.commit(&mut group);
                 let c = client(&dir.join(format!("c{i}")), &format!("c{i}"), &address);
                 barrier.wait();
-                c.send_payload("group", vec![i as u8; 32], Some(0))
+                c.send_payload("group", commit, Some(0))
             })
         })
         .collect();
@@ -145,10 +155,14 @@ fn only_the_first_group_state_change_per_epoch_is_accepted() {
         );
     }
     // Ordinary messages are not affected; the next epoch is open; an old one is stale.
+    let actor = Actor::new(b"owner");
+    let mut group = actor.group("group");
+    let epoch0 = actor.commit(&mut group);
+    let epoch1 = actor.commit(&mut group);
     owner.send_payload("group", b"app".to_vec(), None).unwrap();
-    owner.send_payload("group", vec![9], Some(1)).unwrap();
+    owner.send_payload("group", epoch1, Some(1)).unwrap();
     assert!(matches!(
-        owner.send_payload("group", vec![9], Some(0)).unwrap_err(),
+        owner.send_payload("group", epoch0, Some(0)).unwrap_err(),
         ClientError::Refused(Refusal::Stale { current: 2 })
     ));
     let stored = owner.history_envelopes("group", None, 10).unwrap();

@@ -150,6 +150,11 @@ class RateLimited(SmcError):
     """Too many requests: the server asks the client to slow down."""
 
 
+class QuotaExceeded(SmcError):
+    """A server quota is full (a recipient's queue, stored key packages, rooms
+    created...); nothing was stored."""
+
+
 class InvalidRequest(SmcError, ValueError):
     """A request the protocol does not allow (a bad name, a version mismatch...)."""
 
@@ -176,6 +181,7 @@ __all__ += [
     "StaleEpoch",
     "NoKeyPackage",
     "RateLimited",
+    "QuotaExceeded",
     "InvalidRequest",
     "ServerFailure",
     "RequestTimeout",

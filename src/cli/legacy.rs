@@ -20,6 +20,12 @@ pub struct ServerArgs {
     /// Directory of log.txt and log_connection.txt.
     #[arg(long, default_value = ".")]
     log_dir: PathBuf,
+    /// Most connections served at once.
+    #[arg(long, default_value_t = LegacyServerConfig::default().max_connections)]
+    max_connections: usize,
+    /// Seconds a connection may stay silent before it is closed.
+    #[arg(long, default_value_t = LegacyServerConfig::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
 }
 
 /// Options of `smc legacy-client`.
@@ -43,6 +49,8 @@ pub fn server(args: ServerArgs) -> Result<(), LegacyError> {
         port: args.port,
         log_dir: args.log_dir,
         verbose: true,
+        max_connections: args.max_connections,
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
     })?;
     println!(
         "smc legacy server listening on {} (insecure legacy protocol)",

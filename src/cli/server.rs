@@ -37,6 +37,39 @@ pub struct ServerArgs {
     /// Requests a connection may burst above the rate.
     #[arg(long, default_value_t = Limits::default().request_burst)]
     burst: u32,
+    /// Most connections still in their handshake (the oldest is closed past it).
+    #[arg(long, default_value_t = Limits::default().max_unauthenticated)]
+    max_unauthenticated: usize,
+    /// Seconds a connection has to complete its handshake and Hello.
+    #[arg(long, default_value_t = Limits::default().handshake_timeout.as_secs())]
+    handshake_timeout: u64,
+    /// Most simultaneous sessions of one user (the oldest is closed past it).
+    #[arg(long, default_value_t = Limits::default().max_sessions_per_user)]
+    max_sessions_per_user: usize,
+    /// Bytes waiting to be written to one connection before it is closed.
+    #[arg(long, default_value_t = Limits::default().outbound_bytes)]
+    outbound_bytes: usize,
+    /// Seconds a write to a connection may block before it is closed.
+    #[arg(long, default_value_t = Limits::default().write_timeout.as_secs())]
+    write_timeout: u64,
+    /// Direct deliveries waiting for one user, at most (and --direct-queue-bytes).
+    #[arg(long, default_value_t = Limits::default().direct_queue_count)]
+    direct_queue_count: usize,
+    /// Bytes of direct deliveries waiting for one user, at most.
+    #[arg(long, default_value_t = Limits::default().direct_queue_bytes)]
+    direct_queue_bytes: usize,
+    /// Direct deliveries from one sender waiting for one user, at most.
+    #[arg(long, default_value_t = Limits::default().direct_per_sender)]
+    direct_per_sender: usize,
+    /// Direct deliveries one user may send per minute.
+    #[arg(long, default_value_t = Limits::default().directs_per_minute)]
+    directs_per_minute: u32,
+    /// Key packages one user may fetch per minute.
+    #[arg(long, default_value_t = Limits::default().key_package_fetches_per_minute)]
+    key_package_fetches_per_minute: u32,
+    /// One-use key packages of one user handed out per hour (then the last-resort one).
+    #[arg(long, default_value_t = Limits::default().one_use_packages_per_hour)]
+    one_use_packages_per_hour: u32,
     /// When a message is acknowledged: "full" (on disk, survives power loss) or
     /// "normal" (survives a server crash, not a machine crash; one fsync less per commit)
     /// [default: full].
@@ -82,6 +115,17 @@ pub fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         requests_per_second: args.rate,
         request_burst: args.burst,
+        max_unauthenticated: args.max_unauthenticated,
+        handshake_timeout: Duration::from_secs(args.handshake_timeout),
+        max_sessions_per_user: args.max_sessions_per_user,
+        outbound_bytes: args.outbound_bytes,
+        write_timeout: Duration::from_secs(args.write_timeout),
+        direct_queue_count: args.direct_queue_count,
+        direct_queue_bytes: args.direct_queue_bytes,
+        direct_per_sender: args.direct_per_sender,
+        directs_per_minute: args.directs_per_minute,
+        key_package_fetches_per_minute: args.key_package_fetches_per_minute,
+        one_use_packages_per_hour: args.one_use_packages_per_hour,
         ..Limits::default()
     };
     let config = ServerConfig {

@@ -22,6 +22,9 @@ use crate::proto::{DirectEnvelope, Envelope, Event, Refusal};
 /// How many messages of one room wait for that room's Welcome, at most.
 const MAX_WAITING_FOR_WELCOME: usize = 10_000;
 
+/// Raw direct deliveries kept in memory for [`Client::take_direct`], at most.
+const MAX_RAW_DIRECTS: usize = 1000;
+
 /// What became of a room message.
 enum Handled {
     /// Already handled (at or below the cursor).
@@ -133,9 +136,21 @@ impl Client {
                 self.commit_waiting()?;
                 continue;
             }
-            match self.wait_incoming(deadline)? {
+            if self.synced && Instant::now() >= self.next_upkeep {
+                self.next_upkeep = Instant::now() + super::MAINTENANCE_INTERVAL;
+                self.top_up_key_packages()?;
+                continue;
+            }
+            // Wakes up for the upkeep too, even when waiting for ever.
+            let wake = match deadline {
+                Some(d) if self.synced => Some(d.min(self.next_upkeep)),
+                None if self.synced => Some(self.next_upkeep),
+                other => other,
+            };
+            match self.wait_incoming(wake)? {
                 Some(event) => self.on_event(event)?,
-                None => return Ok(None),
+                None if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(None),
+                None => {}
             }
         }
     }
@@ -457,6 +472,13 @@ impl Client {
     /// - every member's credential is a valid user name.
     fn on_direct(&mut self, direct: DirectEnvelope) -> Result<(), ClientError> {
         let Some(boxed) = WelcomeBox::decode(&direct.payload) else {
+            // Not for the encryption layer: discarded on the server at once (nothing
+            // unrecognised is queued and sent again forever), kept in memory for
+            // `take_direct` (bounded: the oldest go first).
+            self.ack_directs(&[direct.id])?;
+            if self.directs.len() >= MAX_RAW_DIRECTS {
+                self.directs.pop_front();
+            }
             self.directs.push_back(direct);
             return Ok(());
         };
@@ -577,7 +599,7 @@ impl Client {
             Some(Ok(())) => {
                 // The Welcome is handled: the server may forget it; one key package
                 // was used.
-                self.ack_directs(direct.id)?;
+                self.ack_directs(&[direct.id])?;
                 self.top_up_key_packages()?;
                 for envelope in self.stash.remove(&room).unwrap_or_default() {
                     self.on_envelope(envelope)?;
@@ -595,7 +617,7 @@ impl Client {
                     tx.advance(&server, &me, DIRECT_STREAM, direct.id)?;
                     tx.push_events(&server, &me, &[event])
                 })?;
-                self.ack_directs(direct.id)?;
+                self.ack_directs(&[direct.id])?;
             }
         }
         Ok(())

@@ -74,7 +74,13 @@ pub struct Client {
     to_commit: BTreeSet<String>,
     synced: bool,
     request_timeout: Duration,
+    /// When the periodic upkeep runs next while connected ([`MAINTENANCE_INTERVAL`]).
+    next_upkeep: Instant,
 }
+
+/// How often a connected client checks its key packages (top-up, last-resort rotation)
+/// while it waits for messages.
+pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Takes the exclusive lock of `home` (released when the file is closed, also when the
 /// process dies).
@@ -176,6 +182,7 @@ impl Client {
             to_commit: BTreeSet::new(),
             synced: false,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            next_upkeep: Instant::now() + MAINTENANCE_INTERVAL,
         })
     }
 
@@ -469,9 +476,14 @@ impl Client {
         }
     }
 
-    /// Lets the server delete this user's direct deliveries up to `up_to`.
-    pub fn ack_directs(&self, up_to: u64) -> Result<(), ClientError> {
-        self.expect_done(Request::AckDirect { up_to })
+    /// Lets the server delete these direct deliveries of this user (and only these).
+    pub fn ack_directs(&self, ids: &[u64]) -> Result<(), ClientError> {
+        for chunk in ids.chunks(1000) {
+            self.expect_done(Request::AckDirect {
+                ids: chunk.to_vec(),
+            })?;
+        }
+        Ok(())
     }
 
     /// Publishes one-use key packages (and optionally a last-resort one).

@@ -65,6 +65,9 @@ CREATE TABLE IF NOT EXISTS last_server (
     user TEXT PRIMARY KEY, server TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS published (
     server TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (server, user));
+CREATE TABLE IF NOT EXISTS last_resort (
+    server TEXT NOT NULL, user TEXT NOT NULL, published_ms INTEGER NOT NULL,
+    PRIMARY KEY (server, user));
 ";
 
 /// The state database and the crypto provider.
@@ -646,22 +649,46 @@ impl<'a> Tx<'a> {
         .map(drop)
     }
 
-    pub fn published(&self, server: &str, user: &str) -> Result<bool, ClientError> {
-        db(self
+    /// When the last-resort key package was last published on `server` (ms since
+    /// the Unix epoch; 0 if only known to have been published, by an older smc).
+    pub fn last_resort_published(
+        &self,
+        server: &str,
+        user: &str,
+    ) -> Result<Option<i64>, ClientError> {
+        let at: Option<i64> = db(self
+            .conn
+            .query_row(
+                "SELECT published_ms FROM last_resort WHERE server = ?1 AND user = ?2",
+                params![server, user],
+                |r| r.get(0),
+            )
+            .optional())?;
+        if at.is_some() {
+            return Ok(at);
+        }
+        let before: bool = db(self
             .conn
             .query_row(
                 "SELECT 1 FROM published WHERE server = ?1 AND user = ?2",
                 params![server, user],
                 |_| Ok(()),
             )
-            .optional())
-        .map(|o| o.is_some())
+            .optional())?
+        .is_some();
+        Ok(before.then_some(0))
     }
 
-    pub fn set_published(&self, server: &str, user: &str) -> Result<(), ClientError> {
+    /// Records that the last-resort key package was published at `now_ms`.
+    pub fn set_last_resort_published(
+        &self,
+        server: &str,
+        user: &str,
+        now_ms: i64,
+    ) -> Result<(), ClientError> {
         db(self.conn.execute(
-            "INSERT OR IGNORE INTO published (server, user) VALUES (?1, ?2)",
-            params![server, user],
+            "INSERT OR REPLACE INTO last_resort (server, user, published_ms) VALUES (?1, ?2, ?3)",
+            params![server, user, now_ms],
         ))
         .map(drop)
     }

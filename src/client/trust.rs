@@ -10,6 +10,7 @@ use super::state::{ClientState, Seen, Tx};
 use super::{ChatEvent, Client};
 use crate::e2e::group::{
     capabilities, identity, CIPHERSUITE, KEY_PACKAGES_LOW, KEY_PACKAGES_TARGET,
+    LAST_RESORT_ROTATION,
 };
 use crate::e2e::safety_number;
 use crate::error::{ClientError, E2eError};
@@ -80,15 +81,19 @@ impl Client {
         }
     }
 
-    /// Publishes key packages when fewer than [`KEY_PACKAGES_LOW`] are left on the
-    /// server (and a last-resort one the first time).
+    /// Publishes key packages when fewer than [`KEY_PACKAGES_LOW`] unexpired ones are
+    /// left on the server, and a new last-resort one the first time and then every
+    /// [`LAST_RESORT_ROTATION`] (a last-resort package is handed out many times, so its
+    /// key is replaced regularly). Runs after connecting, after joining a group, and
+    /// from time to time while connected ([`Client::recv_event`]).
     pub(super) fn top_up_key_packages(&mut self) -> Result<(), ClientError> {
         let count = self.key_package_count()?;
         let server = self.server_id()?;
+        let now = chrono::Utc::now().timestamp_millis();
         let last_resort_needed = self
             .state
-            .transaction(|tx| tx.published(&server, &self.user))
-            .map(|p| !p)?;
+            .transaction(|tx| tx.last_resort_published(&server, &self.user))?
+            .is_none_or(|at| now.saturating_sub(at) >= LAST_RESORT_ROTATION.as_millis() as i64);
         if count >= KEY_PACKAGES_LOW && !last_resort_needed {
             return Ok(());
         }
@@ -124,8 +129,12 @@ impl Client {
             Ok((packages, last_resort))
         })?;
         self.publish_key_packages(packages, last_resort)?;
-        self.state
-            .transaction(|tx| tx.set_published(&server, &self.user))
+        self.state.transaction(|tx| {
+            if last_resort_needed {
+                tx.set_last_resort_published(&server, &self.user, now)?;
+            }
+            Ok(())
+        })
     }
 
     /// Checks a key package the server handed out for `user`: valid signature and

@@ -16,6 +16,9 @@ pub const MAX_PAST_EPOCHS: usize = 8;
 pub const KEY_PACKAGES_TARGET: usize = 10;
 /// See [`KEY_PACKAGES_TARGET`].
 pub const KEY_PACKAGES_LOW: u64 = 4;
+/// How often the last-resort key package is replaced (it is handed out to everyone
+/// once the one-use ones are gone, so its key must not live for long).
+pub const LAST_RESORT_ROTATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 fn sender_ratchet() -> SenderRatchetConfiguration {
     // Tolerates 100 messages out of order and gaps of up to 10,000 dropped ones.

@@ -46,6 +46,7 @@ pub unsafe extern "C" fn smc_legacy_server_start(
             port,
             log_dir: PathBuf::from(log_dir),
             verbose: false,
+            ..LegacyServerConfig::default()
         })?;
         // SAFETY: checked non-NULL; writable per the contract.
         unsafe { out.write(Box::into_raw(Box::new(SmcLegacyServer(server)))) };

@@ -6,10 +6,16 @@
 //! concurrent clients (tokio tasks); `/stop` ends only that client's session; a
 //! disconnect ends the session (no empty lines); messages up to 64 KiB; no polling
 //! delays; a message that is not UTF-8 or too long is reported on stderr and ends only
-//! that connection; the port is reusable at once after a stop.
+//! that connection; the port is reusable at once after a stop. Hardened: at most
+//! [`LegacyServerConfig::max_connections`] at once (more are closed at accept), a
+//! connection silent for [`LegacyServerConfig::idle_timeout`] is closed, and a message
+//! holding a CR or LF (which the original client cannot send, and which would become
+//! several lines of `log.txt` and forge the reply to the next client) is refused and
+//! ends that connection.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -34,6 +40,11 @@ pub struct LegacyServerConfig {
     pub log_dir: PathBuf,
     /// Print connections and messages on stdout, as the originals did.
     pub verbose: bool,
+    /// Connections served at once; more are closed at accept (default 256).
+    pub max_connections: usize,
+    /// A connection that sends nothing for this long is closed (default 15 min: the
+    /// original client waits for its user to type).
+    pub idle_timeout: Duration,
 }
 
 impl Default for LegacyServerConfig {
@@ -43,6 +54,8 @@ impl Default for LegacyServerConfig {
             port: 50100,
             log_dir: PathBuf::from("."),
             verbose: false,
+            max_connections: 256,
+            idle_timeout: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -85,6 +98,9 @@ impl LegacyServer {
             verbose: config.verbose,
             host: config.host.clone(),
             port: local.port(),
+            max_connections: config.max_connections,
+            idle_timeout: config.idle_timeout,
+            open: AtomicUsize::new(0),
         });
         let thread = std::thread::Builder::new()
             .name("smc-legacy-server".to_owned())
@@ -150,6 +166,19 @@ struct Shared {
     verbose: bool,
     host: String,
     port: u16,
+    max_connections: usize,
+    idle_timeout: Duration,
+    /// Connections being served.
+    open: AtomicUsize,
+}
+
+/// Counts a connection while it is served.
+struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 async fn serve(listener: TcpListener, state: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
@@ -157,8 +186,17 @@ async fn serve(listener: TcpListener, state: Arc<Shared>, mut shutdown: watch::R
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let slot = Slot(Arc::clone(&state));
+                    if state.open.fetch_add(1, Ordering::AcqRel) >= state.max_connections {
+                        eprintln!("smc legacy server: too many connections; {peer} refused");
+                        drop((stream, slot));
+                        continue;
+                    }
                     let state = Arc::clone(&state);
-                    tokio::spawn(async move { connection(stream, peer, state).await });
+                    tokio::spawn(async move {
+                        let _slot = slot;
+                        connection(stream, peer, state).await
+                    });
                 }
                 // Out of file descriptors and the like: report, back off, keep serving.
                 Err(e) => {
@@ -202,7 +240,15 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, state: Arc<Shared>)
     }
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
     loop {
-        let message = match read_message(&mut stream, &mut buf).await {
+        let read = tokio::time::timeout(state.idle_timeout, read_message(&mut stream, &mut buf));
+        let Ok(read) = read.await else {
+            eprintln!(
+                "smc legacy server: client {peer} idle for {:?}; connection closed",
+                state.idle_timeout
+            );
+            break;
+        };
+        let message = match read {
             Ok(Some(n)) => &buf[..n],
             Ok(None) => break, // the client went away: end of session, nothing logged
             Err(LegacyError::ClosedMidMessage { received }) => {
@@ -223,6 +269,13 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, state: Arc<Shared>)
                 LegacyError::NotUtf8 {
                     valid_up_to: e.valid_up_to()
                 }
+            );
+            break;
+        }
+        if message.iter().any(|b| *b == b'\r' || *b == b'\n') {
+            eprintln!(
+                "smc legacy server: client {peer}: a message with a line break (the original \
+                 client cannot send one); message dropped, connection closed"
             );
             break;
         }

@@ -38,6 +38,21 @@ pub struct Limits {
     /// A write to a peer that cannot complete for this long ends the session (default
     /// 30 s): a peer that stops reading cannot pin the server's memory.
     pub write_timeout: Duration,
+    /// Direct deliveries waiting for one recipient, at most (default 1,000).
+    pub direct_queue_count: usize,
+    /// Bytes of direct deliveries waiting for one recipient, at most (default 64 MiB).
+    pub direct_queue_bytes: usize,
+    /// Direct deliveries from one sender waiting for one recipient, at most (default
+    /// 50): one sender cannot fill someone's whole queue.
+    pub direct_per_sender: usize,
+    /// Direct deliveries one user may send per minute (default 120, bursts of 60).
+    pub directs_per_minute: u32,
+    /// Key packages one user may fetch per minute (default 120, bursts of 100: a room
+    /// of a hundred can be created at once).
+    pub key_package_fetches_per_minute: u32,
+    /// One-use key packages of one user handed out per hour (default 30); past it the
+    /// last-resort package is handed out, so nobody can drain someone's packages.
+    pub one_use_packages_per_hour: u32,
 }
 
 impl Default for Limits {
@@ -54,6 +69,12 @@ impl Default for Limits {
             outbound_queue: 4_096,
             outbound_bytes: 8 << 20,
             write_timeout: Duration::from_secs(30),
+            direct_queue_count: 1_000,
+            direct_queue_bytes: 64 << 20,
+            direct_per_sender: 50,
+            directs_per_minute: 120,
+            key_package_fetches_per_minute: 120,
+            one_use_packages_per_hour: 30,
         }
     }
 }

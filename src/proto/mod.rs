@@ -18,4 +18,4 @@ pub use refusal::Refusal;
 pub use request::{ClientFrame, Event, Reply, Request, ServerFrame};
 
 /// Protocol version spoken by this build.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;

@@ -51,6 +51,13 @@ pub enum Refusal {
     /// Too many requests: slow down.
     #[error("too many requests; slow down")]
     RateLimited,
+    /// A quota is full (a recipient's queue, stored key packages, rooms created...);
+    /// nothing was stored.
+    #[error("quota exceeded: {reason}")]
+    QuotaExceeded {
+        /// Which quota.
+        reason: String,
+    },
     /// A request that breaks the protocol's rules (bad name, too large, out of order).
     #[error("bad request: {reason}")]
     BadRequest {

@@ -93,10 +93,11 @@ pub enum Request {
         /// Opaque bytes.
         payload: Vec<u8>,
     },
-    /// Forget the caller's direct deliveries up to and including this id.
+    /// Forget these direct deliveries of the caller (handled or discarded), and only
+    /// these (at most 1,000 ids).
     AckDirect {
-        /// The last id handled.
-        up_to: u64,
+        /// Their ids.
+        ids: Vec<u64>,
     },
     /// Keep-alive.
     Ping,

@@ -10,7 +10,8 @@ use crate::proto::{check_name, encode, Event, Refusal, Reply, Request, ServerFra
 use crate::server::committer::Pending;
 use crate::server::group_change;
 use crate::server::hub::{Dedup, Outbound};
-use crate::server::store::{Creation, NewMessage, Store};
+use crate::server::key_package;
+use crate::server::store::{Creation, DirectQuota, NewMessage, Store};
 use crate::server::Shared;
 
 /// Most messages returned by one history request.
@@ -18,8 +19,12 @@ const MAX_HISTORY: u32 = 1000;
 /// Payload bytes returned by one history request (the reply must fit one message).
 const HISTORY_BYTES: usize = MAX_PAYLOAD / 2;
 /// Most key packages published in one request, and the largest one.
-const MAX_KEY_PACKAGES: usize = 1000;
+const MAX_KEY_PACKAGES: usize = 100;
 const MAX_KEY_PACKAGE: usize = 64 * 1024;
+/// One-use key packages one user may have stored.
+const MAX_STORED_KEY_PACKAGES: usize = 100;
+/// Ids in one acknowledgement of direct deliveries.
+const MAX_ACKS: usize = 1000;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -208,33 +213,70 @@ impl Shared {
                         "at most {MAX_KEY_PACKAGES} key packages of 1 to {MAX_KEY_PACKAGE} bytes"
                     )));
                 }
+                let now = now_ms();
+                let packages = packages
+                    .into_iter()
+                    .map(|p| key_package::check(&p, me, false, now))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let last_resort = last_resort
+                    .map(|p| key_package::check(&p, me, true, now))
+                    .transpose()?;
+                let stored = blocking(store, {
+                    let me = me_owned.clone();
+                    move |s| s.key_package_count(&me, now)
+                })
+                .await?;
+                if stored as usize + packages.len() > MAX_STORED_KEY_PACKAGES {
+                    return Err(Refusal::QuotaExceeded {
+                        reason: format!("at most {MAX_STORED_KEY_PACKAGES} key packages stored"),
+                    });
+                }
                 blocking(store, move |s| {
-                    s.publish_key_packages(&me_owned, &packages, last_resort.as_deref())
+                    s.publish_key_packages(&me_owned, &packages, last_resort.as_ref())
                 })
                 .await?;
                 Ok(Reply::Done)
             }
             Request::FetchKeyPackage { user } => {
+                if !self.rates.fetches.take(me) {
+                    return Err(Refusal::RateLimited);
+                }
                 self.require_user(&user).await?;
+                // One-use packages are handed out at a bounded rate per owner; past it
+                // the last-resort one: nobody can drain someone's packages.
+                let one_use = user == me
+                    || (self.limits.one_use_packages_per_hour > 0
+                        && self.rates.one_use.take(&user));
                 let u = user.clone();
-                match blocking(store, move |s| s.take_key_package(&u)).await? {
+                match blocking(store, move |s| s.take_key_package(&u, one_use, now_ms())).await? {
                     Some(p) => Ok(Reply::KeyPackage(p)),
                     None => Err(Refusal::NoKeyPackage { user }),
                 }
             }
             Request::KeyPackageCount => Ok(Reply::Count(
-                blocking(store, move |s| s.key_package_count(&me_owned)).await?,
+                blocking(store, move |s| s.key_package_count(&me_owned, now_ms())).await?,
             )),
             Request::SendDirect { user, payload } => {
                 if payload.len() > MAX_PAYLOAD {
                     return Err(bad(format!("a delivery is at most {MAX_PAYLOAD} bytes")));
                 }
+                if !self.rates.directs.take(me) {
+                    return Err(Refusal::RateLimited);
+                }
                 self.require_user(&user).await?;
                 let u = user.clone();
+                let quota = DirectQuota {
+                    count: self.limits.direct_queue_count,
+                    bytes: self.limits.direct_queue_bytes,
+                    per_sender: self.limits.direct_per_sender,
+                };
                 let direct = blocking(store, move |s| {
-                    s.push_direct(&u, &me_owned, &payload, now_ms())
+                    s.push_direct(&u, &me_owned, &payload, now_ms(), &quota)
                 })
-                .await?;
+                .await?
+                .ok_or_else(|| Refusal::QuotaExceeded {
+                    reason: format!("{user:?}'s queue of direct deliveries is full"),
+                })?;
                 let id = direct.id;
                 let item = Outbound {
                     bytes: encode(&ServerFrame::Event(Event::Direct(direct))).into(),
@@ -243,8 +285,11 @@ impl Shared {
                 self.hub.deliver_to_user(&user, &item);
                 Ok(Reply::Queued { id })
             }
-            Request::AckDirect { up_to } => {
-                blocking(store, move |s| s.ack_directs(&me_owned, up_to)).await?;
+            Request::AckDirect { ids } => {
+                if ids.len() > MAX_ACKS {
+                    return Err(bad(format!("at most {MAX_ACKS} ids per acknowledgement")));
+                }
+                blocking(store, move |s| s.ack_directs(&me_owned, &ids)).await?;
                 Ok(Reply::Done)
             }
         }

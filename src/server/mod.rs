@@ -12,6 +12,7 @@ mod committer;
 mod group_change;
 mod handler;
 mod hub;
+mod key_package;
 mod rate;
 mod session;
 pub mod store;
@@ -74,6 +75,8 @@ pub(crate) struct Shared {
     pub next_session: AtomicU64,
     pub connections: AtomicUsize,
     pub admission: Arc<admission::Admission>,
+    /// Per-user rates that hold across sessions.
+    pub rates: rate::UserRates,
 }
 
 /// A running server. [`Server::stop`] (or dropping it) stops accepting, lets the
@@ -116,11 +119,12 @@ impl Server {
             key: key.clone(),
             store: store.clone(),
             hub: hub.clone(),
-            limits: config.limits,
+            limits: config.limits.clone(),
             commits,
             next_session: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
             admission: Arc::default(),
+            rates: rate::UserRates::new(&config.limits),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         tracing::info!(%address, fingerprint = key.fingerprint(), "smc server listening");

@@ -1,5 +1,7 @@
 //! A token bucket: a sustained rate with a burst allowance.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// Allows `rate` events per second on average and `burst` at once.
@@ -14,8 +16,13 @@ pub(crate) struct TokenBucket {
 impl TokenBucket {
     /// A full bucket.
     pub fn new(rate: u32, burst: u32) -> Self {
+        Self::per_second(f64::from(rate), burst)
+    }
+
+    /// A full bucket refilled at `rate` tokens per second (a fraction for slow rates).
+    pub fn per_second(rate: f64, burst: u32) -> Self {
         TokenBucket {
-            rate: f64::from(rate),
+            rate,
             burst: f64::from(burst.max(1)),
             tokens: f64::from(burst.max(1)),
             last: Instant::now(),
@@ -34,5 +41,90 @@ impl TokenBucket {
         } else {
             false
         }
+    }
+
+    /// Whether the bucket has refilled completely (as if never used).
+    pub fn is_full(&self) -> bool {
+        let elapsed = self.last.elapsed().as_secs_f64();
+        self.tokens + elapsed * self.rate >= self.burst
+    }
+}
+
+/// One token bucket per key (a user name): limits that hold across all of a user's
+/// sessions.
+#[derive(Debug)]
+pub(crate) struct KeyedLimiter {
+    rate: f64,
+    burst: u32,
+    buckets: Mutex<HashMap<String, TokenBucket>>,
+}
+
+/// The per-user rates of a server ([`crate::net::Limits`]).
+#[derive(Debug)]
+pub(crate) struct UserRates {
+    /// Direct deliveries sent, per sender.
+    pub directs: KeyedLimiter,
+    /// Key packages fetched, per requester.
+    pub fetches: KeyedLimiter,
+    /// One-use key packages handed out, per owner.
+    pub one_use: KeyedLimiter,
+}
+
+impl UserRates {
+    /// The rates `limits` set.
+    pub fn new(limits: &crate::net::Limits) -> Self {
+        UserRates {
+            directs: KeyedLimiter::new(
+                limits.directs_per_minute,
+                60,
+                limits.directs_per_minute / 2,
+            ),
+            fetches: KeyedLimiter::new(limits.key_package_fetches_per_minute, 60, 100),
+            one_use: KeyedLimiter::new(
+                limits.one_use_packages_per_hour,
+                3600,
+                limits.one_use_packages_per_hour,
+            ),
+        }
+    }
+}
+
+/// Buckets kept before idle (full) ones are forgotten.
+const MAX_KEYS: usize = 100_000;
+
+impl KeyedLimiter {
+    /// `per_period` events per `period_secs` seconds per key, `burst` at once.
+    pub fn new(per_period: u32, period_secs: u32, burst: u32) -> Self {
+        KeyedLimiter {
+            rate: f64::from(per_period) / f64::from(period_secs.max(1)),
+            burst: burst.max(1),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token of `key`'s bucket if there is one.
+    pub fn take(&self, key: &str) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
+            // Forget the buckets that have refilled: they hold no information.
+            buckets.retain(|_, b| !b.is_full());
+        }
+        buckets
+            .entry(key.to_owned())
+            .or_insert_with(|| TokenBucket::per_second(self.rate, self.burst))
+            .take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_key_has_its_own_bucket() {
+        let limiter = KeyedLimiter::new(1, 3600, 2);
+        assert!(limiter.take("a") && limiter.take("a"));
+        assert!(!limiter.take("a"));
+        assert!(limiter.take("b"));
     }
 }

@@ -6,8 +6,8 @@ use smc::proto::Request;
 use smc::Refusal;
 
 use crate::evil::Evil;
-use crate::mls::Actor;
 use crate::raw::Raw;
+use crate::support::mls::Actor;
 use crate::support::{client, tempdir};
 use crate::{drain, pair, start, still_chatting, texts, unreadable};
 

@@ -8,10 +8,12 @@
 mod support;
 
 mod evil;
-mod mls;
 mod raw;
 
+mod directs;
 mod epochs;
+mod key_packages;
+mod legacy;
 mod limits;
 mod names;
 mod storage;

@@ -4,8 +4,8 @@
 
 use smc::proto::{Reply, Request};
 
-use crate::mls::Actor;
 use crate::raw::Raw;
+use crate::support::mls::Actor;
 use crate::support::tempdir;
 use crate::{drain, pair, start, still_chatting, unreadable};
 

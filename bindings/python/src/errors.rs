@@ -19,6 +19,7 @@ pyo3::import_exception!(smc.exceptions, UnknownRoom);
 pyo3::import_exception!(smc.exceptions, RoomExists);
 pyo3::import_exception!(smc.exceptions, NameTaken);
 pyo3::import_exception!(smc.exceptions, StaleEpoch);
+pyo3::import_exception!(smc.exceptions, QuotaExceeded);
 pyo3::import_exception!(smc.exceptions, NoKeyPackage);
 pyo3::import_exception!(smc.exceptions, RateLimited);
 pyo3::import_exception!(smc.exceptions, InvalidRequest);
@@ -83,6 +84,7 @@ fn refusal_error(r: Refusal) -> PyErr {
         Refusal::Stale { current } => StaleEpoch::new_err((message, current)),
         Refusal::NoKeyPackage { user } => NoKeyPackage::new_err((message, user)),
         Refusal::RateLimited => RateLimited::new_err(message),
+        Refusal::QuotaExceeded { .. } => QuotaExceeded::new_err(message),
         Refusal::BadRequest { .. } | Refusal::VersionMismatch { .. } => {
             InvalidRequest::new_err(message)
         }

@@ -33,6 +33,7 @@ impl PyLegacyServer {
                 port,
                 log_dir: log_dir.unwrap_or_else(|| PathBuf::from(".")),
                 verbose,
+                ..LegacyServerConfig::default()
             },
             server: Arc::new(Mutex::new(None)),
         }

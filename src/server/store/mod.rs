@@ -48,6 +48,27 @@ pub enum Creation {
     Lookalike,
 }
 
+/// A key package as stored: its bytes and when it expires (checked by the server when
+/// it was published).
+#[derive(Debug, Clone)]
+pub struct KeyPackageRow {
+    /// The serialized MLS key package.
+    pub bytes: Vec<u8>,
+    /// End of its lifetime, ms since the Unix epoch.
+    pub not_after_ms: i64,
+}
+
+/// How much may wait in one recipient's direct queue.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectQuota {
+    /// Deliveries in all.
+    pub count: usize,
+    /// Bytes in all.
+    pub bytes: usize,
+    /// Deliveries from one sender.
+    pub per_sender: usize,
+}
+
 /// A message to append to a room.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -109,22 +130,30 @@ pub trait Store: Send + Sync + 'static {
     fn publish_key_packages(
         &self,
         user: &str,
-        packages: &[Vec<u8>],
-        last_resort: Option<&[u8]>,
+        packages: &[KeyPackageRow],
+        last_resort: Option<&KeyPackageRow>,
     ) -> Result<(), StoreError>;
-    /// Takes one of `user`'s one-use key packages (removed atomically, so each is handed
-    /// out exactly once), or else a copy of the last-resort one.
-    fn take_key_package(&self, user: &str) -> Result<Option<Vec<u8>>, StoreError>;
-    /// One-use key packages `user` has left.
-    fn key_package_count(&self, user: &str) -> Result<u64, StoreError>;
-    /// Queues `payload` for `recipient`, durably.
+    /// Takes one of `user`'s unexpired one-use key packages (removed atomically, so each
+    /// is handed out exactly once) when `one_use` is allowed, or else a copy of the
+    /// last-resort one (if unexpired). Expired packages are deleted on the way.
+    fn take_key_package(
+        &self,
+        user: &str,
+        one_use: bool,
+        now_ms: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Unexpired one-use key packages `user` has left.
+    fn key_package_count(&self, user: &str, now_ms: i64) -> Result<u64, StoreError>;
+    /// Queues `payload` for `recipient`, durably, unless that would pass `quota`
+    /// (`None`: nothing queued).
     fn push_direct(
         &self,
         recipient: &str,
         sender: &str,
         payload: &[u8],
         now_ms: i64,
-    ) -> Result<DirectEnvelope, StoreError>;
+        quota: &DirectQuota,
+    ) -> Result<Option<DirectEnvelope>, StoreError>;
     /// Up to `limit` queued deliveries for `user` with an id above `after`, in order.
     fn directs_after(
         &self,
@@ -132,6 +161,6 @@ pub trait Store: Send + Sync + 'static {
         after: u64,
         limit: u32,
     ) -> Result<Vec<DirectEnvelope>, StoreError>;
-    /// Deletes `user`'s deliveries up to and including `up_to`.
-    fn ack_directs(&self, user: &str, up_to: u64) -> Result<(), StoreError>;
+    /// Deletes `user`'s deliveries with these ids (and only those).
+    fn ack_directs(&self, user: &str, ids: &[u64]) -> Result<(), StoreError>;
 }

@@ -61,6 +61,10 @@ const MIGRATIONS: &[&str] = &[
          name TEXT NOT NULL,
          PRIMARY KEY (kind, skeleton)
      ) WITHOUT ROWID;",
+    // 2 -> 3: key packages carry the end of their lifetime (NULL for those published
+    // before: handed out, then checked by the client); direct queues counted per sender.
+    "ALTER TABLE key_packages ADD COLUMN not_after_ms INTEGER;
+     CREATE INDEX directs_by_sender ON directs(recipient, sender);",
 ];
 
 /// The schema version this build writes.

@@ -14,7 +14,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Refusal};
 use crate::server::store::schema::{claim_skeletons, migrate};
-use crate::server::store::{Creation, Durability, NewMessage, Registration, Store};
+use crate::server::store::{
+    Creation, DirectQuota, Durability, KeyPackageRow, NewMessage, Registration, Store,
+};
 
 /// The SQLite store: one file, `smc.db`, in the server's data directory.
 #[derive(Debug)]
@@ -378,50 +380,64 @@ impl Store for SqliteStore {
     fn publish_key_packages(
         &self,
         user: &str,
-        packages: &[Vec<u8>],
-        last_resort: Option<&[u8]>,
+        packages: &[KeyPackageRow],
+        last_resort: Option<&KeyPackageRow>,
     ) -> Result<(), StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO key_packages (user, package, last_resort) VALUES (?1, ?2, ?3)",
+                "INSERT INTO key_packages (user, package, last_resort, not_after_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
             )?;
             for p in packages {
-                insert.execute(params![user, p, false])?;
+                insert.execute(params![user, p.bytes, false, p.not_after_ms])?;
             }
             if let Some(p) = last_resort {
                 tx.execute(
                     "DELETE FROM key_packages WHERE user = ?1 AND last_resort",
                     [user],
                 )?;
-                insert.execute(params![user, p, true])?;
+                insert.execute(params![user, p.bytes, true, p.not_after_ms])?;
             }
         }
         tx.commit()?;
         Ok(())
     }
 
-    fn take_key_package(&self, user: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn take_key_package(
+        &self,
+        user: &str,
+        one_use: bool,
+        now_ms: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let one_use: Option<(i64, Vec<u8>)> = tx
-            .query_row(
+        tx.execute(
+            "DELETE FROM key_packages WHERE user = ?1 AND NOT last_resort AND not_after_ms < ?2",
+            params![user, now_ms],
+        )?;
+        let taken: Option<(i64, Vec<u8>)> = if one_use {
+            tx.query_row(
                 "SELECT id, package FROM key_packages WHERE user = ?1 AND NOT last_resort
                  ORDER BY id LIMIT 1",
                 [user],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?;
-        let package = match one_use {
+            .optional()?
+        } else {
+            None
+        };
+        let package = match taken {
             Some((id, package)) => {
                 tx.execute("DELETE FROM key_packages WHERE id = ?1", [id])?;
                 Some(package)
             }
             None => tx
                 .query_row(
-                    "SELECT package FROM key_packages WHERE user = ?1 AND last_resort",
-                    [user],
+                    "SELECT package FROM key_packages WHERE user = ?1 AND last_resort
+                     AND (not_after_ms IS NULL OR not_after_ms >= ?2)",
+                    params![user, now_ms],
                     |r| r.get(0),
                 )
                 .optional()?,
@@ -430,11 +446,12 @@ impl Store for SqliteStore {
         Ok(package)
     }
 
-    fn key_package_count(&self, user: &str) -> Result<u64, StoreError> {
+    fn key_package_count(&self, user: &str, now_ms: i64) -> Result<u64, StoreError> {
         let conn = lock(&self.reader);
         let n: i64 = conn.query_row(
-            "SELECT count(*) FROM key_packages WHERE user = ?1 AND NOT last_resort",
-            [user],
+            "SELECT count(*) FROM key_packages WHERE user = ?1 AND NOT last_resort
+             AND (not_after_ms IS NULL OR not_after_ms >= ?2)",
+            params![user, now_ms],
             |r| r.get(0),
         )?;
         Ok(n as u64)
@@ -446,18 +463,38 @@ impl Store for SqliteStore {
         sender: &str,
         payload: &[u8],
         now_ms: i64,
-    ) -> Result<DirectEnvelope, StoreError> {
-        let conn = lock(&self.writer);
-        conn.execute(
+        quota: &DirectQuota,
+    ) -> Result<Option<DirectEnvelope>, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (count, bytes): (i64, i64) = tx.query_row(
+            "SELECT count(*), coalesce(sum(length(payload)), 0) FROM directs WHERE recipient = ?1",
+            [recipient],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let from_sender: i64 = tx.query_row(
+            "SELECT count(*) FROM directs WHERE recipient = ?1 AND sender = ?2",
+            params![recipient, sender],
+            |r| r.get(0),
+        )?;
+        if count as usize >= quota.count
+            || bytes as usize + payload.len() > quota.bytes
+            || from_sender as usize >= quota.per_sender
+        {
+            return Ok(None);
+        }
+        tx.execute(
             "INSERT INTO directs (recipient, sender, ts_ms, payload) VALUES (?1, ?2, ?3, ?4)",
             params![recipient, sender, now_ms, payload],
         )?;
-        Ok(DirectEnvelope {
-            id: conn.last_insert_rowid() as u64,
+        let id = tx.last_insert_rowid() as u64;
+        tx.commit()?;
+        Ok(Some(DirectEnvelope {
+            id,
             sender: sender.to_owned(),
             timestamp_ms: now_ms,
             payload: payload.to_vec(),
-        })
+        }))
     }
 
     fn directs_after(
@@ -475,12 +512,17 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn ack_directs(&self, user: &str, up_to: u64) -> Result<(), StoreError> {
-        let conn = lock(&self.writer);
-        conn.execute(
-            "DELETE FROM directs WHERE recipient = ?1 AND id <= ?2",
-            params![user, up_to as i64],
-        )?;
+    fn ack_directs(&self, user: &str, ids: &[u64]) -> Result<(), StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut delete =
+                tx.prepare_cached("DELETE FROM directs WHERE recipient = ?1 AND id = ?2")?;
+            for id in ids {
+                delete.execute(params![user, *id as i64])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 }

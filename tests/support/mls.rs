@@ -1,5 +1,7 @@
-//! The attacker's MLS toolkit: openmls with an in-memory provider, used to build
-//! groups, commits and Welcomes that no honest smc client would send.
+//! MLS by hand (the tests' and the attacker's toolkit): openmls with an in-memory
+//! provider, used to build key packages, groups, commits and Welcomes that no honest
+//! smc client would send.
+#![allow(dead_code)]
 
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
@@ -35,8 +37,38 @@ impl Actor {
 
     /// A key package of this identity, as bytes.
     pub fn key_package(&self) -> Vec<u8> {
+        self.package(false)
+    }
+
+    /// A last-resort key package of this identity, as bytes.
+    pub fn last_resort_package(&self) -> Vec<u8> {
+        self.package(true)
+    }
+
+    /// A key package that expires `seconds` from now.
+    pub fn short_lived_package(&self, seconds: u64) -> Vec<u8> {
         KeyPackage::builder()
             .leaf_node_capabilities(smc::e2e::group::capabilities())
+            .key_package_lifetime(Lifetime::new(seconds))
+            .build(
+                CIPHERSUITE,
+                &self.provider,
+                &self.signer,
+                self.credential.clone(),
+            )
+            .unwrap()
+            .key_package()
+            .tls_serialize_detached()
+            .unwrap()
+    }
+
+    fn package(&self, last_resort: bool) -> Vec<u8> {
+        let mut builder =
+            KeyPackage::builder().leaf_node_capabilities(smc::e2e::group::capabilities());
+        if last_resort {
+            builder = builder.mark_as_last_resort();
+        }
+        builder
             .build(
                 CIPHERSUITE,
                 &self.provider,
@@ -87,6 +119,15 @@ impl Actor {
             welcome: welcome.tls_serialize_detached().unwrap(),
         };
         (boxed.encode(), commit.tls_serialize_detached().unwrap())
+    }
+
+    /// A commit of `group` (a self-update) for its current epoch, merged; its bytes.
+    pub fn commit(&self, group: &mut MlsGroup) -> Vec<u8> {
+        let bundle = group
+            .self_update(&self.provider, &self.signer, LeafNodeParameters::default())
+            .unwrap();
+        group.merge_pending_commit(&self.provider).unwrap();
+        bundle.commit().tls_serialize_detached().unwrap()
     }
 
     /// Decrypts an application message of `group` (what the attacker can read).
