@@ -67,8 +67,9 @@ typedef enum smc_status {
    */
   SMC_PROTOCOL_ERROR = 10,
   /*
-   The server presented a key other than the one pinned in `known_servers`
-   (both fingerprints in `smc_last_error_message`).
+   The server presented a key other than the one pinned in `known_servers`, or
+   than the fingerprint the caller expected (both fingerprints in
+   `smc_last_error_message`).
    */
   SMC_SERVER_KEY_CHANGED = 11,
   /*
@@ -717,6 +718,58 @@ enum smc_status smc_client_acknowledge_key_change(struct smc_client *client, con
 enum smc_status smc_client_is_verified(struct smc_client *client,
                                        const char *user,
                                        bool *out_verified);
+
+/*
+ Like `smc_client_connect`, but the server's key must have the fingerprint
+ `fingerprint` (given by the server's operator; case, spaces and colons do not
+ matter), checked during the handshake before anything about the user is sent.
+ Without this call, `smc_client_connect` trusts the key met first (and pins it).
+
+ Ownership: all borrowed.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_SERVER_KEY_CHANGED` (the key
+ is not the expected one, or not the one pinned before; nothing is pinned),
+ `SMC_IO_ERROR` (cannot connect), `SMC_NAME_TAKEN`.
+
+ # Safety
+ `client` is NULL or live and not used by another thread meanwhile; strings are NULL
+ or NUL-terminated.
+ */
+enum smc_status smc_client_connect_expecting(struct smc_client *client,
+                                             const char *address,
+                                             const char *fingerprint);
+
+/*
+ Pins the key of the server at `address` if its fingerprint is `fingerprint`, so
+ that the next `smc_client_connect` accepts it.
+
+ Ownership: all borrowed.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_SERVER_KEY_CHANGED` (another
+ fingerprint, or another key pinned), `SMC_IO_ERROR` (cannot connect).
+
+ # Safety
+ `client` is NULL or live; strings are NULL or NUL-terminated.
+ */
+enum smc_status smc_client_trust_server(struct smc_client *client,
+                                        const char *address,
+                                        const char *fingerprint);
+
+/*
+ The fingerprint of the key the server at `address` presents, learnt without
+ revealing any identity and without pinning anything: show it, compare it with the
+ operator's, then `smc_client_connect_expecting`.
+
+ Ownership: `address` borrowed. On `SMC_OK`, `*out_fingerprint` receives a new
+ string owned by the caller, released with `smc_string_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_IO_ERROR` (cannot connect),
+ `SMC_PROTOCOL_ERROR`.
+
+ # Safety
+ `address` is NULL or NUL-terminated; `out_fingerprint` is NULL or writable.
+ */
+enum smc_status smc_probe_server(const char *address, char **out_fingerprint);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -266,3 +266,13 @@ fn c_chat_api_rejects_null_and_bad_input() {
         "all v2 misuse checks passed\n"
     );
 }
+
+#[test]
+fn c_clients_probe_and_insist_on_the_servers_fingerprint() {
+    let exe = compile("tests/c/server_trust.c", "server_trust", false);
+    let dir = fresh_dir("server_trust");
+    assert_eq!(
+        run(&exe, &[dir.as_os_str()]),
+        "all server trust checks passed\n"
+    );
+}

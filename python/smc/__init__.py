@@ -17,7 +17,16 @@ modules :mod:`smc.server` and :mod:`smc.client`).
 from __future__ import annotations
 
 from . import legacy
-from ._smc import Client, Event, LegacyClient, LegacyServer, Message, Server, __version__
+from ._smc import (
+    Client,
+    Event,
+    LegacyClient,
+    LegacyServer,
+    Message,
+    Server,
+    __version__,
+    probe_server,
+)
 from ._original import (
     chiffrementAffine,
     crypt,
@@ -78,6 +87,7 @@ __all__ = [
     "LegacyClient",
     "Server",
     "Client",
+    "probe_server",
     "Message",
     "ServerKeyChanged",
     "NotAMember",

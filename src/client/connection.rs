@@ -11,13 +11,21 @@ use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
 
+use super::server_trust::same_fingerprint;
 use crate::error::{ClientError, NetError};
 use crate::identity::{fingerprint, KnownServers, Pin, StaticKeypair};
 use crate::net::{client_handshake, Opener, Sealer};
 use crate::proto::{decode, encode, ClientFrame, Event, Refusal, Reply, Request, ServerFrame};
 
-/// A keep-alive is sent after this long without a request.
-const KEEPALIVE: Duration = Duration::from_secs(60);
+/// A keep-alive is sent after this long without a request (by default); a server
+/// from which nothing arrives for [`dead_after`] of it is taken for gone.
+pub const KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// How long a connection may stay silent, with keep-alives every `keepalive`, before
+/// the server is taken for gone: two keep-alives unanswered, plus slack.
+pub(crate) fn dead_after(keepalive: Duration) -> Duration {
+    keepalive * 2 + keepalive / 2
+}
 /// A frame from the server must complete within this.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 /// The whole handshake must complete within this.
@@ -78,40 +86,52 @@ async fn dial(address: &str) -> Result<TcpStream, ClientError> {
 impl Connection {
     /// Connects, runs the handshake (checking the server key against `known` before
     /// revealing the client's identity) and starts the tasks.
+    /// With `expected` (a fingerprint the user was given), the server's key must have
+    /// it ([`ClientError::ServerNotTrusted`] otherwise, nothing pinned); without, the
+    /// key is trusted on first use.
     pub async fn open(
         address: &str,
         key: &StaticKeypair,
         known: &KnownServers,
+        keepalive: Duration,
+        expected: Option<&str>,
     ) -> Result<Self, ClientError> {
         let mut stream = dial(address).await?;
         let _ = stream.set_nodelay(true);
-        let established =
-            client_handshake(
-                &mut stream,
-                key,
-                HANDSHAKE_TIMEOUT,
-                |server_key| match known.check_or_pin(address, server_key)? {
-                    Pin::New | Pin::Matches => Ok(()),
-                    Pin::Mismatch(pinned) => Err(ClientError::ServerKeyChanged {
+        let verify = |server_key: &[u8; 32]| {
+            if let Some(expected) = expected {
+                let presented = fingerprint(server_key);
+                if !same_fingerprint(&presented, expected) {
+                    return Err(ClientError::ServerNotTrusted {
                         address: address.to_owned(),
-                        pinned: fingerprint(&pinned),
-                        presented: fingerprint(server_key),
-                        known_servers: known.path().to_owned(),
-                    }),
-                },
-            )
-            .await??;
+                        expected: expected.to_owned(),
+                        presented,
+                    });
+                }
+            }
+            match known.check_or_pin(address, server_key)? {
+                Pin::New | Pin::Matches => Ok(()),
+                Pin::Mismatch(pinned) => Err(ClientError::ServerKeyChanged {
+                    address: address.to_owned(),
+                    pinned: fingerprint(&pinned),
+                    presented: fingerprint(server_key),
+                    known_servers: known.path().to_owned(),
+                }),
+            }
+        };
+        let established = client_handshake(&mut stream, key, HANDSHAKE_TIMEOUT, verify).await??;
         let server_id = data_encoding::HEXLOWER.encode(&established.peer_key);
         let (rd, wr) = stream.into_split();
         let pending: Pending = Arc::default();
         let (out, out_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(wr, established.sealer, out_rx));
+        tokio::spawn(write_loop(wr, established.sealer, out_rx, keepalive));
         let reader = tokio::spawn(read_loop(
             rd,
             established.opener,
             pending.clone(),
             events_tx,
+            dead_after(keepalive),
         ));
         Ok(Connection {
             server_id,
@@ -177,11 +197,12 @@ async fn write_loop(
     mut wr: tokio::net::tcp::OwnedWriteHalf,
     mut sealer: Sealer,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    keepalive: Duration,
 ) {
     let mut out = Vec::new();
     let mut batch = Vec::new();
     loop {
-        let n = match tokio::time::timeout(KEEPALIVE, rx.recv_many(&mut batch, 64)).await {
+        let n = match tokio::time::timeout(keepalive, rx.recv_many(&mut batch, 64)).await {
             Ok(0) => break,
             Ok(n) => n,
             Err(_) => {
@@ -212,11 +233,15 @@ async fn read_loop(
     mut opener: Opener,
     pending: Pending,
     events: mpsc::UnboundedSender<Incoming>,
+    silent: Duration,
 ) {
     let reason = loop {
-        let bytes = match opener.open(&mut rd, None, FRAME_TIMEOUT).await {
+        // Keep-alives are answered: a server silent for longer is gone (a crashed
+        // machine, a cut network) even if no TCP reset ever comes.
+        let bytes = match opener.open(&mut rd, Some(silent), FRAME_TIMEOUT).await {
             Ok(b) => b,
             Err(NetError::Closed) => break "the server closed the connection".to_owned(),
+            Err(NetError::Idle(_)) => break format!("the server did not answer for {silent:?}"),
             Err(e) => break e.to_string(),
         };
         match decode::<ServerFrame>(&bytes) {

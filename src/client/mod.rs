@@ -20,7 +20,7 @@ mod trust;
 pub use event::ChatEvent;
 pub use message::Message;
 pub use rooms::MAX_TEXT;
-pub use server_trust::{same_fingerprint, ServerProbe, ServerTrust};
+pub use server_trust::{probe_server, same_fingerprint, ServerProbe, ServerTrust};
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -76,6 +76,8 @@ pub struct Client {
     request_timeout: Duration,
     /// When the periodic upkeep runs next while connected ([`MAINTENANCE_INTERVAL`]).
     next_upkeep: Instant,
+    /// Keep-alive interval of the next connections ([`Client::set_keepalive`]).
+    keepalive: Duration,
 }
 
 /// How often a connected client checks its key packages (top-up, last-resort rotation)
@@ -183,6 +185,7 @@ impl Client {
             synced: false,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             next_upkeep: Instant::now() + MAINTENANCE_INTERVAL,
+            keepalive: connection::KEEPALIVE,
         })
     }
 
@@ -206,6 +209,14 @@ impl Client {
         self.request_timeout = timeout;
     }
 
+    /// Sets the keep-alive interval of the next [`Client::connect`] (default 30 s): a
+    /// keep-alive is sent after that long without a request, and a server from which
+    /// nothing arrives for 2.5 times that long is taken for gone
+    /// ([`ClientError::ConnectionClosed`]; the console client reconnects).
+    pub fn set_keepalive(&mut self, interval: Duration) {
+        self.keepalive = interval.max(Duration::from_millis(10));
+    }
+
     /// Whether a connection is open (it may still have been closed by the server).
     pub fn is_connected(&self) -> bool {
         self.conn.is_some()
@@ -218,8 +229,27 @@ impl Client {
     /// are topped up, and messages encrypted before a crash but never acknowledged are
     /// sent.
     pub fn connect(&mut self, address: &str) -> Result<(), ClientError> {
+        self.connect_inner(address, None)
+    }
+
+    /// Like [`Client::connect`], but the server's key must have the fingerprint
+    /// `expected` (given by the server's operator; compared ignoring case, spaces and
+    /// colons), checked during the handshake before anything about this user is sent:
+    /// [`ClientError::ServerNotTrusted`] if it does not, and nothing is pinned. It is
+    /// pinned when it does (and must then match any key pinned before).
+    pub fn connect_expecting(&mut self, address: &str, expected: &str) -> Result<(), ClientError> {
+        self.connect_inner(address, Some(expected))
+    }
+
+    fn connect_inner(&mut self, address: &str, expected: Option<&str>) -> Result<(), ClientError> {
         self.close();
-        let conn = runtime().block_on(Connection::open(address, &self.key, &self.known))?;
+        let conn = runtime().block_on(Connection::open(
+            address,
+            &self.key,
+            &self.known,
+            self.keepalive,
+            expected,
+        ))?;
         let server = conn.server_id.clone();
         let user = self.user.clone();
         let cursors = self.state.transaction(|tx| {

@@ -45,6 +45,15 @@ fn normalize(fingerprint: &str) -> String {
         .collect()
 }
 
+/// The fingerprint of the key the server at `address` presents, learnt without any
+/// identity (a throwaway key; the handshake stops before it would be sent) and without
+/// pinning anything.
+pub fn probe_server(address: &str) -> Result<String, ClientError> {
+    let throwaway = crate::identity::StaticKeypair::generate()?;
+    let key = runtime().block_on(Connection::probe(address, &throwaway))?;
+    Ok(fingerprint(&key))
+}
+
 impl Client {
     /// Asks the server at `address` for its key without revealing who this client is
     /// (the handshake stops before the client's identity is sent) and without pinning

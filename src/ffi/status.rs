@@ -32,8 +32,9 @@ pub enum SmcStatus {
     SMC_MESSAGE_TOO_LONG = 9,
     /// The peer sent something that does not follow the protocol.
     SMC_PROTOCOL_ERROR = 10,
-    /// The server presented a key other than the one pinned in `known_servers`
-    /// (both fingerprints in `smc_last_error_message`).
+    /// The server presented a key other than the one pinned in `known_servers`, or
+    /// than the fingerprint the caller expected (both fingerprints in
+    /// `smc_last_error_message`).
     SMC_SERVER_KEY_CHANGED = 11,
     /// The user is not a member of the room.
     SMC_NOT_A_MEMBER = 12,

@@ -138,3 +138,88 @@ pub unsafe extern "C" fn smc_client_is_verified(
         Ok(())
     })
 }
+
+/// Like `smc_client_connect`, but the server's key must have the fingerprint
+/// `fingerprint` (given by the server's operator; case, spaces and colons do not
+/// matter), checked during the handshake before anything about the user is sent.
+/// Without this call, `smc_client_connect` trusts the key met first (and pins it).
+///
+/// Ownership: all borrowed.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_SERVER_KEY_CHANGED` (the key
+/// is not the expected one, or not the one pinned before; nothing is pinned),
+/// `SMC_IO_ERROR` (cannot connect), `SMC_NAME_TAKEN`.
+///
+/// # Safety
+/// `client` is NULL or live and not used by another thread meanwhile; strings are NULL
+/// or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_connect_expecting(
+    client: *mut SmcClient,
+    address: *const c_char,
+    fingerprint: *const c_char,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        // SAFETY: per this function's contract.
+        let address = unsafe { str_arg(address, "address") }?;
+        // SAFETY: per this function's contract.
+        let fingerprint = unsafe { str_arg(fingerprint, "fingerprint") }?;
+        client.0.connect_expecting(address, fingerprint)?;
+        Ok(())
+    })
+}
+
+/// Pins the key of the server at `address` if its fingerprint is `fingerprint`, so
+/// that the next `smc_client_connect` accepts it.
+///
+/// Ownership: all borrowed.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_SERVER_KEY_CHANGED` (another
+/// fingerprint, or another key pinned), `SMC_IO_ERROR` (cannot connect).
+///
+/// # Safety
+/// `client` is NULL or live; strings are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_trust_server(
+    client: *mut SmcClient,
+    address: *const c_char,
+    fingerprint: *const c_char,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        // SAFETY: per this function's contract.
+        let address = unsafe { str_arg(address, "address") }?;
+        // SAFETY: per this function's contract.
+        let fingerprint = unsafe { str_arg(fingerprint, "fingerprint") }?;
+        client.0.trust_server(address, fingerprint)?;
+        Ok(())
+    })
+}
+
+/// The fingerprint of the key the server at `address` presents, learnt without
+/// revealing any identity and without pinning anything: show it, compare it with the
+/// operator's, then `smc_client_connect_expecting`.
+///
+/// Ownership: `address` borrowed. On `SMC_OK`, `*out_fingerprint` receives a new
+/// string owned by the caller, released with `smc_string_free`.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_IO_ERROR` (cannot connect),
+/// `SMC_PROTOCOL_ERROR`.
+///
+/// # Safety
+/// `address` is NULL or NUL-terminated; `out_fingerprint` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_probe_server(
+    address: *const c_char,
+    out_fingerprint: *mut *mut c_char,
+) -> SmcStatus {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let address = unsafe { str_arg(address, "address") }?;
+        let out = out_arg(out_fingerprint, "out_fingerprint")?;
+        let fingerprint = crate::client::probe_server(address)?;
+        write_out(out, into_c_string(fingerprint)?);
+        Ok(())
+    })
+}

@@ -15,6 +15,7 @@ mod epochs;
 mod key_packages;
 mod legacy;
 mod limits;
+mod liveness;
 mod names;
 mod storage;
 mod welcome;

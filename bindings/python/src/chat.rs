@@ -194,10 +194,32 @@ impl PyClient {
         locked(&self.client).is_connected()
     }
 
-    /// Connects to "host:port" (pins the server key on first use; raises
-    /// ServerKeyChanged if it differs later).
-    fn connect(&self, py: Python<'_>, address: String) -> PyResult<()> {
-        self.call(py, move |c| c.connect(&address))
+    /// Connects to "host:port". With `fingerprint` (given by the server's operator)
+    /// the server's key must have it (ServerNotTrusted otherwise, nothing pinned);
+    /// without, the key met first is pinned (trust on first use). A key different
+    /// from the pinned one raises ServerKeyChanged.
+    #[pyo3(signature = (address, fingerprint=None))]
+    fn connect(
+        &self,
+        py: Python<'_>,
+        address: String,
+        fingerprint: Option<String>,
+    ) -> PyResult<()> {
+        self.call(py, move |c| match fingerprint {
+            Some(f) => c.connect_expecting(&address, &f),
+            None => c.connect(&address),
+        })
+    }
+
+    /// Pins the key of the server at `address` if its fingerprint is `fingerprint`
+    /// (ServerNotTrusted if not, ServerKeyChanged if another key is pinned).
+    fn trust_server(&self, py: Python<'_>, address: String, fingerprint: String) -> PyResult<()> {
+        self.call(py, move |c| c.trust_server(&address, &fingerprint))
+    }
+
+    /// The fingerprint pinned for `address`, or None (no network).
+    fn pinned_server(&self, py: Python<'_>, address: String) -> PyResult<Option<String>> {
+        self.call(py, move |c| c.pinned_server(&address))
     }
 
     /// Closes the connection.
@@ -469,8 +491,18 @@ impl PyEvent {
     }
 }
 
+/// The fingerprint of the key the server at `address` presents, learnt without
+/// revealing any identity and without pinning anything (compare it with what the
+/// operator gave, then `Client.connect(address, fingerprint=...)`).
+#[pyfunction]
+fn probe_server(py: Python<'_>, address: String) -> PyResult<String> {
+    py.detach(move || smc::client::probe_server(&address))
+        .map_err(client_error)
+}
+
 /// Adds the classes to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(probe_server, m)?)?;
     m.add_class::<PyServer>()?;
     m.add_class::<PyClient>()?;
     m.add_class::<PyMessage>()?;
