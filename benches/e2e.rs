@@ -214,8 +214,10 @@ fn state(base: &Path) {
     let server = Server::start(ServerConfig::new(base.join("server"), "127.0.0.1:0")).unwrap();
     let address = server.address().to_string();
     let mut alice = Client::open(base.join("alice"), "alice").unwrap();
+    alice.set_auto_join(true);
     alice.connect(&address).unwrap();
     let mut bob = Client::open(base.join("bob"), "bob").unwrap();
+    bob.set_auto_join(true);
     bob.connect(&address).unwrap();
     let rooms = 20;
     let empty = dir_size(&base.join("alice"));

@@ -84,8 +84,10 @@ async fn raw_member(
 
 fn latency(address: &str, dir: &Path) {
     let mut alice = Client::open(dir.join("lat_alice"), "lat_alice").unwrap();
+    alice.set_auto_join(true);
     alice.connect(address).unwrap();
     let mut bob = Client::open(dir.join("lat_bob"), "lat_bob").unwrap();
+    bob.set_auto_join(true);
     bob.connect(address).unwrap();
     alice.create_room("latency").unwrap();
     alice.invite("latency", "lat_bob").unwrap();
@@ -142,6 +144,7 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
     });
     let owner_addr = address.to_string();
     let mut owner = Client::open(dir.join("fan_owner"), "fan_owner").unwrap();
+    owner.set_auto_join(true);
     owner.connect(&owner_addr).unwrap();
     owner.create_room("fan").unwrap();
     // The server's fan-out alone (the payloads are opaque bytes, as MLS ciphertext is
@@ -160,6 +163,7 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
     let senders: Vec<Client> = (0..SENDERS)
         .map(|s| {
             let mut c = Client::open(dir.join(format!("fan_s{s}")), &format!("fan_s{s}")).unwrap();
+            c.set_auto_join(true);
             c.connect(&owner_addr).unwrap();
             route(&owner, format!("fan_s{s}"));
             c
@@ -416,8 +420,10 @@ fn idle_memory(dir: &Path) {
 
 fn sync_missed(address: &str, dir: &Path) {
     let mut bob = Client::open(dir.join("sync_bob"), "sync_bob").unwrap();
+    bob.set_auto_join(true);
     bob.connect(address).unwrap();
     let mut alice = Client::open(dir.join("sync_alice"), "sync_alice").unwrap();
+    alice.set_auto_join(true);
     alice.connect(address).unwrap();
     alice.create_room("sync").unwrap();
     alice.invite("sync", "sync_bob").unwrap();
@@ -426,6 +432,7 @@ fn sync_missed(address: &str, dir: &Path) {
         .map(|s| {
             let name = format!("sync_s{s}");
             let mut c = Client::open(dir.join(&name), &name).unwrap();
+            c.set_auto_join(true);
             c.connect(address).unwrap();
             alice.invite("sync", &name).unwrap();
             c

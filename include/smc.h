@@ -546,6 +546,62 @@ enum smc_status smc_pgcd(int64_t a, int64_t b, int64_t *out);
 enum smc_status smc_inverse(int64_t a, int64_t *out);
 
 /*
+ Whether invitations are accepted as soon as their Welcome is checked (`on` non-zero)
+ or wait for `smc_client_accept` / `smc_client_decline` (`on` zero, the default).
+
+ Ownership: `client` borrowed.
+
+ Errors: `SMC_NULL_POINTER`.
+
+ # Safety
+ `client` is NULL or live and not used by another thread meanwhile.
+ */
+enum smc_status smc_client_set_auto_join(struct smc_client *client, int32_t on);
+
+/*
+ The pending invitations, one per line: the room, a tab, who invited. Names never
+ hold a tab, a line break or any control character (they are checked wherever they
+ enter).
+
+ Ownership: `client` borrowed. On `SMC_OK`, `*out_invitations` receives a string
+ owned by the caller (free with `smc_string_free`); empty when there is none.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_CONNECTION_CLOSED`, `SMC_TIMEOUT`.
+
+ # Safety
+ `client` is NULL or live; `out_invitations` is NULL or writable.
+ */
+enum smc_status smc_client_invitations(struct smc_client *client, char **out_invitations);
+
+/*
+ Accepts the invitation to `room`: it is routed here from now on (with the messages
+ since the invitation) and its group is joined.
+
+ Ownership: all borrowed.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_REFUSED` (no invitation to
+ that room), `SMC_CONNECTION_CLOSED`.
+
+ # Safety
+ `client` is NULL or live; `room` is NULL or NUL-terminated.
+ */
+enum smc_status smc_client_accept(struct smc_client *client, const char *room);
+
+/*
+ Declines the invitation to `room` (the members then remove this user from its
+ group).
+
+ Ownership: all borrowed.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_REFUSED` (no invitation to
+ that room), `SMC_CONNECTION_CLOSED`.
+
+ # Safety
+ `client` is NULL or live; `room` is NULL or NUL-terminated.
+ */
+enum smc_status smc_client_decline(struct smc_client *client, const char *room);
+
+/*
  Starts a legacy server listening on `host:port` (port 0 picks a free one), writing
  `log.txt` and `log_connection.txt` in `log_dir`. It serves on background threads
  until freed.

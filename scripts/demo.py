@@ -96,7 +96,7 @@ def main():
         people[name] = Process(name, [
             SMC, "chat", "--server", address, "--user", name,
             "--home", os.path.join(work, name), "--trust-server", fingerprint,
-            "--room", "general"], env)
+            "--room", "general", "--auto-join"], env)
         people[name].wait_for(r"connected to", where="err")
         print(f"==> {name} connected ({name}'s keys created in {os.path.join(work, name)})")
 

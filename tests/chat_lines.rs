@@ -55,6 +55,7 @@ impl Chat {
                 user,
                 "--trust-server",
                 trust,
+                "--auto-join",
             ])
             .arg("--home")
             .arg(dir.join(user))

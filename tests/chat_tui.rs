@@ -69,6 +69,10 @@ fn two_people_chat_full_screen() {
     alice.wait_text("created #lobby");
     alice.type_line("/invite bob");
     alice.wait_text("bob joined #lobby");
+    // An invitation is asked about; nothing of the room reaches bob before.
+    let screen = bob.wait_text("Accept? [y] join");
+    assert!(screen.contains("alice invites you to #lobby"), "{screen}");
+    bob.keys(&["y"]);
     bob.wait_text("alice added you to #lobby");
     bob.type_line("/join lobby");
     bob.wait_text("[#lobby]");

@@ -138,6 +138,7 @@ fn the_state_is_encrypted_with_a_passphrase_and_private_without() {
     let home = dir.join("alice");
     let passphrase = "correct horse battery staple";
     let mut alice = Client::open_with_passphrase(&home, "alice", passphrase).unwrap();
+    alice.set_auto_join(true);
     alice.connect(&address).unwrap();
     let fingerprint = alice.fingerprint();
     // The transport key is inside the encrypted state, not in a file of its own.
@@ -189,6 +190,7 @@ fn the_state_is_encrypted_with_a_passphrase_and_private_without() {
         );
     }
     let mut alice = Client::open_with_passphrase(&home, "alice", passphrase).unwrap();
+    alice.set_auto_join(true);
     assert_eq!(alice.fingerprint(), fingerprint, "same transport key");
     // The history and safety numbers are there before connecting (offline).
     assert!(!alice.safety_number("bob").unwrap().is_empty());

@@ -45,8 +45,10 @@ impl Witnesses {
     fn new(dir: &Path, server: &Server) -> Self {
         let address = server.address().to_string();
         let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
+        alice.set_auto_join(true);
         alice.connect(&address).unwrap();
         let mut bob = Client::open(dir.join("bob"), "bob").unwrap();
+        bob.set_auto_join(true);
         bob.connect(&address).unwrap();
         alice.create_room("r").unwrap();
         alice.invite("r", "bob").unwrap();
@@ -214,6 +216,7 @@ fn a_flooding_client_is_rate_limited_then_disconnected() {
     let server = start(&dir.join("server"));
     let mut w = Witnesses::new(&dir, &server);
     let mut flooder = Client::open(dir.join("flood"), "flood").unwrap();
+    flooder.set_auto_join(true);
     flooder.connect(&server.address().to_string()).unwrap();
     let mut limited = 0;
     let mut outcome = None;

@@ -19,6 +19,7 @@ fn server(dir: &Path) -> Server {
 
 fn client(home: &Path, user: &str, server: &Server) -> Client {
     let mut c = Client::open(home, user).unwrap();
+    c.set_auto_join(true);
     c.connect(&server.address().to_string()).unwrap();
     c
 }
@@ -31,6 +32,9 @@ fn a_message_reaches_a_connected_member_at_once_without_polling() {
     let mut bob = client(&dir.join("bob"), "bob", &server);
     alice.create_room("general").unwrap();
     alice.invite("general", "bob").unwrap();
+    // An invitation: routed to bob once he accepts it.
+    assert!(bob.rooms().unwrap().is_empty());
+    bob.accept("general").unwrap();
     assert_eq!(bob.rooms().unwrap(), vec!["general"]);
     assert_eq!(alice.members("general").unwrap(), vec!["alice", "bob"]);
 
@@ -160,6 +164,7 @@ fn a_changed_server_key_is_refused_before_the_client_identifies() {
     }
     // The impostor never learned the user: the name is still free there.
     let mut eve = Client::open(dir.join("eve"), "alice").unwrap();
+    eve.set_auto_join(true);
     eve.connect(&address).unwrap();
 }
 
@@ -169,6 +174,7 @@ fn a_taken_name_with_another_key_is_refused() {
     let server = server(&dir.join("server"));
     let alice = client(&dir.join("alice"), "alice", &server);
     let mut mallory = Client::open(dir.join("mallory"), "alice").unwrap();
+    mallory.set_auto_join(true);
     let err = mallory.connect(&server.address().to_string()).unwrap_err();
     assert!(
         matches!(err, ClientError::Refused(Refusal::NameTaken { ref user }) if user == "alice"),

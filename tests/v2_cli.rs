@@ -22,8 +22,10 @@ fn smc_server_serves_and_exits_cleanly_on_sigterm() {
     let (address, _) = support::server_banner(&mut child);
 
     let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
+    alice.set_auto_join(true);
     alice.connect(&address).unwrap();
     let mut bob = Client::open(dir.join("bob"), "bob").unwrap();
+    bob.set_auto_join(true);
     bob.connect(&address).unwrap();
     alice.create_room("cli").unwrap();
     alice.invite("cli", "bob").unwrap();
@@ -60,8 +62,10 @@ fn smc_safety_number_prints_the_same_number_on_both_sides_and_verifies() {
     let address = server.address().to_string();
     {
         let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
+        alice.set_auto_join(true);
         alice.connect(&address).unwrap();
         let mut bob = Client::open(dir.join("bob"), "bob").unwrap();
+        bob.set_auto_join(true);
         bob.connect(&address).unwrap();
         alice.create_room("r").unwrap();
         alice.invite("r", "bob").unwrap();

@@ -121,7 +121,8 @@ fn only_the_first_group_state_change_per_epoch_is_accepted() {
     owner.create_room("group").unwrap();
     for i in 0..4 {
         let _ = client(&dir.join(format!("c{i}")), &format!("c{i}"), &address);
-        // Routed only (the raw Invite request): no MLS commit, the epochs stay free.
+        // Invited only (the raw Invite request, accepted below): no MLS commit, the
+        // epochs stay free.
         owner
             .request(smc::proto::Request::Invite {
                 room: "group".into(),
@@ -140,6 +141,10 @@ fn only_the_first_group_state_change_per_epoch_is_accepted() {
                 let mut group = actor.group("group");
                 let commit = actor.commit(&mut group);
                 let c = client(&dir.join(format!("c{i}")), &format!("c{i}"), &address);
+                c.request(smc::proto::Request::Accept {
+                    room: "group".into(),
+                })
+                .unwrap();
                 barrier.wait();
                 c.send_payload("group", commit, Some(0))
             })

@@ -98,6 +98,14 @@ class NotAMember(SmcError, PermissionError):
         self.room = room
 
 
+class NotInvited(SmcError, LookupError):
+    """The user has no pending invitation to the room. Attribute: ``room``."""
+
+    def __init__(self, message: str, room: str) -> None:
+        super().__init__(message)
+        self.room = room
+
+
 class UnknownUser(SmcError, LookupError):
     """No such user is registered on the server. Attribute: ``user``."""
 
@@ -182,6 +190,7 @@ __all__ += [
     "NoKeyPackage",
     "RateLimited",
     "QuotaExceeded",
+    "NotInvited",
     "InvalidRequest",
     "ServerFailure",
     "RequestTimeout",

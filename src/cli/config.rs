@@ -49,6 +49,8 @@ pub struct ChatSection {
     pub home: Option<PathBuf>,
     /// The fingerprint of the server's key, trusted on the first connection.
     pub trust_server: Option<String>,
+    /// Accept every invitation at once.
+    pub auto_join: Option<bool>,
 }
 
 /// `[server]`.

@@ -9,6 +9,15 @@ use crate::client::Message;
 pub enum ChatEvent {
     /// A decrypted, authenticated message from someone else.
     Message(Message),
+    /// This user is invited to a room by `by` (a member there, whose Welcome was
+    /// checked): [`crate::Client::accept`] or [`crate::Client::decline`] it. Nothing
+    /// of the room reaches this user before it is accepted.
+    Invited {
+        /// The room.
+        room: String,
+        /// Who invited.
+        by: String,
+    },
     /// This user joined a room (from a Welcome), added by `by`.
     Joined {
         /// The room.

@@ -11,13 +11,13 @@ use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::rooms::members_changed;
-use super::state::{Tx, DIRECT_STREAM};
+use super::state::Tx;
 use super::trust::{mls, observe_roster};
 use super::{ChatEvent, Client, Message};
-use crate::e2e::group::{checked_roster, from_bytes, join_config, member_name, room_of, roster};
+use crate::e2e::group::{checked_roster, from_bytes, member_name, roster};
 use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::ClientError;
-use crate::proto::{DirectEnvelope, Envelope, Event, Refusal};
+use crate::proto::{DirectEnvelope, Envelope, Event};
 
 /// How many messages of one room wait for that room's Welcome, at most.
 const MAX_WAITING_FOR_WELCOME: usize = 10_000;
@@ -441,35 +441,8 @@ impl Client {
         Ok(to_commit)
     }
 
-    /// Whether the server routes `room` to this user with `inviter` as a member: an
-    /// invitation this user really has. `Err(reason)` when not; network errors are
-    /// returned as such (the Welcome stays queued and is tried again).
-    fn invited_by(&self, room: &str, inviter: &str) -> Result<Result<(), String>, ClientError> {
-        match self.routed_members(room) {
-            Ok(members) if members.iter().any(|m| m == inviter) => Ok(Ok(())),
-            Ok(_) => Ok(Err(format!(
-                "{inviter:?} is not a member of room {room:?} on the server"
-            ))),
-            Err(ClientError::Refused(Refusal::NotAMember { .. } | Refusal::UnknownRoom { .. })) => {
-                Ok(Err(format!(
-                    "this user was not invited to room {room:?} on the server"
-                )))
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// A direct delivery: a Welcome joins its room's group; anything else is kept for
-    /// [`Client::take_direct`].
-    ///
-    /// A Welcome is accepted only when all of these hold, otherwise it is reported as
-    /// [`ChatEvent::Undecryptable`] and changes nothing:
-    /// - the user is not in the room already (a Welcome never replaces a room's group);
-    /// - the server routes the room to the user and its sender (the server-authenticated
-    ///   identity that queued it) is a member there;
-    /// - the group id names the room, and the Welcome is signed by that same sender,
-    ///   who is in the group's roster;
-    /// - every member's credential is a valid user name.
+    /// A direct delivery: a Welcome is an invitation ([`Client::on_welcome`]); anything
+    /// else is kept for [`Client::take_direct`].
     fn on_direct(&mut self, direct: DirectEnvelope) -> Result<(), ClientError> {
         let Some(boxed) = WelcomeBox::decode(&direct.payload) else {
             // Not for the encryption layer: discarded on the server at once (nothing
@@ -482,144 +455,6 @@ impl Client {
             self.directs.push_back(direct);
             return Ok(());
         };
-        let server = self.server_id()?;
-        let me = self.user.clone();
-        let room = boxed.room.clone();
-        let already = self
-            .state
-            .transaction(|tx| Ok(tx.cursor(&server, &me, DIRECT_STREAM)? >= direct.id))?;
-        if already {
-            return Ok(());
-        }
-        let in_room = self
-            .state
-            .transaction(|tx| tx.room(&server, &me, &room))?
-            .is_some_and(|row| row.active);
-        let invited = if in_room {
-            Err(format!(
-                "this user is already in room {room:?}; a Welcome never replaces its group"
-            ))
-        } else {
-            self.invited_by(&room, &direct.sender)?
-        };
-        let joined = self.state.transaction(|tx| {
-            if let Err(reason) = &invited {
-                return Ok(Some(Err(reason.clone())));
-            }
-            if tx.cursor(&server, &me, DIRECT_STREAM)? >= direct.id {
-                return Ok(None);
-            }
-            if tx.room(&server, &me, &room)?.is_some_and(|row| row.active) {
-                return Ok(Some(Err(format!("this user is already in room {room:?}"))));
-            }
-            let provider = tx.provider();
-            let welcome = from_bytes(&boxed.welcome)
-                .ok()
-                .and_then(|m| match m.extract() {
-                    MlsMessageBodyIn::Welcome(w) => Some(w),
-                    _ => None,
-                })
-                .ok_or_else(|| "not an MLS Welcome".to_string());
-            let staged = welcome.and_then(|w| {
-                StagedWelcome::new_from_welcome(&provider, &join_config(), w, None)
-                    .map_err(|e| e.to_string())
-            });
-            let staged = match staged {
-                Ok(s) => s,
-                Err(reason) => return Ok(Some(Err(reason))),
-            };
-            if room_of(staged.group_context().group_id()) != Some(room.as_str()) {
-                return Ok(Some(Err(format!(
-                    "its group is not the group of room {room:?}"
-                ))));
-            }
-            // Who added this user, as the Welcome's signed group info says: it must be
-            // the user who queued it.
-            let by = match staged.welcome_sender() {
-                Ok(leaf) => match member_name(leaf.credential()) {
-                    Ok(name) => name,
-                    Err(reason) => return Ok(Some(Err(reason))),
-                },
-                Err(e) => return Ok(Some(Err(format!("no valid signer ({e})")))),
-            };
-            if by != direct.sender {
-                return Ok(Some(Err(format!(
-                    "signed by {by:?} but sent by {:?}",
-                    direct.sender
-                ))));
-            }
-            let group = staged
-                .into_group(&provider)
-                .map_err(mls("joining the group"))?;
-            let members = match checked_roster(&group) {
-                Ok(m) => m,
-                // Rolled back below with the transaction: nothing of it is kept.
-                Err(reason) => {
-                    return Err(ClientError::Undecryptable {
-                        room: room.clone(),
-                        seq: 0,
-                        sender: direct.sender.clone(),
-                        reason,
-                    })
-                }
-            };
-            if !members.iter().any(|(n, _)| *n == by) || !members.iter().any(|(n, _)| *n == me) {
-                return Err(ClientError::Undecryptable {
-                    room: room.clone(),
-                    seq: 0,
-                    sender: direct.sender.clone(),
-                    reason: "its roster lacks its sender or this user".into(),
-                });
-            }
-            let mut events = Vec::new();
-            for user in observe_roster(tx, &server, &me, &members)? {
-                events.push(ChatEvent::KeyChanged { user });
-            }
-            tx.set_room(
-                &server,
-                &me,
-                &room,
-                group.group_id().as_slice(),
-                group.epoch().as_u64(),
-            )?;
-            tx.advance(&server, &me, DIRECT_STREAM, direct.id)?;
-            events.push(ChatEvent::Joined {
-                room: room.clone(),
-                by,
-            });
-            tx.push_events(&server, &me, &events)?;
-            Ok(Some(Ok(())))
-        });
-        let joined = match joined {
-            Err(ClientError::Undecryptable { reason, .. }) => Some(Err(reason)),
-            other => other?,
-        };
-        match joined {
-            None => {}
-            Some(Ok(())) => {
-                // The Welcome is handled: the server may forget it; one key package
-                // was used.
-                self.ack_directs(&[direct.id])?;
-                self.top_up_key_packages()?;
-                for envelope in self.stash.remove(&room).unwrap_or_default() {
-                    self.on_envelope(envelope)?;
-                }
-            }
-            Some(Err(reason)) => {
-                tracing::warn!(%room, sender = %direct.sender, %reason, "unusable Welcome");
-                let event = ChatEvent::Undecryptable {
-                    room,
-                    seq: 0,
-                    sender: direct.sender.clone(),
-                    reason: format!("an invitation that cannot be used: {reason}"),
-                };
-                self.state.transaction(|tx| {
-                    tx.advance(&server, &me, DIRECT_STREAM, direct.id)?;
-                    tx.push_events(&server, &me, &[event])
-                })?;
-                self.ack_directs(&[direct.id])?;
-            }
-        }
-        Ok(())
+        self.on_welcome(direct, boxed)
     }
 }

@@ -11,6 +11,7 @@
 mod connection;
 mod event;
 mod inbox;
+mod invitations;
 mod message;
 mod rooms;
 mod server_trust;
@@ -78,6 +79,8 @@ pub struct Client {
     next_upkeep: Instant,
     /// Keep-alive interval of the next connections ([`Client::set_keepalive`]).
     keepalive: Duration,
+    /// Accept checked invitations at once ([`Client::set_auto_join`]).
+    auto_join: bool,
 }
 
 /// How often a connected client checks its key packages (top-up, last-resort rotation)
@@ -186,6 +189,7 @@ impl Client {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             next_upkeep: Instant::now() + MAINTENANCE_INTERVAL,
             keepalive: connection::KEEPALIVE,
+            auto_join: false,
         })
     }
 

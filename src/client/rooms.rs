@@ -88,9 +88,11 @@ impl Client {
         })
     }
 
-    /// Adds `user` to `room`: takes one of their key packages (checked against the key
-    /// remembered for them), commits the add, and queues the Welcome for them (they
-    /// join on receipt, even if they are offline now).
+    /// Invites `user` to `room`: takes one of their key packages (checked against the
+    /// key remembered for them), records the invitation on the server, commits the add,
+    /// and queues the Welcome for them. They join when they accept it
+    /// ([`Client::accept`], or at once with [`Client::set_auto_join`]), even if they are
+    /// offline now; until then nothing of the room is routed to them.
     pub fn invite(&mut self, room: &str, user: &str) -> Result<(), ClientError> {
         name(user)?;
         self.process_queued()?;
@@ -126,7 +128,19 @@ impl Client {
                 .add_members(provider, signer, std::slice::from_ref(&package))
                 .map_err(mls("adding a member"))?;
             Ok(Some((commit, Some(welcome))))
-        })?;
+        });
+        let welcome = match welcome {
+            Ok(w) => w,
+            Err(e) => {
+                // The group change failed: the invitation is withdrawn (best effort),
+                // so that nothing of the room goes to someone who is not in its group.
+                let _ = self.expect_done(Request::Uninvite {
+                    room: room.into(),
+                    user: user.into(),
+                });
+                return Err(e);
+            }
+        };
         if let Some(welcome) = welcome {
             let boxed = WelcomeBox {
                 room: room.to_owned(),

@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS last_server (
     user TEXT PRIMARY KEY, server TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS published (
     server TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (server, user));
+CREATE TABLE IF NOT EXISTS held_welcomes (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, by_user TEXT NOT NULL,
+    welcome BLOB NOT NULL,
+    PRIMARY KEY (server, user, room));
 CREATE TABLE IF NOT EXISTS last_resort (
     server TEXT NOT NULL, user TEXT NOT NULL, published_ms INTEGER NOT NULL,
     PRIMARY KEY (server, user));
@@ -165,6 +169,30 @@ impl ClientState {
     ) -> Result<T, ClientError> {
         let mut inner = self.lock();
         Self::run(&mut inner, &self.crypto, f)
+    }
+
+    /// Runs `f` in a transaction that is always rolled back: to check something with
+    /// openmls (staging a Welcome) without keeping what that stores.
+    pub fn dry_run<T>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let inner = self.lock();
+        let conn = &inner.conn;
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(StoreError::from)?;
+        // No group from memory: what `f` loads and changes is dropped with it.
+        let groups = RefCell::new(HashMap::new());
+        let out = f(&Tx {
+            conn,
+            crypto: &self.crypto,
+            groups: &groups,
+        });
+        let _ = conn.execute_batch("ROLLBACK");
+        out
     }
 
     fn run<T>(
@@ -689,6 +717,55 @@ impl<'a> Tx<'a> {
         db(self.conn.execute(
             "INSERT OR REPLACE INTO last_resort (server, user, published_ms) VALUES (?1, ?2, ?3)",
             params![server, user, now_ms],
+        ))
+        .map(drop)
+    }
+
+    /// Keeps the Welcome of an invitation until it is accepted or declined.
+    pub fn hold_welcome(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+        by: &str,
+        welcome: &[u8],
+    ) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "INSERT OR REPLACE INTO held_welcomes (server, user, room, by_user, welcome)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![server, user, room, by, welcome],
+        ))
+        .map(drop)
+    }
+
+    /// The held Welcome of an invitation to `room`: (inviter, Welcome bytes).
+    pub fn held_welcome(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, ClientError> {
+        db(self
+            .conn
+            .query_row(
+                "SELECT by_user, welcome FROM held_welcomes
+                 WHERE server = ?1 AND user = ?2 AND room = ?3",
+                params![server, user, room],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional())
+    }
+
+    /// Forgets the held Welcome of `room`.
+    pub fn drop_held_welcome(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+    ) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "DELETE FROM held_welcomes WHERE server = ?1 AND user = ?2 AND room = ?3",
+            params![server, user, room],
         ))
         .map(drop)
     }

@@ -216,16 +216,16 @@ impl Client {
     /// Marks `user`'s current key as verified (the safety numbers were compared); this
     /// also acknowledges a key change.
     pub fn verify(&self, user: &str) -> Result<(), ClientError> {
-        self.accept(user, true)
+        self.accept_key(user, true)
     }
 
     /// Acknowledges that `user`'s key changed, without verifying the new one: sending
     /// to rooms they are in works again.
     pub fn acknowledge_key_change(&self, user: &str) -> Result<(), ClientError> {
-        self.accept(user, false)
+        self.accept_key(user, false)
     }
 
-    fn accept(&self, user: &str, verified: bool) -> Result<(), ClientError> {
+    fn accept_key(&self, user: &str, verified: bool) -> Result<(), ClientError> {
         let server = self.server_id()?;
         if self
             .state

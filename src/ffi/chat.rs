@@ -212,7 +212,7 @@ pub unsafe extern "C" fn smc_client_fingerprint(
     })
 }
 
-fn with_room(
+pub(crate) fn with_room(
     client: *mut SmcClient,
     room: *const c_char,
     body: impl FnOnce(&mut Client, &str) -> Result<(), Failure>,

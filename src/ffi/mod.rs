@@ -14,6 +14,7 @@
 pub mod boundary;
 pub mod chat;
 pub mod cipher;
+pub mod invitations;
 pub mod legacy;
 pub mod status;
 pub mod trust;

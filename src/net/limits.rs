@@ -53,6 +53,9 @@ pub struct Limits {
     /// One-use key packages of one user handed out per hour (default 30); past it the
     /// last-resort package is handed out, so nobody can drain someone's packages.
     pub one_use_packages_per_hour: u32,
+    /// Pending invitations of one user, at most (default 200; one inviter may hold a
+    /// tenth of them).
+    pub max_pending_invitations: usize,
 }
 
 impl Default for Limits {
@@ -75,6 +78,7 @@ impl Default for Limits {
             directs_per_minute: 120,
             key_package_fetches_per_minute: 120,
             one_use_packages_per_hour: 30,
+            max_pending_invitations: 200,
         }
     }
 }

@@ -15,7 +15,7 @@ pub use codec::{decode, encode};
 pub use envelope::{DirectEnvelope, Envelope};
 pub use names::{check_name, look_alike, skeletons, MAX_NAME};
 pub use refusal::Refusal;
-pub use request::{ClientFrame, Event, Reply, Request, ServerFrame};
+pub use request::{ClientFrame, Event, Invitation, Reply, Request, ServerFrame};
 
 /// Protocol version spoken by this build.
 pub const VERSION: u16 = 2;

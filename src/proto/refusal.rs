@@ -12,6 +12,12 @@ pub enum Refusal {
         /// The room.
         room: String,
     },
+    /// The user has no pending invitation to the room.
+    #[error("you have no invitation to room {room:?}")]
+    NotInvited {
+        /// The room.
+        room: String,
+    },
     /// No such user is registered.
     #[error("unknown user {user:?}")]
     UnknownUser {

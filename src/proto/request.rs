@@ -34,12 +34,39 @@ pub enum Request {
         /// Its name.
         room: String,
     },
-    /// Add a user to a room the caller is a member of.
+    /// Invite a user to a room the caller is a member of: the room is routed to them
+    /// only once they accept ([`Request::Accept`]); they see the room's messages from
+    /// the moment of the invitation.
     Invite {
         /// The room.
         room: String,
         /// The user.
         user: String,
+    },
+    /// Withdraw an invitation to a room the caller is a member of (the group change
+    /// that went with it failed).
+    Uninvite {
+        /// The room.
+        room: String,
+        /// The user.
+        user: String,
+    },
+    /// The caller's pending invitations.
+    Invitations,
+    /// Accept the caller's invitation to a room: it is routed to the caller from now
+    /// on ([`Reply::Joined`]).
+    Accept {
+        /// The room.
+        room: String,
+    },
+    /// Decline the caller's invitation to a room; `farewell` (an MLS proposal removing
+    /// the caller from the group it was added to) is posted to the room for a member
+    /// to commit.
+    Decline {
+        /// The room.
+        room: String,
+        /// The caller's self-removal proposal, if it joined the group to make one.
+        farewell: Option<Vec<u8>>,
     },
     /// Leave a room.
     Leave {
@@ -139,6 +166,24 @@ pub enum Reply {
     },
     /// Answer to [`Request::Ping`].
     Pong,
+    /// Pending invitations.
+    Invitations(Vec<Invitation>),
+    /// An invitation was accepted: the room's messages after `after` are the caller's.
+    Joined {
+        /// The room's last sequence number when the caller was invited.
+        after: u64,
+    },
+}
+
+/// A pending invitation to a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// The room.
+    pub room: String,
+    /// Who invited.
+    pub by: String,
+    /// When (ms since the Unix epoch).
+    pub timestamp_ms: i64,
 }
 
 /// What the server sends.
@@ -162,7 +207,7 @@ pub enum Event {
     Message(Envelope),
     /// A direct delivery.
     Direct(DirectEnvelope),
-    /// The user was added to a room.
+    /// The user was invited to a room (accept or decline it).
     Invited {
         /// The room.
         room: String,

@@ -47,3 +47,19 @@ pub(crate) fn check(room: &str, payload: &[u8], commit_epoch: Option<u64>) -> Re
         }
     }
 }
+
+/// Checks that `payload` is an MLS proposal of `room`'s group (a declined invitee's
+/// self-removal, posted for the members to commit).
+pub(crate) fn check_proposal(room: &str, payload: &[u8]) -> Result<(), Refusal> {
+    let message = from_bytes(payload)
+        .ok()
+        .and_then(|m| m.try_into_protocol_message().ok())
+        .ok_or_else(|| bad("a farewell must be an MLS proposal"))?;
+    if room_of(message.group_id()) != Some(room) {
+        return Err(bad("an MLS message of another room's group"));
+    }
+    if message.content_type() != ContentType::Proposal {
+        return Err(bad("a farewell must be an MLS proposal"));
+    }
+    Ok(())
+}

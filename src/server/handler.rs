@@ -11,7 +11,7 @@ use crate::server::committer::Pending;
 use crate::server::group_change;
 use crate::server::hub::{Dedup, Outbound};
 use crate::server::key_package;
-use crate::server::store::{Creation, DirectQuota, NewMessage, Store};
+use crate::server::store::{Creation, DirectQuota, Invited, NewMessage, Store};
 use crate::server::Shared;
 
 /// Most messages returned by one history request.
@@ -83,6 +83,16 @@ impl Shared {
         }
     }
 
+    /// Appends a message through the committer; returns it once durably stored.
+    async fn append(&self, message: NewMessage) -> Result<crate::proto::Envelope, Refusal> {
+        let (done, result) = oneshot::channel();
+        self.commits
+            .send(Pending { message, done })
+            .await
+            .map_err(|_| Refusal::Internal)?;
+        result.await.map_err(|_| Refusal::Internal)?
+    }
+
     /// Handles one request of `me` (already identified).
     pub(crate) async fn handle(&self, me: &str, request: Request) -> Result<Reply, Refusal> {
         let store = &self.store;
@@ -109,21 +119,76 @@ impl Shared {
             Request::Invite { room, user } => {
                 self.require_member(&room, me).await?;
                 self.require_user(&user).await?;
-                let (r, u) = (room.clone(), user.clone());
-                let added = blocking(store, move |s| s.add_member(&r, &u)).await?;
-                self.hub.join(&room, &user);
-                if added {
-                    let event = ServerFrame::Event(Event::Invited {
-                        room: room.clone(),
-                        by: me.to_owned(),
-                    });
-                    let item = Outbound {
-                        bytes: encode(&event).into(),
-                        dedup: Dedup::None,
-                    };
-                    self.hub.deliver_to_user(&user, &item);
-                    tracing::info!(by = me, user, room, "member invited");
+                let (r, u, by) = (room.clone(), user.clone(), me_owned.clone());
+                let max = self.limits.max_pending_invitations;
+                match blocking(store, move |s| s.invite(&r, &u, &by, now_ms(), max)).await? {
+                    Invited::AlreadyMember => return Ok(Reply::Done),
+                    Invited::TooMany => {
+                        return Err(Refusal::QuotaExceeded {
+                            reason: format!("{user:?} has too many pending invitations"),
+                        })
+                    }
+                    Invited::Pending => {}
                 }
+                let event = ServerFrame::Event(Event::Invited {
+                    room: room.clone(),
+                    by: me.to_owned(),
+                });
+                let item = Outbound {
+                    bytes: encode(&event).into(),
+                    dedup: Dedup::None,
+                };
+                self.hub.deliver_to_user(&user, &item);
+                tracing::info!(by = me, user, room, "user invited");
+                Ok(Reply::Done)
+            }
+            Request::Uninvite { room, user } => {
+                self.require_member(&room, me).await?;
+                blocking(store, move |s| s.uninvite(&room, &user)).await?;
+                Ok(Reply::Done)
+            }
+            Request::Invitations => Ok(Reply::Invitations(
+                blocking(store, move |s| s.invitations_of(&me_owned)).await?,
+            )),
+            Request::Accept { room } => {
+                let r = room.clone();
+                match blocking(store, move |s| s.accept(&r, &me_owned)).await? {
+                    Some(after) => {
+                        self.hub.join(&room, me);
+                        tracing::info!(user = me, room, "invitation accepted");
+                        Ok(Reply::Joined { after })
+                    }
+                    None if self.hub.is_member(&room, me) => {
+                        Err(bad(format!("already a member of room {room:?}")))
+                    }
+                    None => Err(Refusal::NotInvited { room }),
+                }
+            }
+            Request::Decline { room, farewell } => {
+                let invited = blocking(store, {
+                    let me = me_owned.clone();
+                    move |s| s.invitations_of(&me)
+                })
+                .await?
+                .iter()
+                .any(|i| i.room == room);
+                if !invited {
+                    return Err(Refusal::NotInvited { room });
+                }
+                if let Some(farewell) = farewell {
+                    // Posted for the members to commit: it must be an MLS proposal of
+                    // this room's group, nothing else.
+                    group_change::check_proposal(&room, &farewell)?;
+                    self.append(NewMessage {
+                        room: room.clone(),
+                        sender: me_owned.clone(),
+                        payload: farewell,
+                        commit_epoch: None,
+                        timestamp_ms: now_ms(),
+                    })
+                    .await?;
+                }
+                blocking(store, move |s| s.uninvite(&room, &me_owned)).await?;
                 Ok(Reply::Done)
             }
             Request::Leave { room } => {
@@ -155,22 +220,15 @@ impl Shared {
                 }
                 self.require_member(&room, me).await?;
                 group_change::check(&room, &payload, commit_epoch)?;
-                let (done, result) = oneshot::channel();
-                let pending = Pending {
-                    message: NewMessage {
+                let envelope = self
+                    .append(NewMessage {
                         room,
                         sender: me_owned,
                         payload,
                         commit_epoch,
                         timestamp_ms: now_ms(),
-                    },
-                    done,
-                };
-                self.commits
-                    .send(pending)
-                    .await
-                    .map_err(|_| Refusal::Internal)?;
-                let envelope = result.await.map_err(|_| Refusal::Internal)??;
+                    })
+                    .await?;
                 Ok(Reply::Sent {
                     id: envelope.id,
                     seq: envelope.seq,
@@ -186,7 +244,9 @@ impl Shared {
                 let limit = limit.min(MAX_HISTORY);
                 let mut messages =
                     blocking(store, move |s| s.history(&room, before, limit)).await?;
-                // Keep the newest messages that fit in one reply.
+                // Keep the newest messages that fit in one reply, and always one (a
+                // message may be up to MAX_PAYLOAD alone, which a reply holds), so
+                // that paging back never stalls on a large message.
                 let mut total = 0;
                 let keep = messages
                     .iter()
@@ -195,7 +255,8 @@ impl Shared {
                         total += m.payload.len();
                         total <= HISTORY_BYTES
                     })
-                    .count();
+                    .count()
+                    .max(messages.len().min(1));
                 messages.drain(..messages.len() - keep);
                 Ok(Reply::Messages(messages))
             }

@@ -26,6 +26,9 @@ fn group_changes_are_taken_for_exactly_the_current_epoch() {
         })
         .unwrap();
     alice.invite("r", "mallory").unwrap();
+    mallory
+        .request(Request::Accept { room: "r".into() })
+        .unwrap();
     drain(&mut bob);
 
     // Junk marked as the change of any epoch (the current one, 2, included), or an

@@ -10,6 +10,7 @@ mod support;
 mod evil;
 mod raw;
 
+mod consent;
 mod directs;
 mod epochs;
 mod key_packages;

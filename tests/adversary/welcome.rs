@@ -77,7 +77,7 @@ fn a_welcome_for_a_room_the_server_does_not_route_to_the_user_is_refused() {
     assert!(
         unreadable(&events)
             .iter()
-            .any(|r| r.contains("not invited to room \"prizes\"")),
+            .any(|r| r.contains("no invitation to room \"prizes\"")),
         "{events:?}"
     );
     assert!(!bob.joined_rooms().unwrap().contains(&"prizes".to_string()));

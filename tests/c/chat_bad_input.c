@@ -61,6 +61,28 @@ int main(int argc, char **argv) {
     EXPECT(smc_client_send(carol, "r", "let me in", NULL), SMC_NOT_A_MEMBER);
     EXPECT(smc_client_send(alice, "nowhere", "x", NULL), SMC_UNKNOWN_ROOM);
     EXPECT(smc_client_invite(alice, "r", "nobody"), SMC_UNKNOWN_USER);
+    /* Invitations: none to accept or decline; NULLs refused. */
+    EXPECT(smc_client_accept(carol, "r"), SMC_REFUSED);
+    EXPECT(smc_client_decline(carol, "r"), SMC_REFUSED);
+    EXPECT(smc_client_accept(NULL, "r"), SMC_NULL_POINTER);
+    EXPECT(smc_client_accept(carol, NULL), SMC_NULL_POINTER);
+    EXPECT(smc_client_set_auto_join(NULL, 1), SMC_NULL_POINTER);
+    EXPECT(smc_client_invitations(carol, NULL), SMC_NULL_POINTER);
+    char *pending = NULL;
+    EXPECT(smc_client_invitations(carol, &pending), SMC_OK);
+    if (pending == NULL || strcmp(pending, "") != 0) {
+        fprintf(stderr, "carol has invitations: %s\n", pending ? pending : "(null)");
+        failures++;
+    }
+    smc_string_free(pending);
+    EXPECT(smc_client_invite(alice, "r", "carol"), SMC_OK);
+    EXPECT(smc_client_invitations(carol, &pending), SMC_OK);
+    if (pending == NULL || strcmp(pending, "r\talice") != 0) {
+        fprintf(stderr, "carol's invitations: %s\n", pending ? pending : "(null)");
+        failures++;
+    }
+    smc_string_free(pending);
+    EXPECT(smc_client_accept(carol, "r"), SMC_OK);
     EXPECT(smc_client_send(alice, "r", "\xc3\x28", NULL), SMC_INVALID_UTF8);
     EXPECT(smc_client_send(alice, "r", NULL, NULL), SMC_NULL_POINTER);
 

@@ -24,7 +24,7 @@ def server(tmp_path: Path):
 
 
 def connect(home: Path, user: str, server: smc.Server) -> smc.Client:
-    c = smc.Client(home, user)
+    c = smc.Client(home, user, auto_join=True)
     c.connect(server.address)
     return c
 
@@ -33,6 +33,11 @@ def test_real_time_delivery_without_polling(server: smc.Server, tmp_path: Path) 
     with connect(tmp_path / "a", "alice", server) as alice, connect(tmp_path / "b", "bob", server) as bob:
         alice.create_room("general")
         alice.invite("general", "bob")
+        # An invitation: nothing of the room reaches bob before he accepts.
+        assert bob.rooms() == []
+        assert bob.invitations() == [("general", "alice")]
+        bob.accept("general")
+        assert bob.invitations() == []
         assert bob.rooms() == ["general"]
         assert alice.members("general") == ["alice", "bob"]
         got: list[smc.Message | None] = []
@@ -65,7 +70,7 @@ def test_offline_history_and_restart(tmp_path: Path) -> None:
     with smc.Server(data, host=host, port=int(port)) as server:
         assert server.fingerprint == fingerprint
         del bob  # one client per home at a time
-        bob = smc.Client(tmp_path / "b", "bob")
+        bob = smc.Client(tmp_path / "b", "bob", auto_join=True)
         bob.connect(server.address)
         got = [bob.recv(timeout=10) for _ in range(3)]
         assert [m.text for m in got if m] == ["one", "two", "three"]
@@ -159,7 +164,7 @@ def test_ctrl_c_interrupts_a_blocking_recv(server: smc.Server, tmp_path: Path) -
     script = textwrap.dedent(
         f"""
         import smc, sys
-        c = smc.Client({str(tmp_path / 'b')!r}, "bob")
+        c = smc.Client({str(tmp_path / 'b')!r}, "bob", auto_join=True)
         c.connect({server.address!r})
         print("ready", flush=True)
         try:

@@ -34,7 +34,7 @@ def test_keygen_then_chat_with_a_python_client_through_line_mode(tmp_path):
     assert (tmp_path / "data" / "smc" / "ann" / "state.db").exists()
 
     with smc.Server(str(tmp_path / "server")) as server:
-        bob = smc.Client(str(tmp_path / "bob"), "bob")
+        bob = smc.Client(str(tmp_path / "bob"), "bob", auto_join=True)
         bob.connect(server.address)
         # ann, through `python -m smc chat` in line mode: creates a room, invites bob,
         # says one thing; bob (the Python API) reads it.

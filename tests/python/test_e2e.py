@@ -13,7 +13,7 @@ import smc
 
 
 def connect(home: Path, user: str, address: str, passphrase: str | None = None) -> smc.Client:
-    c = smc.Client(home, user, passphrase=passphrase)
+    c = smc.Client(home, user, passphrase=passphrase, auto_join=True)
     c.connect(address)
     return c
 
@@ -34,8 +34,9 @@ def test_events_safety_numbers_and_verification(tmp_path: Path) -> None:
         alice.send("r", "salut Bob, ça chiffre 🔐")
         events = drain(bob)
         kinds = [e.kind if isinstance(e, smc.Event) else "message" for e in events]
-        assert kinds == ["joined", "message"], events
-        joined, message = events
+        assert kinds == ["invited", "joined", "message"], events
+        invited, joined, message = events
+        assert isinstance(invited, smc.Event) and (invited.room, invited.user) == ("r", "alice")
         assert isinstance(joined, smc.Event) and (joined.room, joined.user) == ("r", "alice")
         assert isinstance(message, smc.Message) and message.text == "salut Bob, ça chiffre 🔐"
 

@@ -47,9 +47,11 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The client of `user` in `home`, connected to `address`.
+/// The client of `user` in `home`, connected to `address`, accepting invitations at
+/// once (the tests of invitations themselves open their clients without it).
 pub fn client(home: &Path, user: &str, address: &str) -> smc::Client {
     let mut c = smc::Client::open(home, user).unwrap();
+    c.set_auto_join(true);
     c.connect(address).unwrap();
     c
 }

@@ -62,6 +62,9 @@ int main(int argc, char **argv) {
 
     check(smc_client_create_room(alice, "c-room"), "smc_client_create_room");
     check(smc_client_invite(alice, "c-room", "bob"), "smc_client_invite");
+    /* Nothing of the room reaches bob before he accepts (smc_client_set_auto_join
+       accepts every invitation at once). */
+    check(smc_client_accept(bob, "c-room"), "smc_client_accept");
     char *members = NULL;
     check(smc_client_members(bob, "c-room", &members), "smc_client_members");
     printf("members:\n%s\n", members);

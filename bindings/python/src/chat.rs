@@ -154,21 +154,23 @@ impl PyClient {
 #[pymethods]
 impl PyClient {
     #[new]
-    #[pyo3(signature = (home, user, passphrase=None))]
+    #[pyo3(signature = (home, user, passphrase=None, auto_join=false))]
     fn new(
         py: Python<'_>,
         home: PathBuf,
         user: String,
         passphrase: Option<String>,
+        auto_join: bool,
     ) -> PyResult<Self> {
         let u = user.clone();
         let passphrase = passphrase.map(zeroize::Zeroizing::new);
-        let client = py
+        let mut client = py
             .detach(move || match passphrase {
                 Some(p) => Client::open_with_passphrase(home, &u, &p),
                 None => Client::open(home, &u),
             })
             .map_err(client_error)?;
+        client.set_auto_join(auto_join);
         Ok(PyClient {
             fingerprint: client.fingerprint(),
             client: Arc::new(Mutex::new(client)),
@@ -226,6 +228,26 @@ impl PyClient {
     fn close(&self, py: Python<'_>) {
         let client = Arc::clone(&self.client);
         py.detach(move || locked(&client).close());
+    }
+
+    /// The pending invitations: a list of (room, inviter).
+    fn invitations(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
+        self.call(py, |c| {
+            Ok(c.invitations()?
+                .into_iter()
+                .map(|i| (i.room, i.by))
+                .collect())
+        })
+    }
+
+    /// Accepts the invitation to `room` (NotInvited without one).
+    fn accept(&self, py: Python<'_>, room: String) -> PyResult<()> {
+        self.call(py, move |c| c.accept(&room))
+    }
+
+    /// Declines the invitation to `room` (NotInvited without one).
+    fn decline(&self, py: Python<'_>, room: String) -> PyResult<()> {
+        self.call(py, move |c| c.decline(&room))
     }
 
     fn create_room(&self, py: Python<'_>, name: String) -> PyResult<()> {
@@ -438,6 +460,9 @@ impl From<ChatEvent> for PyEvent {
                 out.room = m.room;
                 out.user = m.sender;
                 out.seq = m.seq;
+            }
+            ChatEvent::Invited { room, by } => {
+                (out.kind, out.room, out.user) = ("invited", room, by);
             }
             ChatEvent::Joined { room, by } => {
                 (out.kind, out.room, out.user) = ("joined", room, by);

@@ -14,6 +14,7 @@ pyo3::import_exception!(smc.exceptions, ProtocolError);
 pyo3::import_exception!(smc.exceptions, SmcError);
 pyo3::import_exception!(smc.exceptions, ServerKeyChanged);
 pyo3::import_exception!(smc.exceptions, NotAMember);
+pyo3::import_exception!(smc.exceptions, NotInvited);
 pyo3::import_exception!(smc.exceptions, UnknownUser);
 pyo3::import_exception!(smc.exceptions, UnknownRoom);
 pyo3::import_exception!(smc.exceptions, RoomExists);
@@ -77,6 +78,7 @@ fn refusal_error(r: Refusal) -> PyErr {
     let message = r.to_string();
     match r {
         Refusal::NotAMember { room } => NotAMember::new_err((message, room)),
+        Refusal::NotInvited { room } => NotInvited::new_err((message, room)),
         Refusal::UnknownUser { user } => UnknownUser::new_err((message, user)),
         Refusal::UnknownRoom { room } => UnknownRoom::new_err((message, room)),
         Refusal::RoomExists { room } => RoomExists::new_err((message, room)),

@@ -18,6 +18,12 @@ pub enum Command {
     Invite(Vec<String>),
     /// `/join ROOM`: switch to a room one is a member of.
     Join(String),
+    /// `/accept ROOM`: accept an invitation.
+    Accept(String),
+    /// `/decline ROOM`: decline an invitation.
+    Decline(String),
+    /// `/invitations`: the pending invitations.
+    Invitations,
     /// `/leave`: leave the current room.
     Leave,
     /// `/who`: the current room's members.
@@ -44,6 +50,8 @@ pub const HELP: &[&str] = &[
     "/create ROOM         create a room (end-to-end encrypted) and switch to it",
     "/invite USER...      add people to this room",
     "/join ROOM           switch to a room you are in (Alt-1..9, Ctrl-N/Ctrl-P also switch)",
+    "/accept ROOM         accept an invitation (/decline ROOM refuses it)",
+    "/invitations         your pending invitations",
     "/leave               leave this room",
     "/who                 who is in this room, and whose key you verified",
     "/rooms               the rooms you are in",
@@ -89,6 +97,9 @@ pub fn parse(line: &str) -> Result<Input, String> {
         }
         "invite" => return Err("usage: /invite USER...".into()),
         "join" | "j" | "switch" => Command::Join(one(name, &args, "ROOM")?),
+        "accept" => Command::Accept(one(name, &args, "ROOM")?),
+        "decline" => Command::Decline(one(name, &args, "ROOM")?),
+        "invitations" | "invites" => none(name, &args).map(|()| Command::Invitations)?,
         "leave" | "part" => none(name, &args).map(|()| Command::Leave)?,
         "who" | "members" => none(name, &args).map(|()| Command::Who)?,
         "rooms" => none(name, &args).map(|()| Command::Rooms)?,

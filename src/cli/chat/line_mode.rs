@@ -153,6 +153,9 @@ fn typed(line: &str, current: &mut Option<String>, worker: &Worker, fingerprints
                 *current = Some(room);
             }
             Command::Help => HELP.iter().for_each(note),
+            Command::Accept(room) => send(Request::Accept(room)),
+            Command::Decline(room) => send(Request::Decline(room)),
+            Command::Invitations => send(Request::Invitations),
             Command::Fingerprint => note(fingerprints),
             Command::Verify { user, confirm } => send(Request::Verify { user, confirm }),
             Command::Rooms => note("the rooms you are in are listed as they change"),
@@ -207,6 +210,9 @@ fn shown(update: Update, current: &mut Option<String>, me: &str) -> Option<Strin
                     .collect::<Vec<_>>()
                     .join(" ")
             }
+        )),
+        Update::Event(ChatEvent::Invited { room, by }) => note(format_args!(
+            "{by} invites you to #{room}: /accept {room} or /decline {room}"
         )),
         Update::Event(ChatEvent::Joined { room, by }) => {
             note(format_args!("{by} added you to #{room}"));

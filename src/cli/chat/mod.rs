@@ -38,6 +38,10 @@ pub struct ChatArgs {
     /// not a terminal).
     #[arg(long)]
     pub lines: bool,
+    /// Accept every invitation at once (for bots and scripts); otherwise each one is
+    /// asked about, or accepted with /accept ROOM.
+    #[arg(long, env = "SMC_AUTO_JOIN")]
+    pub auto_join: bool,
 }
 
 /// Runs `smc chat`.
@@ -48,14 +52,21 @@ pub fn run(args: ChatArgs, file: &ChatSection) -> Result<(), CliError> {
     let full_screen =
         !args.lines && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let new = keys::is_new_home(&home);
-    let client = keys::open(home.clone(), &user)?;
+    let mut client = keys::open(home.clone(), &user)?;
     if new {
         eprintln!(
             "smc: created the identity of {user} in {} (key fingerprint {})",
             home.display(),
             client.fingerprint()
         );
+        if keys::passphrase().is_none() {
+            eprintln!(
+                "smc: without a passphrase, what you receive is stored unencrypted there \
+                 (readable by you only); set SMC_PASSPHRASE when creating a home to encrypt it"
+            );
+        }
     }
+    client.set_auto_join(args.auto_join || file.auto_join.unwrap_or(false));
     trust::ensure_trusted(&client, &address, trust.as_deref(), full_screen)?;
     if full_screen {
         logging::to_file("warn", &home.join("chat.log"));

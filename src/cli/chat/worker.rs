@@ -38,6 +38,12 @@ pub enum Request {
     },
     /// Leave a room.
     Leave(String),
+    /// Accept an invitation.
+    Accept(String),
+    /// Decline an invitation.
+    Decline(String),
+    /// List the pending invitations.
+    Invitations,
     /// List a room's members.
     Who(String),
     /// The safety number with a user (and mark it verified with `confirm`).
@@ -422,6 +428,44 @@ impl Run {
                 Err(e) => self.fail(Some(&room), e),
             },
             Request::Who(room) => self.who(&room),
+            Request::Accept(room) => match self.client.accept(&room) {
+                Ok(()) => {
+                    if let Ok(rooms) = self.client.joined_rooms() {
+                        self.tell(Update::Rooms(rooms));
+                    }
+                    self.who(&room);
+                }
+                Err(e) => self.fail(Some(&room), e),
+            },
+            Request::Decline(room) => match self.client.decline(&room) {
+                Ok(()) => {
+                    self.tell(Update::Notice {
+                        room: None,
+                        text: format!("invitation to #{room} declined"),
+                    });
+                }
+                Err(e) => self.fail(None, e),
+            },
+            Request::Invitations => match self.client.invitations() {
+                Ok(list) if list.is_empty() => {
+                    self.tell(Update::Notice {
+                        room: None,
+                        text: "no pending invitation".into(),
+                    });
+                }
+                Ok(list) => {
+                    for i in list {
+                        self.tell(Update::Notice {
+                            room: None,
+                            text: format!(
+                                "{} invites you to #{}: /accept {} or /decline {}",
+                                i.by, i.room, i.room, i.room
+                            ),
+                        });
+                    }
+                }
+                Err(e) => self.fail(None, e),
+            },
             Request::Verify { user, confirm } => {
                 let result = (|| {
                     if confirm {

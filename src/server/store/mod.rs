@@ -10,7 +10,7 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use crate::error::StoreError;
-use crate::proto::{DirectEnvelope, Envelope, Refusal};
+use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
 
 /// When an acknowledged write is safe.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,6 +35,17 @@ pub enum Registration {
     /// The name is free but looks like a registered one (same confusable skeleton,
     /// [`crate::proto::skeleton`]): refused.
     Lookalike,
+}
+
+/// Outcome of an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invited {
+    /// Recorded (or renewed).
+    Pending,
+    /// The user is a member already.
+    AlreadyMember,
+    /// The user has too many pending invitations.
+    TooMany,
 }
 
 /// Outcome of creating a room.
@@ -95,9 +106,23 @@ pub trait Store: Send + Sync + 'static {
     fn create_room(&self, room: &str, creator: &str, now_ms: i64) -> Result<Creation, StoreError>;
     /// Whether `room` exists.
     fn room_exists(&self, room: &str) -> Result<bool, StoreError>;
-    /// Adds `user` to `room`, who will see messages after the room's current last one;
-    /// `false` if already a member.
-    fn add_member(&self, room: &str, user: &str) -> Result<bool, StoreError>;
+    /// Records `by`'s invitation of `user` to `room` (who will see the messages after
+    /// the room's current last one once they accept).
+    fn invite(
+        &self,
+        room: &str,
+        user: &str,
+        by: &str,
+        now_ms: i64,
+        max_pending: usize,
+    ) -> Result<Invited, StoreError>;
+    /// Withdraws `user`'s invitation to `room`; `false` if there was none.
+    fn uninvite(&self, room: &str, user: &str) -> Result<bool, StoreError>;
+    /// `user`'s pending invitations, oldest first.
+    fn invitations_of(&self, user: &str) -> Result<Vec<Invitation>, StoreError>;
+    /// Turns `user`'s invitation to `room` into membership; the sequence number after
+    /// which the room is theirs, or `None` without an invitation.
+    fn accept(&self, room: &str, user: &str) -> Result<Option<u64>, StoreError>;
     /// Removes `user` from `room`; `false` if not a member.
     fn remove_member(&self, room: &str, user: &str) -> Result<bool, StoreError>;
     /// Rooms of `user`, by name.

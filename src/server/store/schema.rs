@@ -65,6 +65,17 @@ const MIGRATIONS: &[&str] = &[
     // before: handed out, then checked by the client); direct queues counted per sender.
     "ALTER TABLE key_packages ADD COLUMN not_after_ms INTEGER;
      CREATE INDEX directs_by_sender ON directs(recipient, sender);",
+    // 3 -> 4: invitations, accepted or declined by the invitee (no routing before);
+    // the invitee sees the room from `joined_seq`, the room's last message when invited.
+    "CREATE TABLE invitations (
+         room TEXT NOT NULL REFERENCES rooms(name),
+         user TEXT NOT NULL,
+         by_user TEXT NOT NULL,
+         joined_seq INTEGER NOT NULL,
+         created_ms INTEGER NOT NULL,
+         PRIMARY KEY (room, user)
+     ) WITHOUT ROWID;
+     CREATE INDEX invitations_by_user ON invitations(user);",
 ];
 
 /// The schema version this build writes.

@@ -12,10 +12,10 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::StoreError;
-use crate::proto::{DirectEnvelope, Envelope, Refusal};
+use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{
-    Creation, DirectQuota, Durability, KeyPackageRow, NewMessage, Registration, Store,
+    Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration, Store,
 };
 
 /// The SQLite store: one file, `smc.db`, in the server's data directory.
@@ -231,14 +231,94 @@ impl Store for SqliteStore {
             .is_some())
     }
 
-    fn add_member(&self, room: &str, user: &str) -> Result<bool, StoreError> {
+    fn invite(
+        &self,
+        room: &str,
+        user: &str,
+        by: &str,
+        now_ms: i64,
+        max_pending: usize,
+    ) -> Result<Invited, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let member = tx
+            .query_row(
+                "SELECT 1 FROM members WHERE room = ?1 AND user = ?2",
+                params![room, user],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if member {
+            return Ok(Invited::AlreadyMember);
+        }
+        let (pending, from_inviter): (i64, i64) = tx.query_row(
+            "SELECT count(*), coalesce(sum(by_user = ?3), 0) FROM invitations
+             WHERE user = ?1 AND room != ?2",
+            params![user, room, by],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        // One inviter may hold at most a tenth of someone's pending invitations.
+        if pending as usize >= max_pending || from_inviter as usize >= (max_pending / 10).max(1) {
+            return Ok(Invited::TooMany);
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO invitations (room, user, by_user, joined_seq, created_ms)
+             SELECT name, ?2, ?3, last_seq, ?4 FROM rooms WHERE name = ?1",
+            params![room, user, by, now_ms],
+        )?;
+        tx.commit()?;
+        Ok(Invited::Pending)
+    }
+
+    fn uninvite(&self, room: &str, user: &str) -> Result<bool, StoreError> {
         let conn = lock(&self.writer);
         let n = conn.execute(
-            "INSERT OR IGNORE INTO members (room, user, joined_seq)
-             SELECT name, ?2, last_seq FROM rooms WHERE name = ?1",
+            "DELETE FROM invitations WHERE room = ?1 AND user = ?2",
             params![room, user],
         )?;
         Ok(n == 1)
+    }
+
+    fn invitations_of(&self, user: &str) -> Result<Vec<Invitation>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt = conn.prepare_cached(
+            "SELECT room, by_user, created_ms FROM invitations WHERE user = ?1
+             ORDER BY created_ms, room",
+        )?;
+        let rows = stmt.query_map([user], |r| {
+            Ok(Invitation {
+                room: r.get(0)?,
+                by: r.get(1)?,
+                timestamp_ms: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn accept(&self, room: &str, user: &str) -> Result<Option<u64>, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let joined: Option<i64> = tx
+            .query_row(
+                "SELECT joined_seq FROM invitations WHERE room = ?1 AND user = ?2",
+                params![room, user],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(joined) = joined else {
+            return Ok(None);
+        };
+        tx.execute(
+            "INSERT OR IGNORE INTO members (room, user, joined_seq) VALUES (?1, ?2, ?3)",
+            params![room, user, joined],
+        )?;
+        tx.execute(
+            "DELETE FROM invitations WHERE room = ?1 AND user = ?2",
+            params![room, user],
+        )?;
+        tx.commit()?;
+        Ok(Some(joined as u64))
     }
 
     fn remove_member(&self, room: &str, user: &str) -> Result<bool, StoreError> {

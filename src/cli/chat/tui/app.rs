@@ -132,6 +132,13 @@ pub enum Prompt {
         /// The pasted text.
         text: String,
     },
+    /// An invitation: accept it?
+    Invitation {
+        /// The room.
+        room: String,
+        /// Who invited.
+        by: String,
+    },
     /// A safety number: do the numbers match?
     Safety {
         /// The other user.
@@ -395,6 +402,15 @@ impl App {
     fn on_event(&mut self, event: ChatEvent) {
         match event {
             ChatEvent::Message(m) => self.message(&m),
+            ChatEvent::Invited { room, by } => {
+                self.notice(
+                    None,
+                    format!("{by} invites you to #{room}: /accept {room} or /decline {room}"),
+                );
+                if self.prompt.is_none() {
+                    self.prompt = Some(Prompt::Invitation { room, by });
+                }
+            }
             ChatEvent::Joined { room, by } => {
                 self.buffer(&room).joined = true;
                 self.notice(Some(&room), format!("{by} added you to #{room}"));
@@ -557,6 +573,16 @@ impl App {
                     self.prompt = Some(Prompt::Paste { text });
                 }
             }
+            Prompt::Invitation { room, by } => {
+                if yes {
+                    self.request(Request::Accept(room));
+                } else if no {
+                    self.request(Request::Decline(room));
+                } else {
+                    // Only an answer closes this question.
+                    self.prompt = Some(Prompt::Invitation { room, by });
+                }
+            }
             Prompt::Safety { user, verified, .. } => {
                 if yes && !verified {
                     self.confirming.insert(user.clone());
@@ -633,6 +659,9 @@ impl App {
                     self.notice(None, l);
                 }
             }
+            Command::Accept(room) => self.request(Request::Accept(room)),
+            Command::Decline(room) => self.request(Request::Decline(room)),
+            Command::Invitations => self.request(Request::Invitations),
             Command::Create(name) => {
                 self.request(Request::Create(name.clone()));
                 self.switch_to_room(&name);

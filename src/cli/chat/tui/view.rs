@@ -399,6 +399,16 @@ fn draw_prompt(frame: &mut Frame, prompt: &Prompt, styles: &Styles, area: Rect) 
             ));
             (" Paste ".into(), lines)
         }
+        Prompt::Invitation { room, by } => (
+            " Invitation ".into(),
+            vec![
+                Line::raw(format!("{by} invites you to #{room}.")),
+                Line::raw(""),
+                Line::raw("Nothing of the room reaches you before you accept."),
+                Line::raw(""),
+                Line::raw("Accept? [y] join  [n/Esc] decline"),
+            ],
+        ),
         Prompt::Safety {
             user,
             number,

@@ -1,0 +1,335 @@
+//! Invitations: a Welcome is a request the invitee accepts or declines.
+//!
+//! When a Welcome arrives, it is checked at once (it never replaces the group of a room
+//! the user is in; the server holds an invitation of this user to the room from the
+//! Welcome's sender, or already routes the room here with the sender a member; the
+//! group id names the room; it is signed by that sender, who is in the roster with this
+//! user; every member's name is valid), then kept in the state and announced as
+//! [`ChatEvent::Invited`]. Nothing of the room is routed to the user before
+//! [`Client::accept`]; [`Client::decline`] posts a self-removal proposal for the members
+//! to commit. With [`Client::set_auto_join`], a checked invitation is accepted at once.
+
+use openmls::prelude::*;
+
+use super::state::{Tx, DIRECT_STREAM};
+use super::trust::{mls, observe_roster};
+use super::{name, ChatEvent, Client};
+use crate::e2e::group::{checked_roster, from_bytes, join_config, member_name, room_of, to_bytes};
+use crate::e2e::sealed::WelcomeBox;
+use crate::error::ClientError;
+use crate::proto::{DirectEnvelope, Invitation, Refusal, Reply, Request};
+
+/// Where this user stands with a room, as the server says.
+enum Standing {
+    /// The room is routed here and the sender is a member: the Welcome joins at once.
+    Routed,
+    /// The server holds an invitation from the sender: the Welcome waits for consent.
+    Invited,
+    /// Neither: why.
+    Refused(String),
+}
+
+/// A Welcome staged and checked: the group (not yet stored) and who added this user.
+struct Staged {
+    group: MlsGroup,
+    by: String,
+    members: Vec<(String, Vec<u8>)>,
+}
+
+/// Stages `welcome` for `room`, sent by `sender`, and checks everything it binds.
+/// `Ok(Err(reason))` when it is unusable.
+fn stage(
+    tx: &Tx<'_>,
+    me: &str,
+    room: &str,
+    sender: &str,
+    welcome: &[u8],
+) -> Result<Result<Staged, String>, ClientError> {
+    let provider = tx.provider();
+    let Some(welcome) = from_bytes(welcome).ok().and_then(|m| match m.extract() {
+        MlsMessageBodyIn::Welcome(w) => Some(w),
+        _ => None,
+    }) else {
+        return Ok(Err("not an MLS Welcome".into()));
+    };
+    let staged = match StagedWelcome::new_from_welcome(&provider, &join_config(), welcome, None) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    if room_of(staged.group_context().group_id()) != Some(room) {
+        return Ok(Err(format!("its group is not the group of room {room:?}")));
+    }
+    // Who added this user, as the Welcome's signed group info says: it must be the user
+    // who queued it.
+    let by = match staged.welcome_sender() {
+        Ok(leaf) => match member_name(leaf.credential()) {
+            Ok(name) => name,
+            Err(reason) => return Ok(Err(reason)),
+        },
+        Err(e) => return Ok(Err(format!("no valid signer ({e})"))),
+    };
+    if by != sender {
+        return Ok(Err(format!("signed by {by:?} but sent by {sender:?}")));
+    }
+    let group = staged
+        .into_group(&provider)
+        .map_err(mls("joining the group"))?;
+    let members = match checked_roster(&group) {
+        Ok(m) => m,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    if !members.iter().any(|(n, _)| *n == by) || !members.iter().any(|(n, _)| n == me) {
+        return Ok(Err("its roster lacks its sender or this user".into()));
+    }
+    Ok(Ok(Staged { group, by, members }))
+}
+
+impl Client {
+    /// Accept invitations as soon as their Welcome is checked (default: off, each
+    /// invitation waits for [`Client::accept`] or [`Client::decline`]). For bots and
+    /// scripts that join wherever they are invited.
+    pub fn set_auto_join(&mut self, on: bool) {
+        self.auto_join = on;
+    }
+
+    /// This user's pending invitations, as the server holds them (oldest first).
+    pub fn invitations(&self) -> Result<Vec<Invitation>, ClientError> {
+        match self.request(Request::Invitations)? {
+            Reply::Invitations(list) => Ok(list),
+            other => Err(ClientError::Protocol(format!("{other:?}"))),
+        }
+    }
+
+    /// Accepts the invitation to `room`: the server routes it here from now on (with
+    /// the messages since the invitation), and the held Welcome joins its group
+    /// ([`ChatEvent::Joined`]). [`Refusal::NotInvited`] without an invitation.
+    pub fn accept(&mut self, room: &str) -> Result<(), ClientError> {
+        name(room)?;
+        let after = match self.request(Request::Accept { room: room.into() })? {
+            Reply::Joined { after } => after,
+            other => return Err(ClientError::Protocol(format!("{other:?}"))),
+        };
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        // What came before the invitation is not this user's.
+        let held = self.state.transaction(|tx| {
+            tx.advance(&server, &me, room, after)?;
+            tx.held_welcome(&server, &me, room)
+        })?;
+        if let Some((by, welcome)) = held {
+            match self.join_welcome(room, &by, &welcome, None)? {
+                Ok(()) => {}
+                Err(reason) => self.refuse_welcome(room, &by, None, &reason)?,
+            }
+            self.state
+                .transaction(|tx| tx.drop_held_welcome(&server, &me, room))?;
+            self.after_join(room)?;
+        }
+        Ok(())
+    }
+
+    /// Declines the invitation to `room`: the server forgets it, and a proposal
+    /// removing this user from the group they were added to is posted for the members
+    /// to commit. [`Refusal::NotInvited`] without an invitation.
+    pub fn decline(&mut self, room: &str) -> Result<(), ClientError> {
+        name(room)?;
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        let held = self
+            .state
+            .transaction(|tx| tx.held_welcome(&server, &me, room))?;
+        let farewell = match &held {
+            Some((by, welcome)) => self.state.dry_run(|tx| {
+                let Ok(mut staged) = stage(tx, &me, room, by, welcome)? else {
+                    return Ok(None);
+                };
+                let out = staged
+                    .group
+                    .leave_group(&tx.provider(), &self.signer)
+                    .map_err(mls("leaving"))?;
+                Ok(to_bytes(&out).ok())
+            })?,
+            None => None,
+        };
+        let outcome = self.expect_done(Request::Decline {
+            room: room.into(),
+            farewell,
+        });
+        self.state
+            .transaction(|tx| tx.drop_held_welcome(&server, &me, room))?;
+        match outcome {
+            Err(ClientError::Refused(Refusal::NotInvited { .. })) if held.is_some() => Ok(()),
+            other => other,
+        }
+    }
+
+    /// How the server stands on `room` for this user and `sender`.
+    fn standing(&self, room: &str, sender: &str) -> Result<Standing, ClientError> {
+        match self.routed_members(room) {
+            Ok(members) if members.iter().any(|m| m == sender) => return Ok(Standing::Routed),
+            Ok(_) => {
+                return Ok(Standing::Refused(format!(
+                    "{sender:?} is not a member of room {room:?} on the server"
+                )))
+            }
+            Err(ClientError::Refused(Refusal::NotAMember { .. } | Refusal::UnknownRoom { .. })) => {
+            }
+            Err(e) => return Err(e),
+        }
+        let invited = self
+            .invitations()?
+            .iter()
+            .any(|i| i.room == room && i.by == sender);
+        Ok(if invited {
+            Standing::Invited
+        } else {
+            Standing::Refused(format!(
+                "this user has no invitation to room {room:?} from {sender:?}"
+            ))
+        })
+    }
+
+    /// A Welcome arrived in the direct queue (see the module's documentation).
+    pub(super) fn on_welcome(
+        &mut self,
+        direct: DirectEnvelope,
+        boxed: WelcomeBox,
+    ) -> Result<(), ClientError> {
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        let room = boxed.room.clone();
+        let sender = direct.sender.clone();
+        let (seen, in_room) = self.state.transaction(|tx| {
+            Ok((
+                tx.cursor(&server, &me, DIRECT_STREAM)? >= direct.id,
+                tx.room(&server, &me, &room)?.is_some_and(|row| row.active),
+            ))
+        })?;
+        if seen {
+            return Ok(());
+        }
+        if in_room {
+            let reason = format!(
+                "this user is already in room {room:?}; a Welcome never replaces its group"
+            );
+            return self.refuse_welcome(&room, &sender, Some(direct.id), &reason);
+        }
+        match self.standing(&room, &sender)? {
+            Standing::Refused(reason) => {
+                self.refuse_welcome(&room, &sender, Some(direct.id), &reason)
+            }
+            Standing::Routed => {
+                match self.join_welcome(&room, &sender, &boxed.welcome, Some(direct.id))? {
+                    Ok(()) => {
+                        self.ack_directs(&[direct.id])?;
+                        self.after_join(&room)
+                    }
+                    Err(reason) => self.refuse_welcome(&room, &sender, Some(direct.id), &reason),
+                }
+            }
+            Standing::Invited => {
+                let checked = self.state.dry_run(|tx| {
+                    Ok(stage(tx, &me, &room, &sender, &boxed.welcome)?.map(|s| s.by))
+                })?;
+                if let Err(reason) = checked {
+                    return self.refuse_welcome(&room, &sender, Some(direct.id), &reason);
+                }
+                let event = ChatEvent::Invited {
+                    room: room.clone(),
+                    by: sender.clone(),
+                };
+                self.state.transaction(|tx| {
+                    tx.hold_welcome(&server, &me, &room, &sender, &boxed.welcome)?;
+                    tx.advance(&server, &me, DIRECT_STREAM, direct.id)?;
+                    tx.push_events(&server, &me, &[event])
+                })?;
+                // Kept in the state: the server may forget it.
+                self.ack_directs(&[direct.id])?;
+                if self.auto_join {
+                    self.accept(&room)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Joins `room`'s group from `welcome` (sent by `sender`) and stores it, with the
+    /// direct queue's cursor when it came from there. `Ok(Err(reason))`: unusable,
+    /// nothing stored.
+    fn join_welcome(
+        &mut self,
+        room: &str,
+        sender: &str,
+        welcome: &[u8],
+        direct_id: Option<u64>,
+    ) -> Result<Result<(), String>, ClientError> {
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        self.state.transaction(|tx| {
+            let Staged { group, by, members } = match stage(tx, &me, room, sender, welcome)? {
+                Ok(s) => s,
+                Err(reason) => return Ok(Err(reason)),
+            };
+            let mut events = Vec::new();
+            for user in observe_roster(tx, &server, &me, &members)? {
+                events.push(ChatEvent::KeyChanged { user });
+            }
+            tx.set_room(
+                &server,
+                &me,
+                room,
+                group.group_id().as_slice(),
+                group.epoch().as_u64(),
+            )?;
+            if let Some(id) = direct_id {
+                tx.advance(&server, &me, DIRECT_STREAM, id)?;
+            }
+            events.push(ChatEvent::Joined {
+                room: room.to_owned(),
+                by,
+            });
+            tx.push_events(&server, &me, &events)?;
+            Ok(Ok(()))
+        })
+    }
+
+    /// After joining a group: one key package was used, and the room's messages that
+    /// waited for the Welcome (or came since the invitation) are processed.
+    fn after_join(&mut self, room: &str) -> Result<(), ClientError> {
+        self.top_up_key_packages()?;
+        for envelope in self.stash.remove(room).unwrap_or_default() {
+            self.on_envelope(envelope)?;
+        }
+        self.catch_up(room)
+    }
+
+    /// Reports an unusable Welcome as [`ChatEvent::Undecryptable`] (and lets the server
+    /// forget it when it came from the direct queue).
+    fn refuse_welcome(
+        &mut self,
+        room: &str,
+        sender: &str,
+        direct_id: Option<u64>,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        tracing::warn!(%room, %sender, %reason, "unusable Welcome");
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        let event = ChatEvent::Undecryptable {
+            room: room.to_owned(),
+            seq: 0,
+            sender: sender.to_owned(),
+            reason: format!("an invitation that cannot be used: {reason}"),
+        };
+        self.state.transaction(|tx| {
+            if let Some(id) = direct_id {
+                tx.advance(&server, &me, DIRECT_STREAM, id)?;
+            }
+            tx.push_events(&server, &me, &[event])
+        })?;
+        if let Some(id) = direct_id {
+            self.ack_directs(&[id])?;
+        }
+        Ok(())
+    }
+}
