@@ -72,6 +72,7 @@ async fn raw_member(
             user,
             cursors: vec![],
             direct_after: 0,
+            token: None,
         },
     };
     let mut out = Vec::new();

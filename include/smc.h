@@ -827,6 +827,20 @@ enum smc_status smc_client_trust_server(struct smc_client *client,
  */
 enum smc_status smc_probe_server(const char *address, char **out_fingerprint);
 
+/*
+ Sets the one-time registration token (from the server's operator, `smc admin
+ issue-token`) presented at the next `smc_client_connect`: needed once, to register
+ the user's name on a server that registers by invitation. NULL clears it.
+
+ Ownership: all borrowed (the token is copied).
+
+ Errors: `SMC_NULL_POINTER` (`client`), `SMC_INVALID_UTF8`.
+
+ # Safety
+ `client` is NULL or live; `token` is NULL or NUL-terminated.
+ */
+enum smc_status smc_client_set_registration_token(struct smc_client *client, const char *token);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -119,6 +119,7 @@ fn raw_session(server: &Server, user: &str) -> (TcpStream, Established) {
                 user: user.into(),
                 cursors: vec![],
                 direct_after: 0,
+                token: None,
             },
         };
         let mut out = Vec::new();

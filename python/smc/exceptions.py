@@ -138,6 +138,11 @@ class NameTaken(SmcError, PermissionError):
         self.user = user
 
 
+class RegistrationRefused(SmcError, PermissionError):
+    """The server does not register this name: it registers by invitation token only
+    (pass ``token=`` to ``Client.connect``) or registers nobody new."""
+
+
 class StaleEpoch(SmcError):
     """A group-state change for an epoch that already has one. Attribute: ``current``."""
 
@@ -191,6 +196,7 @@ __all__ += [
     "RateLimited",
     "QuotaExceeded",
     "NotInvited",
+    "RegistrationRefused",
     "InvalidRequest",
     "ServerFailure",
     "RequestTimeout",

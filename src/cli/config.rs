@@ -65,6 +65,8 @@ pub struct ServerSection {
     pub log_format: Option<String>,
     /// `full` or `normal`.
     pub durability: Option<String>,
+    /// `open`, `token` or `closed`.
+    pub registration: Option<String>,
 }
 
 /// Where the config file is by default.

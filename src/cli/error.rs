@@ -1,6 +1,6 @@
 //! What can go wrong in the `smc` program, and which exit code it gives.
 
-use crate::error::{ClientError, LegacyError, ServerError};
+use crate::error::{ClientError, LegacyError, ServerError, StoreError};
 
 /// An error of the `smc` program: [`CliError::Usage`] exits with 2, the others with 1.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +14,9 @@ pub enum CliError {
     /// The server failed.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// A server's store failed (`smc admin`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// A legacy server or client failed.
     #[error(transparent)]
     Legacy(#[from] LegacyError),

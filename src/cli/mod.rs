@@ -5,6 +5,7 @@
 //! code ([`main`]). Settings come from flags, then `SMC_*` environment variables, then
 //! the config file ([`config`]), then defaults. Exit codes: 0 success, 1 error, 2 usage.
 
+pub mod admin;
 pub mod chat;
 pub mod config;
 mod error;
@@ -51,6 +52,8 @@ enum Command {
     Fingerprint(keys::FingerprintArgs),
     /// Show the safety number shared with another user (and mark it verified).
     SafetyNumber(keys::SafetyArgs),
+    /// Operate a server's data: registration tokens, users, released names.
+    Admin(admin::AdminArgs),
     /// Run the legacy SMC server (the original wire format; INSECURE cipher).
     LegacyServer(legacy::ServerArgs),
     /// Chat through a legacy SMC server as the original client did (INSECURE cipher).
@@ -89,6 +92,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Server(args) => server::run(args, &config.server),
+        Command::Admin(args) => admin::run(args, &config.server),
         Command::Chat(args) => chat::run(args, &config.chat),
         Command::Keygen(args) => keys::keygen(args, &config.chat),
         Command::Fingerprint(args) => keys::fingerprint(args, &config),

@@ -8,7 +8,7 @@ use clap::Args;
 use super::config::ServerSection;
 use super::{logging, CliError};
 use crate::net::Limits;
-use crate::server::store::Durability;
+use crate::server::store::{Durability, RegistrationPolicy};
 use crate::server::DEFAULT_LISTEN;
 use crate::{Server, ServerConfig};
 
@@ -75,6 +75,16 @@ pub struct ServerArgs {
     /// [default: full].
     #[arg(long, env = "SMC_DURABILITY", value_parser = ["full", "normal"])]
     durability: Option<String>,
+    /// Who may register a new name: "open" (anyone, trust on first use), "token" (with
+    /// a one-time token from `smc admin issue-token`) or "closed" [default: open].
+    #[arg(long, env = "SMC_REGISTRATION", value_parser = ["open", "token", "closed"])]
+    registration: Option<String>,
+    /// Rooms one user may create.
+    #[arg(long, default_value_t = Limits::default().max_rooms_per_user)]
+    max_rooms_per_user: usize,
+    /// Pending invitations of one user, at most.
+    #[arg(long, default_value_t = Limits::default().max_pending_invitations)]
+    max_pending_invitations: usize,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then drains and exits.
@@ -126,13 +136,26 @@ pub fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError> {
         directs_per_minute: args.directs_per_minute,
         key_package_fetches_per_minute: args.key_package_fetches_per_minute,
         one_use_packages_per_hour: args.one_use_packages_per_hour,
+        max_rooms_per_user: args.max_rooms_per_user,
+        max_pending_invitations: args.max_pending_invitations,
         ..Limits::default()
+    };
+    let registration = match args.registration.or(file.registration.clone()).as_deref() {
+        None | Some("open") => RegistrationPolicy::Open,
+        Some("token") => RegistrationPolicy::Token,
+        Some("closed") => RegistrationPolicy::Closed,
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "registration must be \"open\", \"token\" or \"closed\", not {other:?}"
+            )))
+        }
     };
     let config = ServerConfig {
         data_dir,
         listen,
         limits,
         durability,
+        registration,
     };
     let server = Server::start(config)?;
     println!(

@@ -81,7 +81,9 @@ impl Client {
         }
         self.top_up_key_packages()?;
         self.resend_outbox()?;
-        self.commit_waiting()
+        self.commit_waiting()?;
+        // Back after a long absence: keys older than the policy allows are renewed.
+        self.self_update_overdue()
     }
 
     fn commit_waiting(&mut self) -> Result<(), ClientError> {
@@ -139,6 +141,7 @@ impl Client {
             if self.synced && Instant::now() >= self.next_upkeep {
                 self.next_upkeep = Instant::now() + super::MAINTENANCE_INTERVAL;
                 self.top_up_key_packages()?;
+                self.self_update_overdue()?;
                 continue;
             }
             // Wakes up for the upkeep too, even when waiting for ever.
@@ -357,6 +360,20 @@ impl Client {
             let mut events = Vec::new();
             match processed.into_content() {
                 ProcessedMessageContent::ApplicationMessage(app) => {
+                    // Keys of past epochs are kept so that a message sent just before a
+                    // commit still reads; they must not let someone removed since then
+                    // go on talking in the room.
+                    if protocol.epoch() < group.epoch()
+                        && !roster(&group).iter().any(|(name, _)| *name == signer)
+                    {
+                        return Err(reject(
+                            envelope,
+                            format!(
+                                "from {signer:?}, who is no longer a member (sent for epoch {})",
+                                protocol.epoch().as_u64()
+                            ),
+                        ));
+                    }
                     let Some(Sealed::V1 {
                         room: bound_room,
                         sender,

@@ -14,6 +14,7 @@ mod inbox;
 mod invitations;
 mod message;
 mod rooms;
+mod self_update;
 mod server_trust;
 mod state;
 mod trust;
@@ -21,6 +22,7 @@ mod trust;
 pub use event::ChatEvent;
 pub use message::Message;
 pub use rooms::MAX_TEXT;
+pub use self_update::SelfUpdatePolicy;
 pub use server_trust::{probe_server, same_fingerprint, ServerProbe, ServerTrust};
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -81,6 +83,10 @@ pub struct Client {
     keepalive: Duration,
     /// Accept checked invitations at once ([`Client::set_auto_join`]).
     auto_join: bool,
+    /// When the leaf key is renewed ([`Client::set_self_update_policy`]).
+    self_update: SelfUpdatePolicy,
+    /// Presented at Hello ([`Client::set_registration_token`]).
+    registration_token: Option<String>,
 }
 
 /// How often a connected client checks its key packages (top-up, last-resort rotation)
@@ -190,6 +196,8 @@ impl Client {
             next_upkeep: Instant::now() + MAINTENANCE_INTERVAL,
             keepalive: connection::KEEPALIVE,
             auto_join: false,
+            self_update: SelfUpdatePolicy::default(),
+            registration_token: None,
         })
     }
 
@@ -219,6 +227,13 @@ impl Client {
     /// ([`ClientError::ConnectionClosed`]; the console client reconnects).
     pub fn set_keepalive(&mut self, interval: Duration) {
         self.keepalive = interval.max(Duration::from_millis(10));
+    }
+
+    /// A one-time registration token (issued by the server's operator with `smc admin
+    /// issue-token`), presented at the next [`Client::connect`]: needed once, to
+    /// register this user's name on a server that registers by invitation only.
+    pub fn set_registration_token(&mut self, token: Option<String>) {
+        self.registration_token = token;
     }
 
     /// Whether a connection is open (it may still have been closed by the server).
@@ -275,6 +290,7 @@ impl Client {
             user: self.user.clone(),
             cursors: rooms,
             direct_after,
+            token: self.registration_token.clone(),
         };
         match self.request(hello) {
             Ok(Reply::Welcome { .. }) => self.after_hello(),

@@ -48,7 +48,7 @@ impl Client {
     /// unknown room), or [`E2eError::NoGroup`] when the server routes the room here but
     /// its Welcome did not come within [`WELCOME_WAIT`] (invited a moment ago, the
     /// Welcome is normally on its way).
-    fn require_group(&mut self, room: &str) -> Result<Vec<u8>, ClientError> {
+    pub(super) fn require_group(&mut self, room: &str) -> Result<Vec<u8>, ClientError> {
         if let Some(id) = self.group_of(room)? {
             return Ok(id);
         }
@@ -276,6 +276,10 @@ impl Client {
                 text,
             )
         })?;
+        // The message is stored: renewing the leaf key (when due) cannot lose it.
+        if let Err(e) = self.sent_one(room) {
+            tracing::warn!(room, error = %e, "self-update postponed");
+        }
         Ok(Message {
             id: sent.id,
             room: room.to_owned(),
@@ -344,7 +348,7 @@ impl Client {
     /// as the commit of the group's epoch and merges it once the server accepted it;
     /// when refused as stale, drops it, processes what was missed and builds it again.
     /// Returns the Welcome's bytes, if the change made one.
-    fn commit(
+    pub(super) fn commit(
         &mut self,
         room: &str,
         group_id: &[u8],

@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS last_server (
     user TEXT PRIMARY KEY, server TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS published (
     server TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (server, user));
+CREATE TABLE IF NOT EXISTS self_updates (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL,
+    sent INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (server, user, room));
 CREATE TABLE IF NOT EXISTS held_welcomes (
     server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, by_user TEXT NOT NULL,
     welcome BLOB NOT NULL,
@@ -766,6 +770,60 @@ impl<'a> Tx<'a> {
         db(self.conn.execute(
             "DELETE FROM held_welcomes WHERE server = ?1 AND user = ?2 AND room = ?3",
             params![server, user, room],
+        ))
+        .map(drop)
+    }
+
+    /// When this user's leaf key in `room` was last renewed (first seen now, as the
+    /// start of the count, when unknown).
+    pub fn self_updated(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+        now_ms: i64,
+    ) -> Result<i64, ClientError> {
+        db(self.conn.execute(
+            "INSERT OR IGNORE INTO self_updates (server, user, room, sent, updated_ms)
+             VALUES (?1, ?2, ?3, 0, ?4)",
+            params![server, user, room, now_ms],
+        ))?;
+        db(self.conn.query_row(
+            "SELECT updated_ms FROM self_updates WHERE server = ?1 AND user = ?2 AND room = ?3",
+            params![server, user, room],
+            |r| r.get(0),
+        ))
+    }
+
+    /// Counts one message sent in `room`: (messages since the last renewal, its time).
+    pub fn count_sent(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+        now_ms: i64,
+    ) -> Result<(u64, i64), ClientError> {
+        self.self_updated(server, user, room, now_ms)?;
+        db(self.conn.query_row(
+            "UPDATE self_updates SET sent = sent + 1 WHERE server = ?1 AND user = ?2 AND room = ?3
+             RETURNING sent, updated_ms",
+            params![server, user, room],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+        ))
+    }
+
+    /// Records a renewal of this user's leaf key in `room`.
+    pub fn set_self_updated(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+        now_ms: i64,
+    ) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "INSERT OR REPLACE INTO self_updates (server, user, room, sent, updated_ms)
+             VALUES (?1, ?2, ?3, 0, ?4)",
+            params![server, user, room, now_ms],
         ))
         .map(drop)
     }

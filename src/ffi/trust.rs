@@ -223,3 +223,31 @@ pub unsafe extern "C" fn smc_probe_server(
         Ok(())
     })
 }
+
+/// Sets the one-time registration token (from the server's operator, `smc admin
+/// issue-token`) presented at the next `smc_client_connect`: needed once, to register
+/// the user's name on a server that registers by invitation. NULL clears it.
+///
+/// Ownership: all borrowed (the token is copied).
+///
+/// Errors: `SMC_NULL_POINTER` (`client`), `SMC_INVALID_UTF8`.
+///
+/// # Safety
+/// `client` is NULL or live; `token` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_set_registration_token(
+    client: *mut SmcClient,
+    token: *const c_char,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        let token = if token.is_null() {
+            None
+        } else {
+            // SAFETY: per this function's contract.
+            Some(unsafe { str_arg(token, "token") }?.to_owned())
+        };
+        client.0.set_registration_token(token);
+        Ok(())
+    })
+}

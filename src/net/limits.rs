@@ -56,6 +56,8 @@ pub struct Limits {
     /// Pending invitations of one user, at most (default 200; one inviter may hold a
     /// tenth of them).
     pub max_pending_invitations: usize,
+    /// Rooms one user may create (default 1,000).
+    pub max_rooms_per_user: usize,
 }
 
 impl Default for Limits {
@@ -79,6 +81,7 @@ impl Default for Limits {
             key_package_fetches_per_minute: 120,
             one_use_packages_per_hour: 30,
             max_pending_invitations: 200,
+            max_rooms_per_user: 1_000,
         }
     }
 }

@@ -36,6 +36,13 @@ pub enum Refusal {
         /// The room.
         room: String,
     },
+    /// The server does not register this name: it registers by token only and none
+    /// (or an invalid one) was given, or it registers nobody new.
+    #[error("registration refused: {reason}")]
+    RegistrationRefused {
+        /// Why.
+        reason: String,
+    },
     /// The name is registered to another key.
     #[error("the name {user:?} is registered to another key")]
     NameTaken {

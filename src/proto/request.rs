@@ -28,6 +28,9 @@ pub enum Request {
         cursors: Vec<(String, u64)>,
         /// Last direct delivery seen.
         direct_after: u64,
+        /// A one-time registration token, for a new name on a server that registers
+        /// by invitation only.
+        token: Option<String>,
     },
     /// Create a room with the caller as its only member.
     CreateRoom {

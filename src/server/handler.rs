@@ -103,8 +103,14 @@ impl Shared {
             Request::CreateRoom { room } => {
                 name(&room)?;
                 let r = room.clone();
-                match blocking(store, move |s| s.create_room(&r, &me_owned, now_ms())).await? {
+                let max = self.limits.max_rooms_per_user;
+                match blocking(store, move |s| s.create_room(&r, &me_owned, now_ms(), max)).await? {
                     Creation::Created => {}
+                    Creation::TooMany => {
+                        return Err(Refusal::QuotaExceeded {
+                            reason: format!("at most {max} rooms created per user"),
+                        })
+                    }
                     Creation::Exists => return Err(Refusal::RoomExists { room }),
                     Creation::Lookalike => {
                         return Err(bad(format!(

@@ -175,6 +175,13 @@ impl Hub {
             .insert(user.to_owned());
     }
 
+    /// Forgets every membership of `user` (a released name taken over).
+    pub fn forget(&self, user: &str) {
+        for members in self.lock().rooms.values_mut() {
+            members.remove(user);
+        }
+    }
+
     /// Records that `user` left `room`.
     pub fn leave(&self, room: &str, user: &str) {
         if let Some(m) = self.lock().rooms.get_mut(room) {

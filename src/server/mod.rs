@@ -32,7 +32,7 @@ use crate::identity::StaticKeypair;
 use crate::net::Limits;
 use crate::server::hub::Hub;
 use crate::server::session::ConnectionSlot;
-use crate::server::store::{Durability, SqliteStore, Store};
+use crate::server::store::{Durability, RegistrationPolicy, SqliteStore, Store};
 
 /// The default listening address of `smc server`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50200";
@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// When a message counts as stored (default: on disk).
     pub durability: Durability,
+    /// Who may register a new name (default: anyone).
+    pub registration: RegistrationPolicy,
 }
 
 impl ServerConfig {
@@ -61,6 +63,7 @@ impl ServerConfig {
             listen: listen.into(),
             limits: Limits::default(),
             durability: Durability::default(),
+            registration: RegistrationPolicy::default(),
         }
     }
 }
@@ -71,6 +74,7 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     pub hub: Arc<Hub>,
     pub limits: Limits,
+    pub registration: RegistrationPolicy,
     pub commits: mpsc::Sender<committer::Pending>,
     pub next_session: AtomicU64,
     pub connections: AtomicUsize,
@@ -120,6 +124,7 @@ impl Server {
             store: store.clone(),
             hub: hub.clone(),
             limits: config.limits.clone(),
+            registration: config.registration,
             commits,
             next_session: AtomicU64::new(1),
             connections: AtomicUsize::new(0),

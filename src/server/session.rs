@@ -114,12 +114,13 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
         )
         .await?;
     let frame: ClientFrame = decode(&bytes)?;
-    let (user, cursors, direct_after) = match frame.request {
+    let (user, cursors, direct_after, token) = match frame.request {
         Request::Hello {
             version,
             user,
             cursors,
             direct_after,
+            token,
         } => {
             let refusal = if version != VERSION {
                 Some(Refusal::VersionMismatch { server: VERSION })
@@ -138,7 +139,7 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
                 write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
                 return Err(NetError::Ended(refusal.to_string()));
             }
-            (user, cursors, direct_after)
+            (user, cursors, direct_after, token)
         }
         _ => {
             let reply = ServerFrame::Reply {
@@ -152,8 +153,12 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
         }
     };
 
-    let (u, key) = (user.clone(), established.peer_key);
-    let registration = match blocking(&shared.store, move |s| s.register(&u, &key)).await {
+    let (u, key, policy) = (user.clone(), established.peer_key, shared.registration);
+    let registration = match blocking(&shared.store, move |s| {
+        s.register(&u, &key, policy, token.as_deref())
+    })
+    .await
+    {
         Ok(r) => r,
         Err(refusal) => {
             let reply = ServerFrame::Reply {
@@ -166,6 +171,21 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
             ));
         }
     };
+    if let Registration::Refused(reason) = registration {
+        tracing::warn!(user, reason, "registration refused");
+        let reply = ServerFrame::Reply {
+            id: frame.id,
+            result: Err(Refusal::RegistrationRefused {
+                reason: reason.into(),
+            }),
+        };
+        write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
+        return Err(NetError::Ended(format!("registration of {user:?} refused")));
+    }
+    if registration == Registration::Reclaimed {
+        // The previous holder's rooms are gone from the store: from the routing too.
+        shared.hub.forget(&user);
+    }
     if registration == Registration::Lookalike {
         tracing::warn!(user, "refused: the name looks like a registered one");
         let reply = ServerFrame::Reply {
@@ -233,7 +253,10 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
         .register(&user, handle.clone(), limits.max_sessions_per_user);
     tracing::info!(
         user,
-        new = registration == Registration::Registered,
+        new = matches!(
+            registration,
+            Registration::Registered | Registration::Reclaimed
+        ),
         "user connected"
     );
 
@@ -268,7 +291,10 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
         id: hello_id,
         result: Ok(Reply::Welcome {
             user: user.clone(),
-            registered: registration == Registration::Registered,
+            registered: matches!(
+                registration,
+                Registration::Registered | Registration::Reclaimed
+            ),
         }),
     };
     write_direct(&mut wr, &mut sealer, &welcome, limits.write_timeout).await?;

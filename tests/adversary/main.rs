@@ -18,6 +18,9 @@ mod legacy;
 mod limits;
 mod liveness;
 mod names;
+mod pcs;
+mod registration;
+mod removed;
 mod storage;
 mod welcome;
 

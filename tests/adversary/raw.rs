@@ -46,6 +46,16 @@ impl Raw {
         user: &str,
         key: &StaticKeypair,
     ) -> Result<Raw, Refusal> {
+        Self::hello_token(address, user, key, None)
+    }
+
+    /// Connects as `user` with `key`, presenting a registration token.
+    pub fn hello_token(
+        address: SocketAddr,
+        user: &str,
+        key: &StaticKeypair,
+        token: Option<&str>,
+    ) -> Result<Raw, Refusal> {
         let rt = runtime();
         let (rd, wr, sealer, opener) = rt.block_on(async {
             let mut stream = TcpStream::connect(address).await.unwrap();
@@ -72,6 +82,7 @@ impl Raw {
             user: user.into(),
             cursors: vec![],
             direct_after: 0,
+            token: token.map(str::to_owned),
         })?;
         Ok(raw)
     }

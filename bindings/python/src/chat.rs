@@ -200,16 +200,24 @@ impl PyClient {
     /// the server's key must have it (ServerNotTrusted otherwise, nothing pinned);
     /// without, the key met first is pinned (trust on first use). A key different
     /// from the pinned one raises ServerKeyChanged.
-    #[pyo3(signature = (address, fingerprint=None))]
+    /// `token`: a one-time registration token from the server's operator, needed once
+    /// to register the name on a server that registers by invitation.
+    #[pyo3(signature = (address, fingerprint=None, token=None))]
     fn connect(
         &self,
         py: Python<'_>,
         address: String,
         fingerprint: Option<String>,
+        token: Option<String>,
     ) -> PyResult<()> {
-        self.call(py, move |c| match fingerprint {
-            Some(f) => c.connect_expecting(&address, &f),
-            None => c.connect(&address),
+        self.call(py, move |c| {
+            if token.is_some() {
+                c.set_registration_token(token);
+            }
+            match fingerprint {
+                Some(f) => c.connect_expecting(&address, &f),
+                None => c.connect(&address),
+            }
         })
     }
 

@@ -15,6 +15,7 @@ pyo3::import_exception!(smc.exceptions, SmcError);
 pyo3::import_exception!(smc.exceptions, ServerKeyChanged);
 pyo3::import_exception!(smc.exceptions, NotAMember);
 pyo3::import_exception!(smc.exceptions, NotInvited);
+pyo3::import_exception!(smc.exceptions, RegistrationRefused);
 pyo3::import_exception!(smc.exceptions, UnknownUser);
 pyo3::import_exception!(smc.exceptions, UnknownRoom);
 pyo3::import_exception!(smc.exceptions, RoomExists);
@@ -83,6 +84,7 @@ fn refusal_error(r: Refusal) -> PyErr {
         Refusal::UnknownRoom { room } => UnknownRoom::new_err((message, room)),
         Refusal::RoomExists { room } => RoomExists::new_err((message, room)),
         Refusal::NameTaken { user } => NameTaken::new_err((message, user)),
+        Refusal::RegistrationRefused { .. } => RegistrationRefused::new_err(message),
         Refusal::Stale { current } => StaleEpoch::new_err((message, current)),
         Refusal::NoKeyPackage { user } => NoKeyPackage::new_err((message, user)),
         Refusal::RateLimited => RateLimited::new_err(message),

@@ -42,6 +42,10 @@ pub struct ChatArgs {
     /// asked about, or accepted with /accept ROOM.
     #[arg(long, env = "SMC_AUTO_JOIN")]
     pub auto_join: bool,
+    /// A one-time registration token from the server's operator (needed once, on a
+    /// server that registers by invitation).
+    #[arg(long, env = "SMC_TOKEN")]
+    pub token: Option<String>,
 }
 
 /// Runs `smc chat`.
@@ -67,6 +71,7 @@ pub fn run(args: ChatArgs, file: &ChatSection) -> Result<(), CliError> {
         }
     }
     client.set_auto_join(args.auto_join || file.auto_join.unwrap_or(false));
+    client.set_registration_token(args.token.clone());
     trust::ensure_trusted(&client, &address, trust.as_deref(), full_screen)?;
     if full_screen {
         logging::to_file("warn", &home.join("chat.log"));

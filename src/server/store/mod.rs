@@ -23,11 +23,28 @@ pub enum Durability {
     Normal,
 }
 
+/// Who may register a new name on a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegistrationPolicy {
+    /// Anyone (trust on first use): the default, for a local or private server.
+    #[default]
+    Open,
+    /// Only with a one-time token issued by the operator (`smc admin issue-token`).
+    Token,
+    /// Nobody new; the registered users go on.
+    Closed,
+}
+
 /// Outcome of binding a name to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
     /// The name was free and is now bound to the key.
     Registered,
+    /// The name had been released by the operator and is now bound to the key: what
+    /// the previous holder had (rooms, invitations, queues) is gone.
+    Reclaimed,
+    /// The policy refuses a new name (why).
+    Refused(&'static str),
     /// The name was already bound to this key.
     Known,
     /// The name is bound to another key.
@@ -48,6 +65,19 @@ pub enum Invited {
     TooMany,
 }
 
+/// A registered user, as `smc admin users` lists them.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// The name.
+    pub name: String,
+    /// When it was registered (ms since the Unix epoch).
+    pub created_ms: i64,
+    /// The Noise static key it is bound to.
+    pub key: Vec<u8>,
+    /// Whether the operator released it.
+    pub released: bool,
+}
+
 /// Outcome of creating a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Creation {
@@ -55,6 +85,8 @@ pub enum Creation {
     Created,
     /// A room of that name exists.
     Exists,
+    /// The creator has created too many rooms.
+    TooMany,
     /// The name looks like an existing room's (same confusable skeleton): refused.
     Lookalike,
 }
@@ -97,13 +129,33 @@ pub struct NewMessage {
 
 /// A durable store of users, rooms, members, messages, key packages and direct queues.
 pub trait Store: Send + Sync + 'static {
-    /// Binds `user` to `key` if the name is free (trust on first use).
-    fn register(&self, user: &str, key: &[u8]) -> Result<Registration, StoreError>;
+    /// Binds `user` to `key` if the name is free (trust on first use) and `policy`
+    /// allows it (`token`: the one-time token presented, used up on success).
+    fn register(
+        &self,
+        user: &str,
+        key: &[u8],
+        policy: RegistrationPolicy,
+        token: Option<&str>,
+    ) -> Result<Registration, StoreError>;
+    /// Records a new one-time registration token (only its SHA-256 is stored).
+    fn issue_token(&self, token: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// The registered users: name, registration time (ms), key, released.
+    fn users(&self) -> Result<Vec<UserRow>, StoreError>;
+    /// Releases `user`'s name: the next key that says Hello with it takes it over,
+    /// without the previous holder's rooms. `false` if no such user.
+    fn release(&self, user: &str) -> Result<bool, StoreError>;
     /// Whether `user` is registered.
     fn user_exists(&self, user: &str) -> Result<bool, StoreError>;
     /// Creates `room` with `creator` as its only member, unless the name (or a
     /// lookalike of it) is taken.
-    fn create_room(&self, room: &str, creator: &str, now_ms: i64) -> Result<Creation, StoreError>;
+    fn create_room(
+        &self,
+        room: &str,
+        creator: &str,
+        now_ms: i64,
+        max_per_creator: usize,
+    ) -> Result<Creation, StoreError>;
     /// Whether `room` exists.
     fn room_exists(&self, room: &str) -> Result<bool, StoreError>;
     /// Records `by`'s invitation of `user` to `room` (who will see the messages after

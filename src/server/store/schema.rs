@@ -76,6 +76,15 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (room, user)
      ) WITHOUT ROWID;
      CREATE INDEX invitations_by_user ON invitations(user);",
+    // 4 -> 5: registration control: one-time tokens (SHA-256 only), names released
+    // by the operator, rooms counted per creator.
+    "CREATE TABLE tokens (
+         digest BLOB PRIMARY KEY,
+         created_ms INTEGER NOT NULL,
+         used_by TEXT
+     );
+     ALTER TABLE users ADD COLUMN released INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX rooms_by_creator ON rooms(creator);",
 ];
 
 /// The schema version this build writes.

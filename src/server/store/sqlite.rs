@@ -10,12 +10,14 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{
-    Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration, Store,
+    Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration,
+    RegistrationPolicy, Store, UserRow,
 };
 
 /// The SQLite store: one file, `smc.db`, in the server's data directory.
@@ -163,31 +165,108 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn register(&self, user: &str, key: &[u8]) -> Result<Registration, StoreError> {
+    fn register(
+        &self,
+        user: &str,
+        key: &[u8],
+        policy: RegistrationPolicy,
+        token: Option<&str>,
+    ) -> Result<Registration, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing: Option<Vec<u8>> = tx
-            .query_row("SELECT key FROM users WHERE name = ?1", [user], |r| {
-                r.get(0)
-            })
+        let existing: Option<(Vec<u8>, bool)> = tx
+            .query_row(
+                "SELECT key, released FROM users WHERE name = ?1",
+                [user],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
-        let outcome = match existing {
-            Some(k) if k == key => Registration::Known,
-            Some(_) => Registration::Taken,
-            None => {
-                if claim_skeletons(&tx, "user", user)? {
-                    tx.execute(
-                        "INSERT INTO users (name, key, created_ms) VALUES (?1, ?2, ?3)",
-                        params![user, key, chrono::Utc::now().timestamp_millis()],
-                    )?;
-                    Registration::Registered
-                } else {
-                    Registration::Lookalike
+        let reclaimed = match existing {
+            Some((k, false)) if k == key => return Ok(Registration::Known),
+            Some((_, false)) => return Ok(Registration::Taken),
+            Some((_, true)) => true,
+            None => false,
+        };
+        // A new name (or one released): the policy decides.
+        let digest = token.map(|t| Sha256::digest(t.as_bytes()).to_vec());
+        match policy {
+            RegistrationPolicy::Open => {}
+            RegistrationPolicy::Closed => {
+                return Ok(Registration::Refused("this server registers nobody new"))
+            }
+            RegistrationPolicy::Token => {
+                let Some(digest) = &digest else {
+                    return Ok(Registration::Refused(
+                        "this server registers new names with an invitation token only",
+                    ));
+                };
+                let used = tx.execute(
+                    "UPDATE tokens SET used_by = ?2 WHERE digest = ?1 AND used_by IS NULL",
+                    params![digest, user],
+                )?;
+                if used == 0 {
+                    return Ok(Registration::Refused(
+                        "the registration token is unknown or already used",
+                    ));
                 }
             }
-        };
+        }
+        if reclaimed {
+            // What the previous holder had goes with the name.
+            for sql in [
+                "DELETE FROM members WHERE user = ?1",
+                "DELETE FROM invitations WHERE user = ?1",
+                "DELETE FROM key_packages WHERE user = ?1",
+                "DELETE FROM directs WHERE recipient = ?1",
+                "DELETE FROM skeletons WHERE kind = 'user' AND name = ?1",
+                "DELETE FROM users WHERE name = ?1",
+            ] {
+                tx.execute(sql, [user])?;
+            }
+        }
+        if !claim_skeletons(&tx, "user", user)? {
+            return Ok(Registration::Lookalike);
+        }
+        tx.execute(
+            "INSERT INTO users (name, key, created_ms) VALUES (?1, ?2, ?3)",
+            params![user, key, chrono::Utc::now().timestamp_millis()],
+        )?;
         tx.commit()?;
-        Ok(outcome)
+        Ok(if reclaimed {
+            Registration::Reclaimed
+        } else {
+            Registration::Registered
+        })
+    }
+
+    fn issue_token(&self, token: &str, now_ms: i64) -> Result<(), StoreError> {
+        let conn = lock(&self.writer);
+        conn.execute(
+            "INSERT INTO tokens (digest, created_ms) VALUES (?1, ?2)",
+            params![Sha256::digest(token.as_bytes()).to_vec(), now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt =
+            conn.prepare("SELECT name, created_ms, key, released FROM users ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(UserRow {
+                name: r.get(0)?,
+                created_ms: r.get(1)?,
+                key: r.get(2)?,
+                released: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn release(&self, user: &str) -> Result<bool, StoreError> {
+        let conn = lock(&self.writer);
+        let n = conn.execute("UPDATE users SET released = 1 WHERE name = ?1", [user])?;
+        Ok(n == 1)
     }
 
     fn user_exists(&self, user: &str) -> Result<bool, StoreError> {
@@ -198,9 +277,23 @@ impl Store for SqliteStore {
             .is_some())
     }
 
-    fn create_room(&self, room: &str, creator: &str, now_ms: i64) -> Result<Creation, StoreError> {
+    fn create_room(
+        &self,
+        room: &str,
+        creator: &str,
+        now_ms: i64,
+        max_per_creator: usize,
+    ) -> Result<Creation, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let created: i64 = tx.query_row(
+            "SELECT count(*) FROM rooms WHERE creator = ?1",
+            [creator],
+            |r| r.get(0),
+        )?;
+        if created as usize >= max_per_creator {
+            return Ok(Creation::TooMany);
+        }
         let exists = tx
             .query_row("SELECT 1 FROM rooms WHERE name = ?1", [room], |_| Ok(()))
             .optional()?
