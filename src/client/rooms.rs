@@ -2,7 +2,7 @@
 //! queue), leave (a remove proposal that another member commits), send (encrypt,
 //! outbox, then the server), members and the decrypted history.
 //!
-//! Group changes follow the server's first-per-epoch rule: a commit refused as stale
+//! Group changes follow the server's one-per-epoch rule: a commit refused as stale
 //! is dropped, what was missed is processed, and the change is built again.
 
 use std::time::{Duration, Instant};

@@ -121,3 +121,19 @@ fn one_identity_or_bare_sockets_cannot_take_every_slot() {
     still_chatting(&mut alice, &mut bob, "r", "the slot grab");
     drop((sessions.pop(), bare));
 }
+
+#[test]
+fn an_idle_session_is_closed() {
+    let dir = tempdir("adv_idle");
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let server = start(&dir.join("server"), limits);
+    let mut idle = Raw::hello(server.address(), "idler").unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    assert!(
+        idle.closed_within(Duration::from_secs(5)),
+        "an idle session held"
+    );
+}

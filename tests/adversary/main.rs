@@ -21,6 +21,7 @@ mod names;
 mod pcs;
 mod registration;
 mod removed;
+mod server_forgery;
 mod storage;
 mod welcome;
 
