@@ -147,6 +147,9 @@ pub enum StoreError {
         /// Newest version this build knows.
         supported: i64,
     },
+    /// openmls's tables (the public state of the rooms' groups) could not be set up.
+    #[error("MLS storage: {0}")]
+    Mls(String),
     /// The data directory could not be created or used.
     #[error("cannot use {path}: {source}")]
     Io {

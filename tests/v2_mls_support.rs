@@ -117,8 +117,16 @@ fn only_the_first_group_state_change_per_epoch_is_accepted() {
     let dir = tempdir("mls_epoch");
     let server = Server::start(ServerConfig::new(dir.join("server"), "127.0.0.1:0")).unwrap();
     let address = server.address().to_string();
-    let mut owner = client(&dir.join("owner"), "owner", &address);
-    owner.create_room("group").unwrap();
+    let owner = client(&dir.join("owner"), "owner", &address);
+    // An opaque room (created without its group's public state): the server orders
+    // its group changes, one per epoch, without verifying them (smc's clients create
+    // verified rooms; tests/adversary/epochs.rs covers those).
+    owner
+        .request(smc::proto::Request::CreateRoom {
+            room: "group".into(),
+            group_info: None,
+        })
+        .unwrap();
     for i in 0..4 {
         let _ = client(&dir.join(format!("c{i}")), &format!("c{i}"), &address);
         // Invited only (the raw Invite request, accepted below): no MLS commit, the

@@ -70,20 +70,31 @@ impl Client {
     pub fn create_room(&mut self, room: &str) -> Result<(), ClientError> {
         name(room)?;
         let server = self.server_id()?;
-        self.expect_done(Request::CreateRoom { room: room.into() })?;
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(mls("randomness"))?;
         let id = group::group_id(room, &random);
         let credential = self.credential();
+        // One transaction around the request: the group is kept only if the server
+        // created the room (with the group's public state, against which it verifies
+        // every later group change).
         self.state.transaction(|tx| {
-            MlsGroup::new_with_group_id(
-                &tx.provider(),
+            let provider = tx.provider();
+            let group = MlsGroup::new_with_group_id(
+                &provider,
                 &self.signer,
                 &create_config(),
                 id.clone(),
                 credential,
             )
             .map_err(mls("group creation"))?;
+            let info = group
+                .export_group_info(provider.crypto(), &self.signer, true)
+                .map_err(mls("group info"))?;
+            let info = to_bytes(&info).map_err(mls("encoding"))?;
+            self.expect_done(Request::CreateRoom {
+                room: room.into(),
+                group_info: Some(info),
+            })?;
             tx.set_room(&server, &self.user, room, id.as_slice(), 0)
         })
     }
@@ -164,7 +175,15 @@ impl Client {
                     .map_err(mls("leaving"))?;
                 to_bytes(&out).map_err(mls("encoding"))
             })?;
-            self.send_payload(room, proposal, None)?;
+            // Refused only if the group moved on meanwhile; leaving goes on.
+            if let Err(e) = self.send_payload(room, proposal, None) {
+                match e {
+                    ClientError::Refused(Refusal::BadRequest { .. } | Refusal::Stale { .. }) => {
+                        tracing::warn!(room, error = %e, "leave proposal refused")
+                    }
+                    e => return Err(e),
+                }
+            }
         }
         self.expect_done(Request::Leave { room: room.into() })?;
         let server = self.server_id()?;

@@ -31,12 +31,14 @@ pub fn capabilities() -> Capabilities {
     Capabilities::new(None, None, Some(&[ExtensionType::LastResort]), None, None)
 }
 
-/// How rooms are created: every message (commits included) as MLS ciphertext, the
-/// ratchet tree inside the Welcome.
+/// How rooms are created: application messages as MLS ciphertext, group changes
+/// (commits, proposals) as signed PublicMessages the server verifies against the
+/// group's public state (RFC 9420's delivery service), the ratchet tree inside the
+/// Welcome.
 pub fn create_config() -> MlsGroupCreateConfig {
     MlsGroupCreateConfig::builder()
         .ciphersuite(CIPHERSUITE)
-        .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
+        .wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
         .use_ratchet_tree_extension(true)
         .max_past_epochs(MAX_PAST_EPOCHS)
         .sender_ratchet_configuration(sender_ratchet())
@@ -46,7 +48,7 @@ pub fn create_config() -> MlsGroupCreateConfig {
 /// How rooms are joined from a Welcome (same policy as [`create_config`]).
 pub fn join_config() -> MlsGroupJoinConfig {
     MlsGroupJoinConfig::builder()
-        .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
+        .wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
         .use_ratchet_tree_extension(true)
         .max_past_epochs(MAX_PAST_EPOCHS)
         .sender_ratchet_configuration(sender_ratchet())

@@ -36,6 +36,10 @@ pub enum Request {
     CreateRoom {
         /// Its name.
         room: String,
+        /// The signed MLS GroupInfo (with its ratchet tree) of the room's new group:
+        /// the server then verifies every group change against the group's public
+        /// state. Without it the room is opaque: its changes are only ordered.
+        group_info: Option<Vec<u8>>,
     },
     /// Invite a user to a room the caller is a member of: the room is routed to them
     /// only once they accept ([`Request::Accept`]); they see the room's messages from

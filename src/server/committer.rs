@@ -43,13 +43,19 @@ pub(crate) async fn run(mut rx: mpsc::Receiver<Pending>, store: Arc<dyn Store>, 
             }
         };
         for (p, result) in pending.into_iter().zip(results) {
-            if let Ok(envelope) = &result {
+            let result = result.map(|appended| {
+                let envelope = appended.envelope;
                 let item = Outbound {
                     dedup: Dedup::Room(envelope.room.as_str().into(), envelope.seq),
                     bytes: encode(&ServerFrame::Event(Event::Message(envelope.clone()))).into(),
                 };
+                // Delivered first: a member this commit removes learns it from the commit.
                 hub.deliver_to_room(&envelope.room, &item);
-            }
+                for user in &appended.unrouted {
+                    hub.leave(&envelope.room, user);
+                }
+                envelope
+            });
             let _ = p.done.send(result);
         }
     }

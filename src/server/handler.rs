@@ -100,11 +100,22 @@ impl Shared {
         match request {
             Request::Hello { .. } => Err(bad("hello was already done on this connection")),
             Request::Ping => Ok(Reply::Pong),
-            Request::CreateRoom { room } => {
+            Request::CreateRoom { room, group_info } => {
                 name(&room)?;
+                if group_info
+                    .as_ref()
+                    .is_some_and(|g| g.len() > MAX_KEY_PACKAGE)
+                {
+                    return Err(bad("a GroupInfo is at most 64 KiB"));
+                }
                 let r = room.clone();
                 let max = self.limits.max_rooms_per_user;
-                match blocking(store, move |s| s.create_room(&r, &me_owned, now_ms(), max)).await? {
+                match blocking(store, move |s| {
+                    s.create_room(&r, &me_owned, now_ms(), max, group_info.as_deref())
+                })
+                .await?
+                {
+                    Creation::BadGroup(refusal) => return Err(refusal),
                     Creation::Created => {}
                     Creation::TooMany => {
                         return Err(Refusal::QuotaExceeded {
@@ -185,14 +196,20 @@ impl Shared {
                     // Posted for the members to commit: it must be an MLS proposal of
                     // this room's group, nothing else.
                     group_change::check_proposal(&room, &farewell)?;
-                    self.append(NewMessage {
-                        room: room.clone(),
-                        sender: me_owned.clone(),
-                        payload: farewell,
-                        commit_epoch: None,
-                        timestamp_ms: now_ms(),
-                    })
-                    .await?;
+                    let posted = self
+                        .append(NewMessage {
+                            room: room.clone(),
+                            sender: me_owned.clone(),
+                            payload: farewell,
+                            commit_epoch: None,
+                            timestamp_ms: now_ms(),
+                        })
+                        .await;
+                    // A farewell from an epoch the group has left does not verify: the
+                    // invitation is declined all the same.
+                    if let Err(refusal) = posted {
+                        tracing::info!(user = me, room, %refusal, "farewell not posted");
+                    }
                 }
                 blocking(store, move |s| s.uninvite(&room, &me_owned)).await?;
                 Ok(Reply::Done)

@@ -13,6 +13,7 @@ mod group_change;
 mod handler;
 mod hub;
 mod key_package;
+mod public_group;
 mod rate;
 mod session;
 pub mod store;

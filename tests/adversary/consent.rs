@@ -95,6 +95,7 @@ fn junk_sent_to_a_room_someone_was_pushed_into_never_reaches_them() {
     mallory
         .request(Request::CreateRoom {
             room: "spam".into(),
+            group_info: None,
         })
         .unwrap();
     mallory

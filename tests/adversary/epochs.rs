@@ -141,3 +141,116 @@ fn a_commit_without_its_marking_and_a_marked_non_commit_are_refused() {
     // bob's group did not move to the epoch the server hid.
     assert_eq!(bob.members("r").unwrap(), ["alice", "bob"]);
 }
+
+/// A genuine commit whose framing is rewritten to claim `epoch` (the epoch field of
+/// an MLS PublicMessage follows the version, the wire format and the group id), and,
+/// with `flip`, one byte of its signature changed: framing that says "a commit of
+/// this group for the current epoch", content that does not verify.
+fn reframed(commit: &[u8], epoch: u64, flip: bool) -> Vec<u8> {
+    let mut out = commit.to_vec();
+    assert_eq!(&out[2..4], &[0, 1], "a PublicMessage");
+    let group_id_len = out[4] as usize;
+    assert!(group_id_len < 64, "a one-byte length");
+    let at = 5 + group_id_len;
+    out[at..at + 8].copy_from_slice(&epoch.to_be_bytes());
+    if flip {
+        let last = out.len() - 10;
+        out[last] ^= 0x55;
+    }
+    out
+}
+
+#[test]
+fn a_well_framed_but_corrupt_or_misattributed_commit_cannot_take_the_epoch() {
+    let dir = tempdir("adv_epoch_forged");
+    let server = start(&dir.join("server"), Default::default());
+    let (mut alice, mut bob) = pair(&dir, &server, "r");
+    let mut carol = client(&dir.join("carol"), "carol", &server.address().to_string());
+    alice.invite("r", "carol").unwrap();
+    drain(&mut bob);
+    drain(&mut carol);
+    // A genuine commit of the room (alice's, adding carol) is the template.
+    let stored = bob.history_envelopes("r", None, 100).unwrap();
+    let template = stored
+        .iter()
+        .rev()
+        .find(|e| e.commit_epoch.is_some())
+        .unwrap();
+    let epoch = template.commit_epoch.unwrap();
+
+    // mallory is a member on the server (invited, accepted) and tries, for exactly the
+    // current epoch: a corrupted commit, and alice's commit replayed under his name.
+    let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
+    let actor = Actor::new(b"mallory");
+    mallory
+        .request(Request::PublishKeyPackages {
+            packages: vec![actor.key_package()],
+            last_resort: None,
+        })
+        .unwrap();
+    alice.invite("r", "mallory").unwrap();
+    mallory
+        .request(Request::Accept { room: "r".into() })
+        .unwrap();
+    let current = epoch + 2;
+    for (label, payload) in [
+        (
+            "replayed for the current epoch",
+            reframed(&template.payload, current, false),
+        ),
+        ("corrupted", reframed(&template.payload, current, true)),
+    ] {
+        let refused = mallory.request(Request::Send {
+            room: "r".into(),
+            payload,
+            commit_epoch: Some(current),
+        });
+        match refused {
+            Err(Refusal::BadRequest { reason }) => {
+                assert!(reason.contains("does not verify"), "{label}: {reason}")
+            }
+            other => panic!("{label}: {other:?}"),
+        }
+    }
+    // The epoch is still free: the members go on changing the group and talking.
+    let mut dave = client(&dir.join("dave"), "dave", &server.address().to_string());
+    alice.invite("r", "dave").unwrap();
+    alice.send("r", "welcome dave").unwrap();
+    assert_eq!(texts(&drain(&mut dave)), ["welcome dave"]);
+    assert_eq!(texts(&drain(&mut bob)), ["welcome dave"]);
+    still_chatting(&mut alice, &mut bob, "r", "the forged commits");
+}
+
+#[test]
+fn a_member_removed_by_a_commit_is_no_longer_routed() {
+    let dir = tempdir("adv_epoch_unroute");
+    let mut evil = Evil::start(&dir.join("server"));
+    let address = evil.address.clone();
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    let mut carol = client(&dir.join("carol"), "carol", &address);
+    alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    alice.invite("r", "carol").unwrap();
+    drain(&mut bob);
+    drain(&mut carol);
+    drop(alice);
+    // carol asks to leave; her routing is put back behind the group's back (a server
+    // bug, or a client that sent only the proposal).
+    carol.leave("r").unwrap();
+    drop((bob, carol));
+    evil.tamper(|db| {
+        db.execute(
+            "INSERT INTO members (room, user, joined_seq) VALUES ('r', 'carol', 0)",
+            [],
+        )
+        .unwrap();
+    });
+    // bob's client commits carol's removal (when idle, or before it sends): the
+    // server's routing follows the group.
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    drain(&mut bob);
+    bob.send("r", "carol is gone").unwrap();
+    assert_eq!(bob.members("r").unwrap(), ["alice", "bob"]);
+    assert_eq!(bob.routed_members("r").unwrap(), ["alice", "bob"]);
+}

@@ -19,6 +19,7 @@ fn heavy_room(mallory: &mut Raw) {
     mallory
         .request(Request::CreateRoom {
             room: "heavy".into(),
+            group_info: None,
         })
         .unwrap();
     mallory

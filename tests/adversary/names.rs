@@ -33,7 +33,10 @@ fn lookalikes_of_a_user_or_a_room_cannot_register() {
     }
     let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
     for room in ["generaI", "gen\u{0435}ral", "GENERAL", "general\u{200d}"] {
-        let refused = mallory.request(Request::CreateRoom { room: room.into() });
+        let refused = mallory.request(Request::CreateRoom {
+            room: room.into(),
+            group_info: None,
+        });
         assert!(
             matches!(refused, Err(Refusal::BadRequest { .. })),
             "{room:?}: {refused:?}"

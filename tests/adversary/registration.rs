@@ -76,10 +76,16 @@ fn new_names_need_a_token_and_tokens_are_used_once() {
     // Rooms per user are bounded.
     for room in ["r1", "r2", "r3"] {
         alice
-            .request(Request::CreateRoom { room: room.into() })
+            .request(Request::CreateRoom {
+                room: room.into(),
+                group_info: None,
+            })
             .unwrap();
     }
-    let refused = alice.request(Request::CreateRoom { room: "r4".into() });
+    let refused = alice.request(Request::CreateRoom {
+        room: "r4".into(),
+        group_info: None,
+    });
     assert!(
         matches!(refused, Err(Refusal::QuotaExceeded { .. })),
         "{refused:?}"

@@ -65,6 +65,7 @@ fn a_welcome_for_a_room_the_server_does_not_route_to_the_user_is_refused() {
     mallory
         .request(Request::CreateRoom {
             room: "prizes".into(),
+            group_info: None,
         })
         .unwrap();
     let actor = Actor::new(b"mallory");
@@ -93,7 +94,10 @@ fn a_welcome_hiding_a_member_or_signed_by_someone_else_is_refused() {
     let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
     let invite = |mallory: &mut Raw, room: &str| {
         mallory
-            .request(Request::CreateRoom { room: room.into() })
+            .request(Request::CreateRoom {
+                room: room.into(),
+                group_info: None,
+            })
             .unwrap();
         mallory
             .request(Request::Invite {

@@ -79,7 +79,7 @@ pub struct UserRow {
 }
 
 /// Outcome of creating a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Creation {
     /// Created, with its creator as its only member.
     Created,
@@ -87,6 +87,8 @@ pub enum Creation {
     Exists,
     /// The creator has created too many rooms.
     TooMany,
+    /// The group it came with is not acceptable (why).
+    BadGroup(Refusal),
     /// The name looks like an existing room's (same confusable skeleton): refused.
     Lookalike,
 }
@@ -110,6 +112,16 @@ pub struct DirectQuota {
     pub bytes: usize,
     /// Deliveries from one sender.
     pub per_sender: usize,
+}
+
+/// A message appended to a room, and who its group change removed from the room's
+/// routing.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The stored message.
+    pub envelope: Envelope,
+    /// Members removed from the group by it (no longer routed).
+    pub unrouted: Vec<String>,
 }
 
 /// A message to append to a room.
@@ -149,12 +161,16 @@ pub trait Store: Send + Sync + 'static {
     fn user_exists(&self, user: &str) -> Result<bool, StoreError>;
     /// Creates `room` with `creator` as its only member, unless the name (or a
     /// lookalike of it) is taken.
+    /// `group_info`: the signed MLS GroupInfo (with its ratchet tree) of the room's
+    /// group, whose public state the server then tracks and checks every group change
+    /// against; without it the room is opaque (its group changes are only ordered).
     fn create_room(
         &self,
         room: &str,
         creator: &str,
         now_ms: i64,
         max_per_creator: usize,
+        group_info: Option<&[u8]>,
     ) -> Result<Creation, StoreError>;
     /// Whether `room` exists.
     fn room_exists(&self, room: &str) -> Result<bool, StoreError>;
@@ -188,7 +204,7 @@ pub trait Store: Send + Sync + 'static {
     /// Appends messages in one transaction, committed durably before returning. Each
     /// gets the next sequence number of its room, or a refusal (a stale group-state
     /// change) that stores nothing for it.
-    fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Envelope, Refusal>>, StoreError>;
+    fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, Refusal>>, StoreError>;
     /// Up to `limit` messages of `room` with a sequence number above `after`, in order.
     fn messages_after(
         &self,

@@ -85,6 +85,9 @@ const MIGRATIONS: &[&str] = &[
      );
      ALTER TABLE users ADD COLUMN released INTEGER NOT NULL DEFAULT 0;
      CREATE INDEX rooms_by_creator ON rooms(creator);",
+    // 5 -> 6: the id of the MLS group whose public state the server tracks (NULL for a
+    // room created without one: its group changes are only ordered, not verified).
+    "ALTER TABLE rooms ADD COLUMN group_id BLOB;",
 ];
 
 /// The schema version this build writes.

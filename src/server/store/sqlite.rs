@@ -14,9 +14,10 @@ use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
+use crate::server::public_group;
 use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{
-    Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration,
+    Appended, Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration,
     RegistrationPolicy, Store, UserRow,
 };
 
@@ -156,6 +157,8 @@ impl SqliteStore {
         let path = dir.join("smc.db");
         let mut writer = open(&path, durability)?;
         migrate(&mut writer)?;
+        // openmls's tables: the public state of the rooms' groups.
+        crate::e2e::provider::migrate(&mut writer).map_err(StoreError::Mls)?;
         let reader = open(&path, durability)?;
         Ok(SqliteStore {
             writer: Mutex::new(writer),
@@ -283,6 +286,7 @@ impl Store for SqliteStore {
         creator: &str,
         now_ms: i64,
         max_per_creator: usize,
+        group_info: Option<&[u8]>,
     ) -> Result<Creation, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -304,9 +308,16 @@ impl Store for SqliteStore {
         if !claim_skeletons(&tx, "room", room)? {
             return Ok(Creation::Lookalike);
         }
+        let group_id = match group_info {
+            Some(info) => match public_group::create(&tx, room, creator, info) {
+                Ok(id) => Some(id),
+                Err(refusal) => return Ok(Creation::BadGroup(refusal)),
+            },
+            None => None,
+        };
         tx.execute(
-            "INSERT INTO rooms (name, creator, created_ms) VALUES (?1, ?2, ?3)",
-            params![room, creator, now_ms],
+            "INSERT INTO rooms (name, creator, created_ms, group_id) VALUES (?1, ?2, ?3, ?4)",
+            params![room, creator, now_ms, group_id],
         )?;
         tx.execute(
             "INSERT INTO members (room, user, joined_seq) VALUES (?1, ?2, 0)",
@@ -458,53 +469,75 @@ impl Store for SqliteStore {
             .map(|s| s as u64))
     }
 
-    fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Envelope, Refusal>>, StoreError> {
+    fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, Refusal>>, StoreError> {
         let mut conn = lock(&self.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(batch.len());
-        {
-            let mut room_state =
-                tx.prepare_cached("SELECT last_seq, commit_epoch FROM rooms WHERE name = ?1")?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            let mut update = tx.prepare_cached(
-                "UPDATE rooms SET last_seq = ?2, commit_epoch = ?3 WHERE name = ?1",
-            )?;
-            for m in batch {
-                let state: Option<(i64, i64)> = room_state
-                    .query_row([&m.room], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                let Some((last_seq, epoch)) = state else {
-                    out.push(Err(Refusal::UnknownRoom {
-                        room: m.room.clone(),
-                    }));
-                    continue;
-                };
-                let current = epoch as u64;
-                let mut next_epoch = current;
-                if let Some(e) = m.commit_epoch {
-                    match next_epoch_after(current, e) {
-                        Ok(next) => next_epoch = next,
-                        Err(refusal) => {
-                            out.push(Err(refusal));
-                            continue;
-                        }
+        for m in batch {
+            let state: Option<(i64, i64, Option<Vec<u8>>)> = tx
+                .prepare_cached(
+                    "SELECT last_seq, commit_epoch, group_id FROM rooms WHERE name = ?1",
+                )?
+                .query_row([&m.room], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let Some((last_seq, epoch, group_id)) = state else {
+                out.push(Err(Refusal::UnknownRoom {
+                    room: m.room.clone(),
+                }));
+                continue;
+            };
+            let current = epoch as u64;
+            let mut next_epoch = current;
+            if let Some(e) = m.commit_epoch {
+                match next_epoch_after(current, e) {
+                    Ok(next) => next_epoch = next,
+                    Err(refusal) => {
+                        out.push(Err(refusal));
+                        continue;
                     }
                 }
-                let seq = last_seq + 1;
-                insert.execute(params![
-                    m.room,
-                    seq,
-                    m.sender,
-                    m.timestamp_ms,
-                    m.payload,
-                    m.commit_epoch.map(|e| e as i64)
-                ])?;
-                let id = tx.last_insert_rowid();
-                update.execute(params![m.room, seq, next_epoch as i64])?;
-                out.push(Ok(Envelope {
+            }
+            // A room whose group the server tracks: the message is verified against
+            // its public state, and applied to it, or refused with nothing kept.
+            let mut unrouted = Vec::new();
+            if let Some(group_id) = group_id {
+                let sp = tx.savepoint()?;
+                match public_group::apply(&sp, &group_id, &m.sender, &m.payload, m.commit_epoch) {
+                    Ok(applied) => {
+                        for user in &applied.removed {
+                            sp.execute(
+                                "DELETE FROM members WHERE room = ?1 AND user = ?2",
+                                params![m.room, user],
+                            )?;
+                        }
+                        unrouted = applied.removed;
+                        sp.commit()?;
+                    }
+                    Err(refusal) => {
+                        drop(sp); // rolled back
+                        out.push(Err(refusal));
+                        continue;
+                    }
+                }
+            }
+            let seq = last_seq + 1;
+            tx.prepare_cached(
+                "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                m.room,
+                seq,
+                m.sender,
+                m.timestamp_ms,
+                m.payload,
+                m.commit_epoch.map(|e| e as i64)
+            ])?;
+            let id = tx.last_insert_rowid();
+            tx.prepare_cached("UPDATE rooms SET last_seq = ?2, commit_epoch = ?3 WHERE name = ?1")?
+                .execute(params![m.room, seq, next_epoch as i64])?;
+            out.push(Ok(Appended {
+                envelope: Envelope {
                     id: id as u64,
                     room: m.room.clone(),
                     seq: seq as u64,
@@ -512,8 +545,9 @@ impl Store for SqliteStore {
                     timestamp_ms: m.timestamp_ms,
                     payload: m.payload.clone(),
                     commit_epoch: m.commit_epoch,
-                }));
-            }
+                },
+                unrouted,
+            }));
         }
         tx.commit()?;
         Ok(out)

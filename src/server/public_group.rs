@@ -1,0 +1,155 @@
+//! The server's view of each room's MLS group (RFC 9420's delivery service): the
+//! public state only (members, their keys, the group context), never a secret.
+//!
+//! The room's creator uploads the group's signed GroupInfo with its ratchet tree when
+//! the room is created; from then on every handshake message of the room (commits and
+//! proposals) travels as a signed MLS PublicMessage, which the server verifies against
+//! this state before it stores anything: a commit must be a valid commit of a member
+//! for the room's current epoch, signed by the user who sends it; a proposal likewise.
+//! So no member can take an epoch with a corrupt commit, and the server's routing can
+//! follow the group's membership (a member removed by a commit is no longer routed).
+//! Application messages stay PrivateMessages the server cannot read.
+//!
+//! Everything happens inside the store's transaction, with openmls's own tables in the
+//! server's database (`openmls_sqlite_storage`), so the public state and the stored
+//! messages change together or not at all.
+
+use openmls::prelude::tls_codec::Deserialize as _;
+use openmls::prelude::*;
+use openmls_rust_crypto::RustCrypto;
+use rusqlite::Connection;
+
+use crate::e2e::group::{member_name, room_of};
+use crate::e2e::provider::Storage;
+use crate::proto::Refusal;
+
+fn bad(reason: impl Into<String>) -> Refusal {
+    Refusal::BadRequest {
+        reason: reason.into(),
+    }
+}
+
+/// The names of a public group's members.
+fn names(group: &PublicGroup) -> Vec<String> {
+    group
+        .members()
+        .filter_map(|m| member_name(&m.credential).ok())
+        .collect()
+}
+
+/// Starts tracking the group of `room` from the GroupInfo its creator uploaded:
+/// a valid, signed GroupInfo with its ratchet tree, of a group whose id names the room,
+/// at epoch 0, whose only member is `creator`. Returns the group id.
+pub(crate) fn create(
+    conn: &Connection,
+    room: &str,
+    creator: &str,
+    group_info: &[u8],
+) -> Result<Vec<u8>, Refusal> {
+    let message = MlsMessageIn::tls_deserialize_exact(group_info)
+        .map_err(|e| bad(format!("not an MLS GroupInfo ({e})")))?;
+    let MlsMessageBodyIn::GroupInfo(info) = message.extract() else {
+        return Err(bad("not an MLS GroupInfo"));
+    };
+    if room_of(info.group_id()) != Some(room) {
+        return Err(bad(format!("a group that is not room {room:?}'s")));
+    }
+    if info.epoch().as_u64() != 0 {
+        return Err(bad("a new room's group must be at epoch 0"));
+    }
+    let tree = info
+        .extensions()
+        .ratchet_tree()
+        .map(|t| t.ratchet_tree().clone())
+        .ok_or_else(|| bad("the GroupInfo lacks its ratchet tree"))?;
+    let group_id = info.group_id().clone();
+    let storage = Storage::new(conn);
+    let (group, _) = PublicGroup::from_external(
+        &RustCrypto::default(),
+        &storage,
+        tree,
+        info,
+        ProposalStore::new(),
+    )
+    .map_err(|e| bad(format!("an invalid group ({e})")))?;
+    if names(&group) != [creator] || group.members().count() != 1 {
+        return Err(bad("a new room's group must hold its creator only"));
+    }
+    Ok(group_id.as_slice().to_vec())
+}
+
+/// What a verified handshake message did.
+pub(crate) struct Applied {
+    /// Members no longer in the group (their routing goes).
+    pub removed: Vec<String>,
+}
+
+/// Verifies a handshake message (`commit_epoch` marks a commit) of the room whose group
+/// is `group_id`, sent by `sender`, and applies it to the public state: a commit is
+/// merged, a proposal queued for the commit that will include it. Application
+/// messages (PrivateMessage) are left alone. Must run in the transaction that stores
+/// the message.
+pub(crate) fn apply(
+    conn: &Connection,
+    group_id: &[u8],
+    sender: &str,
+    payload: &[u8],
+    commit_epoch: Option<u64>,
+) -> Result<Applied, Refusal> {
+    let Ok(message) = MlsMessageIn::tls_deserialize_exact(payload) else {
+        return Err(bad("not an MLS message of this room's group"));
+    };
+    let protocol = match message.extract() {
+        MlsMessageBodyIn::PublicMessage(m) => ProtocolMessage::from(m),
+        MlsMessageBodyIn::PrivateMessage(m) => {
+            let m = ProtocolMessage::from(m);
+            if m.content_type() != ContentType::Application || commit_epoch.is_some() {
+                return Err(bad(
+                    "group changes in this room must be signed MLS PublicMessages",
+                ));
+            }
+            return Ok(Applied {
+                removed: Vec::new(),
+            });
+        }
+        _ => return Err(bad("not an MLS message of this room's group")),
+    };
+    let storage = Storage::new(conn);
+    let gid = GroupId::from_slice(group_id);
+    let mut group = PublicGroup::load(&storage, &gid)
+        .map_err(|e| bad(format!("the room's group state cannot be read ({e})")))?
+        .ok_or_else(|| bad("the room's group state is missing"))?;
+    let before = names(&group);
+    let processed = group
+        .process_message(&RustCrypto::default(), protocol)
+        .map_err(|e| bad(format!("a group change that does not verify ({e})")))?;
+    let signer = member_name(processed.credential()).map_err(bad)?;
+    if signer != sender {
+        return Err(bad(format!(
+            "a group change signed by {signer:?}, sent by {sender:?}"
+        )));
+    }
+    match processed.into_content() {
+        ProcessedMessageContent::StagedCommitMessage(staged) => {
+            group
+                .merge_commit(&storage, *staged)
+                .map_err(|e| bad(format!("the commit cannot be applied ({e})")))?;
+            let after = names(&group);
+            Ok(Applied {
+                removed: before.into_iter().filter(|n| !after.contains(n)).collect(),
+            })
+        }
+        ProcessedMessageContent::ProposalMessage(proposal) => {
+            if commit_epoch.is_some() {
+                return Err(bad("a proposal marked as a group change"));
+            }
+            group
+                .add_proposal(&storage, *proposal)
+                .map_err(|e| bad(format!("the proposal cannot be stored ({e})")))?;
+            Ok(Applied {
+                removed: Vec::new(),
+            })
+        }
+        _ => Err(bad("not a group change a member may send")),
+    }
+}
