@@ -147,9 +147,15 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
     let mut owner = Client::open(dir.join("fan_owner"), "fan_owner").unwrap();
     owner.set_auto_join(true);
     owner.connect(&owner_addr).unwrap();
-    owner.create_room("fan").unwrap();
     // The server's fan-out alone (the payloads are opaque bytes, as MLS ciphertext is
-    // to it): members are added with the raw Invite request, senders send raw payloads.
+    // to it): an opaque room (no group state to verify), members invited with the raw
+    // Invite request and accepting it, senders sending raw payloads.
+    owner
+        .request(Request::CreateRoom {
+            room: "fan".into(),
+            group_info: None,
+        })
+        .unwrap();
     let route = |owner: &Client, user: String| {
         owner
             .request(Request::Invite {
@@ -161,12 +167,29 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
     for i in 0..MEMBERS {
         route(&owner, format!("fan{i}"));
     }
+    let mut members = members;
+    rt.block_on(async {
+        for (_, wr, _, sealer) in members.iter_mut() {
+            let accept = ClientFrame {
+                id: 2,
+                request: Request::Accept { room: "fan".into() },
+            };
+            let mut out = Vec::new();
+            sealer.seal(&encode(&accept), &mut out).unwrap();
+            tokio::io::AsyncWriteExt::write_all(wr, &out).await.unwrap();
+        }
+    });
+    // Every member routed before anything is sent.
+    while owner.routed_members("fan").unwrap().len() < MEMBERS + 1 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let senders: Vec<Client> = (0..SENDERS)
         .map(|s| {
             let mut c = Client::open(dir.join(format!("fan_s{s}")), &format!("fan_s{s}")).unwrap();
             c.set_auto_join(true);
             c.connect(&owner_addr).unwrap();
             route(&owner, format!("fan_s{s}"));
+            c.request(Request::Accept { room: "fan".into() }).unwrap();
             c
         })
         .collect();

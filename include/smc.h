@@ -154,6 +154,12 @@ typedef struct smc_message_list smc_message_list;
  */
 typedef struct smc_server smc_server;
 
+/*
+ Strings (opaque), from `smc_client_rooms_list` or `smc_client_members_list`,
+ released by `smc_string_list_free`.
+ */
+typedef struct smc_string_list smc_string_list;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -694,6 +700,64 @@ void smc_legacy_client_free(struct smc_legacy_client *client);
  Ownership: the returned string is static; never free it. Never NULL.
  */
 const char *smc_status_message(enum smc_status status);
+
+/*
+ This user's rooms (as the server routes them), as a list.
+
+ Ownership: `client` borrowed. On `SMC_OK`, `*out_list` receives a list owned by the
+ caller, released with `smc_string_list_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_CONNECTION_CLOSED`, `SMC_TIMEOUT`.
+
+ # Safety
+ `client` is NULL or live; `out_list` is NULL or writable.
+ */
+enum smc_status smc_client_rooms_list(struct smc_client *client, struct smc_string_list **out_list);
+
+/*
+ The members of `room`'s group, sorted, as a list.
+
+ Ownership: `client` and `room` borrowed. On `SMC_OK`, `*out_list` receives a list
+ owned by the caller, released with `smc_string_list_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_NOT_A_MEMBER`,
+ `SMC_UNKNOWN_ROOM`, `SMC_CONNECTION_CLOSED`.
+
+ # Safety
+ `client` is NULL or live; `room` is NULL or NUL-terminated; `out_list` is NULL or
+ writable.
+ */
+enum smc_status smc_client_members_list(struct smc_client *client,
+                                        const char *room,
+                                        struct smc_string_list **out_list);
+
+/*
+ How many strings a list holds (0 if `list` is NULL).
+
+ # Safety
+ `list` is NULL or live.
+ */
+size_t smc_string_list_len(const struct smc_string_list *list);
+
+/*
+ String `index` of a list, NUL-terminated UTF-8, borrowed from the list (valid until
+ `smc_string_list_free`; do not free it); NULL if `list` is NULL or `index` is out
+ of range.
+
+ # Safety
+ `list` is NULL or live.
+ */
+const char *smc_string_list_get(const struct smc_string_list *list, size_t index);
+
+/*
+ Frees a list and its strings.
+
+ Ownership: takes back `list`. NULL is a no-op.
+
+ # Safety
+ `list` is NULL or a live list from libsmc, freed once.
+ */
+void smc_string_list_free(struct smc_string_list *list);
 
 /*
  Like `smc_client_open`, with the client's state (MLS keys, groups, decrypted

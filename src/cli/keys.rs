@@ -199,3 +199,17 @@ pub fn safety_number(args: SafetyArgs, file: &ChatSection) -> Result<(), CliErro
     println!("{}'s key: {state}", args.peer);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_passphrase_is_read_once_and_leaves_the_environment() {
+        std::env::set_var("SMC_PASSPHRASE", "correct horse battery staple");
+        assert_eq!(super::passphrase(), Some("correct horse battery staple"));
+        assert!(
+            std::env::var_os("SMC_PASSPHRASE").is_none(),
+            "still in the environment"
+        );
+        assert_eq!(super::passphrase(), Some("correct horse battery staple"));
+    }
+}

@@ -135,3 +135,20 @@ pub fn open(home: &Path, passphrase: Option<&str>) -> Result<Connection, crate::
         .map_err(StoreError::from)?;
     Ok(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deleted_rows_are_overwritten() {
+        let home = std::env::temp_dir().join(format!("smc_vault_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).unwrap();
+        let conn = super::open(&home, None).unwrap();
+        let on: i64 = conn
+            .pragma_query_value(None, "secure_delete", |r| r.get(0))
+            .unwrap();
+        assert_eq!(on, 1);
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&home);
+    }
+}

@@ -17,6 +17,7 @@ pub mod cipher;
 pub mod invitations;
 pub mod legacy;
 pub mod status;
+pub mod string_list;
 pub mod trust;
 
 pub use status::SmcStatus;

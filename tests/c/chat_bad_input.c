@@ -83,6 +83,30 @@ int main(int argc, char **argv) {
     }
     smc_string_free(pending);
     EXPECT(smc_client_accept(carol, "r"), SMC_OK);
+    /* Names as real lists. */
+    smc_string_list *names = NULL;
+    EXPECT(smc_client_members_list(carol, "r", &names), SMC_OK);
+    if (smc_string_list_len(names) != 2 || strcmp(smc_string_list_get(names, 0), "alice") != 0 ||
+        strcmp(smc_string_list_get(names, 1), "carol") != 0 ||
+        smc_string_list_get(names, 2) != NULL) {
+        fprintf(stderr, "members list: %zu entries\n", smc_string_list_len(names));
+        failures++;
+    }
+    smc_string_list_free(names);
+    names = NULL;
+    EXPECT(smc_client_rooms_list(carol, &names), SMC_OK);
+    if (smc_string_list_len(names) != 1 || strcmp(smc_string_list_get(names, 0), "r") != 0) {
+        fprintf(stderr, "rooms list: %zu entries\n", smc_string_list_len(names));
+        failures++;
+    }
+    smc_string_list_free(names);
+    EXPECT(smc_client_members_list(carol, NULL, &names), SMC_NULL_POINTER);
+    EXPECT(smc_client_rooms_list(carol, NULL), SMC_NULL_POINTER);
+    if (smc_string_list_len(NULL) != 0 || smc_string_list_get(NULL, 0) != NULL) {
+        fprintf(stderr, "NULL lists must give 0 / NULL\n");
+        failures++;
+    }
+    smc_string_list_free(NULL);
     EXPECT(smc_client_send(alice, "r", "\xc3\x28", NULL), SMC_INVALID_UTF8);
     EXPECT(smc_client_send(alice, "r", NULL, NULL), SMC_NULL_POINTER);
 

@@ -1,0 +1,113 @@
+//! Lists of names for C as real lists: each name its own NUL-terminated string, so
+//! that no separator can be forged into one (names are also checked wherever they
+//! enter, and hold no control character).
+
+use std::ffi::{c_char, CString};
+
+use super::boundary::{guard, handle_mut, out_arg, write_out, Failure};
+use super::chat::{with_room, SmcClient};
+use super::status::SmcStatus;
+
+/// Strings (opaque), from `smc_client_rooms_list` or `smc_client_members_list`,
+/// released by `smc_string_list_free`.
+pub struct SmcStringList(Vec<CString>);
+
+fn list(items: Vec<String>) -> Result<*mut SmcStringList, Failure> {
+    let strings = items
+        .into_iter()
+        .map(|s| {
+            CString::new(s)
+                .map_err(|_| Failure::new(SmcStatus::SMC_PROTOCOL_ERROR, "a name holds a NUL byte"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Box::into_raw(Box::new(SmcStringList(strings))))
+}
+
+/// This user's rooms (as the server routes them), as a list.
+///
+/// Ownership: `client` borrowed. On `SMC_OK`, `*out_list` receives a list owned by the
+/// caller, released with `smc_string_list_free`.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_CONNECTION_CLOSED`, `SMC_TIMEOUT`.
+///
+/// # Safety
+/// `client` is NULL or live; `out_list` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_rooms_list(
+    client: *mut SmcClient,
+    out_list: *mut *mut SmcStringList,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        let out = out_arg(out_list, "out_list")?;
+        let rooms = client.0.rooms()?;
+        write_out(out, list(rooms)?);
+        Ok(())
+    })
+}
+
+/// The members of `room`'s group, sorted, as a list.
+///
+/// Ownership: `client` and `room` borrowed. On `SMC_OK`, `*out_list` receives a list
+/// owned by the caller, released with `smc_string_list_free`.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_NOT_A_MEMBER`,
+/// `SMC_UNKNOWN_ROOM`, `SMC_CONNECTION_CLOSED`.
+///
+/// # Safety
+/// `client` is NULL or live; `room` is NULL or NUL-terminated; `out_list` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_members_list(
+    client: *mut SmcClient,
+    room: *const c_char,
+    out_list: *mut *mut SmcStringList,
+) -> SmcStatus {
+    with_room(client, room, |c, room| {
+        let out = out_arg(out_list, "out_list")?;
+        let members = c.members(room)?;
+        write_out(out, list(members)?);
+        Ok(())
+    })
+}
+
+/// How many strings a list holds (0 if `list` is NULL).
+///
+/// # Safety
+/// `list` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_string_list_len(list: *const SmcStringList) -> usize {
+    // SAFETY: NULL or live per the contract.
+    unsafe { list.as_ref() }.map_or(0, |l| l.0.len())
+}
+
+/// String `index` of a list, NUL-terminated UTF-8, borrowed from the list (valid until
+/// `smc_string_list_free`; do not free it); NULL if `list` is NULL or `index` is out
+/// of range.
+///
+/// # Safety
+/// `list` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_string_list_get(
+    list: *const SmcStringList,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: NULL or live per the contract.
+    unsafe { list.as_ref() }
+        .and_then(|l| l.0.get(index))
+        .map_or(std::ptr::null(), |s| s.as_ptr())
+}
+
+/// Frees a list and its strings.
+///
+/// Ownership: takes back `list`. NULL is a no-op.
+///
+/// # Safety
+/// `list` is NULL or a live list from libsmc, freed once.
+#[no_mangle]
+pub unsafe extern "C" fn smc_string_list_free(list: *mut SmcStringList) {
+    if !list.is_null() {
+        // SAFETY: from Box::into_raw in `list`, freed once per contract.
+        drop(unsafe { Box::from_raw(list) });
+    }
+}
