@@ -21,6 +21,9 @@ use crate::proto::{DirectEnvelope, Envelope, Event};
 
 /// How many messages of one room wait for that room's Welcome, at most.
 const MAX_WAITING_FOR_WELCOME: usize = 10_000;
+/// How many bytes of messages wait for their rooms' Welcomes, at most, all rooms
+/// together.
+const MAX_WAITING_BYTES: usize = 64 << 20;
 
 /// Raw direct deliveries kept in memory for [`Client::take_direct`], at most.
 const MAX_RAW_DIRECTS: usize = 1000;
@@ -230,9 +233,13 @@ impl Client {
                 // stays, so after a restart the server sends it again). Bounded: a
                 // server routing a room without ever sending its Welcome cannot fill
                 // the memory; what is dropped here comes again at the next connect.
+                let size = envelope.payload.len();
                 let waiting = self.stash.entry(room).or_default();
-                if waiting.len() < MAX_WAITING_FOR_WELCOME {
+                if waiting.len() < MAX_WAITING_FOR_WELCOME
+                    && self.stash_bytes + size <= MAX_WAITING_BYTES
+                {
                     waiting.push(envelope);
+                    self.stash_bytes += size;
                 }
             }
             Err(ClientError::Undecryptable {

@@ -14,7 +14,9 @@ use openmls::prelude::*;
 use super::state::{Tx, DIRECT_STREAM};
 use super::trust::{mls, observe_roster};
 use super::{name, ChatEvent, Client};
-use crate::e2e::group::{checked_roster, from_bytes, join_config, member_name, room_of, to_bytes};
+use crate::e2e::group::{
+    checked_roster, context_hash, from_bytes, join_config, member_name, room_of, to_bytes,
+};
 use crate::e2e::sealed::WelcomeBox;
 use crate::error::ClientError;
 use crate::proto::{DirectEnvelope, Invitation, Refusal, Reply, Request};
@@ -34,6 +36,16 @@ struct Staged {
     group: MlsGroup,
     by: String,
     members: Vec<(String, Vec<u8>)>,
+}
+
+impl Staged {
+    /// The epoch and context hash of the staged group, to compare with the server's.
+    fn state(&self) -> (u64, Vec<u8>) {
+        (
+            self.group.epoch().as_u64(),
+            context_hash(self.group.public_group().group_context()),
+        )
+    }
 }
 
 /// Stages `welcome` for `room`, sent by `sender`, and checks everything it binds.
@@ -219,6 +231,9 @@ impl Client {
                 self.refuse_welcome(&room, &sender, Some(direct.id), &reason)
             }
             Standing::Routed => {
+                if let Err(reason) = self.check_against_server(&room, &sender, &boxed.welcome)? {
+                    return self.refuse_welcome(&room, &sender, Some(direct.id), &reason);
+                }
                 match self.join_welcome(&room, &sender, &boxed.welcome, Some(direct.id))? {
                     Ok(()) => {
                         self.ack_directs(&[direct.id])?;
@@ -228,10 +243,7 @@ impl Client {
                 }
             }
             Standing::Invited => {
-                let checked = self.state.dry_run(|tx| {
-                    Ok(stage(tx, &me, &room, &sender, &boxed.welcome)?.map(|s| s.by))
-                })?;
-                if let Err(reason) = checked {
+                if let Err(reason) = self.check_against_server(&room, &sender, &boxed.welcome)? {
                     return self.refuse_welcome(&room, &sender, Some(direct.id), &reason);
                 }
                 let event = ChatEvent::Invited {
@@ -250,6 +262,38 @@ impl Client {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Stages `welcome` without keeping anything and checks it (see [`stage`]), and
+    /// that its group is the room's real group: the same context at its epoch as the
+    /// server tracks (a member cannot hand out a group of their own making).
+    fn check_against_server(
+        &self,
+        room: &str,
+        sender: &str,
+        welcome: &[u8],
+    ) -> Result<Result<(), String>, ClientError> {
+        let me = self.user.clone();
+        let staged = self
+            .state
+            .dry_run(|tx| Ok(stage(tx, &me, room, sender, welcome)?.map(|s| s.state())))?;
+        let (epoch, ours) = match staged {
+            Ok(state) => state,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        match self.request(Request::GroupState {
+            room: room.into(),
+            epoch,
+        })? {
+            // An opaque room (its creator gave the server no group state): nothing to
+            // compare with.
+            Reply::GroupState(None) => Ok(Ok(())),
+            Reply::GroupState(Some(theirs)) if theirs == ours => Ok(Ok(())),
+            Reply::GroupState(Some(_)) => Ok(Err(format!(
+                "its group is not room {room:?}'s group as the server tracks it"
+            ))),
+            other => Err(ClientError::Protocol(format!("{other:?}"))),
         }
     }
 
@@ -297,7 +341,9 @@ impl Client {
     /// waited for the Welcome (or came since the invitation) are processed.
     fn after_join(&mut self, room: &str) -> Result<(), ClientError> {
         self.top_up_key_packages()?;
-        for envelope in self.stash.remove(room).unwrap_or_default() {
+        let waiting = self.stash.remove(room).unwrap_or_default();
+        self.stash_bytes -= waiting.iter().map(|e| e.payload.len()).sum::<usize>();
+        for envelope in waiting {
             self.on_envelope(envelope)?;
         }
         self.catch_up(room)

@@ -73,6 +73,8 @@ pub struct Client {
     directs: VecDeque<DirectEnvelope>,
     /// Room messages that arrived before the Welcome of their room.
     stash: HashMap<String, Vec<Envelope>>,
+    /// Payload bytes in `stash`.
+    stash_bytes: usize,
     /// Rooms with proposals (a member leaving) waiting for a commit.
     to_commit: BTreeSet<String>,
     synced: bool,
@@ -190,6 +192,7 @@ impl Client {
             server,
             directs: VecDeque::new(),
             stash: HashMap::new(),
+            stash_bytes: 0,
             to_commit: BTreeSet::new(),
             synced: false,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -285,6 +288,7 @@ impl Client {
         self.server = Some(server);
         self.synced = false;
         self.stash.clear();
+        self.stash_bytes = 0;
         let hello = Request::Hello {
             version: VERSION,
             user: self.user.clone(),

@@ -111,6 +111,13 @@ pub fn checked_roster(group: &MlsGroup) -> Result<Vec<(String, Vec<u8>)>, String
         .collect()
 }
 
+/// The SHA-256 of a group context: what the server records for each epoch of a room's
+/// group, and what an invitee compares its Welcome's group with.
+pub fn context_hash(context: &GroupContext) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(context.tls_serialize_detached().unwrap_or_default()).to_vec()
+}
+
 /// Serializes an outgoing MLS message.
 pub fn to_bytes(message: &MlsMessageOut) -> Result<Vec<u8>, String> {
     message.tls_serialize_detached().map_err(|e| e.to_string())

@@ -60,6 +60,14 @@ pub enum Request {
     },
     /// The caller's pending invitations.
     Invitations,
+    /// The hash of the context of a room's group at an epoch, as the server tracks it
+    /// (for a member or an invitee: a Welcome must be for the room's real group).
+    GroupState {
+        /// The room.
+        room: String,
+        /// The epoch.
+        epoch: u64,
+    },
     /// Accept the caller's invitation to a room: it is routed to the caller from now
     /// on ([`Reply::Joined`]).
     Accept {
@@ -175,6 +183,9 @@ pub enum Reply {
     Pong,
     /// Pending invitations.
     Invitations(Vec<Invitation>),
+    /// The SHA-256 of a group context (`None`: the room's group is not tracked, or the
+    /// epoch is unknown).
+    GroupState(Option<Vec<u8>>),
     /// An invitation was accepted: the room's messages after `after` are the caller's.
     Joined {
         /// The room's last sequence number when the caller was invited.

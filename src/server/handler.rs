@@ -164,6 +164,17 @@ impl Shared {
                 blocking(store, move |s| s.uninvite(&room, &user)).await?;
                 Ok(Reply::Done)
             }
+            Request::GroupState { room, epoch } => {
+                if !self.hub.is_member(&room, me) {
+                    let (r, u) = (room.clone(), me_owned.clone());
+                    if !blocking(store, move |s| s.is_invited(&r, &u)).await? {
+                        return Err(Refusal::NotAMember { room });
+                    }
+                }
+                Ok(Reply::GroupState(
+                    blocking(store, move |s| s.group_context_hash(&room, epoch)).await?,
+                ))
+            }
             Request::Invitations => Ok(Reply::Invitations(
                 blocking(store, move |s| s.invitations_of(&me_owned)).await?,
             )),

@@ -19,7 +19,7 @@ use openmls::prelude::*;
 use openmls_rust_crypto::RustCrypto;
 use rusqlite::Connection;
 
-use crate::e2e::group::{member_name, room_of};
+use crate::e2e::group::{context_hash, member_name, room_of};
 use crate::e2e::provider::Storage;
 use crate::proto::Refusal;
 
@@ -27,6 +27,23 @@ fn bad(reason: impl Into<String>) -> Refusal {
     Refusal::BadRequest {
         reason: reason.into(),
     }
+}
+
+/// Records the hash of `group`'s context at its epoch.
+fn record_epoch(conn: &Connection, room: &str, group: &PublicGroup) -> Result<(), Refusal> {
+    conn.execute(
+        "INSERT OR REPLACE INTO group_epochs (room, epoch, context_hash) VALUES (?1, ?2, ?3)",
+        rusqlite::params![
+            room,
+            group.group_context().epoch().as_u64() as i64,
+            context_hash(group.group_context())
+        ],
+    )
+    .map_err(|e| {
+        tracing::error!(error = %e, "cannot record a group epoch");
+        Refusal::Internal
+    })?;
+    Ok(())
 }
 
 /// The names of a public group's members.
@@ -75,6 +92,7 @@ pub(crate) fn create(
     if names(&group) != [creator] || group.members().count() != 1 {
         return Err(bad("a new room's group must hold its creator only"));
     }
+    record_epoch(conn, room, &group)?;
     Ok(group_id.as_slice().to_vec())
 }
 
@@ -91,6 +109,7 @@ pub(crate) struct Applied {
 /// the message.
 pub(crate) fn apply(
     conn: &Connection,
+    room: &str,
     group_id: &[u8],
     sender: &str,
     payload: &[u8],
@@ -134,6 +153,7 @@ pub(crate) fn apply(
             group
                 .merge_commit(&storage, *staged)
                 .map_err(|e| bad(format!("the commit cannot be applied ({e})")))?;
+            record_epoch(conn, room, &group)?;
             let after = names(&group);
             Ok(Applied {
                 removed: before.into_iter().filter(|n| !after.contains(n)).collect(),

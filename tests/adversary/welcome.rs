@@ -151,3 +151,66 @@ fn a_welcome_hiding_a_member_or_signed_by_someone_else_is_refused() {
     assert_eq!(bob.members("den5").unwrap(), ["bob", "mallory"]);
     still_chatting(&mut alice, &mut bob, "general", "the hidden members");
 }
+
+#[test]
+fn a_member_cannot_hand_out_a_group_of_his_own_making() {
+    let dir = tempdir("adv_welcome_fake_group");
+    let server = start(&dir.join("server"), Default::default());
+    let address = server.address().to_string();
+    let mut alice = crate::support::client(&dir.join("alice"), "alice", &address);
+    let mut bob = crate::support::client(&dir.join("bob"), "bob", &address);
+    alice.create_room("r").unwrap();
+    // mallory is a real member of r.
+    let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
+    let actor = Actor::new(b"mallory");
+    mallory
+        .request(Request::PublishKeyPackages {
+            packages: vec![actor.key_package()],
+            last_resort: None,
+        })
+        .unwrap();
+    alice.invite("r", "mallory").unwrap();
+    mallory
+        .request(Request::Accept { room: "r".into() })
+        .unwrap();
+    // He invites bob, but to a group he made with the room's group id: bob would talk
+    // to mallory alone while believing he is in r.
+    let stored = match mallory.request(Request::History {
+        room: "r".into(),
+        before: None,
+        limit: 10,
+    }) {
+        Ok(Reply::Messages(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    let commit = smc::e2e::group::from_bytes(&stored[0].payload).unwrap();
+    let group_id = commit
+        .try_into_protocol_message()
+        .unwrap()
+        .group_id()
+        .as_slice()
+        .to_vec();
+    mallory
+        .request(Request::Invite {
+            room: "r".into(),
+            user: "bob".into(),
+        })
+        .unwrap();
+    let mut fake = actor.group_with_id(&group_id);
+    let package = key_package_of(&mut mallory, "bob");
+    let (welcome, _) = actor.add(&mut fake, "r", &[package]);
+    send_direct(&mut mallory, "bob", welcome);
+
+    let events = drain(&mut bob);
+    assert!(
+        unreadable(&events)
+            .iter()
+            .any(|r| r.contains("not room \"r\"'s group as the server tracks it")),
+        "{events:?}"
+    );
+    assert!(!bob.joined_rooms().unwrap().contains(&"r".to_string()));
+    // A real invitation to the real group still works.
+    alice.invite("r", "bob").unwrap();
+    alice.send("r", "the real r").unwrap();
+    assert_eq!(crate::texts(&drain(&mut bob)), ["the real r"]);
+}

@@ -93,6 +93,18 @@ impl Actor {
         .unwrap()
     }
 
+    /// A new group with the given id (a copy of a real room's id).
+    pub fn group_with_id(&self, id: &[u8]) -> MlsGroup {
+        MlsGroup::new_with_group_id(
+            &self.provider,
+            &self.signer,
+            &create_config(),
+            GroupId::from_slice(id),
+            self.credential.clone(),
+        )
+        .unwrap()
+    }
+
     /// Adds the holders of `packages` to `group`, merges, and returns the Welcome boxed
     /// for `room`'s direct delivery, plus the commit's bytes.
     pub fn add(

@@ -205,6 +205,11 @@ pub trait Store: Send + Sync + 'static {
     /// gets the next sequence number of its room, or a refusal (a stale group-state
     /// change) that stores nothing for it.
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, Refusal>>, StoreError>;
+    /// The hash of the context of `room`'s tracked group at `epoch` (`None` for an
+    /// opaque room or an unknown epoch).
+    fn group_context_hash(&self, room: &str, epoch: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Whether `user` has a pending invitation to `room`.
+    fn is_invited(&self, room: &str, user: &str) -> Result<bool, StoreError>;
     /// Up to `limit` messages of `room` with a sequence number above `after`, in order.
     fn messages_after(
         &self,

@@ -88,6 +88,14 @@ const MIGRATIONS: &[&str] = &[
     // 5 -> 6: the id of the MLS group whose public state the server tracks (NULL for a
     // room created without one: its group changes are only ordered, not verified).
     "ALTER TABLE rooms ADD COLUMN group_id BLOB;",
+    // 6 -> 7: the hash of the tracked group's context at each epoch, so that an invitee
+    // can check that a Welcome is for the room's real group.
+    "CREATE TABLE group_epochs (
+         room TEXT NOT NULL,
+         epoch INTEGER NOT NULL,
+         context_hash BLOB NOT NULL,
+         PRIMARY KEY (room, epoch)
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

@@ -502,7 +502,14 @@ impl Store for SqliteStore {
             let mut unrouted = Vec::new();
             if let Some(group_id) = group_id {
                 let sp = tx.savepoint()?;
-                match public_group::apply(&sp, &group_id, &m.sender, &m.payload, m.commit_epoch) {
+                match public_group::apply(
+                    &sp,
+                    &m.room,
+                    &group_id,
+                    &m.sender,
+                    &m.payload,
+                    m.commit_epoch,
+                ) {
                     Ok(applied) => {
                         for user in &applied.removed {
                             sp.execute(
@@ -551,6 +558,29 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(out)
+    }
+
+    fn group_context_hash(&self, room: &str, epoch: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = lock(&self.reader);
+        Ok(conn
+            .query_row(
+                "SELECT context_hash FROM group_epochs WHERE room = ?1 AND epoch = ?2",
+                params![room, epoch as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn is_invited(&self, room: &str, user: &str) -> Result<bool, StoreError> {
+        let conn = lock(&self.reader);
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM invitations WHERE room = ?1 AND user = ?2",
+                params![room, user],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
     }
 
     fn messages_after(
