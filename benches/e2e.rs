@@ -92,7 +92,8 @@ fn group(n: usize) -> (Vec<Member>, Vec<MlsGroup>) {
                 panic!("welcome")
             };
             let staged =
-                StagedWelcome::new_from_welcome(&m.provider(), &join_config(), w, None).unwrap();
+                StagedWelcome::new_from_welcome(&m.provider(), &join_config(true), w, None)
+                    .unwrap();
             groups.push(staged.into_group(&m.provider()).unwrap());
         }
     }

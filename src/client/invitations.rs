@@ -21,6 +21,9 @@ use crate::e2e::sealed::WelcomeBox;
 use crate::error::ClientError;
 use crate::proto::{DirectEnvelope, Invitation, Refusal, Reply, Request};
 
+/// How long `decline` waits for the invitation's Welcome.
+const WELCOME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where this user stands with a room, as the server says.
 enum Standing {
     /// The room is routed here and the sender is a member: the Welcome joins at once.
@@ -56,6 +59,7 @@ fn stage(
     room: &str,
     sender: &str,
     welcome: &[u8],
+    tracked: bool,
 ) -> Result<Result<Staged, String>, ClientError> {
     let provider = tx.provider();
     let Some(welcome) = from_bytes(welcome).ok().and_then(|m| match m.extract() {
@@ -64,10 +68,11 @@ fn stage(
     }) else {
         return Ok(Err("not an MLS Welcome".into()));
     };
-    let staged = match StagedWelcome::new_from_welcome(&provider, &join_config(), welcome, None) {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
+    let staged =
+        match StagedWelcome::new_from_welcome(&provider, &join_config(tracked), welcome, None) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
     if room_of(staged.group_context().group_id()) != Some(room) {
         return Ok(Err(format!("its group is not the group of room {room:?}")));
     }
@@ -128,8 +133,8 @@ impl Client {
             tx.advance(&server, &me, room, after)?;
             tx.held_welcome(&server, &me, room)
         })?;
-        if let Some((by, welcome)) = held {
-            match self.join_welcome(room, &by, &welcome, None)? {
+        if let Some((by, welcome, tracked)) = held {
+            match self.join_welcome(room, &by, &welcome, None, tracked)? {
                 Ok(()) => {}
                 Err(reason) => self.refuse_welcome(room, &by, None, &reason)?,
             }
@@ -147,12 +152,27 @@ impl Client {
         name(room)?;
         let server = self.server_id()?;
         let me = self.user.clone();
+        // The Welcome is normally on its way right behind the invitation: wait a
+        // little for it, so that the members can be told to remove this user.
+        self.process_queued()?;
+        let deadline = std::time::Instant::now() + WELCOME_WAIT.min(self.request_timeout);
+        while self
+            .state
+            .transaction(|tx| tx.held_welcome(&server, &me, room))?
+            .is_none()
+            && self.invitations()?.iter().any(|i| i.room == room)
+        {
+            match self.wait_incoming(Some(deadline))? {
+                Some(event) => self.on_event(event)?,
+                None => break,
+            }
+        }
         let held = self
             .state
             .transaction(|tx| tx.held_welcome(&server, &me, room))?;
         let farewell = match &held {
-            Some((by, welcome)) => self.state.dry_run(|tx| {
-                let Ok(mut staged) = stage(tx, &me, room, by, welcome)? else {
+            Some((by, welcome, tracked)) => self.state.dry_run(|tx| {
+                let Ok(mut staged) = stage(tx, &me, room, by, welcome, *tracked)? else {
                     return Ok(None);
                 };
                 let out = staged
@@ -231,10 +251,13 @@ impl Client {
                 self.refuse_welcome(&room, &sender, Some(direct.id), &reason)
             }
             Standing::Routed => {
-                if let Err(reason) = self.check_against_server(&room, &sender, &boxed.welcome)? {
-                    return self.refuse_welcome(&room, &sender, Some(direct.id), &reason);
-                }
-                match self.join_welcome(&room, &sender, &boxed.welcome, Some(direct.id))? {
+                let tracked = match self.check_against_server(&room, &sender, &boxed.welcome)? {
+                    Ok(tracked) => tracked,
+                    Err(reason) => {
+                        return self.refuse_welcome(&room, &sender, Some(direct.id), &reason)
+                    }
+                };
+                match self.join_welcome(&room, &sender, &boxed.welcome, Some(direct.id), tracked)? {
                     Ok(()) => {
                         self.ack_directs(&[direct.id])?;
                         self.after_join(&room)
@@ -243,15 +266,18 @@ impl Client {
                 }
             }
             Standing::Invited => {
-                if let Err(reason) = self.check_against_server(&room, &sender, &boxed.welcome)? {
-                    return self.refuse_welcome(&room, &sender, Some(direct.id), &reason);
-                }
+                let tracked = match self.check_against_server(&room, &sender, &boxed.welcome)? {
+                    Ok(tracked) => tracked,
+                    Err(reason) => {
+                        return self.refuse_welcome(&room, &sender, Some(direct.id), &reason)
+                    }
+                };
                 let event = ChatEvent::Invited {
                     room: room.clone(),
                     by: sender.clone(),
                 };
                 self.state.transaction(|tx| {
-                    tx.hold_welcome(&server, &me, &room, &sender, &boxed.welcome)?;
+                    tx.hold_welcome(&server, &me, &room, &sender, &boxed.welcome, tracked)?;
                     tx.advance(&server, &me, DIRECT_STREAM, direct.id)?;
                     tx.push_events(&server, &me, &[event])
                 })?;
@@ -267,17 +293,18 @@ impl Client {
 
     /// Stages `welcome` without keeping anything and checks it (see [`stage`]), and
     /// that its group is the room's real group: the same context at its epoch as the
-    /// server tracks (a member cannot hand out a group of their own making).
+    /// server tracks (a member cannot hand out a group of their own making). `Ok(Ok(
+    /// tracked))`: usable, and whether the server tracks the room's group.
     fn check_against_server(
         &self,
         room: &str,
         sender: &str,
         welcome: &[u8],
-    ) -> Result<Result<(), String>, ClientError> {
+    ) -> Result<Result<bool, String>, ClientError> {
         let me = self.user.clone();
         let staged = self
             .state
-            .dry_run(|tx| Ok(stage(tx, &me, room, sender, welcome)?.map(|s| s.state())))?;
+            .dry_run(|tx| Ok(stage(tx, &me, room, sender, welcome, true)?.map(|s| s.state())))?;
         let (epoch, ours) = match staged {
             Ok(state) => state,
             Err(reason) => return Ok(Err(reason)),
@@ -288,8 +315,8 @@ impl Client {
         })? {
             // An opaque room (its creator gave the server no group state): nothing to
             // compare with.
-            Reply::GroupState(None) => Ok(Ok(())),
-            Reply::GroupState(Some(theirs)) if theirs == ours => Ok(Ok(())),
+            Reply::GroupState(None) => Ok(Ok(false)),
+            Reply::GroupState(Some(theirs)) if theirs == ours => Ok(Ok(true)),
             Reply::GroupState(Some(_)) => Ok(Err(format!(
                 "its group is not room {room:?}'s group as the server tracks it"
             ))),
@@ -306,14 +333,16 @@ impl Client {
         sender: &str,
         welcome: &[u8],
         direct_id: Option<u64>,
+        tracked: bool,
     ) -> Result<Result<(), String>, ClientError> {
         let server = self.server_id()?;
         let me = self.user.clone();
         self.state.transaction(|tx| {
-            let Staged { group, by, members } = match stage(tx, &me, room, sender, welcome)? {
-                Ok(s) => s,
-                Err(reason) => return Ok(Err(reason)),
-            };
+            let Staged { group, by, members } =
+                match stage(tx, &me, room, sender, welcome, tracked)? {
+                    Ok(s) => s,
+                    Err(reason) => return Ok(Err(reason)),
+                };
             let mut events = Vec::new();
             for user in observe_roster(tx, &server, &me, &members)? {
                 events.push(ChatEvent::KeyChanged { user });

@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS self_updates (
     PRIMARY KEY (server, user, room));
 CREATE TABLE IF NOT EXISTS held_welcomes (
     server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, by_user TEXT NOT NULL,
-    welcome BLOB NOT NULL,
+    welcome BLOB NOT NULL, tracked INTEGER NOT NULL,
     PRIMARY KEY (server, user, room));
 CREATE TABLE IF NOT EXISTS last_resort (
     server TEXT NOT NULL, user TEXT NOT NULL, published_ms INTEGER NOT NULL,
@@ -725,7 +725,8 @@ impl<'a> Tx<'a> {
         .map(drop)
     }
 
-    /// Keeps the Welcome of an invitation until it is accepted or declined.
+    /// Keeps the Welcome of an invitation until it is accepted or declined
+    /// (`tracked`: whether the server tracks the room's group).
     pub fn hold_welcome(
         &self,
         server: &str,
@@ -733,29 +734,30 @@ impl<'a> Tx<'a> {
         room: &str,
         by: &str,
         welcome: &[u8],
+        tracked: bool,
     ) -> Result<(), ClientError> {
         db(self.conn.execute(
-            "INSERT OR REPLACE INTO held_welcomes (server, user, room, by_user, welcome)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![server, user, room, by, welcome],
+            "INSERT OR REPLACE INTO held_welcomes (server, user, room, by_user, welcome, tracked)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![server, user, room, by, welcome, tracked],
         ))
         .map(drop)
     }
 
-    /// The held Welcome of an invitation to `room`: (inviter, Welcome bytes).
+    /// The held Welcome of an invitation to `room`: (inviter, Welcome bytes, tracked).
     pub fn held_welcome(
         &self,
         server: &str,
         user: &str,
         room: &str,
-    ) -> Result<Option<(String, Vec<u8>)>, ClientError> {
+    ) -> Result<Option<(String, Vec<u8>, bool)>, ClientError> {
         db(self
             .conn
             .query_row(
-                "SELECT by_user, welcome FROM held_welcomes
+                "SELECT by_user, welcome, tracked FROM held_welcomes
                  WHERE server = ?1 AND user = ?2 AND room = ?3",
                 params![server, user, room],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional())
     }

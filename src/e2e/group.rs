@@ -45,10 +45,16 @@ pub fn create_config() -> MlsGroupCreateConfig {
         .build()
 }
 
-/// How rooms are joined from a Welcome (same policy as [`create_config`]).
-pub fn join_config() -> MlsGroupJoinConfig {
+/// How rooms are joined from a Welcome: the policy of [`create_config`] for a room
+/// whose group the server tracks (`tracked`); for a room created before the server
+/// tracked groups, every message as ciphertext, as its members send and expect them.
+pub fn join_config(tracked: bool) -> MlsGroupJoinConfig {
     MlsGroupJoinConfig::builder()
-        .wire_format_policy(MIXED_PLAINTEXT_WIRE_FORMAT_POLICY)
+        .wire_format_policy(if tracked {
+            MIXED_PLAINTEXT_WIRE_FORMAT_POLICY
+        } else {
+            PURE_CIPHERTEXT_WIRE_FORMAT_POLICY
+        })
         .use_ratchet_tree_extension(true)
         .max_past_epochs(MAX_PAST_EPOCHS)
         .sender_ratchet_configuration(sender_ratchet())

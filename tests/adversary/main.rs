@@ -18,6 +18,7 @@ mod legacy;
 mod limits;
 mod liveness;
 mod names;
+mod opaque_rooms;
 mod pcs;
 mod registration;
 mod removed;

@@ -183,3 +183,33 @@ def test_ctrl_c_interrupts_a_blocking_recv(server: smc.Server, tmp_path: Path) -
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert "interrupted" in out
+
+
+def test_invitations_are_accepted_or_declined(server: smc.Server, tmp_path: Path) -> None:
+    alice = smc.Client(tmp_path / "a", "alice")
+    bob = smc.Client(tmp_path / "b", "bob")
+    carol = smc.Client(tmp_path / "c", "carol")
+    for c in (alice, bob, carol):
+        c.connect(server.address)
+    alice.create_room("r")
+    alice.invite("r", "bob")
+    alice.invite("r", "carol")
+    event = bob.recv_event(timeout=10)
+    assert isinstance(event, smc.Event)
+    assert (event.kind, event.room, event.user) == ("invited", "r", "alice")
+    assert bob.rooms() == [] and bob.invitations() == [("r", "alice")]
+    bob.accept("r")
+    carol.decline("r")
+    with pytest.raises(smc.NotInvited) as refused:
+        carol.accept("r")
+    assert refused.value.room == "r"
+    with pytest.raises(TypeError):
+        bob.accept(None)  # type: ignore[arg-type]
+    # alice's client commits carol's self-removal, then sends.
+    while alice.recv_event(timeout=0.5) is not None:
+        pass
+    alice.send("r", "just the two of us")
+    assert alice.members("r") == ["alice", "bob"]
+    message = bob.recv(timeout=10)
+    assert message is not None and message.text == "just the two of us"
+    assert carol.rooms() == []

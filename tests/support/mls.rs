@@ -93,6 +93,47 @@ impl Actor {
         .unwrap()
     }
 
+    /// A new group for `room` as smc created them before the server tracked groups:
+    /// every message, group changes included, as ciphertext.
+    pub fn legacy_group(&self, room: &str) -> MlsGroup {
+        let config = MlsGroupCreateConfig::builder()
+            .ciphersuite(smc::e2e::group::CIPHERSUITE)
+            .wire_format_policy(PURE_CIPHERTEXT_WIRE_FORMAT_POLICY)
+            .use_ratchet_tree_extension(true)
+            .build();
+        MlsGroup::new_with_group_id(
+            &self.provider,
+            &self.signer,
+            &config,
+            group_id(room, &[9; 16]),
+            self.credential.clone(),
+        )
+        .unwrap()
+    }
+
+    /// Processes a message of `group` from someone else and merges it if it is a
+    /// commit; `Err` with why it was refused.
+    pub fn process(&self, group: &mut MlsGroup, payload: &[u8]) -> Result<&'static str, String> {
+        let message = MlsMessageIn::tls_deserialize_exact(payload).map_err(|e| e.to_string())?;
+        let protocol = message
+            .try_into_protocol_message()
+            .map_err(|e| e.to_string())?;
+        match group
+            .process_message(&self.provider, protocol)
+            .map_err(|e| e.to_string())?
+            .into_content()
+        {
+            ProcessedMessageContent::ApplicationMessage(_) => Ok("application"),
+            ProcessedMessageContent::StagedCommitMessage(staged) => {
+                group
+                    .merge_staged_commit(&self.provider, *staged)
+                    .map_err(|e| e.to_string())?;
+                Ok("commit")
+            }
+            _ => Ok("other"),
+        }
+    }
+
     /// A new group with the given id (a copy of a real room's id).
     pub fn group_with_id(&self, id: &[u8]) -> MlsGroup {
         MlsGroup::new_with_group_id(
