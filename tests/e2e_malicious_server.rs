@@ -5,75 +5,17 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{params, Connection};
 use smc::client::ChatEvent;
-use smc::{Client, ClientError, E2eError, Server, ServerConfig};
+use smc::{Client, ClientError, E2eError};
+use support::events::{drain, texts, unreadable};
+use support::evil::Evil;
 use support::{client, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
-const QUIET: Option<Duration> = Some(Duration::from_millis(500));
-
-/// A server whose database the test can edit while it is stopped.
-struct Evil {
-    data: PathBuf,
-    address: String,
-    server: Option<Server>,
-}
-
-impl Evil {
-    fn start(data: &Path) -> Evil {
-        let server = Server::start(ServerConfig::new(data, "127.0.0.1:0")).unwrap();
-        Evil {
-            data: data.to_owned(),
-            address: server.address().to_string(),
-            server: Some(server),
-        }
-    }
-
-    /// Stops the server, runs `edit` on its database, starts it again.
-    fn tamper(&mut self, edit: impl FnOnce(&Connection)) {
-        if let Some(s) = self.server.take() {
-            s.stop();
-        }
-        let conn = Connection::open(self.data.join("smc.db")).unwrap();
-        edit(&conn);
-        drop(conn);
-        self.server =
-            Some(Server::start(ServerConfig::new(&self.data, self.address.clone())).unwrap());
-    }
-}
-
-/// Every event until nothing comes for a while.
-fn drain(c: &mut Client) -> Vec<ChatEvent> {
-    let mut out = Vec::new();
-    while let Some(e) = c.recv_event(QUIET).unwrap() {
-        out.push(e);
-    }
-    out
-}
-
-fn texts(events: &[ChatEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ChatEvent::Message(m) => Some(m.text.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn unreadable(events: &[ChatEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ChatEvent::Undecryptable { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
-}
 
 /// alice and bob in room "r", bob has read everything.
 fn pair(dir: &Path, evil: &Evil) -> (Client, Client) {

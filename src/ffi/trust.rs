@@ -139,6 +139,27 @@ pub unsafe extern "C" fn smc_client_is_verified(
     })
 }
 
+/// Runs `call` with the client, a server address and a fingerprint, all checked.
+///
+/// # Safety
+/// `client` is NULL or live; `address` and `fingerprint` are NULL or NUL-terminated.
+unsafe fn with_server(
+    client: *mut SmcClient,
+    address: *const c_char,
+    fingerprint: *const c_char,
+    call: impl FnOnce(&mut Client, &str, &str) -> Result<(), crate::ClientError>,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        // SAFETY: per the caller's contract.
+        let address = unsafe { str_arg(address, "address") }?;
+        // SAFETY: per the caller's contract.
+        let fingerprint = unsafe { str_arg(fingerprint, "fingerprint") }?;
+        call(&mut client.0, address, fingerprint)?;
+        Ok(())
+    })
+}
+
 /// Like `smc_client_connect`, but the server's key must have the fingerprint
 /// `fingerprint` (given by the server's operator; case, spaces and colons do not
 /// matter), checked during the handshake before anything about the user is sent.
@@ -159,15 +180,8 @@ pub unsafe extern "C" fn smc_client_connect_expecting(
     address: *const c_char,
     fingerprint: *const c_char,
 ) -> SmcStatus {
-    guard(|| {
-        let client = handle_mut(client, "client")?;
-        // SAFETY: per this function's contract.
-        let address = unsafe { str_arg(address, "address") }?;
-        // SAFETY: per this function's contract.
-        let fingerprint = unsafe { str_arg(fingerprint, "fingerprint") }?;
-        client.0.connect_expecting(address, fingerprint)?;
-        Ok(())
-    })
+    // SAFETY: per this function's contract.
+    unsafe { with_server(client, address, fingerprint, Client::connect_expecting) }
 }
 
 /// Pins the key of the server at `address` if its fingerprint is `fingerprint`, so
@@ -186,15 +200,12 @@ pub unsafe extern "C" fn smc_client_trust_server(
     address: *const c_char,
     fingerprint: *const c_char,
 ) -> SmcStatus {
-    guard(|| {
-        let client = handle_mut(client, "client")?;
-        // SAFETY: per this function's contract.
-        let address = unsafe { str_arg(address, "address") }?;
-        // SAFETY: per this function's contract.
-        let fingerprint = unsafe { str_arg(fingerprint, "fingerprint") }?;
-        client.0.trust_server(address, fingerprint)?;
-        Ok(())
-    })
+    // SAFETY: per this function's contract.
+    unsafe {
+        with_server(client, address, fingerprint, |c, a, f| {
+            Client::trust_server(c, a, f)
+        })
+    }
 }
 
 /// The fingerprint of the key the server at `address` presents, learnt without

@@ -5,9 +5,7 @@
 use smc::proto::Request;
 use smc::Refusal;
 
-use crate::evil::Evil;
-use crate::raw::Raw;
-use crate::support::mls::Actor;
+use crate::support::evil::Evil;
 use crate::support::{client, tempdir};
 use crate::{drain, pair, start, still_chatting, texts, unreadable};
 
@@ -17,18 +15,7 @@ fn group_changes_are_taken_for_exactly_the_current_epoch() {
     let server = start(&dir.join("server"), Default::default());
     let (mut alice, mut bob) = pair(&dir, &server, "r");
     // mallory becomes a member of the room (on the server and in the group).
-    let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
-    let actor = Actor::new(b"mallory");
-    mallory
-        .request(Request::PublishKeyPackages {
-            packages: vec![actor.key_package()],
-            last_resort: None,
-        })
-        .unwrap();
-    alice.invite("r", "mallory").unwrap();
-    mallory
-        .request(Request::Accept { room: "r".into() })
-        .unwrap();
+    let (mut mallory, _actor) = crate::mallory_in(&server, &mut alice, "r");
     drain(&mut bob);
 
     // Junk marked as the change of any epoch (the current one, 2, included), or an
@@ -180,18 +167,7 @@ fn a_well_framed_but_corrupt_or_misattributed_commit_cannot_take_the_epoch() {
 
     // mallory is a member on the server (invited, accepted) and tries, for exactly the
     // current epoch: a corrupted commit, and alice's commit replayed under his name.
-    let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
-    let actor = Actor::new(b"mallory");
-    mallory
-        .request(Request::PublishKeyPackages {
-            packages: vec![actor.key_package()],
-            last_resort: None,
-        })
-        .unwrap();
-    alice.invite("r", "mallory").unwrap();
-    mallory
-        .request(Request::Accept { room: "r".into() })
-        .unwrap();
+    let (mut mallory, _actor) = crate::mallory_in(&server, &mut alice, "r");
     let current = epoch + 2;
     for (label, payload) in [
         (

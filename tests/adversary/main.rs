@@ -7,7 +7,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod evil;
 mod raw;
 
 mod consent;
@@ -29,49 +28,17 @@ mod welcome;
 use std::path::Path;
 use std::time::Duration;
 
-use smc::client::ChatEvent;
 use smc::net::Limits;
 use smc::{Client, Server, ServerConfig};
+pub use support::events::{drain, texts, unreadable};
 
 pub const WAIT: Option<Duration> = Some(Duration::from_secs(10));
-pub const QUIET: Option<Duration> = Some(Duration::from_millis(500));
 
 /// A server on a free loopback port with `limits`.
 pub fn start(dir: &Path, limits: Limits) -> Server {
     let mut config = ServerConfig::new(dir, "127.0.0.1:0");
     config.limits = limits;
     Server::start(config).unwrap()
-}
-
-/// Every event until nothing comes for a while.
-pub fn drain(c: &mut Client) -> Vec<ChatEvent> {
-    let mut out = Vec::new();
-    while let Some(e) = c.recv_event(QUIET).unwrap() {
-        out.push(e);
-    }
-    out
-}
-
-/// The texts of the messages among `events`.
-pub fn texts(events: &[ChatEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ChatEvent::Message(m) => Some(m.text.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The reasons of the undecryptable items among `events`.
-pub fn unreadable(events: &[ChatEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ChatEvent::Undecryptable { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// alice and bob, both connected, in room `room` that alice created; bob has read
@@ -95,4 +62,26 @@ pub fn still_chatting(alice: &mut Client, bob: &mut Client, room: &str, label: &
     let b = format!("bob after {label}");
     bob.send(room, &b).unwrap();
     assert_eq!(alice.recv(WAIT).unwrap().unwrap().text, b);
+}
+
+/// mallory, a real member of `room` (he publishes a key package of his own making,
+/// alice invites him, he accepts): his raw session and his MLS identity.
+pub fn mallory_in(
+    server: &Server,
+    alice: &mut Client,
+    room: &str,
+) -> (raw::Raw, support::mls::Actor) {
+    let mut mallory = raw::Raw::hello(server.address(), "mallory").unwrap();
+    let actor = support::mls::Actor::new(b"mallory");
+    mallory
+        .request(smc::proto::Request::PublishKeyPackages {
+            packages: vec![actor.key_package()],
+            last_resort: None,
+        })
+        .unwrap();
+    alice.invite(room, "mallory").unwrap();
+    mallory
+        .request(smc::proto::Request::Accept { room: room.into() })
+        .unwrap();
+    (mallory, actor)
 }

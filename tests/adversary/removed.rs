@@ -5,7 +5,7 @@
 use rusqlite::params;
 use smc::client::ChatEvent;
 
-use crate::evil::Evil;
+use crate::support::evil::Evil;
 use crate::support::{client, tempdir};
 use crate::{drain, texts, unreadable};
 

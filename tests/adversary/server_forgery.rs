@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use crate::evil::Evil;
+use crate::support::evil::Evil;
 use crate::support::{client, tempdir};
 use crate::{drain, texts, unreadable};
 

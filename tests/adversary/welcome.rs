@@ -161,18 +161,7 @@ fn a_member_cannot_hand_out_a_group_of_his_own_making() {
     let mut bob = crate::support::client(&dir.join("bob"), "bob", &address);
     alice.create_room("r").unwrap();
     // mallory is a real member of r.
-    let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
-    let actor = Actor::new(b"mallory");
-    mallory
-        .request(Request::PublishKeyPackages {
-            packages: vec![actor.key_package()],
-            last_resort: None,
-        })
-        .unwrap();
-    alice.invite("r", "mallory").unwrap();
-    mallory
-        .request(Request::Accept { room: "r".into() })
-        .unwrap();
+    let (mut mallory, actor) = crate::mallory_in(&server, &mut alice, "r");
     // He invites bob, but to a group he made with the room's group id: bob would talk
     // to mallory alone while believing he is in r.
     let stored = match mallory.request(Request::History {

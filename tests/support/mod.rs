@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod events;
+pub mod evil;
 pub mod mls;
 pub mod tmux;
 

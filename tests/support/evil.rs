@@ -1,4 +1,5 @@
 //! A malicious server: the real server with its database edited while it is stopped.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
