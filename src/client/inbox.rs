@@ -15,6 +15,7 @@ use super::state::Tx;
 use super::trust::{mls, observe_roster};
 use super::{ChatEvent, Client, Message};
 use crate::e2e::group::{checked_roster, from_bytes, member_name, roster};
+use crate::e2e::policy;
 use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::ClientError;
 use crate::proto::{DirectEnvelope, Envelope, Event};
@@ -424,12 +425,14 @@ impl Client {
                     }));
                 }
                 ProcessedMessageContent::ProposalMessage(proposal) => {
+                    policy::check_proposal(&proposal).map_err(|why| reject(envelope, why))?;
                     group
                         .store_pending_proposal(provider.storage(), *proposal)
                         .map_err(mls("storing a proposal"))?;
                     to_commit = true;
                 }
                 ProcessedMessageContent::StagedCommitMessage(staged) => {
+                    policy::check_commit(&staged).map_err(|why| reject(envelope, why))?;
                     let before = roster(&group);
                     let self_removed = staged.self_removed();
                     group

@@ -14,6 +14,7 @@
 //! Nothing here invents cryptography: MLS, SQLCipher, Argon2id and SHA-512 do the work.
 
 pub mod group;
+pub mod policy;
 pub mod provider;
 pub mod safety;
 pub mod sealed;

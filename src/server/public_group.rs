@@ -20,6 +20,7 @@ use openmls_rust_crypto::RustCrypto;
 use rusqlite::Connection;
 
 use crate::e2e::group::{context_hash, member_name, room_of};
+use crate::e2e::policy;
 use crate::e2e::provider::Storage;
 use crate::proto::Refusal;
 
@@ -150,6 +151,7 @@ pub(crate) fn apply(
     }
     match processed.into_content() {
         ProcessedMessageContent::StagedCommitMessage(staged) => {
+            policy::check_commit(&staged).map_err(bad)?;
             group
                 .merge_commit(&storage, *staged)
                 .map_err(|e| bad(format!("the commit cannot be applied ({e})")))?;
@@ -163,6 +165,7 @@ pub(crate) fn apply(
             if commit_epoch.is_some() {
                 return Err(bad("a proposal marked as a group change"));
             }
+            policy::check_proposal(&proposal).map_err(bad)?;
             group
                 .add_proposal(&storage, *proposal)
                 .map_err(|e| bad(format!("the proposal cannot be stored ({e})")))?;

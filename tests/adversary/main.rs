@@ -19,6 +19,7 @@ mod liveness;
 mod names;
 mod opaque_rooms;
 mod pcs;
+mod policy;
 mod registration;
 mod removed;
 mod server_forgery;

@@ -23,6 +23,11 @@ impl Evil {
         }
     }
 
+    /// The running server.
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().expect("running")
+    }
+
     /// Stops the server, runs `edit` on its database, starts it again on the same
     /// address.
     pub fn tamper(&mut self, edit: impl FnOnce(&Connection)) {

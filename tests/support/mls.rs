@@ -183,6 +183,36 @@ impl Actor {
         bundle.commit().tls_serialize_detached().unwrap()
     }
 
+    /// Joins a group from a boxed Welcome (as smc's direct queue carries them).
+    pub fn join(&self, boxed: &[u8]) -> MlsGroup {
+        let boxed = WelcomeBox::decode(boxed).expect("a boxed Welcome");
+        let welcome = match MlsMessageIn::tls_deserialize_exact(boxed.welcome.as_slice())
+            .unwrap()
+            .extract()
+        {
+            MlsMessageBodyIn::Welcome(w) => w,
+            _ => panic!("not a Welcome"),
+        };
+        StagedWelcome::new_from_welcome(
+            &self.provider,
+            &smc::e2e::group::join_config(true),
+            welcome,
+            None,
+        )
+        .unwrap()
+        .into_group(&self.provider)
+        .unwrap()
+    }
+
+    /// The leaf index of `name` in `group`.
+    pub fn leaf_of(group: &MlsGroup, name: &str) -> LeafNodeIndex {
+        group
+            .members()
+            .find(|m| smc::e2e::group::identity(&m.credential).as_deref() == Some(name))
+            .expect("a member")
+            .index
+    }
+
     /// Decrypts an application message of `group` (what the attacker can read).
     pub fn read(&self, group: &mut MlsGroup, payload: &[u8]) -> Option<Vec<u8>> {
         let message = MlsMessageIn::tls_deserialize_exact(payload).ok()?;
