@@ -18,7 +18,7 @@ use crate::e2e::group::{checked_roster, from_bytes, member_name, roster};
 use crate::e2e::policy;
 use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::ClientError;
-use crate::proto::{DirectEnvelope, Envelope, Event};
+use crate::proto::{check_name, DirectEnvelope, Envelope, Event};
 
 /// How many messages of one room wait for that room's Welcome, at most.
 const MAX_WAITING_FOR_WELCOME: usize = 10_000;
@@ -110,7 +110,20 @@ impl Client {
 
     pub(super) fn on_event(&mut self, event: Event) -> Result<(), ClientError> {
         match event {
+            // Every name that comes from the server is checked like any name: an honest
+            // server never sends an invalid one (it checks them where they enter), so
+            // such an item is dropped (logged with the name escaped), never shown.
+            Event::Message(envelope)
+                if check_name(&envelope.room).is_err() || check_name(&envelope.sender).is_err() =>
+            {
+                tracing::warn!(room = ?envelope.room, sender = ?envelope.sender, "message with an invalid name dropped");
+                Ok(())
+            }
             Event::Message(envelope) => self.on_envelope(envelope),
+            Event::Direct(direct) if check_name(&direct.sender).is_err() => {
+                tracing::warn!(sender = ?direct.sender, "direct delivery with an invalid sender dropped");
+                self.ack_directs(&[direct.id])
+            }
             Event::Direct(direct) => self.on_direct(direct),
             Event::SyncDone => {
                 self.synced = true;

@@ -19,7 +19,7 @@ use crate::e2e::group::{
 };
 use crate::e2e::sealed::WelcomeBox;
 use crate::error::ClientError;
-use crate::proto::{DirectEnvelope, Invitation, Refusal, Reply, Request};
+use crate::proto::{check_name, DirectEnvelope, Invitation, Refusal, Reply, Request};
 
 /// How long `decline` waits for the invitation's Welcome.
 const WELCOME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -229,8 +229,17 @@ impl Client {
     ) -> Result<(), ClientError> {
         let server = self.server_id()?;
         let me = self.user.clone();
-        let room = boxed.room.clone();
         let sender = direct.sender.clone();
+        if check_name(&boxed.room).is_err() {
+            let reason = "an invalid room name".to_owned();
+            return self.refuse_welcome(
+                &format!("{:?}", boxed.room),
+                &sender,
+                Some(direct.id),
+                &reason,
+            );
+        }
+        let room = boxed.room.clone();
         let (seen, in_room) = self.state.transaction(|tx| {
             Ok((
                 tx.cursor(&server, &me, DIRECT_STREAM)? >= direct.id,

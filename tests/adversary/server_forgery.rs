@@ -68,3 +68,39 @@ fn a_rewritten_sender_or_a_message_moved_to_another_room_is_refused() {
         "{reasons:?}"
     );
 }
+
+#[test]
+fn names_with_control_characters_from_a_server_are_never_passed_on() {
+    let dir = tempdir("adv_forged_names");
+    let mut evil = Evil::start(&dir.join("server"));
+    let address = evil.address.clone();
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    drain(&mut bob);
+    drop(bob);
+    let said = alice.send("r", "hello").unwrap();
+    alice.send("r", "still here").unwrap();
+    evil.tamper(|db| {
+        db.execute(
+            "UPDATE messages SET sender = ?2 WHERE room = 'r' AND seq = ?1",
+            params![said.seq as i64, "alice\u{1b}]0;owned\u{7}"],
+        )
+        .unwrap();
+    });
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    let events = drain(&mut bob);
+    assert_eq!(texts(&events), ["still here"], "{events:?}");
+    for event in &events {
+        let names: Vec<&str> = match event {
+            smc::client::ChatEvent::Message(m) => vec![&m.sender, &m.room],
+            smc::client::ChatEvent::Undecryptable { sender, room, .. } => vec![sender, room],
+            _ => vec![],
+        };
+        assert!(
+            names.iter().all(|n| !n.chars().any(char::is_control)),
+            "a control character was passed on: {event:?}"
+        );
+    }
+}
