@@ -3,10 +3,13 @@
 //! The Rust core of smc, used three ways: as this crate, from C through `libsmc`
 //! (`include/smc.h`, see [`ffi`]), and from Python through the `smc` package.
 //!
-//! Today the crate holds the *legacy* system: the affine cipher of the original
-//! student project (see [`legacy`]), kept byte-exact for compatibility. That cipher
-//! **provides no security at all**; it exists only so that old scripts and old peers
-//! keep working.
+//! It holds the messenger — [`Server`] and [`Client`]: a Noise transport ([`net`]),
+//! rooms as MLS groups with end-to-end encryption ([`e2e`], [`client`]), a server that
+//! relays and stores only ciphertext and verifies group changes ([`server`]) — and the
+//! *legacy* system of the original student project ([`legacy`]), kept byte-exact for
+//! compatibility. The legacy affine cipher **provides no security at all**; it exists
+//! only so that old scripts and old peers keep working. docs/ARCHITECTURE.md maps the
+//! modules; README.md's "Security model" says what smc protects and against whom.
 #![warn(missing_docs)]
 
 pub mod cli;

@@ -67,9 +67,11 @@ impl Witnesses {
         assert_eq!(self.bob.recv(WAIT).unwrap().unwrap().text, text);
     }
 
+    /// What alice had acknowledged is what bob, another party, received and stored
+    /// (alice's own history would only repeat what alice wrote down herself).
     fn nothing_lost(&self) {
         let stored: Vec<String> = self
-            .alice
+            .bob
             .history("r", 1000)
             .unwrap()
             .into_iter()

@@ -213,3 +213,26 @@ def test_invitations_are_accepted_or_declined(server: smc.Server, tmp_path: Path
     message = bob.recv(timeout=10)
     assert message is not None and message.text == "just the two of us"
     assert carol.rooms() == []
+
+
+def test_close_releases_the_home_at_once(server: smc.Server, tmp_path: Path) -> None:
+    alice = connect(tmp_path / "a", "alice", server)
+    alice.create_room("r")
+    alice.close()
+    assert not alice.connected
+    with pytest.raises(smc.ConnectionClosed):
+        alice.rooms()
+    # The same home opens again right away (no garbage collection needed)...
+    again = connect(tmp_path / "a", "alice", server)
+    assert again.rooms() == ["r"]
+    # ...and so after a `with` block.
+    with again:
+        pass
+    third = smc.Client(tmp_path / "a", "alice")
+    third.close()
+    third.close()  # closing twice is harmless
+    # connect opens a closed client's home again.
+    third.connect(server.address)
+    assert third.rooms() == ["r"]
+    with pytest.raises(smc.SmcIOError):
+        smc.Client(tmp_path / "a", "alice")  # in use again

@@ -131,12 +131,35 @@ fn slice(deadline: Option<Instant>) -> Duration {
     }
 }
 
+/// How a client's home is opened (again, after `close`).
+struct Opener {
+    home: PathBuf,
+    user: String,
+    /// Wiped when the Python object goes.
+    passphrase: Option<zeroize::Zeroizing<String>>,
+    auto_join: bool,
+}
+
+impl Opener {
+    fn open(&self) -> Result<Client, smc::ClientError> {
+        let mut client = match &self.passphrase {
+            Some(p) => Client::open_with_passphrase(&self.home, &self.user, p)?,
+            None => Client::open(&self.home, &self.user)?,
+        };
+        client.set_auto_join(self.auto_join);
+        Ok(client)
+    }
+}
+
 /// A user's client, living in `home` (its key, pinned servers, read cursors).
 #[pyclass(module = "smc._smc", name = "Client")]
 pub struct PyClient {
-    client: Arc<Mutex<Client>>,
+    /// `None` once closed: closing drops the client, which releases its home (the lock,
+    /// the state database, the connection).
+    client: Arc<Mutex<Option<Client>>>,
     user: String,
     fingerprint: String,
+    opener: Arc<Opener>,
 }
 
 impl PyClient {
@@ -146,8 +169,11 @@ impl PyClient {
         f: impl FnOnce(&mut Client) -> Result<T, smc::ClientError> + Send,
     ) -> PyResult<T> {
         let client = Arc::clone(&self.client);
-        py.detach(move || f(&mut locked(&client)))
-            .map_err(client_error)
+        py.detach(move || match locked(&client).as_mut() {
+            Some(c) => f(c),
+            None => Err(smc::ClientError::ConnectionClosed),
+        })
+        .map_err(client_error)
     }
 }
 
@@ -162,19 +188,18 @@ impl PyClient {
         passphrase: Option<String>,
         auto_join: bool,
     ) -> PyResult<Self> {
-        let u = user.clone();
-        let passphrase = passphrase.map(zeroize::Zeroizing::new);
-        let mut client = py
-            .detach(move || match passphrase {
-                Some(p) => Client::open_with_passphrase(home, &u, &p),
-                None => Client::open(home, &u),
-            })
-            .map_err(client_error)?;
-        client.set_auto_join(auto_join);
+        let opener = Opener {
+            home,
+            user: user.clone(),
+            passphrase: passphrase.map(zeroize::Zeroizing::new),
+            auto_join,
+        };
+        let client = py.detach(|| opener.open()).map_err(client_error)?;
         Ok(PyClient {
             fingerprint: client.fingerprint(),
-            client: Arc::new(Mutex::new(client)),
+            client: Arc::new(Mutex::new(Some(client))),
             user,
+            opener: Arc::new(opener),
         })
     }
 
@@ -193,7 +218,9 @@ impl PyClient {
     /// Whether a connection is open.
     #[getter]
     fn connected(&self) -> bool {
-        locked(&self.client).is_connected()
+        locked(&self.client)
+            .as_ref()
+            .is_some_and(|c| c.is_connected())
     }
 
     /// Connects to "host:port". With `fingerprint` (given by the server's operator)
@@ -210,7 +237,16 @@ impl PyClient {
         fingerprint: Option<String>,
         token: Option<String>,
     ) -> PyResult<()> {
-        self.call(py, move |c| {
+        // A closed client opens its home again.
+        let (client, opener) = (Arc::clone(&self.client), Arc::clone(&self.opener));
+        py.detach(move || {
+            let mut slot = locked(&client);
+            if slot.is_none() {
+                *slot = Some(opener.open()?);
+            }
+            let Some(c) = slot.as_mut() else {
+                return Err(smc::ClientError::ConnectionClosed);
+            };
             if token.is_some() {
                 c.set_registration_token(token);
             }
@@ -219,6 +255,7 @@ impl PyClient {
                 None => c.connect(&address),
             }
         })
+        .map_err(client_error)
     }
 
     /// Pins the key of the server at `address` if its fingerprint is `fingerprint`
@@ -232,10 +269,13 @@ impl PyClient {
         self.call(py, move |c| c.pinned_server(&address))
     }
 
-    /// Closes the connection.
+    /// Closes the client: the connection, the state and the home's lock are released
+    /// at once (another `Client` may open the same home right after). Later calls raise
+    /// `ConnectionClosed`, except `connect`, which opens the home again. Leaving a
+    /// `with` block closes it too.
     fn close(&self, py: Python<'_>) {
         let client = Arc::clone(&self.client);
-        py.detach(move || locked(&client).close());
+        py.detach(move || drop(locked(&client).take()));
     }
 
     /// The pending invitations: a list of (room, inviter).
