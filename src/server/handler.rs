@@ -145,6 +145,11 @@ impl Shared {
                             reason: format!("{user:?} has too many pending invitations"),
                         })
                     }
+                    Invited::ByOther(other) => {
+                        return Err(bad(format!(
+                            "{user:?} already has an invitation to {room:?} from {other:?}"
+                        )))
+                    }
                     Invited::Pending => {}
                 }
                 let event = ServerFrame::Event(Event::Invited {
@@ -161,7 +166,7 @@ impl Shared {
             }
             Request::Uninvite { room, user } => {
                 self.require_member(&room, me).await?;
-                blocking(store, move |s| s.uninvite(&room, &user)).await?;
+                blocking(store, move |s| s.uninvite(&room, &user, Some(&me_owned))).await?;
                 Ok(Reply::Done)
             }
             Request::GroupState { room, epoch } => {
@@ -222,7 +227,7 @@ impl Shared {
                         tracing::info!(user = me, room, %refusal, "farewell not posted");
                     }
                 }
-                blocking(store, move |s| s.uninvite(&room, &me_owned)).await?;
+                blocking(store, move |s| s.uninvite(&room, &me_owned, None)).await?;
                 Ok(Reply::Done)
             }
             Request::Leave { room } => {

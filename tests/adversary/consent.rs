@@ -124,3 +124,36 @@ fn junk_sent_to_a_room_someone_was_pushed_into_never_reaches_them() {
     bob.decline("spam").unwrap();
     assert!(bob.invitations().unwrap().is_empty());
 }
+
+#[test]
+fn another_member_cannot_take_over_or_withdraw_an_invitation() {
+    let dir = tempdir("adv_consent_takeover");
+    let server = start(&dir.join("server"), Default::default());
+    let address = server.address().to_string();
+    let mut alice = crate::support::client(&dir.join("alice"), "alice", &address);
+    let mut bob = open(&dir, "bob", &address);
+    alice.create_room("r").unwrap();
+    let (mut mallory, _) = crate::mallory_in(&server, &mut alice, "r");
+    alice.invite("r", "bob").unwrap();
+    let taken = mallory.request(Request::Invite {
+        room: "r".into(),
+        user: "bob".into(),
+    });
+    assert!(
+        matches!(&taken, Err(smc::Refusal::BadRequest { reason }) if reason.contains("already has an invitation")),
+        "{taken:?}"
+    );
+    mallory
+        .request(Request::Uninvite {
+            room: "r".into(),
+            user: "bob".into(),
+        })
+        .unwrap();
+    let pending = bob.invitations().unwrap();
+    assert_eq!(pending.len(), 1, "withdrawn by someone else: {pending:?}");
+    assert_eq!(pending[0].by, "alice");
+    drain(&mut bob);
+    bob.accept("r").unwrap();
+    alice.send("r", "welcome bob").unwrap();
+    assert_eq!(texts(&drain(&mut bob)), ["welcome bob"]);
+}

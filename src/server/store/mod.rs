@@ -55,7 +55,7 @@ pub enum Registration {
 }
 
 /// Outcome of an invitation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invited {
     /// Recorded (or renewed).
     Pending,
@@ -63,6 +63,8 @@ pub enum Invited {
     AlreadyMember,
     /// The user has too many pending invitations.
     TooMany,
+    /// The user has a pending invitation to the room from someone else (who).
+    ByOther(String),
 }
 
 /// A registered user, as `smc admin users` lists them.
@@ -184,8 +186,9 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
         max_pending: usize,
     ) -> Result<Invited, StoreError>;
-    /// Withdraws `user`'s invitation to `room`; `false` if there was none.
-    fn uninvite(&self, room: &str, user: &str) -> Result<bool, StoreError>;
+    /// Withdraws `user`'s invitation to `room` (only `by`'s, when given: an inviter
+    /// withdraws their own; the invitee declines any); `false` if there was none.
+    fn uninvite(&self, room: &str, user: &str, by: Option<&str>) -> Result<bool, StoreError>;
     /// `user`'s pending invitations, oldest first.
     fn invitations_of(&self, user: &str) -> Result<Vec<Invitation>, StoreError>;
     /// Turns `user`'s invitation to `room` into membership; the sequence number after

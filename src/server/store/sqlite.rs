@@ -366,6 +366,18 @@ impl Store for SqliteStore {
         if pending as usize >= max_pending || from_inviter as usize >= (max_pending / 10).max(1) {
             return Ok(Invited::TooMany);
         }
+        let other: Option<String> = tx
+            .query_row(
+                "SELECT by_user FROM invitations WHERE room = ?1 AND user = ?2 AND by_user != ?3",
+                params![room, user, by],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(other) = other {
+            // One invitation at a time: a second inviter cannot take it over (nor
+            // make the first inviter's Welcome unusable).
+            return Ok(Invited::ByOther(other));
+        }
         tx.execute(
             "INSERT OR REPLACE INTO invitations (room, user, by_user, joined_seq, created_ms)
              SELECT name, ?2, ?3, last_seq, ?4 FROM rooms WHERE name = ?1",
@@ -375,11 +387,12 @@ impl Store for SqliteStore {
         Ok(Invited::Pending)
     }
 
-    fn uninvite(&self, room: &str, user: &str) -> Result<bool, StoreError> {
+    fn uninvite(&self, room: &str, user: &str, by: Option<&str>) -> Result<bool, StoreError> {
         let conn = lock(&self.writer);
         let n = conn.execute(
-            "DELETE FROM invitations WHERE room = ?1 AND user = ?2",
-            params![room, user],
+            "DELETE FROM invitations WHERE room = ?1 AND user = ?2
+             AND (?3 IS NULL OR by_user = ?3)",
+            params![room, user, by],
         )?;
         Ok(n == 1)
     }
