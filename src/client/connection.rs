@@ -163,6 +163,10 @@ impl Connection {
         &self,
         request: Request,
     ) -> Result<(u64, oneshot::Receiver<Result<Reply, Refusal>>), ClientError> {
+        // The reader has seen the end of the connection: nothing will ever answer.
+        if self.reader.is_finished() {
+            return Err(ClientError::ConnectionClosed);
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let bytes = encode(&ClientFrame { id, request });
         if bytes.len() > crate::net::MAX_MESSAGE {

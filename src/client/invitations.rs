@@ -278,7 +278,13 @@ impl Client {
                 let tracked = match self.check_against_server(&room, &sender, &boxed.welcome)? {
                     Ok(tracked) => tracked,
                     Err(reason) => {
-                        return self.refuse_welcome(&room, &sender, Some(direct.id), &reason)
+                        // An invitation whose Welcome is bogus is declined at once, so
+                        // that it does not stand in the way of a real one.
+                        let _ = self.expect_done(Request::Decline {
+                            room: room.clone(),
+                            farewell: None,
+                        });
+                        return self.refuse_welcome(&room, &sender, Some(direct.id), &reason);
                     }
                 };
                 let event = ChatEvent::Invited {
