@@ -61,7 +61,7 @@ fn a_server_that_stops_answering_is_noticed_and_nothing_is_missed() {
     let mut alice = client(&dir.join("alice"), "alice", &direct);
     let mut bob = smc::Client::open(dir.join("bob"), "bob").unwrap();
     bob.set_auto_join(true);
-    bob.set_keepalive(Duration::from_millis(200));
+    bob.set_keepalive(Duration::from_secs(1));
     bob.connect(&relayed).unwrap();
     alice.create_room("r").unwrap();
     alice.invite("r", "bob").unwrap();
