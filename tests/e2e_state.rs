@@ -24,12 +24,10 @@ const TOTAL: u64 = 40;
 #[test]
 #[ignore = "run as a child process by the crash test"]
 fn crash_child() {
-    let (Ok(home), Ok(address)) = (
-        std::env::var("SMC_CRASH_HOME"),
-        std::env::var("SMC_CRASH_ADDRESS"),
-    ) else {
-        return;
-    };
+    // Run by hand without them, this test fails rather than pass doing nothing.
+    let home = std::env::var("SMC_CRASH_HOME").expect("SMC_CRASH_HOME (set by the crash test)");
+    let address =
+        std::env::var("SMC_CRASH_ADDRESS").expect("SMC_CRASH_ADDRESS (set by the crash test)");
     let mut alice = client(Path::new(&home), "alice", &address);
     let next = alice
         .history("r", 1)
@@ -240,7 +238,17 @@ fn a_home_is_used_by_one_client_at_a_time() {
         .args(["sleep", "30"])
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until flock holds the lock (checked, not guessed with a fixed sleep).
+    let lock = std::fs::File::open(dir.join("alice/lock")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lock.try_lock_shared().is_ok() {
+        lock.unlock().unwrap();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let err = Client::open(dir.join("alice"), "alice").unwrap_err();
     assert!(matches!(err, ClientError::HomeInUse { .. }), "{err:?}");
     child.kill().unwrap();

@@ -78,7 +78,9 @@ fn direct_deliveries_wait_for_offline_users_and_arrive_live_for_connected_ones()
 
     bob.connect(&address).unwrap();
     let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while got.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "only {got:?} arrived");
         bob.next_envelope(Some(Duration::from_millis(100))).unwrap();
         while let Some(d) = bob.take_direct().unwrap() {
             assert_eq!(d.sender, "alice");

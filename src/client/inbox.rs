@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use openmls::framing::errors::{MessageDecryptionError, SecretTreeError};
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -50,23 +51,32 @@ fn reject(envelope: &Envelope, reason: impl Into<String>) -> ClientError {
     }
 }
 
-/// Why openmls refused a message, in words for the user.
-fn why<E: std::fmt::Debug + std::fmt::Display>(e: &E) -> String {
-    let debug = format!("{e:?}");
-    if debug.contains("SecretReuse") || debug.contains("TooDistantInThePast") {
-        "replayed: its key was already used (or it is too old)".into()
-    } else if debug.contains("WrongEpoch") {
-        "from a group epoch this client does not have (a group change is missing)".into()
-    } else if debug.contains("InvalidSignature") || debug.contains("InvalidMembershipTag") {
-        "forged: its signature does not verify".into()
-    } else if debug.contains("UnknownMember") {
-        "not from a member of the group".into()
-    } else if debug.contains("UseAfterEviction") {
-        "this client is no longer in the room's group".into()
-    } else if debug.contains("WrongGroupId") {
-        "it belongs to another group than this room's".into()
-    } else {
-        format!("cannot be decrypted ({e})")
+/// Why openmls refused a message, in words for the user: matched on openmls's typed
+/// errors (an openmls upgrade that changes them fails to compile here, instead of
+/// silently turning every reason into the generic one).
+fn why<S: std::fmt::Debug + std::fmt::Display>(e: &ProcessMessageError<S>) -> String {
+    use ProcessMessageError as P;
+    use ValidationError as V;
+    match e {
+        P::ValidationError(V::UnableToDecrypt(MessageDecryptionError::SecretTreeError(
+            SecretTreeError::SecretReuseError | SecretTreeError::TooDistantInThePast,
+        ))) => "replayed: its key was already used (or it is too old)".into(),
+        P::ValidationError(V::WrongEpoch | V::NoPastEpochData) => {
+            "from a group epoch this client does not have (a group change is missing)".into()
+        }
+        P::ValidationError(V::InvalidSignature | V::InvalidMembershipTag) => {
+            "forged: its signature does not verify".into()
+        }
+        P::ValidationError(V::UnknownMember | V::NonMemberApplicationMessage) => {
+            "not from a member of the group".into()
+        }
+        P::GroupStateError(MlsGroupStateError::UseAfterEviction) => {
+            "this client is no longer in the room's group".into()
+        }
+        P::ValidationError(V::WrongGroupId) => {
+            "it belongs to another group than this room's".into()
+        }
+        other => format!("cannot be decrypted ({other})"),
     }
 }
 

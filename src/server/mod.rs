@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     pub commits: mpsc::Sender<committer::Pending>,
     pub next_session: AtomicU64,
     pub connections: AtomicUsize,
+    /// Notified each time a connection ends (the drain at stop waits on it).
+    pub ended: tokio::sync::Notify,
     pub admission: Arc<admission::Admission>,
     /// Per-user rates that hold across sessions.
     pub rates: rate::UserRates,
@@ -129,6 +131,7 @@ impl Server {
             commits,
             next_session: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
+            ended: tokio::sync::Notify::new(),
             admission: Arc::default(),
             rates: rate::UserRates::new(&config.limits),
         });
@@ -141,11 +144,16 @@ impl Server {
                     let committer = tokio::spawn(committer::run(commit_rx, store, hub));
                     accept_loop(listener, shared.clone(), shutdown_rx).await;
                     shared.hub.close_all();
+                    // Woken by each connection that ends (no polling), up to the deadline.
                     let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
-                    while shared.connections.load(Ordering::Acquire) > 0
-                        && tokio::time::Instant::now() < deadline
-                    {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    loop {
+                        let ended = shared.ended.notified();
+                        if shared.connections.load(Ordering::Acquire) == 0 {
+                            break;
+                        }
+                        if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                            break;
+                        }
                     }
                     drop(shared);
                     // Every accepted message is committed before the server stops

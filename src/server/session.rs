@@ -547,5 +547,6 @@ pub(crate) struct ConnectionSlot(pub Arc<Shared>);
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::AcqRel);
+        self.0.ended.notify_waiters();
     }
 }
