@@ -155,21 +155,19 @@ impl Client {
         // The Welcome is normally on its way right behind the invitation: wait a
         // little for it, so that the members can be told to remove this user.
         self.process_queued()?;
+        let held = |c: &Self| {
+            c.state
+                .transaction(|tx| tx.held_welcome(&server, &me, room))
+        };
+        let invited = held(self)?.is_some() || self.invitations()?.iter().any(|i| i.room == room);
         let deadline = std::time::Instant::now() + WELCOME_WAIT.min(self.request_timeout);
-        while self
-            .state
-            .transaction(|tx| tx.held_welcome(&server, &me, room))?
-            .is_none()
-            && self.invitations()?.iter().any(|i| i.room == room)
-        {
+        while invited && held(self)?.is_none() {
             match self.wait_incoming(Some(deadline))? {
                 Some(event) => self.on_event(event)?,
                 None => break,
             }
         }
-        let held = self
-            .state
-            .transaction(|tx| tx.held_welcome(&server, &me, room))?;
+        let held = held(self)?;
         let farewell = match &held {
             Some((by, welcome, tracked)) => self.state.dry_run(|tx| {
                 let Ok(mut staged) = stage(tx, &me, room, by, welcome, *tracked)? else {

@@ -198,15 +198,12 @@ impl Shared {
                 }
             }
             Request::Decline { room, farewell } => {
-                let invited = blocking(store, {
-                    let me = me_owned.clone();
-                    move |s| s.invitations_of(&me)
-                })
-                .await?
-                .iter()
-                .any(|i| i.room == room);
-                if !invited {
+                let (r, u) = (room.clone(), me_owned.clone());
+                if !blocking(store, move |s| s.is_invited(&r, &u)).await? {
                     return Err(Refusal::NotInvited { room });
+                }
+                if farewell.as_ref().is_some_and(|f| f.len() > MAX_PAYLOAD) {
+                    return Err(bad(format!("a farewell is at most {MAX_PAYLOAD} bytes")));
                 }
                 if let Some(farewell) = farewell {
                     // Posted for the members to commit: it must be an MLS proposal of

@@ -66,6 +66,25 @@ async fn write_direct(
     Ok(())
 }
 
+/// Answers Hello (request `id`) with `refusal`; the connection then ends with the
+/// returned error.
+async fn refuse_hello(
+    wr: &mut OwnedWriteHalf,
+    sealer: &mut Sealer,
+    id: u64,
+    refusal: Refusal,
+    limit: Duration,
+) -> NetError {
+    let reply = ServerFrame::Reply {
+        id,
+        result: Err(refusal.clone()),
+    };
+    match write_direct(wr, sealer, &reply, limit).await {
+        Ok(()) => NetError::Ended(refusal.to_string()),
+        Err(e) => e,
+    }
+}
+
 /// What the handshake and Hello established.
 struct Authenticated {
     rd: OwnedReadHalf,
@@ -100,6 +119,7 @@ async fn run(
 
 async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authenticated, NetError> {
     let limits = &shared.limits;
+    let wt = limits.write_timeout;
     let mut stream = stream;
     let established = server_handshake(&mut stream, &shared.key, limits.handshake_timeout).await?;
     let (mut rd, mut wr) = stream.into_split();
@@ -132,83 +152,44 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
                 None
             };
             if let Some(refusal) = refusal {
-                let reply = ServerFrame::Reply {
-                    id: frame.id,
-                    result: Err(refusal.clone()),
-                };
-                write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
-                return Err(NetError::Ended(refusal.to_string()));
+                return Err(refuse_hello(&mut wr, &mut sealer, frame.id, refusal, wt).await);
             }
             (user, cursors, direct_after, token)
         }
         _ => {
-            let reply = ServerFrame::Reply {
-                id: frame.id,
-                result: Err(Refusal::BadRequest {
-                    reason: "the first request must be Hello".into(),
-                }),
+            let refusal = Refusal::BadRequest {
+                reason: "the first request must be Hello".into(),
             };
-            write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
-            return Err(NetError::Malformed("no Hello".into()));
+            return Err(refuse_hello(&mut wr, &mut sealer, frame.id, refusal, wt).await);
         }
     };
 
     let (u, key, policy) = (user.clone(), established.peer_key, shared.registration);
-    let registration = match blocking(&shared.store, move |s| {
+    let registered = blocking(&shared.store, move |s| {
         s.register(&u, &key, policy, token.as_deref())
     })
-    .await
-    {
-        Ok(r) => r,
-        Err(refusal) => {
-            let reply = ServerFrame::Reply {
-                id: frame.id,
-                result: Err(refusal),
-            };
-            write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
-            return Err(NetError::Ended(
-                "the store could not register the name".into(),
-            ));
-        }
+    .await;
+    let registration = match registered {
+        Ok(registration) => registration,
+        Err(refusal) => return Err(refuse_hello(&mut wr, &mut sealer, frame.id, refusal, wt).await),
     };
-    if let Registration::Refused(reason) = registration {
-        tracing::warn!(user, reason, "registration refused");
-        let reply = ServerFrame::Reply {
-            id: frame.id,
-            result: Err(Refusal::RegistrationRefused {
-                reason: reason.into(),
-            }),
-        };
-        write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
-        return Err(NetError::Ended(format!("registration of {user:?} refused")));
+    let refusal = match registration {
+        Registration::Refused(reason) => Some(Refusal::RegistrationRefused {
+            reason: reason.into(),
+        }),
+        Registration::Lookalike => Some(Refusal::BadRequest {
+            reason: format!("{user:?} looks like the name of a registered user"),
+        }),
+        Registration::Taken => Some(Refusal::NameTaken { user: user.clone() }),
+        Registration::Registered | Registration::Reclaimed | Registration::Known => None,
+    };
+    if let Some(refusal) = refusal {
+        tracing::warn!(user, %refusal, "hello refused");
+        return Err(refuse_hello(&mut wr, &mut sealer, frame.id, refusal, wt).await);
     }
     if registration == Registration::Reclaimed {
         // The previous holder's rooms are gone from the store: from the routing too.
         shared.hub.forget(&user);
-    }
-    if registration == Registration::Lookalike {
-        tracing::warn!(user, "refused: the name looks like a registered one");
-        let reply = ServerFrame::Reply {
-            id: frame.id,
-            result: Err(Refusal::BadRequest {
-                reason: format!("{user:?} looks like the name of a registered user"),
-            }),
-        };
-        write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
-        return Err(NetError::Ended(format!(
-            "the name {user:?} looks like a registered one"
-        )));
-    }
-    if registration == Registration::Taken {
-        tracing::warn!(user, "refused: the name is registered to another key");
-        let reply = ServerFrame::Reply {
-            id: frame.id,
-            result: Err(Refusal::NameTaken { user: user.clone() }),
-        };
-        write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
-        return Err(NetError::Ended(format!(
-            "the name {user:?} belongs to another key"
-        )));
     }
 
     Ok(Authenticated {
@@ -277,14 +258,8 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
         Err(refusal) => {
             // The store failed: say so and close, rather than skip the catch-up.
             shared.hub.unregister(&user, handle.id);
-            let reply = ServerFrame::Reply {
-                id: hello_id,
-                result: Err(refusal),
-            };
-            write_direct(&mut wr, &mut sealer, &reply, limits.write_timeout).await?;
-            return Err(NetError::Ended(
-                "the store could not plan the catch-up".into(),
-            ));
+            let wt = limits.write_timeout;
+            return Err(refuse_hello(&mut wr, &mut sealer, hello_id, refusal, wt).await);
         }
     };
     let welcome = ServerFrame::Reply {

@@ -157,3 +157,40 @@ fn another_member_cannot_take_over_or_withdraw_an_invitation() {
     alice.send("r", "welcome bob").unwrap();
     assert_eq!(texts(&drain(&mut bob)), ["welcome bob"]);
 }
+
+#[test]
+fn a_decline_carries_no_oversized_or_foreign_farewell() {
+    let dir = tempdir("adv_consent_farewell");
+    let server = start(&dir.join("server"), Default::default());
+    let address = server.address().to_string();
+    let mut alice = crate::support::client(&dir.join("alice"), "alice", &address);
+    alice.create_room("r").unwrap();
+    let mut eve = Raw::hello(server.address(), "eve").unwrap();
+    alice
+        .request(Request::Invite {
+            room: "r".into(),
+            user: "eve".into(),
+        })
+        .unwrap();
+    for (farewell, why) in [
+        // Too large to be a message at all: refused before it is even parsed.
+        (vec![0u8; smc::net::MAX_PAYLOAD + 1], "at most"),
+        (b"not an MLS proposal".to_vec(), "MLS proposal"),
+    ] {
+        let refused = eve.request(Request::Decline {
+            room: "r".into(),
+            farewell: Some(farewell),
+        });
+        assert!(
+            matches!(&refused, Err(smc::Refusal::BadRequest { reason }) if reason.contains(why)),
+            "{refused:?}"
+        );
+    }
+    // Refused, nothing lost: the invitation is still there to decline properly.
+    eve.request(Request::Decline {
+        room: "r".into(),
+        farewell: None,
+    })
+    .unwrap();
+    assert!(alice.history_envelopes("r", None, 10).unwrap().is_empty());
+}

@@ -202,14 +202,9 @@ fn a_member_removed_by_a_commit_is_no_longer_routed() {
     let dir = tempdir("adv_epoch_unroute");
     let mut evil = Evil::start(&dir.join("server"));
     let address = evil.address.clone();
-    let mut alice = client(&dir.join("alice"), "alice", &address);
-    let mut bob = client(&dir.join("bob"), "bob", &address);
-    let mut carol = client(&dir.join("carol"), "carol", &address);
-    alice.create_room("r").unwrap();
-    alice.invite("r", "bob").unwrap();
-    alice.invite("r", "carol").unwrap();
-    drain(&mut bob);
-    drain(&mut carol);
+    let [alice, bob, mut carol] = crate::room_with(&dir, &address, "r", &["alice", "bob", "carol"])
+        .try_into()
+        .unwrap();
     drop(alice);
     // carol asks to leave; her routing is put back behind the group's back (a server
     // bug, or a client that sent only the proposal).

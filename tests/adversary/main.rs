@@ -55,6 +55,23 @@ pub fn pair(dir: &Path, server: &Server, room: &str) -> (Client, Client) {
     (alice, bob)
 }
 
+/// Clients of `users` (homes under `dir`) on the server at `address`: the first
+/// creates `room` and invites the others, who have joined when this returns.
+pub fn room_with(dir: &Path, address: &str, room: &str, users: &[&str]) -> Vec<Client> {
+    let mut clients: Vec<Client> = users
+        .iter()
+        .map(|u| support::client(&dir.join(u), u, address))
+        .collect();
+    clients[0].create_room(room).unwrap();
+    for u in &users[1..] {
+        clients[0].invite(room, u).unwrap();
+    }
+    for c in &mut clients[1..] {
+        drain(c);
+    }
+    clients
+}
+
 /// The legitimate users still talk both ways in `room`.
 pub fn still_chatting(alice: &mut Client, bob: &mut Client, room: &str, label: &str) {
     let a = format!("alice after {label}");

@@ -19,11 +19,9 @@ fn removing_another_member_is_refused_by_the_server_and_by_the_clients() {
     let dir = tempdir("adv_policy");
     let mut evil = Evil::start(&dir.join("server"));
     let address = evil.address.clone();
-    let mut alice = client(&dir.join("alice"), "alice", &address);
-    let mut bob = client(&dir.join("bob"), "bob", &address);
-    alice.create_room("r").unwrap();
-    alice.invite("r", "bob").unwrap();
-    drain(&mut bob);
+    let [mut alice, mut bob] = crate::room_with(&dir, &address, "r", &["alice", "bob"])
+        .try_into()
+        .unwrap();
     // mallory, a real member, joins the real group from his Welcome.
     let (mut mallory, actor) = crate::mallory_in(evil.server(), &mut alice, "r");
     let welcome = loop {

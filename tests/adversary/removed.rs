@@ -14,15 +14,10 @@ fn a_removed_members_message_delivered_after_the_removal_is_refused() {
     let dir = tempdir("adv_removed");
     let mut evil = Evil::start(&dir.join("server"));
     let address = evil.address.clone();
-    let mut alice = client(&dir.join("alice"), "alice", &address);
-    let mut bob = client(&dir.join("bob"), "bob", &address);
-    let mut carol = client(&dir.join("carol"), "carol", &address);
-    alice.create_room("r").unwrap();
-    alice.invite("r", "bob").unwrap();
-    alice.invite("r", "carol").unwrap();
-    alice.send("r", "hello all").unwrap();
-    drain(&mut bob);
-    drain(&mut carol);
+    let [alice, mut bob, mut carol] =
+        crate::room_with(&dir, &address, "r", &["alice", "bob", "carol"])
+            .try_into()
+            .unwrap();
     drop(alice);
 
     // While alice is away: carol says something, then leaves; bob commits her removal.

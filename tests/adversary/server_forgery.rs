@@ -74,11 +74,9 @@ fn names_with_control_characters_from_a_server_are_never_passed_on() {
     let dir = tempdir("adv_forged_names");
     let mut evil = Evil::start(&dir.join("server"));
     let address = evil.address.clone();
-    let mut alice = client(&dir.join("alice"), "alice", &address);
-    let mut bob = client(&dir.join("bob"), "bob", &address);
-    alice.create_room("r").unwrap();
-    alice.invite("r", "bob").unwrap();
-    drain(&mut bob);
+    let [mut alice, bob] = crate::room_with(&dir, &address, "r", &["alice", "bob"])
+        .try_into()
+        .unwrap();
     drop(bob);
     let said = alice.send("r", "hello").unwrap();
     alice.send("r", "still here").unwrap();

@@ -6,20 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smc.h"
-
-static int failures = 0;
-
-#define EXPECT(status, expected)                                                         \
-    do {                                                                                 \
-        smc_status s_ = (status);                                                        \
-        if (s_ != (expected)) {                                                          \
-            fprintf(stderr, "%s:%d: %s gave %d (%s: %s), expected %d\n", __FILE__,       \
-                    __LINE__, #status, (int)s_, smc_status_message(s_),                  \
-                    smc_last_error_message(), (int)(expected));                          \
-            failures++;                                                                  \
-        }                                                                                \
-    } while (0)
+#include "expect.h"
 
 int main(int argc, char **argv) {
     if (argc != 2) {

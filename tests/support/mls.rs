@@ -37,36 +37,27 @@ impl Actor {
 
     /// A key package of this identity, as bytes.
     pub fn key_package(&self) -> Vec<u8> {
-        self.package(false)
+        self.package(false, None)
     }
 
     /// A last-resort key package of this identity, as bytes.
     pub fn last_resort_package(&self) -> Vec<u8> {
-        self.package(true)
+        self.package(true, None)
     }
 
     /// A key package that expires `seconds` from now.
     pub fn short_lived_package(&self, seconds: u64) -> Vec<u8> {
-        KeyPackage::builder()
-            .leaf_node_capabilities(smc::e2e::group::capabilities())
-            .key_package_lifetime(Lifetime::new(seconds))
-            .build(
-                CIPHERSUITE,
-                &self.provider,
-                &self.signer,
-                self.credential.clone(),
-            )
-            .unwrap()
-            .key_package()
-            .tls_serialize_detached()
-            .unwrap()
+        self.package(false, Some(Lifetime::new(seconds)))
     }
 
-    fn package(&self, last_resort: bool) -> Vec<u8> {
+    fn package(&self, last_resort: bool, lifetime: Option<Lifetime>) -> Vec<u8> {
         let mut builder =
             KeyPackage::builder().leaf_node_capabilities(smc::e2e::group::capabilities());
         if last_resort {
             builder = builder.mark_as_last_resort();
+        }
+        if let Some(lifetime) = lifetime {
+            builder = builder.key_package_lifetime(lifetime);
         }
         builder
             .build(
