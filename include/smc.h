@@ -695,11 +695,13 @@ enum smc_status smc_legacy_client_send(struct smc_legacy_client *client,
 void smc_legacy_client_free(struct smc_legacy_client *client);
 
 /*
- A static description of `status`.
+ A static description of `status` (an `smc_status` value; it is taken as an integer so
+ that any number, even one no `smc_status` has, is safe to pass: those read "unknown
+ status code").
 
  Ownership: the returned string is static; never free it. Never NULL.
  */
-const char *smc_status_message(enum smc_status status);
+const char *smc_status_message(int32_t status);
 
 /*
  This user's rooms (as the server routes them), as a list.

@@ -15,6 +15,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test (Rust, header freshness, C ABI via the C compiler)"
 cargo test --locked
 
+echo "==> the C programs again under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer)"
+SMC_C_SANITIZE=address,undefined cargo test --locked --test c_abi
+
 echo "==> pip install . (builds the abi3 wheel with maturin)"
 python -m pip install --quiet --force-reinstall --no-deps .
 

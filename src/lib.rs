@@ -23,6 +23,9 @@ pub mod net;
 pub mod proto;
 pub mod server;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use client::{Client, Message};
 pub use error::{
     CipherError, ClientError, E2eError, KeyError, LegacyError, NetError, ServerError, StoreError,

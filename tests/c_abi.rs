@@ -40,7 +40,7 @@ fn compile(source: &str, name: &str, link_static: bool) -> PathBuf {
     let lib = lib_dir();
     let exe = out_dir().join(name);
     let mut cmd = Command::new(cc());
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-I"])
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g", "-I"])
         .arg(root().join("include"))
         .arg(root().join(source))
         .arg("-o")
@@ -57,6 +57,7 @@ fn compile(source: &str, name: &str, link_static: bool) -> PathBuf {
             .arg("-Wl,--disable-new-dtags")
             .arg(format!("-Wl,-rpath,{}", lib.display()));
     }
+    cmd.args(sanitizer_flags());
     let out = cmd.output().expect("run the C compiler");
     assert!(
         out.status.success(),
@@ -64,6 +65,21 @@ fn compile(source: &str, name: &str, link_static: bool) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     exe
+}
+
+/// `SMC_C_SANITIZE=address,undefined` (as `scripts/test.sh` sets for a second run of
+/// these tests) builds every C program with those sanitizers: any report (a leak, a
+/// read past a buffer that libsmc returned, undefined behaviour) makes the program exit
+/// non-zero, which fails its test.
+fn sanitizer_flags() -> Vec<String> {
+    match std::env::var("SMC_C_SANITIZE") {
+        Ok(list) if !list.is_empty() => vec![
+            format!("-fsanitize={list}"),
+            "-fno-sanitize-recover=all".to_owned(),
+            "-fno-omit-frame-pointer".to_owned(),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 fn hex(s: &str) -> String {

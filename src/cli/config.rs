@@ -100,7 +100,13 @@ impl Config {
                 )))
             }
         };
-        toml::from_str(&text)
+        Config::parse(&text, &path)
+    }
+
+    /// Parses the text of a config file (`path` only names it in the error); unknown
+    /// keys are refused.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, CliError> {
+        toml::from_str(text)
             .map_err(|e| CliError::Usage(format!("config file {}: {e}", path.display())))
     }
 }

@@ -64,6 +64,40 @@ pub enum SmcStatus {
 }
 
 impl SmcStatus {
+    /// Every status, in the order of their codes (`ALL[n]` has code `n`).
+    pub const ALL: [SmcStatus; 23] = [
+        SmcStatus::SMC_OK,
+        SmcStatus::SMC_NULL_POINTER,
+        SmcStatus::SMC_INVALID_UTF8,
+        SmcStatus::SMC_UNSUPPORTED_CHARACTER,
+        SmcStatus::SMC_NOT_COPRIME,
+        SmcStatus::SMC_INVALID_ARGUMENT,
+        SmcStatus::SMC_INTERNAL_ERROR,
+        SmcStatus::SMC_IO_ERROR,
+        SmcStatus::SMC_CONNECTION_CLOSED,
+        SmcStatus::SMC_MESSAGE_TOO_LONG,
+        SmcStatus::SMC_PROTOCOL_ERROR,
+        SmcStatus::SMC_SERVER_KEY_CHANGED,
+        SmcStatus::SMC_NOT_A_MEMBER,
+        SmcStatus::SMC_UNKNOWN_USER,
+        SmcStatus::SMC_UNKNOWN_ROOM,
+        SmcStatus::SMC_NAME_TAKEN,
+        SmcStatus::SMC_ROOM_EXISTS,
+        SmcStatus::SMC_REFUSED,
+        SmcStatus::SMC_TIMEOUT,
+        SmcStatus::SMC_KEY_CHANGED,
+        SmcStatus::SMC_UNDECRYPTABLE,
+        SmcStatus::SMC_WRONG_PASSPHRASE,
+        SmcStatus::SMC_ENCRYPTION_ERROR,
+    ];
+
+    /// The status whose code is `code`, if there is one.
+    pub fn from_code(code: i32) -> Option<SmcStatus> {
+        let status = *SmcStatus::ALL.get(usize::try_from(code).ok()?)?;
+        debug_assert_eq!(status as i32, code);
+        Some(status)
+    }
+
     /// A static, NUL-terminated English description of the status.
     pub(crate) fn message(self) -> &'static [u8] {
         match self {
@@ -174,10 +208,33 @@ impl From<&ServerError> for SmcStatus {
     }
 }
 
-/// A static description of `status`.
+/// A static description of `status` (an `smc_status` value; it is taken as an integer so
+/// that any number, even one no `smc_status` has, is safe to pass: those read "unknown
+/// status code").
 ///
 /// Ownership: the returned string is static; never free it. Never NULL.
 #[no_mangle]
-pub extern "C" fn smc_status_message(status: SmcStatus) -> *const c_char {
-    status.message().as_ptr().cast()
+pub extern "C" fn smc_status_message(status: i32) -> *const c_char {
+    match SmcStatus::from_code(status) {
+        Some(status) => status.message().as_ptr().cast(),
+        None => c"unknown status code".as_ptr(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_maps_back_and_any_integer_is_described() {
+        for (n, status) in SmcStatus::ALL.iter().enumerate() {
+            assert_eq!(*status as usize, n);
+            assert_eq!(SmcStatus::from_code(n as i32), Some(*status));
+        }
+        for code in [-1, 23, 1000, i32::MIN, i32::MAX] {
+            assert_eq!(SmcStatus::from_code(code), None);
+            let text = unsafe { std::ffi::CStr::from_ptr(smc_status_message(code)) };
+            assert_eq!(text.to_str().unwrap(), "unknown status code");
+        }
+    }
 }

@@ -20,12 +20,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::error::LegacyError;
-use crate::legacy::log::{socket_description, ConnectionLog, MessageLog};
+use crate::legacy::log::MessageLog;
+use crate::legacy::log::{socket_description, ConnectionLog};
 use crate::legacy::wire::{MAX_MESSAGE, STOP};
 
 /// Where and how a [`LegacyServer`] runs.
@@ -238,75 +239,109 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, state: Arc<Shared>)
     if logged.is_err() {
         return;
     }
-    let mut buf = vec![0u8; MAX_MESSAGE + 1];
-    loop {
-        let read = tokio::time::timeout(state.idle_timeout, read_message(&mut stream, &mut buf));
-        let Ok(read) = read.await else {
-            eprintln!(
-                "smc legacy server: client {peer} idle for {:?}; connection closed",
-                state.idle_timeout
-            );
-            break;
-        };
-        let message = match read {
-            Ok(Some(n)) => &buf[..n],
-            Ok(None) => break, // the client went away: end of session, nothing logged
-            Err(LegacyError::ClosedMidMessage { received }) => {
-                eprintln!("smc legacy server: client {peer} left in the middle of a message ({received} bytes dropped)");
-                break;
-            }
-            Err(e) => {
-                eprintln!("smc legacy server: client {peer}: {e}; connection closed");
-                break;
-            }
-        };
-        if message == STOP.as_bytes() {
-            break;
-        }
-        if let Err(e) = std::str::from_utf8(message) {
-            eprintln!(
-                "smc legacy server: client {peer}: {}; message dropped, connection closed",
-                LegacyError::NotUtf8 {
-                    valid_up_to: e.valid_up_to()
-                }
-            );
-            break;
-        }
-        if message.iter().any(|b| *b == b'\r' || *b == b'\n') {
-            eprintln!(
-                "smc legacy server: client {peer}: a message with a line break (the original \
-                 client cannot send one); message dropped, connection closed"
-            );
-            break;
-        }
-        let reply = match state.messages.lock() {
-            Ok(mut log) => log.append(message),
-            Err(_) => break,
-        };
-        let reply = match reply {
-            Ok(reply) => reply,
-            Err(e) => {
-                eprintln!("smc legacy server: {e}; connection closed");
-                break;
-            }
-        };
+    let logged_message = || {
         if state.verbose {
             println!(
                 "[ SERVER@ {} -p {} ]: Client send a message. Go to ./log.txt to see more.",
                 state.host, state.port
             );
         }
-        if stream.write_all(&reply).await.is_err() {
-            break;
+    };
+    match serve_stream(&mut stream, &state.messages, state.idle_timeout, logged_message).await {
+        SessionEnd::Stopped | SessionEnd::Disconnected => {}
+        SessionEnd::Idle => eprintln!(
+            "smc legacy server: client {peer} idle for {:?}; connection closed",
+            state.idle_timeout
+        ),
+        SessionEnd::Refused(LegacyError::ClosedMidMessage { received }) => eprintln!(
+            "smc legacy server: client {peer} left in the middle of a message ({received} bytes dropped)"
+        ),
+        SessionEnd::Refused(e @ LegacyError::NotUtf8 { .. }) => {
+            eprintln!("smc legacy server: client {peer}: {e}; message dropped, connection closed")
+        }
+        SessionEnd::LineBreak => eprintln!(
+            "smc legacy server: client {peer}: a message with a line break (the original \
+             client cannot send one); message dropped, connection closed"
+        ),
+        SessionEnd::Refused(e @ LegacyError::LogFile { .. }) => {
+            eprintln!("smc legacy server: {e}; connection closed")
+        }
+        SessionEnd::Refused(e) => {
+            eprintln!("smc legacy server: client {peer}: {e}; connection closed")
         }
     }
     let _ = stream.shutdown().await;
 }
 
+/// How [`serve_stream`] ended.
+#[derive(Debug)]
+pub enum SessionEnd {
+    /// The client sent `/stop`.
+    Stopped,
+    /// The stream ended between messages.
+    Disconnected,
+    /// Nothing arrived for the idle timeout.
+    Idle,
+    /// A message held a CR or LF (dropped, not logged).
+    LineBreak,
+    /// A message was refused or could not be logged (not UTF-8, too long, the client
+    /// left in its middle, the log or the stream failed); nothing of it was logged.
+    Refused(LegacyError),
+}
+
+/// Serves one legacy connection on any byte stream: reads each message (one read plus
+/// whatever else already arrived), checks it, appends it to `log` and writes the reply,
+/// until the client stops, leaves, idles for `idle_timeout` or sends something refused.
+/// `logged` is called after each message is logged. The TCP server runs this for each
+/// accepted socket; it is public so that the fuzz targets and tests can drive the
+/// per-connection reader on an in-memory stream.
+pub async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    log: &Mutex<MessageLog>,
+    idle_timeout: Duration,
+    logged: impl Fn(),
+) -> SessionEnd {
+    let mut buf = vec![0u8; MAX_MESSAGE + 1];
+    loop {
+        let read = tokio::time::timeout(idle_timeout, read_message(stream, &mut buf));
+        let Ok(read) = read.await else {
+            return SessionEnd::Idle;
+        };
+        let message = match read {
+            Ok(Some(n)) => &buf[..n],
+            Ok(None) => return SessionEnd::Disconnected,
+            Err(e) => return SessionEnd::Refused(e),
+        };
+        if message == STOP.as_bytes() {
+            return SessionEnd::Stopped;
+        }
+        if let Err(e) = std::str::from_utf8(message) {
+            return SessionEnd::Refused(LegacyError::NotUtf8 {
+                valid_up_to: e.valid_up_to(),
+            });
+        }
+        if message.iter().any(|b| *b == b'\r' || *b == b'\n') {
+            return SessionEnd::LineBreak;
+        }
+        let reply = match log.lock() {
+            Ok(mut log) => log.append(message),
+            Err(_) => return SessionEnd::Disconnected,
+        };
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(e) => return SessionEnd::Refused(e),
+        };
+        logged();
+        if let Err(e) = stream.write_all(&reply).await {
+            return SessionEnd::Refused(e.into());
+        }
+    }
+}
+
 /// Reads one message: one read, plus whatever else already arrived (a client sends one
 /// message and waits, so it all belongs to that message). `None` at end of stream.
-async fn read_message(
-    stream: &mut TcpStream,
+async fn read_message<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut [u8],
 ) -> Result<Option<usize>, LegacyError> {
     let mut len = stream.read(buf).await?;
@@ -314,14 +349,17 @@ async fn read_message(
         return Ok(None);
     }
     while len < buf.len() {
-        match stream.try_read(&mut buf[len..]) {
+        // What is already there, without waiting: a read polled once (a zero timeout
+        // polls its future before it looks at the clock).
+        let more = tokio::time::timeout(Duration::ZERO, stream.read(&mut buf[len..])).await;
+        match more {
             // The client left right after these bytes: unless they are `/stop`, it
             // cannot read a reply, so the message is unfinished: reported, not logged.
-            Ok(0) if &buf[..len] == STOP.as_bytes() => break,
-            Ok(0) => return Err(LegacyError::ClosedMidMessage { received: len }),
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(e) => return Err(e.into()),
+            Ok(Ok(0)) if &buf[..len] == STOP.as_bytes() => break,
+            Ok(Ok(0)) => return Err(LegacyError::ClosedMidMessage { received: len }),
+            Ok(Ok(n)) => len += n,
+            Err(_) => break,
+            Ok(Err(e)) => return Err(e.into()),
         }
     }
     if len > MAX_MESSAGE {

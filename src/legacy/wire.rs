@@ -133,7 +133,10 @@ pub fn process_response(data: &str, data2: &str, messager: i64) -> (Option<Strin
         return (None, messager);
     };
     match Key::ORIGINAL.decrypt(cipher) {
-        Ok(text) => (Some(format!("Response: {text}")), messager + 1),
+        Ok(text) => (
+            Some(format!("Response: {text}")),
+            messager.saturating_add(1),
+        ),
         Err(_) => (None, messager),
     }
 }

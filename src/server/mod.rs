@@ -12,7 +12,7 @@ mod committer;
 mod group_change;
 mod handler;
 mod hub;
-mod key_package;
+pub(crate) mod key_package;
 mod public_group;
 mod rate;
 mod session;
