@@ -119,6 +119,10 @@ typedef enum smc_status {
    End-to-end encryption failed otherwise (details in `smc_last_error_message`).
    */
   SMC_ENCRYPTION_ERROR = 22,
+  /*
+   The server's disk is full: nothing was stored (reads still work); retry later.
+   */
+  SMC_STORAGE_FULL = 23,
 } smc_status;
 
 /*

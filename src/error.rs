@@ -160,6 +160,33 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the failure is a full disk (SQLite's `SQLITE_FULL`, or `ENOSPC` / a file
+    /// size limit from the system): a condition that passes when space returns.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            StoreError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge
+            ),
+            _ => false,
+        }
+    }
+
+    /// The refusal a client gets for this failure: [`Refusal::StorageFull`] for a full
+    /// disk, [`Refusal::Internal`] otherwise (the details stay in the server's log).
+    pub fn refusal(&self) -> crate::proto::Refusal {
+        if self.is_storage_full() {
+            crate::proto::Refusal::StorageFull
+        } else {
+            crate::proto::Refusal::Internal
+        }
+    }
+}
+
 /// Errors reading or creating key files and the `known_servers` file ([`crate::identity`]).
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

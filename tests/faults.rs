@@ -158,7 +158,7 @@ fn check_everyone_has_everything(
     address: &str,
     acknowledged: &[String],
     attempted: usize,
-) {
+) -> usize {
     // All reconnect first: a client killed before its send was acknowledged sends
     // that message again from its outbox when it reconnects; then all catch up.
     let mut clients: Vec<Client> = users
@@ -212,6 +212,7 @@ fn check_everyone_has_everything(
         users.len(),
         records[0].1.len()
     );
+    records[0].1.len()
 }
 
 #[test]
@@ -411,6 +412,177 @@ fn the_server_and_the_clients_killed_together_lose_nothing_acknowledged() {
     );
     eprintln!("{count} kills of the server and/or a client");
     check_everyone_has_everything(&dir, &users, &address, &acknowledged, acknowledged.len());
+    server.kill().unwrap();
+    let _ = server.wait();
+}
+
+/// A small filesystem of its own (a tmpfs the test mounts; the tests run as root, as
+/// `.ci/run` does), unmounted when dropped.
+struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(path: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(path).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "the disk-full tests mount a tmpfs and need root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk {
+            path: path.to_owned(),
+        }
+    }
+
+    /// Fills what is left with a file; returns it (remove it to give the space back).
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Sends until one fails (at most `limit` tries); returns the acknowledged texts and
+/// the error.
+fn send_until_error(c: &mut Client, prefix: &str, limit: usize) -> (Vec<String>, String) {
+    let mut acked = Vec::new();
+    for i in 0..limit {
+        let text = format!("{prefix} {i} {}", "x".repeat(2000));
+        match c.send(ROOM, &text) {
+            Ok(_) => acked.push(text),
+            Err(e) => return (acked, e.to_string()),
+        }
+    }
+    panic!("{limit} sends succeeded on a full disk");
+}
+
+#[test]
+fn a_full_disk_on_the_server_refuses_sends_clearly_serves_reads_and_recovers() {
+    let dir = tempdir("faults_server_disk_full");
+    let disk = SmallDisk::mount(&dir.join("disk"), "16m");
+    let data = disk.path.join("data");
+    let (mut server, address) = start_server(&data, "127.0.0.1:0");
+    room(&dir, &["alice", "bob"], &address);
+    let mut alice = open(&dir.join("alice"), "alice", &address);
+    let mut acked = Vec::new();
+    for i in 0..20 {
+        let text = format!("before {i}");
+        alice.send(ROOM, &text).unwrap();
+        acked.push(text);
+    }
+    let filler = disk.fill();
+    let (more, error) = send_until_error(&mut alice, "full", 500);
+    acked.extend(more);
+    eprintln!("the send on a full disk failed with: {error}");
+    assert!(
+        error.contains("storage") || error.contains("full") || error.contains("space"),
+        "not a clear error: {error}"
+    );
+    assert!(server.try_wait().unwrap().is_none(), "the server died");
+    // Reads still work: bob connects and catches up on what was stored.
+    {
+        let mut bob = open(&dir.join("bob"), "bob", &address);
+        support::events::drain(&mut bob);
+        let held: Vec<String> = history(&bob).into_iter().map(|(_, t)| t).collect();
+        assert!(
+            acked.iter().all(|t| held.contains(t)),
+            "bob lacks acknowledged messages"
+        );
+    }
+    // Space comes back: sending works again, on the same connection or a new one.
+    std::fs::remove_file(filler).unwrap();
+    let start = Instant::now();
+    let text = "after the disk had space again".to_owned();
+    loop {
+        match alice.send(ROOM, &text) {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "no recovery: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+                if !alice.is_connected() {
+                    reconnect(&mut alice, &address);
+                }
+            }
+        }
+    }
+    acked.push(text);
+    drop(alice);
+    let held =
+        check_everyone_has_everything(&dir, &["alice", "bob"], &address, &acked, acked.len());
+    assert_eq!(
+        held,
+        acked.len(),
+        "a refused message was stored or sent later"
+    );
+    // Nothing is corrupt after the failed writes: the server restarts on the data.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let (mut server, _) = start_server(&data, &address);
+    check_everyone_has_everything(&dir, &["alice", "bob"], &address, &acked, acked.len());
+    server.kill().unwrap();
+    let _ = server.wait();
+}
+
+#[test]
+fn a_full_disk_under_a_clients_home_fails_its_send_clearly_and_loses_nothing() {
+    let dir = tempdir("faults_client_disk_full");
+    let (mut server, address) = start_server(&dir.join("data"), "127.0.0.1:0");
+    let disk = SmallDisk::mount(&dir.join("disk"), "8m");
+    // alice's home lives on the small disk.
+    let home = disk.path.join("alice");
+    {
+        let mut alice = open(&home, "alice", &address);
+        let mut bob = open(&dir.join("bob"), "bob", &address);
+        alice.create_room(ROOM).unwrap();
+        alice.invite(ROOM, "bob").unwrap();
+        support::events::drain(&mut bob);
+    }
+    let mut alice = open(&home, "alice", &address);
+    let mut acked = Vec::new();
+    for i in 0..10 {
+        let text = format!("before {i}");
+        alice.send(ROOM, &text).unwrap();
+        acked.push(text);
+    }
+    let filler = disk.fill();
+    let (more, error) = send_until_error(&mut alice, "full", 500);
+    acked.extend(more);
+    eprintln!("the send with a full home failed with: {error}");
+    assert!(error.contains("full"), "not a clear error: {error}");
+    std::fs::remove_file(filler).unwrap();
+    let text = "after the home had space again".to_owned();
+    if alice.send(ROOM, &text).is_err() {
+        // The failed write may have cost the connection: a reconnect recovers.
+        reconnect(&mut alice, &address);
+        alice.send(ROOM, &text).unwrap();
+    }
+    acked.push(text);
+    drop(alice);
+    let held = check_everyone_has_everything(&dir, &["bob"], &address, &acked, acked.len());
+    assert_eq!(held, acked.len(), "a failed send reached bob");
+    // alice's own record: everything she was told was sent, once.
+    let alice = open(&home, "alice", &address);
+    let mine: Vec<String> = history(&alice).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(mine, acked, "alice's record differs from what she was told");
     server.kill().unwrap();
     let _ = server.wait();
 }

@@ -423,7 +423,11 @@ pub fn c_abi(data: &[u8]) {
     };
     let env = env();
     let mut live = Live::default();
+    let trace = std::env::var_os("SMC_FUZZ_TRACE").is_some();
     for op in ops.into_iter().take(24) {
+        if trace {
+            eprintln!("{op:?}");
+        }
         unsafe { run(op, env, &mut live) };
     }
 }
@@ -563,7 +567,7 @@ unsafe fn run(op: Op, env: &Env, live: &mut Live) {
             let mut m = null_mut();
             let st = smc_client_recv(
                 pick(&live.clients, c),
-                i64::from(timeout_ms % 5),
+                i64::from(timeout_ms.rem_euclid(5)), // negative: wait forever (the contract)
                 out_ptr(out, &mut m),
             );
             if st == SmcStatus::SMC_OK && !m.is_null() {

@@ -176,6 +176,10 @@ class ServerFailure(SmcError):
     """The server failed to carry out the request; nothing was stored."""
 
 
+class StorageFull(ServerFailure):
+    """The server's disk is full: nothing was stored (reads still work); retry later."""
+
+
 class RequestTimeout(SmcError, TimeoutError):
     """The server did not answer in time."""
 
@@ -199,6 +203,7 @@ __all__ += [
     "RegistrationRefused",
     "InvalidRequest",
     "ServerFailure",
+    "StorageFull",
     "RequestTimeout",
     "NotText",
 ]

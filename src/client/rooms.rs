@@ -228,8 +228,11 @@ impl Client {
 
     /// Encrypts `text` for `room`'s group and sends it; returns once the server has
     /// stored it durably. The ratchet step and the ciphertext are saved before anything
-    /// leaves, so a crash never reuses a key and an unacknowledged message is sent again
-    /// at the next [`Client::connect`]. Refused with [`E2eError::KeyChanged`] while a
+    /// leaves, so a crash never reuses a key and a message whose outcome is unknown (the
+    /// connection lost before the answer) is sent again, once, at the next
+    /// [`Client::connect`]. A message the server refused ([`ClientError::Refused`], e.g.
+    /// `StorageFull`, `RateLimited`) is not sent later: retrying is the caller's choice.
+    /// Refused with [`E2eError::KeyChanged`] while a
     /// member's changed key is not acknowledged.
     pub fn send(&mut self, room: &str, text: &str) -> Result<Message, ClientError> {
         if text.len() > MAX_TEXT {
@@ -281,7 +284,20 @@ impl Client {
                 prepare(&*self)?.ok_or_else(|| E2eError::Busy { room: room.into() })?
             }
         };
-        let sent = self.send_payload(room, payload, None)?;
+        let sent = match self.send_payload(room, payload, None) {
+            Ok(sent) => sent,
+            // The server answered that it stored nothing: the message is not sent, and
+            // the client will not send it later either (the caller has the error and
+            // decides). Any other failure (the connection lost, no answer) leaves the
+            // outcome unknown: the message stays in the outbox and is sent again, once,
+            // at the next connect unless the server turns out to have it.
+            Err(e @ ClientError::Refused(_)) => {
+                self.state
+                    .transaction(|tx| tx.take_outbox(&server, &me, room, &digest).map(drop))?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         self.state.transaction(|tx| {
             tx.take_outbox(&server, &me, room, &digest)?;
             tx.add_history(
@@ -333,12 +349,20 @@ impl Client {
                     }
                     Ok(())
                 })?,
-                // Left the room meanwhile: the message can no longer go.
+                // A passing condition (a full disk, a rate limit, a server failure):
+                // kept, tried again at the next connect; the connection stays usable.
                 Err(ClientError::Refused(
-                    Refusal::NotAMember { .. } | Refusal::UnknownRoom { .. },
-                )) => self
-                    .state
-                    .transaction(|tx| tx.take_outbox(&server, &me, &room, &digest).map(drop))?,
+                    r @ (Refusal::StorageFull | Refusal::RateLimited | Refusal::Internal),
+                )) => {
+                    tracing::warn!(%room, refusal = %r, "outbox kept for the next connect");
+                    return Ok(());
+                }
+                // Refused for good (left the room meanwhile...): it can no longer go.
+                Err(ClientError::Refused(r)) => {
+                    tracing::warn!(%room, refusal = %r, "an unsent message is dropped");
+                    self.state
+                        .transaction(|tx| tx.take_outbox(&server, &me, &room, &digest).map(drop))?
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -61,11 +61,13 @@ pub enum SmcStatus {
     SMC_WRONG_PASSPHRASE = 21,
     /// End-to-end encryption failed otherwise (details in `smc_last_error_message`).
     SMC_ENCRYPTION_ERROR = 22,
+    /// The server's disk is full: nothing was stored (reads still work); retry later.
+    SMC_STORAGE_FULL = 23,
 }
 
 impl SmcStatus {
     /// Every status, in the order of their codes (`ALL[n]` has code `n`).
-    pub const ALL: [SmcStatus; 23] = [
+    pub const ALL: [SmcStatus; 24] = [
         SmcStatus::SMC_OK,
         SmcStatus::SMC_NULL_POINTER,
         SmcStatus::SMC_INVALID_UTF8,
@@ -89,6 +91,7 @@ impl SmcStatus {
         SmcStatus::SMC_UNDECRYPTABLE,
         SmcStatus::SMC_WRONG_PASSPHRASE,
         SmcStatus::SMC_ENCRYPTION_ERROR,
+        SmcStatus::SMC_STORAGE_FULL,
     ];
 
     /// The status whose code is `code`, if there is one.
@@ -130,6 +133,9 @@ impl SmcStatus {
             SmcStatus::SMC_UNDECRYPTABLE => b"a message could not be decrypted or authenticated\0",
             SmcStatus::SMC_WRONG_PASSPHRASE => b"the passphrase does not open the client's state\0",
             SmcStatus::SMC_ENCRYPTION_ERROR => b"end-to-end encryption failed\0",
+            SmcStatus::SMC_STORAGE_FULL => {
+                b"the server's storage is full; nothing was stored (retry later)\0"
+            }
         }
     }
 }
@@ -175,6 +181,7 @@ impl From<&ClientError> for SmcStatus {
                 Refusal::UnknownRoom { .. } => SmcStatus::SMC_UNKNOWN_ROOM,
                 Refusal::NameTaken { .. } => SmcStatus::SMC_NAME_TAKEN,
                 Refusal::RoomExists { .. } => SmcStatus::SMC_ROOM_EXISTS,
+                Refusal::StorageFull => SmcStatus::SMC_STORAGE_FULL,
                 _ => SmcStatus::SMC_REFUSED,
             },
             ClientError::ConnectionClosed | ClientError::Net(NetError::Closed) => {
@@ -231,7 +238,7 @@ mod tests {
             assert_eq!(*status as usize, n);
             assert_eq!(SmcStatus::from_code(n as i32), Some(*status));
         }
-        for code in [-1, 23, 1000, i32::MIN, i32::MAX] {
+        for code in [-1, 24, 1000, i32::MIN, i32::MAX] {
             assert_eq!(SmcStatus::from_code(code), None);
             let text = unsafe { std::ffi::CStr::from_ptr(smc_status_message(code)) };
             assert_eq!(text.to_str().unwrap(), "unknown status code");

@@ -86,4 +86,7 @@ pub enum Refusal {
     /// The server failed (its log says why); nothing was stored.
     #[error("internal server error; nothing was stored")]
     Internal,
+    /// The server's disk is full: nothing was stored; reads still work. Retry later.
+    #[error("the server's storage is full; nothing was stored (retry later)")]
+    StorageFull,
 }

@@ -35,7 +35,7 @@ pub(crate) async fn run(mut rx: mpsc::Receiver<Pending>, store: Arc<dyn Store>, 
             Ok(Ok(results)) => results,
             Ok(Err(e)) => {
                 tracing::error!(error = %e, count = pending.len(), "cannot commit messages");
-                vec![Err(Refusal::Internal); pending.len()]
+                vec![Err(e.refusal()); pending.len()]
             }
             Err(e) => {
                 tracing::error!(error = %e, "the store panicked while committing");

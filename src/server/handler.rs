@@ -41,7 +41,8 @@ fn name(name: &str) -> Result<(), Refusal> {
 }
 
 /// Runs a store call on the blocking pool; a store failure is logged and becomes
-/// [`Refusal::Internal`] (nothing half-done: each call is one transaction).
+/// [`Refusal::Internal`], or [`Refusal::StorageFull`] when the disk is full (nothing
+/// half-done: each call is one transaction).
 pub(crate) async fn blocking<T, F>(store: &Arc<dyn Store>, f: F) -> Result<T, Refusal>
 where
     T: Send + 'static,
@@ -52,7 +53,7 @@ where
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "store error");
-            Err(Refusal::Internal)
+            Err(e.refusal())
         }
         Err(e) => {
             tracing::error!(error = %e, "store call panicked");

@@ -26,6 +26,7 @@ pyo3::import_exception!(smc.exceptions, NoKeyPackage);
 pyo3::import_exception!(smc.exceptions, RateLimited);
 pyo3::import_exception!(smc.exceptions, InvalidRequest);
 pyo3::import_exception!(smc.exceptions, ServerFailure);
+pyo3::import_exception!(smc.exceptions, StorageFull);
 pyo3::import_exception!(smc.exceptions, RequestTimeout);
 pyo3::import_exception!(smc.exceptions, NotText);
 pyo3::import_exception!(smc.exceptions, EncryptionError);
@@ -93,6 +94,7 @@ fn refusal_error(r: Refusal) -> PyErr {
             InvalidRequest::new_err(message)
         }
         Refusal::Internal => ServerFailure::new_err(message),
+        Refusal::StorageFull => StorageFull::new_err(message),
     }
 }
 
