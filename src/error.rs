@@ -158,6 +158,17 @@ pub enum StoreError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The database file is damaged (bytes changed, cut short) or is not an smc store.
+    #[error(
+        "the store {path} is damaged or not an smc database ({detail}); nothing was changed: \
+         `smc admin check` reports what SQLite finds, restore the file from a backup"
+    )]
+    Corrupt {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What SQLite reported.
+        detail: String,
+    },
 }
 
 impl StoreError {
@@ -347,7 +358,10 @@ pub enum E2eError {
     },
     /// The passphrase does not open the state (or one is needed, or the file is not
     /// an smc state database).
-    #[error("wrong passphrase for {path} (or it needs one, or it is not an smc state file)")]
+    #[error(
+        "cannot open {path}: wrong passphrase (or it needs one), or the file is damaged or not \
+         an smc state file"
+    )]
     WrongPassphrase {
         /// The state file.
         path: std::path::PathBuf,

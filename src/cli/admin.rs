@@ -1,6 +1,6 @@
 //! `smc admin`: what a server's operator does on its data directory (also while the
 //! server runs: SQLite lets both at once): issue registration tokens, list the users,
-//! release a name.
+//! release a name, check the database for damage.
 
 use std::path::PathBuf;
 
@@ -40,6 +40,9 @@ enum Action {
         /// The user name.
         user: String,
     },
+    /// Check smc.db for damage (SQLite's integrity check: every page, every index),
+    /// without changing it; prints "ok" or the problems (and exits non-zero).
+    Check,
 }
 
 fn token() -> Result<String, CliError> {
@@ -47,6 +50,24 @@ fn token() -> Result<String, CliError> {
     getrandom::fill(&mut bytes)
         .map_err(|e| CliError::Fatal(format!("no randomness for a token: {e}")))?;
     Ok(data_encoding::BASE32_NOPAD.encode(&bytes).to_lowercase())
+}
+
+/// `smc admin check`: SQLite's integrity check of smc.db, read-only.
+fn check(data_dir: &std::path::Path) -> Result<(), CliError> {
+    let db = data_dir.join("smc.db");
+    let problems = crate::server::store::check(data_dir)?;
+    if problems.is_empty() {
+        println!("ok: {} has no damage", db.display());
+        return Ok(());
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    Err(CliError::Fatal(format!(
+        "{} is damaged ({} problems): restore it from a backup",
+        db.display(),
+        problems.len()
+    )))
 }
 
 /// Runs `smc admin`.
@@ -64,8 +85,12 @@ pub fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError> {
             data_dir.display()
         )));
     }
+    if let Action::Check = args.action {
+        return check(&data_dir);
+    }
     let store = SqliteStore::open(&data_dir, Durability::Full)?;
     match args.action {
+        Action::Check => return check(&data_dir),
         Action::IssueToken { count } => {
             for _ in 0..count.max(1) {
                 let token = token()?;

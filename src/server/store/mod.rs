@@ -7,7 +7,7 @@
 mod schema;
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{check, SqliteStore};
 
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};

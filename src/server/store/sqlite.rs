@@ -41,6 +41,42 @@ fn open(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// A damaged or foreign file, reported by SQLite as such, becomes
+/// [`StoreError::Corrupt`] naming `path`; other errors are kept.
+fn corrupt(path: &Path, e: StoreError) -> StoreError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match e {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, detail))
+            if matches!(f.code, DatabaseCorrupt | NotADatabase) =>
+        {
+            StoreError::Corrupt {
+                path: path.to_owned(),
+                detail: detail.unwrap_or_else(|| f.to_string()),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Runs SQLite's `integrity_check` or `quick_check`: the problems it reports (none
+/// when the file is sound).
+fn integrity(conn: &Connection, pragma: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare(&format!("PRAGMA {pragma}"))?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let lines = rows.collect::<Result<Vec<_>, _>>()?;
+    Ok(if lines == ["ok"] { Vec::new() } else { lines })
+}
+
+/// Checks the store in `dir` with SQLite's full `integrity_check` (every page, every
+/// index against its table), without changing it: the problems found, none when the
+/// file is sound. For `smc admin check`.
+pub fn check(dir: &Path) -> Result<Vec<String>, StoreError> {
+    let path = dir.join("smc.db");
+    let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| corrupt(&path, e.into()))?;
+    integrity(&conn, "integrity_check").map_err(|e| corrupt(&path, e))
+}
+
 /// Makes the data directory and the database files private to the server's user,
 /// whatever the umask and whatever existed before: the directory 0700 (created so, or
 /// tightened with a warning), `smc.db` created 0600 before SQLite opens it (SQLite
@@ -155,8 +191,17 @@ impl SqliteStore {
     pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
         private_files(dir)?;
         let path = dir.join("smc.db");
-        let mut writer = open(&path, durability)?;
-        migrate(&mut writer)?;
+        let mut writer = open(&path, durability).map_err(|e| corrupt(&path, e))?;
+        // A damaged file is found here, before anything is served or written: SQLite's
+        // quick check reads every page (linear in the file's size).
+        let problems = integrity(&writer, "quick_check").map_err(|e| corrupt(&path, e))?;
+        if let Some(first) = problems.first() {
+            return Err(StoreError::Corrupt {
+                path,
+                detail: format!("{first} ({} problems)", problems.len()),
+            });
+        }
+        migrate(&mut writer).map_err(|e| corrupt(&path, e))?;
         // openmls's tables: the public state of the rooms' groups.
         crate::e2e::provider::migrate(&mut writer).map_err(StoreError::Mls)?;
         let reader = open(&path, durability)?;
