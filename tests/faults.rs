@@ -8,6 +8,8 @@
 //! Lengths: `SMC_FAULT_KILLS` (default 10) kills per run; `SMC_FAULT_SEED` replays a
 //! run's random moments (each run prints its seed).
 
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
 mod support;
 
 use std::collections::{HashMap, HashSet};
@@ -114,6 +116,10 @@ fn take_events(c: &mut Client, into: &mut Vec<String>) -> bool {
     loop {
         match c.recv_event(Some(Duration::ZERO)) {
             Ok(Some(ChatEvent::Message(m))) if m.room == ROOM => into.push(m.text),
+            // A member that cannot read is a member that lost messages.
+            Ok(Some(ChatEvent::Undecryptable { seq, reason, .. })) => {
+                panic!("{} could not read message {seq}: {reason}", c.user())
+            }
             Ok(Some(_)) => {}
             Ok(None) => return true,
             Err(_) => return false,
@@ -168,6 +174,14 @@ fn check_everyone_has_everything(
     for _round in 0..2 {
         for c in &mut clients {
             let events = support::events::drain(c);
+            if std::env::var_os("SMC_FAULT_DEBUG").is_some() {
+                let last = history(c).last().cloned();
+                eprintln!(
+                    "{}: {} events; last in history {last:?}",
+                    c.user(),
+                    events.len()
+                );
+            }
             let unreadable = support::events::unreadable(&events);
             assert!(
                 unreadable.is_empty(),
@@ -252,6 +266,9 @@ fn the_server_killed_again_and_again_under_load_loses_nothing_acknowledged() {
                     } else if up {
                         match c.recv_event(Some(Duration::from_millis(50))) {
                             Ok(Some(ChatEvent::Message(m))) => received.push(m.text),
+                            Ok(Some(ChatEvent::Undecryptable { seq, reason, .. })) => {
+                                panic!("{user} could not read message {seq}: {reason}")
+                            }
                             Ok(_) => {}
                             Err(_) => up = false,
                         }
@@ -713,6 +730,73 @@ fn a_damaged_client_state_is_refused_at_open_naming_the_file() {
             "the error does not name the file: {error}"
         );
     }
+    server.kill().unwrap();
+    let _ = server.wait();
+}
+
+#[test]
+fn a_network_that_delays_cuts_and_resets_loses_and_duplicates_nothing() {
+    if std::env::var_os("SMC_FAULT_DEBUG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("smc=debug")
+            .with_thread_names(true)
+            .try_init();
+    }
+    let dir = tempdir("faults_network");
+    let (mut server, upstream) = start_server(&dir.join("data"), "127.0.0.1:0");
+    let mut rng = Rng::new();
+    let proxy = fault_proxy::FaultProxy::start(&upstream, rng.next());
+    let address = proxy.address.clone();
+    let users = ["alice", "bob", "carol"];
+    room(&dir, &users, &address);
+    proxy.set_faults(true);
+    let per_sender = 200;
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let attempted = Arc::new(Mutex::new(0usize));
+    let senders: Vec<_> = users[..2]
+        .iter()
+        .map(|user| {
+            let (dir, address, user) = (dir.clone(), address.clone(), user.to_string());
+            let (acknowledged, attempted) = (acknowledged.clone(), attempted.clone());
+            std::thread::spawn(move || {
+                let mut c = Client::open(dir.join(&user), &user).unwrap();
+                c.set_auto_join(true);
+                c.set_request_timeout(Duration::from_secs(5));
+                reconnect(&mut c, &address);
+                let mut sink = Vec::new();
+                let mut i = 0;
+                while i < per_sender {
+                    if !take_events(&mut c, &mut sink) {
+                        reconnect(&mut c, &address);
+                        continue;
+                    }
+                    let text = format!("{user} {i}");
+                    i += 1;
+                    *attempted.lock().unwrap() += 1;
+                    match c.send(ROOM, &text) {
+                        Ok(_) => acknowledged.lock().unwrap().push(text),
+                        Err(_) => reconnect(&mut c, &address),
+                    }
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().unwrap();
+    }
+    proxy.set_faults(false);
+    let stats = &proxy.stats;
+    eprintln!(
+        "connections through the proxy: {}, delayed {}, cut mid-stream {}, reset {}",
+        stats.connections.load(Ordering::Relaxed),
+        stats.delayed.load(Ordering::Relaxed),
+        stats.cut.load(Ordering::Relaxed),
+        stats.reset.load(Ordering::Relaxed)
+    );
+    assert!(stats.cut.load(Ordering::Relaxed) + stats.reset.load(Ordering::Relaxed) >= 10);
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let attempted = *attempted.lock().unwrap();
+    check_everyone_has_everything(&dir, &users, &address, &acknowledged, attempted);
     server.kill().unwrap();
     let _ = server.wait();
 }

@@ -93,6 +93,7 @@ impl Client {
                 None => return Err(ClientError::Timeout(self.request_timeout)),
             }
         }
+        self.drop_untaken_commits()?;
         self.top_up_key_packages()?;
         self.resend_outbox()?;
         self.commit_waiting()?;

@@ -439,21 +439,53 @@ impl Client {
                     })?;
                     return Ok(welcome);
                 }
-                Err(e) => {
+                // Refused: the server did not take it; dropped (and built again when it
+                // was only stale).
+                Err(ClientError::Refused(refusal)) => {
                     self.state.transaction(|tx| {
                         let mut group = tx.group(group_id)?;
                         group
                             .clear_pending_commit(tx.provider().storage())
                             .map_err(mls("dropping the commit"))
                     })?;
-                    match e {
-                        ClientError::Refused(Refusal::Stale { .. }) => self.catch_up(room)?,
-                        e => return Err(e),
+                    match refusal {
+                        Refusal::Stale { .. } => self.catch_up(room)?,
+                        refusal => return Err(ClientError::Refused(refusal)),
                     }
                 }
+                // No answer (the connection lost, a timeout): the server may have taken
+                // it, and then every other member moves to the next epoch with it. So
+                // it stays pending: merged when it comes back from the server
+                // (`own_envelope`), dropped after the next catch-up if it never does
+                // (`drop_untaken_commits`). Dropping it here forked this client from
+                // its group for good.
+                Err(e) => return Err(e),
             }
         }
         Err(E2eError::Busy { room: room.into() }.into())
+    }
+
+    /// After a catch-up: a group change of this client's that is still pending was
+    /// never taken by the server (it would have come back and been merged), so it is
+    /// dropped and the group is usable again.
+    pub(super) fn drop_untaken_commits(&mut self) -> Result<(), ClientError> {
+        let server = self.server_id()?;
+        self.state.transaction(|tx| {
+            for room in tx.active_rooms(&server, &self.user)? {
+                let Some(row) = tx.room(&server, &self.user, &room)? else {
+                    continue;
+                };
+                let mut group = tx.group(&row.group_id)?;
+                if group.pending_commit().is_some() {
+                    tracing::info!(%room, "a group change the server never took is dropped");
+                    group
+                        .clear_pending_commit(tx.provider().storage())
+                        .map_err(mls("dropping the commit"))?;
+                }
+                tx.keep(group);
+            }
+            Ok(())
+        })
     }
 
     /// Fetches and processes the room's messages after the saved cursor (used when a
