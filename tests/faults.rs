@@ -163,7 +163,7 @@ fn check_everyone_has_everything(
     users: &[&str],
     address: &str,
     acknowledged: &[String],
-    attempted: usize,
+    attempted: &[String],
 ) -> usize {
     // All reconnect first: a client killed before its send was acknowledged sends
     // that message again from its outbox when it reconnects; then all catch up.
@@ -211,6 +211,13 @@ fn check_everyone_has_everything(
         records.push((u, record));
     }
     let (first, reference) = &records[0];
+    // Nothing appears that nobody tried to send (a message refused or never sent).
+    let tried: HashSet<&String> = attempted.iter().collect();
+    let phantom: Vec<&(u64, String)> = reference
+        .iter()
+        .filter(|(_, t)| !tried.contains(t))
+        .collect();
+    assert!(phantom.is_empty(), "messages nobody sent: {phantom:?}");
     for (u, record) in &records[1..] {
         let only_here: Vec<_> = record.iter().filter(|m| !reference.contains(m)).collect();
         let only_there: Vec<_> = reference.iter().filter(|m| !record.contains(m)).collect();
@@ -221,7 +228,8 @@ fn check_everyone_has_everything(
         );
     }
     eprintln!(
-        "sent {attempted}, acknowledged {}, delivered to each of {} members {} (acknowledged or not), lost 0",
+        "sent {}, acknowledged {}, delivered to each of {} members {} (acknowledged or not), lost 0",
+        attempted.len(),
         acknowledged.len(),
         users.len(),
         records[0].1.len()
@@ -238,7 +246,7 @@ fn the_server_killed_again_and_again_under_load_loses_nothing_acknowledged() {
     room(&dir, &users, &address);
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let attempted = Arc::new(Mutex::new(0usize));
+    let attempted = Arc::new(Mutex::new(Vec::new()));
     // alice, bob and carol send as fast as they can and read what arrives; dave only
     // reads. Each reconnects by itself when the server is gone.
     let threads: Vec<_> = users
@@ -258,7 +266,7 @@ fn the_server_killed_again_and_again_under_load_loses_nothing_acknowledged() {
                     if sender && up {
                         let text = format!("{user} {i}");
                         i += 1;
-                        *attempted.lock().unwrap() += 1;
+                        attempted.lock().unwrap().push(text.clone());
                         match c.send(ROOM, &text) {
                             Ok(_) => acknowledged.lock().unwrap().push(text),
                             Err(_) => up = false,
@@ -309,8 +317,8 @@ fn the_server_killed_again_and_again_under_load_loses_nothing_acknowledged() {
         "dave received a message twice"
     );
     eprintln!("{count} kills of the server");
-    let attempted = *attempted.lock().unwrap();
-    check_everyone_has_everything(&dir, &users, &address, &acknowledged, attempted);
+    let attempted = attempted.lock().unwrap().clone();
+    check_everyone_has_everything(&dir, &users, &address, &acknowledged, &attempted);
     server.kill().unwrap();
     let _ = server.wait();
 }
@@ -334,6 +342,7 @@ fn fault_sender_child() {
             continue;
         }
         let text = format!("{user} {generation}.{i}");
+        println!("try {text}");
         match c.send(ROOM, &text) {
             Ok(_) => println!("acked {text}"),
             Err(_) => reconnect(&mut c, &address),
@@ -341,10 +350,10 @@ fn fault_sender_child() {
     }
 }
 
-/// A sender process and the thread reading what it acknowledged.
+/// A sender process and the thread reading what it tried and what was acknowledged.
 struct SenderProcess {
     child: Child,
-    reader: std::thread::JoinHandle<Vec<String>>,
+    reader: std::thread::JoinHandle<(Vec<String>, Vec<String>)>,
 }
 
 fn spawn_sender(dir: &Path, user: &str, address: &str, generation: usize) -> SenderProcess {
@@ -366,17 +375,22 @@ fn spawn_sender(dir: &Path, user: &str, address: &str, generation: usize) -> Sen
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| l.strip_prefix("acked ").map(str::to_owned))
-            .collect()
+        let (mut tried, mut acked) = (Vec::new(), Vec::new());
+        // The first line follows libtest's "test fault_sender_child ... " on one line.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some((_, text)) = line.split_once("try ") {
+                tried.push(text.to_owned());
+            } else if let Some((_, text)) = line.split_once("acked ") {
+                acked.push(text.to_owned());
+            }
+        }
+        (tried, acked)
     });
     SenderProcess { child, reader }
 }
 
 impl SenderProcess {
-    fn kill(mut self) -> Vec<String> {
+    fn kill(mut self) -> (Vec<String>, Vec<String>) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.reader.join().unwrap()
@@ -397,6 +411,7 @@ fn the_server_and_the_clients_killed_together_lose_nothing_acknowledged() {
         .map(|u| (*u, spawn_sender(&dir, u, &address, 0)))
         .collect();
     let mut acknowledged = Vec::new();
+    let mut attempted: Vec<String> = Vec::new();
     let mut rng = Rng::new();
     let count = kills();
     for k in 0..count {
@@ -410,7 +425,9 @@ fn the_server_and_the_clients_killed_together_lose_nothing_acknowledged() {
         if what != 0 {
             let user = senders[k % senders.len()];
             let process = running.remove(user).unwrap();
-            acknowledged.extend(process.kill());
+            let (tried, acked) = process.kill();
+            attempted.extend(tried);
+            acknowledged.extend(acked);
             generation += 1;
             running.insert(user, spawn_sender(&dir, user, &address, generation));
         }
@@ -420,7 +437,9 @@ fn the_server_and_the_clients_killed_together_lose_nothing_acknowledged() {
     }
     std::thread::sleep(Duration::from_millis(700));
     for (_, process) in running.drain() {
-        acknowledged.extend(process.kill());
+        let (tried, acked) = process.kill();
+        attempted.extend(tried);
+        acknowledged.extend(acked);
     }
     assert!(
         acknowledged.len() > 30,
@@ -428,7 +447,7 @@ fn the_server_and_the_clients_killed_together_lose_nothing_acknowledged() {
         acknowledged.len()
     );
     eprintln!("{count} kills of the server and/or a client");
-    check_everyone_has_everything(&dir, &users, &address, &acknowledged, acknowledged.len());
+    check_everyone_has_everything(&dir, &users, &address, &acknowledged, &attempted);
     server.kill().unwrap();
     let _ = server.wait();
 }
@@ -543,8 +562,7 @@ fn a_full_disk_on_the_server_refuses_sends_clearly_serves_reads_and_recovers() {
     }
     acked.push(text);
     drop(alice);
-    let held =
-        check_everyone_has_everything(&dir, &["alice", "bob"], &address, &acked, acked.len());
+    let held = check_everyone_has_everything(&dir, &["alice", "bob"], &address, &acked, &acked);
     assert_eq!(
         held,
         acked.len(),
@@ -554,7 +572,7 @@ fn a_full_disk_on_the_server_refuses_sends_clearly_serves_reads_and_recovers() {
     server.kill().unwrap();
     server.wait().unwrap();
     let (mut server, _) = start_server(&data, &address);
-    check_everyone_has_everything(&dir, &["alice", "bob"], &address, &acked, acked.len());
+    check_everyone_has_everything(&dir, &["alice", "bob"], &address, &acked, &acked);
     server.kill().unwrap();
     let _ = server.wait();
 }
@@ -594,7 +612,7 @@ fn a_full_disk_under_a_clients_home_fails_its_send_clearly_and_loses_nothing() {
     }
     acked.push(text);
     drop(alice);
-    let held = check_everyone_has_everything(&dir, &["bob"], &address, &acked, acked.len());
+    let held = check_everyone_has_everything(&dir, &["bob"], &address, &acked, &acked);
     assert_eq!(held, acked.len(), "a failed send reached bob");
     // alice's own record: everything she was told was sent, once.
     let alice = open(&home, "alice", &address);
@@ -752,7 +770,7 @@ fn a_network_that_delays_cuts_and_resets_loses_and_duplicates_nothing() {
     proxy.set_faults(true);
     let per_sender = 200;
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let attempted = Arc::new(Mutex::new(0usize));
+    let attempted = Arc::new(Mutex::new(Vec::new()));
     let senders: Vec<_> = users[..2]
         .iter()
         .map(|user| {
@@ -772,7 +790,7 @@ fn a_network_that_delays_cuts_and_resets_loses_and_duplicates_nothing() {
                     }
                     let text = format!("{user} {i}");
                     i += 1;
-                    *attempted.lock().unwrap() += 1;
+                    attempted.lock().unwrap().push(text.clone());
                     match c.send(ROOM, &text) {
                         Ok(_) => acknowledged.lock().unwrap().push(text),
                         Err(_) => reconnect(&mut c, &address),
@@ -795,8 +813,8 @@ fn a_network_that_delays_cuts_and_resets_loses_and_duplicates_nothing() {
     );
     assert!(stats.cut.load(Ordering::Relaxed) + stats.reset.load(Ordering::Relaxed) >= 10);
     let acknowledged = acknowledged.lock().unwrap().clone();
-    let attempted = *attempted.lock().unwrap();
-    check_everyone_has_everything(&dir, &users, &address, &acknowledged, attempted);
+    let attempted = attempted.lock().unwrap().clone();
+    check_everyone_has_everything(&dir, &users, &address, &acknowledged, &attempted);
     server.kill().unwrap();
     let _ = server.wait();
 }
