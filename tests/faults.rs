@@ -646,7 +646,8 @@ fn a_damaged_server_store_is_refused_at_start_naming_the_file_and_admin_check_fi
     let (mut server, address) = start_server(&data, "127.0.0.1:0");
     room(&dir, &["alice", "bob"], &address);
     // A clean stop (SIGTERM): everything is in smc.db itself, no -wal file to lean on.
-    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    // SAFETY: a plain kill(2) of our own child process.
+    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
     server.wait().unwrap();
     // Runs `smc ARGS --data-dir DATA`; one still running after 10 s (a server that
     // started on the damaged file) is killed and reported as a success.
