@@ -77,3 +77,8 @@ fn config() {
 fn c_abi() {
     replay("c_abi", targets::c_abi);
 }
+
+#[test]
+fn server_requests() {
+    replay("server_requests", targets::server_requests);
+}

@@ -292,6 +292,9 @@ struct Env {
     address: String,
     legacy_port: u16,
     dir: std::path::PathBuf,
+    /// The two servers, never freed (they serve the whole process); kept here so that
+    /// LeakSanitizer, which scans memory for pointers, sees them as still in use.
+    _servers: [usize; 2],
 }
 
 fn env() -> &'static Env {
@@ -314,7 +317,7 @@ fn env() -> &'static Env {
             .expect("utf-8")
             .to_owned();
         unsafe { smc_string_free(address) };
-        // `server` is never freed: it serves for the whole process.
+        let server_handle = server as usize;
         let logs = CString::new(dir.join("legacy").to_str().expect("utf-8")).expect("path");
         std::fs::create_dir_all(dir.join("legacy")).expect("legacy dir");
         let mut legacy = null_mut();
@@ -328,11 +331,12 @@ fn env() -> &'static Env {
         );
         let mut port = 0;
         unsafe { smc_legacy_server_port(legacy, &mut port) };
-        // `legacy` too is never freed.
+        let legacy_handle = legacy as usize;
         Env {
             address: text,
             legacy_port: port,
             dir,
+            _servers: [server_handle, legacy_handle],
         }
     })
 }

@@ -21,7 +21,7 @@ use arbitrary::{Arbitrary, Unstructured};
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     thread_local! {
         static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
+            .enable_all()
             .build()
             .expect("runtime");
     }
@@ -426,3 +426,8 @@ pub fn config(data: &[u8]) {
 
 mod c_abi;
 pub use c_abi::c_abi;
+
+// ---------------------------------------------------------------- a hostile client
+
+mod server_requests;
+pub use server_requests::server_requests;

@@ -45,6 +45,10 @@ pub(crate) async fn run(mut rx: mpsc::Receiver<Pending>, store: Arc<dyn Store>, 
         for (p, result) in pending.into_iter().zip(results) {
             let result = result.map(|appended| {
                 let envelope = appended.envelope;
+                if appended.duplicate {
+                    // Stored and delivered the first time: only its sender hears of it.
+                    return envelope;
+                }
                 let item = Outbound {
                     dedup: Dedup::Room(envelope.room.as_str().into(), envelope.seq),
                     bytes: encode(&ServerFrame::Event(Event::Message(envelope.clone()))).into(),

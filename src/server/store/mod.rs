@@ -124,6 +124,10 @@ pub struct Appended {
     pub envelope: Envelope,
     /// Members removed from the group by it (no longer routed).
     pub unrouted: Vec<String>,
+    /// The same sender had already stored these very bytes in this room (a send
+    /// repeated after a lost answer): `envelope` is that stored message, nothing new
+    /// was stored, and nothing is to be delivered again.
+    pub duplicate: bool,
 }
 
 /// A message to append to a room.

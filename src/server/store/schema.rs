@@ -96,6 +96,11 @@ const MIGRATIONS: &[&str] = &[
          context_hash BLOB NOT NULL,
          PRIMARY KEY (room, epoch)
      ) WITHOUT ROWID;",
+    // 7 -> 8: the SHA-256 of each message's payload, unique per room: a client that
+    // sends a message again (its first answer was lost) gets the stored one back
+    // instead of a second copy (which its readers would take for a replay).
+    "ALTER TABLE messages ADD COLUMN digest BLOB;
+     CREATE UNIQUE INDEX messages_room_digest ON messages (room, digest);",
 ];
 
 /// The schema version this build writes.

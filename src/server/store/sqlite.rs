@@ -532,6 +532,41 @@ impl Store for SqliteStore {
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(batch.len());
         for m in batch {
+            // The same bytes again: the stored message is the answer (its sender lost
+            // the first answer and sends it again); from anyone else it is a replay.
+            let digest = Sha256::digest(&m.payload).to_vec();
+            let stored: Option<(i64, i64, String, i64, Option<i64>)> = tx
+                .prepare_cached(
+                    "SELECT id, seq, sender, ts_ms, commit_epoch FROM messages
+                     WHERE room = ?1 AND digest = ?2",
+                )?
+                .query_row(params![m.room, digest], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()?;
+            let mut copy = false;
+            match stored {
+                Some((id, seq, sender, ts_ms, commit_epoch)) if sender == m.sender => {
+                    out.push(Ok(Appended {
+                        envelope: Envelope {
+                            id: id as u64,
+                            room: m.room.clone(),
+                            seq: seq as u64,
+                            sender,
+                            timestamp_ms: ts_ms,
+                            payload: m.payload.clone(),
+                            commit_epoch: commit_epoch.map(|e| e as u64),
+                        },
+                        unrouted: Vec::new(),
+                        duplicate: true,
+                    }));
+                    continue;
+                }
+                // Someone else's bytes: refused below, after the checks that say more
+                // (a stale epoch), and never stored twice.
+                Some(_) => copy = true,
+                None => {}
+            }
             let state: Option<(i64, i64, Option<Vec<u8>>)> = tx
                 .prepare_cached(
                     "SELECT last_seq, commit_epoch, group_id FROM rooms WHERE name = ?1",
@@ -554,6 +589,12 @@ impl Store for SqliteStore {
                         continue;
                     }
                 }
+            }
+            if copy {
+                out.push(Err(Refusal::BadRequest {
+                    reason: "a copy of a message already stored".into(),
+                }));
+                continue;
             }
             // A room whose group the server tracks: the message is verified against
             // its public state, and applied to it, or refused with nothing kept.
@@ -587,8 +628,8 @@ impl Store for SqliteStore {
             }
             let seq = last_seq + 1;
             tx.prepare_cached(
-                "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 m.room,
@@ -596,7 +637,8 @@ impl Store for SqliteStore {
                 m.sender,
                 m.timestamp_ms,
                 m.payload,
-                m.commit_epoch.map(|e| e as i64)
+                m.commit_epoch.map(|e| e as i64),
+                digest
             ])?;
             let id = tx.last_insert_rowid();
             tx.prepare_cached("UPDATE rooms SET last_seq = ?2, commit_epoch = ?3 WHERE name = ?1")?
@@ -612,6 +654,7 @@ impl Store for SqliteStore {
                     commit_epoch: m.commit_epoch,
                 },
                 unrouted,
+                duplicate: false,
             }));
         }
         tx.commit()?;
