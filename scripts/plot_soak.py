@@ -33,10 +33,11 @@ def main() -> None:
     if len(panels) == 1:
         axes = [axes]
     for ax, (column, label, scale) in zip(axes, panels):
-        ax.plot(x, [float(r[column]) * scale for r in rows])
+        values = [float(r[column]) * scale for r in rows]
+        ax.plot(x, values)
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, max(values) * 1.15 or 1)
     axes[-1].set_xlabel("seconds" if x_name == "seconds" else "messages received")
     fig.suptitle(title)
     fig.tight_layout()
