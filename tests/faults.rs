@@ -508,6 +508,17 @@ impl Drop for SmallDisk {
     }
 }
 
+/// Sends `count` messages ("before N"), each acknowledged; returns their texts.
+fn send_some(c: &mut Client, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|i| {
+            let text = format!("before {i}");
+            c.send(ROOM, &text).unwrap();
+            text
+        })
+        .collect()
+}
+
 /// Sends until one fails (at most `limit` tries); returns the acknowledged texts and
 /// the error.
 fn send_until_error(c: &mut Client, prefix: &str, limit: usize) -> (Vec<String>, String) {
@@ -530,12 +541,7 @@ fn a_full_disk_on_the_server_refuses_sends_clearly_serves_reads_and_recovers() {
     let (mut server, address) = start_server(&data, "127.0.0.1:0");
     room(&dir, &["alice", "bob"], &address);
     let mut alice = open(&dir.join("alice"), "alice", &address);
-    let mut acked = Vec::new();
-    for i in 0..20 {
-        let text = format!("before {i}");
-        alice.send(ROOM, &text).unwrap();
-        acked.push(text);
-    }
+    let mut acked = send_some(&mut alice, 20);
     let filler = disk.fill();
     let (more, error) = send_until_error(&mut alice, "full", 500);
     acked.extend(more);
@@ -606,12 +612,7 @@ fn a_full_disk_under_a_clients_home_fails_its_send_clearly_and_loses_nothing() {
         support::events::drain(&mut bob);
     }
     let mut alice = open(&home, "alice", &address);
-    let mut acked = Vec::new();
-    for i in 0..10 {
-        let text = format!("before {i}");
-        alice.send(ROOM, &text).unwrap();
-        acked.push(text);
-    }
+    let mut acked = send_some(&mut alice, 10);
     let filler = disk.fill();
     let (more, error) = send_until_error(&mut alice, "full", 500);
     acked.extend(more);

@@ -85,13 +85,12 @@ pub fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError> {
             data_dir.display()
         )));
     }
-    if let Action::Check = args.action {
-        return check(&data_dir);
-    }
-    let store = SqliteStore::open(&data_dir, Durability::Full)?;
+    // `check` reads the file as it is; the other actions open the store (migrating it).
+    let open = || SqliteStore::open(&data_dir, Durability::Full);
     match args.action {
         Action::Check => return check(&data_dir),
         Action::IssueToken { count } => {
+            let store = open()?;
             for _ in 0..count.max(1) {
                 let token = token()?;
                 store.issue_token(&token, chrono::Utc::now().timestamp_millis())?;
@@ -99,7 +98,7 @@ pub fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError> {
             }
         }
         Action::Users => {
-            for u in store.users()? {
+            for u in open()?.users()? {
                 let when = chrono::DateTime::from_timestamp_millis(u.created_ms)
                     .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_default();
@@ -112,7 +111,7 @@ pub fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError> {
             }
         }
         Action::Release { user } => {
-            if !store.release(&user)? {
+            if !open()?.release(&user)? {
                 return Err(CliError::Fatal(format!("no user {user:?}")));
             }
             println!("released {user:?}: the next key to connect with it takes it over");
