@@ -857,3 +857,61 @@ fn a_message_sent_again_after_a_lost_answer_is_stored_once() {
     server.kill().unwrap();
     let _ = server.wait();
 }
+
+#[test]
+fn a_message_left_in_the_outbox_while_the_group_moved_on_is_encrypted_again_and_read() {
+    let dir = tempdir("faults_old_epoch");
+    let data = dir.join("data");
+    let (mut server, address) = start_server(&data, "127.0.0.1:0");
+    let users = ["alice", "bob"];
+    room(&dir, &users, &address);
+    let mut alice = open(&dir.join("alice"), "alice", &address);
+    alice.send(ROOM, "before").unwrap();
+    // The server goes away: alice's next message is encrypted, kept in her outbox, and
+    // its outcome unknown.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let start = Instant::now();
+    while alice.recv_event(Some(Duration::from_millis(100))).is_ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "alice never sees the end"
+        );
+    }
+    assert!(alice.send(ROOM, "from an old epoch").is_err());
+    drop(alice);
+    server = start_server(&data, &address).0;
+    // Meanwhile the group moves on further than any member keeps keys for.
+    let mut bob = open(&dir.join("bob"), "bob", &address);
+    for _ in 0..smc::e2e::group::MAX_PAST_EPOCHS + 2 {
+        bob.self_update(ROOM).unwrap();
+    }
+    bob.send(ROOM, "after").unwrap();
+    // alice comes back: the server refuses the old ciphertext (nobody could read it),
+    // so she encrypts the same text again in the current epoch, under the same counter.
+    let alice = open(&dir.join("alice"), "alice", &address);
+    drop(alice);
+    let events = support::events::drain(&mut bob);
+    assert_eq!(support::events::unreadable(&events), Vec::<String>::new());
+    assert_eq!(
+        support::events::texts(&events),
+        ["before", "from an old epoch"],
+        "bob reads each once"
+    );
+    let missing: Vec<&ChatEvent> = events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::Missing { .. }))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no message of alice's is missing: {missing:?}"
+    );
+    drop(bob);
+    let acknowledged = ["before", "after"].map(String::from);
+    let attempted = ["before", "from an old epoch", "after"].map(String::from);
+    let delivered =
+        check_everyone_has_everything(&dir, &users, &address, &acknowledged, &attempted);
+    assert_eq!(delivered, 3);
+    server.kill().unwrap();
+    let _ = server.wait();
+}

@@ -31,7 +31,16 @@ const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 /// The whole handshake must complete within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Reply, Refusal>>>>>;
+type Pending = Arc<Mutex<Waiters>>;
+
+/// The requests waiting for their replies. Once the reader has seen the end of the
+/// connection it marks them `closed` under the same lock, so that a request submitted
+/// at that moment fails at once instead of waiting for a reply that cannot come.
+#[derive(Debug, Default)]
+struct Waiters {
+    closed: bool,
+    by_id: HashMap<u64, oneshot::Sender<Result<Reply, Refusal>>>,
+}
 
 /// What the reader task passes on to the application side.
 #[derive(Debug)]
@@ -163,10 +172,6 @@ impl Connection {
         &self,
         request: Request,
     ) -> Result<(u64, oneshot::Receiver<Result<Reply, Refusal>>), ClientError> {
-        // The reader has seen the end of the connection: nothing will ever answer.
-        if self.reader.is_finished() {
-            return Err(ClientError::ConnectionClosed);
-        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let bytes = encode(&ClientFrame { id, request });
         if bytes.len() > crate::net::MAX_MESSAGE {
@@ -177,10 +182,14 @@ impl Connection {
             .into());
         }
         let (tx, rx) = oneshot::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, tx);
+        {
+            let mut waiters = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            // The reader has seen the end of the connection: nothing will ever answer.
+            if waiters.closed {
+                return Err(ClientError::ConnectionClosed);
+            }
+            waiters.by_id.insert(id, tx);
+        }
         if self.out.send(bytes).is_err() {
             self.forget(id);
             return Err(ClientError::ConnectionClosed);
@@ -193,6 +202,7 @@ impl Connection {
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .by_id
             .remove(&id);
     }
 }
@@ -253,6 +263,7 @@ async fn read_loop(
                 let waiter = pending
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
+                    .by_id
                     .remove(&id);
                 if let Some(w) = waiter {
                     let _ = w.send(result);
@@ -266,7 +277,11 @@ async fn read_loop(
             Err(e) => break e.to_string(),
         }
     };
-    // Waiters see their sender dropped: ConnectionClosed.
-    pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    // Waiters see their sender dropped: ConnectionClosed; later requests fail at once.
+    {
+        let mut waiters = pending.lock().unwrap_or_else(|e| e.into_inner());
+        waiters.closed = true;
+        waiters.by_id.clear();
+    }
     let _ = events.send(Incoming::Closed(reason));
 }

@@ -59,8 +59,11 @@ fn why<S: std::fmt::Debug + std::fmt::Display>(e: &ProcessMessageError<S>) -> St
     use ValidationError as V;
     match e {
         P::ValidationError(V::UnableToDecrypt(MessageDecryptionError::SecretTreeError(
-            SecretTreeError::SecretReuseError | SecretTreeError::TooDistantInThePast,
-        ))) => "replayed: its key was already used (or it is too old)".into(),
+            SecretTreeError::SecretReuseError,
+        ))) => "replayed: its key was already used".into(),
+        P::ValidationError(V::UnableToDecrypt(MessageDecryptionError::SecretTreeError(
+            SecretTreeError::TooDistantInThePast,
+        ))) => "replayed or too old: its key is no longer kept".into(),
         P::ValidationError(V::WrongEpoch | V::NoPastEpochData) => {
             "from a group epoch this client does not have (a group change is missing)".into()
         }
@@ -93,7 +96,7 @@ impl Client {
                 None => return Err(ClientError::Timeout(self.request_timeout)),
             }
         }
-        self.drop_untaken_commits()?;
+        self.settle_pending_commits()?;
         self.top_up_key_packages()?;
         self.resend_outbox()?;
         self.commit_waiting()?;
@@ -306,6 +309,7 @@ impl Client {
                     group
                         .merge_pending_commit(&tx.provider())
                         .map_err(mls("merging the commit"))?;
+                    tx.pending_commit_taken(server, me, &envelope.room)?;
                 }
             } else {
                 let digest = Sha256::digest(&envelope.payload).to_vec();

@@ -14,6 +14,7 @@ mod inbox;
 mod invitations;
 mod message;
 mod rooms;
+mod schema;
 mod self_update;
 mod server_trust;
 mod state;

@@ -11,8 +11,9 @@ use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::message::timestamp;
+use super::state::{Outgoing, PendingCommit};
 use super::trust::{mls, observe_roster};
-use super::{name, ChatEvent, Client, Message};
+use super::{name, ChatEvent, Client, Message, Sent};
 use crate::e2e::group::{self, create_config, roster, to_bytes};
 use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::{ClientError, E2eError, NetError};
@@ -134,7 +135,7 @@ impl Client {
             room: room.into(),
             user: user.into(),
         })?;
-        let welcome = self.commit(room, &group_id, |group, provider, signer| {
+        let welcome = self.commit(room, &group_id, Some(user), |group, provider, signer| {
             let (commit, welcome, _) = group
                 .add_members(provider, signer, std::slice::from_ref(&package))
                 .map_err(mls("adding a member"))?;
@@ -246,45 +247,8 @@ impl Client {
         let group_id = self.require_group(room)?;
         let server = self.server_id()?;
         let me = self.user.clone();
-        // One durable transaction: checks, ratchet step, counter and outbox.
-        let prepare = |client: &Client| {
-            client.state.transaction_durable(|tx| {
-                let mut group = tx.group(&group_id)?;
-                if group.pending_proposals().next().is_some() {
-                    tx.keep(group);
-                    return Ok(None);
-                }
-                for (user, _) in roster(&group) {
-                    if user != me && tx.contact(&server, &user)?.is_some_and(|c| c.2) {
-                        return Err(E2eError::KeyChanged { user }.into());
-                    }
-                }
-                let counter = tx.take_counter(&server, &me, room)?;
-                let sealed = Sealed::V1 {
-                    room: room.to_owned(),
-                    sender: me.clone(),
-                    counter,
-                    text: text.to_owned(),
-                };
-                let out = group
-                    .create_message(&tx.provider(), &client.signer, &sealed.encode())
-                    .map_err(mls("encryption"))?;
-                let payload = to_bytes(&out).map_err(mls("encoding"))?;
-                let digest = Sha256::digest(&payload).to_vec();
-                tx.add_outbox(&server, &me, room, &digest, &payload, text)?;
-                tx.keep(group);
-                Ok(Some((payload, digest)))
-            })
-        };
-        let (payload, digest) = match prepare(&*self)? {
-            Some(prepared) => prepared,
-            None => {
-                // A member asked to leave: their removal is committed first.
-                self.commit_proposals(room)?;
-                prepare(&*self)?.ok_or_else(|| E2eError::Busy { room: room.into() })?
-            }
-        };
-        let sent = match self.send_payload(room, payload, None) {
+        let mut out = self.seal(room, &group_id, text, None)?;
+        let sent = match self.deliver(&mut out) {
             Ok(sent) => sent,
             // The server answered that it stored nothing: the message is not sent, and
             // the client will not send it later either (the caller has the error and
@@ -293,13 +257,13 @@ impl Client {
             // at the next connect unless the server turns out to have it.
             Err(e @ ClientError::Refused(_)) => {
                 self.state
-                    .transaction(|tx| tx.take_outbox(&server, &me, room, &digest).map(drop))?;
+                    .transaction(|tx| tx.take_outbox(&server, &me, room, &out.digest).map(drop))?;
                 return Err(e);
             }
             Err(e) => return Err(e),
         };
         self.state.transaction(|tx| {
-            tx.take_outbox(&server, &me, room, &digest)?;
+            tx.take_outbox(&server, &me, room, &out.digest)?;
             tx.add_history(
                 &server,
                 &me,
@@ -325,21 +289,122 @@ impl Client {
         })
     }
 
+    /// Encrypts `text` for `room` in one durable transaction with everything that goes
+    /// with it: the ratchet step, the sender's counter (a new one, or `again`'s when the
+    /// same message is encrypted again) and the outbox entry (added, or replacing
+    /// `again`'s). Waiting proposals are committed first; refused with
+    /// [`E2eError::KeyChanged`] while a member's changed key is not acknowledged.
+    fn seal(
+        &mut self,
+        room: &str,
+        group_id: &[u8],
+        text: &str,
+        again: Option<&Outgoing>,
+    ) -> Result<Outgoing, ClientError> {
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        let prepare = |client: &Client| {
+            client.state.transaction_durable(|tx| {
+                let mut group = tx.group(group_id)?;
+                if group.pending_proposals().next().is_some() {
+                    tx.keep(group);
+                    return Ok(None);
+                }
+                for (user, _) in roster(&group) {
+                    if user != me && tx.contact(&server, &user)?.is_some_and(|c| c.2) {
+                        return Err(E2eError::KeyChanged { user }.into());
+                    }
+                }
+                let counter = match again {
+                    Some(old) if old.counter > 0 => old.counter,
+                    _ => tx.take_counter(&server, &me, room)?,
+                };
+                let sealed = Sealed::V1 {
+                    room: room.to_owned(),
+                    sender: me.clone(),
+                    counter,
+                    text: text.to_owned(),
+                };
+                let message = group
+                    .create_message(&tx.provider(), &client.signer, &sealed.encode())
+                    .map_err(mls("encryption"))?;
+                let payload = to_bytes(&message).map_err(mls("encoding"))?;
+                let out = Outgoing {
+                    room: room.to_owned(),
+                    digest: Sha256::digest(&payload).to_vec(),
+                    payload,
+                    text: text.to_owned(),
+                    counter,
+                };
+                match again {
+                    Some(old) => tx.replace_outbox(&server, &me, &old.digest, &out)?,
+                    None => tx.add_outbox(&server, &me, &out)?,
+                }
+                tx.keep(group);
+                Ok(Some(out))
+            })
+        };
+        match prepare(&*self)? {
+            Some(out) => Ok(out),
+            None => {
+                // A member asked to leave: their removal is committed first.
+                self.commit_proposals(room)?;
+                prepare(&*self)?.ok_or_else(|| E2eError::Busy { room: room.into() }.into())
+            }
+        }
+    }
+
+    /// Sends an outbox entry. Refused as stale, it was encrypted in an epoch older than
+    /// the members still read (this client was behind, or the entry waited in the
+    /// outbox while the group moved on): what was missed is processed and the same
+    /// text is encrypted again, under the same counter, in the current epoch (`out`
+    /// then is the entry as it now stands in the outbox).
+    fn deliver(&mut self, out: &mut Outgoing) -> Result<Sent, ClientError> {
+        for _ in 0..COMMIT_ATTEMPTS {
+            match self.send_payload(&out.room, out.payload.clone(), None) {
+                Ok(sent) => return Ok(sent),
+                Err(ClientError::Refused(Refusal::Stale { .. })) => {}
+                Err(e) => return Err(e),
+            }
+            let room = out.room.clone();
+            let again = self.group_of(&room).and_then(|group_id| {
+                let group_id = group_id.ok_or_else(|| E2eError::NoGroup { room: room.clone() })?;
+                self.catch_up(&room)?;
+                let text = out.text.clone();
+                self.seal(&room, &group_id, &text, Some(out))
+            });
+            match again {
+                Ok(new) => {
+                    tracing::info!(
+                        room,
+                        counter = new.counter,
+                        "a message from an old epoch encrypted again"
+                    );
+                    *out = new;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(E2eError::Busy {
+            room: out.room.clone(),
+        }
+        .into())
+    }
+
     /// Sends what the outbox still holds (encrypted before a crash or a lost
     /// connection, never acknowledged), oldest first.
     pub(super) fn resend_outbox(&mut self) -> Result<(), ClientError> {
         let server = self.server_id()?;
         let me = self.user.clone();
         let pending = self.state.transaction(|tx| tx.outbox(&server, &me))?;
-        for (room, payload) in pending {
-            let digest = Sha256::digest(&payload).to_vec();
-            match self.send_payload(&room, payload, None) {
+        for mut out in pending {
+            match self.deliver(&mut out) {
                 Ok(sent) => self.state.transaction(|tx| {
-                    if let Some(text) = tx.take_outbox(&server, &me, &room, &digest)? {
+                    if let Some(text) = tx.take_outbox(&server, &me, &out.room, &out.digest)? {
                         tx.add_history(
                             &server,
                             &me,
-                            &room,
+                            &out.room,
                             sent.seq,
                             sent.id,
                             &me,
@@ -349,19 +414,25 @@ impl Client {
                     }
                     Ok(())
                 })?,
-                // A passing condition (a full disk, a rate limit, a server failure):
-                // kept, tried again at the next connect; the connection stays usable.
-                Err(ClientError::Refused(
-                    r @ (Refusal::StorageFull | Refusal::RateLimited | Refusal::Internal),
-                )) => {
-                    tracing::warn!(%room, refusal = %r, "outbox kept for the next connect");
+                // A passing condition (a full disk, a rate limit, a server failure, a
+                // member's key change to acknowledge first): kept, tried again at the
+                // next connect, after the messages before it; the connection stays usable.
+                Err(
+                    e @ (ClientError::Refused(
+                        Refusal::StorageFull | Refusal::RateLimited | Refusal::Internal,
+                    )
+                    | ClientError::E2e(E2eError::KeyChanged { .. } | E2eError::Busy { .. })),
+                ) => {
+                    tracing::warn!(room = %out.room, error = %e, "outbox kept for the next connect");
                     return Ok(());
                 }
                 // Refused for good (left the room meanwhile...): it can no longer go.
-                Err(ClientError::Refused(r)) => {
-                    tracing::warn!(%room, refusal = %r, "an unsent message is dropped");
-                    self.state
-                        .transaction(|tx| tx.take_outbox(&server, &me, &room, &digest).map(drop))?
+                Err(e @ (ClientError::Refused(_) | ClientError::E2e(E2eError::NoGroup { .. }))) => {
+                    tracing::warn!(room = %out.room, error = %e, "an unsent message is dropped");
+                    self.state.transaction(|tx| {
+                        tx.take_outbox(&server, &me, &out.room, &out.digest)
+                            .map(drop)
+                    })?
                 }
                 Err(e) => return Err(e),
             }
@@ -375,7 +446,7 @@ impl Client {
         let Some(group_id) = self.group_of(room)? else {
             return Ok(());
         };
-        self.commit(room, &group_id, |group, provider, signer| {
+        self.commit(room, &group_id, None, |group, provider, signer| {
             if group.pending_proposals().next().is_none() {
                 return Ok(None);
             }
@@ -395,6 +466,7 @@ impl Client {
         &mut self,
         room: &str,
         group_id: &[u8],
+        invitee: Option<&str>,
         build: impl Fn(
             &mut MlsGroup,
             &crate::e2e::provider::Provider<'_>,
@@ -410,44 +482,34 @@ impl Client {
                 else {
                     return Ok(None);
                 };
-                let welcome = welcome
-                    .map(|w| to_bytes(&w))
-                    .transpose()
-                    .map_err(mls("encoding"))?;
-                Ok(Some((
-                    to_bytes(&commit).map_err(mls("encoding"))?,
-                    welcome,
-                    group.epoch().as_u64(),
-                )))
+                let pending = PendingCommit {
+                    room: room.to_owned(),
+                    epoch: group.epoch().as_u64(),
+                    payload: to_bytes(&commit).map_err(mls("encoding"))?,
+                    invitee: invitee.map(str::to_owned),
+                    welcome: welcome
+                        .map(|w| to_bytes(&w))
+                        .transpose()
+                        .map_err(mls("encoding"))?,
+                    taken: false,
+                };
+                // Kept until its answer is known: after a lost answer it is sent again,
+                // byte for byte ([`Client::settle_pending_commits`]).
+                tx.set_pending_commit(&server, &self.user, &pending)?;
+                Ok(Some((pending.payload, pending.welcome, pending.epoch)))
             })?;
             let Some((commit, welcome, epoch)) = built else {
                 return Ok(None);
             };
             match self.send_payload(room, commit, Some(epoch)) {
                 Ok(_) => {
-                    self.state.transaction(|tx| {
-                        let mut group = tx.group(group_id)?;
-                        let before = roster(&group);
-                        group
-                            .merge_pending_commit(&tx.provider())
-                            .map_err(mls("merging the commit"))?;
-                        let after = roster(&group);
-                        observe_roster(tx, &server, &self.user, &after)?;
-                        let changed: Vec<ChatEvent> =
-                            members_changed(room, &before, &after).into_iter().collect();
-                        tx.push_events(&server, &self.user, &changed)
-                    })?;
+                    self.merge_own_commit(room, group_id)?;
                     return Ok(welcome);
                 }
                 // Refused: the server did not take it; dropped (and built again when it
                 // was only stale).
                 Err(ClientError::Refused(refusal)) => {
-                    self.state.transaction(|tx| {
-                        let mut group = tx.group(group_id)?;
-                        group
-                            .clear_pending_commit(tx.provider().storage())
-                            .map_err(mls("dropping the commit"))
-                    })?;
+                    self.drop_own_commit(room, group_id)?;
                     match refusal {
                         Refusal::Stale { .. } => self.catch_up(room)?,
                         refusal => return Err(ClientError::Refused(refusal)),
@@ -456,36 +518,107 @@ impl Client {
                 // No answer (the connection lost, a timeout): the server may have taken
                 // it, and then every other member moves to the next epoch with it. So
                 // it stays pending: merged when it comes back from the server
-                // (`own_envelope`), dropped after the next catch-up if it never does
-                // (`drop_untaken_commits`). Dropping it here forked this client from
-                // its group for good.
+                // (`own_envelope`), or sent again after the next catch-up, whose answer
+                // tells (`settle_pending_commits`). Dropping it here forked this client
+                // from its group for good.
                 Err(e) => return Err(e),
             }
         }
         Err(E2eError::Busy { room: room.into() }.into())
     }
 
-    /// After a catch-up: a group change of this client's that is still pending was
-    /// never taken by the server (it would have come back and been merged), so it is
-    /// dropped and the group is usable again.
-    pub(super) fn drop_untaken_commits(&mut self) -> Result<(), ClientError> {
+    /// Merges this client's group change of `room`, which the server took.
+    fn merge_own_commit(&mut self, room: &str, group_id: &[u8]) -> Result<(), ClientError> {
         let server = self.server_id()?;
         self.state.transaction(|tx| {
-            for room in tx.active_rooms(&server, &self.user)? {
-                let Some(row) = tx.room(&server, &self.user, &room)? else {
-                    continue;
-                };
-                let mut group = tx.group(&row.group_id)?;
-                if group.pending_commit().is_some() {
-                    tracing::info!(%room, "a group change the server never took is dropped");
-                    group
-                        .clear_pending_commit(tx.provider().storage())
-                        .map_err(mls("dropping the commit"))?;
-                }
-                tx.keep(group);
-            }
-            Ok(())
+            let mut group = tx.group(group_id)?;
+            let before = roster(&group);
+            group
+                .merge_pending_commit(&tx.provider())
+                .map_err(mls("merging the commit"))?;
+            tx.forget_pending_commit(&server, &self.user, room)?;
+            let after = roster(&group);
+            observe_roster(tx, &server, &self.user, &after)?;
+            let changed: Vec<ChatEvent> =
+                members_changed(room, &before, &after).into_iter().collect();
+            tx.push_events(&server, &self.user, &changed)
         })
+    }
+
+    /// Drops this client's group change of `room`, which the server did not take.
+    fn drop_own_commit(&mut self, room: &str, group_id: &[u8]) -> Result<(), ClientError> {
+        let server = self.server_id()?;
+        self.state.transaction(|tx| {
+            let mut group = tx.group(group_id)?;
+            tx.forget_pending_commit(&server, &self.user, room)?;
+            group
+                .clear_pending_commit(tx.provider().storage())
+                .map_err(mls("dropping the commit"))
+        })
+    }
+
+    /// After a catch-up: a group change of this client's whose answer was lost is
+    /// sent again, byte for byte. The server stores a message's bytes once, so its
+    /// answer settles it: taken (now, or before: the stored one is the answer), it is
+    /// merged and an invitation's Welcome goes out; refused (another change took the
+    /// epoch), it is dropped. Whether the server took it is never guessed from what the
+    /// catch-up holds, which a request still in flight on the old connection could
+    /// follow. A change that came back meanwhile (merged) only has its Welcome to send.
+    pub(super) fn settle_pending_commits(&mut self) -> Result<(), ClientError> {
+        let server = self.server_id()?;
+        let me = self.user.clone();
+        for room in self.state.transaction(|tx| tx.active_rooms(&server, &me))? {
+            let Some(group_id) = self.group_of(&room)? else {
+                continue;
+            };
+            let (stored, waiting_epoch) = self.state.transaction(|tx| {
+                let group = tx.group(&group_id)?;
+                let waiting = group.pending_commit().map(|_| group.epoch().as_u64());
+                tx.keep(group);
+                Ok((tx.pending_commit(&server, &me, &room)?, waiting))
+            })?;
+            match (stored, waiting_epoch) {
+                (Some(commit), Some(epoch)) if commit.epoch == epoch && !commit.taken => {
+                    match self.send_payload(&room, commit.payload.clone(), Some(epoch)) {
+                        Ok(_) => {
+                            tracing::info!(%room, epoch, "a group change whose answer was lost was taken");
+                            self.merge_own_commit(&room, &group_id)?;
+                            self.send_welcome(&commit)?;
+                        }
+                        Err(ClientError::Refused(refusal)) => {
+                            tracing::info!(%room, epoch, %refusal, "a group change the server did not take is dropped");
+                            self.drop_own_commit(&room, &group_id)?;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                (Some(commit), None) if commit.taken => {
+                    self.send_welcome(&commit)?;
+                    self.state
+                        .transaction(|tx| tx.forget_pending_commit(&server, &me, &room))?;
+                }
+                // Made before group changes were kept (or another member's change
+                // replaced it): nothing to send again.
+                (_, Some(_)) => self.drop_own_commit(&room, &group_id)?,
+                (Some(_), None) => self
+                    .state
+                    .transaction(|tx| tx.forget_pending_commit(&server, &me, &room))?,
+                (None, None) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends an invitation's Welcome, if `commit` added someone.
+    fn send_welcome(&mut self, commit: &PendingCommit) -> Result<(), ClientError> {
+        if let (Some(user), Some(welcome)) = (&commit.invitee, &commit.welcome) {
+            let boxed = WelcomeBox {
+                room: commit.room.clone(),
+                welcome: welcome.clone(),
+            };
+            self.send_direct(user, boxed.encode())?;
+        }
+        Ok(())
     }
 
     /// Fetches and processes the room's messages after the saved cursor (used when a

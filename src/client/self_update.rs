@@ -50,7 +50,7 @@ impl Client {
     pub fn self_update(&mut self, room: &str) -> Result<(), ClientError> {
         self.process_queued()?;
         let group_id = self.require_group(room)?;
-        self.commit(room, &group_id, |group, provider, signer| {
+        self.commit(room, &group_id, None, |group, provider, signer| {
             let bundle = group
                 .self_update(provider, signer, LeafNodeParameters::default())
                 .map_err(mls("self-update"))?;

@@ -28,56 +28,6 @@ use crate::ClientError;
 /// The cursor of the direct-delivery queue (room names never contain a NUL).
 pub(crate) const DIRECT_STREAM: &str = "\0direct";
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS cursors (
-    server TEXT NOT NULL, user TEXT NOT NULL, stream TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    PRIMARY KEY (server, user, stream)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS me (
-    user TEXT PRIMARY KEY, signature_key BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS rooms (
-    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL,
-    group_id BLOB NOT NULL, joined_epoch INTEGER NOT NULL,
-    next_counter INTEGER NOT NULL DEFAULT 1, active INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (server, user, room));
-CREATE TABLE IF NOT EXISTS history (
-    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, seq INTEGER NOT NULL,
-    id INTEGER NOT NULL, sender TEXT NOT NULL, ts_ms INTEGER NOT NULL, text TEXT NOT NULL,
-    PRIMARY KEY (server, user, room, seq));
-CREATE TABLE IF NOT EXISTS outbox (
-    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, digest BLOB NOT NULL,
-    payload BLOB NOT NULL, text TEXT NOT NULL, created INTEGER NOT NULL,
-    PRIMARY KEY (server, user, room, digest));
-CREATE TABLE IF NOT EXISTS contacts (
-    server TEXT NOT NULL, user TEXT NOT NULL, signature_key BLOB NOT NULL,
-    verified INTEGER NOT NULL DEFAULT 0, changed INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (server, user));
-CREATE TABLE IF NOT EXISTS counters (
-    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, sender TEXT NOT NULL,
-    last INTEGER NOT NULL,
-    PRIMARY KEY (server, user, room, sender));
-CREATE TABLE IF NOT EXISTS inbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, user TEXT NOT NULL,
-    event BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS transport_key (
-    user TEXT PRIMARY KEY, private BLOB NOT NULL, public BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS last_server (
-    user TEXT PRIMARY KEY, server TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS published (
-    server TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (server, user));
-CREATE TABLE IF NOT EXISTS self_updates (
-    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL,
-    sent INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
-    PRIMARY KEY (server, user, room));
-CREATE TABLE IF NOT EXISTS held_welcomes (
-    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, by_user TEXT NOT NULL,
-    welcome BLOB NOT NULL, tracked INTEGER NOT NULL,
-    PRIMARY KEY (server, user, room));
-CREATE TABLE IF NOT EXISTS last_resort (
-    server TEXT NOT NULL, user TEXT NOT NULL, published_ms INTEGER NOT NULL,
-    PRIMARY KEY (server, user));
-";
-
 /// The state database and the crypto provider.
 pub(crate) struct ClientState {
     inner: Mutex<Inner>,
@@ -108,6 +58,36 @@ pub(crate) struct RoomRow {
     pub active: bool,
 }
 
+/// An encrypted message on its way out (the outbox holds it until the server
+/// acknowledges it).
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub room: String,
+    /// SHA-256 of `payload`: how the message is recognised when it comes back.
+    pub digest: Vec<u8>,
+    pub payload: Vec<u8>,
+    pub text: String,
+    /// This sender's counter in the room, inside the encryption (0: not known).
+    pub counter: u64,
+}
+
+/// A group change of this client's that was sent (or about to be) and whose answer is
+/// not known yet.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingCommit {
+    pub room: String,
+    /// The epoch it changes.
+    pub epoch: u64,
+    /// The commit as sent.
+    pub payload: Vec<u8>,
+    /// For an invitation: who, and the Welcome to send them once the commit is taken.
+    pub invitee: Option<String>,
+    pub welcome: Option<Vec<u8>>,
+    /// Known to be taken by the server (merged when it came back); only its Welcome
+    /// is left to send.
+    pub taken: bool,
+}
+
 /// A decrypted message in the local history: (seq, id, sender, ts_ms, text).
 pub(crate) type HistoryRow = (u64, u64, String, i64, String);
 
@@ -125,7 +105,7 @@ pub(crate) enum Seen {
 impl ClientState {
     pub fn open(home: &Path, passphrase: Option<&str>) -> Result<Self, ClientError> {
         let mut conn = vault::open(home, passphrase)?;
-        conn.execute_batch(SCHEMA).map_err(StoreError::from)?;
+        super::schema::migrate(&mut conn)?;
         migrate(&mut conn).map_err(|detail| E2eError::Mls {
             operation: "storage migration",
             detail,
@@ -490,19 +470,45 @@ impl<'a> Tx<'a> {
         Ok(out)
     }
 
-    pub fn add_outbox(
+    /// Puts an encrypted message in the outbox (until the server acknowledges it).
+    pub fn add_outbox(&self, server: &str, user: &str, out: &Outgoing) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "INSERT OR REPLACE INTO outbox (server, user, room, digest, payload, text, counter, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT coalesce(max(created), 0) + 1 FROM outbox))",
+            params![
+                server,
+                user,
+                out.room,
+                out.digest,
+                out.payload,
+                out.text,
+                out.counter as i64
+            ],
+        ))
+        .map(drop)
+    }
+
+    /// Replaces the outbox entry `old_digest` by `out` (the same text encrypted again),
+    /// in its place in the order.
+    pub fn replace_outbox(
         &self,
         server: &str,
         user: &str,
-        room: &str,
-        digest: &[u8],
-        payload: &[u8],
-        text: &str,
+        old_digest: &[u8],
+        out: &Outgoing,
     ) -> Result<(), ClientError> {
         db(self.conn.execute(
-            "INSERT OR REPLACE INTO outbox (server, user, room, digest, payload, text, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(created), 0) + 1 FROM outbox))",
-            params![server, user, room, digest, payload, text],
+            "UPDATE outbox SET digest = ?5, payload = ?6, counter = ?7
+             WHERE server = ?1 AND user = ?2 AND room = ?3 AND digest = ?4",
+            params![
+                server,
+                user,
+                out.room,
+                old_digest,
+                out.digest,
+                out.payload,
+                out.counter as i64
+            ],
         ))
         .map(drop)
     }
@@ -526,13 +532,108 @@ impl<'a> Tx<'a> {
             .optional())
     }
 
-    /// Every outbox entry, oldest first: (room, payload).
-    pub fn outbox(&self, server: &str, user: &str) -> Result<Vec<(String, Vec<u8>)>, ClientError> {
+    /// Every outbox entry, oldest first.
+    pub fn outbox(&self, server: &str, user: &str) -> Result<Vec<Outgoing>, ClientError> {
         let mut stmt = db(self.conn.prepare(
-            "SELECT room, payload FROM outbox WHERE server = ?1 AND user = ?2 ORDER BY created",
+            "SELECT room, digest, payload, text, counter FROM outbox
+             WHERE server = ?1 AND user = ?2 ORDER BY created",
         ))?;
-        let rows = db(stmt.query_map(params![server, user], |r| Ok((r.get(0)?, r.get(1)?))))?;
+        let rows = db(stmt.query_map(params![server, user], |r| {
+            Ok(Outgoing {
+                room: r.get(0)?,
+                digest: r.get(1)?,
+                payload: r.get(2)?,
+                text: r.get(3)?,
+                // Entries made before counters were kept: 0, a new one is taken.
+                counter: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+            })
+        }))?;
         db(rows.collect())
+    }
+
+    /// Remembers this client's group change for `room` until its answer is known.
+    pub fn set_pending_commit(
+        &self,
+        server: &str,
+        user: &str,
+        commit: &PendingCommit,
+    ) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "INSERT OR REPLACE INTO pending_commits
+                 (server, user, room, epoch, payload, invitee, welcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                server,
+                user,
+                commit.room,
+                commit.epoch as i64,
+                commit.payload,
+                commit.invitee,
+                commit.welcome
+            ],
+        ))
+        .map(drop)
+    }
+
+    /// This client's group change for `room` whose answer is not known, if any.
+    pub fn pending_commit(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+    ) -> Result<Option<PendingCommit>, ClientError> {
+        db(self
+            .conn
+            .query_row(
+                "SELECT epoch, payload, invitee, welcome, taken FROM pending_commits
+                 WHERE server = ?1 AND user = ?2 AND room = ?3",
+                params![server, user, room],
+                |r| {
+                    Ok(PendingCommit {
+                        room: room.to_owned(),
+                        epoch: r.get::<_, i64>(0)? as u64,
+                        payload: r.get(1)?,
+                        invitee: r.get(2)?,
+                        welcome: r.get(3)?,
+                        taken: r.get(4)?,
+                    })
+                },
+            )
+            .optional())
+    }
+
+    /// Marks the group change of `room` as taken by the server (merged): forgotten at
+    /// once unless a Welcome is left to send.
+    pub fn pending_commit_taken(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+    ) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "DELETE FROM pending_commits
+             WHERE server = ?1 AND user = ?2 AND room = ?3 AND welcome IS NULL",
+            params![server, user, room],
+        ))?;
+        db(self.conn.execute(
+            "UPDATE pending_commits SET taken = 1 WHERE server = ?1 AND user = ?2 AND room = ?3",
+            params![server, user, room],
+        ))
+        .map(drop)
+    }
+
+    /// Forgets the group change of `room` (its answer is known).
+    pub fn forget_pending_commit(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+    ) -> Result<(), ClientError> {
+        db(self.conn.execute(
+            "DELETE FROM pending_commits WHERE server = ?1 AND user = ?2 AND room = ?3",
+            params![server, user, room],
+        ))
+        .map(drop)
     }
 
     /// Remembers `key` for `other` (trust on first use) and says whether it changed.

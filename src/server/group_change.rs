@@ -19,13 +19,18 @@ fn bad(reason: impl Into<String>) -> Refusal {
 }
 
 /// Checks `payload` sent to `room` with the `commit_epoch` marking against its MLS
-/// framing.
-pub(crate) fn check(room: &str, payload: &[u8], commit_epoch: Option<u64>) -> Result<(), Refusal> {
+/// framing. Returns the epoch an MLS message that is not a group change names (`None`
+/// for a commit or opaque bytes).
+pub(crate) fn check(
+    room: &str,
+    payload: &[u8],
+    commit_epoch: Option<u64>,
+) -> Result<Option<u64>, Refusal> {
     let framed = from_bytes(payload)
         .ok()
         .and_then(|m| m.try_into_protocol_message().ok());
     match (framed, commit_epoch) {
-        (None, None) => Ok(()),
+        (None, None) => Ok(None),
         (None, Some(_)) => Err(bad("a group-state change must be an MLS commit")),
         (Some(message), marked) => {
             let is_commit = message.content_type() == ContentType::Commit;
@@ -36,21 +41,21 @@ pub(crate) fn check(room: &str, payload: &[u8], commit_epoch: Option<u64>) -> Re
                 None if is_commit => Err(bad(
                     "an MLS commit must be sent as a group-state change (commit_epoch)",
                 )),
-                None => Ok(()),
+                None => Ok(Some(message.epoch().as_u64())),
                 Some(_) if !is_commit => Err(bad("only an MLS commit can change the group state")),
                 Some(epoch) if message.epoch().as_u64() != epoch => Err(bad(format!(
                     "a commit of epoch {} marked as the change of epoch {epoch}",
                     message.epoch().as_u64()
                 ))),
-                Some(_) => Ok(()),
+                Some(_) => Ok(None),
             }
         }
     }
 }
 
 /// Checks that `payload` is an MLS proposal of `room`'s group (a declined invitee's
-/// self-removal, posted for the members to commit).
-pub(crate) fn check_proposal(room: &str, payload: &[u8]) -> Result<(), Refusal> {
+/// self-removal, posted for the members to commit); returns its epoch.
+pub(crate) fn check_proposal(room: &str, payload: &[u8]) -> Result<u64, Refusal> {
     let message = from_bytes(payload)
         .ok()
         .and_then(|m| m.try_into_protocol_message().ok())
@@ -61,5 +66,5 @@ pub(crate) fn check_proposal(room: &str, payload: &[u8]) -> Result<(), Refusal> 
     if message.content_type() != ContentType::Proposal {
         return Err(bad("a farewell must be an MLS proposal"));
     }
-    Ok(())
+    Ok(message.epoch().as_u64())
 }

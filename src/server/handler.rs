@@ -209,13 +209,14 @@ impl Shared {
                 if let Some(farewell) = farewell {
                     // Posted for the members to commit: it must be an MLS proposal of
                     // this room's group, nothing else.
-                    group_change::check_proposal(&room, &farewell)?;
+                    let epoch = group_change::check_proposal(&room, &farewell)?;
                     let posted = self
                         .append(NewMessage {
                             room: room.clone(),
                             sender: me_owned.clone(),
                             payload: farewell,
                             commit_epoch: None,
+                            mls_epoch: Some(epoch),
                             timestamp_ms: now_ms(),
                         })
                         .await;
@@ -256,13 +257,14 @@ impl Shared {
                     )));
                 }
                 self.require_member(&room, me).await?;
-                group_change::check(&room, &payload, commit_epoch)?;
+                let mls_epoch = group_change::check(&room, &payload, commit_epoch)?;
                 let envelope = self
                     .append(NewMessage {
                         room,
                         sender: me_owned,
                         payload,
                         commit_epoch,
+                        mls_epoch,
                         timestamp_ms: now_ms(),
                     })
                     .await?;

@@ -141,6 +141,11 @@ pub struct NewMessage {
     pub payload: Vec<u8>,
     /// Group-state change for this epoch, if it is one.
     pub commit_epoch: Option<u64>,
+    /// For any other MLS message of the room's group, the epoch its framing names: one
+    /// older than the members still keep keys for
+    /// ([`crate::e2e::group::MAX_PAST_EPOCHS`]) is refused as [`Refusal::Stale`], since
+    /// nobody could read it (its sender encrypts it again in the current epoch).
+    pub mls_epoch: Option<u64>,
     /// Server time, ms since the Unix epoch.
     pub timestamp_ms: i64,
 }

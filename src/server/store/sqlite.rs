@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
+use crate::e2e::group::MAX_PAST_EPOCHS;
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::public_group;
@@ -580,6 +581,14 @@ impl Store for SqliteStore {
                 continue;
             };
             let current = epoch as u64;
+            // Keys of that epoch are gone from every member's state: nobody could read it.
+            if m.commit_epoch.is_none()
+                && m.mls_epoch
+                    .is_some_and(|e| e.saturating_add(MAX_PAST_EPOCHS as u64) < current)
+            {
+                out.push(Err(Refusal::Stale { current }));
+                continue;
+            }
             let mut next_epoch = current;
             if let Some(e) = m.commit_epoch {
                 match next_epoch_after(current, e) {

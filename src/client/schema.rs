@@ -1,0 +1,128 @@
+//! The client's own tables in `home/state.db` and their migrations, tracked in
+//! `PRAGMA user_version` (openmls's tables beside them have their own migrations).
+
+use rusqlite::Connection;
+
+use crate::error::StoreError;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`. Only appended to.
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: the first schema (`IF NOT EXISTS`: states made before the schema was
+    // versioned have these tables at version 0).
+    "CREATE TABLE IF NOT EXISTS cursors (
+    server TEXT NOT NULL, user TEXT NOT NULL, stream TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (server, user, stream)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS me (
+    user TEXT PRIMARY KEY, signature_key BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS rooms (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL,
+    group_id BLOB NOT NULL, joined_epoch INTEGER NOT NULL,
+    next_counter INTEGER NOT NULL DEFAULT 1, active INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (server, user, room));
+CREATE TABLE IF NOT EXISTS history (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, seq INTEGER NOT NULL,
+    id INTEGER NOT NULL, sender TEXT NOT NULL, ts_ms INTEGER NOT NULL, text TEXT NOT NULL,
+    PRIMARY KEY (server, user, room, seq));
+CREATE TABLE IF NOT EXISTS outbox (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, digest BLOB NOT NULL,
+    payload BLOB NOT NULL, text TEXT NOT NULL, created INTEGER NOT NULL,
+    PRIMARY KEY (server, user, room, digest));
+CREATE TABLE IF NOT EXISTS contacts (
+    server TEXT NOT NULL, user TEXT NOT NULL, signature_key BLOB NOT NULL,
+    verified INTEGER NOT NULL DEFAULT 0, changed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (server, user));
+CREATE TABLE IF NOT EXISTS counters (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, sender TEXT NOT NULL,
+    last INTEGER NOT NULL,
+    PRIMARY KEY (server, user, room, sender));
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, user TEXT NOT NULL,
+    event BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS transport_key (
+    user TEXT PRIMARY KEY, private BLOB NOT NULL, public BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS last_server (
+    user TEXT PRIMARY KEY, server TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS published (
+    server TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY (server, user));
+CREATE TABLE IF NOT EXISTS self_updates (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL,
+    sent INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (server, user, room));
+CREATE TABLE IF NOT EXISTS held_welcomes (
+    server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, by_user TEXT NOT NULL,
+    welcome BLOB NOT NULL, tracked INTEGER NOT NULL,
+    PRIMARY KEY (server, user, room));
+CREATE TABLE IF NOT EXISTS last_resort (
+    server TEXT NOT NULL, user TEXT NOT NULL, published_ms INTEGER NOT NULL,
+    PRIMARY KEY (server, user));",
+    // 1 -> 2: the counter of an outgoing message (kept so that a message encrypted in
+    // an epoch nobody can read any more is encrypted again under the same counter), and
+    // this client's group change still waiting for its answer (sent again, byte for
+    // byte, after a reconnection: the server's answer says whether it was taken).
+    "ALTER TABLE outbox ADD COLUMN counter INTEGER;
+     CREATE TABLE pending_commits (
+         server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL,
+         epoch INTEGER NOT NULL, payload BLOB NOT NULL,
+         invitee TEXT, welcome BLOB, taken INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (server, user, room));",
+];
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the state to [`SCHEMA_VERSION`], one transaction per migration; a state
+/// written by a newer smc is refused ([`StoreError::SchemaTooNew`]).
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_made_before_versioning_is_migrated_and_a_newer_one_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A state as the first versions wrote it: the tables, user_version 0.
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute(
+            "INSERT INTO outbox (server, user, room, digest, payload, text, created)
+             VALUES ('s', 'u', 'r', x'01', x'02', 'hi', 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let (text, counter): (String, Option<i64>) = conn
+            .query_row("SELECT text, counter FROM outbox", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((text.as_str(), counter), ("hi", None));
+        // Idempotent.
+        migrate(&mut conn).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(StoreError::SchemaTooNew { .. })
+        ));
+    }
+}
