@@ -6,6 +6,7 @@
 //! reference needs `redis-server` (Debian package `redis-server`); it is skipped with a
 //! note when missing. Scale with SMC_BENCH_IDLE (connections, default 10000).
 
+use smc::client::hazmat::RawAccess;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,9 +1,10 @@
 /*
  * smc.h: the C API of libsmc (Security Message Communication).
  *
- * Every function returns an smc_status (SMC_OK == 0). Results go to out-parameters,
- * written only on success. Strings returned by libsmc are owned by the caller and
- * freed with smc_string_free. After an error, smc_last_error_message() gives details.
+ * Every function that can fail returns an smc_status (SMC_OK == 0); the others (frees,
+ * getters) cannot fail and accept NULL. Results go to out-parameters, written only on
+ * success. Strings returned by libsmc are owned by the caller and freed with
+ * smc_string_free. After an error, smc_last_error_message() gives details.
  *
  * WARNING: the legacy affine cipher (smc_crypt, smc_decrypt) gives no security; it is
  * kept only for compatibility with the original SMC scripts.
@@ -181,7 +182,7 @@ const char *smc_last_error_message(void);
  Frees a string that libsmc returned (for instance by `smc_crypt`).
 
  Ownership: takes back ownership of `s`, which must come from libsmc and not have
- been freed already. NULL is a no-op.
+ been freed already. NULL is a no-op. Never fails; `smc_last_error_message` is left as it is.
 
  # Safety
  `s` is NULL or a string returned by libsmc, freed at most once.
@@ -233,6 +234,7 @@ enum smc_status smc_server_fingerprint(const struct smc_server *server, char **o
  committed) and frees it.
 
  Ownership: takes back `server`; it must not be used afterwards. NULL is a no-op.
+ Never fails; `smc_last_error_message` is left as it is.
 
  # Safety
  `server` is NULL or a live handle from `smc_server_start`, freed once.
@@ -397,6 +399,7 @@ void smc_client_close(struct smc_client *client);
  Closes the connection and frees the client.
 
  Ownership: takes back `client`; it must not be used afterwards. NULL is a no-op.
+ Never fails; `smc_last_error_message` is left as it is.
 
  # Safety
  `client` is NULL or a live handle from `smc_client_open`, freed once.
@@ -467,7 +470,8 @@ size_t smc_message_text_len(const struct smc_message *message);
  Frees a message.
 
  Ownership: takes back `message`, which must come from `smc_client_recv`. NULL is a
- no-op. Messages inside a list are freed with the list, not with this.
+ no-op. Messages inside a list are freed with the list, not with this. Never fails;
+ `smc_last_error_message` is left as it is.
 
  # Safety
  `message` is NULL or a live message from `smc_client_recv`, freed once.
@@ -496,6 +500,7 @@ const struct smc_message *smc_message_list_get(const struct smc_message_list *li
  Frees a list and the messages in it.
 
  Ownership: takes back `list`. NULL is a no-op.
+ Never fails; `smc_last_error_message` is left as it is.
 
  # Safety
  `list` is NULL or a live list from `smc_client_history`, freed once.
@@ -645,6 +650,7 @@ enum smc_status smc_legacy_server_port(const struct smc_legacy_server *server, u
  Stops a legacy server (closing its connections and releasing its port) and frees it.
 
  Ownership: takes back `server`; it must not be used afterwards. NULL is a no-op.
+ Never fails; `smc_last_error_message` is left as it is.
 
  # Safety
  `server` is NULL or a live handle from `smc_legacy_server_start`, freed once.
@@ -692,6 +698,7 @@ enum smc_status smc_legacy_client_send(struct smc_legacy_client *client,
  Sends `/stop`, closes the connection and frees the client.
 
  Ownership: takes back `client`; it must not be used afterwards. NULL is a no-op.
+ Never fails; `smc_last_error_message` is left as it is.
 
  # Safety
  `client` is NULL or a live handle from `smc_legacy_client_connect`, freed once.
@@ -759,6 +766,7 @@ const char *smc_string_list_get(const struct smc_string_list *list, size_t index
  Frees a list and its strings.
 
  Ownership: takes back `list`. NULL is a no-op.
+ Never fails; `smc_last_error_message` is left as it is.
 
  # Safety
  `list` is NULL or a live list from libsmc, freed once.

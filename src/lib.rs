@@ -28,7 +28,8 @@ pub mod fuzzing;
 
 pub use client::{Client, Message};
 pub use error::{
-    CipherError, ClientError, E2eError, KeyError, LegacyError, NetError, ServerError, StoreError,
+    CipherError, Classified, ClientError, E2eError, ErrorKind, KeyError, LegacyError, NetError,
+    ServerError, StoreError,
 };
 pub use proto::Refusal;
 pub use server::{Server, ServerConfig};

@@ -3,6 +3,7 @@
 
 mod support;
 
+use smc::client::hazmat::RawAccess;
 use std::time::Duration;
 
 use smc::client::ChatEvent;

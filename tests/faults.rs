@@ -12,6 +12,7 @@
 mod fault_proxy;
 mod support;
 
+use smc::client::hazmat::RawAccess;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;

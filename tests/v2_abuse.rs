@@ -3,6 +3,7 @@
 
 mod support;
 
+use smc::client::hazmat::RawAccess;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;

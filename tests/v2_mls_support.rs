@@ -5,6 +5,7 @@
 
 mod support;
 
+use smc::client::hazmat::RawAccess;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 

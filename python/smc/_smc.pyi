@@ -180,3 +180,7 @@ class Client:
 def run_cli(argv: list[str]) -> int:
     """Runs the ``smc`` program (``argv[0]`` is its name); returns the exit code."""
     ...
+
+# For the tests: every error kind with the C status it maps to and the exception
+# Python raises for it.
+def _error_kinds() -> list[tuple[str, str, BaseException]]: ...

@@ -84,9 +84,26 @@ class ServerKeyChanged(SmcError):
     really changed, remove its line from the client's ``known_servers`` file.
     """
 
+    pinned: str | None
+
     def __init__(self, message: str, pinned: str, presented: str) -> None:
         super().__init__(message)
         self.pinned = pinned
+        self.presented = presented
+
+
+class ServerNotTrusted(ServerKeyChanged):
+    """The server's key is not the one given to trust (``connect(..., fingerprint=)``,
+    ``trust_server``); nothing was pinned.
+
+    Attributes: ``expected`` (the fingerprint given) and ``presented`` (the server's);
+    ``pinned`` is ``None``.
+    """
+
+    def __init__(self, message: str, expected: str, presented: str) -> None:
+        SmcError.__init__(self, message)
+        self.pinned = None
+        self.expected = expected
         self.presented = presented
 
 
@@ -184,12 +201,14 @@ class RequestTimeout(SmcError, TimeoutError):
     """The server did not answer in time."""
 
 
-class NotText(SmcError, ValueError):
-    """A message's payload is not UTF-8 text."""
+class NotText(ProtocolError, ValueError):
+    """Bytes that are not UTF-8 text where text is expected (a message's payload, a
+    legacy peer's line). A ``ProtocolError`` and a ``ValueError``."""
 
 
 __all__ += [
     "ServerKeyChanged",
+    "ServerNotTrusted",
     "NotAMember",
     "UnknownUser",
     "UnknownRoom",

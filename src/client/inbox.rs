@@ -17,6 +17,7 @@ use super::trust::{mls, observe_roster};
 use super::{ChatEvent, Client, Message};
 use crate::e2e::group::{checked_roster, from_bytes, member_name, roster};
 use crate::e2e::policy;
+use crate::e2e::provider::Provider;
 use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::ClientError;
 use crate::proto::{check_name, DirectEnvelope, Envelope, Event};
@@ -29,6 +30,14 @@ const MAX_WAITING_BYTES: usize = 64 << 20;
 
 /// Raw direct deliveries kept in memory for [`Client::take_direct`], at most.
 const MAX_RAW_DIRECTS: usize = 1000;
+
+/// What reading another member's message produced.
+struct Read {
+    /// The events to hand out.
+    events: Vec<ChatEvent>,
+    /// A proposal now waits for a commit.
+    proposal_waiting: bool,
+}
 
 /// What became of a room message.
 enum Handled {
@@ -330,8 +339,9 @@ impl Client {
         }
     }
 
-    /// Someone else's message: decrypt and authenticate with the group, check what the
-    /// plaintext binds (room, sender, counter), store, advance the cursor.
+    /// Someone else's message: decrypt and authenticate with the group, check its
+    /// framing against what the server says (marking, sender), then the handler of its
+    /// content; the cursor advances and the events are queued in the same transaction.
     /// Returns whether proposals now wait for a commit.
     fn others_envelope(
         tx: &Tx<'_>,
@@ -346,154 +356,207 @@ impl Client {
             .try_into_protocol_message()
             .map_err(|_| reject(envelope, "not an MLS group message"))?;
         let room = envelope.room.as_str();
-        let mut to_commit = false;
-        {
-            if protocol.epoch().as_u64() < joined_epoch {
-                // From before this user joined (the commit that added them, for one).
-                tx.advance(server, me, room, envelope.seq)?;
-                return Ok(false);
-            }
-            // A group-state change must travel as one (marked with the epoch it
-            // changes, which the server accepts once); anything else must not be marked.
-            if let Some(marked) = envelope.commit_epoch {
-                if marked != protocol.epoch().as_u64() {
-                    return Err(reject(
-                        envelope,
-                        format!(
-                            "marked as the change of epoch {marked}, but from epoch {}",
-                            protocol.epoch().as_u64()
-                        ),
-                    ));
-                }
-            }
-            let provider = tx.provider();
-            let mut group = tx.group(group_id)?;
-            let processed = group
-                .process_message(&provider, protocol.clone())
-                .map_err(|e| reject(envelope, why(&e)))?;
-            let is_commit = matches!(
-                processed.content(),
-                ProcessedMessageContent::StagedCommitMessage(_)
-            );
-            if is_commit != envelope.commit_epoch.is_some() {
-                return Err(reject(
-                    envelope,
-                    if is_commit {
-                        "a group change that was not sent as one (the server did not order it)"
-                    } else {
-                        "marked as a group change, but it is not one"
-                    },
-                ));
-            }
-            let signer =
-                member_name(processed.credential()).map_err(|why| reject(envelope, why))?;
-            if signer != envelope.sender {
-                return Err(reject(
-                    envelope,
-                    format!("signed by {signer:?}, not by the sender the server names"),
-                ));
-            }
-            let mut events = Vec::new();
-            match processed.into_content() {
-                ProcessedMessageContent::ApplicationMessage(app) => {
-                    // Keys of past epochs are kept so that a message sent just before a
-                    // commit still reads; they must not let someone removed since then
-                    // go on talking in the room.
-                    if protocol.epoch() < group.epoch()
-                        && !roster(&group).iter().any(|(name, _)| *name == signer)
-                    {
-                        return Err(reject(
-                            envelope,
-                            format!(
-                                "from {signer:?}, who is no longer a member (sent for epoch {})",
-                                protocol.epoch().as_u64()
-                            ),
-                        ));
-                    }
-                    let Some(Sealed::V1 {
-                        room: bound_room,
-                        sender,
-                        counter,
-                        text,
-                    }) = Sealed::decode(&app.into_bytes())
-                    else {
-                        return Err(reject(envelope, "not an smc message"));
-                    };
-                    if bound_room != room || sender != envelope.sender {
-                        return Err(reject(
-                            envelope,
-                            format!("written by {sender:?} for room {bound_room:?}, not here"),
-                        ));
-                    }
-                    let last = tx.see_counter(server, me, room, &sender, counter)?;
-                    if counter > last + 1 {
-                        events.push(ChatEvent::Missing {
-                            room: room.to_owned(),
-                            sender: sender.clone(),
-                            count: counter - last - 1,
-                        });
-                    }
-                    tx.add_history(
-                        server,
-                        me,
-                        room,
-                        envelope.seq,
-                        envelope.id,
-                        &sender,
-                        envelope.timestamp_ms,
-                        &text,
-                    )?;
-                    events.push(ChatEvent::Message(Message {
-                        id: envelope.id,
-                        room: room.to_owned(),
-                        seq: envelope.seq,
-                        sender,
-                        text,
-                        timestamp: super::message::timestamp(envelope.timestamp_ms),
-                    }));
-                }
-                ProcessedMessageContent::ProposalMessage(proposal) => {
-                    policy::check_proposal(&proposal).map_err(|why| reject(envelope, why))?;
-                    group
-                        .store_pending_proposal(provider.storage(), *proposal)
-                        .map_err(mls("storing a proposal"))?;
-                    to_commit = true;
-                }
-                ProcessedMessageContent::StagedCommitMessage(staged) => {
-                    policy::check_commit(&staged).map_err(|why| reject(envelope, why))?;
-                    let before = roster(&group);
-                    let self_removed = staged.self_removed();
-                    group
-                        .merge_staged_commit(&provider, *staged)
-                        .map_err(mls("merging a commit"))?;
-                    // Rolled back with the transaction if a new member's name is invalid.
-                    checked_roster(&group).map_err(|why| reject(envelope, why))?;
-                    if self_removed {
-                        tx.deactivate_room(server, me, room)?;
-                        events.push(ChatEvent::Removed {
-                            room: room.to_owned(),
-                        });
-                    } else {
-                        let after = roster(&group);
-                        for user in observe_roster(tx, server, me, &after)? {
-                            events.push(ChatEvent::KeyChanged { user });
-                        }
-                        events.extend(members_changed(room, &before, &after));
-                    }
-                }
-                ProcessedMessageContent::OwnPendingCommit
-                | ProcessedMessageContent::OwnPrivateMessage => {
-                    return Err(reject(envelope, "a copy of this client's own message"));
-                }
-                ProcessedMessageContent::ExternalJoinProposalMessage(_) => {
-                    return Err(reject(envelope, "external proposals are not accepted"));
-                }
-            }
+        if protocol.epoch().as_u64() < joined_epoch {
+            // From before this user joined (the commit that added them, for one).
             tx.advance(server, me, room, envelope.seq)?;
-            tx.keep(group);
-            tx.push_events(server, me, &events)?;
+            return Ok(false);
         }
-        Ok(to_commit)
+        // A group-state change must travel as one (marked with the epoch it changes,
+        // which the server accepts once); anything else must not be marked.
+        if let Some(marked) = envelope.commit_epoch {
+            if marked != protocol.epoch().as_u64() {
+                return Err(reject(
+                    envelope,
+                    format!(
+                        "marked as the change of epoch {marked}, but from epoch {}",
+                        protocol.epoch().as_u64()
+                    ),
+                ));
+            }
+        }
+        let provider = tx.provider();
+        let mut group = tx.group(group_id)?;
+        let sent_epoch = protocol.epoch();
+        let processed = group
+            .process_message(&provider, protocol)
+            .map_err(|e| reject(envelope, why(&e)))?;
+        let is_commit = matches!(
+            processed.content(),
+            ProcessedMessageContent::StagedCommitMessage(_)
+        );
+        if is_commit != envelope.commit_epoch.is_some() {
+            return Err(reject(
+                envelope,
+                if is_commit {
+                    "a group change that was not sent as one (the server did not order it)"
+                } else {
+                    "marked as a group change, but it is not one"
+                },
+            ));
+        }
+        let signer = member_name(processed.credential()).map_err(|why| reject(envelope, why))?;
+        if signer != envelope.sender {
+            return Err(reject(
+                envelope,
+                format!("signed by {signer:?}, not by the sender the server names"),
+            ));
+        }
+        let who = (server, me);
+        let read = match processed.into_content() {
+            ProcessedMessageContent::ApplicationMessage(app) => {
+                Self::application(tx, who, envelope, &group, sent_epoch, app)?
+            }
+            ProcessedMessageContent::ProposalMessage(proposal) => {
+                Self::proposal(envelope, &mut group, &provider, *proposal)?
+            }
+            ProcessedMessageContent::StagedCommitMessage(staged) => {
+                Self::group_change(tx, who, envelope, &mut group, &provider, *staged)?
+            }
+            ProcessedMessageContent::OwnPendingCommit
+            | ProcessedMessageContent::OwnPrivateMessage => {
+                return Err(reject(envelope, "a copy of this client's own message"));
+            }
+            ProcessedMessageContent::ExternalJoinProposalMessage(_) => {
+                return Err(reject(envelope, "external proposals are not accepted"));
+            }
+        };
+        tx.advance(server, me, room, envelope.seq)?;
+        tx.keep(group);
+        tx.push_events(server, me, &read.events)?;
+        Ok(read.proposal_waiting)
+    }
+
+    /// An application message, authenticated: what the plaintext binds (room, sender,
+    /// counter) must match the envelope; stored in the history.
+    fn application(
+        tx: &Tx<'_>,
+        (server, me): (&str, &str),
+        envelope: &Envelope,
+        group: &MlsGroup,
+        sent_epoch: GroupEpoch,
+        app: ApplicationMessage,
+    ) -> Result<Read, ClientError> {
+        let room = envelope.room.as_str();
+        // Keys of past epochs are kept so that a message sent just before a commit
+        // still reads; they must not let someone removed since then go on talking in
+        // the room.
+        if sent_epoch < group.epoch()
+            && !roster(group)
+                .iter()
+                .any(|(name, _)| *name == envelope.sender)
+        {
+            return Err(reject(
+                envelope,
+                format!(
+                    "from {:?}, who is no longer a member (sent for epoch {})",
+                    envelope.sender,
+                    sent_epoch.as_u64()
+                ),
+            ));
+        }
+        let Some(Sealed::V1 {
+            room: bound_room,
+            sender,
+            counter,
+            text,
+        }) = Sealed::decode(&app.into_bytes())
+        else {
+            return Err(reject(envelope, "not an smc message"));
+        };
+        if bound_room != room || sender != envelope.sender {
+            return Err(reject(
+                envelope,
+                format!("written by {sender:?} for room {bound_room:?}, not here"),
+            ));
+        }
+        let mut events = Vec::new();
+        let last = tx.see_counter(server, me, room, &sender, counter)?;
+        if counter > last + 1 {
+            events.push(ChatEvent::Missing {
+                room: room.to_owned(),
+                sender: sender.clone(),
+                count: counter - last - 1,
+            });
+        }
+        tx.add_history(
+            server,
+            me,
+            room,
+            envelope.seq,
+            envelope.id,
+            &sender,
+            envelope.timestamp_ms,
+            &text,
+        )?;
+        events.push(ChatEvent::Message(Message {
+            id: envelope.id,
+            room: room.to_owned(),
+            seq: envelope.seq,
+            sender,
+            text,
+            timestamp: super::message::timestamp(envelope.timestamp_ms),
+        }));
+        Ok(Read {
+            events,
+            proposal_waiting: false,
+        })
+    }
+
+    /// A proposal (a member leaving): checked against the policy and kept until a
+    /// member commits it.
+    fn proposal(
+        envelope: &Envelope,
+        group: &mut MlsGroup,
+        provider: &Provider<'_>,
+        proposal: QueuedProposal,
+    ) -> Result<Read, ClientError> {
+        policy::check_proposal(&proposal).map_err(|why| reject(envelope, why))?;
+        group
+            .store_pending_proposal(provider.storage(), proposal)
+            .map_err(mls("storing a proposal"))?;
+        Ok(Read {
+            events: Vec::new(),
+            proposal_waiting: true,
+        })
+    }
+
+    /// Another member's group change: checked against the policy and merged; the
+    /// roster before and after gives the events (members changed, keys changed, this
+    /// user removed).
+    fn group_change(
+        tx: &Tx<'_>,
+        (server, me): (&str, &str),
+        envelope: &Envelope,
+        group: &mut MlsGroup,
+        provider: &Provider<'_>,
+        staged: StagedCommit,
+    ) -> Result<Read, ClientError> {
+        let room = envelope.room.as_str();
+        policy::check_commit(&staged).map_err(|why| reject(envelope, why))?;
+        let before = roster(group);
+        let self_removed = staged.self_removed();
+        group
+            .merge_staged_commit(provider, staged)
+            .map_err(mls("merging a commit"))?;
+        // Rolled back with the transaction if a new member's name is invalid.
+        checked_roster(group).map_err(|why| reject(envelope, why))?;
+        let mut events = Vec::new();
+        if self_removed {
+            tx.deactivate_room(server, me, room)?;
+            events.push(ChatEvent::Removed {
+                room: room.to_owned(),
+            });
+        } else {
+            let after = roster(group);
+            for user in observe_roster(tx, server, me, &after)? {
+                events.push(ChatEvent::KeyChanged { user });
+            }
+            events.extend(members_changed(room, &before, &after));
+        }
+        Ok(Read {
+            events,
+            proposal_waiting: false,
+        })
     }
 
     /// A direct delivery: a Welcome is an invitation ([`Client::on_welcome`]); anything

@@ -10,6 +10,7 @@
 
 mod connection;
 mod event;
+pub mod hazmat;
 mod inbox;
 mod invitations;
 mod message;
@@ -100,7 +101,7 @@ pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(600);
 /// process dies).
 fn lock_home(home: &Path) -> Result<std::fs::File, ClientError> {
     let path = home.join("lock");
-    let io = |source| crate::error::KeyError::Io {
+    let io = |source| ClientError::Home {
         path: path.clone(),
         source,
     };
@@ -118,7 +119,7 @@ fn lock_home(home: &Path) -> Result<std::fs::File, ClientError> {
         Err(std::fs::TryLockError::WouldBlock) => Err(ClientError::HomeInUse {
             home: home.to_owned(),
         }),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(e).into()),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
     }
 }
 
@@ -157,7 +158,7 @@ impl Client {
         // A new home is private (0700): it holds the key, pins and what was received.
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(&home)
-            .map_err(|source| crate::error::KeyError::Io {
+            .map_err(|source| ClientError::Home {
                 path: home.clone(),
                 source,
             })?;
@@ -322,7 +323,7 @@ impl Client {
     }
 
     /// Sends one request and waits for its reply.
-    pub fn request(&self, request: Request) -> Result<Reply, ClientError> {
+    pub(crate) fn request(&self, request: Request) -> Result<Reply, ClientError> {
         let conn = self.conn()?;
         let (id, rx) = conn.submit(request)?;
         let limit = self.request_timeout;
@@ -364,7 +365,7 @@ impl Client {
     /// Raw access, bypassing end-to-end encryption: sends opaque bytes to `room` (at most 1 MiB), optionally marked as the group-state
     /// change for `commit_epoch` (refused with [`crate::Refusal::Stale`] if that epoch
     /// already has one).
-    pub fn send_payload(
+    pub(crate) fn send_payload(
         &self,
         room: &str,
         payload: Vec<u8>,
@@ -397,7 +398,7 @@ impl Client {
 
     /// Raw access: up to `limit` stored messages of `room` before `before` (or the latest), as the
     /// server stores them.
-    pub fn history_envelopes(
+    pub(crate) fn history_envelopes(
         &self,
         room: &str,
         before: Option<u64>,
@@ -455,7 +456,7 @@ impl Client {
     /// Raw access, bypassing end-to-end encryption (for tests and tools; do not mix
     /// with [`Client::recv`] on one client): waits up to `timeout` for the next new
     /// envelope of the user's rooms, as stored, and moves the saved cursor past it.
-    pub fn next_envelope(
+    pub(crate) fn next_envelope(
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Option<Envelope>, ClientError> {
@@ -508,7 +509,7 @@ impl Client {
     /// arrive while [`Client::recv`] or [`Client::next_envelope`] waits). Taking one
     /// moves the saved cursor past it; [`Client::ack_directs`] lets the server delete
     /// them.
-    pub fn take_direct(&mut self) -> Result<Option<DirectEnvelope>, ClientError> {
+    pub(crate) fn take_direct(&mut self) -> Result<Option<DirectEnvelope>, ClientError> {
         let Some(d) = self.directs.pop_front() else {
             return Ok(None);
         };
@@ -521,7 +522,7 @@ impl Client {
     }
 
     /// Queues opaque bytes for `user` (delivered at once if connected); returns its id.
-    pub fn send_direct(&self, user: &str, payload: Vec<u8>) -> Result<u64, ClientError> {
+    pub(crate) fn send_direct(&self, user: &str, payload: Vec<u8>) -> Result<u64, ClientError> {
         match self.request(Request::SendDirect {
             user: user.into(),
             payload,
@@ -532,7 +533,7 @@ impl Client {
     }
 
     /// Lets the server delete these direct deliveries of this user (and only these).
-    pub fn ack_directs(&self, ids: &[u64]) -> Result<(), ClientError> {
+    pub(crate) fn ack_directs(&self, ids: &[u64]) -> Result<(), ClientError> {
         for chunk in ids.chunks(1000) {
             self.expect_done(Request::AckDirect {
                 ids: chunk.to_vec(),
@@ -542,7 +543,7 @@ impl Client {
     }
 
     /// Publishes one-use key packages (and optionally a last-resort one).
-    pub fn publish_key_packages(
+    pub(crate) fn publish_key_packages(
         &self,
         packages: Vec<Vec<u8>>,
         last_resort: Option<Vec<u8>>,
@@ -554,7 +555,7 @@ impl Client {
     }
 
     /// Takes one key package of `user`.
-    pub fn fetch_key_package(&self, user: &str) -> Result<Vec<u8>, ClientError> {
+    pub(crate) fn fetch_key_package(&self, user: &str) -> Result<Vec<u8>, ClientError> {
         match self.request(Request::FetchKeyPackage { user: user.into() })? {
             Reply::KeyPackage(p) => Ok(p),
             other => Err(ClientError::Protocol(format!("{other:?}"))),
@@ -562,7 +563,7 @@ impl Client {
     }
 
     /// How many one-use key packages this user has left on the server.
-    pub fn key_package_count(&self) -> Result<u64, ClientError> {
+    pub(crate) fn key_package_count(&self) -> Result<u64, ClientError> {
         match self.request(Request::KeyPackageCount)? {
             Reply::Count(n) => Ok(n),
             other => Err(ClientError::Protocol(format!("{other:?}"))),

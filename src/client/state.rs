@@ -709,12 +709,8 @@ impl<'a> Tx<'a> {
             .conn
             .prepare_cached("INSERT INTO inbox (server, user, event) VALUES (?1, ?2, ?3)"))?;
         for e in events {
-            let bytes = postcard::to_stdvec(e).map_err(|e| {
-                ClientError::Store(StoreError::Io {
-                    path: "inbox".into(),
-                    source: std::io::Error::other(e),
-                })
-            })?;
+            let bytes = postcard::to_stdvec(e)
+                .map_err(|e| ClientError::Store(StoreError::Encoding(e.to_string())))?;
             db(stmt.execute(params![server, user, bytes]))?;
         }
         Ok(())

@@ -23,27 +23,10 @@ impl Failure {
     }
 }
 
-impl From<crate::error::CipherError> for Failure {
-    fn from(e: crate::error::CipherError) -> Self {
-        Failure::new(SmcStatus::from(&e), e.to_string())
-    }
-}
-
-impl From<crate::error::LegacyError> for Failure {
-    fn from(e: crate::error::LegacyError) -> Self {
-        Failure::new(SmcStatus::from(&e), e.to_string())
-    }
-}
-
-impl From<crate::error::ClientError> for Failure {
-    fn from(e: crate::error::ClientError) -> Self {
-        Failure::new(SmcStatus::from(&e), e.to_string())
-    }
-}
-
-impl From<crate::error::ServerError> for Failure {
-    fn from(e: crate::error::ServerError) -> Self {
-        Failure::new(SmcStatus::from(&e), e.to_string())
+impl<E: crate::error::Classified> From<E> for Failure {
+    /// Any error of the crate: the status of its kind, its message as the detail.
+    fn from(e: E) -> Self {
+        Failure::new(SmcStatus::from(e.kind()), e.to_string())
     }
 }
 
@@ -149,7 +132,7 @@ pub extern "C" fn smc_last_error_message() -> *const c_char {
 /// Frees a string that libsmc returned (for instance by `smc_crypt`).
 ///
 /// Ownership: takes back ownership of `s`, which must come from libsmc and not have
-/// been freed already. NULL is a no-op.
+/// been freed already. NULL is a no-op. Never fails; `smc_last_error_message` is left as it is.
 ///
 /// # Safety
 /// `s` is NULL or a string returned by libsmc, freed at most once.
@@ -158,14 +141,78 @@ pub unsafe extern "C" fn smc_string_free(s: *mut c_char) {
     if s.is_null() {
         return;
     }
-    let _ = catch_unwind(|| {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: produced by CString::into_raw in into_c_string, per the contract.
         drop(unsafe { CString::from_raw(s) });
-    });
+    }));
+}
+
+/// Hands `value` to C as a new handle, owned by the caller until it passes it to the
+/// matching `*_free` function ([`free_handle`]).
+pub(crate) fn into_handle<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Takes back a handle C gives up and drops it: what every `*_free` function does. NULL
+/// is a no-op; a panic while dropping is caught; the last error message is left as it
+/// is (a program may free its handles before reporting the error that made it stop).
+///
+/// # Safety
+/// `ptr` is NULL or came from [`into_handle`] with the same `T`, and is freed once.
+pub(crate) unsafe fn free_handle<T>(ptr: *mut T) {
+    if ptr.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: from `into_handle::<T>` (Box::into_raw), freed once per the contract.
+        drop(unsafe { Box::from_raw(ptr) });
+    }));
 }
 
 /// Writes an output argument already checked by [`out_arg`].
 pub(crate) fn write_out<T>(out: *mut T, value: T) {
     // SAFETY: callers pass a pointer checked by `out_arg`, writable per their contract.
     unsafe { out.write(value) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_an_entry_point_becomes_an_internal_error_with_its_message() {
+        let status = guard(|| panic!("boom at the boundary"));
+        assert_eq!(status, SmcStatus::SMC_INTERNAL_ERROR);
+        // SAFETY: libsmc's own static/thread-local string, NUL-terminated.
+        let detail = unsafe { CStr::from_ptr(smc_last_error_message()) };
+        assert_eq!(
+            detail.to_str().unwrap(),
+            "internal error in libsmc: boom at the boundary"
+        );
+        assert_eq!(guard(|| Ok(())), SmcStatus::SMC_OK);
+        assert_eq!(
+            unsafe { CStr::from_ptr(smc_last_error_message()) }.to_bytes(),
+            b""
+        );
+    }
+
+    struct PanicsOnDrop;
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("drop panicked");
+        }
+    }
+
+    #[test]
+    fn freeing_a_handle_catches_a_panic_and_keeps_the_last_error() {
+        let _ = guard(|| Err(Failure::new(SmcStatus::SMC_TIMEOUT, "the reason")));
+        // SAFETY: a handle from into_handle, freed once; NULL is a no-op.
+        unsafe {
+            free_handle(into_handle(PanicsOnDrop));
+            free_handle(std::ptr::null_mut::<PanicsOnDrop>());
+        }
+        let detail = unsafe { CStr::from_ptr(smc_last_error_message()) };
+        assert_eq!(detail.to_bytes(), b"the reason");
+    }
 }

@@ -8,7 +8,8 @@
 use std::ffi::c_char;
 
 use super::boundary::{
-    guard, handle, handle_mut, into_c_string, out_arg, str_arg, write_out, Failure,
+    free_handle, guard, handle, handle_mut, into_c_string, into_handle, out_arg, str_arg,
+    write_out, Failure,
 };
 use super::status::SmcStatus;
 use crate::client::{Client, Message};
@@ -75,7 +76,7 @@ pub unsafe extern "C" fn smc_server_start(
         let listen = unsafe { str_arg(listen, "listen") }?;
         let out = out_arg(out_server, "out_server")?;
         let server = Server::start(ServerConfig::new(data_dir, listen))?;
-        write_out(out, Box::into_raw(Box::new(SmcServer(server))));
+        write_out(out, into_handle(SmcServer(server)));
         Ok(())
     })
 }
@@ -124,19 +125,14 @@ pub unsafe extern "C" fn smc_server_fingerprint(
 /// committed) and frees it.
 ///
 /// Ownership: takes back `server`; it must not be used afterwards. NULL is a no-op.
+/// Never fails; `smc_last_error_message` is left as it is.
 ///
 /// # Safety
 /// `server` is NULL or a live handle from `smc_server_start`, freed once.
 #[no_mangle]
 pub unsafe extern "C" fn smc_server_free(server: *mut SmcServer) {
-    if server.is_null() {
-        return;
-    }
-    guard(|| {
-        // SAFETY: from Box::into_raw in smc_server_start, freed once per contract.
-        drop(unsafe { Box::from_raw(server) });
-        Ok(())
-    });
+    // SAFETY: NULL or a handle from into_handle, freed once per the contract.
+    unsafe { free_handle(server) }
 }
 
 /// Opens the client of `user` living in directory `home` (created if missing): its
@@ -164,7 +160,7 @@ pub unsafe extern "C" fn smc_client_open(
         let user = unsafe { str_arg(user, "user") }?;
         let out = out_arg(out_client, "out_client")?;
         let client = Client::open(home, user)?;
-        write_out(out, Box::into_raw(Box::new(SmcClient(client))));
+        write_out(out, into_handle(SmcClient(client)));
         Ok(())
     })
 }
@@ -212,16 +208,19 @@ pub unsafe extern "C" fn smc_client_fingerprint(
     })
 }
 
-pub(crate) fn with_room(
+/// Runs `body` as an entry point on a client and one string argument (a room or a
+/// user name, called `what` in the error messages).
+pub(crate) fn with_name(
     client: *mut SmcClient,
-    room: *const c_char,
+    name: *const c_char,
+    what: &str,
     body: impl FnOnce(&mut Client, &str) -> Result<(), Failure>,
 ) -> SmcStatus {
     guard(|| {
         let client = handle_mut(client, "client")?;
-        // SAFETY: the callers' contracts make `room` NULL or NUL-terminated.
-        let room = unsafe { str_arg(room, "room") }?;
-        body(&mut client.0, room)
+        // SAFETY: the callers' contracts make `name` NULL or NUL-terminated.
+        let name = unsafe { str_arg(name, what) }?;
+        body(&mut client.0, name)
     })
 }
 
@@ -236,7 +235,7 @@ pub unsafe extern "C" fn smc_client_create_room(
     client: *mut SmcClient,
     room: *const c_char,
 ) -> SmcStatus {
-    with_room(client, room, |c, room| Ok(c.create_room(room)?))
+    with_name(client, room, "room", |c, room| Ok(c.create_room(room)?))
 }
 
 /// Adds `user` to `room` (`SMC_NOT_A_MEMBER`, `SMC_UNKNOWN_USER`, `SMC_UNKNOWN_ROOM`).
@@ -251,7 +250,7 @@ pub unsafe extern "C" fn smc_client_invite(
     room: *const c_char,
     user: *const c_char,
 ) -> SmcStatus {
-    with_room(client, room, |c, room| {
+    with_name(client, room, "room", |c, room| {
         // SAFETY: per this function's contract.
         let user = unsafe { str_arg(user, "user") }?;
         Ok(c.invite(room, user)?)
@@ -269,7 +268,7 @@ pub unsafe extern "C" fn smc_client_leave(
     client: *mut SmcClient,
     room: *const c_char,
 ) -> SmcStatus {
-    with_room(client, room, |c, room| Ok(c.leave(room)?))
+    with_name(client, room, "room", |c, room| Ok(c.leave(room)?))
 }
 
 /// This user's rooms, one name per line ("" if none).
@@ -307,7 +306,7 @@ pub unsafe extern "C" fn smc_client_members(
     room: *const c_char,
     out_names: *mut *mut c_char,
 ) -> SmcStatus {
-    with_room(client, room, |c, room| {
+    with_name(client, room, "room", |c, room| {
         let out = out_arg(out_names, "out_names")?;
         let names = c.members(room)?;
         write_out(out, into_c_string(names.join("\n"))?);
@@ -334,7 +333,7 @@ pub unsafe extern "C" fn smc_client_send(
     text: *const c_char,
     out_id: *mut u64,
 ) -> SmcStatus {
-    with_room(client, room, |c, room| {
+    with_name(client, room, "room", |c, room| {
         // SAFETY: per this function's contract.
         let text = unsafe { str_arg(text, "text") }?;
         let sent = c.send(room, text)?;
@@ -371,9 +370,7 @@ pub unsafe extern "C" fn smc_client_recv(
             .ok()
             .map(std::time::Duration::from_millis);
         let message = client.0.recv(timeout)?;
-        let ptr = message.map_or(std::ptr::null_mut(), |m| {
-            Box::into_raw(Box::new(SmcMessage::from(m)))
-        });
+        let ptr = message.map_or(std::ptr::null_mut(), |m| into_handle(SmcMessage::from(m)));
         write_out(out, ptr);
         Ok(())
     })
@@ -394,11 +391,11 @@ pub unsafe extern "C" fn smc_client_history(
     limit: u32,
     out_list: *mut *mut SmcMessageList,
 ) -> SmcStatus {
-    with_room(client, room, |c, room| {
+    with_name(client, room, "room", |c, room| {
         let out = out_arg(out_list, "out_list")?;
         let messages = c.history(room, limit)?;
         let list = SmcMessageList(messages.into_iter().map(SmcMessage::from).collect());
-        write_out(out, Box::into_raw(Box::new(list)));
+        write_out(out, into_handle(list));
         Ok(())
     })
 }
@@ -420,19 +417,14 @@ pub unsafe extern "C" fn smc_client_close(client: *mut SmcClient) {
 /// Closes the connection and frees the client.
 ///
 /// Ownership: takes back `client`; it must not be used afterwards. NULL is a no-op.
+/// Never fails; `smc_last_error_message` is left as it is.
 ///
 /// # Safety
 /// `client` is NULL or a live handle from `smc_client_open`, freed once.
 #[no_mangle]
 pub unsafe extern "C" fn smc_client_free(client: *mut SmcClient) {
-    if client.is_null() {
-        return;
-    }
-    guard(|| {
-        // SAFETY: from Box::into_raw in smc_client_open, freed once per contract.
-        drop(unsafe { Box::from_raw(client) });
-        Ok(())
-    });
+    // SAFETY: NULL or a handle from into_handle, freed once per the contract.
+    unsafe { free_handle(client) }
 }
 
 fn borrow_message<'a>(m: *const SmcMessage) -> Option<&'a SmcMessage> {
@@ -510,16 +502,15 @@ pub unsafe extern "C" fn smc_message_text_len(message: *const SmcMessage) -> usi
 /// Frees a message.
 ///
 /// Ownership: takes back `message`, which must come from `smc_client_recv`. NULL is a
-/// no-op. Messages inside a list are freed with the list, not with this.
+/// no-op. Messages inside a list are freed with the list, not with this. Never fails;
+/// `smc_last_error_message` is left as it is.
 ///
 /// # Safety
 /// `message` is NULL or a live message from `smc_client_recv`, freed once.
 #[no_mangle]
 pub unsafe extern "C" fn smc_message_free(message: *mut SmcMessage) {
-    if !message.is_null() {
-        // SAFETY: from Box::into_raw in smc_client_recv, freed once per contract.
-        drop(unsafe { Box::from_raw(message) });
-    }
+    // SAFETY: NULL or a handle from into_handle, freed once per the contract.
+    unsafe { free_handle(message) }
 }
 
 /// Number of messages in a list (0 if `list` is NULL).
@@ -552,13 +543,12 @@ pub unsafe extern "C" fn smc_message_list_get(
 /// Frees a list and the messages in it.
 ///
 /// Ownership: takes back `list`. NULL is a no-op.
+/// Never fails; `smc_last_error_message` is left as it is.
 ///
 /// # Safety
 /// `list` is NULL or a live list from `smc_client_history`, freed once.
 #[no_mangle]
 pub unsafe extern "C" fn smc_message_list_free(list: *mut SmcMessageList) {
-    if !list.is_null() {
-        // SAFETY: from Box::into_raw in smc_client_history, freed once per contract.
-        drop(unsafe { Box::from_raw(list) });
-    }
+    // SAFETY: NULL or a handle from into_handle, freed once per the contract.
+    unsafe { free_handle(list) }
 }

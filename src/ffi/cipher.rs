@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{guard, into_c_string, out_arg, str_arg};
+use super::boundary::{guard, into_c_string, out_arg, str_arg, write_out};
 use super::status::SmcStatus;
 
 use crate::legacy::cipher;
@@ -32,8 +32,7 @@ pub unsafe extern "C" fn smc_crypt(
         let text = unsafe { str_arg(text, "text") }?;
         let out = out_arg(out_text, "out_text")?;
         let result = into_c_string(cipher::crypt(text, a, b)?)?;
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(result) };
+        write_out(out, result);
         Ok(())
     })
 }
@@ -60,8 +59,7 @@ pub unsafe extern "C" fn smc_decrypt(
         let text = unsafe { str_arg(text, "text") }?;
         let out = out_arg(out_text, "out_text")?;
         let result = into_c_string(cipher::decrypt(text, a, b)?)?;
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(result) };
+        write_out(out, result);
         Ok(())
     })
 }
@@ -77,8 +75,7 @@ pub unsafe extern "C" fn smc_decrypt(
 pub unsafe extern "C" fn smc_pgcd(a: i64, b: i64, out: *mut i64) -> SmcStatus {
     guard(|| {
         let out = out_arg(out, "out")?;
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(cipher::pgcd(a, b)) };
+        write_out(out, cipher::pgcd(a, b));
         Ok(())
     })
 }
@@ -95,8 +92,7 @@ pub unsafe extern "C" fn smc_inverse(a: i64, out: *mut i64) -> SmcStatus {
     guard(|| {
         let out = out_arg(out, "out")?;
         let inv = cipher::inverse(a)?;
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(inv) };
+        write_out(out, inv);
         Ok(())
     })
 }

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{guard, handle_mut, into_c_string, out_arg, write_out};
-use super::chat::{with_room, SmcClient};
+use super::chat::{with_name, SmcClient};
 use super::status::SmcStatus;
 
 /// Whether invitations are accepted as soon as their Welcome is checked (`on` non-zero)
@@ -68,7 +68,7 @@ pub unsafe extern "C" fn smc_client_accept(
     client: *mut SmcClient,
     room: *const c_char,
 ) -> SmcStatus {
-    with_room(client, room, |c, room| Ok(c.accept(room)?))
+    with_name(client, room, "room", |c, room| Ok(c.accept(room)?))
 }
 
 /// Declines the invitation to `room` (the members then remove this user from its
@@ -86,5 +86,5 @@ pub unsafe extern "C" fn smc_client_decline(
     client: *mut SmcClient,
     room: *const c_char,
 ) -> SmcStatus {
-    with_room(client, room, |c, room| Ok(c.decline(room)?))
+    with_name(client, room, "room", |c, room| Ok(c.decline(room)?))
 }

@@ -4,7 +4,9 @@
 use std::ffi::c_char;
 use std::path::PathBuf;
 
-use super::boundary::{guard, handle, handle_mut, into_c_string, out_arg, str_arg};
+use super::boundary::{
+    free_handle, guard, handle, handle_mut, into_c_string, into_handle, out_arg, str_arg, write_out,
+};
 use super::status::SmcStatus;
 use crate::legacy::{LegacyClient, LegacyServer, LegacyServerConfig, Received};
 
@@ -48,8 +50,7 @@ pub unsafe extern "C" fn smc_legacy_server_start(
             verbose: false,
             ..LegacyServerConfig::default()
         })?;
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(Box::into_raw(Box::new(SmcLegacyServer(server)))) };
+        write_out(out, into_handle(SmcLegacyServer(server)));
         Ok(())
     })
 }
@@ -69,8 +70,7 @@ pub unsafe extern "C" fn smc_legacy_server_port(
     guard(|| {
         let server = handle(server, "server")?;
         let out = out_arg(out_port, "out_port")?;
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(server.0.local_addr().port()) };
+        write_out(out, server.0.local_addr().port());
         Ok(())
     })
 }
@@ -78,19 +78,14 @@ pub unsafe extern "C" fn smc_legacy_server_port(
 /// Stops a legacy server (closing its connections and releasing its port) and frees it.
 ///
 /// Ownership: takes back `server`; it must not be used afterwards. NULL is a no-op.
+/// Never fails; `smc_last_error_message` is left as it is.
 ///
 /// # Safety
 /// `server` is NULL or a live handle from `smc_legacy_server_start`, freed once.
 #[no_mangle]
 pub unsafe extern "C" fn smc_legacy_server_free(server: *mut SmcLegacyServer) {
-    if server.is_null() {
-        return;
-    }
-    guard(|| {
-        // SAFETY: from Box::into_raw in smc_legacy_server_start, freed once per contract.
-        drop(unsafe { Box::from_raw(server) });
-        Ok(())
-    });
+    // SAFETY: NULL or a handle from into_handle, freed once per the contract.
+    unsafe { free_handle(server) }
 }
 
 /// Connects to a legacy server at `host:port`, sending as `client_id` (for instance
@@ -117,8 +112,7 @@ pub unsafe extern "C" fn smc_legacy_client_connect(
         let client_id = unsafe { str_arg(client_id, "client_id") }?;
         let out = out_arg(out_client, "out_client")?;
         let client = LegacyClient::connect(host, port, client_id)?;
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(Box::into_raw(Box::new(SmcLegacyClient(client)))) };
+        write_out(out, into_handle(SmcLegacyClient(client)));
         Ok(())
     })
 }
@@ -152,8 +146,7 @@ pub unsafe extern "C" fn smc_legacy_client_send(
             Received::Own => std::ptr::null_mut(),
             Received::Message { text, .. } => into_c_string(text)?,
         };
-        // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { out.write(reply) };
+        write_out(out, reply);
         Ok(())
     })
 }
@@ -161,17 +154,12 @@ pub unsafe extern "C" fn smc_legacy_client_send(
 /// Sends `/stop`, closes the connection and frees the client.
 ///
 /// Ownership: takes back `client`; it must not be used afterwards. NULL is a no-op.
+/// Never fails; `smc_last_error_message` is left as it is.
 ///
 /// # Safety
 /// `client` is NULL or a live handle from `smc_legacy_client_connect`, freed once.
 #[no_mangle]
 pub unsafe extern "C" fn smc_legacy_client_free(client: *mut SmcLegacyClient) {
-    if client.is_null() {
-        return;
-    }
-    guard(|| {
-        // SAFETY: from Box::into_raw in smc_legacy_client_connect, freed once per contract.
-        drop(unsafe { Box::from_raw(client) });
-        Ok(())
-    });
+    // SAFETY: NULL or a handle from into_handle, freed once per the contract.
+    unsafe { free_handle(client) }
 }

@@ -2,8 +2,7 @@
 
 use std::ffi::c_char;
 
-use crate::error::{CipherError, ClientError, E2eError, LegacyError, NetError, ServerError};
-use crate::proto::Refusal;
+use crate::error::ErrorKind;
 
 /// The result of every libsmc call. Numbers are stable: new codes are only appended.
 #[repr(C)]
@@ -140,78 +139,47 @@ impl SmcStatus {
     }
 }
 
-impl From<&CipherError> for SmcStatus {
-    fn from(e: &CipherError) -> Self {
-        match e {
-            CipherError::UnsupportedCharacter { .. } => SmcStatus::SMC_UNSUPPORTED_CHARACTER,
-            CipherError::NotCoprime { .. } => SmcStatus::SMC_NOT_COPRIME,
-            CipherError::NotAnEntry(_) => SmcStatus::SMC_INVALID_ARGUMENT,
-        }
-    }
-}
-
-impl From<&LegacyError> for SmcStatus {
-    fn from(e: &LegacyError) -> Self {
-        match e {
-            LegacyError::Cipher(c) => SmcStatus::from(c),
-            LegacyError::LogFile { .. }
-            | LegacyError::Bind { .. }
-            | LegacyError::Connect { .. }
-            | LegacyError::Io(_)
-            | LegacyError::NotRunning => SmcStatus::SMC_IO_ERROR,
-            LegacyError::ConnectionClosed | LegacyError::ClosedMidMessage { .. } => {
-                SmcStatus::SMC_CONNECTION_CLOSED
+impl From<ErrorKind> for SmcStatus {
+    /// The status of each kind of error (the Python exceptions follow the same
+    /// [`ErrorKind`]; tests/python/test_errors.py checks that both agree).
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::UnsupportedCharacter => SmcStatus::SMC_UNSUPPORTED_CHARACTER,
+            ErrorKind::NotCoprime => SmcStatus::SMC_NOT_COPRIME,
+            ErrorKind::NotATableEntry | ErrorKind::InvalidArgument => {
+                SmcStatus::SMC_INVALID_ARGUMENT
             }
-            LegacyError::MessageTooLong { .. } => SmcStatus::SMC_MESSAGE_TOO_LONG,
-            LegacyError::NotUtf8 { .. } => SmcStatus::SMC_INVALID_UTF8,
-            LegacyError::BadReply(_) => SmcStatus::SMC_PROTOCOL_ERROR,
-        }
-    }
-}
-
-impl From<&ClientError> for SmcStatus {
-    fn from(e: &ClientError) -> Self {
-        match e {
-            ClientError::ServerKeyChanged { .. } | ClientError::ServerNotTrusted { .. } => {
-                SmcStatus::SMC_SERVER_KEY_CHANGED
-            }
-            ClientError::Refused(r) => match r {
-                Refusal::NotAMember { .. } => SmcStatus::SMC_NOT_A_MEMBER,
-                Refusal::UnknownUser { .. } => SmcStatus::SMC_UNKNOWN_USER,
-                Refusal::UnknownRoom { .. } => SmcStatus::SMC_UNKNOWN_ROOM,
-                Refusal::NameTaken { .. } => SmcStatus::SMC_NAME_TAKEN,
-                Refusal::RoomExists { .. } => SmcStatus::SMC_ROOM_EXISTS,
-                Refusal::StorageFull => SmcStatus::SMC_STORAGE_FULL,
-                _ => SmcStatus::SMC_REFUSED,
-            },
-            ClientError::ConnectionClosed | ClientError::Net(NetError::Closed) => {
-                SmcStatus::SMC_CONNECTION_CLOSED
-            }
-            ClientError::Net(NetError::MessageTooLarge { .. }) => SmcStatus::SMC_MESSAGE_TOO_LONG,
-            ClientError::Net(_) | ClientError::Protocol(_) | ClientError::NotText { .. } => {
-                SmcStatus::SMC_PROTOCOL_ERROR
-            }
-            ClientError::Timeout(_) => SmcStatus::SMC_TIMEOUT,
-            ClientError::Undecryptable { .. } => SmcStatus::SMC_UNDECRYPTABLE,
-            ClientError::HomeInUse { .. } => SmcStatus::SMC_IO_ERROR,
-            ClientError::E2e(e) => match e {
-                E2eError::KeyChanged { .. } => SmcStatus::SMC_KEY_CHANGED,
-                E2eError::WrongPassphrase { .. } => SmcStatus::SMC_WRONG_PASSPHRASE,
-                E2eError::NoGroup { .. } => SmcStatus::SMC_NOT_A_MEMBER,
-                E2eError::UnknownKey { .. } => SmcStatus::SMC_UNKNOWN_USER,
-                _ => SmcStatus::SMC_ENCRYPTION_ERROR,
-            },
-            ClientError::InvalidName { .. } => SmcStatus::SMC_INVALID_ARGUMENT,
-            ClientError::Connect { .. } | ClientError::Key(_) | ClientError::Store(_) => {
+            ErrorKind::NotText => SmcStatus::SMC_INVALID_UTF8,
+            ErrorKind::Io | ErrorKind::Unreachable | ErrorKind::HomeInUse => {
                 SmcStatus::SMC_IO_ERROR
             }
+            ErrorKind::ConnectionClosed => SmcStatus::SMC_CONNECTION_CLOSED,
+            ErrorKind::Timeout => SmcStatus::SMC_TIMEOUT,
+            ErrorKind::MessageTooLong => SmcStatus::SMC_MESSAGE_TOO_LONG,
+            ErrorKind::Protocol => SmcStatus::SMC_PROTOCOL_ERROR,
+            ErrorKind::ServerKeyChanged | ErrorKind::ServerNotTrusted => {
+                SmcStatus::SMC_SERVER_KEY_CHANGED
+            }
+            ErrorKind::NotAMember => SmcStatus::SMC_NOT_A_MEMBER,
+            ErrorKind::UnknownUser => SmcStatus::SMC_UNKNOWN_USER,
+            ErrorKind::UnknownRoom => SmcStatus::SMC_UNKNOWN_ROOM,
+            ErrorKind::RoomExists => SmcStatus::SMC_ROOM_EXISTS,
+            ErrorKind::NameTaken => SmcStatus::SMC_NAME_TAKEN,
+            ErrorKind::StorageFull => SmcStatus::SMC_STORAGE_FULL,
+            ErrorKind::NotInvited
+            | ErrorKind::RegistrationRefused
+            | ErrorKind::StaleEpoch
+            | ErrorKind::NoKeyPackage
+            | ErrorKind::RateLimited
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::InvalidRequest
+            | ErrorKind::VersionMismatch
+            | ErrorKind::ServerFailure => SmcStatus::SMC_REFUSED,
+            ErrorKind::KeyChanged => SmcStatus::SMC_KEY_CHANGED,
+            ErrorKind::Undecryptable => SmcStatus::SMC_UNDECRYPTABLE,
+            ErrorKind::WrongPassphrase => SmcStatus::SMC_WRONG_PASSPHRASE,
+            ErrorKind::Encryption => SmcStatus::SMC_ENCRYPTION_ERROR,
         }
-    }
-}
-
-impl From<&ServerError> for SmcStatus {
-    fn from(_: &ServerError) -> Self {
-        SmcStatus::SMC_IO_ERROR
     }
 }
 

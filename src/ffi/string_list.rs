@@ -4,8 +4,8 @@
 
 use std::ffi::{c_char, CString};
 
-use super::boundary::{guard, handle_mut, out_arg, write_out, Failure};
-use super::chat::{with_room, SmcClient};
+use super::boundary::{free_handle, guard, handle_mut, into_handle, out_arg, write_out, Failure};
+use super::chat::{with_name, SmcClient};
 use super::status::SmcStatus;
 
 /// Strings (opaque), from `smc_client_rooms_list` or `smc_client_members_list`,
@@ -20,7 +20,7 @@ fn list(items: Vec<String>) -> Result<*mut SmcStringList, Failure> {
                 .map_err(|_| Failure::new(SmcStatus::SMC_PROTOCOL_ERROR, "a name holds a NUL byte"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Box::into_raw(Box::new(SmcStringList(strings))))
+    Ok(into_handle(SmcStringList(strings)))
 }
 
 /// This user's rooms (as the server routes them), as a list.
@@ -63,7 +63,7 @@ pub unsafe extern "C" fn smc_client_members_list(
     room: *const c_char,
     out_list: *mut *mut SmcStringList,
 ) -> SmcStatus {
-    with_room(client, room, |c, room| {
+    with_name(client, room, "room", |c, room| {
         let out = out_arg(out_list, "out_list")?;
         let members = c.members(room)?;
         write_out(out, list(members)?);
@@ -101,13 +101,12 @@ pub unsafe extern "C" fn smc_string_list_get(
 /// Frees a list and its strings.
 ///
 /// Ownership: takes back `list`. NULL is a no-op.
+/// Never fails; `smc_last_error_message` is left as it is.
 ///
 /// # Safety
 /// `list` is NULL or a live list from libsmc, freed once.
 #[no_mangle]
 pub unsafe extern "C" fn smc_string_list_free(list: *mut SmcStringList) {
-    if !list.is_null() {
-        // SAFETY: from Box::into_raw in `list`, freed once per contract.
-        drop(unsafe { Box::from_raw(list) });
-    }
+    // SAFETY: NULL or a handle from into_handle, freed once per the contract.
+    unsafe { free_handle(list) }
 }

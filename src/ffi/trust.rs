@@ -3,7 +3,8 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{guard, handle_mut, into_c_string, out_arg, str_arg, write_out, Failure};
+use super::boundary::{guard, handle_mut, into_c_string, into_handle, out_arg, str_arg, write_out};
+use super::chat::with_name;
 use super::chat::SmcClient;
 use super::status::SmcStatus;
 use crate::client::Client;
@@ -37,21 +38,8 @@ pub unsafe extern "C" fn smc_client_open_encrypted(
         let passphrase = unsafe { str_arg(passphrase, "passphrase") }?;
         let out = out_arg(out_client, "out_client")?;
         let client = Client::open_with_passphrase(home, user, passphrase)?;
-        write_out(out, Box::into_raw(Box::new(SmcClient(client))));
+        write_out(out, into_handle(SmcClient(client)));
         Ok(())
-    })
-}
-
-fn with_user(
-    client: *mut SmcClient,
-    user: *const c_char,
-    body: impl FnOnce(&mut Client, &str) -> Result<(), Failure>,
-) -> SmcStatus {
-    guard(|| {
-        let client = handle_mut(client, "client")?;
-        // SAFETY: the callers' contracts make `user` NULL or NUL-terminated.
-        let user = unsafe { str_arg(user, "user") }?;
-        body(&mut client.0, user)
     })
 }
 
@@ -74,7 +62,7 @@ pub unsafe extern "C" fn smc_client_safety_number(
     user: *const c_char,
     out_number: *mut *mut c_char,
 ) -> SmcStatus {
-    with_user(client, user, |c, user| {
+    with_name(client, user, "user", |c, user| {
         let out = out_arg(out_number, "out_number")?;
         let number = c.safety_number(user)?;
         write_out(out, into_c_string(number)?);
@@ -96,7 +84,7 @@ pub unsafe extern "C" fn smc_client_verify(
     client: *mut SmcClient,
     user: *const c_char,
 ) -> SmcStatus {
-    with_user(client, user, |c, user| Ok(c.verify(user)?))
+    with_name(client, user, "user", |c, user| Ok(c.verify(user)?))
 }
 
 /// Acknowledges that `user`'s key changed (`SMC_KEY_CHANGED` from a send), without
@@ -113,7 +101,9 @@ pub unsafe extern "C" fn smc_client_acknowledge_key_change(
     client: *mut SmcClient,
     user: *const c_char,
 ) -> SmcStatus {
-    with_user(client, user, |c, user| Ok(c.acknowledge_key_change(user)?))
+    with_name(client, user, "user", |c, user| {
+        Ok(c.acknowledge_key_change(user)?)
+    })
 }
 
 /// Writes to `*out_verified` whether `user`'s current key was verified.
@@ -131,7 +121,7 @@ pub unsafe extern "C" fn smc_client_is_verified(
     user: *const c_char,
     out_verified: *mut bool,
 ) -> SmcStatus {
-    with_user(client, user, |c, user| {
+    with_name(client, user, "user", |c, user| {
         let out = out_arg(out_verified, "out_verified")?;
         let verified = c.is_verified(user)?;
         write_out(out, verified);

@@ -1,6 +1,7 @@
 //! Finding 5: nobody can put someone into a room. An invitation is a request the
 //! invitee accepts or declines; nothing of the room is routed to them before.
 
+use smc::client::hazmat::RawAccess;
 use smc::client::ChatEvent;
 use smc::proto::Request;
 

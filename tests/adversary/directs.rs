@@ -1,6 +1,7 @@
 //! Finding 4: nobody can fill someone's direct queue, deliveries are acknowledged one
 //! by one, and what a client does not recognise is discarded, not sent again forever.
 
+use smc::client::hazmat::RawAccess;
 use std::time::Duration;
 
 use rusqlite::Connection;

@@ -2,6 +2,7 @@
 //! future (or one that overflows), and a commit the server did not order as one is
 //! refused by the clients instead of forking the group.
 
+use smc::client::hazmat::RawAccess;
 use smc::proto::Request;
 use smc::Refusal;
 

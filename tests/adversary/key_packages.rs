@@ -1,6 +1,7 @@
 //! Finding 6: key packages cannot be drained, forged in someone else's name, or
 //! counted when expired.
 
+use smc::client::hazmat::RawAccess;
 use std::time::Duration;
 
 use smc::net::Limits;

@@ -2,6 +2,7 @@
 //! or closed; `smc admin` issues tokens, lists users, releases names), and each user's
 //! rooms are bounded.
 
+use smc::client::hazmat::RawAccess;
 use std::path::Path;
 use std::process::Command;
 

@@ -2,6 +2,7 @@
 //! nor come from someone the server does not route in that room, nor smuggle in a
 //! member whose name is invalid or hidden.
 
+use smc::client::hazmat::RawAccess;
 use smc::proto::{Reply, Request};
 
 use crate::raw::Raw;

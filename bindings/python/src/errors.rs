@@ -1,8 +1,14 @@
 //! Rust errors to Python exceptions. The classes live in `smc/exceptions.py`, so that
 //! they can inherit from both `smc.SmcError` and the builtin they refine (ValueError...).
+//!
+//! The class follows the error's [`ErrorKind`] (the classification the C status codes
+//! follow too), matched exhaustively in [`exception`]; the attributes come from the
+//! error's data ([`Fields`]).
 
 use pyo3::prelude::*;
-use smc::{CipherError, ClientError, E2eError, LegacyError, NetError, Refusal, ServerError};
+use pyo3::types::PyList;
+use smc::ffi::SmcStatus;
+use smc::{CipherError, ClientError, ErrorKind, LegacyError, Refusal, ServerError};
 
 pyo3::import_exception!(smc.exceptions, UnsupportedCharacter);
 pyo3::import_exception!(smc.exceptions, NotCoprime);
@@ -13,6 +19,7 @@ pyo3::import_exception!(smc.exceptions, MessageTooLong);
 pyo3::import_exception!(smc.exceptions, ProtocolError);
 pyo3::import_exception!(smc.exceptions, SmcError);
 pyo3::import_exception!(smc.exceptions, ServerKeyChanged);
+pyo3::import_exception!(smc.exceptions, ServerNotTrusted);
 pyo3::import_exception!(smc.exceptions, NotAMember);
 pyo3::import_exception!(smc.exceptions, NotInvited);
 pyo3::import_exception!(smc.exceptions, RegistrationRefused);
@@ -34,35 +41,99 @@ pyo3::import_exception!(smc.exceptions, KeyChanged);
 pyo3::import_exception!(smc.exceptions, Undecryptable);
 pyo3::import_exception!(smc.exceptions, WrongPassphrase);
 
-/// The Python exception for a cipher error.
-pub(crate) fn cipher_error(e: CipherError) -> PyErr {
-    let message = e.to_string();
+/// What an exception carries besides its message (each class takes its own).
+#[derive(Debug, Default)]
+struct Fields {
+    room: String,
+    user: String,
+    seq: u64,
+    reason: String,
+    current: u64,
+    /// The pinned or expected fingerprint, and the one presented.
+    wanted: String,
+    presented: String,
+    character: String,
+    position: usize,
+    a: i64,
+    entry: String,
+}
+
+/// The exception of `kind` with `message` and `fields`.
+fn exception(kind: ErrorKind, message: String, f: Fields) -> PyErr {
+    match kind {
+        ErrorKind::UnsupportedCharacter => {
+            UnsupportedCharacter::new_err((message, f.character, f.position))
+        }
+        ErrorKind::NotCoprime => NotCoprime::new_err((message, f.a)),
+        ErrorKind::NotATableEntry => NotATableEntry::new_err((message, f.entry)),
+        ErrorKind::InvalidArgument | ErrorKind::InvalidRequest | ErrorKind::VersionMismatch => {
+            InvalidRequest::new_err(message)
+        }
+        ErrorKind::NotText => NotText::new_err(message),
+        ErrorKind::Io | ErrorKind::Unreachable | ErrorKind::HomeInUse => {
+            SmcIOError::new_err(message)
+        }
+        ErrorKind::ConnectionClosed => ConnectionClosed::new_err(message),
+        ErrorKind::Timeout => RequestTimeout::new_err(message),
+        ErrorKind::MessageTooLong => MessageTooLong::new_err(message),
+        ErrorKind::Protocol => ProtocolError::new_err(message),
+        ErrorKind::ServerKeyChanged => ServerKeyChanged::new_err((message, f.wanted, f.presented)),
+        ErrorKind::ServerNotTrusted => ServerNotTrusted::new_err((message, f.wanted, f.presented)),
+        ErrorKind::NotAMember => NotAMember::new_err((message, f.room)),
+        ErrorKind::NotInvited => NotInvited::new_err((message, f.room)),
+        ErrorKind::UnknownUser => UnknownUser::new_err((message, f.user)),
+        ErrorKind::UnknownRoom => UnknownRoom::new_err((message, f.room)),
+        ErrorKind::RoomExists => RoomExists::new_err((message, f.room)),
+        ErrorKind::NameTaken => NameTaken::new_err((message, f.user)),
+        ErrorKind::RegistrationRefused => RegistrationRefused::new_err(message),
+        ErrorKind::StaleEpoch => StaleEpoch::new_err((message, f.current)),
+        ErrorKind::NoKeyPackage => NoKeyPackage::new_err((message, f.user)),
+        ErrorKind::RateLimited => RateLimited::new_err(message),
+        ErrorKind::QuotaExceeded => QuotaExceeded::new_err(message),
+        ErrorKind::ServerFailure => ServerFailure::new_err(message),
+        ErrorKind::StorageFull => StorageFull::new_err(message),
+        ErrorKind::KeyChanged => KeyChanged::new_err((message, f.user)),
+        ErrorKind::Undecryptable => {
+            Undecryptable::new_err((message, f.room, f.seq, f.user, f.reason))
+        }
+        ErrorKind::WrongPassphrase => WrongPassphrase::new_err(message),
+        ErrorKind::Encryption => EncryptionError::new_err(message),
+    }
+}
+
+fn cipher_fields(e: &CipherError) -> Fields {
     match e {
         CipherError::UnsupportedCharacter {
             character,
             position,
-        } => UnsupportedCharacter::new_err((message, character.to_string(), position)),
-        CipherError::NotCoprime { a } => NotCoprime::new_err((message, a)),
-        CipherError::NotAnEntry(entry) => NotATableEntry::new_err((message, entry)),
+        } => Fields {
+            character: character.to_string(),
+            position: *position,
+            ..Fields::default()
+        },
+        CipherError::NotCoprime { a } => Fields {
+            a: *a,
+            ..Fields::default()
+        },
+        CipherError::NotAnEntry(entry) => Fields {
+            entry: entry.clone(),
+            ..Fields::default()
+        },
     }
+}
+
+/// The Python exception for a cipher error.
+pub(crate) fn cipher_error(e: CipherError) -> PyErr {
+    exception(e.kind(), e.to_string(), cipher_fields(&e))
 }
 
 /// The Python exception for a legacy server/client error.
 pub(crate) fn legacy_error(e: LegacyError) -> PyErr {
-    let message = e.to_string();
-    match e {
-        LegacyError::Cipher(c) => cipher_error(c),
-        LegacyError::ConnectionClosed | LegacyError::ClosedMidMessage { .. } => {
-            ConnectionClosed::new_err(message)
-        }
-        LegacyError::MessageTooLong { .. } => MessageTooLong::new_err(message),
-        LegacyError::NotUtf8 { .. } | LegacyError::BadReply(_) => ProtocolError::new_err(message),
-        LegacyError::LogFile { .. }
-        | LegacyError::Bind { .. }
-        | LegacyError::Connect { .. }
-        | LegacyError::Io(_)
-        | LegacyError::NotRunning => SmcIOError::new_err(message),
-    }
+    let fields = match &e {
+        LegacyError::Cipher(c) => cipher_fields(c),
+        _ => Fields::default(),
+    };
+    exception(e.kind(), e.to_string(), fields)
 }
 
 /// `SmcError` with a message, for a use of an object in the wrong state.
@@ -72,71 +143,55 @@ pub(crate) fn not_running(message: &str) -> PyErr {
 
 /// The Python exception for a server start-up error.
 pub(crate) fn server_error(e: ServerError) -> PyErr {
-    SmcIOError::new_err(e.to_string())
-}
-
-/// The Python exception for a refusal by the server.
-fn refusal_error(r: Refusal) -> PyErr {
-    let message = r.to_string();
-    match r {
-        Refusal::NotAMember { room } => NotAMember::new_err((message, room)),
-        Refusal::NotInvited { room } => NotInvited::new_err((message, room)),
-        Refusal::UnknownUser { user } => UnknownUser::new_err((message, user)),
-        Refusal::UnknownRoom { room } => UnknownRoom::new_err((message, room)),
-        Refusal::RoomExists { room } => RoomExists::new_err((message, room)),
-        Refusal::NameTaken { user } => NameTaken::new_err((message, user)),
-        Refusal::RegistrationRefused { .. } => RegistrationRefused::new_err(message),
-        Refusal::Stale { current } => StaleEpoch::new_err((message, current)),
-        Refusal::NoKeyPackage { user } => NoKeyPackage::new_err((message, user)),
-        Refusal::RateLimited => RateLimited::new_err(message),
-        Refusal::QuotaExceeded { .. } => QuotaExceeded::new_err(message),
-        Refusal::BadRequest { .. } | Refusal::VersionMismatch { .. } => {
-            InvalidRequest::new_err(message)
-        }
-        Refusal::Internal => ServerFailure::new_err(message),
-        Refusal::StorageFull => StorageFull::new_err(message),
-    }
+    exception(e.kind(), e.to_string(), Fields::default())
 }
 
 /// The Python exception for a client error.
 pub(crate) fn client_error(e: ClientError) -> PyErr {
-    let message = e.to_string();
-    match e {
+    let mut fields = Fields {
+        room: e.room().unwrap_or_default().to_owned(),
+        user: e.user().unwrap_or_default().to_owned(),
+        ..Fields::default()
+    };
+    match &e {
         ClientError::ServerKeyChanged {
             pinned, presented, ..
-        } => ServerKeyChanged::new_err((message, pinned, presented)),
+        } => {
+            fields.wanted = pinned.clone();
+            fields.presented = presented.clone();
+        }
         ClientError::ServerNotTrusted {
             expected,
             presented,
             ..
-        } => ServerKeyChanged::new_err((message, expected, presented)),
-        ClientError::Refused(r) => refusal_error(r),
-        ClientError::ConnectionClosed | ClientError::Net(NetError::Closed) => {
-            ConnectionClosed::new_err(message)
+        } => {
+            fields.wanted = expected.clone();
+            fields.presented = presented.clone();
         }
-        ClientError::Net(NetError::MessageTooLarge { .. }) => MessageTooLong::new_err(message),
-        ClientError::Net(_) | ClientError::Protocol(_) => ProtocolError::new_err(message),
-        ClientError::Timeout(_) => RequestTimeout::new_err(message),
-        ClientError::InvalidName { .. } => InvalidRequest::new_err(message),
-        ClientError::NotText { .. } => NotText::new_err(message),
-        ClientError::Connect { .. }
-        | ClientError::Key(_)
-        | ClientError::Store(_)
-        | ClientError::HomeInUse { .. } => SmcIOError::new_err(message),
-        ClientError::Undecryptable {
-            room,
-            seq,
-            sender,
-            reason,
-        } => Undecryptable::new_err((message, room, seq, sender, reason)),
-        ClientError::E2e(e) => match e {
-            E2eError::KeyChanged { user } => KeyChanged::new_err((message, user)),
-            E2eError::WrongPassphrase { .. } => WrongPassphrase::new_err(message),
-            E2eError::NoGroup { room } => NotAMember::new_err((message, room)),
-            E2eError::UnknownKey { user } => UnknownUser::new_err((message, user)),
-            E2eError::Mls { .. } | E2eError::BadKeyPackage { .. } | E2eError::Busy { .. } => {
-                EncryptionError::new_err(message)
-            }
-        },
+        ClientError::Refused(Refusal::Stale { current }) => fields.current = *current,
+        ClientError::Undecryptable { seq, reason, .. } => {
+            fields.seq = *seq;
+            fields.reason = reason.clone();
+        }
+        _ => {}
     }
+    exception(e.kind(), e.to_string(), fields)
+}
+
+/// For the tests: every error kind with the C status it maps to and the Python
+/// exception it raises, `[(kind, status, exception), ...]`: the two front ends must
+/// agree (tests/python/test_errors.py).
+#[pyfunction]
+fn _error_kinds(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let rows = ErrorKind::ALL.iter().map(|&kind| {
+        let status = format!("{:?}", SmcStatus::from(kind));
+        let error = exception(kind, format!("{kind:?}"), Fields::default());
+        (format!("{kind:?}"), status, error.into_value(py))
+    });
+    PyList::new(py, rows)
+}
+
+/// Registers the test helper.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_error_kinds, m)?)
 }

@@ -20,5 +20,6 @@ fn _smc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     legacy::register(m)?;
     chat::register(m)?;
     cli::register(m)?;
+    errors::register(m)?;
     Ok(())
 }

@@ -7,8 +7,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::client::{ChatEvent, Message};
-use crate::error::{ClientError, E2eError};
-use crate::{Client, Refusal};
+use crate::error::ClientError;
+use crate::Client;
 
 use super::backoff::Backoff;
 
@@ -216,27 +216,14 @@ impl Worker {
     }
 }
 
-/// Errors that mean the connection is gone (try again later).
+/// Errors after which the connection is gone: reconnect.
 fn is_disconnect(e: &ClientError) -> bool {
-    matches!(
-        e,
-        ClientError::ConnectionClosed
-            | ClientError::Net(_)
-            | ClientError::Timeout(_)
-            | ClientError::Connect { .. }
-    )
+    e.kind().is_disconnect()
 }
 
 /// Errors after which trying again cannot help.
 fn is_fatal(e: &ClientError) -> bool {
-    matches!(
-        e,
-        ClientError::ServerKeyChanged { .. }
-            | ClientError::ServerNotTrusted { .. }
-            | ClientError::Refused(Refusal::NameTaken { .. })
-            | ClientError::Refused(Refusal::VersionMismatch { .. })
-            | ClientError::E2e(E2eError::WrongPassphrase { .. })
-    )
+    e.kind().is_fatal()
 }
 
 struct Run {

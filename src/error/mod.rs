@@ -1,4 +1,9 @@
-//! Typed errors, one enum per area of the crate.
+//! Typed errors, one enum per area of the crate, and [`ErrorKind`], the one
+//! classification of them that every front end maps from.
+
+mod kind;
+
+pub use kind::{Classified, ErrorKind};
 
 /// Errors of the legacy affine cipher ([`crate::legacy::cipher`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -158,6 +163,9 @@ pub enum StoreError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// A value could not be encoded for storage.
+    #[error("cannot encode a value for storage: {0}")]
+    Encoding(String),
     /// The database file is damaged (bytes changed, cut short) or is not an smc store.
     #[error(
         "the store {path} is damaged or not an smc database ({detail}); nothing was changed: \
@@ -247,9 +255,10 @@ pub enum ServerError {
 /// Errors of the v2 client ([`crate::client`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Transport failure (I/O, handshake, decryption, size).
+    /// Transport failure (I/O, handshake, decryption, size). A closed connection is
+    /// [`ClientError::ConnectionClosed`], never `Net(NetError::Closed)`.
     #[error(transparent)]
-    Net(#[from] NetError),
+    Net(NetError),
     /// The server presented a key other than the one pinned for its address.
     #[error(
         "the server at {address} presented key {presented}, but {pinned} is pinned in {known_servers}; \
@@ -292,6 +301,14 @@ pub enum ClientError {
     /// The connection is closed (or was never opened).
     #[error("not connected (the connection was closed)")]
     ConnectionClosed,
+    /// The client's home directory (or its lock file) cannot be used.
+    #[error("cannot use the home directory {path}: {source}")]
+    Home {
+        /// The directory or file.
+        path: std::path::PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
     /// The server did not answer in time.
     #[error("the server did not answer within {0:?}")]
     Timeout(std::time::Duration),
@@ -343,6 +360,17 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
+}
+
+impl From<NetError> for ClientError {
+    /// The transport's errors, a closed connection folded into
+    /// [`ClientError::ConnectionClosed`] (one variant for one condition).
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::Closed => ClientError::ConnectionClosed,
+            e => ClientError::Net(e),
+        }
+    }
 }
 
 /// End-to-end encryption errors (MLS through openmls, the encrypted state).
