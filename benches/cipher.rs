@@ -1,6 +1,7 @@
 //! Throughput of the legacy cipher (target: >= 500 MB/s encrypting ASCII on one core).
 //!
 //! Run: `cargo bench --bench cipher`
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use smc::legacy::Key;

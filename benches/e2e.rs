@@ -10,6 +10,7 @@
 //!
 //! `cargo bench --bench e2e [-- throughput|commit|state]`. The one-way latency with
 //! encryption is `cargo bench --bench v2_net -- latency` (its clients encrypt).
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};

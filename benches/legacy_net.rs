@@ -3,6 +3,7 @@
 //! `select` timeouts per turn as the original server.py did (PROTOCOL.md section 3).
 //!
 //! Run: `cargo bench --bench legacy_net` (prints figures; asserts nothing).
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -6,6 +6,7 @@
 //! (defaults: 10 minutes, 500 clients in rooms of 10, 50 messages/s in all).
 //! It prints the drift at the end: RSS at the end against RSS after the warm-up (the
 //! first fifth of the run), and descriptors at the end against after warm-up.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

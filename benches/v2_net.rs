@@ -5,6 +5,7 @@
 //! Run: `cargo bench --bench v2_net` (prints figures; asserts nothing). The Redis
 //! reference needs `redis-server` (Debian package `redis-server`); it is skipped with a
 //! note when missing. Scale with SMC_BENCH_IDLE (connections, default 10000).
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use smc::client::hazmat::RawAccess;
 use std::io::{BufRead, BufReader, Read, Write};

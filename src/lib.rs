@@ -10,9 +10,8 @@
 //! compatibility. The legacy affine cipher **provides no security at all**; it exists
 //! only so that old scripts and old peers keep working. docs/ARCHITECTURE.md maps the
 //! modules; README.md's "Security model" says what smc protects and against whom.
-#![warn(missing_docs)]
 
-pub mod cli;
+mod cli;
 pub mod client;
 pub mod e2e;
 pub mod error;
@@ -25,6 +24,17 @@ pub mod server;
 
 #[doc(hidden)]
 pub mod fuzzing;
+
+/// Runs the `smc` command-line program with these arguments (the first is the
+/// program's name) and returns its exit code: 0 success, 1 error, 2 usage. The `smc`
+/// binary and `python -m smc` both run this.
+pub fn run_cli<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    cli::main(args)
+}
 
 pub use client::{Client, Message};
 pub use error::{

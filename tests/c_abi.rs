@@ -1,6 +1,7 @@
 //! The C ABI for real: compiles the C programs in tests/c/ and bindings/c/examples/
 //! with the system C compiler (`-Wall -Wextra -Werror`) against include/smc.h, links
 //! them to the libsmc that this `cargo test` built (shared and static), and runs them.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

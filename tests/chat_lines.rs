@@ -1,5 +1,6 @@
 //! `smc chat` through pipes (line mode): one message per line in and out, commands,
 //! reconnection after the server goes away, and the first-run trust rules.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod support;
 

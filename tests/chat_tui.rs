@@ -1,5 +1,6 @@
 //! `smc chat` full screen, driven for real in tmux: first-run trust, two people talking,
 //! unread counts, scrollback, a multi-line paste, resizing, safety numbers, NO_COLOR.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod support;
 

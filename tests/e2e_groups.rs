@@ -1,5 +1,6 @@
 //! End-to-end encryption with MLS, on a real server over loopback: groups of two,
 //! three and fifty; invitations while offline; leaving; what the server stores.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! tamper, start on the same address). Replays, reorders, drops, forged group changes,
 //! a member added behind the group's back, swapped key packages and a changed user key
 //! are each detected or have no effect, and the user is told.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod support;
 

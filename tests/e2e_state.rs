@@ -1,6 +1,7 @@
 //! The client's end-to-end state on disk: a client killed (SIGKILL) in the middle of a
 //! conversation loses, repeats and reuses nothing; the state is encrypted at rest with
 //! a passphrase, and private (0600) without one.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod support;
 

@@ -7,6 +7,7 @@
 //!
 //! Lengths: `SMC_FAULT_KILLS` (default 10) kills per run; `SMC_FAULT_SEED` replays a
 //! run's random moments (each run prints its seed).
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;

@@ -2,6 +2,7 @@
 //! interesting: `scripts/fuzz.sh` runs it) and `fuzz/regressions/<target>/` (every
 //! input that ever crashed a target, kept after the fix) through the same target
 //! bodies that the fuzzer runs, on the stable toolchain.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 #[path = "../fuzz/src/lib.rs"]
 #[allow(dead_code)]

@@ -1,5 +1,6 @@
 //! Bad input against the v2 server: each bad peer gets an error or a disconnect, the
 //! server keeps serving everyone else, and nothing acknowledged is lost.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The v2 server and client on loopback: rooms, real-time and offline delivery,
 //! restarts, identities and pinned keys.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod support;
 

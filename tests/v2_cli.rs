@@ -1,4 +1,5 @@
 //! `smc server` as a real process: listens, logs, serves, drains on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod support;
 

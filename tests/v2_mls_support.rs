@@ -2,6 +2,7 @@
 //! through the client's raw calls: the key-package directory, per-user direct queues,
 //! first-per-epoch commits. (Clients publish real key packages when they connect; the
 //! tests account for them.)
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 mod support;
 

@@ -11,7 +11,7 @@
 
 #![allow(clippy::missing_panics_doc)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -419,7 +419,7 @@ pub fn legacy_session(data: &[u8]) {
 /// The `smc` program's config file: any text is a config or a clear error.
 pub fn config(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = smc::cli::config::Config::parse(text, Path::new("fuzz.toml"));
+        let _ = smc::fuzzing::parse_config(text);
     }
 }
 

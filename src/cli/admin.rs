@@ -13,7 +13,7 @@ use crate::server::store::{Durability, SqliteStore, Store};
 
 /// Options of `smc admin`.
 #[derive(Debug, Args)]
-pub struct AdminArgs {
+pub(super) struct AdminArgs {
     /// The server's data directory (or SMC_DATA_DIR, or data_dir in the config file's
     /// [server] section).
     #[arg(long, env = "SMC_DATA_DIR", global = true)]
@@ -71,7 +71,7 @@ fn check(data_dir: &std::path::Path) -> Result<(), CliError> {
 }
 
 /// Runs `smc admin`.
-pub fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError> {
+pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError> {
     let data_dir = args.data_dir.or(file.data_dir.clone()).ok_or_else(|| {
         CliError::Usage(
             "smc admin needs the server's data directory: --data-dir DIR, SMC_DATA_DIR or \

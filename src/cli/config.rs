@@ -28,7 +28,7 @@ use super::CliError;
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub(crate) struct Config {
     /// Settings of the client commands.
     #[serde(default)]
     pub chat: ChatSection,
@@ -40,7 +40,7 @@ pub struct Config {
 /// `[chat]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ChatSection {
+pub(crate) struct ChatSection {
     /// The server's address.
     pub server: Option<String>,
     /// The user's name.
@@ -56,7 +56,7 @@ pub struct ChatSection {
 /// `[server]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerSection {
+pub(crate) struct ServerSection {
     /// Directory of the server's key and store.
     pub data_dir: Option<PathBuf>,
     /// Address to listen on.
@@ -70,7 +70,7 @@ pub struct ServerSection {
 }
 
 /// Where the config file is by default.
-pub fn default_path() -> Option<PathBuf> {
+pub(crate) fn default_path() -> Option<PathBuf> {
     std::env::var_os("XDG_CONFIG_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
@@ -80,7 +80,7 @@ pub fn default_path() -> Option<PathBuf> {
 
 impl Config {
     /// Reads `explicit` (which must exist), or else the default file if there is one.
-    pub fn load(explicit: Option<&Path>) -> Result<Config, CliError> {
+    pub(crate) fn load(explicit: Option<&Path>) -> Result<Config, CliError> {
         let (path, required) = match explicit {
             Some(p) => (p.to_owned(), true),
             None => match default_path() {
@@ -105,7 +105,7 @@ impl Config {
 
     /// Parses the text of a config file (`path` only names it in the error); unknown
     /// keys are refused.
-    pub fn parse(text: &str, path: &Path) -> Result<Config, CliError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, CliError> {
         toml::from_str(text)
             .map_err(|e| CliError::Usage(format!("config file {}: {e}", path.display())))
     }

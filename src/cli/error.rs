@@ -4,7 +4,7 @@ use crate::error::{ClientError, LegacyError, ServerError, StoreError};
 
 /// An error of the `smc` program: [`CliError::Usage`] exits with 2, the others with 1.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// The command line or the config file does not make sense.
     #[error("{0}")]
     Usage(String),

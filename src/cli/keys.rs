@@ -13,7 +13,7 @@ use crate::Client;
 
 /// Who the user is, shared by the client commands.
 #[derive(Debug, Clone, Args)]
-pub struct UserArgs {
+pub(super) struct UserArgs {
     /// This user's name (or SMC_USER, or `user` in the config file's [chat] section).
     #[arg(long, env = "SMC_USER")]
     pub user: Option<String>,
@@ -25,7 +25,7 @@ pub struct UserArgs {
 
 impl UserArgs {
     /// The user's name and home, flags first, then the config file.
-    pub fn resolve(&self, file: &ChatSection) -> Result<(String, PathBuf), CliError> {
+    pub(super) fn resolve(&self, file: &ChatSection) -> Result<(String, PathBuf), CliError> {
         let user = self.user.clone().or(file.user.clone()).ok_or_else(|| {
             CliError::Usage(
                 "who are you? --user NAME, SMC_USER or user in the config file's [chat] section"
@@ -42,21 +42,21 @@ impl UserArgs {
 }
 
 /// The server's address: the flag, then the config file, then the default.
-pub fn server_address(flag: Option<String>, file: &ChatSection) -> String {
+pub(super) fn server_address(flag: Option<String>, file: &ChatSection) -> String {
     flag.or(file.server.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned())
 }
 
 /// Arguments of `smc keygen`.
 #[derive(Debug, Args)]
-pub struct KeygenArgs {
+pub(super) struct KeygenArgs {
     #[command(flatten)]
     who: UserArgs,
 }
 
 /// Arguments of `smc fingerprint`.
 #[derive(Debug, Args)]
-pub struct FingerprintArgs {
+pub(super) struct FingerprintArgs {
     #[command(flatten)]
     who: UserArgs,
     /// Print the fingerprint of the server whose data directory this is instead
@@ -67,7 +67,7 @@ pub struct FingerprintArgs {
 
 /// Arguments of `smc safety-number`.
 #[derive(Debug, Args)]
-pub struct SafetyArgs {
+pub(super) struct SafetyArgs {
     /// The server ("host:port") [default: 127.0.0.1:50200].
     #[arg(long, env = "SMC_SERVER")]
     server: Option<String>,
@@ -81,7 +81,7 @@ pub struct SafetyArgs {
 }
 
 /// The default home of `user`.
-pub fn default_home(user: &str) -> PathBuf {
+pub(super) fn default_home(user: &str) -> PathBuf {
     let base = std::env::var_os("XDG_DATA_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
@@ -94,7 +94,7 @@ pub fn default_home(user: &str) -> PathBuf {
 /// users could read it). Read once: the variable is then removed from the process's
 /// environment, so that child processes and later readers of `/proc/PID/environ` do
 /// not see it; the copy kept here is wiped when the process ends.
-pub fn passphrase() -> Option<&'static str> {
+pub(super) fn passphrase() -> Option<&'static str> {
     static PASSPHRASE: std::sync::OnceLock<Option<zeroize::Zeroizing<String>>> =
         std::sync::OnceLock::new();
     PASSPHRASE
@@ -110,7 +110,7 @@ pub fn passphrase() -> Option<&'static str> {
 }
 
 /// Opens the client, with the passphrase from `SMC_PASSPHRASE` if set ([`passphrase`]).
-pub fn open(home: PathBuf, user: &str) -> Result<Client, crate::ClientError> {
+pub(super) fn open(home: PathBuf, user: &str) -> Result<Client, crate::ClientError> {
     match passphrase() {
         Some(p) => Client::open_with_passphrase(home, user, p),
         None => Client::open(home, user),
@@ -118,12 +118,12 @@ pub fn open(home: PathBuf, user: &str) -> Result<Client, crate::ClientError> {
 }
 
 /// Whether `home` holds no identity yet.
-pub fn is_new_home(home: &std::path::Path) -> bool {
+pub(super) fn is_new_home(home: &std::path::Path) -> bool {
     !home.join("state.db").exists()
 }
 
 /// Creates the identity (if new) and prints its fingerprints.
-pub fn keygen(args: KeygenArgs, file: &ChatSection) -> Result<(), CliError> {
+pub(super) fn keygen(args: KeygenArgs, file: &ChatSection) -> Result<(), CliError> {
     let (user, home) = args.who.resolve(file)?;
     let new = is_new_home(&home);
     let client = open(home.clone(), &user)?;
@@ -145,7 +145,7 @@ fn print_fingerprints(client: &Client) {
 }
 
 /// Prints the fingerprints of a user's keys, or of a server's key.
-pub fn fingerprint(args: FingerprintArgs, config: &Config) -> Result<(), CliError> {
+pub(super) fn fingerprint(args: FingerprintArgs, config: &Config) -> Result<(), CliError> {
     let data_dir = args.data_dir.or_else(|| {
         // `smc fingerprint` alone, on a server's machine.
         (args.who.user.is_none() && config.chat.user.is_none())
@@ -181,7 +181,7 @@ pub fn fingerprint(args: FingerprintArgs, config: &Config) -> Result<(), CliErro
 }
 
 /// Prints the safety number (and marks it verified with `--verify`).
-pub fn safety_number(args: SafetyArgs, file: &ChatSection) -> Result<(), CliError> {
+pub(super) fn safety_number(args: SafetyArgs, file: &ChatSection) -> Result<(), CliError> {
     let (user, home) = args.who.resolve(file)?;
     let mut client = open(home, &user)?;
     client.connect(&server_address(args.server, file))?;

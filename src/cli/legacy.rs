@@ -10,7 +10,7 @@ use clap::Args;
 
 /// Options of `smc legacy-server`.
 #[derive(Debug, Args)]
-pub struct ServerArgs {
+pub(super) struct ServerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -30,7 +30,7 @@ pub struct ServerArgs {
 
 /// Options of `smc legacy-client`.
 #[derive(Debug, Args)]
-pub struct ClientArgs {
+pub(super) struct ClientArgs {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -43,7 +43,7 @@ pub struct ClientArgs {
 }
 
 /// Serves until stdin closes or reads `/stop` (Ctrl-C also ends the process).
-pub fn server(args: ServerArgs) -> Result<(), LegacyError> {
+pub(super) fn server(args: ServerArgs) -> Result<(), LegacyError> {
     let mut server = LegacyServer::start(LegacyServerConfig {
         host: args.host,
         port: args.port,
@@ -79,7 +79,7 @@ pub fn server(args: ServerArgs) -> Result<(), LegacyError> {
 }
 
 /// Reads lines from stdin, sends each, prints the replies as the original client did.
-pub fn client(args: ClientArgs) -> Result<(), LegacyError> {
+pub(super) fn client(args: ClientArgs) -> Result<(), LegacyError> {
     let mut client = LegacyClient::connect(&args.host, args.port, &args.id)?;
     println!(
         "connected to {}:{} as {}",

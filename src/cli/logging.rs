@@ -7,7 +7,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Whether colours may be used: `NO_COLOR` (any non-empty value) turns them off
 /// (<https://no-color.org>).
-pub fn colors_allowed() -> bool {
+pub(super) fn colors_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
@@ -17,7 +17,7 @@ fn filter(default: &str) -> EnvFilter {
 
 /// Logs to stderr, at `default` level unless `RUST_LOG` says otherwise; `json` gives
 /// one JSON object per line.
-pub fn to_stderr(default: &str, json: bool) {
+pub(super) fn to_stderr(default: &str, json: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter(default))
         .with_writer(std::io::stderr);
@@ -32,7 +32,7 @@ pub fn to_stderr(default: &str, json: bool) {
 
 /// Logs to the file `path` (appended; the full-screen client cannot write to the
 /// terminal it draws on), at `default` level unless `RUST_LOG` says otherwise.
-pub fn to_file(default: &str, path: &Path) {
+pub(super) fn to_file(default: &str, path: &Path) {
     let file = std::os::unix::fs::OpenOptionsExt::mode(
         std::fs::OpenOptions::new().create(true).append(true),
         0o600,

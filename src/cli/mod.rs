@@ -5,28 +5,28 @@
 //! code ([`main`]). Settings come from flags, then `SMC_*` environment variables, then
 //! the config file ([`config`]), then defaults. Exit codes: 0 success, 1 error, 2 usage.
 
-pub mod admin;
-pub mod chat;
-pub mod config;
+mod admin;
+mod chat;
+pub(crate) mod config;
 mod error;
-pub mod keys;
-pub mod legacy;
-pub mod logging;
-pub mod server;
+mod keys;
+mod legacy;
+mod logging;
+mod server;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use error::CliError;
+pub(crate) use error::CliError;
 
 /// Exit code of a run that went well.
-pub const EXIT_OK: i32 = 0;
+pub(crate) const EXIT_OK: i32 = 0;
 /// Exit code of a run that failed.
-pub const EXIT_ERROR: i32 = 1;
+pub(crate) const EXIT_ERROR: i32 = 1;
 /// Exit code of a command line (or config file) that does not make sense.
-pub const EXIT_USAGE: i32 = 2;
+pub(crate) const EXIT_USAGE: i32 = 2;
 
 /// smc: Security Message Communication.
 #[derive(Debug, Parser)]
@@ -62,7 +62,7 @@ enum Command {
 
 /// Runs the program on `args` (the first one is the program's name) and returns its
 /// exit code. Usage errors, `--help` and `--version` print as clap prints them.
-pub fn main<I, T>(args: I) -> i32
+pub(crate) fn main<I, T>(args: I) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,

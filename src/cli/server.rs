@@ -14,7 +14,7 @@ use crate::{Server, ServerConfig};
 
 /// Options of `smc server`.
 #[derive(Debug, Args)]
-pub struct ServerArgs {
+pub(super) struct ServerArgs {
     /// Directory of the server's key (server.key, 0600) and store (smc.db); created if
     /// missing. Required (here, in SMC_DATA_DIR or in the config file).
     #[arg(long, env = "SMC_DATA_DIR")]
@@ -88,7 +88,7 @@ pub struct ServerArgs {
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then drains and exits.
-pub fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError> {
+pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError> {
     let data_dir = args.data_dir.or(file.data_dir.clone()).ok_or_else(|| {
         CliError::Usage(
             "smc server needs a data directory: --data-dir DIR, SMC_DATA_DIR or data_dir in \

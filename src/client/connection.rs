@@ -19,7 +19,7 @@ use crate::proto::{decode, encode, ClientFrame, Event, Refusal, Reply, Request, 
 
 /// A keep-alive is sent after this long without a request (by default); a server
 /// from which nothing arrives for [`dead_after`] of it is taken for gone.
-pub const KEEPALIVE: Duration = Duration::from_secs(30);
+pub(super) const KEEPALIVE: Duration = Duration::from_secs(30);
 
 /// How long a connection may stay silent, with keep-alives every `keepalive`, before
 /// the server is taken for gone: two keep-alives unanswered, plus slack.
@@ -51,17 +51,21 @@ pub(crate) enum Incoming {
     Closed(String),
 }
 
-/// The runtime every client of the process shares (two worker threads).
-pub(crate) fn runtime() -> &'static Runtime {
+/// The runtime every client of the process shares (two worker threads), started by
+/// the first client that needs it; an error if the system refuses the threads.
+pub(crate) fn runtime() -> Result<&'static Runtime, NetError> {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("smc-client")
-            .enable_all()
-            .build()
-            .expect("cannot start the smc client runtime")
-    })
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime);
+    }
+    let built = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("smc-client")
+        .enable_all()
+        .build()?;
+    // Two first callers at once: one runtime is kept, the other dropped here.
+    let _ = RUNTIME.set(built);
+    RUNTIME.get().ok_or(NetError::Closed)
 }
 
 /// A live connection.
@@ -98,7 +102,7 @@ impl Connection {
     /// With `expected` (a fingerprint the user was given), the server's key must have
     /// it ([`ClientError::ServerNotTrusted`] otherwise, nothing pinned); without, the
     /// key is trusted on first use.
-    pub async fn open(
+    pub(super) async fn open(
         address: &str,
         key: &StaticKeypair,
         known: &KnownServers,
@@ -154,7 +158,7 @@ impl Connection {
 
     /// Runs the handshake only as far as the server's key, then hangs up before the
     /// client's own identity is sent: the server's static public key.
-    pub async fn probe(address: &str, key: &StaticKeypair) -> Result<[u8; 32], ClientError> {
+    pub(super) async fn probe(address: &str, key: &StaticKeypair) -> Result<[u8; 32], ClientError> {
         let mut stream = dial(address).await?;
         let mut seen = None;
         // Refusing the key stops the handshake before the third message.
@@ -168,7 +172,7 @@ impl Connection {
     }
 
     /// Sends a request; the returned receiver gets its outcome.
-    pub fn submit(
+    pub(super) fn submit(
         &self,
         request: Request,
     ) -> Result<(u64, oneshot::Receiver<Result<Reply, Refusal>>), ClientError> {
@@ -198,7 +202,7 @@ impl Connection {
     }
 
     /// Drops the wait for request `id` (timed out).
-    pub fn forget(&self, id: u64) {
+    pub(super) fn forget(&self, id: u64) {
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())

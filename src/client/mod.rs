@@ -267,7 +267,7 @@ impl Client {
 
     fn connect_inner(&mut self, address: &str, expected: Option<&str>) -> Result<(), ClientError> {
         self.close();
-        let conn = runtime().block_on(Connection::open(
+        let conn = runtime()?.block_on(Connection::open(
             address,
             &self.key,
             &self.known,
@@ -327,7 +327,7 @@ impl Client {
         let conn = self.conn()?;
         let (id, rx) = conn.submit(request)?;
         let limit = self.request_timeout;
-        match runtime().block_on(async move { tokio::time::timeout(limit, rx).await }) {
+        match runtime()?.block_on(async move { tokio::time::timeout(limit, rx).await }) {
             Err(_) => {
                 conn.forget(id);
                 Err(ClientError::Timeout(self.request_timeout))
@@ -419,7 +419,7 @@ impl Client {
     fn wait_incoming(&mut self, deadline: Option<Instant>) -> Result<Option<Event>, ClientError> {
         let conn = self.conn.as_mut().ok_or(ClientError::ConnectionClosed)?;
         let incoming = match deadline {
-            None => runtime().block_on(conn.events.recv()),
+            None => runtime()?.block_on(conn.events.recv()),
             Some(d) => {
                 // Already queued: no need to enter the runtime's timer.
                 match conn.events.try_recv() {
@@ -431,7 +431,7 @@ impl Client {
                             return Ok(None);
                         }
                         let wait = conn.events.recv();
-                        match runtime()
+                        match runtime()?
                             .block_on(async move { tokio::time::timeout(left, wait).await })
                         {
                             Ok(i) => i,

@@ -50,7 +50,7 @@ fn normalize(fingerprint: &str) -> String {
 /// pinning anything.
 pub fn probe_server(address: &str) -> Result<String, ClientError> {
     let throwaway = crate::identity::StaticKeypair::generate()?;
-    let key = runtime().block_on(Connection::probe(address, &throwaway))?;
+    let key = runtime()?.block_on(Connection::probe(address, &throwaway))?;
     Ok(fingerprint(&key))
 }
 
@@ -60,7 +60,7 @@ impl Client {
     /// anything: show [`ServerProbe::fingerprint`] to the user, then
     /// [`Client::trust_server`].
     pub fn probe_server(&self, address: &str) -> Result<ServerProbe, ClientError> {
-        let key = runtime().block_on(Connection::probe(address, &self.key))?;
+        let key = runtime()?.block_on(Connection::probe(address, &self.key))?;
         let trust = match self.known.pinned(address)? {
             None => ServerTrust::Unknown,
             Some(pinned) if pinned == key => ServerTrust::Trusted,
@@ -79,7 +79,7 @@ impl Client {
     /// [`ClientError::ServerNotTrusted`] if it is another, and
     /// [`ClientError::ServerKeyChanged`] if another key is already pinned.
     pub fn trust_server(&self, address: &str, expected: &str) -> Result<(), ClientError> {
-        let key = runtime().block_on(Connection::probe(address, &self.key))?;
+        let key = runtime()?.block_on(Connection::probe(address, &self.key))?;
         let presented = fingerprint(&key);
         if !same_fingerprint(&presented, expected) {
             return Err(ClientError::ServerNotTrusted {

@@ -103,7 +103,7 @@ pub(crate) enum Seen {
 }
 
 impl ClientState {
-    pub fn open(home: &Path, passphrase: Option<&str>) -> Result<Self, ClientError> {
+    pub(super) fn open(home: &Path, passphrase: Option<&str>) -> Result<Self, ClientError> {
         let mut conn = vault::open(home, passphrase)?;
         super::schema::migrate(&mut conn)?;
         migrate(&mut conn).map_err(|detail| E2eError::Mls {
@@ -127,7 +127,7 @@ impl ClientState {
     /// Like [`ClientState::transaction`], but on disk (fsync) before it returns even
     /// across a power loss: for the transaction that steps the sending ratchet, so that
     /// no message key can ever be used twice.
-    pub fn transaction_durable<T>(
+    pub(super) fn transaction_durable<T>(
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
@@ -147,7 +147,7 @@ impl ClientState {
     /// Committed transactions survive a crash of the process; after a power loss the
     /// last ones may be rolled back together (WAL, `synchronous=NORMAL`), which only
     /// makes the server deliver their messages again.
-    pub fn transaction<T>(
+    pub(super) fn transaction<T>(
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
@@ -157,7 +157,7 @@ impl ClientState {
 
     /// Runs `f` in a transaction that is always rolled back: to check something with
     /// openmls (staging a Welcome) without keeping what that stores.
-    pub fn dry_run<T>(
+    pub(super) fn dry_run<T>(
         &self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
@@ -241,7 +241,7 @@ fn db<T>(r: rusqlite::Result<T>) -> Result<T, ClientError> {
 impl<'a> Tx<'a> {
     /// The group `group_id`, from memory or the storage. Give it back with
     /// [`Tx::keep`] once done (otherwise the next use loads it again).
-    pub fn group(&self, group_id: &[u8]) -> Result<MlsGroup, ClientError> {
+    pub(super) fn group(&self, group_id: &[u8]) -> Result<MlsGroup, ClientError> {
         if let Some(group) = self.groups.borrow_mut().remove(group_id) {
             return Ok(group);
         }
@@ -261,18 +261,18 @@ impl<'a> Tx<'a> {
 
     /// Keeps `group` in memory for the next transactions (dropped if this one rolls
     /// back).
-    pub fn keep(&self, group: MlsGroup) {
+    pub(super) fn keep(&self, group: MlsGroup) {
         self.groups
             .borrow_mut()
             .insert(group.group_id().as_slice().to_vec(), group);
     }
 
     /// The openmls provider inside this transaction.
-    pub fn provider(&self) -> Provider<'a> {
+    pub(super) fn provider(&self) -> Provider<'a> {
         Provider::new(self.crypto, self.conn)
     }
 
-    pub fn my_key(&self, user: &str) -> Result<Option<Vec<u8>>, ClientError> {
+    pub(super) fn my_key(&self, user: &str) -> Result<Option<Vec<u8>>, ClientError> {
         db(self
             .conn
             .query_row(
@@ -283,7 +283,7 @@ impl<'a> Tx<'a> {
             .optional())
     }
 
-    pub fn set_my_key(&self, user: &str, key: &[u8]) -> Result<(), ClientError> {
+    pub(super) fn set_my_key(&self, user: &str, key: &[u8]) -> Result<(), ClientError> {
         db(self.conn.execute(
             "INSERT INTO me (user, signature_key) VALUES (?1, ?2)",
             params![user, key],
@@ -291,7 +291,11 @@ impl<'a> Tx<'a> {
         .map(drop)
     }
 
-    pub fn cursors(&self, server: &str, user: &str) -> Result<HashMap<String, u64>, ClientError> {
+    pub(super) fn cursors(
+        &self,
+        server: &str,
+        user: &str,
+    ) -> Result<HashMap<String, u64>, ClientError> {
         let mut stmt = db(self.conn.prepare_cached(
             "SELECT stream, position FROM cursors WHERE server = ?1 AND user = ?2",
         ))?;
@@ -301,7 +305,12 @@ impl<'a> Tx<'a> {
         db(rows.collect())
     }
 
-    pub fn cursor(&self, server: &str, user: &str, stream: &str) -> Result<u64, ClientError> {
+    pub(super) fn cursor(
+        &self,
+        server: &str,
+        user: &str,
+        stream: &str,
+    ) -> Result<u64, ClientError> {
         db(self
             .conn
             .query_row(
@@ -314,7 +323,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Moves a cursor forward (never back).
-    pub fn advance(
+    pub(super) fn advance(
         &self,
         server: &str,
         user: &str,
@@ -328,7 +337,7 @@ impl<'a> Tx<'a> {
         db(stmt.execute(params![server, user, stream, position as i64])).map(drop)
     }
 
-    pub fn room(
+    pub(super) fn room(
         &self,
         server: &str,
         user: &str,
@@ -351,7 +360,7 @@ impl<'a> Tx<'a> {
             .optional())
     }
 
-    pub fn set_room(
+    pub(super) fn set_room(
         &self,
         server: &str,
         user: &str,
@@ -369,7 +378,11 @@ impl<'a> Tx<'a> {
     }
 
     /// The rooms whose group this user is in, by name.
-    pub fn active_rooms(&self, server: &str, user: &str) -> Result<Vec<String>, ClientError> {
+    pub(super) fn active_rooms(
+        &self,
+        server: &str,
+        user: &str,
+    ) -> Result<Vec<String>, ClientError> {
         let mut statement = db(self.conn.prepare_cached(
             "SELECT room FROM rooms WHERE server = ?1 AND user = ?2 AND active = 1 ORDER BY room",
         ))?;
@@ -377,7 +390,12 @@ impl<'a> Tx<'a> {
         db(rows.collect())
     }
 
-    pub fn deactivate_room(&self, server: &str, user: &str, room: &str) -> Result<(), ClientError> {
+    pub(super) fn deactivate_room(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+    ) -> Result<(), ClientError> {
         db(self.conn.execute(
             "UPDATE rooms SET active = 0 WHERE server = ?1 AND user = ?2 AND room = ?3",
             params![server, user, room],
@@ -386,7 +404,12 @@ impl<'a> Tx<'a> {
     }
 
     /// Takes the next counter of this user's messages in `room`.
-    pub fn take_counter(&self, server: &str, user: &str, room: &str) -> Result<u64, ClientError> {
+    pub(super) fn take_counter(
+        &self,
+        server: &str,
+        user: &str,
+        room: &str,
+    ) -> Result<u64, ClientError> {
         db(self.conn.query_row(
             "UPDATE rooms SET next_counter = next_counter + 1
              WHERE server = ?1 AND user = ?2 AND room = ?3 RETURNING next_counter - 1",
@@ -397,7 +420,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Records `counter` from `sender` in `room`; returns the previous last one.
-    pub fn see_counter(
+    pub(super) fn see_counter(
         &self,
         server: &str,
         user: &str,
@@ -422,7 +445,7 @@ impl<'a> Tx<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn add_history(
+    pub(super) fn add_history(
         &self,
         server: &str,
         user: &str,
@@ -445,7 +468,7 @@ impl<'a> Tx<'a> {
 
     /// The last `limit` decrypted messages of `room`, oldest first:
     /// (seq, id, sender, ts_ms, text).
-    pub fn history(
+    pub(super) fn history(
         &self,
         server: &str,
         user: &str,
@@ -471,7 +494,12 @@ impl<'a> Tx<'a> {
     }
 
     /// Puts an encrypted message in the outbox (until the server acknowledges it).
-    pub fn add_outbox(&self, server: &str, user: &str, out: &Outgoing) -> Result<(), ClientError> {
+    pub(super) fn add_outbox(
+        &self,
+        server: &str,
+        user: &str,
+        out: &Outgoing,
+    ) -> Result<(), ClientError> {
         db(self.conn.execute(
             "INSERT OR REPLACE INTO outbox (server, user, room, digest, payload, text, counter, created)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT coalesce(max(created), 0) + 1 FROM outbox))",
@@ -490,7 +518,7 @@ impl<'a> Tx<'a> {
 
     /// Replaces the outbox entry `old_digest` by `out` (the same text encrypted again),
     /// in its place in the order.
-    pub fn replace_outbox(
+    pub(super) fn replace_outbox(
         &self,
         server: &str,
         user: &str,
@@ -514,7 +542,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Removes an outbox entry; returns its text if it was there.
-    pub fn take_outbox(
+    pub(super) fn take_outbox(
         &self,
         server: &str,
         user: &str,
@@ -533,7 +561,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Every outbox entry, oldest first.
-    pub fn outbox(&self, server: &str, user: &str) -> Result<Vec<Outgoing>, ClientError> {
+    pub(super) fn outbox(&self, server: &str, user: &str) -> Result<Vec<Outgoing>, ClientError> {
         let mut stmt = db(self.conn.prepare(
             "SELECT room, digest, payload, text, counter FROM outbox
              WHERE server = ?1 AND user = ?2 ORDER BY created",
@@ -552,7 +580,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Remembers this client's group change for `room` until its answer is known.
-    pub fn set_pending_commit(
+    pub(super) fn set_pending_commit(
         &self,
         server: &str,
         user: &str,
@@ -576,7 +604,7 @@ impl<'a> Tx<'a> {
     }
 
     /// This client's group change for `room` whose answer is not known, if any.
-    pub fn pending_commit(
+    pub(super) fn pending_commit(
         &self,
         server: &str,
         user: &str,
@@ -604,7 +632,7 @@ impl<'a> Tx<'a> {
 
     /// Marks the group change of `room` as taken by the server (merged): forgotten at
     /// once unless a Welcome is left to send.
-    pub fn pending_commit_taken(
+    pub(super) fn pending_commit_taken(
         &self,
         server: &str,
         user: &str,
@@ -623,7 +651,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Forgets the group change of `room` (its answer is known).
-    pub fn forget_pending_commit(
+    pub(super) fn forget_pending_commit(
         &self,
         server: &str,
         user: &str,
@@ -637,7 +665,12 @@ impl<'a> Tx<'a> {
     }
 
     /// Remembers `key` for `other` (trust on first use) and says whether it changed.
-    pub fn observe_key(&self, server: &str, other: &str, key: &[u8]) -> Result<Seen, ClientError> {
+    pub(super) fn observe_key(
+        &self,
+        server: &str,
+        other: &str,
+        key: &[u8],
+    ) -> Result<Seen, ClientError> {
         let known: Option<Vec<u8>> = db(self
             .conn
             .query_row(
@@ -667,7 +700,7 @@ impl<'a> Tx<'a> {
     }
 
     /// (key, verified, changed) remembered for `other`.
-    pub fn contact(
+    pub(super) fn contact(
         &self,
         server: &str,
         other: &str,
@@ -683,7 +716,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Marks `other`'s current key as acknowledged (and verified if `verified`).
-    pub fn accept_key(
+    pub(super) fn accept_key(
         &self,
         server: &str,
         other: &str,
@@ -699,7 +732,7 @@ impl<'a> Tx<'a> {
 
     /// Queues events for [`crate::Client::recv_event`], in this transaction (so that
     /// what produced them and their delivery are saved together).
-    pub fn push_events(
+    pub(super) fn push_events(
         &self,
         server: &str,
         user: &str,
@@ -717,7 +750,11 @@ impl<'a> Tx<'a> {
     }
 
     /// Takes the oldest queued event.
-    pub fn pop_event(&self, server: &str, user: &str) -> Result<Option<ChatEvent>, ClientError> {
+    pub(super) fn pop_event(
+        &self,
+        server: &str,
+        user: &str,
+    ) -> Result<Option<ChatEvent>, ClientError> {
         let row: Option<(i64, Vec<u8>)> = db(self
             .conn
             .query_row(
@@ -735,7 +772,7 @@ impl<'a> Tx<'a> {
     }
 
     /// The Noise key of `user` kept in the state (homes opened with a passphrase).
-    pub fn transport_key(&self, user: &str) -> Result<Option<StaticKeypair>, ClientError> {
+    pub(super) fn transport_key(&self, user: &str) -> Result<Option<StaticKeypair>, ClientError> {
         let parts: Option<(zeroize::Zeroizing<Vec<u8>>, Vec<u8>)> = db(self
             .conn
             .query_row(
@@ -750,7 +787,11 @@ impl<'a> Tx<'a> {
             .map_err(Into::into)
     }
 
-    pub fn set_transport_key(&self, user: &str, key: &StaticKeypair) -> Result<(), ClientError> {
+    pub(super) fn set_transport_key(
+        &self,
+        user: &str,
+        key: &StaticKeypair,
+    ) -> Result<(), ClientError> {
         db(self.conn.execute(
             "INSERT INTO transport_key (user, private, public) VALUES (?1, ?2, ?3)",
             params![user, &key.private()[..], &key.public()[..]],
@@ -759,7 +800,7 @@ impl<'a> Tx<'a> {
     }
 
     /// The server `user` last connected to (its state is what works offline).
-    pub fn last_server(&self, user: &str) -> Result<Option<String>, ClientError> {
+    pub(super) fn last_server(&self, user: &str) -> Result<Option<String>, ClientError> {
         db(self
             .conn
             .query_row(
@@ -770,7 +811,7 @@ impl<'a> Tx<'a> {
             .optional())
     }
 
-    pub fn set_last_server(&self, user: &str, server: &str) -> Result<(), ClientError> {
+    pub(super) fn set_last_server(&self, user: &str, server: &str) -> Result<(), ClientError> {
         db(self.conn.execute(
             "INSERT OR REPLACE INTO last_server (user, server) VALUES (?1, ?2)",
             params![user, server],
@@ -780,7 +821,7 @@ impl<'a> Tx<'a> {
 
     /// When the last-resort key package was last published on `server` (ms since
     /// the Unix epoch; 0 if only known to have been published, by an older smc).
-    pub fn last_resort_published(
+    pub(super) fn last_resort_published(
         &self,
         server: &str,
         user: &str,
@@ -809,7 +850,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Records that the last-resort key package was published at `now_ms`.
-    pub fn set_last_resort_published(
+    pub(super) fn set_last_resort_published(
         &self,
         server: &str,
         user: &str,
@@ -824,7 +865,7 @@ impl<'a> Tx<'a> {
 
     /// Keeps the Welcome of an invitation until it is accepted or declined
     /// (`tracked`: whether the server tracks the room's group).
-    pub fn hold_welcome(
+    pub(super) fn hold_welcome(
         &self,
         server: &str,
         user: &str,
@@ -842,7 +883,7 @@ impl<'a> Tx<'a> {
     }
 
     /// The held Welcome of an invitation to `room`: (inviter, Welcome bytes, tracked).
-    pub fn held_welcome(
+    pub(super) fn held_welcome(
         &self,
         server: &str,
         user: &str,
@@ -860,7 +901,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Forgets the held Welcome of `room`.
-    pub fn drop_held_welcome(
+    pub(super) fn drop_held_welcome(
         &self,
         server: &str,
         user: &str,
@@ -875,7 +916,7 @@ impl<'a> Tx<'a> {
 
     /// When this user's leaf key in `room` was last renewed (first seen now, as the
     /// start of the count, when unknown).
-    pub fn self_updated(
+    pub(super) fn self_updated(
         &self,
         server: &str,
         user: &str,
@@ -895,7 +936,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Counts one message sent in `room`: (messages since the last renewal, its time).
-    pub fn count_sent(
+    pub(super) fn count_sent(
         &self,
         server: &str,
         user: &str,
@@ -912,7 +953,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Records a renewal of this user's leaf key in `room`.
-    pub fn set_self_updated(
+    pub(super) fn set_self_updated(
         &self,
         server: &str,
         user: &str,

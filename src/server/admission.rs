@@ -30,7 +30,7 @@ pub(crate) struct Unauthenticated {
 
 impl Admission {
     /// Records a new connection; evicts the oldest ones beyond `max`.
-    pub fn admit(self: &Arc<Self>, max: usize) -> Unauthenticated {
+    pub(crate) fn admit(self: &Arc<Self>, max: usize) -> Unauthenticated {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = watch::channel(false);
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
@@ -53,7 +53,7 @@ impl Admission {
 
     /// How many connections are in their handshake.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }

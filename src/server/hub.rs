@@ -51,7 +51,7 @@ pub(crate) struct SessionHandle {
 impl SessionHandle {
     /// Counts `bytes` into the queue's total; `false` (nothing counted) when the total
     /// would pass the limit.
-    pub fn reserve(&self, bytes: usize) -> bool {
+    pub(crate) fn reserve(&self, bytes: usize) -> bool {
         let mut current = self.queued.load(Ordering::Acquire);
         loop {
             if current.saturating_add(bytes) > self.max_bytes {
@@ -70,7 +70,7 @@ impl SessionHandle {
     }
 
     /// The writer took `bytes` out of the queue.
-    pub fn taken(&self, bytes: usize) {
+    pub(crate) fn taken(&self, bytes: usize) {
         self.queued.fetch_sub(bytes, Ordering::AcqRel);
     }
 
@@ -121,7 +121,7 @@ impl Hub {
     }
 
     /// Loads the memberships read from the store.
-    pub fn load(&self, memberships: Vec<(String, String)>) {
+    pub(crate) fn load(&self, memberships: Vec<(String, String)>) {
         let mut inner = self.lock();
         for (room, user) in memberships {
             inner.rooms.entry(room).or_default().insert(user);
@@ -131,7 +131,7 @@ impl Hub {
     /// Adds a connected session of `user`; when the user already has `max` sessions,
     /// the oldest ones are asked to close (a user's key cannot be used to hold every
     /// connection slot, and its owner always gets in).
-    pub fn register(&self, user: &str, session: SessionHandle, max: usize) {
+    pub(crate) fn register(&self, user: &str, session: SessionHandle, max: usize) {
         let mut inner = self.lock();
         let list = inner.sessions.entry(user.to_owned()).or_default();
         while list.len() >= max.max(1) {
@@ -147,7 +147,7 @@ impl Hub {
     }
 
     /// Removes session `id` of `user`.
-    pub fn unregister(&self, user: &str, id: u64) {
+    pub(crate) fn unregister(&self, user: &str, id: u64) {
         let mut inner = self.lock();
         if let Some(list) = inner.sessions.get_mut(user) {
             list.retain(|s| s.id != id);
@@ -158,7 +158,7 @@ impl Hub {
     }
 
     /// Asks every session to close.
-    pub fn close_all(&self) {
+    pub(crate) fn close_all(&self) {
         for list in self.lock().sessions.values() {
             for s in list {
                 s.close.send_replace(true);
@@ -167,7 +167,7 @@ impl Hub {
     }
 
     /// Records that `user` is in `room`.
-    pub fn join(&self, room: &str, user: &str) {
+    pub(crate) fn join(&self, room: &str, user: &str) {
         self.lock()
             .rooms
             .entry(room.to_owned())
@@ -176,21 +176,21 @@ impl Hub {
     }
 
     /// Forgets every membership of `user` (a released name taken over).
-    pub fn forget(&self, user: &str) {
+    pub(crate) fn forget(&self, user: &str) {
         for members in self.lock().rooms.values_mut() {
             members.remove(user);
         }
     }
 
     /// Records that `user` left `room`.
-    pub fn leave(&self, room: &str, user: &str) {
+    pub(crate) fn leave(&self, room: &str, user: &str) {
         if let Some(m) = self.lock().rooms.get_mut(room) {
             m.remove(user);
         }
     }
 
     /// Whether `user` is in `room`.
-    pub fn is_member(&self, room: &str, user: &str) -> bool {
+    pub(crate) fn is_member(&self, room: &str, user: &str) -> bool {
         self.lock()
             .rooms
             .get(room)
@@ -198,7 +198,7 @@ impl Hub {
     }
 
     /// Queues `item` for every connected session of every member of `room`.
-    pub fn deliver_to_room(&self, room: &str, item: &Outbound) {
+    pub(crate) fn deliver_to_room(&self, room: &str, item: &Outbound) {
         let inner = self.lock();
         let Some(members) = inner.rooms.get(room) else {
             return;
@@ -213,7 +213,7 @@ impl Hub {
     }
 
     /// Queues `item` for every connected session of `user`.
-    pub fn deliver_to_user(&self, user: &str, item: &Outbound) {
+    pub(crate) fn deliver_to_user(&self, user: &str, item: &Outbound) {
         if let Some(list) = self.lock().sessions.get(user) {
             for s in list {
                 s.push(item.clone(), user);

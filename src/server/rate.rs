@@ -15,12 +15,12 @@ pub(crate) struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket.
-    pub fn new(rate: u32, burst: u32) -> Self {
+    pub(super) fn new(rate: u32, burst: u32) -> Self {
         Self::per_second(f64::from(rate), burst)
     }
 
     /// A full bucket refilled at `rate` tokens per second (a fraction for slow rates).
-    pub fn per_second(rate: f64, burst: u32) -> Self {
+    pub(super) fn per_second(rate: f64, burst: u32) -> Self {
         TokenBucket {
             rate,
             burst: f64::from(burst.max(1)),
@@ -30,7 +30,7 @@ impl TokenBucket {
     }
 
     /// Takes one token if there is one.
-    pub fn take(&mut self) -> bool {
+    pub(super) fn take(&mut self) -> bool {
         let now = Instant::now();
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
@@ -44,7 +44,7 @@ impl TokenBucket {
     }
 
     /// Whether the bucket has refilled completely (as if never used).
-    pub fn is_full(&self) -> bool {
+    pub(super) fn is_full(&self) -> bool {
         let elapsed = self.last.elapsed().as_secs_f64();
         self.tokens + elapsed * self.rate >= self.burst
     }
@@ -72,7 +72,7 @@ pub(crate) struct UserRates {
 
 impl UserRates {
     /// The rates `limits` set.
-    pub fn new(limits: &crate::net::Limits) -> Self {
+    pub(crate) fn new(limits: &crate::net::Limits) -> Self {
         UserRates {
             directs: KeyedLimiter::new(
                 limits.directs_per_minute,
@@ -94,7 +94,7 @@ const MAX_KEYS: usize = 100_000;
 
 impl KeyedLimiter {
     /// `per_period` events per `period_secs` seconds per key, `burst` at once.
-    pub fn new(per_period: u32, period_secs: u32, burst: u32) -> Self {
+    pub(crate) fn new(per_period: u32, period_secs: u32, burst: u32) -> Self {
         KeyedLimiter {
             rate: f64::from(per_period) / f64::from(period_secs.max(1)),
             burst: burst.max(1),
@@ -103,7 +103,7 @@ impl KeyedLimiter {
     }
 
     /// Takes one token of `key`'s bucket if there is one.
-    pub fn take(&self, key: &str) -> bool {
+    pub(crate) fn take(&self, key: &str) -> bool {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
             // Forget the buckets that have refilled: they hold no information.

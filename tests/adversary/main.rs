@@ -3,6 +3,7 @@
 //! server (the real server with its database edited between runs, [`evil::Evil`]),
 //! and anyone who can open sockets. Each test reproduces an attack and shows that it
 //! fails, and that the legitimate users are unaffected.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -33,6 +34,7 @@ use smc::net::Limits;
 use smc::{Client, Server, ServerConfig};
 pub use support::events::{drain, texts, unreadable};
 
+/// How long the tests wait for something that should arrive.
 pub const WAIT: Option<Duration> = Some(Duration::from_secs(10));
 
 /// A server on a free loopback port with `limits`.

@@ -4,25 +4,25 @@
 use std::time::Duration;
 
 /// The first wait.
-pub const FIRST: Duration = Duration::from_millis(500);
+pub(crate) const FIRST: Duration = Duration::from_millis(500);
 /// The longest wait.
-pub const CAP: Duration = Duration::from_secs(10);
+pub(crate) const CAP: Duration = Duration::from_secs(10);
 
 /// Reconnection delays: 0.5 s, 1 s, 2 s, ... up to 10 s, each plus up to a quarter of
 /// itself at random.
 #[derive(Debug, Clone, Default)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     attempts: u32,
 }
 
 impl Backoff {
     /// How many attempts failed since the last success.
-    pub fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         self.attempts
     }
 
     /// The next delay (and counts one more failure).
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let base = FIRST.saturating_mul(1u32 << self.attempts.min(16)).min(CAP);
         self.attempts += 1;
         let mut byte = [0u8; 1];
@@ -35,7 +35,7 @@ impl Backoff {
     }
 
     /// After a success.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.attempts = 0;
     }
 }

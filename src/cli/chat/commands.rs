@@ -2,7 +2,7 @@
 
 /// One line typed by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
+pub(crate) enum Input {
     /// A message for the current room (`//text` sends `/text`).
     Say(String),
     /// A command.
@@ -11,7 +11,7 @@ pub enum Input {
 
 /// A slash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     /// `/create ROOM`: create a room (and switch to it).
     Create(String),
     /// `/invite USER...`: add people to the current room.
@@ -46,7 +46,7 @@ pub enum Command {
 }
 
 /// The help text, one line per command or shortcut.
-pub const HELP: &[&str] = &[
+pub(crate) const HELP: &[&str] = &[
     "/create ROOM         create a room (end-to-end encrypted) and switch to it",
     "/invite USER...      add people to this room",
     "/join ROOM           switch to a room you are in (Alt-1..9, Ctrl-N/Ctrl-P also switch)",
@@ -80,7 +80,7 @@ fn none(name: &str, args: &[&str]) -> Result<(), String> {
 
 /// Parses a typed line; an unknown command or wrong arguments is an `Err` with the
 /// message to show.
-pub fn parse(line: &str) -> Result<Input, String> {
+pub(crate) fn parse(line: &str) -> Result<Input, String> {
     let Some(rest) = line.strip_prefix('/') else {
         return Ok(Input::Say(line.to_owned()));
     };

@@ -19,7 +19,7 @@ use super::terminal_safe;
 use super::worker::{Link, Request, Update, Worker};
 
 /// One message as one line.
-pub fn format_message(m: &Message) -> String {
+pub(crate) fn format_message(m: &Message) -> String {
     format!(
         "{} #{} <{}> {}",
         m.timestamp
@@ -37,7 +37,11 @@ fn note(text: impl std::fmt::Display) {
 }
 
 /// Runs the line mode until stdin closes.
-pub fn run(mut client: Client, address: String, room: Option<String>) -> Result<(), CliError> {
+pub(crate) fn run(
+    mut client: Client,
+    address: String,
+    room: Option<String>,
+) -> Result<(), CliError> {
     // Scripts want to know at once when the server cannot be reached.
     client.connect(&address)?;
     note(format_args!(

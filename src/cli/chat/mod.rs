@@ -2,13 +2,13 @@
 //! message ([`line_mode`]) when stdin or stdout is not one. Both drive a [`worker`]
 //! thread that owns the [`crate::Client`].
 
-pub mod backoff;
-pub mod commands;
-pub mod line_mode;
-pub mod terminal_safe;
-pub mod trust;
-pub mod tui;
-pub mod worker;
+pub(super) mod backoff;
+pub(super) mod commands;
+pub(super) mod line_mode;
+pub(super) mod terminal_safe;
+pub(super) mod trust;
+pub(super) mod tui;
+pub(super) mod worker;
 
 use std::io::IsTerminal;
 
@@ -20,7 +20,7 @@ use super::{logging, CliError};
 
 /// Options of `smc chat`.
 #[derive(Debug, Args)]
-pub struct ChatArgs {
+pub(super) struct ChatArgs {
     /// The server ("host:port") [default: 127.0.0.1:50200].
     #[arg(long, env = "SMC_SERVER")]
     pub server: Option<String>,
@@ -49,7 +49,7 @@ pub struct ChatArgs {
 }
 
 /// Runs `smc chat`.
-pub fn run(args: ChatArgs, file: &ChatSection) -> Result<(), CliError> {
+pub(super) fn run(args: ChatArgs, file: &ChatSection) -> Result<(), CliError> {
     let (user, home) = args.who.resolve(file)?;
     let address = keys::server_address(args.server.clone(), file);
     let trust = args.trust_server.clone().or(file.trust_server.clone());

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 /// Characters that control a terminal or reorder what it shows: C0 and C1 controls,
 /// DEL, bidi embeddings, overrides, isolates and marks, line and paragraph separators.
-pub fn is_unsafe(c: char) -> bool {
+pub(crate) fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -22,7 +22,7 @@ pub fn is_unsafe(c: char) -> bool {
 
 /// `text` with every unsafe character written as `\u{XX}` (line mode: one line, and
 /// what was hidden stays visible).
-pub fn escape(text: &str) -> Cow<'_, str> {
+pub(crate) fn escape(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_unsafe) {
         return Cow::Borrowed(text);
     }
@@ -39,7 +39,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 
 /// Removes unsafe characters from every cell of a drawn frame (the full-screen view):
 /// whatever a widget was given, nothing that reaches the terminal controls it.
-pub fn scrub(buffer: &mut ratatui::buffer::Buffer) {
+pub(crate) fn scrub(buffer: &mut ratatui::buffer::Buffer) {
     for cell in buffer.content.iter_mut() {
         if cell.symbol().chars().any(is_unsafe) {
             let kept: String = cell.symbol().chars().filter(|c| !is_unsafe(*c)).collect();

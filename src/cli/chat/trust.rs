@@ -13,7 +13,7 @@ use super::super::CliError;
 /// Makes sure the key of the server at `address` is pinned: already (then it is
 /// checked at every connection), from `expected`, or by asking the user when
 /// `interactive`.
-pub fn ensure_trusted(
+pub(crate) fn ensure_trusted(
     client: &Client,
     address: &str,
     expected: Option<&str>,

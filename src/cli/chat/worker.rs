@@ -15,11 +15,11 @@ use super::backoff::Backoff;
 /// How long the worker listens to the server before looking at requests again.
 const POLL: Duration = Duration::from_millis(20);
 /// Messages of each room loaded at start and after each reconnection.
-pub const HISTORY: u32 = 500;
+pub(crate) const HISTORY: u32 = 500;
 
 /// What the interface asks the worker to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
+pub(crate) enum Request {
     /// Send a message.
     Send {
         /// The room.
@@ -59,7 +59,7 @@ pub enum Request {
 
 /// The connection, as shown in the status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Link {
+pub(crate) enum Link {
     /// Connecting (attempt number, from 1).
     Connecting(u32),
     /// Connected and caught up.
@@ -75,7 +75,7 @@ pub enum Link {
 
 /// A member of a room, as `/who` shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
+pub(crate) struct Member {
     /// The name.
     pub name: String,
     /// Their key was verified (safety numbers compared).
@@ -86,7 +86,7 @@ pub struct Member {
 
 /// What the worker tells the interface.
 #[derive(Debug, Clone)]
-pub enum Update {
+pub(crate) enum Update {
     /// The connection changed.
     Link(Link),
     /// Connected to the server with this key fingerprint.
@@ -164,7 +164,7 @@ pub enum Update {
 
 /// The handle of the worker thread.
 #[derive(Debug)]
-pub struct Worker {
+pub(crate) struct Worker {
     /// Where to send requests.
     pub requests: Sender<Request>,
     /// Where updates arrive.
@@ -175,7 +175,7 @@ pub struct Worker {
 impl Worker {
     /// Starts the worker on `client`, which connects to `address` (unless it already
     /// is connected).
-    pub fn spawn(client: Client, address: String) -> Worker {
+    pub(crate) fn spawn(client: Client, address: String) -> Worker {
         let (requests, requests_rx) = mpsc::channel();
         let (updates_tx, updates) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -208,7 +208,7 @@ impl Worker {
 
     /// Asks the worker to stop after what it was asked before, and waits for it (the
     /// client's state is closed cleanly).
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let _ = self.requests.send(Request::Quit);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

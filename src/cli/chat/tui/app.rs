@@ -18,7 +18,7 @@ const MAX_ENTRIES: usize = 10_000;
 
 /// What a line of a buffer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryKind {
+pub(crate) enum EntryKind {
     /// A message (`seq` is `None` while it is not stored by the server yet).
     Message {
         /// Its place in the room.
@@ -36,7 +36,7 @@ pub enum EntryKind {
 
 /// One line of a buffer.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// When.
     pub time: DateTime<Local>,
     /// What.
@@ -45,7 +45,7 @@ pub struct Entry {
 
 /// A room's conversation, or the status buffer.
 #[derive(Debug, Default)]
-pub struct Buffer {
+pub(crate) struct Buffer {
     /// The room's name (empty for the status buffer).
     pub room: String,
     /// The lines, oldest first.
@@ -70,7 +70,7 @@ impl Buffer {
     }
 
     /// Whether this is the status buffer.
-    pub fn is_status(&self) -> bool {
+    pub(crate) fn is_status(&self) -> bool {
         self.room.is_empty()
     }
 
@@ -126,7 +126,7 @@ impl Buffer {
 
 /// A question the user answers with a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prompt {
+pub(crate) enum Prompt {
     /// A paste of several lines: send it?
     Paste {
         /// The pasted text.
@@ -152,7 +152,7 @@ pub enum Prompt {
 
 /// The whole interface state.
 #[derive(Debug)]
-pub struct App {
+pub(crate) struct App {
     /// This user.
     pub user: String,
     /// The server's address.
@@ -187,7 +187,7 @@ pub struct App {
 
 impl App {
     /// A new interface for `user`, talking to the worker through `requests`.
-    pub fn new(
+    pub(crate) fn new(
         user: &str,
         address: &str,
         fingerprints: Vec<String>,
@@ -224,7 +224,7 @@ impl App {
     }
 
     /// The buffer shown.
-    pub fn shown(&self) -> &Buffer {
+    pub(crate) fn shown(&self) -> &Buffer {
         &self.buffers[self.current]
     }
 
@@ -244,13 +244,13 @@ impl App {
     }
 
     /// Shows the buffer of `room` (created if needed).
-    pub fn switch_to_room(&mut self, room: &str) {
+    pub(crate) fn switch_to_room(&mut self, room: &str) {
         let i = self.index(room);
         self.switch(i);
     }
 
     /// Shows buffer `i`.
-    pub fn switch(&mut self, i: usize) {
+    pub(crate) fn switch(&mut self, i: usize) {
         if i < self.buffers.len() {
             self.current = i;
             let b = &mut self.buffers[i];
@@ -281,7 +281,7 @@ impl App {
     }
 
     /// Applies what the worker reports.
-    pub fn on_update(&mut self, update: Update) {
+    pub(crate) fn on_update(&mut self, update: Update) {
         match update {
             Update::Link(link) => {
                 match &link {
@@ -477,7 +477,7 @@ impl App {
     }
 
     /// A bracketed paste: one line goes into the input line; several ask first.
-    pub fn on_paste(&mut self, text: String) {
+    pub(crate) fn on_paste(&mut self, text: String) {
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         let text = text.trim_end_matches('\n').to_owned();
         if text.contains('\n') {
@@ -488,7 +488,7 @@ impl App {
     }
 
     /// A key press.
-    pub fn on_key(&mut self, key: KeyEvent) {
+    pub(crate) fn on_key(&mut self, key: KeyEvent) {
         if let Some(prompt) = self.prompt.take() {
             self.answer(prompt, key);
             return;
@@ -624,7 +624,7 @@ impl App {
     }
 
     /// Runs a typed line.
-    pub fn submit(&mut self, line: &str) {
+    pub(crate) fn submit(&mut self, line: &str) {
         let input = match commands::parse(line) {
             Ok(input) => input,
             Err(e) => {

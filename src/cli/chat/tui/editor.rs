@@ -10,7 +10,7 @@ const HISTORY: usize = 500;
 
 /// The line being typed.
 #[derive(Debug, Default)]
-pub struct Editor {
+pub(crate) struct Editor {
     text: String,
     /// Byte offset of the cursor, always on a grapheme boundary.
     cursor: usize,
@@ -23,28 +23,28 @@ pub struct Editor {
 
 impl Editor {
     /// The text.
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         &self.text
     }
 
     /// Whether nothing is typed.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.text.is_empty()
     }
 
     /// Display columns before the cursor.
-    pub fn cursor_column(&self) -> usize {
+    pub(crate) fn cursor_column(&self) -> usize {
         self.text[..self.cursor].width()
     }
 
     /// Replaces the text (cursor at the end).
-    pub fn set(&mut self, text: &str) {
+    pub(crate) fn set(&mut self, text: &str) {
         self.text = text.to_owned();
         self.cursor = self.text.len();
     }
 
     /// Inserts text at the cursor.
-    pub fn insert(&mut self, s: &str) {
+    pub(crate) fn insert(&mut self, s: &str) {
         self.text.insert_str(self.cursor, s);
         self.cursor += s.len();
         self.browsing = None;
@@ -65,35 +65,35 @@ impl Editor {
     }
 
     /// Deletes the grapheme before the cursor.
-    pub fn backspace(&mut self) {
+    pub(crate) fn backspace(&mut self) {
         let start = self.prev_boundary();
         self.text.replace_range(start..self.cursor, "");
         self.cursor = start;
     }
 
     /// Deletes the grapheme under the cursor.
-    pub fn delete(&mut self) {
+    pub(crate) fn delete(&mut self) {
         let end = self.next_boundary();
         self.text.replace_range(self.cursor..end, "");
     }
 
     /// Moves one grapheme left.
-    pub fn left(&mut self) {
+    pub(crate) fn left(&mut self) {
         self.cursor = self.prev_boundary();
     }
 
     /// Moves one grapheme right.
-    pub fn right(&mut self) {
+    pub(crate) fn right(&mut self) {
         self.cursor = self.next_boundary();
     }
 
     /// To the start.
-    pub fn home(&mut self) {
+    pub(crate) fn home(&mut self) {
         self.cursor = 0;
     }
 
     /// To the end.
-    pub fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         self.cursor = self.text.len();
     }
 
@@ -109,12 +109,12 @@ impl Editor {
     }
 
     /// Moves to the start of the previous word.
-    pub fn word_left(&mut self) {
+    pub(crate) fn word_left(&mut self) {
         self.cursor = self.word_start();
     }
 
     /// Moves past the next word.
-    pub fn word_right(&mut self) {
+    pub(crate) fn word_right(&mut self) {
         let after = &self.text[self.cursor..];
         let skip = after.len() - after.trim_start().len();
         let rest = &after[skip..];
@@ -123,25 +123,25 @@ impl Editor {
     }
 
     /// Deletes the word before the cursor (Ctrl-W).
-    pub fn delete_word(&mut self) {
+    pub(crate) fn delete_word(&mut self) {
         let start = self.word_start();
         self.text.replace_range(start..self.cursor, "");
         self.cursor = start;
     }
 
     /// Deletes up to the start (Ctrl-U).
-    pub fn kill_to_start(&mut self) {
+    pub(crate) fn kill_to_start(&mut self) {
         self.text.replace_range(..self.cursor, "");
         self.cursor = 0;
     }
 
     /// Deletes up to the end (Ctrl-K).
-    pub fn kill_to_end(&mut self) {
+    pub(crate) fn kill_to_end(&mut self) {
         self.text.truncate(self.cursor);
     }
 
     /// Takes the typed line (Enter): it goes into the history, the line is cleared.
-    pub fn take(&mut self) -> String {
+    pub(crate) fn take(&mut self) -> String {
         let line = std::mem::take(&mut self.text);
         self.cursor = 0;
         self.browsing = None;
@@ -155,7 +155,7 @@ impl Editor {
     }
 
     /// The previous typed line (Up).
-    pub fn history_up(&mut self) {
+    pub(crate) fn history_up(&mut self) {
         let at = match self.browsing {
             None if self.history.is_empty() => return,
             None => {
@@ -171,7 +171,7 @@ impl Editor {
     }
 
     /// The next typed line, then back to the draft (Down).
-    pub fn history_down(&mut self) {
+    pub(crate) fn history_down(&mut self) {
         let Some(at) = self.browsing else { return };
         if at + 1 < self.history.len() {
             self.browsing = Some(at + 1);

@@ -1,9 +1,9 @@
 //! The full-screen client: ratatui draws [`app::App`] with [`view::draw`]; crossterm
 //! reads keys, bracketed pastes and resizes; the [`super::worker`] does the network.
 
-pub mod app;
-pub mod editor;
-pub mod view;
+pub(crate) mod app;
+pub(crate) mod editor;
+pub(crate) mod view;
 
 use std::sync::mpsc::TryRecvError;
 use std::time::Duration;
@@ -24,7 +24,7 @@ use app::App;
 const TICK: Duration = Duration::from_millis(100);
 
 /// Runs the full-screen client until `/quit` or Ctrl-C.
-pub fn run(client: Client, address: String, room: Option<String>) -> Result<(), CliError> {
+pub(crate) fn run(client: Client, address: String, room: Option<String>) -> Result<(), CliError> {
     let user = client.user().to_owned();
     let fingerprints = vec![
         format!("your transport key: {}", client.fingerprint()),

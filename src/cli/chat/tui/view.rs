@@ -31,7 +31,7 @@ const PALETTE: [Color; 12] = [
 ];
 
 /// The colour of `name` (FNV-1a of its bytes: stable across runs and machines).
-pub fn user_color(name: &str) -> Color {
+pub(crate) fn user_color(name: &str) -> Color {
     let mut h: u32 = 0x811c_9dc5;
     for b in name.bytes() {
         h ^= u32::from(b);
@@ -64,7 +64,7 @@ impl Styles {
 }
 
 /// Draws everything.
-pub fn draw(frame: &mut Frame, app: &mut App) {
+pub(crate) fn draw(frame: &mut Frame, app: &mut App) {
     let styles = Styles { colors: app.colors };
     let area = frame.area();
     let [main, status, input] = Layout::vertical([
@@ -138,7 +138,7 @@ fn draw_rooms(frame: &mut Frame, app: &App, styles: &Styles, area: Rect) {
 
 /// Rows of `text` wrapped to `width` after a prefix of `indent` columns: words stay
 /// whole when they fit, graphemes are never split, newlines start new rows.
-pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
     let mut rows = Vec::new();
     for paragraph in text.split('\n') {
         let mut row = String::new();
