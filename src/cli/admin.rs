@@ -10,6 +10,7 @@ use super::config::ServerSection;
 use super::CliError;
 use crate::identity::fingerprint;
 use crate::server::store::{Durability, SqliteStore, Store};
+use crate::server::DataDir;
 
 /// Options of `smc admin`.
 #[derive(Debug, Args)]
@@ -54,7 +55,7 @@ fn token() -> Result<String, CliError> {
 
 /// `smc admin check`: SQLite's integrity check of smc.db, read-only.
 fn check(data_dir: &std::path::Path) -> Result<(), CliError> {
-    let db = data_dir.join("smc.db");
+    let db = DataDir::new(data_dir).database();
     let problems = crate::server::store::check(data_dir)?;
     if problems.is_empty() {
         println!("ok: {} has no damage", db.display());
@@ -79,7 +80,7 @@ pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError>
                 .into(),
         )
     })?;
-    if !data_dir.join("smc.db").exists() {
+    if !DataDir::new(&data_dir).holds_data() {
         return Err(CliError::Usage(format!(
             "{} holds no smc server data (no smc.db)",
             data_dir.display()

@@ -7,8 +7,9 @@ use clap::Args;
 
 use super::config::{ChatSection, Config};
 use super::CliError;
+use crate::client::Home;
 use crate::identity::{fingerprint as key_fingerprint, StaticKeypair};
-use crate::server::DEFAULT_LISTEN;
+use crate::server::{DataDir, DEFAULT_LISTEN};
 use crate::Client;
 
 /// Who the user is, shared by the client commands.
@@ -36,7 +37,7 @@ impl UserArgs {
             .home
             .clone()
             .or(file.home.clone())
-            .unwrap_or_else(|| default_home(&user));
+            .unwrap_or_else(|| Home::default_for(&user).dir().to_owned());
         Ok((user, home))
     }
 }
@@ -80,16 +81,6 @@ pub(super) struct SafetyArgs {
     verify: bool,
 }
 
-/// The default home of `user`.
-pub(super) fn default_home(user: &str) -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    base.join("smc").join(user)
-}
-
 /// The passphrase from `SMC_PASSPHRASE` (never from the command line, where other
 /// users could read it). Read once: the variable is then removed from the process's
 /// environment, so that child processes and later readers of `/proc/PID/environ` do
@@ -111,15 +102,12 @@ pub(super) fn passphrase() -> Option<&'static str> {
 
 /// Opens the client, with the passphrase from `SMC_PASSPHRASE` if set ([`passphrase`]).
 pub(super) fn open(home: PathBuf, user: &str) -> Result<Client, crate::ClientError> {
-    match passphrase() {
-        Some(p) => Client::open_with_passphrase(home, user, p),
-        None => Client::open(home, user),
-    }
+    Client::open_with(home, user, passphrase())
 }
 
 /// Whether `home` holds no identity yet.
 pub(super) fn is_new_home(home: &std::path::Path) -> bool {
-    !home.join("state.db").exists()
+    Home::new(home).is_new()
 }
 
 /// Creates the identity (if new) and prints its fingerprints.
@@ -153,7 +141,7 @@ pub(super) fn fingerprint(args: FingerprintArgs, config: &Config) -> Result<(), 
             .flatten()
     });
     if let Some(dir) = data_dir {
-        let path = dir.join("server.key");
+        let path = DataDir::new(&dir).server_key();
         if !path.exists() {
             return Err(CliError::Usage(format!(
                 "{} does not exist (start `smc server --data-dir {}` once to create it)",

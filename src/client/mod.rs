@@ -11,6 +11,7 @@
 mod connection;
 mod event;
 pub mod hazmat;
+mod home;
 mod inbox;
 mod invitations;
 mod message;
@@ -22,13 +23,14 @@ mod state;
 mod trust;
 
 pub use event::ChatEvent;
+pub use home::Home;
 pub use message::Message;
 pub use rooms::MAX_TEXT;
 pub use self_update::SelfUpdatePolicy;
 pub use server_trust::{probe_server, same_fingerprint, ServerProbe, ServerTrust};
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -59,7 +61,7 @@ pub struct Sent {
 /// A user's client.
 #[derive(Debug)]
 pub struct Client {
-    home: PathBuf,
+    home: Home,
     user: String,
     key: StaticKeypair,
     known: KnownServers,
@@ -97,32 +99,6 @@ pub struct Client {
 /// while it waits for messages.
 pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(600);
 
-/// Takes the exclusive lock of `home` (released when the file is closed, also when the
-/// process dies).
-fn lock_home(home: &Path) -> Result<std::fs::File, ClientError> {
-    let path = home.join("lock");
-    let io = |source| ClientError::Home {
-        path: path.clone(),
-        source,
-    };
-    let file = std::os::unix::fs::OpenOptionsExt::mode(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true),
-        0o600,
-    )
-    .open(&path)
-    .map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(ClientError::HomeInUse {
-            home: home.to_owned(),
-        }),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
-    }
-}
-
 fn name(n: &str) -> Result<(), ClientError> {
     check_name(n).map_err(|reason| ClientError::InvalidName {
         name: n.to_owned(),
@@ -132,9 +108,9 @@ fn name(n: &str) -> Result<(), ClientError> {
 
 impl Client {
     /// Opens (creating if needed) the home directory of `user`: its keys, pins and
-    /// state, the state stored unencrypted (0600). See [`Client::open_with_passphrase`].
+    /// state, the state stored unencrypted (0600). See [`Client::open_with`].
     pub fn open(home: impl AsRef<Path>, user: &str) -> Result<Client, ClientError> {
-        Client::open_inner(home.as_ref(), user, None)
+        Client::open_with(home, user, None)
     }
 
     /// Like [`Client::open`], with the state encrypted at rest under a key derived from
@@ -145,26 +121,24 @@ impl Client {
         user: &str,
         passphrase: &str,
     ) -> Result<Client, ClientError> {
-        Client::open_inner(home.as_ref(), user, Some(passphrase))
+        Client::open_with(home, user, Some(passphrase))
     }
 
-    fn open_inner(
-        home: &Path,
+    /// The one way every front end opens a client: the home directory of `user` (its
+    /// layout is [`Home`]'s), created private (0700) if needed and locked for this
+    /// client alone ([`ClientError::HomeInUse`] otherwise), its state encrypted at rest
+    /// when a `passphrase` is given.
+    pub fn open_with(
+        home: impl AsRef<Path>,
         user: &str,
         passphrase: Option<&str>,
     ) -> Result<Client, ClientError> {
         name(user)?;
-        let home = home.to_owned();
-        // A new home is private (0700): it holds the key, pins and what was received.
-        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
-            .create(&home)
-            .map_err(|source| ClientError::Home {
-                path: home.clone(),
-                source,
-            })?;
-        let lock = lock_home(&home)?;
+        let home = Home::new(home.as_ref());
+        home.create()?;
+        let lock = home.lock()?;
         let state = ClientState::open(&home, passphrase)?;
-        let key_file = home.join("identity.key");
+        let key_file = home.identity_key();
         let key = if passphrase.is_some() && !key_file.exists() {
             // With a passphrase the transport key lives in the encrypted state too.
             state.transaction(|tx| match tx.transport_key(user)? {
@@ -183,7 +157,7 @@ impl Client {
         // server last connected to.
         let server = state.transaction(|tx| tx.last_server(user))?;
         Ok(Client {
-            known: KnownServers::new(home.join("known_servers")),
+            known: KnownServers::new(home.known_servers()),
             home,
             user: user.to_owned(),
             key,
@@ -213,7 +187,7 @@ impl Client {
 
     /// The home directory.
     pub fn home(&self) -> &Path {
-        &self.home
+        self.home.dir()
     }
 
     /// The fingerprint of the user's key.

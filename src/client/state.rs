@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use openmls::group::{GroupId, MlsGroup};
@@ -103,7 +102,7 @@ pub(crate) enum Seen {
 }
 
 impl ClientState {
-    pub(super) fn open(home: &Path, passphrase: Option<&str>) -> Result<Self, ClientError> {
+    pub(super) fn open(home: &super::Home, passphrase: Option<&str>) -> Result<Self, ClientError> {
         let mut conn = vault::open(home, passphrase)?;
         super::schema::migrate(&mut conn)?;
         migrate(&mut conn).map_err(|detail| E2eError::Mls {

@@ -13,6 +13,7 @@ use std::path::Path;
 use rusqlite::Connection;
 use zeroize::Zeroizing;
 
+use crate::client::Home;
 use crate::error::{E2eError, StoreError};
 
 /// Argon2id cost: 19 MiB, 2 passes, 1 lane (OWASP's recommended minimum).
@@ -45,8 +46,8 @@ fn private_file(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn salt(home: &Path) -> Result<[u8; SALT_LEN], StoreError> {
-    let path = home.join("state.salt");
+fn salt(home: &Home) -> Result<[u8; SALT_LEN], StoreError> {
+    let path = home.state_salt();
     match std::fs::read(&path) {
         Ok(bytes) if bytes.len() == SALT_LEN => {
             let mut salt = [0u8; SALT_LEN];
@@ -95,11 +96,11 @@ fn derive_key(passphrase: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, E2eE
     Ok(key)
 }
 
-/// Opens (creating if needed) `home/state.db`, with SQLCipher when a passphrase is
+/// Opens (creating if needed) the home's `state.db`, with SQLCipher when a passphrase is
 /// given. A wrong passphrase (or a passphrase missing for an encrypted file) is
 /// [`E2eError::WrongPassphrase`].
-pub fn open(home: &Path, passphrase: Option<&str>) -> Result<Connection, crate::ClientError> {
-    let path = home.join("state.db");
+pub fn open(home: &Home, passphrase: Option<&str>) -> Result<Connection, crate::ClientError> {
+    let path = home.state_db();
     private_file(&path)?;
     let conn = Connection::open(&path).map_err(StoreError::from)?;
     if let Some(passphrase) = passphrase {
@@ -143,7 +144,7 @@ mod tests {
         let home = std::env::temp_dir().join(format!("smc_vault_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&home);
         std::fs::create_dir_all(&home).unwrap();
-        let conn = super::open(&home, None).unwrap();
+        let conn = super::open(&super::Home::new(&home), None).unwrap();
         let on: i64 = conn
             .pragma_query_value(None, "secure_delete", |r| r.get(0))
             .unwrap();

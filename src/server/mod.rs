@@ -9,6 +9,7 @@
 
 mod admission;
 mod committer;
+mod data_dir;
 mod group_change;
 mod handler;
 mod hub;
@@ -17,6 +18,8 @@ mod public_group;
 mod rate;
 mod session;
 pub mod store;
+
+pub use data_dir::DataDir;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -101,7 +104,7 @@ impl Server {
     /// Opens the data directory, binds the address and starts serving on a background
     /// thread. Errors (key file, store, address) are returned before anything runs.
     pub fn start(config: ServerConfig) -> Result<Server, ServerError> {
-        let key = StaticKeypair::load_or_create(&config.data_dir.join("server.key"))?;
+        let key = StaticKeypair::load_or_create(&DataDir::new(&config.data_dir).server_key())?;
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&config.data_dir, config.durability)?);
         let runtime = tokio::runtime::Builder::new_multi_thread()

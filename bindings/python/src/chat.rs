@@ -86,7 +86,7 @@ impl PyServer {
         if let Some(s) = locked(&self.server).as_ref() {
             return Ok(s.fingerprint());
         }
-        let path = self.config.data_dir.join("server.key");
+        let path = smc::server::DataDir::new(&self.config.data_dir).server_key();
         py.detach(|| StaticKeypair::load_or_create(&path))
             .map(|k| k.fingerprint())
             .map_err(|e| server_error(e.into()))
@@ -142,10 +142,11 @@ struct Opener {
 
 impl Opener {
     fn open(&self) -> Result<Client, smc::ClientError> {
-        let mut client = match &self.passphrase {
-            Some(p) => Client::open_with_passphrase(&self.home, &self.user, p)?,
-            None => Client::open(&self.home, &self.user)?,
-        };
+        let mut client = Client::open_with(
+            &self.home,
+            &self.user,
+            self.passphrase.as_deref().map(|p| p.as_str()),
+        )?;
         client.set_auto_join(self.auto_join);
         Ok(client)
     }

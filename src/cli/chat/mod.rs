@@ -74,7 +74,7 @@ pub(super) fn run(args: ChatArgs, file: &ChatSection) -> Result<(), CliError> {
     client.set_registration_token(args.token.clone());
     trust::ensure_trusted(&client, &address, trust.as_deref(), full_screen)?;
     if full_screen {
-        logging::to_file("warn", &home.join("chat.log"));
+        logging::to_file("warn", &crate::client::Home::new(&home).chat_log());
         tui::run(client, address, args.room)
     } else {
         logging::to_stderr("warn", false);

@@ -15,12 +15,12 @@ use sha2::{Digest, Sha256};
 use crate::e2e::group::MAX_PAST_EPOCHS;
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
-use crate::server::public_group;
 use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{
     Appended, Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration,
     RegistrationPolicy, Store, UserRow,
 };
+use crate::server::{public_group, DataDir};
 
 /// The SQLite store: one file, `smc.db`, in the server's data directory.
 #[derive(Debug)]
@@ -72,7 +72,7 @@ fn integrity(conn: &Connection, pragma: &str) -> Result<Vec<String>, StoreError>
 /// index against its table), without changing it: the problems found, none when the
 /// file is sound. For `smc admin check`.
 pub fn check(dir: &Path) -> Result<Vec<String>, StoreError> {
-    let path = dir.join("smc.db");
+    let path = DataDir::new(dir).database();
     let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| corrupt(&path, e.into()))?;
     integrity(&conn, "integrity_check").map_err(|e| corrupt(&path, e))
@@ -120,16 +120,17 @@ fn private_files(dir: &Path) -> Result<(), StoreError> {
         Ok(())
     };
     tighten(dir, 0o700)?;
-    let db = dir.join("smc.db");
+    let files = DataDir::new(dir).database_files();
+    let db = &files[0];
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .open(&db)
-        .map_err(io(&db))?;
-    for name in ["smc.db", "smc.db-wal", "smc.db-shm", "smc.db-journal"] {
-        tighten(&dir.join(name), 0o600)?;
+        .open(db)
+        .map_err(io(db))?;
+    for file in &files {
+        tighten(file, 0o600)?;
     }
     Ok(())
 }
@@ -191,7 +192,7 @@ impl SqliteStore {
     /// Opens (or creates) `dir/smc.db` and brings its schema up to date.
     pub fn open(dir: &Path, durability: Durability) -> Result<Self, StoreError> {
         private_files(dir)?;
-        let path = dir.join("smc.db");
+        let path = DataDir::new(dir).database();
         let mut writer = open(&path, durability).map_err(|e| corrupt(&path, e))?;
         // A damaged file is found here, before anything is served or written: SQLite's
         // quick check reads every page (linear in the file's size).
