@@ -12,7 +12,7 @@ use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::rooms::members_changed;
-use super::state::Tx;
+use super::state::Scoped;
 use super::trust::{mls, observe_roster};
 use super::{ChatEvent, Client, Message};
 use crate::e2e::group::{checked_roster, from_bytes, member_name, roster};
@@ -230,15 +230,14 @@ impl Client {
 
     /// Handles one room message (once: messages at or below the cursor are skipped).
     pub(super) fn on_envelope(&mut self, envelope: Envelope) -> Result<(), ClientError> {
-        let server = self.server_id()?;
         let me = self.user.clone();
         let room = envelope.room.clone();
         // One transaction: the check, the decryption, the history, the cursor, the events.
-        let result = self.state.transaction(|tx| {
-            if tx.cursor(&server, &me, &room)? >= envelope.seq {
+        let result = self.transaction(|tx| {
+            if tx.cursor(&room)? >= envelope.seq {
                 return Ok(Handled::Before);
             }
-            let Some(row) = tx.room(&server, &me, &room)? else {
+            let Some(row) = tx.room(&room)? else {
                 return Ok(Handled::NotJoined);
             };
             if !row.active {
@@ -247,13 +246,11 @@ impl Client {
                     "this client is no longer in the room's group",
                 ));
             }
-            let who = (server.as_str(), me.as_str());
             if envelope.sender == me {
-                Self::own_envelope(tx, who, &envelope, &row.group_id)?;
+                Self::own_envelope(tx, &envelope, &row.group_id)?;
                 return Ok(Handled::Done);
             }
-            let to_commit =
-                Self::others_envelope(tx, who, &envelope, &row.group_id, row.joined_epoch)?;
+            let to_commit = Self::others_envelope(tx, &envelope, &row.group_id, row.joined_epoch)?;
             Ok(if to_commit {
                 Handled::ProposalWaiting
             } else {
@@ -292,9 +289,9 @@ impl Client {
                     sender,
                     reason,
                 };
-                self.state.transaction(|tx| {
-                    tx.advance(&server, &me, &room, seq)?;
-                    tx.push_events(&server, &me, &[event])
+                self.transaction(|tx| {
+                    tx.advance(&room, seq)?;
+                    tx.push_events(&[event])
                 })?;
             }
             Err(e) => return Err(e),
@@ -306,11 +303,11 @@ impl Client {
     /// accepted; merged now if the client crashed in between) or an application message
     /// (moved from the outbox to the history if the acknowledgement was lost).
     fn own_envelope(
-        tx: &Tx<'_>,
-        (server, me): (&str, &str),
+        tx: &Scoped<'_, '_>,
         envelope: &Envelope,
         group_id: &[u8],
     ) -> Result<(), ClientError> {
+        let me = tx.user();
         {
             if let Some(epoch) = envelope.commit_epoch {
                 let mut group = tx.group(group_id)?;
@@ -318,24 +315,22 @@ impl Client {
                     group
                         .merge_pending_commit(&tx.provider())
                         .map_err(mls("merging the commit"))?;
-                    tx.pending_commit_taken(server, me, &envelope.room)?;
+                    tx.pending_commit_taken(&envelope.room)?;
                 }
             } else {
                 let digest = Sha256::digest(&envelope.payload).to_vec();
-                if let Some(text) = tx.take_outbox(server, me, &envelope.room, &digest)? {
-                    tx.add_history(
-                        server,
-                        me,
-                        &envelope.room,
-                        envelope.seq,
-                        envelope.id,
-                        me,
-                        envelope.timestamp_ms,
-                        &text,
-                    )?;
+                if let Some(text) = tx.take_outbox(&envelope.room, &digest)? {
+                    tx.add_history(&Message {
+                        id: envelope.id,
+                        room: envelope.room.clone(),
+                        seq: envelope.seq,
+                        sender: me.to_owned(),
+                        text,
+                        timestamp: super::message::timestamp(envelope.timestamp_ms),
+                    })?;
                 }
             }
-            tx.advance(server, me, &envelope.room, envelope.seq)
+            tx.advance(&envelope.room, envelope.seq)
         }
     }
 
@@ -344,8 +339,7 @@ impl Client {
     /// content; the cursor advances and the events are queued in the same transaction.
     /// Returns whether proposals now wait for a commit.
     fn others_envelope(
-        tx: &Tx<'_>,
-        (server, me): (&str, &str),
+        tx: &Scoped<'_, '_>,
         envelope: &Envelope,
         group_id: &[u8],
         joined_epoch: u64,
@@ -358,7 +352,7 @@ impl Client {
         let room = envelope.room.as_str();
         if protocol.epoch().as_u64() < joined_epoch {
             // From before this user joined (the commit that added them, for one).
-            tx.advance(server, me, room, envelope.seq)?;
+            tx.advance(room, envelope.seq)?;
             return Ok(false);
         }
         // A group-state change must travel as one (marked with the epoch it changes,
@@ -401,16 +395,15 @@ impl Client {
                 format!("signed by {signer:?}, not by the sender the server names"),
             ));
         }
-        let who = (server, me);
         let read = match processed.into_content() {
             ProcessedMessageContent::ApplicationMessage(app) => {
-                Self::application(tx, who, envelope, &group, sent_epoch, app)?
+                Self::application(tx, envelope, &group, sent_epoch, app)?
             }
             ProcessedMessageContent::ProposalMessage(proposal) => {
                 Self::proposal(envelope, &mut group, &provider, *proposal)?
             }
             ProcessedMessageContent::StagedCommitMessage(staged) => {
-                Self::group_change(tx, who, envelope, &mut group, &provider, *staged)?
+                Self::group_change(tx, envelope, &mut group, &provider, *staged)?
             }
             ProcessedMessageContent::OwnPendingCommit
             | ProcessedMessageContent::OwnPrivateMessage => {
@@ -420,17 +413,16 @@ impl Client {
                 return Err(reject(envelope, "external proposals are not accepted"));
             }
         };
-        tx.advance(server, me, room, envelope.seq)?;
+        tx.advance(room, envelope.seq)?;
         tx.keep(group);
-        tx.push_events(server, me, &read.events)?;
+        tx.push_events(&read.events)?;
         Ok(read.proposal_waiting)
     }
 
     /// An application message, authenticated: what the plaintext binds (room, sender,
     /// counter) must match the envelope; stored in the history.
     fn application(
-        tx: &Tx<'_>,
-        (server, me): (&str, &str),
+        tx: &Scoped<'_, '_>,
         envelope: &Envelope,
         group: &MlsGroup,
         sent_epoch: GroupEpoch,
@@ -470,7 +462,7 @@ impl Client {
             ));
         }
         let mut events = Vec::new();
-        let last = tx.see_counter(server, me, room, &sender, counter)?;
+        let last = tx.see_counter(room, &sender, counter)?;
         if counter > last + 1 {
             events.push(ChatEvent::Missing {
                 room: room.to_owned(),
@@ -478,24 +470,16 @@ impl Client {
                 count: counter - last - 1,
             });
         }
-        tx.add_history(
-            server,
-            me,
-            room,
-            envelope.seq,
-            envelope.id,
-            &sender,
-            envelope.timestamp_ms,
-            &text,
-        )?;
-        events.push(ChatEvent::Message(Message {
+        let message = Message {
             id: envelope.id,
             room: room.to_owned(),
             seq: envelope.seq,
             sender,
             text,
             timestamp: super::message::timestamp(envelope.timestamp_ms),
-        }));
+        };
+        tx.add_history(&message)?;
+        events.push(ChatEvent::Message(message));
         Ok(Read {
             events,
             proposal_waiting: false,
@@ -524,8 +508,7 @@ impl Client {
     /// roster before and after gives the events (members changed, keys changed, this
     /// user removed).
     fn group_change(
-        tx: &Tx<'_>,
-        (server, me): (&str, &str),
+        tx: &Scoped<'_, '_>,
         envelope: &Envelope,
         group: &mut MlsGroup,
         provider: &Provider<'_>,
@@ -542,13 +525,13 @@ impl Client {
         checked_roster(group).map_err(|why| reject(envelope, why))?;
         let mut events = Vec::new();
         if self_removed {
-            tx.deactivate_room(server, me, room)?;
+            tx.deactivate_room(room)?;
             events.push(ChatEvent::Removed {
                 room: room.to_owned(),
             });
         } else {
             let after = roster(group);
-            for user in observe_roster(tx, server, me, &after)? {
+            for user in observe_roster(tx, &after)? {
                 events.push(ChatEvent::KeyChanged { user });
             }
             events.extend(members_changed(room, &before, &after));

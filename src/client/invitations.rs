@@ -11,7 +11,7 @@
 
 use openmls::prelude::*;
 
-use super::state::{Tx, DIRECT_STREAM};
+use super::state::{HeldWelcome, Tx, DIRECT_STREAM};
 use super::trust::{mls, observe_roster};
 use super::{name, ChatEvent, Client};
 use crate::e2e::group::{
@@ -126,20 +126,22 @@ impl Client {
             Reply::Joined { after } => after,
             other => return Err(ClientError::Protocol(format!("{other:?}"))),
         };
-        let server = self.server_id()?;
-        let me = self.user.clone();
         // What came before the invitation is not this user's.
-        let held = self.state.transaction(|tx| {
-            tx.advance(&server, &me, room, after)?;
-            tx.held_welcome(&server, &me, room)
+        let held = self.transaction(|tx| {
+            tx.advance(room, after)?;
+            tx.held_welcome(room)
         })?;
-        if let Some((by, welcome, tracked)) = held {
+        if let Some(HeldWelcome {
+            by,
+            welcome,
+            tracked,
+        }) = held
+        {
             match self.join_welcome(room, &by, &welcome, None, tracked)? {
                 Ok(()) => {}
                 Err(reason) => self.refuse_welcome(room, &by, None, &reason)?,
             }
-            self.state
-                .transaction(|tx| tx.drop_held_welcome(&server, &me, room))?;
+            self.transaction(|tx| tx.drop_held_welcome(room))?;
             self.after_join(room)?;
         }
         Ok(())
@@ -150,15 +152,11 @@ impl Client {
     /// to commit. [`Refusal::NotInvited`] without an invitation.
     pub fn decline(&mut self, room: &str) -> Result<(), ClientError> {
         name(room)?;
-        let server = self.server_id()?;
         let me = self.user.clone();
         // The Welcome is normally on its way right behind the invitation: wait a
         // little for it, so that the members can be told to remove this user.
         self.process_queued()?;
-        let held = |c: &Self| {
-            c.state
-                .transaction(|tx| tx.held_welcome(&server, &me, room))
-        };
+        let held = |c: &Self| c.transaction(|tx| tx.held_welcome(room));
         let invited = held(self)?.is_some() || self.invitations()?.iter().any(|i| i.room == room);
         let deadline = std::time::Instant::now() + WELCOME_WAIT.min(self.request_timeout);
         while invited && held(self)?.is_none() {
@@ -169,8 +167,9 @@ impl Client {
         }
         let held = held(self)?;
         let farewell = match &held {
-            Some((by, welcome, tracked)) => self.state.dry_run(|tx| {
-                let Ok(mut staged) = stage(tx, &me, room, by, welcome, *tracked)? else {
+            Some(held) => self.state.dry_run(|tx| {
+                let Ok(mut staged) = stage(tx, &me, room, &held.by, &held.welcome, held.tracked)?
+                else {
                     return Ok(None);
                 };
                 let out = staged
@@ -185,8 +184,7 @@ impl Client {
             room: room.into(),
             farewell,
         });
-        self.state
-            .transaction(|tx| tx.drop_held_welcome(&server, &me, room))?;
+        self.transaction(|tx| tx.drop_held_welcome(room))?;
         match outcome {
             Err(ClientError::Refused(Refusal::NotInvited { .. })) if held.is_some() => Ok(()),
             other => other,
@@ -225,8 +223,6 @@ impl Client {
         direct: DirectEnvelope,
         boxed: WelcomeBox,
     ) -> Result<(), ClientError> {
-        let server = self.server_id()?;
-        let me = self.user.clone();
         let sender = direct.sender.clone();
         if check_name(&boxed.room).is_err() {
             let reason = "an invalid room name".to_owned();
@@ -238,10 +234,10 @@ impl Client {
             );
         }
         let room = boxed.room.clone();
-        let (seen, in_room) = self.state.transaction(|tx| {
+        let (seen, in_room) = self.transaction(|tx| {
             Ok((
-                tx.cursor(&server, &me, DIRECT_STREAM)? >= direct.id,
-                tx.room(&server, &me, &room)?.is_some_and(|row| row.active),
+                tx.cursor(DIRECT_STREAM)? >= direct.id,
+                tx.room(&room)?.is_some_and(|row| row.active),
             ))
         })?;
         if seen {
@@ -289,10 +285,10 @@ impl Client {
                     room: room.clone(),
                     by: sender.clone(),
                 };
-                self.state.transaction(|tx| {
-                    tx.hold_welcome(&server, &me, &room, &sender, &boxed.welcome, tracked)?;
-                    tx.advance(&server, &me, DIRECT_STREAM, direct.id)?;
-                    tx.push_events(&server, &me, &[event])
+                self.transaction(|tx| {
+                    tx.hold_welcome(&room, &sender, &boxed.welcome, tracked)?;
+                    tx.advance(DIRECT_STREAM, direct.id)?;
+                    tx.push_events(&[event])
                 })?;
                 // Kept in the state: the server may forget it.
                 self.ack_directs(&[direct.id])?;
@@ -348,33 +344,26 @@ impl Client {
         direct_id: Option<u64>,
         tracked: bool,
     ) -> Result<Result<(), String>, ClientError> {
-        let server = self.server_id()?;
         let me = self.user.clone();
-        self.state.transaction(|tx| {
+        self.transaction(|tx| {
             let Staged { group, by, members } =
                 match stage(tx, &me, room, sender, welcome, tracked)? {
                     Ok(s) => s,
                     Err(reason) => return Ok(Err(reason)),
                 };
             let mut events = Vec::new();
-            for user in observe_roster(tx, &server, &me, &members)? {
+            for user in observe_roster(tx, &members)? {
                 events.push(ChatEvent::KeyChanged { user });
             }
-            tx.set_room(
-                &server,
-                &me,
-                room,
-                group.group_id().as_slice(),
-                group.epoch().as_u64(),
-            )?;
+            tx.set_room(room, group.group_id().as_slice(), group.epoch().as_u64())?;
             if let Some(id) = direct_id {
-                tx.advance(&server, &me, DIRECT_STREAM, id)?;
+                tx.advance(DIRECT_STREAM, id)?;
             }
             events.push(ChatEvent::Joined {
                 room: room.to_owned(),
                 by,
             });
-            tx.push_events(&server, &me, &events)?;
+            tx.push_events(&events)?;
             Ok(Ok(()))
         })
     }
@@ -401,19 +390,17 @@ impl Client {
         reason: &str,
     ) -> Result<(), ClientError> {
         tracing::warn!(%room, %sender, %reason, "unusable Welcome");
-        let server = self.server_id()?;
-        let me = self.user.clone();
         let event = ChatEvent::Undecryptable {
             room: room.to_owned(),
             seq: 0,
             sender: sender.to_owned(),
             reason: format!("an invitation that cannot be used: {reason}"),
         };
-        self.state.transaction(|tx| {
+        self.transaction(|tx| {
             if let Some(id) = direct_id {
-                tx.advance(&server, &me, DIRECT_STREAM, id)?;
+                tx.advance(DIRECT_STREAM, id)?;
             }
-            tx.push_events(&server, &me, &[event])
+            tx.push_events(&[event])
         })?;
         if let Some(id) = direct_id {
             self.ack_directs(&[id])?;

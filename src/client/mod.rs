@@ -42,7 +42,7 @@ use crate::identity::{KnownServers, StaticKeypair};
 use crate::net::MAX_PAYLOAD;
 use crate::proto::{check_name, DirectEnvelope, Envelope, Event, Reply, Request, VERSION};
 use connection::{runtime, Connection, Incoming};
-use state::{ClientState, DIRECT_STREAM};
+use state::{ClientState, Scoped, DIRECT_STREAM};
 
 /// How long a request waits for its reply by default.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -250,9 +250,9 @@ impl Client {
         ))?;
         let server = conn.server_id.clone();
         let user = self.user.clone();
-        let cursors = self.state.transaction(|tx| {
+        let cursors = self.transaction_at(&server, |tx| {
             tx.set_last_server(&user, &server)?;
-            tx.cursors(&server, &user)
+            tx.cursors()
         })?;
         let direct_after = cursors.get(DIRECT_STREAM).copied().unwrap_or(0);
         let rooms = cursors
@@ -436,16 +436,14 @@ impl Client {
     ) -> Result<Option<Envelope>, ClientError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            let server = self.server_id()?;
             match self.wait_incoming(deadline)? {
                 None => return Ok(None),
                 Some(Event::Message(envelope)) => {
-                    let user = self.user.clone();
-                    let fresh = self.state.transaction(|tx| {
-                        if tx.cursor(&server, &user, &envelope.room)? >= envelope.seq {
+                    let fresh = self.transaction(|tx| {
+                        if tx.cursor(&envelope.room)? >= envelope.seq {
                             return Ok(false);
                         }
-                        tx.advance(&server, &user, &envelope.room, envelope.seq)?;
+                        tx.advance(&envelope.room, envelope.seq)?;
                         Ok(true)
                     })?;
                     if fresh {
@@ -461,16 +459,47 @@ impl Client {
 
     /// Takes the oldest event waiting for [`Client::recv_event`].
     fn pop_event(&self) -> Result<Option<ChatEvent>, ClientError> {
-        let Some(server) = &self.server else {
+        if self.server.is_none() {
             return Ok(None);
-        };
-        self.state
-            .transaction(|tx| tx.pop_event(server, &self.user))
+        }
+        self.transaction(|tx| tx.pop_event())
     }
 
     /// The id of the server connected to (or last connected to).
     fn server_id(&self) -> Result<String, ClientError> {
         self.server.clone().ok_or(ClientError::ConnectionClosed)
+    }
+
+    /// Runs `f` in one transaction on this user's rows for `server` (committed if it
+    /// returns `Ok`, rolled back otherwise).
+    pub(super) fn transaction_at<T>(
+        &self,
+        server: &str,
+        f: impl FnOnce(&Scoped<'_, '_>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        self.state
+            .transaction(|tx| f(&tx.scoped(server, &self.user)))
+    }
+
+    /// Runs `f` in one transaction on this user's rows for the server connected to (or
+    /// last connected to); [`ClientError::ConnectionClosed`] if there was none.
+    pub(super) fn transaction<T>(
+        &self,
+        f: impl FnOnce(&Scoped<'_, '_>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let server = self.server_id()?;
+        self.transaction_at(&server, f)
+    }
+
+    /// Like [`Client::transaction`], on disk before it returns even across a power loss
+    /// (see [`ClientState::transaction_durable`]).
+    pub(super) fn transaction_durable<T>(
+        &self,
+        f: impl FnOnce(&Scoped<'_, '_>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let server = self.server_id()?;
+        self.state
+            .transaction_durable(|tx| f(&tx.scoped(&server, &self.user)))
     }
 
     /// Whether the catch-up after connecting is complete (every missed message has
@@ -487,10 +516,8 @@ impl Client {
         let Some(d) = self.directs.pop_front() else {
             return Ok(None);
         };
-        if let Some(server) = &self.server {
-            let user = &self.user;
-            self.state
-                .transaction(|tx| tx.advance(server, user, DIRECT_STREAM, d.id))?;
+        if self.server.is_some() {
+            self.transaction(|tx| tx.advance(DIRECT_STREAM, d.id))?;
         }
         Ok(Some(d))
     }

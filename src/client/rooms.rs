@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::message::timestamp;
 use super::state::{Outgoing, PendingCommit};
 use super::trust::{mls, observe_roster};
 use super::{name, ChatEvent, Client, Message, Sent};
@@ -37,10 +36,8 @@ type Built = (MlsMessageOut, Option<MlsMessageOut>);
 impl Client {
     /// The room's group id, if this client is in its group.
     pub(super) fn group_of(&self, room: &str) -> Result<Option<Vec<u8>>, ClientError> {
-        let server = self.server_id()?;
         Ok(self
-            .state
-            .transaction(|tx| tx.room(&server, &self.user, room))?
+            .transaction(|tx| tx.room(room))?
             .filter(|r| r.active)
             .map(|r| r.group_id))
     }
@@ -70,7 +67,6 @@ impl Client {
     /// Creates a room with this user as its only member (and its MLS group).
     pub fn create_room(&mut self, room: &str) -> Result<(), ClientError> {
         name(room)?;
-        let server = self.server_id()?;
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(mls("randomness"))?;
         let id = group::group_id(room, &random);
@@ -78,7 +74,7 @@ impl Client {
         // One transaction around the request: the group is kept only if the server
         // created the room (with the group's public state, against which it verifies
         // every later group change).
-        self.state.transaction(|tx| {
+        self.transaction(|tx| {
             let provider = tx.provider();
             let group = MlsGroup::new_with_group_id(
                 &provider,
@@ -96,7 +92,7 @@ impl Client {
                 room: room.into(),
                 group_info: Some(info),
             })?;
-            tx.set_room(&server, &self.user, room, id.as_slice(), 0)
+            tx.set_room(room, id.as_slice(), 0)
         })
     }
 
@@ -187,10 +183,8 @@ impl Client {
             }
         }
         self.expect_done(Request::Leave { room: room.into() })?;
-        let server = self.server_id()?;
         self.to_commit.remove(room);
-        self.state
-            .transaction(|tx| tx.deactivate_room(&server, &self.user, room))
+        self.transaction(|tx| tx.deactivate_room(room))
     }
 
     /// The members of `room`'s group (who can read it), sorted.
@@ -210,21 +204,7 @@ impl Client {
     /// The last `limit` decrypted messages of `room` (this user's included), oldest
     /// first, from the local state: what this client received or sent since it joined.
     pub fn history(&self, room: &str, limit: u32) -> Result<Vec<Message>, ClientError> {
-        let server = self.server_id()?;
-        let rows = self
-            .state
-            .transaction(|tx| tx.history(&server, &self.user, room, limit))?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, id, sender, ts_ms, text)| Message {
-                id,
-                room: room.to_owned(),
-                seq,
-                sender,
-                text,
-                timestamp: timestamp(ts_ms),
-            })
-            .collect())
+        self.transaction(|tx| tx.history(room, limit))
     }
 
     /// Encrypts `text` for `room`'s group and sends it; returns once the server has
@@ -245,7 +225,6 @@ impl Client {
         }
         self.process_queued()?;
         let group_id = self.require_group(room)?;
-        let server = self.server_id()?;
         let me = self.user.clone();
         let mut out = self.seal(room, &group_id, text, None)?;
         let sent = match self.deliver(&mut out) {
@@ -256,37 +235,28 @@ impl Client {
             // outcome unknown: the message stays in the outbox and is sent again, once,
             // at the next connect unless the server turns out to have it.
             Err(e @ ClientError::Refused(_)) => {
-                self.state
-                    .transaction(|tx| tx.take_outbox(&server, &me, room, &out.digest).map(drop))?;
+                self.transaction(|tx| tx.take_outbox(room, &out.digest).map(drop))?;
                 return Err(e);
             }
             Err(e) => return Err(e),
         };
-        self.state.transaction(|tx| {
-            tx.take_outbox(&server, &me, room, &out.digest)?;
-            tx.add_history(
-                &server,
-                &me,
-                room,
-                sent.seq,
-                sent.id,
-                &me,
-                sent.timestamp.timestamp_millis(),
-                text,
-            )
-        })?;
-        // The message is stored: renewing the leaf key (when due) cannot lose it.
-        if let Err(e) = self.sent_one(room) {
-            tracing::warn!(room, error = %e, "self-update postponed");
-        }
-        Ok(Message {
+        let message = Message {
             id: sent.id,
             room: room.to_owned(),
             seq: sent.seq,
             sender: me,
             text: text.to_owned(),
             timestamp: sent.timestamp,
-        })
+        };
+        self.transaction(|tx| {
+            tx.take_outbox(room, &out.digest)?;
+            tx.add_history(&message)
+        })?;
+        // The message is stored: renewing the leaf key (when due) cannot lose it.
+        if let Err(e) = self.sent_one(room) {
+            tracing::warn!(room, error = %e, "self-update postponed");
+        }
+        Ok(message)
     }
 
     /// Encrypts `text` for `room` in one durable transaction with everything that goes
@@ -301,23 +271,22 @@ impl Client {
         text: &str,
         again: Option<&Outgoing>,
     ) -> Result<Outgoing, ClientError> {
-        let server = self.server_id()?;
         let me = self.user.clone();
         let prepare = |client: &Client| {
-            client.state.transaction_durable(|tx| {
+            client.transaction_durable(|tx| {
                 let mut group = tx.group(group_id)?;
                 if group.pending_proposals().next().is_some() {
                     tx.keep(group);
                     return Ok(None);
                 }
                 for (user, _) in roster(&group) {
-                    if user != me && tx.contact(&server, &user)?.is_some_and(|c| c.2) {
+                    if user != me && tx.contact(&user)?.is_some_and(|c| c.changed) {
                         return Err(E2eError::KeyChanged { user }.into());
                     }
                 }
                 let counter = match again {
                     Some(old) if old.counter > 0 => old.counter,
-                    _ => tx.take_counter(&server, &me, room)?,
+                    _ => tx.take_counter(room)?,
                 };
                 let sealed = Sealed::V1 {
                     room: room.to_owned(),
@@ -337,8 +306,8 @@ impl Client {
                     counter,
                 };
                 match again {
-                    Some(old) => tx.replace_outbox(&server, &me, &old.digest, &out)?,
-                    None => tx.add_outbox(&server, &me, &out)?,
+                    Some(old) => tx.replace_outbox(&old.digest, &out)?,
+                    None => tx.add_outbox(&out)?,
                 }
                 tx.keep(group);
                 Ok(Some(out))
@@ -394,23 +363,20 @@ impl Client {
     /// Sends what the outbox still holds (encrypted before a crash or a lost
     /// connection, never acknowledged), oldest first.
     pub(super) fn resend_outbox(&mut self) -> Result<(), ClientError> {
-        let server = self.server_id()?;
         let me = self.user.clone();
-        let pending = self.state.transaction(|tx| tx.outbox(&server, &me))?;
+        let pending = self.transaction(|tx| tx.outbox())?;
         for mut out in pending {
             match self.deliver(&mut out) {
-                Ok(sent) => self.state.transaction(|tx| {
-                    if let Some(text) = tx.take_outbox(&server, &me, &out.room, &out.digest)? {
-                        tx.add_history(
-                            &server,
-                            &me,
-                            &out.room,
-                            sent.seq,
-                            sent.id,
-                            &me,
-                            sent.timestamp.timestamp_millis(),
-                            &text,
-                        )?;
+                Ok(sent) => self.transaction(|tx| {
+                    if let Some(text) = tx.take_outbox(&out.room, &out.digest)? {
+                        tx.add_history(&Message {
+                            id: sent.id,
+                            room: out.room.clone(),
+                            seq: sent.seq,
+                            sender: me.clone(),
+                            text,
+                            timestamp: sent.timestamp,
+                        })?;
                     }
                     Ok(())
                 })?,
@@ -429,10 +395,7 @@ impl Client {
                 // Refused for good (left the room meanwhile...): it can no longer go.
                 Err(e @ (ClientError::Refused(_) | ClientError::E2e(E2eError::NoGroup { .. }))) => {
                     tracing::warn!(room = %out.room, error = %e, "an unsent message is dropped");
-                    self.state.transaction(|tx| {
-                        tx.take_outbox(&server, &me, &out.room, &out.digest)
-                            .map(drop)
-                    })?
+                    self.transaction(|tx| tx.take_outbox(&out.room, &out.digest).map(drop))?
                 }
                 Err(e) => return Err(e),
             }
@@ -473,10 +436,9 @@ impl Client {
             &openmls_basic_credential::SignatureKeyPair,
         ) -> Result<Option<Built>, ClientError>,
     ) -> Result<Option<Vec<u8>>, ClientError> {
-        let server = self.server_id()?;
         for _ in 0..COMMIT_ATTEMPTS {
             // Durable: once sent, this commit's secrets must not be lost.
-            let built = self.state.transaction_durable(|tx| {
+            let built = self.transaction_durable(|tx| {
                 let mut group = tx.group(group_id)?;
                 let Some((commit, welcome)) = build(&mut group, &tx.provider(), &self.signer)?
                 else {
@@ -495,7 +457,7 @@ impl Client {
                 };
                 // Kept until its answer is known: after a lost answer it is sent again,
                 // byte for byte ([`Client::settle_pending_commits`]).
-                tx.set_pending_commit(&server, &self.user, &pending)?;
+                tx.set_pending_commit(&pending)?;
                 Ok(Some((pending.payload, pending.welcome, pending.epoch)))
             })?;
             let Some((commit, welcome, epoch)) = built else {
@@ -529,28 +491,26 @@ impl Client {
 
     /// Merges this client's group change of `room`, which the server took.
     fn merge_own_commit(&mut self, room: &str, group_id: &[u8]) -> Result<(), ClientError> {
-        let server = self.server_id()?;
-        self.state.transaction(|tx| {
+        self.transaction(|tx| {
             let mut group = tx.group(group_id)?;
             let before = roster(&group);
             group
                 .merge_pending_commit(&tx.provider())
                 .map_err(mls("merging the commit"))?;
-            tx.forget_pending_commit(&server, &self.user, room)?;
+            tx.forget_pending_commit(room)?;
             let after = roster(&group);
-            observe_roster(tx, &server, &self.user, &after)?;
+            observe_roster(tx, &after)?;
             let changed: Vec<ChatEvent> =
                 members_changed(room, &before, &after).into_iter().collect();
-            tx.push_events(&server, &self.user, &changed)
+            tx.push_events(&changed)
         })
     }
 
     /// Drops this client's group change of `room`, which the server did not take.
     fn drop_own_commit(&mut self, room: &str, group_id: &[u8]) -> Result<(), ClientError> {
-        let server = self.server_id()?;
-        self.state.transaction(|tx| {
+        self.transaction(|tx| {
             let mut group = tx.group(group_id)?;
-            tx.forget_pending_commit(&server, &self.user, room)?;
+            tx.forget_pending_commit(room)?;
             group
                 .clear_pending_commit(tx.provider().storage())
                 .map_err(mls("dropping the commit"))
@@ -565,17 +525,15 @@ impl Client {
     /// catch-up holds, which a request still in flight on the old connection could
     /// follow. A change that came back meanwhile (merged) only has its Welcome to send.
     pub(super) fn settle_pending_commits(&mut self) -> Result<(), ClientError> {
-        let server = self.server_id()?;
-        let me = self.user.clone();
-        for room in self.state.transaction(|tx| tx.active_rooms(&server, &me))? {
+        for room in self.transaction(|tx| tx.active_rooms())? {
             let Some(group_id) = self.group_of(&room)? else {
                 continue;
             };
-            let (stored, waiting_epoch) = self.state.transaction(|tx| {
+            let (stored, waiting_epoch) = self.transaction(|tx| {
                 let group = tx.group(&group_id)?;
                 let waiting = group.pending_commit().map(|_| group.epoch().as_u64());
                 tx.keep(group);
-                Ok((tx.pending_commit(&server, &me, &room)?, waiting))
+                Ok((tx.pending_commit(&room)?, waiting))
             })?;
             match (stored, waiting_epoch) {
                 (Some(commit), Some(epoch)) if commit.epoch == epoch && !commit.taken => {
@@ -594,15 +552,12 @@ impl Client {
                 }
                 (Some(commit), None) if commit.taken => {
                     self.send_welcome(&commit)?;
-                    self.state
-                        .transaction(|tx| tx.forget_pending_commit(&server, &me, &room))?;
+                    self.transaction(|tx| tx.forget_pending_commit(&room))?;
                 }
                 // Made before group changes were kept (or another member's change
                 // replaced it): nothing to send again.
                 (_, Some(_)) => self.drop_own_commit(&room, &group_id)?,
-                (Some(_), None) => self
-                    .state
-                    .transaction(|tx| tx.forget_pending_commit(&server, &me, &room))?,
+                (Some(_), None) => self.transaction(|tx| tx.forget_pending_commit(&room))?,
                 (None, None) => {}
             }
         }
@@ -624,10 +579,7 @@ impl Client {
     /// Fetches and processes the room's messages after the saved cursor (used when a
     /// commit was refused as stale: what made it stale may not have arrived yet).
     pub(super) fn catch_up(&mut self, room: &str) -> Result<(), ClientError> {
-        let server = self.server_id()?;
-        let cursor = self
-            .state
-            .transaction(|tx| tx.cursor(&server, &self.user, room))?;
+        let cursor = self.transaction(|tx| tx.cursor(room))?;
         let mut missed: Vec<Envelope> = Vec::new();
         let mut before = None;
         loop {

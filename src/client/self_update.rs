@@ -57,20 +57,13 @@ impl Client {
             let (commit, _, _) = bundle.into_contents();
             Ok(Some((commit, None)))
         })?;
-        let server = self.server_id()?;
-        let me = self.user.clone();
-        self.state
-            .transaction(|tx| tx.set_self_updated(&server, &me, room, now_ms()))
+        self.transaction(|tx| tx.set_self_updated(room, now_ms()))
     }
 
     /// Counts a message sent in `room`; renews the leaf key when the policy says so.
     pub(super) fn sent_one(&mut self, room: &str) -> Result<(), ClientError> {
-        let server = self.server_id()?;
-        let me = self.user.clone();
-        let (sent, since) = self
-            .state
-            .transaction(|tx| tx.count_sent(&server, &me, room, now_ms()))?;
-        if sent >= self.self_update.messages || self.overdue(since) {
+        let since = self.transaction(|tx| tx.count_sent(room, now_ms()))?;
+        if since.sent >= self.self_update.messages || self.overdue(since.renewed_ms) {
             self.self_update(room)?;
         }
         Ok(())
@@ -78,12 +71,10 @@ impl Client {
 
     /// Renews the leaf key in every room where the interval has passed.
     pub(super) fn self_update_overdue(&mut self) -> Result<(), ClientError> {
-        let server = self.server_id()?;
-        let me = self.user.clone();
-        let rooms = self.state.transaction(|tx| {
+        let rooms = self.transaction(|tx| {
             let mut due = Vec::new();
-            for room in tx.active_rooms(&server, &me)? {
-                let since = tx.self_updated(&server, &me, &room, now_ms())?;
+            for room in tx.active_rooms()? {
+                let since = tx.self_updated(&room, now_ms())?;
                 due.push((room, since));
             }
             Ok(due)

@@ -124,10 +124,9 @@ impl Client {
 
     /// The rooms this client holds a group for (known locally, also offline), by name.
     pub fn joined_rooms(&self) -> Result<Vec<String>, ClientError> {
-        let Some(server) = self.server.clone() else {
+        if self.server.is_none() {
             return Ok(Vec::new());
-        };
-        let user = self.user.clone();
-        self.state.transaction(|tx| tx.active_rooms(&server, &user))
+        }
+        self.transaction(|tx| tx.active_rooms())
     }
 }

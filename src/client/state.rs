@@ -17,7 +17,8 @@ use openmls_rust_crypto::RustCrypto;
 use openmls_traits::OpenMlsProvider;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::client::ChatEvent;
+use crate::client::message::timestamp;
+use crate::client::{ChatEvent, Message};
 use crate::e2e::provider::{migrate, Provider};
 use crate::e2e::vault;
 use crate::error::{E2eError, StoreError};
@@ -87,8 +88,36 @@ pub(crate) struct PendingCommit {
     pub taken: bool,
 }
 
-/// A decrypted message in the local history: (seq, id, sender, ts_ms, text).
-pub(crate) type HistoryRow = (u64, u64, String, i64, String);
+/// What is remembered of another user's signature key.
+#[derive(Debug, Clone)]
+pub(crate) struct Contact {
+    /// Their current key.
+    pub key: Vec<u8>,
+    /// Whether this key was verified (safety numbers compared).
+    pub verified: bool,
+    /// Whether it changed and the change was not acknowledged yet.
+    pub changed: bool,
+}
+
+/// The Welcome of an invitation, held until it is accepted or declined.
+#[derive(Debug, Clone)]
+pub(crate) struct HeldWelcome {
+    /// Who invited.
+    pub by: String,
+    /// The Welcome's bytes.
+    pub welcome: Vec<u8>,
+    /// Whether the server tracks the room's group.
+    pub tracked: bool,
+}
+
+/// Messages sent in a room since this user's leaf key there was last renewed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SinceRenewal {
+    /// How many.
+    pub sent: u64,
+    /// When the key was renewed (ms since the Unix epoch).
+    pub renewed_ms: i64,
+}
 
 /// What [`Tx::observe_key`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,486 +319,6 @@ impl<'a> Tx<'a> {
         .map(drop)
     }
 
-    pub(super) fn cursors(
-        &self,
-        server: &str,
-        user: &str,
-    ) -> Result<HashMap<String, u64>, ClientError> {
-        let mut stmt = db(self.conn.prepare_cached(
-            "SELECT stream, position FROM cursors WHERE server = ?1 AND user = ?2",
-        ))?;
-        let rows = db(stmt.query_map(params![server, user], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        }))?;
-        db(rows.collect())
-    }
-
-    pub(super) fn cursor(
-        &self,
-        server: &str,
-        user: &str,
-        stream: &str,
-    ) -> Result<u64, ClientError> {
-        db(self
-            .conn
-            .query_row(
-                "SELECT position FROM cursors WHERE server = ?1 AND user = ?2 AND stream = ?3",
-                params![server, user, stream],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional())
-        .map(|p| p.unwrap_or(0) as u64)
-    }
-
-    /// Moves a cursor forward (never back).
-    pub(super) fn advance(
-        &self,
-        server: &str,
-        user: &str,
-        stream: &str,
-        position: u64,
-    ) -> Result<(), ClientError> {
-        let mut stmt = db(self.conn.prepare_cached(
-            "INSERT INTO cursors (server, user, stream, position) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (server, user, stream) DO UPDATE SET position = max(position, excluded.position)",
-        ))?;
-        db(stmt.execute(params![server, user, stream, position as i64])).map(drop)
-    }
-
-    pub(super) fn room(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-    ) -> Result<Option<RoomRow>, ClientError> {
-        db(self
-            .conn
-            .query_row(
-                "SELECT group_id, joined_epoch, active FROM rooms
-                 WHERE server = ?1 AND user = ?2 AND room = ?3",
-                params![server, user, room],
-                |r| {
-                    Ok(RoomRow {
-                        group_id: r.get(0)?,
-                        joined_epoch: r.get::<_, i64>(1)? as u64,
-                        active: r.get(2)?,
-                    })
-                },
-            )
-            .optional())
-    }
-
-    pub(super) fn set_room(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-        group_id: &[u8],
-        joined_epoch: u64,
-    ) -> Result<(), ClientError> {
-        db(self.conn.execute(
-            "INSERT INTO rooms (server, user, room, group_id, joined_epoch) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (server, user, room) DO UPDATE SET group_id = excluded.group_id,
-                 joined_epoch = excluded.joined_epoch, next_counter = 1, active = 1",
-            params![server, user, room, group_id, joined_epoch as i64],
-        ))
-        .map(drop)
-    }
-
-    /// The rooms whose group this user is in, by name.
-    pub(super) fn active_rooms(
-        &self,
-        server: &str,
-        user: &str,
-    ) -> Result<Vec<String>, ClientError> {
-        let mut statement = db(self.conn.prepare_cached(
-            "SELECT room FROM rooms WHERE server = ?1 AND user = ?2 AND active = 1 ORDER BY room",
-        ))?;
-        let rows = db(statement.query_map(params![server, user], |r| r.get(0)))?;
-        db(rows.collect())
-    }
-
-    pub(super) fn deactivate_room(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-    ) -> Result<(), ClientError> {
-        db(self.conn.execute(
-            "UPDATE rooms SET active = 0 WHERE server = ?1 AND user = ?2 AND room = ?3",
-            params![server, user, room],
-        ))
-        .map(drop)
-    }
-
-    /// Takes the next counter of this user's messages in `room`.
-    pub(super) fn take_counter(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-    ) -> Result<u64, ClientError> {
-        db(self.conn.query_row(
-            "UPDATE rooms SET next_counter = next_counter + 1
-             WHERE server = ?1 AND user = ?2 AND room = ?3 RETURNING next_counter - 1",
-            params![server, user, room],
-            |r| r.get::<_, i64>(0),
-        ))
-        .map(|c| c as u64)
-    }
-
-    /// Records `counter` from `sender` in `room`; returns the previous last one.
-    pub(super) fn see_counter(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-        sender: &str,
-        counter: u64,
-    ) -> Result<u64, ClientError> {
-        let last: Option<i64> = db(self
-            .conn
-            .query_row(
-                "SELECT last FROM counters WHERE server = ?1 AND user = ?2 AND room = ?3 AND sender = ?4",
-                params![server, user, room, sender],
-                |r| r.get(0),
-            )
-            .optional())?;
-        db(self.conn.execute(
-            "INSERT INTO counters (server, user, room, sender, last) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (server, user, room, sender) DO UPDATE SET last = max(last, excluded.last)",
-            params![server, user, room, sender, counter as i64],
-        ))?;
-        Ok(last.unwrap_or(0) as u64)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn add_history(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-        seq: u64,
-        id: u64,
-        sender: &str,
-        ts_ms: i64,
-        text: &str,
-    ) -> Result<(), ClientError> {
-        let mut stmt = db(self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO history (server, user, room, seq, id, sender, ts_ms, text)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        ))?;
-        db(stmt.execute(params![
-            server, user, room, seq as i64, id as i64, sender, ts_ms, text
-        ]))
-        .map(drop)
-    }
-
-    /// The last `limit` decrypted messages of `room`, oldest first:
-    /// (seq, id, sender, ts_ms, text).
-    pub(super) fn history(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-        limit: u32,
-    ) -> Result<Vec<HistoryRow>, ClientError> {
-        let mut stmt = db(self.conn.prepare_cached(
-            "SELECT seq, id, sender, ts_ms, text FROM history
-             WHERE server = ?1 AND user = ?2 AND room = ?3 ORDER BY seq DESC LIMIT ?4",
-        ))?;
-        let rows = db(stmt.query_map(params![server, user, room, limit], |r| {
-            Ok((
-                r.get::<_, i64>(0)? as u64,
-                r.get::<_, i64>(1)? as u64,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-            ))
-        }))?;
-        let mut out: Vec<_> = db(rows.collect())?;
-        out.reverse();
-        Ok(out)
-    }
-
-    /// Puts an encrypted message in the outbox (until the server acknowledges it).
-    pub(super) fn add_outbox(
-        &self,
-        server: &str,
-        user: &str,
-        out: &Outgoing,
-    ) -> Result<(), ClientError> {
-        db(self.conn.execute(
-            "INSERT OR REPLACE INTO outbox (server, user, room, digest, payload, text, counter, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT coalesce(max(created), 0) + 1 FROM outbox))",
-            params![
-                server,
-                user,
-                out.room,
-                out.digest,
-                out.payload,
-                out.text,
-                out.counter as i64
-            ],
-        ))
-        .map(drop)
-    }
-
-    /// Replaces the outbox entry `old_digest` by `out` (the same text encrypted again),
-    /// in its place in the order.
-    pub(super) fn replace_outbox(
-        &self,
-        server: &str,
-        user: &str,
-        old_digest: &[u8],
-        out: &Outgoing,
-    ) -> Result<(), ClientError> {
-        db(self.conn.execute(
-            "UPDATE outbox SET digest = ?5, payload = ?6, counter = ?7
-             WHERE server = ?1 AND user = ?2 AND room = ?3 AND digest = ?4",
-            params![
-                server,
-                user,
-                out.room,
-                old_digest,
-                out.digest,
-                out.payload,
-                out.counter as i64
-            ],
-        ))
-        .map(drop)
-    }
-
-    /// Removes an outbox entry; returns its text if it was there.
-    pub(super) fn take_outbox(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-        digest: &[u8],
-    ) -> Result<Option<String>, ClientError> {
-        db(self
-            .conn
-            .query_row(
-                "DELETE FROM outbox WHERE server = ?1 AND user = ?2 AND room = ?3 AND digest = ?4
-                 RETURNING text",
-                params![server, user, room, digest],
-                |r| r.get(0),
-            )
-            .optional())
-    }
-
-    /// Every outbox entry, oldest first.
-    pub(super) fn outbox(&self, server: &str, user: &str) -> Result<Vec<Outgoing>, ClientError> {
-        let mut stmt = db(self.conn.prepare(
-            "SELECT room, digest, payload, text, counter FROM outbox
-             WHERE server = ?1 AND user = ?2 ORDER BY created",
-        ))?;
-        let rows = db(stmt.query_map(params![server, user], |r| {
-            Ok(Outgoing {
-                room: r.get(0)?,
-                digest: r.get(1)?,
-                payload: r.get(2)?,
-                text: r.get(3)?,
-                // Entries made before counters were kept: 0, a new one is taken.
-                counter: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
-            })
-        }))?;
-        db(rows.collect())
-    }
-
-    /// Remembers this client's group change for `room` until its answer is known.
-    pub(super) fn set_pending_commit(
-        &self,
-        server: &str,
-        user: &str,
-        commit: &PendingCommit,
-    ) -> Result<(), ClientError> {
-        db(self.conn.execute(
-            "INSERT OR REPLACE INTO pending_commits
-                 (server, user, room, epoch, payload, invitee, welcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                server,
-                user,
-                commit.room,
-                commit.epoch as i64,
-                commit.payload,
-                commit.invitee,
-                commit.welcome
-            ],
-        ))
-        .map(drop)
-    }
-
-    /// This client's group change for `room` whose answer is not known, if any.
-    pub(super) fn pending_commit(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-    ) -> Result<Option<PendingCommit>, ClientError> {
-        db(self
-            .conn
-            .query_row(
-                "SELECT epoch, payload, invitee, welcome, taken FROM pending_commits
-                 WHERE server = ?1 AND user = ?2 AND room = ?3",
-                params![server, user, room],
-                |r| {
-                    Ok(PendingCommit {
-                        room: room.to_owned(),
-                        epoch: r.get::<_, i64>(0)? as u64,
-                        payload: r.get(1)?,
-                        invitee: r.get(2)?,
-                        welcome: r.get(3)?,
-                        taken: r.get(4)?,
-                    })
-                },
-            )
-            .optional())
-    }
-
-    /// Marks the group change of `room` as taken by the server (merged): forgotten at
-    /// once unless a Welcome is left to send.
-    pub(super) fn pending_commit_taken(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-    ) -> Result<(), ClientError> {
-        db(self.conn.execute(
-            "DELETE FROM pending_commits
-             WHERE server = ?1 AND user = ?2 AND room = ?3 AND welcome IS NULL",
-            params![server, user, room],
-        ))?;
-        db(self.conn.execute(
-            "UPDATE pending_commits SET taken = 1 WHERE server = ?1 AND user = ?2 AND room = ?3",
-            params![server, user, room],
-        ))
-        .map(drop)
-    }
-
-    /// Forgets the group change of `room` (its answer is known).
-    pub(super) fn forget_pending_commit(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-    ) -> Result<(), ClientError> {
-        db(self.conn.execute(
-            "DELETE FROM pending_commits WHERE server = ?1 AND user = ?2 AND room = ?3",
-            params![server, user, room],
-        ))
-        .map(drop)
-    }
-
-    /// Remembers `key` for `other` (trust on first use) and says whether it changed.
-    pub(super) fn observe_key(
-        &self,
-        server: &str,
-        other: &str,
-        key: &[u8],
-    ) -> Result<Seen, ClientError> {
-        let known: Option<Vec<u8>> = db(self
-            .conn
-            .query_row(
-                "SELECT signature_key FROM contacts WHERE server = ?1 AND user = ?2",
-                params![server, other],
-                |r| r.get(0),
-            )
-            .optional())?;
-        match known {
-            Some(k) if k == key => Ok(Seen::Same),
-            Some(_) => {
-                db(self.conn.execute(
-                    "UPDATE contacts SET signature_key = ?3, verified = 0, changed = 1
-                     WHERE server = ?1 AND user = ?2",
-                    params![server, other, key],
-                ))?;
-                Ok(Seen::Changed)
-            }
-            None => {
-                db(self.conn.execute(
-                    "INSERT INTO contacts (server, user, signature_key) VALUES (?1, ?2, ?3)",
-                    params![server, other, key],
-                ))?;
-                Ok(Seen::New)
-            }
-        }
-    }
-
-    /// (key, verified, changed) remembered for `other`.
-    pub(super) fn contact(
-        &self,
-        server: &str,
-        other: &str,
-    ) -> Result<Option<(Vec<u8>, bool, bool)>, ClientError> {
-        db(self
-            .conn
-            .query_row(
-                "SELECT signature_key, verified, changed FROM contacts WHERE server = ?1 AND user = ?2",
-                params![server, other],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional())
-    }
-
-    /// Marks `other`'s current key as acknowledged (and verified if `verified`).
-    pub(super) fn accept_key(
-        &self,
-        server: &str,
-        other: &str,
-        verified: bool,
-    ) -> Result<bool, ClientError> {
-        let n = db(self.conn.execute(
-            "UPDATE contacts SET changed = 0, verified = max(verified, ?3)
-             WHERE server = ?1 AND user = ?2",
-            params![server, other, verified],
-        ))?;
-        Ok(n > 0)
-    }
-
-    /// Queues events for [`crate::Client::recv_event`], in this transaction (so that
-    /// what produced them and their delivery are saved together).
-    pub(super) fn push_events(
-        &self,
-        server: &str,
-        user: &str,
-        events: &[ChatEvent],
-    ) -> Result<(), ClientError> {
-        let mut stmt = db(self
-            .conn
-            .prepare_cached("INSERT INTO inbox (server, user, event) VALUES (?1, ?2, ?3)"))?;
-        for e in events {
-            let bytes = postcard::to_stdvec(e)
-                .map_err(|e| ClientError::Store(StoreError::Encoding(e.to_string())))?;
-            db(stmt.execute(params![server, user, bytes]))?;
-        }
-        Ok(())
-    }
-
-    /// Takes the oldest queued event.
-    pub(super) fn pop_event(
-        &self,
-        server: &str,
-        user: &str,
-    ) -> Result<Option<ChatEvent>, ClientError> {
-        let row: Option<(i64, Vec<u8>)> = db(self
-            .conn
-            .query_row(
-                "SELECT id, event FROM inbox WHERE server = ?1 AND user = ?2 ORDER BY id LIMIT 1",
-                params![server, user],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional())?;
-        let Some((id, bytes)) = row else {
-            return Ok(None);
-        };
-        db(self.conn.execute("DELETE FROM inbox WHERE id = ?1", [id]))?;
-        // An event this version cannot read (written by a newer one) is skipped.
-        Ok(postcard::from_bytes(&bytes).ok())
-    }
-
     /// The Noise key of `user` kept in the state (homes opened with a passphrase).
     pub(super) fn transport_key(&self, user: &str) -> Result<Option<StaticKeypair>, ClientError> {
         let parts: Option<(zeroize::Zeroizing<Vec<u8>>, Vec<u8>)> = db(self
@@ -818,13 +367,453 @@ impl<'a> Tx<'a> {
         .map(drop)
     }
 
+    /// This transaction on the rows of `user` on `server` (the server's key, hex).
+    pub(super) fn scoped<'t>(&'t self, server: &'t str, user: &'t str) -> Scoped<'t, 'a> {
+        Scoped {
+            tx: self,
+            server,
+            user,
+        }
+    }
+}
+
+/// A transaction bound to one user on one server: the rows it reads and writes are
+/// theirs (cursors, rooms, history, outbox, contacts, events...). Everything a [`Tx`]
+/// does is available too.
+pub(crate) struct Scoped<'t, 'a> {
+    tx: &'t Tx<'a>,
+    server: &'t str,
+    user: &'t str,
+}
+
+impl<'a> std::ops::Deref for Scoped<'_, 'a> {
+    type Target = Tx<'a>;
+
+    fn deref(&self) -> &Tx<'a> {
+        self.tx
+    }
+}
+
+impl Scoped<'_, '_> {
+    /// The user whose rows these are.
+    pub(super) fn user(&self) -> &str {
+        self.user
+    }
+
+    pub(super) fn cursors(&self) -> Result<HashMap<String, u64>, ClientError> {
+        let (server, user) = (self.server, self.user);
+        let mut stmt = db(self.conn.prepare_cached(
+            "SELECT stream, position FROM cursors WHERE server = ?1 AND user = ?2",
+        ))?;
+        let rows = db(stmt.query_map(params![server, user], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        }))?;
+        db(rows.collect())
+    }
+
+    pub(super) fn cursor(&self, stream: &str) -> Result<u64, ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self
+            .conn
+            .query_row(
+                "SELECT position FROM cursors WHERE server = ?1 AND user = ?2 AND stream = ?3",
+                params![server, user, stream],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional())
+        .map(|p| p.unwrap_or(0) as u64)
+    }
+
+    /// Moves a cursor forward (never back).
+    pub(super) fn advance(&self, stream: &str, position: u64) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        let mut stmt = db(self.conn.prepare_cached(
+            "INSERT INTO cursors (server, user, stream, position) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (server, user, stream) DO UPDATE SET position = max(position, excluded.position)",
+        ))?;
+        db(stmt.execute(params![server, user, stream, position as i64])).map(drop)
+    }
+
+    pub(super) fn room(&self, room: &str) -> Result<Option<RoomRow>, ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self
+            .conn
+            .query_row(
+                "SELECT group_id, joined_epoch, active FROM rooms
+                 WHERE server = ?1 AND user = ?2 AND room = ?3",
+                params![server, user, room],
+                |r| {
+                    Ok(RoomRow {
+                        group_id: r.get(0)?,
+                        joined_epoch: r.get::<_, i64>(1)? as u64,
+                        active: r.get(2)?,
+                    })
+                },
+            )
+            .optional())
+    }
+
+    pub(super) fn set_room(
+        &self,
+        room: &str,
+        group_id: &[u8],
+        joined_epoch: u64,
+    ) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.conn.execute(
+            "INSERT INTO rooms (server, user, room, group_id, joined_epoch) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (server, user, room) DO UPDATE SET group_id = excluded.group_id,
+                 joined_epoch = excluded.joined_epoch, next_counter = 1, active = 1",
+            params![server, user, room, group_id, joined_epoch as i64],
+        ))
+        .map(drop)
+    }
+
+    /// The rooms whose group this user is in, by name.
+    pub(super) fn active_rooms(&self) -> Result<Vec<String>, ClientError> {
+        let (server, user) = (self.server, self.user);
+        let mut statement = db(self.conn.prepare_cached(
+            "SELECT room FROM rooms WHERE server = ?1 AND user = ?2 AND active = 1 ORDER BY room",
+        ))?;
+        let rows = db(statement.query_map(params![server, user], |r| r.get(0)))?;
+        db(rows.collect())
+    }
+
+    pub(super) fn deactivate_room(&self, room: &str) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.conn.execute(
+            "UPDATE rooms SET active = 0 WHERE server = ?1 AND user = ?2 AND room = ?3",
+            params![server, user, room],
+        ))
+        .map(drop)
+    }
+
+    /// Takes the next counter of this user's messages in `room`.
+    pub(super) fn take_counter(&self, room: &str) -> Result<u64, ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.conn.query_row(
+            "UPDATE rooms SET next_counter = next_counter + 1
+             WHERE server = ?1 AND user = ?2 AND room = ?3 RETURNING next_counter - 1",
+            params![server, user, room],
+            |r| r.get::<_, i64>(0),
+        ))
+        .map(|c| c as u64)
+    }
+
+    /// Records `counter` from `sender` in `room`; returns the previous last one.
+    pub(super) fn see_counter(
+        &self,
+        room: &str,
+        sender: &str,
+        counter: u64,
+    ) -> Result<u64, ClientError> {
+        let (server, user) = (self.server, self.user);
+        let last: Option<i64> = db(self
+            .conn
+            .query_row(
+                "SELECT last FROM counters WHERE server = ?1 AND user = ?2 AND room = ?3 AND sender = ?4",
+                params![server, user, room, sender],
+                |r| r.get(0),
+            )
+            .optional())?;
+        db(self.conn.execute(
+            "INSERT INTO counters (server, user, room, sender, last) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (server, user, room, sender) DO UPDATE SET last = max(last, excluded.last)",
+            params![server, user, room, sender, counter as i64],
+        ))?;
+        Ok(last.unwrap_or(0) as u64)
+    }
+
+    /// Adds a decrypted (or sent) message to the local history (once per seq).
+    pub(super) fn add_history(&self, message: &Message) -> Result<(), ClientError> {
+        let mut stmt = db(self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO history (server, user, room, seq, id, sender, ts_ms, text)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        ))?;
+        db(stmt.execute(params![
+            self.server,
+            self.user,
+            message.room,
+            message.seq as i64,
+            message.id as i64,
+            message.sender,
+            message.timestamp.timestamp_millis(),
+            message.text
+        ]))
+        .map(drop)
+    }
+
+    /// The last `limit` decrypted messages of `room`, oldest first.
+    pub(super) fn history(&self, room: &str, limit: u32) -> Result<Vec<Message>, ClientError> {
+        let (server, user) = (self.server, self.user);
+        let mut stmt = db(self.conn.prepare_cached(
+            "SELECT seq, id, sender, ts_ms, text FROM history
+             WHERE server = ?1 AND user = ?2 AND room = ?3 ORDER BY seq DESC LIMIT ?4",
+        ))?;
+        let rows = db(stmt.query_map(params![server, user, room, limit], |r| {
+            Ok(Message {
+                seq: r.get::<_, i64>(0)? as u64,
+                id: r.get::<_, i64>(1)? as u64,
+                room: room.to_owned(),
+                sender: r.get(2)?,
+                timestamp: timestamp(r.get(3)?),
+                text: r.get(4)?,
+            })
+        }))?;
+        let mut out: Vec<_> = db(rows.collect())?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Puts an encrypted message in the outbox (until the server acknowledges it).
+    pub(super) fn add_outbox(&self, out: &Outgoing) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.conn.execute(
+            "INSERT OR REPLACE INTO outbox (server, user, room, digest, payload, text, counter, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT coalesce(max(created), 0) + 1 FROM outbox))",
+            params![
+                server,
+                user,
+                out.room,
+                out.digest,
+                out.payload,
+                out.text,
+                out.counter as i64
+            ],
+        ))
+        .map(drop)
+    }
+
+    /// Replaces the outbox entry `old_digest` by `out` (the same text encrypted again),
+    /// in its place in the order.
+    pub(super) fn replace_outbox(
+        &self,
+        old_digest: &[u8],
+        out: &Outgoing,
+    ) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.conn.execute(
+            "UPDATE outbox SET digest = ?5, payload = ?6, counter = ?7
+             WHERE server = ?1 AND user = ?2 AND room = ?3 AND digest = ?4",
+            params![
+                server,
+                user,
+                out.room,
+                old_digest,
+                out.digest,
+                out.payload,
+                out.counter as i64
+            ],
+        ))
+        .map(drop)
+    }
+
+    /// Removes an outbox entry; returns its text if it was there.
+    pub(super) fn take_outbox(
+        &self,
+        room: &str,
+        digest: &[u8],
+    ) -> Result<Option<String>, ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self
+            .conn
+            .query_row(
+                "DELETE FROM outbox WHERE server = ?1 AND user = ?2 AND room = ?3 AND digest = ?4
+                 RETURNING text",
+                params![server, user, room, digest],
+                |r| r.get(0),
+            )
+            .optional())
+    }
+
+    /// Every outbox entry, oldest first.
+    pub(super) fn outbox(&self) -> Result<Vec<Outgoing>, ClientError> {
+        let (server, user) = (self.server, self.user);
+        let mut stmt = db(self.conn.prepare(
+            "SELECT room, digest, payload, text, counter FROM outbox
+             WHERE server = ?1 AND user = ?2 ORDER BY created",
+        ))?;
+        let rows = db(stmt.query_map(params![server, user], |r| {
+            Ok(Outgoing {
+                room: r.get(0)?,
+                digest: r.get(1)?,
+                payload: r.get(2)?,
+                text: r.get(3)?,
+                // Entries made before counters were kept: 0, a new one is taken.
+                counter: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+            })
+        }))?;
+        db(rows.collect())
+    }
+
+    /// Remembers this client's group change for `room` until its answer is known.
+    pub(super) fn set_pending_commit(&self, commit: &PendingCommit) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.conn.execute(
+            "INSERT OR REPLACE INTO pending_commits
+                 (server, user, room, epoch, payload, invitee, welcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                server,
+                user,
+                commit.room,
+                commit.epoch as i64,
+                commit.payload,
+                commit.invitee,
+                commit.welcome
+            ],
+        ))
+        .map(drop)
+    }
+
+    /// This client's group change for `room` whose answer is not known, if any.
+    pub(super) fn pending_commit(&self, room: &str) -> Result<Option<PendingCommit>, ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self
+            .conn
+            .query_row(
+                "SELECT epoch, payload, invitee, welcome, taken FROM pending_commits
+                 WHERE server = ?1 AND user = ?2 AND room = ?3",
+                params![server, user, room],
+                |r| {
+                    Ok(PendingCommit {
+                        room: room.to_owned(),
+                        epoch: r.get::<_, i64>(0)? as u64,
+                        payload: r.get(1)?,
+                        invitee: r.get(2)?,
+                        welcome: r.get(3)?,
+                        taken: r.get(4)?,
+                    })
+                },
+            )
+            .optional())
+    }
+
+    /// Marks the group change of `room` as taken by the server (merged): forgotten at
+    /// once unless a Welcome is left to send.
+    pub(super) fn pending_commit_taken(&self, room: &str) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.conn.execute(
+            "DELETE FROM pending_commits
+             WHERE server = ?1 AND user = ?2 AND room = ?3 AND welcome IS NULL",
+            params![server, user, room],
+        ))?;
+        db(self.conn.execute(
+            "UPDATE pending_commits SET taken = 1 WHERE server = ?1 AND user = ?2 AND room = ?3",
+            params![server, user, room],
+        ))
+        .map(drop)
+    }
+
+    /// Forgets the group change of `room` (its answer is known).
+    pub(super) fn forget_pending_commit(&self, room: &str) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.conn.execute(
+            "DELETE FROM pending_commits WHERE server = ?1 AND user = ?2 AND room = ?3",
+            params![server, user, room],
+        ))
+        .map(drop)
+    }
+
+    /// Remembers `key` for `other` (trust on first use) and says whether it changed.
+    pub(super) fn observe_key(&self, other: &str, key: &[u8]) -> Result<Seen, ClientError> {
+        let server = self.server;
+        let known: Option<Vec<u8>> = db(self
+            .conn
+            .query_row(
+                "SELECT signature_key FROM contacts WHERE server = ?1 AND user = ?2",
+                params![server, other],
+                |r| r.get(0),
+            )
+            .optional())?;
+        match known {
+            Some(k) if k == key => Ok(Seen::Same),
+            Some(_) => {
+                db(self.conn.execute(
+                    "UPDATE contacts SET signature_key = ?3, verified = 0, changed = 1
+                     WHERE server = ?1 AND user = ?2",
+                    params![server, other, key],
+                ))?;
+                Ok(Seen::Changed)
+            }
+            None => {
+                db(self.conn.execute(
+                    "INSERT INTO contacts (server, user, signature_key) VALUES (?1, ?2, ?3)",
+                    params![server, other, key],
+                ))?;
+                Ok(Seen::New)
+            }
+        }
+    }
+
+    /// What is remembered of `other`'s key.
+    pub(super) fn contact(&self, other: &str) -> Result<Option<Contact>, ClientError> {
+        let server = self.server;
+        db(self
+            .conn
+            .query_row(
+                "SELECT signature_key, verified, changed FROM contacts WHERE server = ?1 AND user = ?2",
+                params![server, other],
+                |r| {
+                    Ok(Contact {
+                        key: r.get(0)?,
+                        verified: r.get(1)?,
+                        changed: r.get(2)?,
+                    })
+                },
+            )
+            .optional())
+    }
+
+    /// Marks `other`'s current key as acknowledged (and verified if `verified`).
+    pub(super) fn accept_key(&self, other: &str, verified: bool) -> Result<bool, ClientError> {
+        let server = self.server;
+        let n = db(self.conn.execute(
+            "UPDATE contacts SET changed = 0, verified = max(verified, ?3)
+             WHERE server = ?1 AND user = ?2",
+            params![server, other, verified],
+        ))?;
+        Ok(n > 0)
+    }
+
+    /// Queues events for [`crate::Client::recv_event`], in this transaction (so that
+    /// what produced them and their delivery are saved together).
+    pub(super) fn push_events(&self, events: &[ChatEvent]) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        let mut stmt = db(self
+            .conn
+            .prepare_cached("INSERT INTO inbox (server, user, event) VALUES (?1, ?2, ?3)"))?;
+        for e in events {
+            let bytes = postcard::to_stdvec(e)
+                .map_err(|e| ClientError::Store(StoreError::Encoding(e.to_string())))?;
+            db(stmt.execute(params![server, user, bytes]))?;
+        }
+        Ok(())
+    }
+
+    /// Takes the oldest queued event.
+    pub(super) fn pop_event(&self) -> Result<Option<ChatEvent>, ClientError> {
+        let (server, user) = (self.server, self.user);
+        let row: Option<(i64, Vec<u8>)> = db(self
+            .conn
+            .query_row(
+                "SELECT id, event FROM inbox WHERE server = ?1 AND user = ?2 ORDER BY id LIMIT 1",
+                params![server, user],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional())?;
+        let Some((id, bytes)) = row else {
+            return Ok(None);
+        };
+        db(self.conn.execute("DELETE FROM inbox WHERE id = ?1", [id]))?;
+        // An event this version cannot read (written by a newer one) is skipped.
+        Ok(postcard::from_bytes(&bytes).ok())
+    }
+
     /// When the last-resort key package was last published on `server` (ms since
     /// the Unix epoch; 0 if only known to have been published, by an older smc).
-    pub(super) fn last_resort_published(
-        &self,
-        server: &str,
-        user: &str,
-    ) -> Result<Option<i64>, ClientError> {
+    pub(super) fn last_resort_published(&self) -> Result<Option<i64>, ClientError> {
+        let (server, user) = (self.server, self.user);
         let at: Option<i64> = db(self
             .conn
             .query_row(
@@ -849,12 +838,8 @@ impl<'a> Tx<'a> {
     }
 
     /// Records that the last-resort key package was published at `now_ms`.
-    pub(super) fn set_last_resort_published(
-        &self,
-        server: &str,
-        user: &str,
-        now_ms: i64,
-    ) -> Result<(), ClientError> {
+    pub(super) fn set_last_resort_published(&self, now_ms: i64) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
         db(self.conn.execute(
             "INSERT OR REPLACE INTO last_resort (server, user, published_ms) VALUES (?1, ?2, ?3)",
             params![server, user, now_ms],
@@ -866,13 +851,12 @@ impl<'a> Tx<'a> {
     /// (`tracked`: whether the server tracks the room's group).
     pub(super) fn hold_welcome(
         &self,
-        server: &str,
-        user: &str,
         room: &str,
         by: &str,
         welcome: &[u8],
         tracked: bool,
     ) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
         db(self.conn.execute(
             "INSERT OR REPLACE INTO held_welcomes (server, user, room, by_user, welcome, tracked)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -881,31 +865,29 @@ impl<'a> Tx<'a> {
         .map(drop)
     }
 
-    /// The held Welcome of an invitation to `room`: (inviter, Welcome bytes, tracked).
-    pub(super) fn held_welcome(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-    ) -> Result<Option<(String, Vec<u8>, bool)>, ClientError> {
+    /// The held Welcome of an invitation to `room`.
+    pub(super) fn held_welcome(&self, room: &str) -> Result<Option<HeldWelcome>, ClientError> {
+        let (server, user) = (self.server, self.user);
         db(self
             .conn
             .query_row(
                 "SELECT by_user, welcome, tracked FROM held_welcomes
                  WHERE server = ?1 AND user = ?2 AND room = ?3",
                 params![server, user, room],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| {
+                    Ok(HeldWelcome {
+                        by: r.get(0)?,
+                        welcome: r.get(1)?,
+                        tracked: r.get(2)?,
+                    })
+                },
             )
             .optional())
     }
 
     /// Forgets the held Welcome of `room`.
-    pub(super) fn drop_held_welcome(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-    ) -> Result<(), ClientError> {
+    pub(super) fn drop_held_welcome(&self, room: &str) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
         db(self.conn.execute(
             "DELETE FROM held_welcomes WHERE server = ?1 AND user = ?2 AND room = ?3",
             params![server, user, room],
@@ -915,13 +897,8 @@ impl<'a> Tx<'a> {
 
     /// When this user's leaf key in `room` was last renewed (first seen now, as the
     /// start of the count, when unknown).
-    pub(super) fn self_updated(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-        now_ms: i64,
-    ) -> Result<i64, ClientError> {
+    pub(super) fn self_updated(&self, room: &str, now_ms: i64) -> Result<i64, ClientError> {
+        let (server, user) = (self.server, self.user);
         db(self.conn.execute(
             "INSERT OR IGNORE INTO self_updates (server, user, room, sent, updated_ms)
              VALUES (?1, ?2, ?3, 0, ?4)",
@@ -934,31 +911,26 @@ impl<'a> Tx<'a> {
         ))
     }
 
-    /// Counts one message sent in `room`: (messages since the last renewal, its time).
-    pub(super) fn count_sent(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-        now_ms: i64,
-    ) -> Result<(u64, i64), ClientError> {
-        self.self_updated(server, user, room, now_ms)?;
+    /// Counts one message sent in `room`.
+    pub(super) fn count_sent(&self, room: &str, now_ms: i64) -> Result<SinceRenewal, ClientError> {
+        let (server, user) = (self.server, self.user);
+        self.self_updated(room, now_ms)?;
         db(self.conn.query_row(
             "UPDATE self_updates SET sent = sent + 1 WHERE server = ?1 AND user = ?2 AND room = ?3
              RETURNING sent, updated_ms",
             params![server, user, room],
-            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            |r| {
+                Ok(SinceRenewal {
+                    sent: r.get::<_, i64>(0)? as u64,
+                    renewed_ms: r.get(1)?,
+                })
+            },
         ))
     }
 
     /// Records a renewal of this user's leaf key in `room`.
-    pub(super) fn set_self_updated(
-        &self,
-        server: &str,
-        user: &str,
-        room: &str,
-        now_ms: i64,
-    ) -> Result<(), ClientError> {
+    pub(super) fn set_self_updated(&self, room: &str, now_ms: i64) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
         db(self.conn.execute(
             "INSERT OR REPLACE INTO self_updates (server, user, room, sent, updated_ms)
              VALUES (?1, ?2, ?3, 0, ?4)",

@@ -6,7 +6,7 @@ use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
 use openmls_basic_credential::SignatureKeyPair;
 
-use super::state::{ClientState, Seen, Tx};
+use super::state::{ClientState, Scoped, Seen};
 use super::{ChatEvent, Client};
 use crate::e2e::group::{
     capabilities, identity, CIPHERSUITE, KEY_PACKAGES_LOW, KEY_PACKAGES_TARGET,
@@ -56,17 +56,15 @@ pub(super) fn signature_key(
     })
 }
 
-/// Records the keys of a group's members (other than `me`); returns the users whose
-/// key changed.
+/// Records the keys of a group's members (other than this user); returns the users
+/// whose key changed.
 pub(super) fn observe_roster(
-    tx: &Tx<'_>,
-    server: &str,
-    me: &str,
+    tx: &Scoped<'_, '_>,
     roster: &[(String, Vec<u8>)],
 ) -> Result<Vec<String>, ClientError> {
     let mut changed = Vec::new();
     for (user, key) in roster {
-        if user != me && tx.observe_key(server, user, key)? == Seen::Changed {
+        if user != tx.user() && tx.observe_key(user, key)? == Seen::Changed {
             changed.push(user.clone());
         }
     }
@@ -88,11 +86,9 @@ impl Client {
     /// from time to time while connected ([`Client::recv_event`]).
     pub(super) fn top_up_key_packages(&mut self) -> Result<(), ClientError> {
         let count = self.key_package_count()?;
-        let server = self.server_id()?;
         let now = chrono::Utc::now().timestamp_millis();
         let last_resort_needed = self
-            .state
-            .transaction(|tx| tx.last_resort_published(&server, &self.user))?
+            .transaction(|tx| tx.last_resort_published())?
             .is_none_or(|at| now.saturating_sub(at) >= LAST_RESORT_ROTATION.as_millis() as i64);
         if count >= KEY_PACKAGES_LOW && !last_resort_needed {
             return Ok(());
@@ -129,9 +125,9 @@ impl Client {
             Ok((packages, last_resort))
         })?;
         self.publish_key_packages(packages, last_resort)?;
-        self.state.transaction(|tx| {
+        self.transaction(|tx| {
             if last_resort_needed {
-                tx.set_last_resort_published(&server, &self.user, now)?;
+                tx.set_last_resort_published(now)?;
             }
             Ok(())
         })
@@ -145,7 +141,6 @@ impl Client {
         user: &str,
         bytes: &[u8],
     ) -> Result<KeyPackage, ClientError> {
-        let server = self.server_id()?;
         let bad = |reason: String| -> ClientError {
             E2eError::BadKeyPackage {
                 user: user.to_owned(),
@@ -168,12 +163,12 @@ impl Client {
             )));
         }
         let key = leaf.signature_key().as_slice().to_vec();
-        self.state.transaction(|tx| {
-            if tx.observe_key(&server, user, &key)? == Seen::Changed {
+        self.transaction(|tx| {
+            if tx.observe_key(user, &key)? == Seen::Changed {
                 let event = ChatEvent::KeyChanged {
                     user: user.to_owned(),
                 };
-                tx.push_events(&server, &self.user, &[event])?;
+                tx.push_events(&[event])?;
             }
             Ok(())
         })?;
@@ -188,11 +183,9 @@ impl Client {
 
     /// Whether `user`'s key changed and the change was not acknowledged yet.
     pub fn key_change_pending(&self, user: &str) -> Result<bool, ClientError> {
-        let server = self.server_id()?;
         Ok(self
-            .state
-            .transaction(|tx| tx.contact(&server, user))?
-            .is_some_and(|(_, _, changed)| changed))
+            .transaction(|tx| tx.contact(user))?
+            .is_some_and(|c| c.changed))
     }
 
     /// The safety number of this user and `user` (60 digits in groups of 5): the same
@@ -200,16 +193,14 @@ impl Client {
     /// then call [`Client::verify`]. [`E2eError::UnknownKey`] if no key of `user` was
     /// seen yet (share a room first).
     pub fn safety_number(&self, user: &str) -> Result<String, ClientError> {
-        let server = self.server_id()?;
-        let (key, _, _) = self
-            .state
-            .transaction(|tx| tx.contact(&server, user))?
+        let key = self
+            .transaction(|tx| tx.contact(user))?
             .ok_or_else(|| E2eError::UnknownKey {
                 user: user.to_owned(),
             })?;
         Ok(safety_number(
             (&self.user, self.signer.public()),
-            (user, &key),
+            (user, &key.key),
         ))
     }
 
@@ -226,11 +217,7 @@ impl Client {
     }
 
     fn accept_key(&self, user: &str, verified: bool) -> Result<(), ClientError> {
-        let server = self.server_id()?;
-        if self
-            .state
-            .transaction(|tx| tx.accept_key(&server, user, verified))?
-        {
+        if self.transaction(|tx| tx.accept_key(user, verified))? {
             Ok(())
         } else {
             Err(E2eError::UnknownKey {
@@ -242,10 +229,8 @@ impl Client {
 
     /// Whether `user`'s current key was verified with [`Client::verify`].
     pub fn is_verified(&self, user: &str) -> Result<bool, ClientError> {
-        let server = self.server_id()?;
         Ok(self
-            .state
-            .transaction(|tx| tx.contact(&server, user))?
-            .is_some_and(|(_, verified, _)| verified))
+            .transaction(|tx| tx.contact(user))?
+            .is_some_and(|c| c.verified))
     }
 }
