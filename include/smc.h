@@ -190,56 +190,57 @@ const char *smc_last_error_message(void);
 void smc_string_free(char *s);
 
 /*
- Starts a server with its key and store in `data_dir` (created if missing; the key
- file is 0600), listening on `listen` ("host:port"; port 0 picks a free one). It
- serves on background threads until freed.
+ Encrypts `text` with the legacy affine cipher, key (`a`, `b`), as the original
+ `crypt`. **Insecure: compatibility only.**
 
- Ownership: strings are borrowed. On `SMC_OK`, `*out_server` receives a new handle
- owned by the caller, released with `smc_server_free`.
+ Ownership: `text` is borrowed (NUL-terminated UTF-8). On `SMC_OK`, `*out_text`
+ receives a new string owned by the caller, to free with `smc_string_free`; on any
+ other status `*out_text` is left untouched.
 
- Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_IO_ERROR` (address in use,
- unreadable key, store error; details in `smc_last_error_message`).
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_UNSUPPORTED_CHARACTER` (the
+ detail from `smc_last_error_message` names the character and its position),
+ `SMC_NOT_COPRIME` when `a % 97 == 0`.
 
  # Safety
- Strings are NULL or NUL-terminated; `out_server` is NULL or writable.
+ `text` is NULL or a NUL-terminated string; `out_text` is NULL or writable.
  */
-enum smc_status smc_server_start(const char *data_dir,
-                                 const char *listen,
-                                 struct smc_server **out_server);
+enum smc_status smc_crypt(const char *text, int64_t a, int64_t b, char **out_text);
 
 /*
- The server's address ("host:port").
+ Decrypts `text` with the legacy affine cipher, key (`a`, `b`), as the original
+ `decrypt` (backslash+space is read as one table entry). **Insecure.**
 
- Ownership: `server` is borrowed. On `SMC_OK`, `*out_address` receives a string
- owned by the caller (free with `smc_string_free`).
+ Ownership: as `smc_crypt`: `*out_text` is the caller's on `SMC_OK`, freed with
+ `smc_string_free`, untouched otherwise.
+
+ Errors: as `smc_crypt`.
 
  # Safety
- `server` is NULL or live; `out_address` is NULL or writable.
+ `text` is NULL or a NUL-terminated string; `out_text` is NULL or writable.
  */
-enum smc_status smc_server_address(const struct smc_server *server, char **out_address);
+enum smc_status smc_decrypt(const char *text, int64_t a, int64_t b, char **out_text);
 
 /*
- The fingerprint of the server's key (what clients pin), e.g. "K7QX 2MPA ...".
+ The original `pgcd(a, b)`: Euclid with floored remainders (signs follow Python's
+ `%`, so `pgcd(35, -97) == -1`).
 
- Ownership: `server` is borrowed. On `SMC_OK`, `*out_fingerprint` receives a string
- owned by the caller (free with `smc_string_free`).
+ Ownership: `*out` is written on `SMC_OK` only. Errors: `SMC_NULL_POINTER`.
 
  # Safety
- `server` is NULL or live; `out_fingerprint` is NULL or writable.
+ `out` is NULL or writable.
  */
-enum smc_status smc_server_fingerprint(const struct smc_server *server, char **out_fingerprint);
+enum smc_status smc_pgcd(int64_t a, int64_t b, int64_t *out);
 
 /*
- Stops the server (connections finish what they were doing, everything accepted is
- committed) and frees it.
+ The original `inverse(a)`: the smallest `x >= 0` with `a*x % 97 == 1`.
 
- Ownership: takes back `server`; it must not be used afterwards. NULL is a no-op.
- Never fails; `smc_last_error_message` is left as it is.
+ Ownership: `*out` is written on `SMC_OK` only.
+ Errors: `SMC_NULL_POINTER`, `SMC_NOT_COPRIME` when `a % 97 == 0`.
 
  # Safety
- `server` is NULL or a live handle from `smc_server_start`, freed once.
+ `out` is NULL or writable.
  */
-void smc_server_free(struct smc_server *server);
+enum smc_status smc_inverse(int64_t a, int64_t *out);
 
 /*
  Opens the client of `user` living in directory `home` (created if missing): its
@@ -407,160 +408,6 @@ void smc_client_close(struct smc_client *client);
 void smc_client_free(struct smc_client *client);
 
 /*
- The message's server-wide id (0 if `message` is NULL).
-
- # Safety
- `message` is NULL or live.
- */
-uint64_t smc_message_id(const struct smc_message *message);
-
-/*
- The message's place in its room: 1, 2, 3... (0 if `message` is NULL).
-
- # Safety
- `message` is NULL or live.
- */
-uint64_t smc_message_seq(const struct smc_message *message);
-
-/*
- When the server stored it, in milliseconds since the Unix epoch, UTC (0 if NULL).
-
- # Safety
- `message` is NULL or live.
- */
-int64_t smc_message_timestamp_ms(const struct smc_message *message);
-
-/*
- The room's name. Borrowed from the message: valid until `smc_message_free`; NULL if
- `message` is NULL.
-
- # Safety
- `message` is NULL or live.
- */
-const char *smc_message_room(const struct smc_message *message);
-
-/*
- The sender's name. Borrowed from the message: valid until `smc_message_free`; NULL
- if `message` is NULL.
-
- # Safety
- `message` is NULL or live.
- */
-const char *smc_message_sender(const struct smc_message *message);
-
-/*
- The text, UTF-8, NUL-terminated (it may hold NUL bytes itself: see
- `smc_message_text_len`). Borrowed from the message: valid until `smc_message_free`;
- NULL if `message` is NULL.
-
- # Safety
- `message` is NULL or live.
- */
-const char *smc_message_text(const struct smc_message *message);
-
-/*
- The text's length in bytes, without the final NUL (0 if `message` is NULL).
-
- # Safety
- `message` is NULL or live.
- */
-size_t smc_message_text_len(const struct smc_message *message);
-
-/*
- Frees a message.
-
- Ownership: takes back `message`, which must come from `smc_client_recv`. NULL is a
- no-op. Messages inside a list are freed with the list, not with this. Never fails;
- `smc_last_error_message` is left as it is.
-
- # Safety
- `message` is NULL or a live message from `smc_client_recv`, freed once.
- */
-void smc_message_free(struct smc_message *message);
-
-/*
- Number of messages in a list (0 if `list` is NULL).
-
- # Safety
- `list` is NULL or live.
- */
-size_t smc_message_list_len(const struct smc_message_list *list);
-
-/*
- Message `index` of a list, borrowed from the list (valid until
- `smc_message_list_free`; do not free it); NULL if `list` is NULL or `index` is out
- of range.
-
- # Safety
- `list` is NULL or live.
- */
-const struct smc_message *smc_message_list_get(const struct smc_message_list *list, size_t index);
-
-/*
- Frees a list and the messages in it.
-
- Ownership: takes back `list`. NULL is a no-op.
- Never fails; `smc_last_error_message` is left as it is.
-
- # Safety
- `list` is NULL or a live list from `smc_client_history`, freed once.
- */
-void smc_message_list_free(struct smc_message_list *list);
-
-/*
- Encrypts `text` with the legacy affine cipher, key (`a`, `b`), as the original
- `crypt`. **Insecure: compatibility only.**
-
- Ownership: `text` is borrowed (NUL-terminated UTF-8). On `SMC_OK`, `*out_text`
- receives a new string owned by the caller, to free with `smc_string_free`; on any
- other status `*out_text` is left untouched.
-
- Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_UNSUPPORTED_CHARACTER` (the
- detail from `smc_last_error_message` names the character and its position),
- `SMC_NOT_COPRIME` when `a % 97 == 0`.
-
- # Safety
- `text` is NULL or a NUL-terminated string; `out_text` is NULL or writable.
- */
-enum smc_status smc_crypt(const char *text, int64_t a, int64_t b, char **out_text);
-
-/*
- Decrypts `text` with the legacy affine cipher, key (`a`, `b`), as the original
- `decrypt` (backslash+space is read as one table entry). **Insecure.**
-
- Ownership: as `smc_crypt`: `*out_text` is the caller's on `SMC_OK`, freed with
- `smc_string_free`, untouched otherwise.
-
- Errors: as `smc_crypt`.
-
- # Safety
- `text` is NULL or a NUL-terminated string; `out_text` is NULL or writable.
- */
-enum smc_status smc_decrypt(const char *text, int64_t a, int64_t b, char **out_text);
-
-/*
- The original `pgcd(a, b)`: Euclid with floored remainders (signs follow Python's
- `%`, so `pgcd(35, -97) == -1`).
-
- Ownership: `*out` is written on `SMC_OK` only. Errors: `SMC_NULL_POINTER`.
-
- # Safety
- `out` is NULL or writable.
- */
-enum smc_status smc_pgcd(int64_t a, int64_t b, int64_t *out);
-
-/*
- The original `inverse(a)`: the smallest `x >= 0` with `a*x % 97 == 1`.
-
- Ownership: `*out` is written on `SMC_OK` only.
- Errors: `SMC_NULL_POINTER`, `SMC_NOT_COPRIME` when `a % 97 == 0`.
-
- # Safety
- `out` is NULL or writable.
- */
-enum smc_status smc_inverse(int64_t a, int64_t *out);
-
-/*
  Whether invitations are accepted as soon as their Welcome is checked (`on` non-zero)
  or wait for `smc_client_accept` / `smc_client_decline` (`on` zero, the default).
 
@@ -704,6 +551,159 @@ enum smc_status smc_legacy_client_send(struct smc_legacy_client *client,
  `client` is NULL or a live handle from `smc_legacy_client_connect`, freed once.
  */
 void smc_legacy_client_free(struct smc_legacy_client *client);
+
+/*
+ The message's server-wide id (0 if `message` is NULL).
+
+ # Safety
+ `message` is NULL or live.
+ */
+uint64_t smc_message_id(const struct smc_message *message);
+
+/*
+ The message's place in its room: 1, 2, 3... (0 if `message` is NULL).
+
+ # Safety
+ `message` is NULL or live.
+ */
+uint64_t smc_message_seq(const struct smc_message *message);
+
+/*
+ When the server stored it, in milliseconds since the Unix epoch, UTC (0 if NULL).
+
+ # Safety
+ `message` is NULL or live.
+ */
+int64_t smc_message_timestamp_ms(const struct smc_message *message);
+
+/*
+ The room's name. Borrowed from the message: valid until `smc_message_free`; NULL if
+ `message` is NULL.
+
+ # Safety
+ `message` is NULL or live.
+ */
+const char *smc_message_room(const struct smc_message *message);
+
+/*
+ The sender's name. Borrowed from the message: valid until `smc_message_free`; NULL
+ if `message` is NULL.
+
+ # Safety
+ `message` is NULL or live.
+ */
+const char *smc_message_sender(const struct smc_message *message);
+
+/*
+ The text, UTF-8, NUL-terminated (it may hold NUL bytes itself: see
+ `smc_message_text_len`). Borrowed from the message: valid until `smc_message_free`;
+ NULL if `message` is NULL.
+
+ # Safety
+ `message` is NULL or live.
+ */
+const char *smc_message_text(const struct smc_message *message);
+
+/*
+ The text's length in bytes, without the final NUL (0 if `message` is NULL).
+
+ # Safety
+ `message` is NULL or live.
+ */
+size_t smc_message_text_len(const struct smc_message *message);
+
+/*
+ Frees a message.
+
+ Ownership: takes back `message`, which must come from `smc_client_recv`. NULL is a
+ no-op. Messages inside a list are freed with the list, not with this. Never fails;
+ `smc_last_error_message` is left as it is.
+
+ # Safety
+ `message` is NULL or a live message from `smc_client_recv`, freed once.
+ */
+void smc_message_free(struct smc_message *message);
+
+/*
+ Number of messages in a list (0 if `list` is NULL).
+
+ # Safety
+ `list` is NULL or live.
+ */
+size_t smc_message_list_len(const struct smc_message_list *list);
+
+/*
+ Message `index` of a list, borrowed from the list (valid until
+ `smc_message_list_free`; do not free it); NULL if `list` is NULL or `index` is out
+ of range.
+
+ # Safety
+ `list` is NULL or live.
+ */
+const struct smc_message *smc_message_list_get(const struct smc_message_list *list, size_t index);
+
+/*
+ Frees a list and the messages in it.
+
+ Ownership: takes back `list`. NULL is a no-op.
+ Never fails; `smc_last_error_message` is left as it is.
+
+ # Safety
+ `list` is NULL or a live list from `smc_client_history`, freed once.
+ */
+void smc_message_list_free(struct smc_message_list *list);
+
+/*
+ Starts a server with its key and store in `data_dir` (created if missing; the key
+ file is 0600), listening on `listen` ("host:port"; port 0 picks a free one). It
+ serves on background threads until freed.
+
+ Ownership: strings are borrowed. On `SMC_OK`, `*out_server` receives a new handle
+ owned by the caller, released with `smc_server_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_IO_ERROR` (address in use,
+ unreadable key, store error; details in `smc_last_error_message`).
+
+ # Safety
+ Strings are NULL or NUL-terminated; `out_server` is NULL or writable.
+ */
+enum smc_status smc_server_start(const char *data_dir,
+                                 const char *listen,
+                                 struct smc_server **out_server);
+
+/*
+ The server's address ("host:port").
+
+ Ownership: `server` is borrowed. On `SMC_OK`, `*out_address` receives a string
+ owned by the caller (free with `smc_string_free`).
+
+ # Safety
+ `server` is NULL or live; `out_address` is NULL or writable.
+ */
+enum smc_status smc_server_address(const struct smc_server *server, char **out_address);
+
+/*
+ The fingerprint of the server's key (what clients pin), e.g. "K7QX 2MPA ...".
+
+ Ownership: `server` is borrowed. On `SMC_OK`, `*out_fingerprint` receives a string
+ owned by the caller (free with `smc_string_free`).
+
+ # Safety
+ `server` is NULL or live; `out_fingerprint` is NULL or writable.
+ */
+enum smc_status smc_server_fingerprint(const struct smc_server *server, char **out_fingerprint);
+
+/*
+ Stops the server (connections finish what they were doing, everything accepted is
+ committed) and frees it.
+
+ Ownership: takes back `server`; it must not be used afterwards. NULL is a no-op.
+ Never fails; `smc_last_error_message` is left as it is.
+
+ # Safety
+ `server` is NULL or a live handle from `smc_server_start`, freed once.
+ */
+void smc_server_free(struct smc_server *server);
 
 /*
  A static description of `status` (an `smc_status` value; it is taken as an integer so

@@ -12,10 +12,12 @@ use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use smc::ffi::boundary::{smc_last_error_message, smc_string_free};
-use smc::ffi::chat::*;
 use smc::ffi::cipher::*;
+use smc::ffi::client::*;
 use smc::ffi::invitations::*;
 use smc::ffi::legacy::*;
+use smc::ffi::message::*;
+use smc::ffi::server::*;
 use smc::ffi::status::*;
 use smc::ffi::string_list::*;
 use smc::ffi::trust::*;

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{guard, handle_mut, into_c_string, out_arg, write_out};
-use super::chat::{with_name, SmcClient};
+use super::client::{with_name, SmcClient};
 use super::status::SmcStatus;
 
 /// Whether invitations are accepted as soon as their Welcome is checked (`on` non-zero)

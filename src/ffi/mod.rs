@@ -12,10 +12,12 @@
 //! This module only converts and calls the core; it holds no logic of its own.
 
 pub mod boundary;
-pub mod chat;
 pub mod cipher;
+pub mod client;
 pub mod invitations;
 pub mod legacy;
+pub mod message;
+pub mod server;
 pub mod status;
 pub mod string_list;
 pub mod trust;

@@ -5,7 +5,7 @@
 use std::ffi::{c_char, CString};
 
 use super::boundary::{free_handle, guard, handle_mut, into_handle, out_arg, write_out, Failure};
-use super::chat::{with_name, SmcClient};
+use super::client::{with_name, SmcClient};
 use super::status::SmcStatus;
 
 /// Strings (opaque), from `smc_client_rooms_list` or `smc_client_members_list`,

@@ -4,8 +4,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{guard, handle_mut, into_c_string, into_handle, out_arg, str_arg, write_out};
-use super::chat::with_name;
-use super::chat::SmcClient;
+use super::client::{with_name, SmcClient};
 use super::status::SmcStatus;
 use crate::client::Client;
 
