@@ -4,125 +4,14 @@
 use std::collections::HashSet;
 use std::sync::mpsc::Sender;
 
-use chrono::{DateTime, Local};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::client::{ChatEvent, Message};
 
 use super::super::commands::{self, Command, Input, HELP};
-use super::super::worker::{Link, Member, Request, Update};
+use super::super::worker::{Link, Request, Update};
+use super::buffer::{Buffer, EntryKind};
 use super::editor::Editor;
-
-/// Most entries kept per buffer (older ones scroll away).
-const MAX_ENTRIES: usize = 10_000;
-
-/// What a line of a buffer is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum EntryKind {
-    /// A message (`seq` is `None` while it is not stored by the server yet).
-    Message {
-        /// Its place in the room.
-        seq: Option<u64>,
-        /// Who sent it.
-        sender: String,
-        /// The text.
-        text: String,
-    },
-    /// Information from smc.
-    Notice(String),
-    /// Something the user must notice (a key change, an error).
-    Warning(String),
-}
-
-/// One line of a buffer.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    /// When.
-    pub time: DateTime<Local>,
-    /// What.
-    pub kind: EntryKind,
-}
-
-/// A room's conversation, or the status buffer.
-#[derive(Debug, Default)]
-pub(crate) struct Buffer {
-    /// The room's name (empty for the status buffer).
-    pub room: String,
-    /// The lines, oldest first.
-    pub entries: Vec<Entry>,
-    seen: HashSet<u64>,
-    /// Messages that arrived while another buffer was shown.
-    pub unread: usize,
-    /// The members, as last listed.
-    pub members: Vec<Member>,
-    /// Whether this user is in the room.
-    pub joined: bool,
-    /// Rows scrolled up from the bottom (0: following new messages).
-    pub scroll: usize,
-}
-
-impl Buffer {
-    fn new(room: &str) -> Self {
-        Buffer {
-            room: room.to_owned(),
-            ..Buffer::default()
-        }
-    }
-
-    /// Whether this is the status buffer.
-    pub(crate) fn is_status(&self) -> bool {
-        self.room.is_empty()
-    }
-
-    fn push(&mut self, kind: EntryKind) {
-        self.entries.push(Entry {
-            time: Local::now(),
-            kind,
-        });
-        self.trim();
-    }
-
-    fn trim(&mut self) {
-        if self.entries.len() > MAX_ENTRIES {
-            let extra = self.entries.len() - MAX_ENTRIES;
-            self.entries.drain(..extra);
-        }
-    }
-
-    /// Adds a stored message once, in room order; false if it was already there.
-    fn add_message(&mut self, m: &Message, me: &str) -> bool {
-        if !self.seen.insert(m.seq) {
-            return false;
-        }
-        if m.sender == me {
-            // The pending copy typed here is now stored.
-            if let Some(i) = self.entries.iter().position(|e| {
-                matches!(&e.kind, EntryKind::Message { seq: None, sender, text }
-                    if sender == me && *text == m.text)
-            }) {
-                self.entries.remove(i);
-            }
-        }
-        let entry = Entry {
-            time: m.timestamp.with_timezone(&Local),
-            kind: EntryKind::Message {
-                seq: Some(m.seq),
-                sender: m.sender.clone(),
-                text: m.text.clone(),
-            },
-        };
-        let later = self
-            .entries
-            .iter()
-            .position(|e| matches!(e.kind, EntryKind::Message { seq: Some(s), .. } if s > m.seq));
-        match later {
-            Some(i) => self.entries.insert(i, entry),
-            None => self.entries.push(entry),
-        }
-        self.trim();
-        true
-    }
-}
 
 /// A question the user answers with a key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! reads keys, bracketed pastes and resizes; the [`super::worker`] does the network.
 
 pub(crate) mod app;
+pub(crate) mod buffer;
 pub(crate) mod editor;
 pub(crate) mod view;
 

@@ -12,7 +12,8 @@ use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
 use super::super::worker::Link;
-use super::app::{App, Entry, EntryKind, Prompt};
+use super::app::{App, Prompt};
+use super::buffer::{Entry, EntryKind};
 
 /// Colours given to names: the same name has the same colour on every screen.
 const PALETTE: [Color; 12] = [
