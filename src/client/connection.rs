@@ -65,6 +65,7 @@ pub(crate) fn runtime() -> Result<&'static Runtime, NetError> {
         .build()?;
     // Two first callers at once: one runtime is kept, the other dropped here.
     let _ = RUNTIME.set(built);
+    // Always set by now (by this call or the other); no panic path either way.
     RUNTIME.get().ok_or(NetError::Closed)
 }
 

@@ -118,12 +118,6 @@ impl Home {
     }
 }
 
-impl From<&Path> for Home {
-    fn from(dir: &Path) -> Home {
-        Home::new(dir)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::Home;
