@@ -8,7 +8,7 @@
 #
 # Each target runs from fuzz/corpus/<target> (plus fuzz/seeds/<target>); what it finds
 # is minimised back into fuzz/corpus/<target> (a set cover of the edges reached), which
-# is checked in and replayed by `cargo test --test fuzz_replay` on stable. A crash is
+# is checked in and replayed by `cargo test --test it fuzz_replay` on stable. A crash is
 # copied into fuzz/regressions/<target>/ (keep it: it becomes a regression input once fixed) and
 # makes this script fail. The executions per target are printed and appended, with the
 # date and the command, to fuzz/runs.log.

@@ -16,7 +16,7 @@ echo "==> cargo test (Rust, header freshness, C ABI via the C compiler)"
 cargo test --locked
 
 echo "==> the C programs again under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer)"
-SMC_C_SANITIZE=address,undefined cargo test --locked --test c_abi
+SMC_C_SANITIZE=address,undefined cargo test --locked --test it c_abi::
 
 echo "==> pip install . (builds the abi3 wheel with maturin)"
 python -m pip install --quiet --force-reinstall --no-deps .

@@ -6,7 +6,7 @@
 //! encodes back to something that decodes to it; a sealed message opens to itself),
 //! never an expected output.
 //!
-//! `fuzz_targets/*.rs` wrap these for libFuzzer; `tests/fuzz_replay.rs` in the project
+//! `fuzz_targets/*.rs` wrap these for libFuzzer; `tests/it/fuzz_replay.rs` in the project
 //! compiles this same file on stable and replays every checked-in input.
 
 #![allow(clippy::missing_panics_doc)]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
-use smc::{Server, ServerConfig};
+use smc::Server;
 
 /// A server whose database the test can edit between runs.
 pub struct Evil {
@@ -15,7 +15,7 @@ pub struct Evil {
 
 impl Evil {
     pub fn start(data: &Path) -> Evil {
-        let server = Server::start(ServerConfig::new(data, "127.0.0.1:0")).unwrap();
+        let server = super::server(data);
         Evil {
             data: data.to_owned(),
             address: server.address().to_string(),
@@ -38,6 +38,6 @@ impl Evil {
         edit(&conn);
         drop(conn);
         self.server =
-            Some(Server::start(ServerConfig::new(&self.data, self.address.clone())).unwrap());
+            Some(super::server_at(&self.data, &self.address));
     }
 }

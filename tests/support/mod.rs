@@ -3,14 +3,26 @@
 
 pub mod events;
 pub mod evil;
+pub mod fault_proxy;
 pub mod mls;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A fresh, empty directory under Cargo's test temp dir.
+use std::time::Duration;
+
+use smc::net::Limits;
+use smc::{Client, Server, ServerConfig};
+
+/// A fresh, empty directory under Cargo's test temp dir, named after `name`, this
+/// process and a counter (every call gets its own, even with the same name: all the
+/// tests share one process).
 pub fn tempdir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}_{}", std::process::id()));
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}_{}_{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -49,10 +61,40 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// How long the tests wait for something that should arrive.
+pub const WAIT: Option<Duration> = Some(Duration::from_secs(10));
+
+/// A server with its data in `data`, on a free loopback port.
+pub fn server(data: &Path) -> Server {
+    server_at(data, "127.0.0.1:0")
+}
+
+/// A server with its data in `data`, on a free loopback port, with `limits`.
+pub fn server_with(data: &Path, limits: Limits) -> Server {
+    let mut config = ServerConfig::new(data, "127.0.0.1:0");
+    config.limits = limits;
+    Server::start(config).unwrap()
+}
+
+/// A server with its data in `data`, listening on `address` (a restart on the address
+/// its clients know).
+pub fn server_at(data: &Path, address: &str) -> Server {
+    Server::start(ServerConfig::new(data, address)).unwrap()
+}
+
+/// The texts of the last `limit` messages of `room` in `c`'s stored history, oldest first.
+pub fn history_texts(c: &Client, room: &str, limit: u32) -> Vec<String> {
+    c.history(room, limit)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
 /// The client of `user` in `home`, connected to `address`, accepting invitations at
 /// once (the tests of invitations themselves open their clients without it).
-pub fn client(home: &Path, user: &str, address: &str) -> smc::Client {
-    let mut c = smc::Client::open(home, user).unwrap();
+pub fn client(home: &Path, user: &str, address: &str) -> Client {
+    let mut c = Client::open(home, user).unwrap();
     c.set_auto_join(true);
     c.connect(address).unwrap();
     c

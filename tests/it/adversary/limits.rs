@@ -1,0 +1,140 @@
+//! Findings 2 and 8: a peer that never reads its replies cannot pin the server's
+//! memory (bytes bound, write timeout), and neither one identity's sessions nor bare
+//! sockets can take every connection slot.
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use smc::identity::StaticKeypair;
+use smc::net::Limits;
+use smc::proto::Request;
+
+use super::raw::Raw;
+use crate::support::{client, tempdir};
+use super::{pair, start, still_chatting};
+
+/// mallory's room holding one message of ~500 KiB, so that each History reply is
+/// about half a megabyte.
+fn heavy_room(mallory: &mut Raw) {
+    mallory
+        .request(Request::CreateRoom {
+            room: "heavy".into(),
+            group_info: None,
+        })
+        .unwrap();
+    mallory
+        .request(Request::Send {
+            room: "heavy".into(),
+            payload: vec![0x42; 500 * 1024],
+            commit_epoch: None,
+        })
+        .unwrap();
+}
+
+fn history_flood(mallory: &mut Raw, count: usize) {
+    for _ in 0..count {
+        if mallory
+            .send(Request::History {
+                room: "heavy".into(),
+                before: None,
+                limit: 10,
+            })
+            .is_err()
+        {
+            return; // already cut off
+        }
+    }
+}
+
+#[test]
+fn a_peer_that_never_reads_its_replies_is_cut_off_by_the_byte_bound() {
+    let dir = tempdir("adv_unread_bytes");
+    let limits = Limits {
+        outbound_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let server = start(&dir.join("server"), limits);
+    let (mut alice, mut bob) = pair(&dir, &server, "r");
+    let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
+    heavy_room(&mut mallory);
+    // 300 replies of ~500 KiB (150 MB) asked for, none read.
+    history_flood(&mut mallory, 300);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        mallory.closed_within(Duration::from_secs(20)),
+        "the server kept the session"
+    );
+    still_chatting(&mut alice, &mut bob, "r", "the unread replies");
+}
+
+#[test]
+fn a_peer_that_stops_reading_is_cut_off_by_the_write_timeout() {
+    let dir = tempdir("adv_unread_timeout");
+    let limits = Limits {
+        outbound_bytes: 1 << 30,
+        write_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let server = start(&dir.join("server"), limits);
+    let (mut alice, mut bob) = pair(&dir, &server, "r");
+    let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
+    heavy_room(&mut mallory);
+    history_flood(&mut mallory, 100);
+    // Not reading: the socket buffers fill, the server's write blocks and times out.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        mallory.closed_within(Duration::from_secs(20)),
+        "the server kept writing to a peer that does not read"
+    );
+    still_chatting(&mut alice, &mut bob, "r", "the stalled reader");
+}
+
+#[test]
+fn one_identity_or_bare_sockets_cannot_take_every_slot() {
+    let dir = tempdir("adv_slots");
+    let limits = Limits {
+        max_connections: 24,
+        max_sessions_per_user: 3,
+        max_unauthenticated: 4,
+        handshake_timeout: Duration::from_secs(30),
+        ..Limits::default()
+    };
+    let server = start(&dir.join("server"), limits);
+    let (alice, mut bob) = pair(&dir, &server, "r");
+    drop(alice);
+
+    // 20 sessions of one identity: only the last 3 stay.
+    let key = StaticKeypair::generate().unwrap();
+    let mut sessions: Vec<Raw> = (0..20)
+        .map(|_| Raw::hello_with(server.address(), "mallory", &key).unwrap())
+        .collect();
+    assert!(sessions[0].closed_within(Duration::from_secs(5)));
+    assert!(sessions[16].closed_within(Duration::from_secs(5)));
+    assert!(!sessions[19].closed_within(Duration::from_millis(500)));
+    // 20 sockets that never start the handshake (their deadline is long).
+    let bare: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(server.address()).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // alice still gets in, and chats.
+    let mut alice = client(&dir.join("alice"), "alice", &server.address().to_string());
+    still_chatting(&mut alice, &mut bob, "r", "the slot grab");
+    drop((sessions.pop(), bare));
+}
+
+#[test]
+fn an_idle_session_is_closed() {
+    let dir = tempdir("adv_idle");
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let server = start(&dir.join("server"), limits);
+    let mut idle = Raw::hello(server.address(), "idler").unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    assert!(
+        idle.closed_within(Duration::from_secs(5)),
+        "an idle session held"
+    );
+}

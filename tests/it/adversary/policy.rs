@@ -1,0 +1,107 @@
+//! A member cannot remove someone else, by proposal or by commit: smc's group changes
+//! are invitations, one's own key renewal and one's own leaving, and the server and
+//! every client refuse anything else.
+
+use std::time::Duration;
+
+use openmls::prelude::tls_codec::Serialize as _;
+use openmls_traits::OpenMlsProvider as _;
+use smc::proto::{Event, Request, ServerFrame};
+use smc::Refusal;
+
+use crate::support::evil::Evil;
+use crate::support::mls::Actor;
+use crate::support::{client, tempdir};
+use super::{drain, still_chatting, texts, unreadable};
+
+#[test]
+fn removing_another_member_is_refused_by_the_server_and_by_the_clients() {
+    let dir = tempdir("adv_policy");
+    let mut evil = Evil::start(&dir.join("server"));
+    let address = evil.address.clone();
+    let [mut alice, mut bob] = super::room_with(&dir, &address, "r", &["alice", "bob"])
+        .try_into()
+        .unwrap();
+    // mallory, a real member, joins the real group from his Welcome.
+    let (mut mallory, actor) = super::mallory_in(evil.server(), &mut alice, "r");
+    let welcome = loop {
+        if let Some(Event::Direct(d)) = mallory.events.pop() {
+            break d.payload;
+        }
+        match mallory.next_frame(Duration::from_secs(10)) {
+            Some(ServerFrame::Event(e)) => mallory.events.push(e),
+            Some(_) => {}
+            None => panic!("no Welcome for mallory"),
+        }
+    };
+    let mut group = actor.join(&welcome);
+    drain(&mut bob);
+    let bob_leaf = Actor::leaf_of(&group, "bob");
+
+    // A proposal to remove bob.
+    let (proposal, _) = group
+        .propose_remove_member(&actor.provider, &actor.signer, bob_leaf)
+        .unwrap();
+    let refused = mallory.request(Request::Send {
+        room: "r".into(),
+        payload: proposal.tls_serialize_detached().unwrap(),
+        commit_epoch: None,
+    });
+    assert!(
+        matches!(&refused, Err(Refusal::BadRequest { reason }) if reason.contains("remove someone else")),
+        "{refused:?}"
+    );
+    group
+        .clear_pending_proposals(actor.provider.storage())
+        .unwrap();
+    // A commit removing bob.
+    let epoch = group.epoch().as_u64();
+    let (commit, _, _) = group
+        .remove_members(&actor.provider, &actor.signer, &[bob_leaf])
+        .unwrap();
+    let commit = commit.tls_serialize_detached().unwrap();
+    let refused = mallory.request(Request::Send {
+        room: "r".into(),
+        payload: commit.clone(),
+        commit_epoch: Some(epoch),
+    });
+    assert!(
+        matches!(&refused, Err(Refusal::BadRequest { reason }) if reason.contains("remove someone else")),
+        "{refused:?}"
+    );
+    still_chatting(&mut alice, &mut bob, "r", "the removal attempts");
+
+    // A server that stores it anyway: the clients refuse it too.
+    drop((alice, bob, mallory));
+    evil.tamper(|db| {
+        let (last, current): (i64, i64) = db
+            .query_row(
+                "SELECT last_seq, commit_epoch FROM rooms WHERE name = 'r'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(current as u64, epoch, "the epoch was still free");
+        db.execute(
+            "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch)
+             VALUES ('r', ?1, 'mallory', 0, ?2, ?3)",
+            rusqlite::params![last + 1, commit, current],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE rooms SET last_seq = ?1, commit_epoch = ?2 WHERE name = 'r'",
+            rusqlite::params![last + 1, current + 1],
+        )
+        .unwrap();
+    });
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    let events = drain(&mut bob);
+    assert!(
+        unreadable(&events)
+            .iter()
+            .any(|r| r.contains("remove someone else")),
+        "{events:?}"
+    );
+    assert!(texts(&events).is_empty());
+    assert_eq!(bob.members("r").unwrap(), ["alice", "bob", "mallory"]);
+}

@@ -1,0 +1,294 @@
+//! The C ABI for real: compiles the C programs in tests/c/ and bindings/c/examples/
+//! with the system C compiler (`-Wall -Wextra -Werror`) against include/smc.h, links
+//! them to the libsmc that this `cargo test` built (shared and static), and runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory holding the libsmc.so / libsmc.a that this `cargo test` built: the
+/// `deps` directory next to this test binary (cargo builds every crate type of the lib
+/// there, and only uplifts them to target/<profile> on `cargo build`).
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("target/<profile>/deps");
+    assert!(
+        deps.join("libsmc.so").exists() && deps.join("libsmc.a").exists(),
+        "libsmc.so / libsmc.a not found in {}",
+        deps.display()
+    );
+    deps.to_path_buf()
+}
+
+fn out_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_abi");
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    dir
+}
+
+fn cc() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "cc".to_owned())
+}
+
+/// Compiles `source` into `name`, linked to libsmc dynamically or statically.
+fn compile(source: &str, name: &str, link_static: bool) -> PathBuf {
+    let lib = lib_dir();
+    let exe = out_dir().join(name);
+    let mut cmd = Command::new(cc());
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g", "-I"])
+        .arg(root().join("include"))
+        .arg(root().join(source))
+        .arg("-o")
+        .arg(&exe);
+    if link_static {
+        cmd.arg(lib.join("libsmc.a"))
+            .args(["-lcrypto", "-lpthread", "-ldl", "-lm"]);
+    } else {
+        cmd.arg("-L")
+            .arg(&lib)
+            .arg("-lsmc")
+            // DT_RPATH (not RUNPATH): this build's library wins over any libsmc.so that
+            // cargo's LD_LIBRARY_PATH (target/<profile>) may hold from an older build.
+            .arg("-Wl,--disable-new-dtags")
+            .arg(format!("-Wl,-rpath,{}", lib.display()));
+    }
+    cmd.args(sanitizer_flags());
+    let out = cmd.output().expect("run the C compiler");
+    assert!(
+        out.status.success(),
+        "compiling {source} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// `SMC_C_SANITIZE=address,undefined` (as `scripts/test.sh` sets for a second run of
+/// these tests) builds every C program with those sanitizers: any report (a leak, a
+/// read past a buffer that libsmc returned, undefined behaviour) makes the program exit
+/// non-zero, which fails its test.
+fn sanitizer_flags() -> Vec<String> {
+    match std::env::var("SMC_C_SANITIZE") {
+        Ok(list) if !list.is_empty() => vec![
+            format!("-fsanitize={list}"),
+            "-fno-sanitize-recover=all".to_owned(),
+            "-fno-omit-frame-pointer".to_owned(),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+fn hex(s: &str) -> String {
+    if s.is_empty() {
+        return "-".to_owned();
+    }
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The crypt/decrypt vectors with 64-bit keys, in the line format cipher_test.c reads.
+fn vector_file(name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("tests/data/vectors.json")).expect("vectors");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    let mut lines = String::new();
+    for op in ["crypt", "decrypt"] {
+        let not_coprime = if op == "crypt" {
+            smc::legacy::CRYPT_NOT_COPRIME
+        } else {
+            smc::legacy::DECRYPT_NOT_COPRIME
+        };
+        for case in v[op].as_array().expect("array") {
+            let (Some(a), Some(b)) = (case["a"].as_i64(), case["b"].as_i64()) else {
+                continue;
+            };
+            let m = case["M"].as_str().expect("M");
+            let expected = case
+                .get("smc_ok")
+                .or_else(|| case.get("ok"))
+                .and_then(Value::as_str);
+            let (kind, out) = match expected {
+                Some(s) if s == not_coprime => ("notcoprime", String::new()),
+                Some(s) => ("ok", s.to_owned()),
+                None => ("unsupported", String::new()),
+            };
+            lines += &format!("{op} {a} {b} {} {kind} {}\n", hex(m), hex(&out));
+        }
+    }
+    let path = out_dir().join(name);
+    std::fs::write(&path, lines).expect("write vectors");
+    path
+}
+
+fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(exe)
+        .args(args)
+        .output()
+        .expect("run C program");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{} failed:\nstdout:\n{stdout}\nstderr:\n{}",
+        exe.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn c_cipher_tests_pass_linked_shared() {
+    let exe = compile("tests/c/cipher_test.c", "cipher_test_shared", false);
+    let vectors = vector_file("vectors_shared.txt");
+    let stdout = run(&exe, &[vectors.as_os_str()]);
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn c_cipher_tests_pass_linked_static() {
+    let exe = compile("tests/c/cipher_test.c", "cipher_test_static", true);
+    let vectors = vector_file("vectors_static.txt");
+    let stdout = run(&exe, &[vectors.as_os_str()]);
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn c_example_prints_the_original_ciphertext() {
+    let exe = compile("bindings/c/examples/crypt.c", "crypt_example", false);
+    assert_eq!(run(&exe, &[]), "e[j-\n");
+    assert_eq!(
+        run(&exe, &["Bonjour George, comment vas-tu ?".as_ref()]),
+        "vox)oPZE0[oZb[ZEfoyy[x-ECmj4-PE_\n"
+    );
+}
+
+#[test]
+fn header_compiles_as_cpp() {
+    let exe = out_dir().join("cpp_check.o");
+    let src = out_dir().join("cpp_check.cpp");
+    std::fs::write(
+        &src,
+        "#include <smc.h>\nint main() { return smc_status_message(SMC_OK) == nullptr; }\n",
+    )
+    .unwrap();
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".to_owned());
+    let out = Command::new(cxx)
+        .args(["-std=c++11", "-Wall", "-Wextra", "-Werror", "-c", "-I"])
+        .arg(root().join("include"))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("run the C++ compiler");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn c_example_chats_through_a_legacy_server() {
+    let exe = compile("bindings/c/examples/legacy_chat.c", "legacy_chat", false);
+    let logs = out_dir().join("legacy_chat_logs");
+    let _ = std::fs::remove_dir_all(&logs);
+    std::fs::create_dir_all(&logs).unwrap();
+    let out = run(&exe, &[logs.as_os_str()]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "A> Bonjour George, comment vas-tu ?  (reply: own message)",
+            "B> Tres bien, et toi ?  (reply: Bonjour Georger comment vas-tu ?)",
+            "A> Super. On se voit demain ?  (reply: Tres bienr et toi ?)",
+            "B> Oui, a demain !  (reply: Super. On se voit demain ?)",
+        ],
+        "{out}"
+    );
+    assert!(lines[4].starts_with("unsupported: "), "{out}");
+    let log = std::fs::read_to_string(logs.join("log.txt")).unwrap();
+    assert_eq!(log.lines().count(), 4);
+}
+
+#[test]
+fn c_legacy_api_rejects_null_and_bad_input() {
+    let exe = compile("tests/c/legacy_bad_input.c", "legacy_bad_input", false);
+    assert_eq!(run(&exe, &[]), "ok\n");
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = out_dir().join(format!("{name}_data"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn c_example_chats_through_an_smc_server() {
+    for (link_static, name) in [(false, "chat_shared"), (true, "chat_static")] {
+        let exe = compile("bindings/c/examples/chat.c", name, link_static);
+        let dir = fresh_dir(name);
+        let out = run(&exe, &[dir.as_os_str()]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("server on 127.0.0.1:"), "{out}");
+        assert_eq!(lines[1..4], ["members:", "alice", "bob"], "{out}");
+        assert!(lines[4].starts_with("alice sent message "), "{out}");
+        // Places in the room: the first message follows the group's commit that added
+        // bob; the reply comes right after it.
+        let seq = |line: &str| -> u64 {
+            let rest = &line[line.find('#').expect("#seq") + 1..];
+            rest[..rest.find(' ').unwrap()].parse().unwrap()
+        };
+        let (first, second) = (seq(lines[5]), seq(lines[6]));
+        assert!(first >= 1 && second == first + 1, "{out}");
+        let without_seq: Vec<String> = lines[5..]
+            .iter()
+            .map(|l| {
+                l.replace(&format!("#{first} "), "#N ")
+                    .replace(&format!("#{second} "), "#N+1 ")
+            })
+            .collect();
+        assert_eq!(
+            without_seq,
+            [
+                "bob got #N in c-room from alice: Hello Bob, from C!",
+                "alice got #N+1 in c-room from bob: Hello Alice, got it.",
+                "history of c-room (2 messages):",
+                "  alice: Hello Bob, from C!",
+                "  bob: Hello Alice, got it.",
+                "safety numbers match",
+                "alice verified bob: yes",
+            ],
+            "{out}"
+        );
+        // The C program's server left a real store and a private key behind.
+        assert!(dir.join("server/smc.db").exists());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.join("alice/identity.key"))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn c_chat_api_rejects_null_and_bad_input() {
+    let exe = compile("tests/c/chat_bad_input.c", "chat_bad_input", false);
+    let dir = fresh_dir("chat_bad_input");
+    assert_eq!(
+        run(&exe, &[dir.as_os_str()]),
+        "all v2 misuse checks passed\n"
+    );
+}
+
+#[test]
+fn c_clients_probe_and_insist_on_the_servers_fingerprint() {
+    let exe = compile("tests/c/server_trust.c", "server_trust", false);
+    let dir = fresh_dir("server_trust");
+    assert_eq!(
+        run(&exe, &[dir.as_os_str()]),
+        "all server trust checks passed\n"
+    );
+}

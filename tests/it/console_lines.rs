@@ -1,0 +1,215 @@
+//! `smc chat` through pipes (line mode): one message per line in and out, commands,
+//! reconnection after the server goes away, and the first-run trust rules.
+
+use crate::support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use crate::support::tempdir;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A `smc chat` process whose stdout and stderr lines are collected.
+struct Chat {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Receiver<String>,
+    err: Receiver<String>,
+    seen_out: Vec<String>,
+    seen_err: Vec<String>,
+}
+
+fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+fn smc(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_smc"));
+    c.env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("SMC_USER")
+        .env_remove("SMC_SERVER")
+        .env_remove("SMC_HOME");
+    c
+}
+
+impl Chat {
+    fn start(dir: &Path, user: &str, address: &str, trust: &str) -> Chat {
+        let mut child = smc(dir)
+            .args([
+                "chat",
+                "--server",
+                address,
+                "--user",
+                user,
+                "--trust-server",
+                trust,
+                "--auto-join",
+            ])
+            .arg("--home")
+            .arg(dir.join(user))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Chat {
+            name: user.to_owned(),
+            stdin: child.stdin.take(),
+            out: lines(child.stdout.take().unwrap()),
+            err: lines(child.stderr.take().unwrap()),
+            child,
+            seen_out: Vec::new(),
+            seen_err: Vec::new(),
+        }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for a line of stdout (`err` false) or stderr containing `text`.
+    fn wait(&mut self, err: bool, text: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (rx, seen) = if err {
+                (&self.err, &mut self.seen_err)
+            } else {
+                (&self.out, &mut self.seen_out)
+            };
+            if let Some(line) = seen.iter().find(|l| l.contains(text)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(line) => seen.push(line),
+                Err(_) if Instant::now() < deadline => {}
+                Err(_) => panic!(
+                    "{}: never printed {text:?}\nstdout: {:#?}\nstderr: {:#?}",
+                    self.name, self.seen_out, self.seen_err
+                ),
+            }
+        }
+    }
+
+    /// Closes stdin and waits for the exit; returns (code, all of stdout).
+    fn finish(mut self) -> (i32, Vec<String>) {
+        drop(self.stdin.take());
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.out.recv_timeout(Duration::from_secs(2)) {
+            self.seen_out.push(line);
+        }
+        (status.code().unwrap_or(-1), self.seen_out)
+    }
+}
+
+#[test]
+fn line_mode_chats_through_pipes_and_survives_a_server_restart() {
+    let dir = tempdir("chat_lines");
+    let server = support::server(&dir.join("server"));
+    let address = server.address().to_string();
+    let fp = server.fingerprint();
+
+    let mut bob = Chat::start(&dir, "bob", &address, &fp);
+    bob.wait(true, "connected to");
+    let mut alice = Chat::start(&dir, "alice", &address, &fp);
+    alice.wait(true, "connected to");
+    alice.type_line("/create pipes");
+    alice.wait(true, "created #pipes");
+    alice.type_line("/invite bob");
+    bob.wait(true, "alice added you to #pipes");
+    // Bob has no current room given: the room he was added to becomes it.
+    let text = "héllo Bob 🙂, ça marche à travers un tube";
+    alice.type_line(text);
+    let line = bob.wait(false, &format!("<alice> {text}"));
+    assert!(line.contains(" #pipes <alice> "), "{line}");
+    // Own messages come out too, once stored.
+    alice.wait(false, &format!("<alice> {text}"));
+    bob.type_line("//slash is just text");
+    alice.wait(false, "<bob> /slash is just text");
+    alice.type_line("/who");
+    alice.wait(true, "members of #pipes: alice (you), bob");
+    alice.type_line("/frobnicate");
+    alice.wait(true, "unknown command /frobnicate");
+
+    // The server goes away: both notice; what alice types meanwhile is kept and sent
+    // when the server is back, and bob gets it after reconnecting.
+    server.stop();
+    bob.wait(true, "disconnected");
+    alice.wait(true, "disconnected");
+    alice.type_line("écrit pendant la panne");
+    alice.wait(true, "encrypted and saved");
+    let server = support::server_at(&dir.join("server"), &address);
+    bob.wait(false, "<alice> écrit pendant la panne");
+    bob.type_line("de retour");
+    alice.wait(false, "<bob> de retour");
+
+    let (code, alice_out) = alice.finish();
+    assert_eq!(code, 0);
+    let (code, bob_out) = bob.finish();
+    assert_eq!(code, 0);
+    // One line per message, the same conversation on both sides.
+    let said = |out: &[String]| -> Vec<String> {
+        out.iter()
+            .map(|l| {
+                l.split_once(" #pipes ")
+                    .expect("one message per line")
+                    .1
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(said(&alice_out), said(&bob_out));
+    assert_eq!(said(&bob_out).len(), 4, "{bob_out:#?}");
+    server.stop();
+}
+
+#[test]
+fn an_unknown_server_is_not_trusted_without_its_fingerprint() {
+    let dir = tempdir("chat_trust");
+    let server = support::server(&dir.join("server"));
+    let address = server.address().to_string();
+    let run = |extra: &[&str]| {
+        smc(&dir)
+            .args(["chat", "--server", &address, "--user", "carol", "--home"])
+            .arg(dir.join("carol"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // Through pipes nobody can be asked: refused, with the fingerprint to check.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&server.fingerprint()) && err.contains("--trust-server"),
+        "{err}"
+    );
+    // A wrong fingerprint is refused and nothing is pinned.
+    let out = run(&["--trust-server", "AAAA BBBB CCCC DDDD EEEE FFFF GGGG HHHH"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to trust it"));
+    assert!(!dir.join("carol/known_servers").exists());
+    // The right one (typed in lower case, without spaces) is pinned; stdin closed at
+    // once: the client connects and exits 0.
+    let typed = server.fingerprint().replace(' ', "").to_lowercase();
+    let out = run(&["--trust-server", &typed]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(std::fs::read_to_string(dir.join("carol/known_servers"))
+        .unwrap()
+        .contains(&address));
+    server.stop();
+}

@@ -1,0 +1,199 @@
+//! `smc chat` full screen, driven for real in tmux: first-run trust, two people talking,
+//! unread counts, scrollback, a multi-line paste, resizing, safety numbers, NO_COLOR.
+
+use crate::support;
+
+use crate::support::tempdir;
+use crate::support::tmux::Tmux;
+
+fn smc_chat(dir: &std::path::Path, user: &str, address: &str, extra: &str) -> String {
+    format!(
+        "env XDG_CONFIG_HOME='{cfg}' {extra} '{bin}' chat --server {address} --user {user} --home '{home}'",
+        cfg = dir.join("config").display(),
+        bin = env!("CARGO_BIN_EXE_smc"),
+        home = dir.join(user).display(),
+    )
+}
+
+/// The 12 groups of 5 digits of the safety number shown in a prompt.
+fn safety_groups(screen: &str) -> Vec<String> {
+    // Inside the prompt's borders, the number's rows are four groups of five digits.
+    screen
+        .lines()
+        .flat_map(|l| l.split('│'))
+        .map(str::trim)
+        .filter(|cell| {
+            let groups: Vec<&str> = cell.split(' ').collect();
+            groups.len() == 4
+                && groups
+                    .iter()
+                    .all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .flat_map(|cell| cell.split(' ').map(str::to_owned).collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn two_people_chat_full_screen() {
+    let dir = tempdir("chat_tui");
+    let server = support::server(&dir.join("server"));
+    let address = server.address().to_string();
+    let fingerprint = server.fingerprint();
+    let tmux = Tmux::new("chat");
+
+    // First run without --trust-server: the fingerprint is shown and asked about.
+    let alice = tmux.pane(
+        "alice",
+        &dir,
+        &smc_chat(&dir, "alice", &address, ""),
+        100,
+        30,
+    );
+    let screen = alice.wait_text("Trust this server");
+    assert!(screen.contains(&fingerprint), "{screen}");
+    assert!(screen.contains("created the identity of alice"), "{screen}");
+    alice.type_line("y");
+    alice.wait_text("connected to");
+    let bob = tmux.pane(
+        "bob",
+        &dir,
+        &smc_chat(&dir, "bob", &address, "NO_COLOR=1")
+            .replace(" chat ", &format!(" chat --trust-server '{fingerprint}' ")),
+        100,
+        30,
+    );
+    bob.wait_text("connected to");
+
+    alice.type_line("/create lobby");
+    alice.wait_text("created #lobby");
+    alice.type_line("/invite bob");
+    alice.wait_text("bob joined #lobby");
+    // An invitation is asked about; nothing of the room reaches bob before.
+    let screen = bob.wait_text("Accept? [y] join");
+    assert!(screen.contains("alice invites you to #lobby"), "{screen}");
+    bob.keys(&["y"]);
+    bob.wait_text("alice added you to #lobby");
+    bob.type_line("/join lobby");
+    bob.wait_text("[#lobby]");
+
+    // A message typed in one screen appears in the other, accents, emoji, CJK intact.
+    let hello = "Bonjour Bob, ça va ? 🙂 日本語 é";
+    alice.type_line(hello);
+    bob.wait_text(&format!("<alice> {hello}"));
+    bob.type_line("Très bien ! Et toi ? 🎉");
+    alice.wait_text("<bob> Très bien ! Et toi ? 🎉");
+
+    // Unread counts in the room list while looking elsewhere.
+    bob.keys(&["M-1"]);
+    bob.wait_text("[smc]");
+    alice.type_line("un");
+    alice.type_line("deux");
+    bob.wait_text("#lobby (2)");
+    bob.keys(&["M-2"]);
+    let screen = bob.wait_text("<alice> deux");
+    assert!(!screen.contains("(2)"), "{screen}");
+
+    // Scrollback: more lines than the screen holds; PageUp goes back to the first.
+    for i in 1..=40 {
+        alice.type_line(&format!("ligne {i:02}"));
+    }
+    let screen = bob.wait_text("<alice> ligne 40");
+    assert!(!screen.contains("ligne 01"), "{screen}");
+    for _ in 0..3 {
+        bob.keys(&["PageUp"]);
+    }
+    let screen = bob.wait_text("<alice> ligne 01");
+    assert!(screen.contains("more rows"), "{screen}");
+    for _ in 0..3 {
+        bob.keys(&["PageDown"]);
+    }
+    bob.wait_for("the bottom again", |s| {
+        s.contains("ligne 40") && !s.contains("more rows")
+    });
+
+    // A paste of several lines asks first; sent as one message.
+    alice.paste("première ligne\nseconde ligne");
+    alice.wait_text("You pasted 2 lines");
+    alice.keys(&["y"]);
+    bob.wait_text("seconde ligne");
+    bob.wait_text("<alice> première ligne");
+
+    // Resize: the screen is redrawn to the new size, wide characters still whole.
+    bob.resize(52, 14);
+    let screen = bob.wait_for("a 52x14 screen", |s| {
+        s.lines().count() == 14 && s.contains("seconde ligne")
+    });
+    for line in screen.lines() {
+        assert!(
+            unicode_width(line) <= 52,
+            "{line:?} is wider than 52:\n{screen}"
+        );
+    }
+    bob.resize(120, 40);
+    let screen = bob.wait_for("a 120x40 screen", |s| {
+        s.lines().count() == 40 && s.contains("ligne 10") && s.contains("│ /help")
+    });
+    assert!(screen.contains("seconde ligne"), "{screen}");
+
+    // /verify shows the same safety number on both sides; confirming marks it verified.
+    alice.type_line("/verify bob");
+    bob.type_line("/verify alice");
+    let on_alice = safety_groups(&alice.wait_text("Your safety number with bob"));
+    let on_bob = safety_groups(&bob.wait_text("Your safety number with alice"));
+    assert_eq!(on_alice.len(), 12, "{on_alice:?}");
+    assert_eq!(on_alice, on_bob);
+    bob.keys(&["y"]);
+    bob.wait_text("all verified");
+    alice.keys(&["Escape"]);
+    alice.wait_text("1 unverified");
+
+    // Colours: alice's screen has them; bob's (NO_COLOR=1) has none.
+    assert!(
+        has_colors(&alice.screen_with_styles()),
+        "alice has no colours"
+    );
+    let styled = bob.screen_with_styles();
+    assert!(
+        !has_colors(&styled),
+        "NO_COLOR was not respected:\n{styled:?}"
+    );
+
+    alice.type_line("/quit");
+    alice.wait_text("EXITED 0");
+    bob.keys(&["C-c"]);
+    bob.wait_text("EXITED 0");
+}
+
+/// Whether SGR escape sequences set a foreground or background colour (39 and 49,
+/// "default colour", do not count).
+fn has_colors(styled: &str) -> bool {
+    styled.split("\u{1b}[").skip(1).any(|seq| {
+        let Some(params) = seq.split('m').next() else {
+            return false;
+        };
+        params.split(';').any(|p| {
+            matches!(
+                p.parse::<u32>(),
+                Ok(30..=38 | 40..=48 | 90..=97 | 100..=107)
+            )
+        })
+    })
+}
+
+/// Display width of a line as the terminal shows it.
+fn unicode_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x1F300..=0x1FAFF
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
+}

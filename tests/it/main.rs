@@ -1,0 +1,40 @@
+//! smc's integration tests: one test crate (built and linked once), one module per
+//! component. Shared setup lives in `tests/support`.
+//!
+//! Run one component with `cargo test --test it <module>::`, e.g.
+//! `cargo test --test it c_abi::` or `SMC_UPDATE_HEADER=1 cargo test --test it c_header`.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+// The legacy system (the originals' cipher and wire format).
+mod legacy_cipher;
+mod legacy_net;
+
+// The server and client of the secure protocol, on loopback.
+mod messaging;
+mod server_bad_input;
+mod server_mls_support;
+mod server_process;
+
+// End-to-end encryption (MLS) and the client's state.
+mod client_state;
+mod e2e_groups;
+mod e2e_malicious_server;
+
+// Attacks, one file per finding.
+mod adversary;
+
+// Reliability: faults under load, fuzz inputs replayed.
+mod faults;
+mod fuzz_replay;
+
+// The `smc` program and its console.
+mod cli_conventions;
+mod console_lines;
+mod console_tui;
+
+// The C ABI: the generated header and C programs linked to libsmc.
+mod c_abi;
+mod c_header;

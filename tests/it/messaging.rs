@@ -1,0 +1,288 @@
+//! The v2 server and client on loopback: rooms, real-time and offline delivery,
+//! restarts, identities and pinned keys.
+
+use crate::support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use smc::client::{ChatEvent, MAX_TEXT};
+use smc::{Client, ClientError, Refusal, Server};
+use crate::support::tempdir;
+
+use crate::support::WAIT;
+
+use crate::support::server;
+
+fn client(home: &Path, user: &str, server: &Server) -> Client {
+    let mut c = Client::open(home, user).unwrap();
+    c.set_auto_join(true);
+    c.connect(&server.address().to_string()).unwrap();
+    c
+}
+
+#[test]
+fn a_message_reaches_a_connected_member_at_once_without_polling() {
+    let dir = tempdir("v2_realtime");
+    let server = server(&dir.join("server"));
+    let mut alice = client(&dir.join("alice"), "alice", &server);
+    let mut bob = client(&dir.join("bob"), "bob", &server);
+    alice.create_room("general").unwrap();
+    alice.invite("general", "bob").unwrap();
+    // An invitation: routed to bob once he accepts it.
+    assert!(bob.rooms().unwrap().is_empty());
+    bob.accept("general").unwrap();
+    assert_eq!(bob.rooms().unwrap(), vec!["general"]);
+    assert_eq!(alice.members("general").unwrap(), vec!["alice", "bob"]);
+
+    // bob is blocked in recv before alice sends: the message is pushed to him.
+    let receiver = std::thread::spawn(move || {
+        let m = bob.recv(WAIT).unwrap().expect("a message");
+        (m, bob)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let sent = alice.send("general", "Bonjour Bob !").unwrap();
+    let (got, mut bob) = receiver.join().unwrap();
+    assert_eq!(got.text, "Bonjour Bob !");
+    assert_eq!(got.sender, "alice");
+    assert_eq!(got.room, "general");
+    assert_eq!(got.id, sent.id);
+    assert_eq!(got.timestamp, sent.timestamp);
+    // Nothing else, and alice does not get her own message back.
+    assert!(bob
+        .recv(Some(Duration::from_millis(200)))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn offline_members_get_what_they_missed_in_order_exactly_once() {
+    let dir = tempdir("v2_offline");
+    let server = server(&dir.join("server"));
+    let mut alice = client(&dir.join("alice"), "alice", &server);
+    let mut bob = client(&dir.join("bob"), "bob", &server);
+    alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    alice.send("r", "one").unwrap();
+    assert_eq!(bob.recv(WAIT).unwrap().unwrap().text, "one");
+    bob.close();
+    for text in ["two", "three", "four"] {
+        alice.send("r", text).unwrap();
+    }
+    drop(bob);
+    // A new process for bob: same home.
+    let mut bob = client(&dir.join("bob"), "bob", &server);
+    let texts: Vec<String> = (0..3)
+        .map(|_| bob.recv(WAIT).unwrap().unwrap().text)
+        .collect();
+    assert_eq!(texts, ["two", "three", "four"]);
+    assert!(bob
+        .recv(Some(Duration::from_millis(300)))
+        .unwrap()
+        .is_none());
+    assert!(bob.is_synced());
+    // Again: nothing shown twice.
+    drop(bob);
+    let mut bob = client(&dir.join("bob"), "bob", &server);
+    assert!(bob
+        .recv(Some(Duration::from_millis(300)))
+        .unwrap()
+        .is_none());
+    let history: Vec<String> = support::history_texts(&bob, "r", 10);
+    assert_eq!(history, ["one", "two", "three", "four"]);
+}
+
+#[test]
+fn a_restart_keeps_rooms_members_history_identity_and_pins() {
+    let dir = tempdir("v2_restart");
+    let data = dir.join("server");
+    let srv = server(&data);
+    let address = srv.address().to_string();
+    let fingerprint = srv.fingerprint();
+    let mut alice = client(&dir.join("alice"), "alice", &srv);
+    let alice_fp = alice.fingerprint();
+    let bob = client(&dir.join("bob"), "bob", &srv);
+    alice.create_room("kept").unwrap();
+    alice.invite("kept", "bob").unwrap();
+    alice.send("kept", "before the restart").unwrap();
+    drop(bob);
+    drop(alice);
+    srv.stop();
+
+    let srv = support::server_at(&data, &address);
+    assert_eq!(srv.fingerprint(), fingerprint);
+    let mut alice = client(&dir.join("alice"), "alice", &srv);
+    assert_eq!(alice.fingerprint(), alice_fp);
+    assert_eq!(alice.rooms().unwrap(), vec!["kept"]);
+    assert_eq!(alice.members("kept").unwrap(), vec!["alice", "bob"]);
+    let mut bob = client(&dir.join("bob"), "bob", &srv);
+    assert_eq!(bob.recv(WAIT).unwrap().unwrap().text, "before the restart");
+    let history = alice.history("kept", 10).unwrap();
+    assert_eq!(history.len(), 1);
+    // Keys and the state are private files.
+    for f in [data.join("server.key"), dir.join("alice/identity.key")] {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+    }
+    for d in [data.clone(), dir.join("alice")] {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", d.display());
+    }
+    let pins = std::fs::read_to_string(dir.join("alice/known_servers")).unwrap();
+    assert_eq!(pins.lines().count(), 1);
+}
+
+#[test]
+fn a_changed_server_key_is_refused_before_the_client_identifies() {
+    let dir = tempdir("v2_pin");
+    let first = server(&dir.join("first"));
+    let address = first.address().to_string();
+    let mut alice = client(&dir.join("alice"), "alice", &first);
+    alice.close();
+    first.stop();
+    // Another server (another key) on the same address.
+    let impostor = support::server_at(&dir.join("impostor"), &address);
+    let err = alice.connect(&address).unwrap_err();
+    match &err {
+        ClientError::ServerKeyChanged {
+            pinned, presented, ..
+        } => {
+            assert_ne!(pinned, presented);
+            assert_eq!(presented, &impostor.fingerprint());
+            let text = err.to_string();
+            assert!(text.contains(pinned) && text.contains(presented), "{text}");
+        }
+        other => panic!("expected ServerKeyChanged, got {other:?}"),
+    }
+    // The impostor never learned the user: the name is still free there.
+    let mut eve = Client::open(dir.join("eve"), "alice").unwrap();
+    eve.set_auto_join(true);
+    eve.connect(&address).unwrap();
+}
+
+#[test]
+fn a_taken_name_with_another_key_is_refused() {
+    let dir = tempdir("v2_taken");
+    let server = server(&dir.join("server"));
+    let alice = client(&dir.join("alice"), "alice", &server);
+    let mut mallory = Client::open(dir.join("mallory"), "alice").unwrap();
+    mallory.set_auto_join(true);
+    let err = mallory.connect(&server.address().to_string()).unwrap_err();
+    assert!(
+        matches!(err, ClientError::Refused(Refusal::NameTaken { ref user }) if user == "alice"),
+        "{err:?}"
+    );
+    // The owner can come back.
+    drop(alice);
+    let _again = client(&dir.join("alice"), "alice", &server);
+}
+
+#[test]
+fn membership_rules_give_clear_refusals() {
+    let dir = tempdir("v2_rules");
+    let server = server(&dir.join("server"));
+    let mut alice = client(&dir.join("alice"), "alice", &server);
+    let mut carol = client(&dir.join("carol"), "carol", &server);
+    alice.create_room("private").unwrap();
+    assert!(matches!(
+        alice.create_room("private").unwrap_err(),
+        ClientError::Refused(Refusal::RoomExists { .. })
+    ));
+    assert!(matches!(
+        carol.send("private", "let me in").unwrap_err(),
+        ClientError::Refused(Refusal::NotAMember { .. })
+    ));
+    assert!(matches!(
+        carol.members("private").unwrap_err(),
+        ClientError::Refused(Refusal::NotAMember { .. })
+    ));
+    assert!(matches!(
+        alice.invite("private", "nobody").unwrap_err(),
+        ClientError::Refused(Refusal::UnknownUser { .. })
+    ));
+    assert!(matches!(
+        alice.send("nowhere", "x").unwrap_err(),
+        ClientError::Refused(Refusal::UnknownRoom { .. })
+    ));
+    assert!(matches!(
+        alice.create_room("").unwrap_err(),
+        ClientError::InvalidName { .. }
+    ));
+    alice.invite("private", "carol").unwrap();
+    assert_eq!(carol.recv(Some(Duration::from_millis(300))).unwrap(), None);
+    assert_eq!(carol.members("private").unwrap(), vec!["alice", "carol"]);
+    carol.leave("private").unwrap();
+    assert!(carol.rooms().unwrap().is_empty());
+    // carol's removal is committed by alice's client when the proposal arrives.
+    loop {
+        match alice.recv_event(WAIT).unwrap().expect("carol's removal") {
+            ChatEvent::MembersChanged { removed, .. } if removed == ["carol"] => break,
+            _ => {}
+        }
+    }
+    assert_eq!(alice.members("private").unwrap(), vec!["alice"]);
+}
+
+#[test]
+fn many_members_all_get_every_message_in_the_same_order() {
+    let dir = tempdir("v2_many");
+    let server = server(&dir.join("server"));
+    let mut owner = client(&dir.join("owner"), "owner", &server);
+    owner.create_room("big").unwrap();
+    let mut members: Vec<Client> = (0..12)
+        .map(|i| client(&dir.join(format!("m{i}")), &format!("m{i}"), &server))
+        .collect();
+    for m in &members {
+        owner.invite("big", m.user()).unwrap();
+    }
+    // Several senders at once.
+    let senders: Vec<_> = members
+        .drain(..3)
+        .enumerate()
+        .map(|(s, mut c)| {
+            std::thread::spawn(move || {
+                for i in 0..20 {
+                    c.send("big", &format!("{s}:{i}")).unwrap();
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().unwrap();
+    }
+    let mut orders = Vec::new();
+    for m in members.iter_mut() {
+        let mut seqs = Vec::new();
+        while seqs.len() < 60 {
+            let e = m.recv(WAIT).unwrap().expect("all 60 messages");
+            seqs.push((e.seq, e.text));
+        }
+        assert!(
+            seqs.windows(2).all(|w| w[0].0 + 1 == w[1].0),
+            "gapless, in order"
+        );
+        orders.push(seqs);
+    }
+    assert!(
+        orders.windows(2).all(|w| w[0] == w[1]),
+        "same order for everyone"
+    );
+}
+
+#[test]
+fn a_message_too_large_is_refused_with_a_clear_error_and_nothing_else_breaks() {
+    let dir = tempdir("v2_large");
+    let server = server(&dir.join("server"));
+    let mut alice = client(&dir.join("alice"), "alice", &server);
+    let mut bob = client(&dir.join("bob"), "bob", &server);
+    alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    let big = "x".repeat(MAX_TEXT); // the largest text: allowed, split across frames
+    alice.send("r", &big).unwrap();
+    assert_eq!(bob.recv(WAIT).unwrap().unwrap().text.len(), MAX_TEXT);
+    let err = alice.send("r", &format!("{big}y")).unwrap_err();
+    assert!(err.to_string().contains("exceeds"), "{err}");
+    alice.send("r", "still fine").unwrap();
+    assert_eq!(bob.recv(WAIT).unwrap().unwrap().text, "still fine");
+}
