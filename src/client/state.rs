@@ -939,3 +939,264 @@ impl Scoped<'_, '_> {
         .map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Home;
+
+    /// A fresh state in its own home under the system's temp directory.
+    fn state(name: &str) -> ClientState {
+        let dir = std::env::temp_dir().join(format!("smc-state-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let home = Home::new(dir);
+        home.create().unwrap();
+        ClientState::open(&home, None).unwrap()
+    }
+
+    fn message(room: &str, seq: u64, text: &str) -> Message {
+        Message {
+            id: seq * 10,
+            room: room.into(),
+            seq,
+            sender: "bob".into(),
+            text: text.into(),
+            timestamp: timestamp(1_700_000_000_000 + seq as i64),
+        }
+    }
+
+    #[test]
+    fn cursors_only_move_forward() {
+        let state = state("cursors");
+        state
+            .transaction(|tx| {
+                let tx = tx.scoped("srv", "alice");
+                assert_eq!(tx.cursor("room:r")?, 0);
+                tx.advance("room:r", 5)?;
+                tx.advance("room:r", 3)?;
+                assert_eq!(tx.cursor("room:r")?, 5);
+                tx.advance("direct", 2)?;
+                let all = tx.cursors()?;
+                assert_eq!(all.len(), 2);
+                assert_eq!(all["direct"], 2);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn history_keeps_each_seq_once_and_returns_the_last_ones_oldest_first() {
+        let state = state("history");
+        state
+            .transaction(|tx| {
+                let tx = tx.scoped("srv", "alice");
+                for (seq, text) in [(2, "two"), (1, "one"), (3, "three"), (2, "again")] {
+                    tx.add_history(&message("r", seq, text))?;
+                }
+                tx.add_history(&message("other", 1, "elsewhere"))?;
+                let texts = |limit| -> Result<Vec<String>, ClientError> {
+                    Ok(tx
+                        .history("r", limit)?
+                        .into_iter()
+                        .map(|m| m.text)
+                        .collect())
+                };
+                assert_eq!(texts(10)?, ["one", "two", "three"]);
+                assert_eq!(texts(2)?, ["two", "three"]);
+                let m = &tx.history("r", 1)?[0];
+                assert_eq!((m.id, m.sender.as_str()), (30, "bob"));
+                assert_eq!(m.timestamp, timestamp(1_700_000_000_003));
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn each_server_and_user_sees_only_its_own_rows() {
+        let state = state("scopes");
+        state
+            .transaction(|tx| {
+                let alice = tx.scoped("srv", "alice");
+                alice.add_history(&message("r", 1, "alice's"))?;
+                alice.advance("room:r", 9)?;
+                alice.set_room("r", b"group", 0)?;
+                alice.push_events(&[ChatEvent::Removed { room: "r".into() }])?;
+                for (server, user) in [("srv", "bob"), ("other", "alice")] {
+                    let other = tx.scoped(server, user);
+                    assert!(other.history("r", 10)?.is_empty());
+                    assert_eq!(other.cursor("room:r")?, 0);
+                    assert!(other.room("r")?.is_none());
+                    assert!(other.active_rooms()?.is_empty());
+                    assert!(other.pop_event()?.is_none());
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn counters_are_taken_in_order_and_restart_with_a_new_group() {
+        let state = state("counters");
+        state
+            .transaction(|tx| {
+                let tx = tx.scoped("srv", "alice");
+                tx.set_room("r", b"g1", 0)?;
+                assert_eq!(
+                    (
+                        tx.take_counter("r")?,
+                        tx.take_counter("r")?,
+                        tx.take_counter("r")?
+                    ),
+                    (1, 2, 3)
+                );
+                tx.set_room("r", b"g2", 4)?;
+                assert_eq!(tx.take_counter("r")?, 1);
+                let row = tx.room("r")?.unwrap();
+                assert_eq!((row.group_id.as_slice(), row.joined_epoch), (&b"g2"[..], 4));
+                // What others sent: the last counter seen, never lowered.
+                assert_eq!(tx.see_counter("r", "bob", 4)?, 0);
+                assert_eq!(tx.see_counter("r", "bob", 2)?, 4);
+                assert_eq!(tx.see_counter("r", "bob", 5)?, 4);
+                assert_eq!(tx.see_counter("r", "carol", 1)?, 0);
+                tx.deactivate_room("r")?;
+                assert!(tx.active_rooms()?.is_empty());
+                assert!(!tx.room("r")?.unwrap().active);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_changed_key_is_remembered_unverified_until_accepted() {
+        let state = state("contacts");
+        state
+            .transaction(|tx| {
+                let tx = tx.scoped("srv", "alice");
+                assert_eq!(tx.observe_key("bob", b"k1")?, Seen::New);
+                assert_eq!(tx.observe_key("bob", b"k1")?, Seen::Same);
+                assert!(tx.accept_key("bob", true)?);
+                assert!(tx.contact("bob")?.unwrap().verified);
+                assert_eq!(tx.observe_key("bob", b"k2")?, Seen::Changed);
+                let c = tx.contact("bob")?.unwrap();
+                assert_eq!(
+                    (c.key.as_slice(), c.verified, c.changed),
+                    (&b"k2"[..], false, true)
+                );
+                // Acknowledged without verifying: no longer changed, still not verified.
+                assert!(tx.accept_key("bob", false)?);
+                let c = tx.contact("bob")?.unwrap();
+                assert_eq!((c.verified, c.changed), (false, false));
+                assert!(!tx.accept_key("nobody", true)?);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn the_outbox_keeps_its_order_through_a_replacement() {
+        let state = state("outbox");
+        let out = |text: &str, digest: u8| Outgoing {
+            room: "r".into(),
+            digest: vec![digest],
+            payload: vec![digest; 3],
+            text: text.into(),
+            counter: u64::from(digest),
+        };
+        state
+            .transaction(|tx| {
+                let tx = tx.scoped("srv", "alice");
+                tx.add_outbox(&out("first", 1))?;
+                tx.add_outbox(&out("second", 2))?;
+                tx.replace_outbox(&[1], &out("first", 9))?;
+                let texts: Vec<(String, u64)> = tx
+                    .outbox()?
+                    .into_iter()
+                    .map(|o| (o.text, o.counter))
+                    .collect();
+                assert_eq!(texts, [("first".into(), 9), ("second".into(), 2)]);
+                assert_eq!(tx.take_outbox("r", &[2])?.as_deref(), Some("second"));
+                assert_eq!(tx.take_outbox("r", &[2])?, None);
+                assert_eq!(tx.outbox()?.len(), 1);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn events_come_out_in_the_order_they_went_in_and_a_failed_transaction_keeps_nothing() {
+        let state = state("inbox");
+        let event = |room: &str| ChatEvent::Removed { room: room.into() };
+        state
+            .transaction(|tx| {
+                tx.scoped("srv", "alice")
+                    .push_events(&[event("a"), event("b")])
+            })
+            .unwrap();
+        let failed: Result<(), ClientError> = state.transaction(|tx| {
+            tx.scoped("srv", "alice").push_events(&[event("lost")])?;
+            Err(ClientError::Store(StoreError::Encoding(
+                "on purpose".into(),
+            )))
+        });
+        assert!(failed.is_err());
+        let popped = state
+            .transaction(|tx| {
+                let tx = tx.scoped("srv", "alice");
+                let mut out = Vec::new();
+                while let Some(e) = tx.pop_event()? {
+                    out.push(e);
+                }
+                Ok(out)
+            })
+            .unwrap();
+        assert_eq!(popped, [event("a"), event("b")]);
+    }
+
+    #[test]
+    fn a_pending_commit_with_a_welcome_left_to_send_survives_being_taken() {
+        let state = state("pending");
+        let commit = |room: &str, welcome: Option<Vec<u8>>| PendingCommit {
+            room: room.into(),
+            epoch: 7,
+            payload: b"commit".to_vec(),
+            invitee: welcome.as_ref().map(|_| "carol".to_owned()),
+            welcome,
+            taken: false,
+        };
+        state
+            .transaction(|tx| {
+                let tx = tx.scoped("srv", "alice");
+                tx.set_pending_commit(&commit("plain", None))?;
+                tx.set_pending_commit(&commit("invite", Some(b"welcome".to_vec())))?;
+                tx.pending_commit_taken("plain")?;
+                tx.pending_commit_taken("invite")?;
+                assert!(tx.pending_commit("plain")?.is_none());
+                let kept = tx.pending_commit("invite")?.unwrap();
+                assert!(kept.taken);
+                assert_eq!(kept.invitee.as_deref(), Some("carol"));
+                tx.forget_pending_commit("invite")?;
+                assert!(tx.pending_commit("invite")?.is_none());
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn messages_since_a_key_renewal_are_counted_from_the_renewal() {
+        let state = state("renewal");
+        state
+            .transaction(|tx| {
+                let tx = tx.scoped("srv", "alice");
+                assert_eq!(tx.self_updated("r", 100)?, 100);
+                assert_eq!(tx.self_updated("r", 200)?, 100, "first seen stays");
+                assert_eq!(tx.count_sent("r", 300)?.sent, 1);
+                let since = tx.count_sent("r", 300)?;
+                assert_eq!((since.sent, since.renewed_ms), (2, 100));
+                tx.set_self_updated("r", 400)?;
+                let since = tx.count_sent("r", 500)?;
+                assert_eq!((since.sent, since.renewed_ms), (1, 400));
+                Ok(())
+            })
+            .unwrap();
+    }
+}

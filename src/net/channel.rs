@@ -157,3 +157,165 @@ impl Opener {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ends of a real Noise transport (NN: no static keys, which chunking does
+    /// not care about): (initiator's halves, responder's halves).
+    fn ends() -> ((Sealer, Opener), (Sealer, Opener)) {
+        let params: snow::params::NoiseParams =
+            "Noise_NN_25519_ChaChaPoly_BLAKE2s".parse().unwrap();
+        let mut i = snow::Builder::new(params.clone())
+            .build_initiator()
+            .unwrap();
+        let mut r = snow::Builder::new(params).build_responder().unwrap();
+        let (mut buf, mut payload) = ([0u8; 256], [0u8; 256]);
+        let n = i.write_message(&[], &mut buf).unwrap();
+        r.read_message(&buf[..n], &mut payload).unwrap();
+        let n = r.write_message(&[], &mut buf).unwrap();
+        i.read_message(&buf[..n], &mut payload).unwrap();
+        (
+            split(i.into_stateless_transport_mode().unwrap()),
+            split(r.into_stateless_transport_mode().unwrap()),
+        )
+    }
+
+    /// The length prefixes of the frames in `wire`.
+    fn frame_lengths(mut wire: &[u8]) -> Vec<usize> {
+        let mut out = Vec::new();
+        while !wire.is_empty() {
+            let len = usize::from(u16::from_be_bytes([wire[0], wire[1]]));
+            out.push(len);
+            wire = &wire[2 + len..];
+        }
+        out
+    }
+
+    async fn open_all(opener: &mut Opener, mut wire: &[u8]) -> Result<Vec<u8>, NetError> {
+        opener.open(&mut wire, None, Duration::from_secs(1)).await
+    }
+
+    #[tokio::test]
+    async fn messages_are_cut_into_full_frames_and_put_back_together() {
+        let ((mut sealer, _), (_, mut opener)) = ends();
+        for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5] {
+            let message: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut wire = Vec::new();
+            sealer.seal(&message, &mut wire).unwrap();
+            let lengths = frame_lengths(&wire);
+            assert_eq!(
+                lengths.len(),
+                len.div_ceil(CHUNK).max(1),
+                "frames for {len} bytes"
+            );
+            assert!(lengths.iter().all(|&l| l <= MAX_FRAME));
+            // Every frame but the last is full.
+            let full = CHUNK + 1 + TAG_LEN;
+            assert!(lengths[..lengths.len() - 1].iter().all(|&l| l == full));
+            assert_eq!(
+                open_all(&mut opener, &wire).await.unwrap(),
+                message,
+                "{len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_refused_before_anything_is_written() {
+        let ((mut sealer, _), _) = ends();
+        let mut wire = Vec::new();
+        let err = sealer
+            .seal(&vec![0; MAX_MESSAGE + 1], &mut wire)
+            .unwrap_err();
+        assert!(matches!(err, NetError::MessageTooLarge { .. }), "{err:?}");
+        assert!(wire.is_empty());
+        assert!(matches!(
+            sealer.seal_chunk(&vec![0; CHUNK + 1], true, &mut wire),
+            Err(NetError::BadFrame(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_receiver_stops_a_sender_that_never_ends_its_message() {
+        let ((mut sealer, _), (_, mut opener)) = ends();
+        opener.limit = 2 * CHUNK;
+        let mut wire = Vec::new();
+        for _ in 0..3 {
+            sealer.seal_chunk(&[7; CHUNK], false, &mut wire).unwrap();
+        }
+        let err = open_all(&mut opener, &wire).await.unwrap_err();
+        assert!(matches!(err, NetError::MessageTooLarge { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_changed_replayed_or_reordered_frame_does_not_open() {
+        // Changed: one bit of the ciphertext flipped.
+        let ((mut sealer, _), (_, mut opener)) = ends();
+        let mut wire = Vec::new();
+        sealer.seal(b"pay bob 10", &mut wire).unwrap();
+        wire[5] ^= 1;
+        assert!(matches!(
+            open_all(&mut opener, &wire).await,
+            Err(NetError::Decrypt)
+        ));
+
+        // Replayed: the same frame a second time (the receiver expects the next nonce).
+        let ((mut sealer, _), (_, mut opener)) = ends();
+        let mut first = Vec::new();
+        sealer.seal(b"one", &mut first).unwrap();
+        assert_eq!(open_all(&mut opener, &first).await.unwrap(), b"one");
+        assert!(matches!(
+            open_all(&mut opener, &first).await,
+            Err(NetError::Decrypt)
+        ));
+
+        // Reordered: the second message before the first.
+        let ((mut sealer, _), (_, mut opener)) = ends();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        sealer.seal(b"first", &mut a).unwrap();
+        sealer.seal(b"second", &mut b).unwrap();
+        assert!(matches!(
+            open_all(&mut opener, &b).await,
+            Err(NetError::Decrypt)
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_flag_or_a_frame_too_short_for_its_tag_is_refused() {
+        let ((sealer, _), (_, mut opener)) = ends();
+        // A frame whose plaintext starts with flag 9, sealed with the real keys.
+        let mut wire = Vec::new();
+        let plain = [9u8, b'x'];
+        let len = plain.len() + TAG_LEN;
+        wire.extend_from_slice(&(len as u16).to_be_bytes());
+        wire.resize(2 + len, 0);
+        sealer
+            .keys
+            .write_message(0, &plain, &mut wire[2..])
+            .unwrap();
+        let err = open_all(&mut opener, &wire).await.unwrap_err();
+        assert!(matches!(err, NetError::Malformed(_)), "{err:?}");
+
+        let (_, (_, mut opener)) = ends();
+        let short = [0u8, 4, 1, 2, 3, 4];
+        let err = open_all(&mut opener, &short).await.unwrap_err();
+        assert!(matches!(err, NetError::BadFrame(4)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn both_directions_have_their_own_nonces() {
+        let ((mut a_seal, mut a_open), (mut b_seal, mut b_open)) = ends();
+        for round in 0..3u8 {
+            let (mut to_b, mut to_a) = (Vec::new(), Vec::new());
+            a_seal.seal(&[round; 10], &mut to_b).unwrap();
+            b_seal.seal(&[round + 100; 20], &mut to_a).unwrap();
+            assert_eq!(open_all(&mut b_open, &to_b).await.unwrap(), [round; 10]);
+            assert_eq!(
+                open_all(&mut a_open, &to_a).await.unwrap(),
+                [round + 100; 20]
+            );
+        }
+    }
+}

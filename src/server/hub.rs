@@ -226,3 +226,133 @@ impl Hub {
 pub(crate) async fn until_closed(closed: &mut watch::Receiver<bool>) {
     let _ = closed.wait_for(|c| *c).await.is_ok();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session handle with a queue of `items` items and `max_bytes` bytes, and the
+    /// receiving ends a session's writer would hold.
+    fn session(
+        id: u64,
+        items: usize,
+        max_bytes: usize,
+    ) -> (
+        SessionHandle,
+        mpsc::Receiver<Outbound>,
+        watch::Receiver<bool>,
+    ) {
+        let (tx, rx) = mpsc::channel(items);
+        let (close, closed) = watch::channel(false);
+        let handle = SessionHandle {
+            id,
+            tx,
+            queued: Arc::new(AtomicUsize::new(0)),
+            max_bytes,
+            close: Arc::new(close),
+        };
+        (handle, rx, closed)
+    }
+
+    fn item(bytes: &[u8]) -> Outbound {
+        Outbound {
+            bytes: bytes.into(),
+            dedup: Dedup::None,
+        }
+    }
+
+    #[test]
+    fn a_room_delivers_to_every_session_of_its_members_and_no_one_else() {
+        let hub = Hub::default();
+        hub.load(vec![
+            ("r".into(), "alice".into()),
+            ("r".into(), "bob".into()),
+        ]);
+        let (bob1, mut bob1_rx, _c1) = session(1, 8, 1 << 20);
+        let (bob2, mut bob2_rx, _c2) = session(2, 8, 1 << 20);
+        let (eve, mut eve_rx, _c3) = session(3, 8, 1 << 20);
+        hub.register("bob", bob1, 4);
+        hub.register("bob", bob2, 4);
+        hub.register("eve", eve, 4);
+        hub.deliver_to_room("r", &item(b"hello"));
+        assert_eq!(&*bob1_rx.try_recv().unwrap().bytes, b"hello");
+        assert_eq!(&*bob2_rx.try_recv().unwrap().bytes, b"hello");
+        assert!(eve_rx.try_recv().is_err(), "not a member");
+
+        // Membership changes take effect at once.
+        hub.join("r", "eve");
+        hub.leave("r", "bob");
+        hub.deliver_to_room("r", &item(b"again"));
+        assert!(bob1_rx.try_recv().is_err());
+        assert_eq!(&*eve_rx.try_recv().unwrap().bytes, b"again");
+        assert!(hub.is_member("r", "eve") && !hub.is_member("r", "bob"));
+        hub.forget("eve");
+        assert!(!hub.is_member("r", "eve"));
+    }
+
+    #[test]
+    fn a_user_over_the_session_limit_loses_the_oldest_session() {
+        let hub = Hub::default();
+        let (s1, _r1, c1) = session(1, 8, 1 << 20);
+        let (s2, _r2, c2) = session(2, 8, 1 << 20);
+        let (s3, mut r3, c3) = session(3, 8, 1 << 20);
+        hub.register("alice", s1, 2);
+        hub.register("alice", s2, 2);
+        hub.register("alice", s3, 2);
+        assert!(*c1.borrow(), "the oldest is closed");
+        assert!(!*c2.borrow() && !*c3.borrow());
+        hub.unregister("alice", 2);
+        hub.deliver_to_user("alice", &item(b"direct"));
+        assert_eq!(&*r3.try_recv().unwrap().bytes, b"direct");
+    }
+
+    #[test]
+    fn a_slow_reader_is_disconnected_not_waited_for() {
+        // In items: a queue of 2.
+        let hub = Hub::default();
+        hub.join("r", "slow");
+        let (slow, _rx, closed) = session(1, 2, 1 << 20);
+        let queued = slow.queued.clone();
+        hub.register("slow", slow, 4);
+        hub.deliver_to_room("r", &item(b"1"));
+        hub.deliver_to_room("r", &item(b"2"));
+        assert!(!*closed.borrow());
+        hub.deliver_to_room("r", &item(b"3"));
+        assert!(*closed.borrow(), "closed when its queue is full");
+        assert_eq!(
+            queued.load(Ordering::Acquire),
+            2,
+            "the refused item is not counted"
+        );
+
+        // In bytes: 10 bytes at most.
+        let hub = Hub::default();
+        let (slow, _rx, closed) = session(1, 100, 10);
+        hub.register("slow", slow, 4);
+        hub.deliver_to_user("slow", &item(&[0; 6]));
+        assert!(!*closed.borrow());
+        hub.deliver_to_user("slow", &item(&[0; 6]));
+        assert!(*closed.borrow(), "closed past its byte limit");
+    }
+
+    #[test]
+    fn the_byte_count_goes_down_as_the_writer_takes_items_out() {
+        let (s, _rx, _closed) = session(1, 8, 10);
+        assert!(s.reserve(6));
+        assert!(!s.reserve(5), "11 > 10");
+        s.taken(6);
+        assert!(s.reserve(10));
+        assert!(!s.reserve(usize::MAX), "no overflow");
+    }
+
+    #[test]
+    fn close_all_reaches_every_session() {
+        let hub = Hub::default();
+        let (a, _ra, ca) = session(1, 1, 10);
+        let (b, _rb, cb) = session(2, 1, 10);
+        hub.register("a", a, 1);
+        hub.register("b", b, 1);
+        hub.close_all();
+        assert!(*ca.borrow() && *cb.borrow());
+    }
+}

@@ -120,6 +120,67 @@ impl KeyedLimiter {
 mod tests {
     use super::*;
 
+    use std::time::Duration;
+
+    /// Moves `bucket`'s clock back by `secs`, as if that much time had passed.
+    fn age(bucket: &mut TokenBucket, secs: f64) {
+        bucket.last -= Duration::from_secs_f64(secs);
+    }
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_its_rate() {
+        let mut bucket = TokenBucket::new(2, 3);
+        assert!(bucket.take() && bucket.take() && bucket.take());
+        assert!(!bucket.take(), "burst spent");
+        assert!(!bucket.is_full());
+        // Half a second at 2/s: one token.
+        age(&mut bucket, 0.5);
+        assert!(bucket.take());
+        assert!(!bucket.take());
+        // A long pause refills up to the burst, not beyond.
+        age(&mut bucket, 3600.0);
+        assert!(bucket.is_full());
+        assert!(bucket.take() && bucket.take() && bucket.take());
+        assert!(!bucket.take());
+    }
+
+    #[test]
+    fn slow_rates_and_a_zero_burst_still_work() {
+        // One per hour, burst 0 is treated as 1 (a bucket that never allows is a bug).
+        let mut bucket = TokenBucket::per_second(1.0 / 3600.0, 0);
+        assert!(bucket.take());
+        assert!(!bucket.take());
+        age(&mut bucket, 1800.0);
+        assert!(!bucket.take(), "half the period gives half a token");
+        age(&mut bucket, 1800.0);
+        assert!(bucket.take());
+    }
+
+    #[test]
+    fn a_spent_key_is_not_forgotten_when_the_table_is_full() {
+        // Flooding the table with new keys must not reset a spent bucket.
+        let limiter = KeyedLimiter::new(1, 3600, 1);
+        assert!(limiter.take("mallory"));
+        assert!(!limiter.take("mallory"));
+        for i in 0..MAX_KEYS {
+            assert!(limiter.take(&format!("sock{i}")));
+        }
+        assert!(!limiter.take("mallory"));
+    }
+
+    #[test]
+    fn full_buckets_are_forgotten_when_the_table_is_full() {
+        // A fast rate: every bucket is full again almost at once.
+        let limiter = KeyedLimiter::new(1_000_000, 1, 1);
+        for i in 0..MAX_KEYS {
+            assert!(limiter.take(&format!("user{i}")));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(limiter.take("newcomer"));
+        let kept = limiter.buckets.lock().unwrap().len();
+        assert!(kept < MAX_KEYS, "{kept} buckets kept");
+    }
+
     #[test]
     fn each_key_has_its_own_bucket() {
         let limiter = KeyedLimiter::new(1, 3600, 2);

@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::{client, contains, tempdir};
 use smc::client::ChatEvent;
 use smc::{Client, ClientError, E2eError};
-use crate::support::{client, contains, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(20));
 const TOTAL: u64 = 40;

@@ -6,9 +6,9 @@ use crate::support;
 use smc::client::hazmat::RawAccess;
 use std::time::Duration;
 
+use crate::support::{client, contains, copy_dir, files_under, tempdir};
 use smc::client::ChatEvent;
 use smc::Client;
-use crate::support::{client, contains, copy_dir, files_under, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(20));
 

@@ -3,16 +3,15 @@
 //! a member added behind the group's back, swapped key packages and a changed user key
 //! are each detected or have no effect, and the user is told.
 
-
 use std::path::Path;
 
+use crate::support;
+use crate::support::events::{drain, texts, unreadable};
+use crate::support::evil::Evil;
+use crate::support::{client, tempdir};
 use rusqlite::{params, Connection};
 use smc::client::ChatEvent;
 use smc::{Client, ClientError, E2eError};
-use crate::support::events::{drain, texts, unreadable};
-use crate::support;
-use crate::support::evil::Evil;
-use crate::support::{client, tempdir};
 
 use crate::support::WAIT;
 

@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::tempdir;
 use smc::client::ChatEvent;
 use smc::Client;
-use crate::support::tempdir;
 
 const ROOM: &str = "load";
 

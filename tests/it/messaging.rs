@@ -7,9 +7,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::tempdir;
 use smc::client::{ChatEvent, MAX_TEXT};
 use smc::{Client, ClientError, Refusal, Server};
-use crate::support::tempdir;
 
 use crate::support::WAIT;
 

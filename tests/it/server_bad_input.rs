@@ -9,11 +9,11 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::tempdir;
 use smc::identity::StaticKeypair;
 use smc::net::{client_handshake, Established, Limits};
 use smc::proto::{encode, ClientFrame, Request, VERSION};
 use smc::{Client, ClientError, Refusal, Server};
-use crate::support::tempdir;
 
 use crate::support::WAIT;
 

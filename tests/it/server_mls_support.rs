@@ -9,9 +9,9 @@ use smc::client::hazmat::RawAccess;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use smc::{ClientError, Refusal};
 use crate::support::mls::Actor;
 use crate::support::{client, tempdir};
+use smc::{ClientError, Refusal};
 
 #[test]
 fn each_one_use_key_package_is_handed_out_exactly_once() {

@@ -5,8 +5,8 @@ use crate::support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use smc::Client;
 use crate::support::tempdir;
+use smc::Client;
 
 #[test]
 fn smc_server_serves_and_exits_cleanly_on_sigterm() {
@@ -56,7 +56,6 @@ fn smc_server_serves_and_exits_cleanly_on_sigterm() {
 
 #[test]
 fn smc_safety_number_prints_the_same_number_on_both_sides_and_verifies() {
-    
     let dir = tempdir("cli_safety");
     let server = support::server(&dir.join("server"));
     let address = server.address().to_string();

@@ -37,7 +37,6 @@ impl Evil {
         let conn = Connection::open(self.data.join("smc.db")).unwrap();
         edit(&conn);
         drop(conn);
-        self.server =
-            Some(super::server_at(&self.data, &self.address));
+        self.server = Some(super::server_at(&self.data, &self.address));
     }
 }

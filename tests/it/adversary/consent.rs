@@ -6,8 +6,8 @@ use smc::client::ChatEvent;
 use smc::proto::Request;
 
 use super::raw::Raw;
-use crate::support::tempdir;
 use super::{drain, start, texts};
+use crate::support::tempdir;
 
 fn open(dir: &std::path::Path, user: &str, address: &str) -> smc::Client {
     let mut c = smc::Client::open(dir.join(user), user).unwrap();

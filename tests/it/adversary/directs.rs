@@ -10,8 +10,8 @@ use smc::proto::{Event, Request};
 use smc::Refusal;
 
 use super::raw::Raw;
-use crate::support::tempdir;
 use super::{drain, pair, start, still_chatting, texts};
+use crate::support::tempdir;
 
 fn queued_for(data: &std::path::Path, user: &str) -> i64 {
     let db = Connection::open(data.join("smc.db")).unwrap();

@@ -6,9 +6,9 @@ use smc::client::hazmat::RawAccess;
 use smc::proto::Request;
 use smc::Refusal;
 
+use super::{drain, pair, start, still_chatting, texts, unreadable};
 use crate::support::evil::Evil;
 use crate::support::{client, tempdir};
-use super::{drain, pair, start, still_chatting, texts, unreadable};
 
 #[test]
 fn group_changes_are_taken_for_exactly_the_current_epoch() {

@@ -9,9 +9,9 @@ use smc::proto::{Reply, Request};
 use smc::Refusal;
 
 use super::raw::Raw;
+use super::{pair, start, still_chatting};
 use crate::support::mls::Actor;
 use crate::support::tempdir;
-use super::{pair, start, still_chatting};
 
 #[test]
 fn draining_someones_key_packages_only_yields_the_last_resort_one() {

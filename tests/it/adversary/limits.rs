@@ -10,8 +10,8 @@ use smc::net::Limits;
 use smc::proto::Request;
 
 use super::raw::Raw;
-use crate::support::{client, tempdir};
 use super::{pair, start, still_chatting};
+use crate::support::{client, tempdir};
 
 /// mallory's room holding one message of ~500 KiB, so that each History reply is
 /// about half a megabyte.

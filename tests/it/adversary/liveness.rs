@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use smc::ClientError;
 
-use crate::support::{client, tempdir};
 use super::{drain, start, texts};
+use crate::support::{client, tempdir};
 
 /// A TCP relay to `target` that can be frozen: it then holds both directions without
 /// closing anything.

@@ -5,8 +5,8 @@ use smc::proto::Request;
 use smc::Refusal;
 
 use super::raw::Raw;
-use crate::support::tempdir;
 use super::{pair, start, still_chatting};
+use crate::support::tempdir;
 
 #[test]
 fn lookalikes_of_a_user_or_a_room_cannot_register() {

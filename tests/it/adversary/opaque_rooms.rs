@@ -5,9 +5,9 @@
 use smc::proto::{Reply, Request};
 
 use super::raw::Raw;
+use super::{drain, start};
 use crate::support::mls::Actor;
 use crate::support::{client, tempdir};
-use super::{drain, start};
 
 #[test]
 fn an_invitee_of_an_untracked_room_speaks_its_wire_format() {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use smc::client::{ChatEvent, SelfUpdatePolicy};
 
-use crate::support::{client, copy_dir, tempdir};
 use super::{drain, start, texts, unreadable};
+use crate::support::{client, copy_dir, tempdir};
 
 #[test]
 fn a_stolen_state_stops_reading_after_the_members_next_self_update() {

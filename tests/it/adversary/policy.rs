@@ -9,10 +9,10 @@ use openmls_traits::OpenMlsProvider as _;
 use smc::proto::{Event, Request, ServerFrame};
 use smc::Refusal;
 
+use super::{drain, still_chatting, texts, unreadable};
 use crate::support::evil::Evil;
 use crate::support::mls::Actor;
 use crate::support::{client, tempdir};
-use super::{drain, still_chatting, texts, unreadable};
 
 #[test]
 fn removing_another_member_is_refused_by_the_server_and_by_the_clients() {

@@ -5,9 +5,9 @@
 use rusqlite::params;
 use smc::client::ChatEvent;
 
+use super::{drain, texts, unreadable};
 use crate::support::evil::Evil;
 use crate::support::{client, tempdir};
-use super::{drain, texts, unreadable};
 
 #[test]
 fn a_removed_members_message_delivered_after_the_removal_is_refused() {

@@ -3,9 +3,9 @@
 
 use rusqlite::params;
 
+use super::{drain, texts, unreadable};
 use crate::support::evil::Evil;
 use crate::support::{client, tempdir};
-use super::{drain, texts, unreadable};
 
 #[test]
 fn a_rewritten_sender_or_a_message_moved_to_another_room_is_refused() {

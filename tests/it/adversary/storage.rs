@@ -3,8 +3,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::tempdir;
 use super::{pair, start};
+use crate::support::tempdir;
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o7777

@@ -6,9 +6,9 @@ use smc::client::hazmat::RawAccess;
 use smc::proto::{Reply, Request};
 
 use super::raw::Raw;
+use super::{drain, pair, start, still_chatting, unreadable};
 use crate::support::mls::Actor;
 use crate::support::tempdir;
-use super::{drain, pair, start, still_chatting, unreadable};
 
 fn key_package_of(raw: &mut Raw, user: &str) -> Vec<u8> {
     match raw.request(Request::FetchKeyPackage { user: user.into() }) {
