@@ -15,6 +15,7 @@ use crate::Client;
 
 use super::super::CliError;
 use super::commands::{self, Command, Input, HELP};
+use super::notices::{self, Level};
 use super::terminal_safe;
 use super::worker::{Link, Request, Update, Worker};
 
@@ -215,83 +216,31 @@ fn shown(update: Update, current: &mut Option<String>, me: &str) -> Option<Strin
                     .join(" ")
             }
         )),
-        Update::Event(ChatEvent::Invited { room, by }) => note(format_args!(
-            "{by} invites you to #{room}: /accept {room} or /decline {room}"
-        )),
-        Update::Event(ChatEvent::Joined { room, by }) => {
-            note(format_args!("{by} added you to #{room}"));
-            if current.is_none() {
-                *current = Some(room);
+        Update::Event(event) => {
+            if let ChatEvent::Joined { room, .. } = &event {
+                if current.is_none() {
+                    *current = Some(room.clone());
+                }
+            }
+            for n in notices::of_event(&event) {
+                match n.level {
+                    Level::Info => note(n.text),
+                    Level::Warning => note(format_args!("WARNING: {}", n.text)),
+                }
             }
         }
-        Update::Event(ChatEvent::MembersChanged {
-            room,
-            added,
-            removed,
-        }) => {
-            for u in added {
-                note(format_args!("{u} joined #{room}"));
-            }
-            for u in removed {
-                note(format_args!("{u} left #{room}"));
-            }
-        }
-        Update::Event(ChatEvent::Removed { room }) => {
-            note(format_args!("you are no longer in #{room}"))
-        }
-        Update::Event(ChatEvent::KeyChanged { user }) => note(format_args!(
-            "WARNING: {user}'s key changed. Compare safety numbers (/verify {user}), then \
-             /verify {user} confirm; until then nothing is sent to rooms with {user}"
-        )),
-        Update::Event(ChatEvent::Missing {
-            room,
-            sender,
-            count,
-        }) => note(format_args!(
-            "{count} message(s) from {sender} in #{room} did not arrive"
-        )),
-        Update::Event(ChatEvent::Undecryptable {
-            room,
-            seq,
-            sender,
-            reason,
-        }) => note(format_args!(
-            "message {seq} of #{room} (from {sender}) cannot be shown: {reason}"
-        )),
-        Update::Queued { .. } => {}
-        Update::NotSent { room, error, .. } => note(format_args!("NOT sent to #{room}: {error}")),
-        Update::Created(room) => note(format_args!("created #{room} (end-to-end encrypted)")),
-        Update::Left(room) => note(format_args!("you left #{room}")),
-        Update::Members { room, members } => note(format_args!(
-            "members of #{room}: {}",
-            members
-                .iter()
-                .map(|m| {
-                    let mark = if m.name == me {
-                        " (you)"
-                    } else if m.changed {
-                        " (KEY CHANGED)"
-                    } else if m.verified {
-                        " (verified)"
-                    } else {
-                        ""
-                    };
-                    format!("{}{mark}", m.name)
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        Update::Queued { room, .. } => note(notices::queued(&room)),
+        Update::NotSent { room, error, .. } => note(notices::not_sent(&room, &error)),
+        Update::Created(room) => note(notices::created(&room)),
+        Update::Left(room) => note(notices::left(&room)),
+        Update::Members { room, members } => note(notices::members(&room, &members, me)),
         Update::Safety {
             user,
             number,
             verified,
         } => {
             note(format_args!("safety number with {user}: {number}"));
-            note(if verified {
-                format!("{user}'s key is verified")
-            } else {
-                format!("{user}'s key is not verified: compare the number with {user}, then /verify {user} confirm")
-            });
+            note(notices::verification(&user, verified));
         }
         Update::Notice { text, .. } => note(text),
         Update::Error { room, text } => match room {

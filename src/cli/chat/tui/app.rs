@@ -9,6 +9,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::client::{ChatEvent, Message};
 
 use super::super::commands::{self, Command, Input, HELP};
+use super::super::notices::{self, Level};
 use super::super::worker::{Link, Request, Update};
 use super::buffer::{Buffer, EntryKind};
 use super::editor::Editor;
@@ -206,11 +207,10 @@ impl App {
             }
             Update::Event(event) => self.on_event(event),
             Update::Sent(m) => self.message(&m),
-            Update::Queued { room, .. } => self.notice(
-                Some(&room),
-                "not connected: the message is encrypted and saved, and goes out when the \
-                 connection is back",
-            ),
+            Update::Queued { room, .. } => {
+                let text = notices::queued(&room);
+                self.notice(Some(&room), text);
+            }
             Update::NotSent { room, text, error } => {
                 let b = self.buffer(&room);
                 if let Some(i) = b.entries.iter().rposition(|e| {
@@ -218,7 +218,7 @@ impl App {
                 }) {
                     b.entries.remove(i);
                 }
-                self.warn(Some(&room), format!("not sent: {error}"));
+                self.warn(Some(&room), notices::not_sent(&room, &error));
                 if self.editor.is_empty() {
                     self.editor.set(&text);
                     self.notice(Some(&room), "your text is back in the input line");
@@ -226,37 +226,16 @@ impl App {
             }
             Update::Created(room) => {
                 self.buffer(&room).joined = true;
-                self.notice(
-                    Some(&room),
-                    format!(
-                        "created #{room}: end-to-end encrypted (MLS); /invite USER to add people"
-                    ),
-                );
+                self.notice(Some(&room), notices::created(&room));
             }
             Update::Left(room) => {
                 self.buffer(&room).joined = false;
-                self.notice(Some(&room), format!("you left #{room}"));
+                self.notice(Some(&room), notices::left(&room));
             }
             Update::Members { room, members } => {
                 if self.who_asked.remove(&room) {
-                    let list: Vec<String> = members
-                        .iter()
-                        .map(|m| {
-                            if m.name == self.user {
-                                format!("{} (you)", m.name)
-                            } else if m.changed {
-                                format!("{} (KEY CHANGED)", m.name)
-                            } else if m.verified {
-                                format!("{} (verified)", m.name)
-                            } else {
-                                format!("{} (not verified)", m.name)
-                            }
-                        })
-                        .collect();
-                    self.notice(
-                        Some(&room),
-                        format!("{} members: {}", members.len(), list.join(", ")),
-                    );
+                    let text = notices::members(&room, &members, &self.user);
+                    self.notice(Some(&room), text);
                 }
                 self.buffer(&room).members = members;
             }
@@ -289,20 +268,16 @@ impl App {
     }
 
     fn on_event(&mut self, event: ChatEvent) {
+        let notices = notices::of_event(&event);
         match event {
-            ChatEvent::Message(m) => self.message(&m),
+            ChatEvent::Message(m) => return self.message(&m),
             ChatEvent::Invited { room, by } => {
-                self.notice(
-                    None,
-                    format!("{by} invites you to #{room}: /accept {room} or /decline {room}"),
-                );
                 if self.prompt.is_none() {
                     self.prompt = Some(Prompt::Invitation { room, by });
                 }
             }
             ChatEvent::Joined { room, by } => {
                 self.buffer(&room).joined = true;
-                self.notice(Some(&room), format!("{by} added you to #{room}"));
                 let n = self.index(&room);
                 if n != self.current {
                     self.notice(
@@ -311,57 +286,30 @@ impl App {
                     );
                 }
             }
-            ChatEvent::MembersChanged {
-                room,
-                added,
-                removed,
-            } => {
-                for u in added {
-                    self.notice(Some(&room), format!("{u} joined #{room}"));
-                }
-                for u in removed {
-                    self.notice(Some(&room), format!("{u} left #{room}"));
-                }
-            }
-            ChatEvent::Removed { room } => {
-                self.buffer(&room).joined = false;
-                self.warn(Some(&room), format!("you are no longer in #{room}"));
-            }
+            ChatEvent::Removed { room } => self.buffer(&room).joined = false,
             ChatEvent::KeyChanged { user } => {
+                // Also said in every other room that has them.
+                let text = notices::key_changed(&user);
                 let rooms: Vec<String> = self
                     .buffers
                     .iter()
-                    .filter(|b| b.members.iter().any(|m| m.name == user))
-                    .map(|b| b.room.clone())
+                    .enumerate()
+                    .filter(|(i, b)| *i != self.current && b.members.iter().any(|m| m.name == user))
+                    .map(|(_, b)| b.room.clone())
                     .collect();
-                let text = format!(
-                    "{user}'s key changed: their safety number is new. Compare it (/verify \
-                     {user}); nothing is sent to rooms with {user} until you confirm"
-                );
-                self.warn(None, text.clone());
                 for room in rooms {
-                    if self.buffers[self.current].room != room {
-                        self.warn(Some(&room), text.clone());
-                    }
+                    self.warn(Some(&room), text.clone());
                 }
             }
-            ChatEvent::Missing {
-                room,
-                sender,
-                count,
-            } => self.warn(
-                Some(&room),
-                format!("{count} message(s) from {sender} did not arrive"),
-            ),
-            ChatEvent::Undecryptable {
-                room,
-                seq,
-                sender,
-                reason,
-            } => self.warn(
-                Some(&room),
-                format!("message {seq} (from {sender}) cannot be shown: {reason}"),
-            ),
+            ChatEvent::MembersChanged { .. }
+            | ChatEvent::Missing { .. }
+            | ChatEvent::Undecryptable { .. } => {}
+        }
+        for n in notices {
+            match n.level {
+                Level::Info => self.notice(n.room.as_deref(), n.text),
+                Level::Warning => self.warn(n.room.as_deref(), n.text),
+            }
         }
     }
 
@@ -607,3 +555,7 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;
