@@ -1,12 +1,10 @@
 //! The `smc` program's conventions: help, version, exit codes, settings from flags,
 //! environment and config file (in that order), keys and fingerprints, JSON logs.
 
-use crate::support;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::support::tempdir;
+use crate::support::{self, tempdir};
 
 fn smc(dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_smc"));

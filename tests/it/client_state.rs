@@ -2,17 +2,16 @@
 //! conversation loses, repeats and reuses nothing; the state is encrypted at rest with
 //! a passphrase, and private (0600) without one.
 
-use crate::support;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{client, contains, tempdir};
 use smc::client::ChatEvent;
 use smc::{Client, ClientError, E2eError};
+
+use crate::support::{self, client, contains, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(20));
 const TOTAL: u64 = 40;

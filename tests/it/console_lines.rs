@@ -1,15 +1,13 @@
 //! `smc chat` through pipes (line mode): one message per line in and out, commands,
 //! reconnection after the server goes away, and the first-run trust rules.
 
-use crate::support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use crate::support::tempdir;
+use crate::support::{self, tempdir};
 
 const WAIT: Duration = Duration::from_secs(30);
 

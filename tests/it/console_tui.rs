@@ -1,10 +1,7 @@
 //! `smc chat` full screen, driven for real in tmux: first-run trust, two people talking,
 //! unread counts, scrollback, a multi-line paste, resizing, safety numbers, NO_COLOR.
 
-use crate::support;
-
-use crate::support::tempdir;
-use crate::support::tmux::Tmux;
+use crate::support::{self, tempdir, tmux::Tmux};
 
 fn smc_chat(dir: &std::path::Path, user: &str, address: &str, extra: &str) -> String {
     format!(

@@ -1,14 +1,13 @@
 //! End-to-end encryption with MLS, on a real server over loopback: groups of two,
 //! three and fifty; invitations while offline; leaving; what the server stores.
 
-use crate::support;
-
 use smc::client::hazmat::RawAccess;
 use std::time::Duration;
 
-use crate::support::{client, contains, copy_dir, files_under, tempdir};
 use smc::client::ChatEvent;
 use smc::Client;
+
+use crate::support::{self, client, contains, copy_dir, files_under, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(20));
 

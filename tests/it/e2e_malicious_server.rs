@@ -5,15 +5,16 @@
 
 use std::path::Path;
 
-use crate::support;
-use crate::support::events::{drain, texts, unreadable};
-use crate::support::evil::Evil;
-use crate::support::{client, tempdir};
 use rusqlite::{params, Connection};
 use smc::client::ChatEvent;
 use smc::{Client, ClientError, E2eError};
 
-use crate::support::WAIT;
+use crate::support::{
+    self, client,
+    events::{drain, texts, unreadable},
+    evil::Evil,
+    tempdir, WAIT,
+};
 
 /// alice and bob in room "r", bob has read everything.
 fn pair(dir: &Path, evil: &Evil) -> (Client, Client) {

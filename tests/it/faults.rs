@@ -8,8 +8,6 @@
 //! Lengths: `SMC_FAULT_KILLS` (default 10) kills per run; `SMC_FAULT_SEED` replays a
 //! run's random moments (each run prints its seed).
 
-use crate::support;
-
 use smc::client::hazmat::RawAccess;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -19,9 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::tempdir;
 use smc::client::ChatEvent;
 use smc::Client;
+
+use crate::support::{self, tempdir};
 
 const ROOM: &str = "load";
 

@@ -1,19 +1,15 @@
-//! The v2 server and client on loopback: rooms, real-time and offline delivery,
+//! The server and client on loopback: rooms, real-time and offline delivery,
 //! restarts, identities and pinned keys.
-
-use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::tempdir;
 use smc::client::{ChatEvent, MAX_TEXT};
+use smc::proto::{Event, ServerFrame};
 use smc::{Client, ClientError, Refusal, Server};
 
-use crate::support::WAIT;
-
-use crate::support::server;
+use crate::support::{self, server, tempdir, WAIT};
 
 fn client(home: &Path, user: &str, server: &Server) -> Client {
     let mut c = Client::open(home, user).unwrap();
@@ -23,7 +19,7 @@ fn client(home: &Path, user: &str, server: &Server) -> Client {
 }
 
 #[test]
-fn a_message_reaches_a_connected_member_at_once_without_polling() {
+fn a_message_reaches_a_member_waiting_in_recv_at_once() {
     let dir = tempdir("v2_realtime");
     let server = server(&dir.join("server"));
     let mut alice = client(&dir.join("alice"), "alice", &server);
@@ -54,6 +50,33 @@ fn a_message_reaches_a_connected_member_at_once_without_polling() {
         .recv(Some(Duration::from_millis(200)))
         .unwrap()
         .is_none());
+}
+
+#[test]
+fn the_server_pushes_a_message_to_a_member_who_asks_for_nothing() {
+    // Real time without polling: once bob's session is up, the server writes alice's
+    // message to his connection although bob sends no request at all. bob is a raw
+    // protocol session, so nothing on his side can be fetching.
+    let dir = tempdir("v2_push");
+    let server = server(&dir.join("server"));
+    let mut alice = client(&dir.join("alice"), "alice", &server);
+    alice.create_room("general").unwrap();
+    let (mut bob, _mls) = support::raw::member(&server, &mut alice, "general", "bob");
+    // What the invitation brought (the Welcome, the commit) first.
+    while bob.next_frame(Duration::from_millis(500)).is_some() {}
+    let sent = alice.send("general", "pushed to bob").unwrap();
+    match bob.next_frame(WAIT.unwrap()) {
+        Some(ServerFrame::Event(Event::Message(envelope))) => {
+            assert_eq!(envelope.id, sent.id);
+            assert_eq!(
+                (envelope.room.as_str(), envelope.sender.as_str()),
+                ("general", "alice")
+            );
+            // End-to-end encrypted: the server relayed ciphertext.
+            assert!(!support::contains(&envelope.payload, b"pushed to bob"));
+        }
+        other => panic!("no message pushed: {other:?}"),
+    }
 }
 
 #[test]

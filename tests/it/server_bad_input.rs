@@ -1,21 +1,18 @@
 //! Bad input against the v2 server: each bad peer gets an error or a disconnect, the
 //! server keeps serving everyone else, and nothing acknowledged is lost.
 
-use crate::support;
-
 use smc::client::hazmat::RawAccess;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::tempdir;
 use smc::identity::StaticKeypair;
 use smc::net::{client_handshake, Established, Limits};
 use smc::proto::{encode, ClientFrame, Request, VERSION};
 use smc::{Client, ClientError, Refusal, Server};
 
-use crate::support::WAIT;
+use crate::support::{self, tempdir, WAIT};
 
 fn limits() -> Limits {
     Limits {

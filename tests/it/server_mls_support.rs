@@ -3,15 +3,13 @@
 //! first-per-epoch commits. (Clients publish real key packages when they connect; the
 //! tests account for them.)
 
-use crate::support;
-
 use smc::client::hazmat::RawAccess;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use crate::support::mls::Actor;
-use crate::support::{client, tempdir};
 use smc::{ClientError, Refusal};
+
+use crate::support::{self, client, mls::Actor, tempdir};
 
 #[test]
 fn each_one_use_key_package_is_handed_out_exactly_once() {

@@ -1,12 +1,11 @@
 //! `smc server` as a real process: listens, logs, serves, drains on SIGTERM.
 
-use crate::support;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::tempdir;
 use smc::Client;
+
+use crate::support::{self, tempdir};
 
 #[test]
 fn smc_server_serves_and_exits_cleanly_on_sigterm() {

@@ -29,7 +29,7 @@ def connect(home: Path, user: str, server: smc.Server) -> smc.Client:
     return c
 
 
-def test_real_time_delivery_without_polling(server: smc.Server, tmp_path: Path) -> None:
+def test_real_time_delivery_to_a_member_waiting_in_recv(server: smc.Server, tmp_path: Path) -> None:
     with connect(tmp_path / "a", "alice", server) as alice, connect(tmp_path / "b", "bob", server) as bob:
         alice.create_room("general")
         alice.invite("general", "bob")

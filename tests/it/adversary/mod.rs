@@ -6,7 +6,7 @@
 
 use crate::support;
 
-mod raw;
+pub use crate::support::raw;
 
 mod consent;
 mod directs;
@@ -73,24 +73,11 @@ pub fn still_chatting(alice: &mut Client, bob: &mut Client, room: &str, label: &
     assert_eq!(alice.recv(WAIT).unwrap().unwrap().text, b);
 }
 
-/// mallory, a real member of `room` (he publishes a key package of his own making,
-/// alice invites him, he accepts): his raw session and his MLS identity.
+/// mallory, a real member of `room` (see [`raw::member`]).
 pub fn mallory_in(
     server: &Server,
     alice: &mut Client,
     room: &str,
 ) -> (raw::Raw, support::mls::Actor) {
-    let mut mallory = raw::Raw::hello(server.address(), "mallory").unwrap();
-    let actor = support::mls::Actor::new(b"mallory");
-    mallory
-        .request(smc::proto::Request::PublishKeyPackages {
-            packages: vec![actor.key_package()],
-            last_resort: None,
-        })
-        .unwrap();
-    alice.invite(room, "mallory").unwrap();
-    mallory
-        .request(smc::proto::Request::Accept { room: room.into() })
-        .unwrap();
-    (mallory, actor)
+    raw::member(server, alice, room, "mallory")
 }

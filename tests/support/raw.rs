@@ -140,3 +140,24 @@ impl Raw {
         false
     }
 }
+
+/// `user`, a real member of `room` through a raw session: he publishes a key package
+/// of his own making ([`crate::support::mls::Actor`]), `inviter` invites him, he
+/// accepts. Returns his session and his MLS identity.
+pub fn member(
+    server: &smc::Server,
+    inviter: &mut smc::Client,
+    room: &str,
+    user: &str,
+) -> (Raw, crate::support::mls::Actor) {
+    let mut raw = Raw::hello(server.address(), user).unwrap();
+    let actor = crate::support::mls::Actor::new(user.as_bytes());
+    raw.request(Request::PublishKeyPackages {
+        packages: vec![actor.key_package()],
+        last_resort: None,
+    })
+    .unwrap();
+    inviter.invite(room, user).unwrap();
+    raw.request(Request::Accept { room: room.into() }).unwrap();
+    (raw, actor)
+}
