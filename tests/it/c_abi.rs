@@ -7,6 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -291,4 +293,47 @@ fn c_clients_probe_and_insist_on_the_servers_fingerprint() {
         run(&exe, &[dir.as_os_str()]),
         "all server trust checks passed\n"
     );
+}
+
+#[test]
+fn c_clients_get_key_changed_and_undecryptable_and_go_on() {
+    // The server is this test's, so that it can change what the server holds between
+    // the C program's phases, as an operator (a released name) and an attacker (an
+    // altered message) would.
+    let exe = compile("tests/c/key_trouble.c", "key_trouble", false);
+    let dir = fresh_dir("key_trouble");
+    let mut server = support::evil::Evil::start(&dir.join("server"));
+    let phase = |address: &str, name: &str| {
+        let out = run(&exe, &[address.as_ref(), dir.as_os_str(), name.as_ref()]);
+        assert_eq!(out, format!("{name} passed\n"));
+    };
+    phase(&server.address, "setup");
+
+    // bob lost his keys: the operator releases his name.
+    let release = Command::new(env!("CARGO_BIN_EXE_smc"))
+        .args(["admin", "release", "bob", "--data-dir"])
+        .arg(dir.join("server"))
+        .env_remove("SMC_CONFIG")
+        .output()
+        .unwrap();
+    assert!(release.status.success(), "{release:?}");
+    // The last message of the room ("damaged") altered in the server's store.
+    server.tamper(|db| {
+        let (seq, mut payload): (i64, Vec<u8>) = db
+            .query_row(
+                "SELECT seq, payload FROM messages WHERE room = 'r' ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let middle = payload.len() / 2;
+        payload[middle] ^= 0x55;
+        db.execute(
+            "UPDATE messages SET payload = ?2 WHERE room = 'r' AND seq = ?1",
+            rusqlite::params![seq, payload],
+        )
+        .unwrap();
+    });
+    phase(&server.address, "undecryptable");
+    phase(&server.address, "key_changed");
 }
