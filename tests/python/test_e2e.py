@@ -1,10 +1,15 @@
 """End-to-end encryption from Python, through the wheel: events, safety numbers,
 verification, the passphrase-encrypted state, and unreadable messages reported as
-exceptions (with a server whose database is tampered with between runs)."""
+exceptions (with a server whose database is tampered with between runs); a changed key
+(smc.KeyChanged and the key_changed event), a dropped message (missing), a left room
+routed again."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +122,111 @@ def test_a_replayed_message_raises_undecryptable_and_recv_goes_on(tmp_path: Path
         alice.send("r", "the real next one")
         assert bob.recv(timeout=10).text == "the real next one"
         assert [m.text for m in bob.history("r")] == ["pay 10 € to bob", "the real next one"]
+
+
+def release(data: Path, user: str) -> None:
+    """The operator releases ``user``'s name (``smc admin release``), as after a lost key."""
+    out = subprocess.run(
+        [sys.executable, "-m", "smc", "admin", "release", user, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def test_a_changed_key_raises_key_changed_and_is_an_event(tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    with smc.Server(data) as server:
+        alice = connect(tmp_path / "a", "alice", server.address)
+        bob = connect(tmp_path / "b", "bob", server.address)
+        alice.create_room("r")
+        alice.invite("r", "bob")
+        alice.verify("bob")
+        before = alice.safety_number("bob")
+        bob.close()
+
+        # bob lost his key; the name is released and a new key takes it.
+        release(data, "bob")
+        new_bob = connect(tmp_path / "b2", "bob", server.address)
+        alice.create_room("r2")
+        with pytest.raises(smc.KeyChanged) as info:
+            alice.invite("r2", "bob")
+        assert info.value.user == "bob"
+        assert isinstance(info.value, smc.EncryptionError)
+        events = [e for e in drain(alice) if isinstance(e, smc.Event)]
+        assert any(e.kind == "key_changed" and e.user == "bob" for e in events), events
+        assert alice.safety_number("bob") != before
+        assert not alice.is_verified("bob"), "a new key is not verified"
+        # Nothing goes to the room the old key is in until alice acknowledges.
+        with pytest.raises(smc.KeyChanged):
+            alice.send("r", "is that you?")
+        alice.acknowledge_key_change("bob")
+        alice.send("r", "is that you?")
+        alice.invite("r2", "bob")
+        alice.send("r2", "welcome back")
+        assert new_bob.recv(timeout=10).text == "welcome back"
+
+
+def test_a_message_the_server_dropped_is_a_missing_event(tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    server = smc.Server(data)
+    server.start()
+    port = int(server.address.rsplit(":", 1)[1])
+    alice = connect(tmp_path / "a", "alice", server.address)
+    bob = connect(tmp_path / "b", "bob", server.address)
+    alice.create_room("r")
+    alice.invite("r", "bob")
+    drain(bob)
+    bob.close()
+    for text in ["one", "two", "three"]:
+        alice.send("r", text)
+    alice.close()
+    server.stop()
+
+    # The server drops "two" while bob is away.
+    db = sqlite3.connect(data / "smc.db")
+    (last,) = db.execute("SELECT last_seq FROM rooms WHERE name = 'r'").fetchone()
+    db.execute("DELETE FROM messages WHERE room = 'r' AND seq = ?", (last - 1,))
+    db.commit()
+    db.close()
+
+    with smc.Server(data, port=port) as server:
+        bob.connect(server.address)
+        events = drain(bob)
+        texts = [e.text for e in events if isinstance(e, smc.Message)]
+        assert texts == ["one", "three"], events
+        missing = [e for e in events if isinstance(e, smc.Event) and e.kind == "missing"]
+        assert [(e.room, e.user, e.count) for e in missing] == [("r", "alice", 1)], events
+
+
+def test_a_left_room_routed_again_by_the_server_stays_unreadable(tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    server = smc.Server(data)
+    server.start()
+    port = int(server.address.rsplit(":", 1)[1])
+    alice = connect(tmp_path / "a", "alice", server.address)
+    bob = connect(tmp_path / "b", "bob", server.address)
+    alice.create_room("r")
+    alice.invite("r", "bob")
+    drain(bob)
+    bob.leave("r")
+    left = [e for e in drain(alice) if isinstance(e, smc.Event)]
+    assert any(e.kind == "members_changed" and e.removed == ["bob"] for e in left), left
+    alice.send("r", "bob is gone")
+    bob.close()
+    alice.close()
+    server.stop()
+
+    # A malicious server routes the room to bob again.
+    db = sqlite3.connect(data / "smc.db")
+    db.execute("INSERT INTO members (room, user, joined_seq) VALUES ('r', 'bob', 0)")
+    db.commit()
+    db.close()
+    with smc.Server(data, port=port) as server:
+        bob.connect(server.address)
+        events = drain(bob)
+        assert not [e for e in events if isinstance(e, smc.Message)], events
+        unreadable = [e for e in events if isinstance(e, smc.Event) and e.kind == "undecryptable"]
+        assert unreadable and all(e.room == "r" for e in unreadable), events
+        assert all("no longer in the room" in e.reason for e in unreadable), events
