@@ -73,31 +73,6 @@ fn kills() -> usize {
         .unwrap_or(10)
 }
 
-/// A real `smc server` process on `data`, listening on `listen`.
-fn start_server(data: &Path, listen: &str) -> (Child, String) {
-    // The port of a killed server may take a moment to be free again.
-    for _ in 0..100 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
-            .args(["server", "--listen", listen, "--data-dir"])
-            .arg(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("smc server listening on ") {
-            let address = rest.split_once(' ').unwrap().0.to_owned();
-            return (child, address);
-        }
-        let _ = child.wait();
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("smc server does not start on {listen}");
-}
-
 /// Opens `user`'s client, connecting as soon as the server is there.
 fn open(home: &Path, user: &str, address: &str) -> Client {
     let mut c = Client::open(home, user).unwrap();
@@ -253,7 +228,7 @@ fn the_server_killed_again_and_again_under_load_loses_nothing_acknowledged() {
     debug_logs();
     let dir = tempdir("faults_server_kills");
     let data = dir.join("data");
-    let (mut server, address) = start_server(&data, "127.0.0.1:0");
+    let (mut server, address) = support::server_process(&data, "127.0.0.1:0");
     let users = ["alice", "bob", "carol", "dave"];
     room(&dir, &users, &address);
     let stop = Arc::new(AtomicBool::new(false));
@@ -310,7 +285,7 @@ fn the_server_killed_again_and_again_under_load_loses_nothing_acknowledged() {
         if k % 3 == 2 {
             std::thread::sleep(rng.millis(0, 300)); // down for a while
         }
-        server = start_server(&data, &address).0;
+        server = support::server_process(&data, &address).0;
     }
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
@@ -413,7 +388,7 @@ impl SenderProcess {
 fn the_server_and_the_clients_killed_together_lose_nothing_acknowledged() {
     let dir = tempdir("faults_both_killed");
     let data = dir.join("data");
-    let (mut server, address) = start_server(&data, "127.0.0.1:0");
+    let (mut server, address) = support::server_process(&data, "127.0.0.1:0");
     let users = ["alice", "bob", "carol"];
     room(&dir, &users, &address);
     let senders = ["alice", "bob"];
@@ -444,7 +419,7 @@ fn the_server_and_the_clients_killed_together_lose_nothing_acknowledged() {
             running.insert(user, spawn_sender(&dir, user, &address, generation));
         }
         if what != 1 {
-            server = start_server(&data, &address).0;
+            server = support::server_process(&data, &address).0;
         }
     }
     std::thread::sleep(Duration::from_millis(700));
@@ -536,7 +511,7 @@ fn a_full_disk_on_the_server_refuses_sends_clearly_serves_reads_and_recovers() {
     let dir = tempdir("faults_server_disk_full");
     let disk = SmallDisk::mount(&dir.join("disk"), "16m");
     let data = disk.path.join("data");
-    let (mut server, address) = start_server(&data, "127.0.0.1:0");
+    let (mut server, address) = support::server_process(&data, "127.0.0.1:0");
     room(&dir, &["alice", "bob"], &address);
     let mut alice = open(&dir.join("alice"), "alice", &address);
     let mut acked = send_some(&mut alice, 20);
@@ -589,7 +564,7 @@ fn a_full_disk_on_the_server_refuses_sends_clearly_serves_reads_and_recovers() {
     // Nothing is corrupt after the failed writes: the server restarts on the data.
     server.kill().unwrap();
     server.wait().unwrap();
-    let (mut server, _) = start_server(&data, &address);
+    let (mut server, _) = support::server_process(&data, &address);
     check_everyone_has_everything(&dir, &["alice", "bob"], &address, &acked, &acked);
     server.kill().unwrap();
     let _ = server.wait();
@@ -598,7 +573,7 @@ fn a_full_disk_on_the_server_refuses_sends_clearly_serves_reads_and_recovers() {
 #[test]
 fn a_full_disk_under_a_clients_home_fails_its_send_clearly_and_loses_nothing() {
     let dir = tempdir("faults_client_disk_full");
-    let (mut server, address) = start_server(&dir.join("data"), "127.0.0.1:0");
+    let (mut server, address) = support::server_process(&dir.join("data"), "127.0.0.1:0");
     let disk = SmallDisk::mount(&dir.join("disk"), "8m");
     // alice's home lives on the small disk.
     let home = disk.path.join("alice");
@@ -656,7 +631,7 @@ fn damage(file: &Path, from: usize, stride: usize, cut: Option<u64>) {
 fn a_damaged_server_store_is_refused_at_start_naming_the_file_and_admin_check_finds_it() {
     let dir = tempdir("faults_corrupt_server");
     let data = dir.join("data");
-    let (mut server, address) = start_server(&data, "127.0.0.1:0");
+    let (mut server, address) = support::server_process(&data, "127.0.0.1:0");
     room(&dir, &["alice", "bob"], &address);
     // A clean stop (SIGTERM): everything is in smc.db itself, no -wal file to lean on.
     // SAFETY: a plain kill(2) of our own child process.
@@ -722,7 +697,7 @@ fn a_damaged_server_store_is_refused_at_start_naming_the_file_and_admin_check_fi
 #[test]
 fn a_damaged_client_state_is_refused_at_open_naming_the_file() {
     let dir = tempdir("faults_corrupt_client");
-    let (mut server, address) = start_server(&dir.join("data"), "127.0.0.1:0");
+    let (mut server, address) = support::server_process(&dir.join("data"), "127.0.0.1:0");
     room(&dir, &["alice", "bob"], &address);
     let home = dir.join("alice");
     let state = home.join("state.db");
@@ -770,7 +745,7 @@ fn a_damaged_client_state_is_refused_at_open_naming_the_file() {
 fn a_network_that_delays_cuts_and_resets_loses_and_duplicates_nothing() {
     debug_logs();
     let dir = tempdir("faults_network");
-    let (mut server, upstream) = start_server(&dir.join("data"), "127.0.0.1:0");
+    let (mut server, upstream) = support::server_process(&dir.join("data"), "127.0.0.1:0");
     let mut rng = Rng::new();
     let proxy = support::fault_proxy::FaultProxy::start(&upstream, rng.next());
     let address = proxy.address.clone();
@@ -831,7 +806,7 @@ fn a_network_that_delays_cuts_and_resets_loses_and_duplicates_nothing() {
 #[test]
 fn a_message_sent_again_after_a_lost_answer_is_stored_once() {
     let dir = tempdir("faults_resend");
-    let (mut server, address) = start_server(&dir.join("data"), "127.0.0.1:0");
+    let (mut server, address) = support::server_process(&dir.join("data"), "127.0.0.1:0");
     room(&dir, &["alice", "bob"], &address);
     let mut alice = open(&dir.join("alice"), "alice", &address);
     let first = alice.send(ROOM, "only once").unwrap();
@@ -860,7 +835,7 @@ fn a_message_sent_again_after_a_lost_answer_is_stored_once() {
 fn a_message_left_in_the_outbox_while_the_group_moved_on_is_encrypted_again_and_read() {
     let dir = tempdir("faults_old_epoch");
     let data = dir.join("data");
-    let (mut server, address) = start_server(&data, "127.0.0.1:0");
+    let (mut server, address) = support::server_process(&data, "127.0.0.1:0");
     let users = ["alice", "bob"];
     room(&dir, &users, &address);
     let mut alice = open(&dir.join("alice"), "alice", &address);
@@ -878,7 +853,7 @@ fn a_message_left_in_the_outbox_while_the_group_moved_on_is_encrypted_again_and_
     }
     assert!(alice.send(ROOM, "from an old epoch").is_err());
     drop(alice);
-    server = start_server(&data, &address).0;
+    server = support::server_process(&data, &address).0;
     // Meanwhile the group moves on further than any member keeps keys for.
     let mut bob = open(&dir.join("bob"), "bob", &address);
     for _ in 0..smc::e2e::group::MAX_PAST_EPOCHS + 2 {

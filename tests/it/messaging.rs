@@ -312,7 +312,6 @@ fn a_message_too_large_is_refused_with_a_clear_error_and_nothing_else_breaks() {
 
 #[test]
 fn stopping_the_server_under_load_commits_everything_it_accepted() {
-    use std::sync::{Arc, Mutex};
     let dir = tempdir("v2_stop_under_load");
     let data = dir.join("server");
     let server = server(&data);
@@ -329,29 +328,11 @@ fn stopping_the_server_under_load_commits_everything_it_accepted() {
     }
     // dave, the witness, is away while three others send as fast as they can.
     drop(dave);
-    let acked = Arc::new(Mutex::new(Vec::new()));
-    let senders: Vec<_> = [alice, bob, carol]
-        .into_iter()
-        .map(|mut c| {
-            let acked = acked.clone();
-            std::thread::spawn(move || {
-                for i in 0.. {
-                    let text = format!("{} {i}", c.user());
-                    match c.send("load", &text) {
-                        Ok(_) => acked.lock().unwrap().push(text),
-                        Err(_) => return, // the server stopped
-                    }
-                }
-            })
-        })
-        .collect();
+    let senders = support::Senders::start(vec![alice, bob, carol], "load");
     std::thread::sleep(Duration::from_millis(500));
     // A graceful stop while requests are in flight: it returns once drained.
     server.stop();
-    for s in senders {
-        s.join().unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = senders.acknowledged();
     assert!(acked.len() > 20, "too little load: {}", acked.len());
 
     // What the store holds right after the stop (the server is not running).

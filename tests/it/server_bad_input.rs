@@ -40,12 +40,8 @@ struct Witnesses {
 impl Witnesses {
     fn new(dir: &Path, server: &Server) -> Self {
         let address = server.address().to_string();
-        let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
-        alice.set_auto_join(true);
-        alice.connect(&address).unwrap();
-        let mut bob = Client::open(dir.join("bob"), "bob").unwrap();
-        bob.set_auto_join(true);
-        bob.connect(&address).unwrap();
+        let mut alice = support::client(&dir.join("alice"), "alice", &address);
+        let bob = support::client(&dir.join("bob"), "bob", &address);
         alice.create_room("r").unwrap();
         alice.invite("r", "bob").unwrap();
         Witnesses {

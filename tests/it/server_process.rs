@@ -3,8 +3,6 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use smc::Client;
-
 use crate::support::{self, tempdir};
 
 #[test]
@@ -20,12 +18,8 @@ fn smc_server_serves_and_exits_cleanly_on_sigterm() {
         .unwrap();
     let (address, _) = support::server_banner(&mut child);
 
-    let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
-    alice.set_auto_join(true);
-    alice.connect(&address).unwrap();
-    let mut bob = Client::open(dir.join("bob"), "bob").unwrap();
-    bob.set_auto_join(true);
-    bob.connect(&address).unwrap();
+    let mut alice = support::client(&dir.join("alice"), "alice", &address);
+    let mut bob = support::client(&dir.join("bob"), "bob", &address);
     alice.create_room("cli").unwrap();
     alice.invite("cli", "bob").unwrap();
     alice.send("cli", "through the CLI server").unwrap();
@@ -59,12 +53,8 @@ fn smc_safety_number_prints_the_same_number_on_both_sides_and_verifies() {
     let server = support::server(&dir.join("server"));
     let address = server.address().to_string();
     {
-        let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
-        alice.set_auto_join(true);
-        alice.connect(&address).unwrap();
-        let mut bob = Client::open(dir.join("bob"), "bob").unwrap();
-        bob.set_auto_join(true);
-        bob.connect(&address).unwrap();
+        let mut alice = support::client(&dir.join("alice"), "alice", &address);
+        let mut bob = support::client(&dir.join("bob"), "bob", &address);
         alice.create_room("r").unwrap();
         alice.invite("r", "bob").unwrap();
         alice.send("r", "hi").unwrap();
@@ -124,25 +114,11 @@ fn smc_safety_number_prints_the_same_number_on_both_sides_and_verifies() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no key known for nobody"));
 }
 
-/// Starts `smc server` on `listen` with `data`; returns the process and its address.
-fn smc_server(data: &std::path::Path, listen: &str) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
-        .args(["server", "--listen", listen, "--data-dir"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (address, _) = support::server_banner(&mut child);
-    (child, address)
-}
-
 #[test]
 fn a_server_killed_under_load_loses_nothing_it_acknowledged() {
-    use std::sync::{Arc, Mutex};
     let dir = tempdir("cli_server_kill");
     let data = dir.join("data");
-    let (mut server, address) = smc_server(&data, "127.0.0.1:0");
+    let (mut server, address) = support::server_process(&data, "127.0.0.1:0");
     let mut alice = support::client(&dir.join("alice"), "alice", &address);
     let mut bob = support::client(&dir.join("bob"), "bob", &address);
     let mut carol = support::client(&dir.join("carol"), "carol", &address);
@@ -153,36 +129,18 @@ fn a_server_killed_under_load_loses_nothing_it_acknowledged() {
     support::events::drain(&mut carol);
     // carol, the witness, is away while the others send as fast as they can.
     drop(carol);
-    let acked = Arc::new(Mutex::new(Vec::new()));
-    let senders: Vec<_> = [alice, bob]
-        .into_iter()
-        .map(|mut c| {
-            let acked = acked.clone();
-            std::thread::spawn(move || {
-                for i in 0.. {
-                    let text = format!("{} {i}", c.user());
-                    match c.send("load", &text) {
-                        Ok(_) => acked.lock().unwrap().push(text),
-                        Err(_) => return, // the server is gone
-                    }
-                }
-            })
-        })
-        .collect();
+    let senders = support::Senders::start(vec![alice, bob], "load");
     std::thread::sleep(Duration::from_millis(1000));
     server.kill().unwrap(); // SIGKILL: no draining, no goodbye
     let killed = std::time::Instant::now();
     server.wait().unwrap();
-    for s in senders {
-        s.join().unwrap();
-    }
+    let acked = senders.acknowledged();
     eprintln!("senders stopped {:?} after the kill", killed.elapsed());
-    let acked = acked.lock().unwrap().clone();
     eprintln!("{} messages acknowledged before the kill", acked.len());
     assert!(acked.len() > 20, "too little load: {}", acked.len());
 
     // Restarted on the same data: carol (another party) catches up on everything.
-    let (mut server, _) = smc_server(&data, &address);
+    let (mut server, _) = support::server_process(&data, &address);
     let mut carol = support::client(&dir.join("carol"), "carol", &address);
     let received = support::events::texts(&support::events::drain(&mut carol));
     let missing: Vec<&String> = acked.iter().filter(|t| !received.contains(t)).collect();

@@ -23,6 +23,19 @@ def connect(home: Path, user: str, address: str, passphrase: str | None = None) 
     return c
 
 
+def pair_in_room(data: Path, tmp_path: Path) -> tuple[smc.Server, int, smc.Client, smc.Client]:
+    """A started server on ``data`` (and its port, to restart it on the same address),
+    with alice and bob in room "r" that alice created."""
+    server = smc.Server(data)
+    server.start()
+    port = int(server.address.rsplit(":", 1)[1])
+    alice = connect(tmp_path / "a", "alice", server.address)
+    bob = connect(tmp_path / "b", "bob", server.address)
+    alice.create_room("r")
+    alice.invite("r", "bob")
+    return server, port, alice, bob
+
+
 def drain(c: smc.Client) -> list[smc.Message | smc.Event]:
     out: list[smc.Message | smc.Event] = []
     while (e := c.recv_event(timeout=0.5)) is not None:
@@ -87,13 +100,7 @@ def test_the_state_needs_its_passphrase(tmp_path: Path) -> None:
 
 def test_a_replayed_message_raises_undecryptable_and_recv_goes_on(tmp_path: Path) -> None:
     data = tmp_path / "server"
-    server = smc.Server(data)
-    server.start()
-    port = int(server.address.rsplit(":", 1)[1])
-    alice = connect(tmp_path / "a", "alice", server.address)
-    bob = connect(tmp_path / "b", "bob", server.address)
-    alice.create_room("r")
-    alice.invite("r", "bob")
+    server, port, alice, bob = pair_in_room(data, tmp_path)
     alice.send("r", "pay 10 € to bob")
     assert bob.recv(timeout=10).text == "pay 10 € to bob"
     bob.close()
@@ -170,13 +177,7 @@ def test_a_changed_key_raises_key_changed_and_is_an_event(tmp_path: Path) -> Non
 
 def test_a_message_the_server_dropped_is_a_missing_event(tmp_path: Path) -> None:
     data = tmp_path / "server"
-    server = smc.Server(data)
-    server.start()
-    port = int(server.address.rsplit(":", 1)[1])
-    alice = connect(tmp_path / "a", "alice", server.address)
-    bob = connect(tmp_path / "b", "bob", server.address)
-    alice.create_room("r")
-    alice.invite("r", "bob")
+    server, port, alice, bob = pair_in_room(data, tmp_path)
     drain(bob)
     bob.close()
     for text in ["one", "two", "three"]:
@@ -202,13 +203,7 @@ def test_a_message_the_server_dropped_is_a_missing_event(tmp_path: Path) -> None
 
 def test_a_left_room_routed_again_by_the_server_stays_unreadable(tmp_path: Path) -> None:
     data = tmp_path / "server"
-    server = smc.Server(data)
-    server.start()
-    port = int(server.address.rsplit(":", 1)[1])
-    alice = connect(tmp_path / "a", "alice", server.address)
-    bob = connect(tmp_path / "b", "bob", server.address)
-    alice.create_room("r")
-    alice.invite("r", "bob")
+    server, port, alice, bob = pair_in_room(data, tmp_path)
     drain(bob)
     bob.leave("r")
     left = [e for e in drain(alice) if isinstance(e, smc.Event)]

@@ -101,6 +101,75 @@ pub fn client(home: &Path, user: &str, address: &str) -> Client {
     c
 }
 
+/// A real `smc server` process on `data`, listening on `listen`: the process and its
+/// address. Tried again for a while when the port is not free yet (a killed server's).
+pub fn server_process(data: &Path, listen: &str) -> (std::process::Child, String) {
+    use std::process::{Command, Stdio};
+    for _ in 0..100 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
+            .args(["server", "--listen", listen, "--data-dir"])
+            .arg(data)
+            .env_remove("SMC_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("stdout piped")),
+            &mut line,
+        )
+        .unwrap();
+        if let Some(rest) = line.strip_prefix("smc server listening on ") {
+            let address = rest.split_once(' ').unwrap().0.to_owned();
+            return (child, address);
+        }
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("smc server does not start on {listen}");
+}
+
+/// Clients sending to `room` as fast as they can, each on its own thread, until their
+/// server goes away: what each one had acknowledged.
+pub struct Senders {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    acked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Senders {
+    /// Starts one thread per client; texts are "USER N".
+    pub fn start(clients: Vec<Client>, room: &str) -> Senders {
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let threads = clients
+            .into_iter()
+            .map(|mut c| {
+                let (acked, room) = (acked.clone(), room.to_owned());
+                std::thread::spawn(move || {
+                    for i in 0.. {
+                        let text = format!("{} {i}", c.user());
+                        match c.send(&room, &text) {
+                            Ok(_) => acked.lock().unwrap().push(text),
+                            Err(_) => return, // the server is gone
+                        }
+                    }
+                })
+            })
+            .collect();
+        Senders { threads, acked }
+    }
+
+    /// Waits for every sender to stop (their server must be going away) and returns
+    /// the acknowledged texts.
+    pub fn acknowledged(self) -> Vec<String> {
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        let acked = self.acked.lock().unwrap().clone();
+        acked
+    }
+}
+
 /// Reads the line a started `smc server` prints first ("smc server listening on ADDR
 /// (key fingerprint FP)"): its address and key fingerprint.
 pub fn server_banner(child: &mut std::process::Child) -> (String, String) {
