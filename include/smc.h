@@ -127,9 +127,55 @@ typedef enum smc_status {
 } smc_status;
 
 /*
+ What an `smc_event` is.
+ */
+typedef enum smc_event_type {
+  /*
+   A message from someone else: `smc_event_message`.
+   */
+  SMC_EVENT_MESSAGE = 0,
+  /*
+   `user` invites this user to `room` (accept with `smc_client_accept`).
+   */
+  SMC_EVENT_INVITED = 1,
+  /*
+   This user joined `room` (added by `user`).
+   */
+  SMC_EVENT_JOINED = 2,
+  /*
+   Members of `room` joined or left: `smc_event_added_*` / `smc_event_removed_*`.
+   */
+  SMC_EVENT_MEMBERS_CHANGED = 3,
+  /*
+   This user is no longer in `room`.
+   */
+  SMC_EVENT_REMOVED = 4,
+  /*
+   `user`'s key changed: sending to rooms with them is refused until acknowledged.
+   */
+  SMC_EVENT_KEY_CHANGED = 5,
+  /*
+   `count` messages of `user` in `room` never arrived.
+   */
+  SMC_EVENT_MISSING = 6,
+  /*
+   Message `seq` of `room` (from `user`) cannot be read: `reason`.
+   */
+  SMC_EVENT_UNDECRYPTABLE = 7,
+} smc_event_type;
+
+/*
  A user's client (opaque). Created by `smc_client_open`, released by `smc_client_free`.
+ What arrives is processed by a thread of the client's own as it arrives (see
+ `smc_client_fd`).
  */
 typedef struct smc_client smc_client;
+
+/*
+ An event (opaque). Created by `smc_client_recv_event`, released by `smc_event_free`.
+ Its strings stay valid while it lives.
+ */
+typedef struct smc_event smc_event;
 
 /*
  A connection to a legacy server (opaque). Created by `smc_legacy_client_connect`,
@@ -406,6 +452,149 @@ void smc_client_close(struct smc_client *client);
  `client` is NULL or a live handle from `smc_client_open`, freed once.
  */
 void smc_client_free(struct smc_client *client);
+
+/*
+ Writes to `*out_fd` a descriptor that is readable exactly while an event waits for
+ `smc_client_recv_event` (level-triggered: an eventfd on Linux). Wait on it with
+ poll/epoll/select or an event library, then call `smc_client_recv_event` with a
+ timeout of 0 until it gives no event.
+
+ Ownership: the descriptor belongs to the client: valid until `smc_client_free`;
+ never read, write or close it.
+
+ Errors: `SMC_NULL_POINTER`.
+
+ # Safety
+ `client` is NULL or live; `out_fd` is NULL or writable.
+ */
+enum smc_status smc_client_fd(const struct smc_client *client, int *out_fd);
+
+/*
+ Waits up to `timeout_ms` milliseconds (0: do not wait; negative: forever) for the
+ next event: a message from someone else, an invitation, a join, members joining or
+ leaving, a key change, messages missing, a message that cannot be read. Each event
+ is returned once, across restarts. What arrives is processed by the client's own
+ thread as it arrives; this only hands it out.
+
+ Ownership: `client` is borrowed. On `SMC_OK`, `*out_event` receives a new event
+ owned by the caller (free with `smc_event_free`), or NULL if the time ran out.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_CONNECTION_CLOSED` (nothing waits and there is no
+ connection).
+
+ # Safety
+ `client` is NULL or live; `out_event` is NULL or writable.
+ */
+enum smc_status smc_client_recv_event(struct smc_client *client,
+                                      int64_t timeout_ms,
+                                      struct smc_event **out_event);
+
+/*
+ The event's kind (`SMC_EVENT_MESSAGE` if `event` is NULL).
+
+ # Safety
+ `event` is NULL or live.
+ */
+enum smc_event_type smc_event_kind(const struct smc_event *event);
+
+/*
+ The room it is about ("" for a key change). Borrowed from the event: valid until
+ `smc_event_free`; NULL if `event` is NULL.
+
+ # Safety
+ `event` is NULL or live.
+ */
+const char *smc_event_room(const struct smc_event *event);
+
+/*
+ The user it is about: the sender (message, missing, undecryptable), who invited or
+ added (invited, joined), whose key changed; "" otherwise. Borrowed from the event:
+ valid until `smc_event_free`; NULL if `event` is NULL.
+
+ # Safety
+ `event` is NULL or live.
+ */
+const char *smc_event_user(const struct smc_event *event);
+
+/*
+ Why a message cannot be read (undecryptable; "" otherwise). Borrowed from the
+ event: valid until `smc_event_free`; NULL if `event` is NULL.
+
+ # Safety
+ `event` is NULL or live.
+ */
+const char *smc_event_reason(const struct smc_event *event);
+
+/*
+ The message's place in its room (message, undecryptable; 0 otherwise or if NULL).
+
+ # Safety
+ `event` is NULL or live.
+ */
+uint64_t smc_event_seq(const struct smc_event *event);
+
+/*
+ How many messages never arrived (missing; 0 otherwise or if NULL).
+
+ # Safety
+ `event` is NULL or live.
+ */
+uint64_t smc_event_count(const struct smc_event *event);
+
+/*
+ The message of a `SMC_EVENT_MESSAGE` event (read it with the `smc_message_*`
+ accessors); NULL for other kinds or if `event` is NULL. Borrowed from the event:
+ valid until `smc_event_free`, never freed with `smc_message_free`.
+
+ # Safety
+ `event` is NULL or live.
+ */
+const struct smc_message *smc_event_message(const struct smc_event *event);
+
+/*
+ How many members joined (members changed; 0 otherwise or if NULL).
+
+ # Safety
+ `event` is NULL or live.
+ */
+size_t smc_event_added_count(const struct smc_event *event);
+
+/*
+ The name of the `index`-th member who joined; NULL if out of range or `event` is
+ NULL. Borrowed from the event: valid until `smc_event_free`.
+
+ # Safety
+ `event` is NULL or live.
+ */
+const char *smc_event_added(const struct smc_event *event, size_t index);
+
+/*
+ How many members left (members changed; 0 otherwise or if NULL).
+
+ # Safety
+ `event` is NULL or live.
+ */
+size_t smc_event_removed_count(const struct smc_event *event);
+
+/*
+ The name of the `index`-th member who left; NULL if out of range or `event` is
+ NULL. Borrowed from the event: valid until `smc_event_free`.
+
+ # Safety
+ `event` is NULL or live.
+ */
+const char *smc_event_removed(const struct smc_event *event, size_t index);
+
+/*
+ Frees an event (and the message inside a `SMC_EVENT_MESSAGE` event).
+
+ Ownership: takes back `event`, which must come from `smc_client_recv_event`. NULL is
+ a no-op. Never fails; `smc_last_error_message` is left as it is.
+
+ # Safety
+ `event` is NULL or a live event from `smc_client_recv_event`, freed once.
+ */
+void smc_event_free(struct smc_event *event);
 
 /*
  Whether invitations are accepted as soon as their Welcome is checked (`on` non-zero)

@@ -16,7 +16,7 @@ modules :mod:`smc.server` and :mod:`smc.client`).
 
 from __future__ import annotations
 
-from . import legacy
+from . import aio, legacy
 from ._smc import (
     Client,
     Event,
@@ -71,6 +71,7 @@ from .exceptions import (
 
 __all__ = [
     "__version__",
+    "aio",
     "legacy",
     "pgcd",
     "chiffrementAffine",

@@ -109,6 +109,7 @@ impl Connection {
         known: &KnownServers,
         keepalive: Duration,
         expected: Option<&str>,
+        arrivals: Option<Arc<Arrivals>>,
     ) -> Result<Self, ClientError> {
         let mut stream = dial(address).await?;
         let _ = stream.set_nodelay(true);
@@ -146,6 +147,7 @@ impl Connection {
             pending.clone(),
             events_tx,
             dead_after(keepalive),
+            arrivals,
         ));
         Ok(Connection {
             server_id,
@@ -253,7 +255,13 @@ async fn read_loop(
     pending: Pending,
     events: mpsc::UnboundedSender<Incoming>,
     silent: Duration,
+    arrivals: Option<Arc<Arrivals>>,
 ) {
+    let arrived = || {
+        if let Some(a) = &arrivals {
+            a.notify();
+        }
+    };
     let reason = loop {
         // Keep-alives are answered: a server silent for longer is gone (a crashed
         // machine, a cut network) even if no TCP reset ever comes.
@@ -278,6 +286,7 @@ async fn read_loop(
                 if events.send(Incoming::Event(event)).is_err() {
                     break "closed by the client".to_owned();
                 }
+                arrived();
             }
             Err(e) => break e.to_string(),
         }
@@ -289,4 +298,31 @@ async fn read_loop(
         waiters.by_id.clear();
     }
     let _ = events.send(Incoming::Closed(reason));
+    arrived();
+}
+
+/// Counts what a connection's reader passed on, and wakes whoever waits for it (the
+/// thread of a [`super::Background`] client).
+#[derive(Debug, Default)]
+pub(crate) struct Arrivals {
+    count: Mutex<u64>,
+    changed: std::sync::Condvar,
+}
+
+impl Arrivals {
+    /// Something arrived (or the connection ended).
+    pub(crate) fn notify(&self) {
+        *self.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the count passes `seen`, at most `timeout`; returns the count.
+    pub(crate) fn wait_past(&self, seen: u64, timeout: Duration) -> u64 {
+        let guard = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        let (guard, _) = self
+            .changed
+            .wait_timeout_while(guard, timeout, |count| *count == seen)
+            .unwrap_or_else(|e| e.into_inner());
+        *guard
+    }
 }

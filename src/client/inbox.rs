@@ -113,7 +113,7 @@ impl Client {
         self.self_update_overdue()
     }
 
-    fn commit_waiting(&mut self) -> Result<(), ClientError> {
+    pub(super) fn commit_waiting(&mut self) -> Result<(), ClientError> {
         while let Some(room) = self.to_commit.pop_first() {
             self.commit_proposals(&room)?;
         }

@@ -8,6 +8,7 @@
 //! Calls block the calling thread and must not be made from inside an async runtime;
 //! the network work runs on a shared background runtime.
 
+mod background;
 mod connection;
 mod event;
 pub mod hazmat;
@@ -22,6 +23,7 @@ mod server_trust;
 mod state;
 mod trust;
 
+pub use background::Background;
 pub use event::ChatEvent;
 pub use home::Home;
 pub use message::Message;
@@ -31,6 +33,7 @@ pub use server_trust::{probe_server, same_fingerprint, ServerProbe, ServerTrust}
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -41,7 +44,7 @@ use crate::error::{ClientError, NetError};
 use crate::identity::{KnownServers, StaticKeypair};
 use crate::net::MAX_PAYLOAD;
 use crate::proto::{check_name, DirectEnvelope, Envelope, Event, Reply, Request, VERSION};
-use connection::{runtime, Connection, Incoming};
+use connection::{runtime, Arrivals, Connection, Incoming};
 use state::{ClientState, Scoped, DIRECT_STREAM};
 
 /// How long a request waits for its reply by default.
@@ -93,6 +96,8 @@ pub struct Client {
     self_update: SelfUpdatePolicy,
     /// Presented at Hello ([`Client::set_registration_token`]).
     registration_token: Option<String>,
+    /// Told of everything a connection receives (a [`Background`] client's thread).
+    arrivals: Option<Arc<Arrivals>>,
 }
 
 /// How often a connected client checks its key packages (top-up, last-resort rotation)
@@ -177,6 +182,7 @@ impl Client {
             auto_join: false,
             self_update: SelfUpdatePolicy::default(),
             registration_token: None,
+            arrivals: None,
         })
     }
 
@@ -247,6 +253,7 @@ impl Client {
             &self.known,
             self.keepalive,
             expected,
+            self.arrivals.clone(),
         ))?;
         let server = conn.server_id.clone();
         let user = self.user.clone();
@@ -325,8 +332,20 @@ impl Client {
         }
     }
 
-    /// This user's rooms, by name (as the server routes them).
-    pub fn rooms(&self) -> Result<Vec<String>, ClientError> {
+    /// This user's rooms, by name: the rooms whose group this client is in, after
+    /// processing what was already received (so they agree with [`Client::members`]).
+    /// Not what the server says: a server cannot make a room appear here. What the
+    /// server routes is [`Client::routed_rooms`].
+    pub fn rooms(&mut self) -> Result<Vec<String>, ClientError> {
+        self.process_queued()?;
+        if self.server.is_none() {
+            return Err(ClientError::ConnectionClosed);
+        }
+        self.joined_rooms()
+    }
+
+    /// The rooms the server routes to this user (its membership table).
+    pub fn routed_rooms(&self) -> Result<Vec<String>, ClientError> {
         self.expect_names(Request::ListRooms)
     }
 
@@ -458,7 +477,38 @@ impl Client {
     }
 
     /// Takes the oldest event waiting for [`Client::recv_event`].
-    fn pop_event(&self) -> Result<Option<ChatEvent>, ClientError> {
+    /// Processes what the connection has received, without waiting: messages
+    /// decrypted and stored, invitations (accepted with auto-join), group changes, and
+    /// the commits and upkeep that are due. What it produced waits for
+    /// [`Client::recv_event`].
+    pub(crate) fn pump(&mut self) -> Result<(), ClientError> {
+        self.process_queued()?;
+        if self.synced && !self.to_commit.is_empty() {
+            self.commit_waiting()?;
+        }
+        if self.synced && Instant::now() >= self.next_upkeep {
+            self.next_upkeep = Instant::now() + MAINTENANCE_INTERVAL;
+            self.top_up_key_packages()?;
+            self.self_update_overdue()?;
+        }
+        Ok(())
+    }
+
+    /// Tells `arrivals` of everything the next connections receive.
+    pub(crate) fn set_arrivals(&mut self, arrivals: Arc<Arrivals>) {
+        self.arrivals = Some(arrivals);
+    }
+
+    /// Whether a processed event waits for [`Client::recv_event`].
+    pub(crate) fn has_event(&self) -> Result<bool, ClientError> {
+        if self.server.is_none() {
+            return Ok(false);
+        }
+        self.transaction(|tx| tx.has_event())
+    }
+
+    /// The oldest processed event, taken (none without a server yet).
+    pub(crate) fn pop_event(&self) -> Result<Option<ChatEvent>, ClientError> {
         if self.server.is_none() {
             return Ok(None);
         }

@@ -791,6 +791,20 @@ impl Scoped<'_, '_> {
         Ok(())
     }
 
+    /// Whether an event is queued.
+    pub(super) fn has_event(&self) -> Result<bool, ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM inbox WHERE server = ?1 AND user = ?2 LIMIT 1",
+                params![server, user],
+                |_| Ok(()),
+            )
+            .optional())
+        .map(|row| row.is_some())
+    }
+
     /// Takes the oldest queued event.
     pub(super) fn pop_event(&self) -> Result<Option<ChatEvent>, ClientError> {
         let (server, user) = (self.server, self.user);

@@ -12,10 +12,28 @@ use super::boundary::{
 };
 use super::message::{SmcMessage, SmcMessageList};
 use super::status::SmcStatus;
-use crate::client::Client;
+use crate::client::{Background, Client};
 
 /// A user's client (opaque). Created by `smc_client_open`, released by `smc_client_free`.
-pub struct SmcClient(pub(crate) Client);
+/// What arrives is processed by a thread of the client's own as it arrives (see
+/// `smc_client_fd`).
+pub struct SmcClient(pub(crate) Background);
+
+impl SmcClient {
+    /// Runs `body` on the client (under its lock), turning both a closed client and
+    /// `body`'s own error into a failure.
+    pub(crate) fn run<T>(
+        &self,
+        body: impl FnOnce(&mut Client) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let mut out = None;
+        self.0.with(|c| {
+            out = Some(body(c));
+            Ok(())
+        })?;
+        out.unwrap_or_else(|| Err(crate::ClientError::ConnectionClosed.into()))
+    }
+}
 
 /// Opens the client of `user` living in directory `home` (created if missing): its
 /// key (`identity.key`, 0600, created on first use), pinned server keys
@@ -41,7 +59,7 @@ pub unsafe extern "C" fn smc_client_open(
         // SAFETY: per this function's contract.
         let user = unsafe { str_arg(user, "user") }?;
         let out = out_arg(out_client, "out_client")?;
-        let client = Client::open(home, user)?;
+        let client = Background::start(Client::open(home, user)?)?;
         write_out(out, into_handle(SmcClient(client)));
         Ok(())
     })
@@ -65,8 +83,7 @@ pub unsafe extern "C" fn smc_client_connect(
         let client = handle_mut(client, "client")?;
         // SAFETY: per this function's contract.
         let address = unsafe { str_arg(address, "address") }?;
-        client.0.connect(address)?;
-        Ok(())
+        client.run(|c| Ok(c.connect(address)?))
     })
 }
 
@@ -85,7 +102,8 @@ pub unsafe extern "C" fn smc_client_fingerprint(
     guard(|| {
         let client = handle(client, "client")?;
         let out = out_arg(out_fingerprint, "out_fingerprint")?;
-        write_out(out, into_c_string(client.0.fingerprint())?);
+        let fingerprint = client.run(|c| Ok(c.fingerprint()))?;
+        write_out(out, into_c_string(fingerprint)?);
         Ok(())
     })
 }
@@ -102,7 +120,7 @@ pub(crate) fn with_name(
         let client = handle_mut(client, "client")?;
         // SAFETY: the callers' contracts make `name` NULL or NUL-terminated.
         let name = unsafe { str_arg(name, what) }?;
-        body(&mut client.0, name)
+        client.run(|c| body(c, name))
     })
 }
 
@@ -168,7 +186,7 @@ pub unsafe extern "C" fn smc_client_rooms(
     guard(|| {
         let client = handle_mut(client, "client")?;
         let out = out_arg(out_names, "out_names")?;
-        let names = client.0.rooms()?;
+        let names = client.run(|c| Ok(c.rooms()?))?;
         write_out(out, into_c_string(names.join("\n"))?);
         Ok(())
     })
@@ -290,7 +308,10 @@ pub unsafe extern "C" fn smc_client_history(
 pub unsafe extern "C" fn smc_client_close(client: *mut SmcClient) {
     guard(|| {
         if let Ok(client) = handle_mut(client, "client") {
-            client.0.close();
+            let _ = client.run(|c| {
+                c.close();
+                Ok(())
+            });
         }
         Ok(())
     });

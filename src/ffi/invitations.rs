@@ -18,8 +18,10 @@ use super::status::SmcStatus;
 #[no_mangle]
 pub unsafe extern "C" fn smc_client_set_auto_join(client: *mut SmcClient, on: i32) -> SmcStatus {
     guard(|| {
-        handle_mut(client, "client")?.0.set_auto_join(on != 0);
-        Ok(())
+        handle_mut(client, "client")?.run(|c| {
+            c.set_auto_join(on != 0);
+            Ok(())
+        })
     })
 }
 
@@ -43,8 +45,7 @@ pub unsafe extern "C" fn smc_client_invitations(
         let client = handle_mut(client, "client")?;
         let out = out_arg(out_invitations, "out_invitations")?;
         let lines: Vec<String> = client
-            .0
-            .invitations()?
+            .run(|c| Ok(c.invitations()?))?
             .into_iter()
             .map(|i| format!("{}\t{}", i.room, i.by))
             .collect();

@@ -18,7 +18,7 @@ pub struct SmcMessage {
 /// Messages (opaque), from `smc_client_history`, released by `smc_message_list_free`.
 pub struct SmcMessageList(pub(crate) Vec<SmcMessage>);
 
-fn nul_terminated(s: &str) -> Vec<u8> {
+pub(crate) fn nul_terminated(s: &str) -> Vec<u8> {
     let mut v = Vec::with_capacity(s.len() + 1);
     v.extend_from_slice(s.as_bytes());
     v.push(0);

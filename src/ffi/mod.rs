@@ -14,6 +14,7 @@
 pub mod boundary;
 pub mod cipher;
 pub mod client;
+pub mod event;
 pub mod invitations;
 pub mod legacy;
 pub mod message;

@@ -40,7 +40,7 @@ pub unsafe extern "C" fn smc_client_rooms_list(
     guard(|| {
         let client = handle_mut(client, "client")?;
         let out = out_arg(out_list, "out_list")?;
-        let rooms = client.0.rooms()?;
+        let rooms = client.run(|c| Ok(c.rooms()?))?;
         write_out(out, list(rooms)?);
         Ok(())
     })

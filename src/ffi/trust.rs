@@ -6,7 +6,7 @@ use std::ffi::c_char;
 use super::boundary::{guard, handle_mut, into_c_string, into_handle, out_arg, str_arg, write_out};
 use super::client::{with_name, SmcClient};
 use super::status::SmcStatus;
-use crate::client::Client;
+use crate::client::{Background, Client};
 
 /// Like `smc_client_open`, with the client's state (MLS keys, groups, decrypted
 /// history) encrypted at rest under a key derived from `passphrase` (Argon2id, then
@@ -37,7 +37,7 @@ pub unsafe extern "C" fn smc_client_open_encrypted(
         let passphrase = unsafe { str_arg(passphrase, "passphrase") }?;
         let out = out_arg(out_client, "out_client")?;
         let client = Client::open_with_passphrase(home, user, passphrase)?;
-        write_out(out, into_handle(SmcClient(client)));
+        write_out(out, into_handle(SmcClient(Background::start(client)?)));
         Ok(())
     })
 }
@@ -144,8 +144,7 @@ unsafe fn with_server(
         let address = unsafe { str_arg(address, "address") }?;
         // SAFETY: per the caller's contract.
         let fingerprint = unsafe { str_arg(fingerprint, "fingerprint") }?;
-        call(&mut client.0, address, fingerprint)?;
-        Ok(())
+        client.run(|c| Ok(call(c, address, fingerprint)?))
     })
 }
 
@@ -247,7 +246,9 @@ pub unsafe extern "C" fn smc_client_set_registration_token(
             // SAFETY: per this function's contract.
             Some(unsafe { str_arg(token, "token") }?.to_owned())
         };
-        client.0.set_registration_token(token);
-        Ok(())
+        client.run(|c| {
+            c.set_registration_token(token);
+            Ok(())
+        })
     })
 }

@@ -1,12 +1,13 @@
 /*
  * What a C program sees when end-to-end encryption finds trouble: a member whose key
- * changed (SMC_KEY_CHANGED until acknowledged) and a message that cannot be decrypted
- * (SMC_UNDECRYPTABLE, skipped, the next one still read). Run in phases by
+ * changed (SMC_KEY_CHANGED until acknowledged, and the SMC_EVENT_KEY_CHANGED event), a
+ * message that cannot be decrypted (SMC_UNDECRYPTABLE, skipped, the next one still
+ * read) and one the server dropped (the SMC_EVENT_MISSING event). Run in phases by
  * tests/it/c_abi.rs, which owns the server and changes it between phases:
  *
  *   key_trouble ADDRESS DIR setup          alice, bob and carol in room "r"; alice
- *                                          sends "before" and "damaged"; bob reads
- *   (the harness: `smc admin release bob`; the payload of "damaged" altered)
+ *                                          sends "before", "dropped" and "damaged"
+ *   (the harness: `smc admin release bob`; "dropped" deleted, "damaged" altered)
  *   key_trouble ADDRESS DIR key_changed    a new key holds the name "bob"
  *   key_trouble ADDRESS DIR undecryptable  carol reads "before", then the damage
  */
@@ -57,6 +58,20 @@ static void expect_detail(const char *what) {
     }
 }
 
+/* Takes events until one of `kind` about `user` comes (within 10 s). */
+static void expect_event(smc_client *c, smc_event_type kind, const char *user) {
+    for (int i = 0; i < 100; i++) {
+        smc_event *e = NULL;
+        EXPECT(smc_client_recv_event(c, 100, &e), SMC_OK);
+        if (e == NULL) continue;
+        int found = smc_event_kind(e) == kind && strcmp(smc_event_user(e), user) == 0;
+        smc_event_free(e);
+        if (found) return;
+    }
+    fprintf(stderr, "no event of kind %d about %s\n", (int)kind, user);
+    failures++;
+}
+
 static void setup(const char *address) {
     smc_client *alice = open_client("alice", "alice", address);
     smc_client *bob = open_client("bob", "bob", address);
@@ -64,13 +79,17 @@ static void setup(const char *address) {
     EXPECT(smc_client_create_room(alice, "r"), SMC_OK);
     EXPECT(smc_client_invite(alice, "r", "bob"), SMC_OK);
     EXPECT(smc_client_invite(alice, "r", "carol"), SMC_OK);
+    /* carol is away while alice talks (her client would otherwise take each message
+       in as it comes, before the server's store is changed). */
+    smc_client_free(carol);
     EXPECT(smc_client_send(alice, "r", "before", NULL), SMC_OK);
+    EXPECT(smc_client_send(alice, "r", "dropped", NULL), SMC_OK);
     EXPECT(smc_client_send(alice, "r", "damaged", NULL), SMC_OK);
     expect_text(bob, "before");
+    expect_text(bob, "dropped");
     expect_text(bob, "damaged");
     smc_client_free(alice);
     smc_client_free(bob);
-    smc_client_free(carol);
 }
 
 static void key_changed(const char *address) {
@@ -80,6 +99,7 @@ static void key_changed(const char *address) {
     EXPECT(smc_client_create_room(alice, "r2"), SMC_OK);
     EXPECT(smc_client_invite(alice, "r2", "bob"), SMC_KEY_CHANGED);
     expect_detail("bob");
+    expect_event(alice, SMC_EVENT_KEY_CHANGED, "bob");
     /* Nothing goes to the room the old bob is in until alice acknowledges. */
     EXPECT(smc_client_send(alice, "r", "are you still you?", NULL), SMC_KEY_CHANGED);
     expect_detail("bob");
@@ -111,6 +131,8 @@ static void undecryptable(const char *address) {
     /* Skipped: the room goes on. */
     smc_client *alice = open_client("alice", "alice", address);
     EXPECT(smc_client_send(alice, "r", "after", NULL), SMC_OK);
+    /* "dropped" never came and "damaged" was never read: alice's counter jumps. */
+    expect_event(carol, SMC_EVENT_MISSING, "alice");
     expect_text(carol, "after");
     smc_client_free(alice);
     smc_client_free(carol);

@@ -317,7 +317,8 @@ fn c_clients_get_key_changed_and_undecryptable_and_go_on() {
         .output()
         .unwrap();
     assert!(release.status.success(), "{release:?}");
-    // The last message of the room ("damaged") altered in the server's store.
+    // The last message of the room ("damaged") altered in the server's store, the one
+    // before it ("dropped") deleted.
     server.tamper(|db| {
         let (seq, mut payload): (i64, Vec<u8>) = db
             .query_row(
@@ -333,7 +334,56 @@ fn c_clients_get_key_changed_and_undecryptable_and_go_on() {
             rusqlite::params![seq, payload],
         )
         .unwrap();
+        db.execute(
+            "DELETE FROM messages WHERE room = 'r' AND seq = ?1",
+            [seq - 1],
+        )
+        .unwrap();
     });
     phase(&server.address, "undecryptable");
     phase(&server.address, "key_changed");
+}
+
+#[test]
+fn c_programs_wait_for_events_with_poll() {
+    let exe = compile("tests/c/events.c", "events", false);
+    let dir = fresh_dir("events");
+    assert_eq!(run(&exe, &[dir.as_os_str()]), "all event checks passed\n");
+}
+
+#[test]
+fn c_example_poll_chat_talks_through_its_own_event_loop() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let exe = compile("bindings/c/examples/poll_chat.c", "poll_chat", false);
+    let dir = fresh_dir("poll_chat");
+    let server = support::server(&dir.join("server"));
+    let address = server.address().to_string();
+    let mut chat = Command::new(&exe)
+        .arg(dir.join("bob"))
+        .args(["bob", &address, "lobby"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(chat.stdout.take().unwrap()).lines();
+    let mut next = move || lines.next().unwrap().unwrap();
+    assert_eq!(next(), "connected as bob");
+    let mut alice = support::client(&dir.join("alice"), "alice", &address);
+    alice.create_room("lobby").unwrap();
+    alice.invite("lobby", "bob").unwrap();
+    assert_eq!(next(), "alice invites you to #lobby");
+    assert_eq!(next(), "alice added you to #lobby");
+    alice.send("lobby", "hi bob").unwrap();
+    assert_eq!(next(), "#lobby <alice> hi bob");
+    // What bob types goes out while the loop also waits on smc.
+    let mut stdin = chat.stdin.take().unwrap();
+    stdin.write_all(b"hello alice\nsecond line\n").unwrap();
+    stdin.flush().unwrap();
+    let got: Vec<String> = (0..2)
+        .map(|_| alice.recv(support::WAIT).unwrap().unwrap().text)
+        .collect();
+    assert_eq!(got, ["hello alice", "second line"]);
+    drop(stdin);
+    assert!(chat.wait().unwrap().success());
 }

@@ -175,7 +175,9 @@ fn the_server_cannot_add_a_member_nor_forge_a_group_change() {
         .unwrap();
     });
     let mut mallory = client(&dir.join("mallory"), "mallory", &evil.address);
-    assert!(mallory.rooms().unwrap().contains(&"r".to_string()));
+    // Routed to mallory by the server, but not one of mallory's rooms: no group.
+    assert!(mallory.routed_rooms().unwrap().contains(&"r".to_string()));
+    assert!(!mallory.rooms().unwrap().contains(&"r".to_string()));
     let seen = drain(&mut mallory);
     assert!(texts(&seen).is_empty(), "mallory reads nothing: {seen:?}");
     assert!(mallory.history("r", 10).unwrap().is_empty());

@@ -362,3 +362,61 @@ fn stopping_the_server_under_load_commits_everything_it_accepted() {
         "every stored message is readable"
     );
 }
+
+/// Whether `fd` is readable within `ms` milliseconds.
+fn readable(fd: std::os::fd::RawFd, ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd.
+    let n = unsafe { libc::poll(&mut p, 1, ms) };
+    n == 1 && p.revents & libc::POLLIN != 0
+}
+
+#[test]
+fn a_background_client_stays_current_and_its_descriptor_says_when_an_event_waits() {
+    let dir = tempdir("v2_background");
+    let server = server(&dir.join("server"));
+    let address = server.address().to_string();
+    let mut alice = support::client(&dir.join("alice"), "alice", &address);
+    let bob =
+        smc::client::Background::start(support::client(&dir.join("bob"), "bob", &address)).unwrap();
+    let fd = bob.readiness();
+    alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    // bob joins on his own (auto-join, processed by his thread): no recv called.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !bob.with(|c| c.rooms()).unwrap().contains(&"r".to_string()) {
+        assert!(std::time::Instant::now() < deadline, "bob never joined");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(bob.with(|c| c.members("r")).unwrap(), ["alice", "bob"]);
+    assert_eq!(
+        bob.with(|c| c.safety_number("alice")).unwrap(),
+        alice.safety_number("bob").unwrap()
+    );
+    // The Joined event waits: readable until taken.
+    assert!(readable(fd, 5000));
+    while bob
+        .recv_event(Some(Duration::from_millis(300)))
+        .unwrap()
+        .is_some()
+    {}
+    assert!(!readable(fd, 200), "nothing waits");
+    alice.send("r", "ping").unwrap();
+    assert!(readable(fd, 10_000), "a message waits");
+    assert_eq!(
+        bob.recv(Some(Duration::ZERO)).unwrap().unwrap().text,
+        "ping"
+    );
+    assert!(!readable(fd, 200));
+    // Closed: the home is free at once, later calls are refused.
+    bob.close();
+    drop(Client::open(dir.join("bob"), "bob").unwrap());
+    assert!(matches!(
+        bob.recv_event(Some(Duration::ZERO)),
+        Err(ClientError::ConnectionClosed)
+    ));
+}

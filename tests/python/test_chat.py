@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -30,10 +31,12 @@ def connect(home: Path, user: str, server: smc.Server) -> smc.Client:
 
 
 def test_real_time_delivery_to_a_member_waiting_in_recv(server: smc.Server, tmp_path: Path) -> None:
-    with connect(tmp_path / "a", "alice", server) as alice, connect(tmp_path / "b", "bob", server) as bob:
+    with connect(tmp_path / "a", "alice", server) as alice, smc.Client(tmp_path / "b", "bob") as bob:
+        bob.connect(server.address)
         alice.create_room("general")
         alice.invite("general", "bob")
-        # An invitation: nothing of the room reaches bob before he accepts.
+        # An invitation (bob does not join automatically): nothing of the room reaches
+        # bob before he accepts.
         assert bob.rooms() == []
         assert bob.invitations() == [("general", "alice")]
         bob.accept("general")
@@ -236,3 +239,47 @@ def test_close_releases_the_home_at_once(server: smc.Server, tmp_path: Path) -> 
     assert third.rooms() == ["r"]
     with pytest.raises(smc.SmcIOError):
         smc.Client(tmp_path / "a", "alice")  # in use again
+
+
+def test_a_client_stays_current_without_recv(server: smc.Server, tmp_path: Path) -> None:
+    """What arrives is processed as it arrives: once bob's rooms() lists the room, his
+    members(), safety_number() and is_verified() agree with it, without any recv."""
+    with connect(tmp_path / "a", "alice", server) as alice, connect(tmp_path / "b", "bob", server) as bob:
+        alice.create_room("general")
+        alice.invite("general", "bob")
+        deadline = time.monotonic() + 10
+        while "general" not in bob.rooms():
+            assert time.monotonic() < deadline, "bob never joined on his own"
+            time.sleep(0.02)
+        assert bob.members("general") == ["alice", "bob"]
+        assert bob.safety_number("alice") == alice.safety_number("bob")
+        assert not bob.is_verified("alice")
+        assert bob.invitations() == []
+
+
+def test_the_readiness_descriptor_is_readable_exactly_while_an_event_waits(
+    server: smc.Server, tmp_path: Path
+) -> None:
+    with connect(tmp_path / "a", "alice", server) as alice, connect(tmp_path / "b", "bob", server) as bob:
+        alice.create_room("r")
+        alice.invite("r", "bob")
+        while bob.recv_event(timeout=0.5) is not None:
+            pass
+        assert select.select([bob], [], [], 0.2)[0] == [], "nothing waits"
+        alice.send("r", "wake up")
+        assert select.select([bob], [], [], 10)[0] == [bob]
+        m = bob.recv(timeout=0)
+        assert m is not None and m.text == "wake up"
+        assert select.select([bob], [], [], 0.2)[0] == [], "taken: not readable"
+
+
+def test_close_releases_the_home_at_once(server: smc.Server, tmp_path: Path) -> None:
+    c = connect(tmp_path / "a", "alice", server)
+    c.close()
+    again = smc.Client(tmp_path / "a", "alice")
+    with pytest.raises(smc.SmcError):
+        c.send("r", "closed")
+    again.close()
+    with smc.Client(tmp_path / "a", "alice") as inside:
+        inside.connect(server.address)
+    smc.Client(tmp_path / "a", "alice").close()

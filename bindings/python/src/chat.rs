@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use smc::client::ChatEvent;
+use smc::client::{Background, ChatEvent};
 use smc::identity::StaticKeypair;
 use smc::{Client, Message, Server, ServerConfig};
 
@@ -141,14 +141,15 @@ struct Opener {
 }
 
 impl Opener {
-    fn open(&self) -> Result<Client, smc::ClientError> {
+    /// The client, processed by its own thread from now on.
+    fn open(&self) -> Result<Background, smc::ClientError> {
         let mut client = Client::open_with(
             &self.home,
             &self.user,
             self.passphrase.as_deref().map(|p| p.as_str()),
         )?;
         client.set_auto_join(self.auto_join);
-        Ok(client)
+        Background::start(client)
     }
 }
 
@@ -156,8 +157,9 @@ impl Opener {
 #[pyclass(module = "smc._smc", name = "Client")]
 pub struct PyClient {
     /// `None` once closed: closing drops the client, which releases its home (the lock,
-    /// the state database, the connection).
-    client: Arc<Mutex<Option<Client>>>,
+    /// the state database, the connection). What arrives is processed by the
+    /// background client's own thread, as it arrives.
+    client: Arc<Mutex<Option<Arc<Background>>>>,
     user: String,
     fingerprint: String,
     opener: Arc<Opener>,
@@ -169,12 +171,15 @@ impl PyClient {
         py: Python<'_>,
         f: impl FnOnce(&mut Client) -> Result<T, smc::ClientError> + Send,
     ) -> PyResult<T> {
-        let client = Arc::clone(&self.client);
-        py.detach(move || match locked(&client).as_mut() {
-            Some(c) => f(c),
-            None => Err(smc::ClientError::ConnectionClosed),
-        })
-        .map_err(client_error)
+        let background = self.background()?;
+        py.detach(move || background.with(f)).map_err(client_error)
+    }
+
+    /// The background client (`ConnectionClosed` once closed).
+    fn background(&self) -> PyResult<Arc<Background>> {
+        locked(&self.client)
+            .clone()
+            .ok_or_else(|| client_error(smc::ClientError::ConnectionClosed))
     }
 }
 
@@ -196,9 +201,10 @@ impl PyClient {
             auto_join,
         };
         let client = py.detach(|| opener.open()).map_err(client_error)?;
+        let fingerprint = client.with(|c| Ok(c.fingerprint())).map_err(client_error)?;
         Ok(PyClient {
-            fingerprint: client.fingerprint(),
-            client: Arc::new(Mutex::new(Some(client))),
+            fingerprint,
+            client: Arc::new(Mutex::new(Some(Arc::new(client)))),
             user,
             opener: Arc::new(opener),
         })
@@ -219,9 +225,10 @@ impl PyClient {
     /// Whether a connection is open.
     #[getter]
     fn connected(&self) -> bool {
-        locked(&self.client)
-            .as_ref()
-            .is_some_and(|c| c.is_connected())
+        let Some(background) = locked(&self.client).clone() else {
+            return false;
+        };
+        background.with(|c| Ok(c.is_connected())).unwrap_or(false)
     }
 
     /// Connects to "host:port". With `fingerprint` (given by the server's operator)
@@ -241,20 +248,26 @@ impl PyClient {
         // A closed client opens its home again.
         let (client, opener) = (Arc::clone(&self.client), Arc::clone(&self.opener));
         py.detach(move || {
-            let mut slot = locked(&client);
-            if slot.is_none() {
-                *slot = Some(opener.open()?);
-            }
-            let Some(c) = slot.as_mut() else {
-                return Err(smc::ClientError::ConnectionClosed);
+            let background = {
+                let mut slot = locked(&client);
+                match slot.as_ref() {
+                    Some(b) => Arc::clone(b),
+                    None => {
+                        let b = Arc::new(opener.open()?);
+                        *slot = Some(Arc::clone(&b));
+                        b
+                    }
+                }
             };
-            if token.is_some() {
-                c.set_registration_token(token);
-            }
-            match fingerprint {
-                Some(f) => c.connect_expecting(&address, &f),
-                None => c.connect(&address),
-            }
+            background.with(|c| {
+                if token.is_some() {
+                    c.set_registration_token(token);
+                }
+                match fingerprint {
+                    Some(f) => c.connect_expecting(&address, &f),
+                    None => c.connect(&address),
+                }
+            })
         })
         .map_err(client_error)
     }
@@ -276,7 +289,13 @@ impl PyClient {
     /// `with` block closes it too.
     fn close(&self, py: Python<'_>) {
         let client = Arc::clone(&self.client);
-        py.detach(move || drop(locked(&client).take()));
+        py.detach(move || {
+            if let Some(background) = locked(&client).take() {
+                // Released now even if another thread still holds the Arc for a call
+                // in progress (that call then ends with ConnectionClosed).
+                background.close();
+            }
+        });
     }
 
     /// The pending invitations: a list of (room, inviter).
@@ -332,7 +351,9 @@ impl PyClient {
         let deadline = deadline(timeout)?;
         loop {
             let slice = slice(deadline);
-            if let Some(m) = self.call(py, move |c| c.recv(Some(slice)))? {
+            let background = self.background()?;
+            let got = py.detach(move || background.recv(Some(slice)));
+            if let Some(m) = got.map_err(client_error)? {
                 return Ok(Some(PyMessage::from(m)));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -349,7 +370,9 @@ impl PyClient {
         let deadline = deadline(timeout)?;
         loop {
             let slice = slice(deadline);
-            if let Some(e) = self.call(py, move |c| c.recv_event(Some(slice)))? {
+            let background = self.background()?;
+            let got = py.detach(move || background.recv_event(Some(slice)));
+            if let Some(e) = got.map_err(client_error)? {
                 return Ok(Some(match e {
                     ChatEvent::Message(m) => Py::new(py, PyMessage::from(m))?.into_any(),
                     other => Py::new(py, PyEvent::from(other))?.into_any(),
@@ -360,6 +383,13 @@ impl PyClient {
             }
             py.check_signals()?;
         }
+    }
+
+    /// A descriptor that is readable exactly while an event waits for `recv_event`
+    /// (for `select`/`poll`, or asyncio's `loop.add_reader`). Valid until `close`;
+    /// only wait on it, never read or write it.
+    fn fileno(&self) -> PyResult<i32> {
+        Ok(self.background()?.readiness())
     }
 
     /// The safety number shared with `user` (60 digits): compare it out of band.

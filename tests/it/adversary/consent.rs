@@ -38,7 +38,8 @@ fn an_invitation_waits_for_consent_then_brings_what_was_said_since() {
         texts(&events).is_empty(),
         "nothing before consent: {events:?}"
     );
-    assert!(bob.rooms().unwrap().is_empty(), "not routed");
+    assert!(bob.routed_rooms().unwrap().is_empty(), "not routed");
+    assert!(bob.rooms().unwrap().is_empty(), "no group");
     let pending = bob.invitations().unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(
@@ -82,6 +83,7 @@ fn a_declined_invitation_leaves_the_group_and_routes_nothing() {
     drain(&mut alice);
     alice.send("r", "just us").unwrap();
     assert_eq!(alice.members("r").unwrap(), ["alice"]);
+    assert!(carol.routed_rooms().unwrap().is_empty());
     assert!(carol.rooms().unwrap().is_empty());
     assert!(texts(&drain(&mut carol)).is_empty());
 }
@@ -116,8 +118,8 @@ fn junk_sent_to_a_room_someone_was_pushed_into_never_reaches_them() {
     }
     // Without a Welcome, there is not even an invitation event; nothing is routed.
     assert!(drain(&mut bob).is_empty());
+    assert!(bob.routed_rooms().unwrap().is_empty());
     assert!(bob.rooms().unwrap().is_empty());
-    assert!(bob.joined_rooms().unwrap().is_empty());
     // bob reconnects: still nothing of it; he declines the invitation he sees listed.
     bob.connect(&address).unwrap();
     assert!(drain(&mut bob).is_empty());

@@ -1,0 +1,248 @@
+"""smc for asyncio: :class:`Client`, with the same constructor arguments and methods
+as :class:`smc.Client`, each a coroutine, and ``async for event in client.events()``.
+
+Nothing here blocks the event loop. Calls run on a worker thread
+(``asyncio.to_thread``; the Rust side releases the GIL), and waiting for an event
+waits on the client's readiness descriptor with ``loop.add_reader``. That descriptor
+is an eventfd, readable while a processed event waits. The client processes what
+arrives on a thread of its own, so there is no polling.
+
+Cancelling a task that awaits :meth:`Client.recv` or :meth:`Client.recv_event` loses
+nothing: an event being taken at that moment is kept for the next call. Errors are the
+same :class:`smc.SmcError` tree as the blocking client's.
+
+Example::
+
+    async with smc.aio.Client(home, "bot", auto_join=True) as bot:
+        await bot.connect("127.0.0.1:7000")
+        async for event in bot.events():
+            if isinstance(event, smc.Message) and event.text == "!ping":
+                await bot.send(event.room, "pong")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import os
+from types import TracebackType
+from typing import Any, AsyncIterator, Callable, Deque, TypeVar
+
+from . import _smc
+from ._smc import Event, Message
+from .exceptions import Undecryptable
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    if not timeout >= 0:
+        raise ValueError("timeout must be a non-negative number of seconds, or None")
+
+
+class Client:
+    """A user's client for asyncio programs (see :class:`smc.Client` for each method).
+
+    The home is opened by ``async with`` or by :meth:`open` (opening can take a while
+    with a passphrase: Argon2id), on a worker thread.
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str],
+        user: str,
+        passphrase: str | None = None,
+        auto_join: bool = False,
+    ) -> None:
+        if not isinstance(user, str):
+            raise TypeError(f"user must be str, not {type(user).__name__}")
+        if passphrase is not None and not isinstance(passphrase, str):
+            raise TypeError(f"passphrase must be str or None, not {type(passphrase).__name__}")
+        self._args = (os.fspath(home), user, passphrase, bool(auto_join))
+        self._client: _smc.Client | None = None
+        # Events taken from the client but not handed out yet (a cancelled recv).
+        self._kept: Deque[Message | Event] = collections.deque()
+        self._taking: asyncio.Future[Message | Event | None] | None = None
+
+    @property
+    def user(self) -> str:
+        return self._args[1]
+
+    async def open(self) -> Client:
+        """Opens the home (if not open yet); returns the client."""
+        if self._client is None:
+            home, user, passphrase, auto_join = self._args
+            self._client = await asyncio.to_thread(
+                _smc.Client, home, user, passphrase=passphrase, auto_join=auto_join
+            )
+        return self
+
+    def _sync(self) -> _smc.Client:
+        if self._client is None:
+            raise RuntimeError("the client is not open: use `async with` or `await client.open()`")
+        return self._client
+
+    async def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(functools.partial(method, *args, **kwargs))
+
+    async def connect(
+        self, address: str, fingerprint: str | None = None, token: str | None = None
+    ) -> None:
+        await self.open()
+        await self._call(self._sync().connect, address, fingerprint=fingerprint, token=token)
+
+    async def close(self) -> None:
+        """Closes the client: its connection, state and home are released."""
+        if self._client is not None:
+            await self._call(self._client.close)
+
+    @property
+    def fingerprint(self) -> str:
+        return self._sync().fingerprint
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.connected
+
+    async def create_room(self, name: str) -> None:
+        await self._call(self._sync().create_room, name)
+
+    async def invite(self, room: str, user: str) -> None:
+        await self._call(self._sync().invite, room, user)
+
+    async def leave(self, room: str) -> None:
+        await self._call(self._sync().leave, room)
+
+    async def accept(self, room: str) -> None:
+        await self._call(self._sync().accept, room)
+
+    async def decline(self, room: str) -> None:
+        await self._call(self._sync().decline, room)
+
+    async def invitations(self) -> list[tuple[str, str]]:
+        return await self._call(self._sync().invitations)
+
+    async def rooms(self) -> list[str]:
+        return await self._call(self._sync().rooms)
+
+    async def members(self, room: str) -> list[str]:
+        return await self._call(self._sync().members, room)
+
+    async def send(self, room: str, text: str) -> str:
+        return await self._call(self._sync().send, room, text)
+
+    async def history(self, room: str, limit: int = 100) -> list[Message]:
+        return await self._call(self._sync().history, room, limit)
+
+    async def safety_number(self, user: str) -> str:
+        return await self._call(self._sync().safety_number, user)
+
+    async def verify(self, user: str) -> None:
+        await self._call(self._sync().verify, user)
+
+    async def acknowledge_key_change(self, user: str) -> None:
+        await self._call(self._sync().acknowledge_key_change, user)
+
+    async def is_verified(self, user: str) -> bool:
+        return await self._call(self._sync().is_verified, user)
+
+    async def _readable(self) -> None:
+        """Waits until the readiness descriptor is readable (an event waits)."""
+        loop = asyncio.get_running_loop()
+        fd = self._sync().fileno()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+
+    async def _next(self) -> Message | Event:
+        while True:
+            if self._kept:
+                return self._kept.popleft()
+            if self._taking is None:
+                self._taking = asyncio.ensure_future(
+                    asyncio.to_thread(self._sync().recv_event, 0)
+                )
+            taking = self._taking
+            try:
+                # Shielded: cancelling the caller never cancels the taking; the event
+                # it takes is handed out by the next call.
+                event = await asyncio.shield(taking)
+            except asyncio.CancelledError:
+                if taking.done() and not taking.cancelled():
+                    self._taking = None
+                    if taking.exception() is None and taking.result() is not None:
+                        self._kept.append(taking.result())
+                raise
+            except BaseException:
+                self._taking = None
+                raise
+            self._taking = None
+            if event is not None:
+                return event
+            await self._readable()
+
+    async def recv_event(self, timeout: float | None = None) -> Message | Event | None:
+        """The next event (a Message or an Event), or None after `timeout` seconds."""
+        _check_timeout(timeout)
+        try:
+            return await asyncio.wait_for(self._next(), timeout)
+        except asyncio.TimeoutError:
+            return None
+
+    async def recv(self, timeout: float | None = None) -> Message | None:
+        """The next message from someone else, or None after `timeout` seconds; a
+        message that cannot be read raises :class:`smc.Undecryptable`."""
+        _check_timeout(timeout)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            event = await self.recv_event(left)
+            if event is None or isinstance(event, Message):
+                return event
+            if event.kind == "undecryptable":
+                raise Undecryptable(
+                    f"message {event.seq} of room {event.room} (from {event.user}, says the "
+                    f"server) cannot be read: {event.reason}",
+                    event.room,
+                    event.seq,
+                    event.user,
+                    event.reason,
+                )
+
+    async def events(self) -> AsyncIterator[Message | Event]:
+        """Every event as it comes, until the connection closes
+        (:class:`smc.ConnectionClosed`) or the iterating task is cancelled."""
+        while True:
+            event = await self.recv_event()
+            if event is not None:
+                yield event
+
+    async def __aenter__(self) -> Client:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<smc.aio.Client user={self.user!r}>"

@@ -1,0 +1,297 @@
+//! A client that keeps itself up to date: [`Background`] owns a [`Client`] and a
+//! thread that processes what the connection receives as it arrives (messages
+//! decrypted and stored, invitations accepted with auto-join, Welcomes, group changes,
+//! commits and key-package upkeep), so that `rooms`, `members`, `invitations` and
+//! `safety_number` agree with each other at any moment. `recv` / `recv_event` only
+//! hand out what that thread already processed.
+//!
+//! Threading: one lock guards the client. The background thread takes it for each
+//! round of processing (started by the connection's reader, see
+//! [`super::connection::Arrivals`], or by the upkeep timer); every call of the
+//! program takes it for the call's duration. Waiting for an event never holds it.
+//! [`Background::readiness`] is a descriptor (an eventfd on Linux, a pipe elsewhere)
+//! that is readable exactly while processed events wait: C programs `poll` it,
+//! asyncio registers it with `loop.add_reader`.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::connection::Arrivals;
+use super::{ChatEvent, Client, Message};
+use crate::error::{ClientError, NetError};
+
+/// How long the thread sleeps when nothing arrives (the upkeep is checked then).
+const IDLE: Duration = Duration::from_secs(1);
+
+/// A [`Client`] processed by a thread of its own. Dropping it stops the thread and
+/// drops the client (releasing its home).
+#[derive(Debug)]
+pub struct Background {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    client: Mutex<Option<Client>>,
+    arrivals: Arc<Arrivals>,
+    /// Bumped after each round of processing and each event taken; waiters for events
+    /// wait on it.
+    rounds: Mutex<u64>,
+    processed: Condvar,
+    stop: AtomicBool,
+    readiness: Readiness,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn bump(&self) {
+        *lock(&self.rounds) += 1;
+        self.processed.notify_all();
+    }
+
+    /// Sets the readiness descriptor from whether an event waits.
+    fn update_readiness(&self, client: &Client) {
+        let waiting = client.has_event().unwrap_or(false);
+        self.readiness.set(waiting);
+    }
+
+    /// One round: everything received so far is processed.
+    fn round(&self) {
+        let mut slot = lock(&self.client);
+        let Some(client) = slot.as_mut() else {
+            return;
+        };
+        if client.is_connected() {
+            if let Err(e) = client.pump() {
+                // The program sees the same condition at its next call (a closed
+                // connection, a full disk...); the thread goes on.
+                tracing::debug!(error = %e, "background processing stopped for now");
+            }
+        }
+        self.update_readiness(client);
+        drop(slot);
+        self.bump();
+    }
+}
+
+impl Background {
+    /// Starts processing `client` in the background (connected or not: what its later
+    /// connections receive is processed too).
+    pub fn start(mut client: Client) -> Result<Background, ClientError> {
+        let arrivals = Arc::new(Arrivals::default());
+        client.set_arrivals(arrivals.clone());
+        let readiness = Readiness::new().map_err(NetError::from)?;
+        let shared = Arc::new(Shared {
+            client: Mutex::new(Some(client)),
+            arrivals,
+            rounds: Mutex::new(0),
+            processed: Condvar::new(),
+            stop: AtomicBool::new(false),
+            readiness,
+        });
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("smc-client-bg".into())
+            .spawn(move || {
+                let mut seen = 0;
+                while !worker.stop.load(Ordering::Acquire) {
+                    worker.round();
+                    seen = worker.arrivals.wait_past(seen, IDLE);
+                }
+            })
+            .map_err(NetError::from)?;
+        Ok(Background {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs `f` on the client (under its lock: the background thread waits). Once
+    /// closed, [`ClientError::ConnectionClosed`].
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let out = {
+            let mut slot = lock(&self.shared.client);
+            let client = slot.as_mut().ok_or(ClientError::ConnectionClosed)?;
+            let out = f(client);
+            // A call may have processed or produced events (a connect, a send).
+            self.shared.update_readiness(client);
+            out
+        };
+        // What the call received is processed without waiting for the next arrival.
+        self.shared.arrivals.notify();
+        out
+    }
+
+    /// Waits up to `timeout` (forever with `None`) for the next processed event; `Ok(None)`
+    /// when the time is up. Without a connection and with nothing waiting,
+    /// [`ClientError::ConnectionClosed`].
+    pub fn recv_event(&self, timeout: Option<Duration>) -> Result<Option<ChatEvent>, ClientError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let round = *lock(&self.shared.rounds);
+            {
+                let slot = lock(&self.shared.client);
+                let client = slot.as_ref().ok_or(ClientError::ConnectionClosed)?;
+                let event = client.pop_event()?;
+                self.shared.update_readiness(client);
+                if event.is_some() {
+                    return Ok(event);
+                }
+                if !client.is_connected() {
+                    return Err(ClientError::ConnectionClosed);
+                }
+            }
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return Ok(None),
+                },
+                None => IDLE,
+            };
+            let rounds = lock(&self.shared.rounds);
+            let _ = self
+                .shared
+                .processed
+                .wait_timeout_while(rounds, left, |r| *r == round)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Like [`Background::recv_event`], for messages only: other events are passed
+    /// over, and a message that cannot be read is [`ClientError::Undecryptable`].
+    pub fn recv(&self, timeout: Option<Duration>) -> Result<Option<Message>, ClientError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match self.recv_event(left)? {
+                None => return Ok(None),
+                Some(ChatEvent::Message(m)) => return Ok(Some(m)),
+                Some(ChatEvent::Undecryptable {
+                    room,
+                    seq,
+                    sender,
+                    reason,
+                }) => {
+                    return Err(ClientError::Undecryptable {
+                        room,
+                        seq,
+                        sender,
+                        reason,
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// A descriptor that is readable exactly while a processed event waits for
+    /// [`Background::recv_event`]. Borrowed: valid as long as this client lives; never
+    /// read from or write to it, only wait on it.
+    pub fn readiness(&self) -> RawFd {
+        self.shared.readiness.fd()
+    }
+
+    /// Stops the thread and drops the client: its connection, state and home's lock
+    /// are released at once. Later calls are [`ClientError::ConnectionClosed`].
+    pub fn close(&self) {
+        drop(lock(&self.shared.client).take());
+        self.shared.readiness.set(false);
+        self.shared.bump();
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.arrivals.notify();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        drop(lock(&self.shared.client).take());
+    }
+}
+
+/// A descriptor readable while set: an eventfd on Linux, a pipe elsewhere.
+#[derive(Debug)]
+struct Readiness {
+    read: OwnedFd,
+    #[cfg(not(target_os = "linux"))]
+    write: OwnedFd,
+    set: Mutex<bool>,
+}
+
+impl Readiness {
+    #[cfg(target_os = "linux")]
+    fn new() -> std::io::Result<Self> {
+        // SAFETY: eventfd takes no pointers; a non-negative result is a new descriptor
+        // that nothing else owns.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and is owned here alone.
+        let read = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Readiness {
+            read,
+            set: Mutex::new(false),
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new() -> std::io::Result<Self> {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe writes.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: both were just created and are owned here alone.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        for fd in [&read, &write] {
+            // SAFETY: a valid descriptor; F_SETFL with O_NONBLOCK takes no pointer.
+            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        }
+        Ok(Readiness {
+            read,
+            write,
+            set: Mutex::new(false),
+        })
+    }
+
+    fn fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    /// Makes the descriptor readable (`true`) or not.
+    fn set(&self, on: bool) {
+        let mut set = lock(&self.set);
+        if *set == on {
+            return;
+        }
+        if on {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a live u64 to a descriptor owned here.
+            #[cfg(target_os = "linux")]
+            let _ = unsafe { libc::write(self.read.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            // SAFETY: writes 1 byte from a live u64 to a descriptor owned here.
+            #[cfg(not(target_os = "linux"))]
+            let _ = unsafe { libc::write(self.write.as_raw_fd(), (&one as *const u64).cast(), 1) };
+        } else {
+            let mut buf = [0u8; 64];
+            // SAFETY: reads at most buf.len() bytes into a live buffer from a
+            // non-blocking descriptor owned here (an eventfd read takes 8).
+            let _ =
+                unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        }
+        *set = on;
+    }
+}
