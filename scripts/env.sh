@@ -8,10 +8,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "==> creating virtualenv $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import maturin, pytest, hypothesis" 2>/dev/null; then
-    echo "==> installing maturin, pytest, hypothesis into $VENV"
+if ! "$VENV/bin/python" -c "import maturin, pytest, hypothesis, mypy" 2>/dev/null; then
+    echo "==> installing maturin, pytest, hypothesis, mypy into $VENV"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet "maturin>=1.7,<2" pytest hypothesis
+    "$VENV/bin/python" -m pip install --quiet "maturin>=1.7,<2" pytest hypothesis "mypy>=1.11"
 fi
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"

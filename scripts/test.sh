@@ -21,6 +21,9 @@ SMC_C_SANITIZE=address,undefined cargo test --locked --test it c_abi::
 echo "==> pip install . (builds the abi3 wheel with maturin)"
 python -m pip install --quiet --force-reinstall --no-deps .
 
+echo "==> the type stubs against the installed wheel (mypy.stubtest), the examples under mypy --strict"
+(cd "$ROOT/tests/python" && python -m mypy.stubtest smc --mypy-config-file /dev/null && python -m mypy --strict --cache-dir=/dev/null "$ROOT/python/examples")
+
 echo "==> pytest on the installed wheel"
 # Run from outside the source tree so that `import smc` finds the installed wheel, not python/.
 (cd "$ROOT/tests/python" && python -m pytest -q -p no:cacheprovider .)

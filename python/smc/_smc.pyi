@@ -1,5 +1,38 @@
 """Type stubs of the private extension module ``smc._smc`` (built from bindings/python)."""
 
+import datetime
+from types import TracebackType
+from typing import Literal, final
+
+
+__all__ = [
+    "__version__",
+    "crypt",
+    "decrypt",
+    "encrypt",
+    "decrypt_text",
+    "pgcd",
+    "inverse",
+    "chiffrementAffine",
+    "dechiffrementAffine",
+    "TABLE",
+    "CRYPT_NOT_COPRIME",
+    "DECRYPT_NOT_COPRIME",
+    "LegacyServer",
+    "LegacyClient",
+    "log_append",
+    "log_connection",
+    "list_log",
+    "str_log",
+    "process_response",
+    "probe_server",
+    "Server",
+    "Client",
+    "Message",
+    "Event",
+    "run_cli",
+    "_error_kinds",
+]
 __version__: str
 TABLE: list[str]
 CRYPT_NOT_COPRIME: str
@@ -17,16 +50,17 @@ def dechiffrementAffine(a: int, b: int, L: str) -> str: ...
 
 from os import PathLike
 
+@final
 class LegacyServer:
     """A legacy SMC server on background threads (insecure legacy protocol)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         host: str = "127.0.0.1",
         port: int = 50100,
         log_dir: str | PathLike[str] | None = None,
         verbose: bool = False,
-    ) -> None: ...
+    ) -> LegacyServer: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def wait(self, timeout: float | None = None) -> bool: ...
@@ -39,10 +73,11 @@ class LegacyServer:
     def __enter__(self) -> LegacyServer: ...
     def __exit__(self, *args: object) -> bool: ...
 
+@final
 class LegacyClient:
     """A connection to a legacy SMC server (insecure legacy protocol)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 50100, client_id: str = "#8hdjajcur5d9l2") -> None: ...
+    def __new__(cls, host: str = "127.0.0.1", port: int = 50100, client_id: str = ...) -> LegacyClient: ...
     @property
     def tag(self) -> str: ...
     def message_for(self, text: str) -> str: ...
@@ -58,16 +93,15 @@ def list_log(log_dir: str | PathLike[str]) -> list[list[str]]: ...
 def str_log(data: list[list[str]]) -> str: ...
 def process_response(data: str, data2: str, messager: int) -> tuple[str | None, int]: ...
 
-import datetime
-from types import TracebackType
 
+@final
 class Server:
     """An smc server: Noise_XX transport, rooms, SQLite store in ``data_dir``.
 
     ``with Server(dir) as s:`` starts it on entry and stops it on exit.
     """
 
-    def __init__(self, data_dir: str | PathLike[str], host: str = "127.0.0.1", port: int = 0) -> None: ...
+    def __new__(cls, data_dir: str | PathLike[str], host: str = "127.0.0.1", port: int = 0) -> Server: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
     @property
@@ -84,6 +118,7 @@ class Server:
         tb: TracebackType | None,
     ) -> bool: ...
 
+@final
 class Message:
     """A chat message as stored by the server."""
 
@@ -100,6 +135,7 @@ class Message:
     @property
     def timestamp(self) -> datetime.datetime: ...
 
+@final
 class Event:
     """Something that happened in a room other than a message (see ``Client.recv_event``)."""
 
@@ -128,6 +164,7 @@ class Event:
     @property
     def reason(self) -> str: ...
 
+@final
 class Client:
     """A user's client. Every room is end-to-end encrypted (MLS). ``home`` keeps its
     keys, pinned servers, groups and decrypted history; with ``passphrase`` that state
@@ -140,13 +177,13 @@ class Client:
     ``recv_event`` hand out what was processed. ``fileno()`` is readable while an event
     waits (``select``, ``loop.add_reader``; :mod:`smc.aio` builds on it)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         home: str | PathLike[str],
         user: str,
         passphrase: str | None = None,
         auto_join: bool = False,
-    ) -> None: ...
+    ) -> Client: ...
     def fileno(self) -> int: ...
     @property
     def user(self) -> str: ...
@@ -176,7 +213,9 @@ class Client:
     def verify(self, user: str) -> None: ...
     def acknowledge_key_change(self, user: str) -> None: ...
     def is_verified(self, user: str) -> bool: ...
-    def history(self, room: str, limit: int = 100) -> list[Message]: ...
+    def history(self, room: str, limit: int = 100, before: int | None = None) -> list[Message]:
+        """The last ``limit`` messages, oldest first; with ``before`` (a ``seq``), the
+        page placed before that message."""
     def __enter__(self) -> Client: ...
     def __exit__(
         self,

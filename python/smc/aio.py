@@ -138,8 +138,8 @@ class Client:
     async def send(self, room: str, text: str) -> str:
         return await self._call(self._sync().send, room, text)
 
-    async def history(self, room: str, limit: int = 100) -> list[Message]:
-        return await self._call(self._sync().history, room, limit)
+    async def history(self, room: str, limit: int = 100, before: int | None = None) -> list[Message]:
+        return await self._call(self._sync().history, room, limit, before)
 
     async def safety_number(self, user: str) -> str:
         return await self._call(self._sync().safety_number, user)
@@ -185,8 +185,10 @@ class Client:
             except asyncio.CancelledError:
                 if taking.done() and not taking.cancelled():
                     self._taking = None
-                    if taking.exception() is None and taking.result() is not None:
-                        self._kept.append(taking.result())
+                    if taking.exception() is None:
+                        taken = taking.result()
+                        if taken is not None:
+                            self._kept.append(taken)
                 raise
             except BaseException:
                 self._taking = None

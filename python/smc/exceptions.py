@@ -177,7 +177,13 @@ class NoKeyPackage(SmcError, LookupError):
 
 
 class RateLimited(SmcError):
-    """Too many requests: the server asks the client to slow down."""
+    """Too many requests, even after waiting: the client waits and sends a refused
+    request again by itself as long as its request timeout allows, and raises this
+    only past it. Attribute: ``retry_after`` (seconds until the server accepts it)."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class QuotaExceeded(SmcError):

@@ -177,10 +177,17 @@ impl Connection {
     /// Sends a request; the returned receiver gets its outcome.
     pub(super) fn submit(
         &self,
-        request: Request,
+        request: &Request,
     ) -> Result<(u64, oneshot::Receiver<Result<Reply, Refusal>>), ClientError> {
+        /// A [`ClientFrame`] that borrows its request (the same encoding): a request
+        /// can be sent again (rate limited) without a copy of its payload.
+        #[derive(serde::Serialize)]
+        struct Frame<'r> {
+            id: u64,
+            request: &'r Request,
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let bytes = encode(&ClientFrame { id, request });
+        let bytes = encode(&Frame { id, request });
         if bytes.len() > crate::net::MAX_MESSAGE {
             return Err(NetError::MessageTooLarge {
                 size: bytes.len(),

@@ -16,7 +16,8 @@ use crate::proto::{DirectEnvelope, Envelope, Reply, Request};
 
 /// The raw calls of a [`Client`] (see the module's warning).
 pub trait RawAccess {
-    /// Sends one request and waits for its reply.
+    /// Sends one request once and waits for its reply (a rate-limit refusal is
+    /// returned as it is, not waited out).
     fn request(&self, request: Request) -> Result<Reply, ClientError>;
 
     /// Sends opaque bytes to `room` (at most 1 MiB), optionally marked as the
@@ -69,7 +70,7 @@ pub trait RawAccess {
 
 impl RawAccess for Client {
     fn request(&self, request: Request) -> Result<Reply, ClientError> {
-        Client::request(self, request)
+        Client::request_once(self, &request)
     }
 
     fn send_payload(

@@ -43,7 +43,7 @@ use openmls_basic_credential::SignatureKeyPair;
 use crate::error::{ClientError, NetError};
 use crate::identity::{KnownServers, StaticKeypair};
 use crate::net::MAX_PAYLOAD;
-use crate::proto::{check_name, DirectEnvelope, Envelope, Event, Reply, Request, VERSION};
+use crate::proto::{check_name, DirectEnvelope, Envelope, Event, Refusal, Reply, Request, VERSION};
 use connection::{runtime, Arrivals, Connection, Incoming};
 use state::{ClientState, Scoped, DIRECT_STREAM};
 
@@ -303,8 +303,28 @@ impl Client {
         self.conn.as_ref().ok_or(ClientError::ConnectionClosed)
     }
 
-    /// Sends one request and waits for its reply.
+    /// Sends one request and waits for its reply. A request refused as rate limited
+    /// (nothing was done) is sent again when the server says, as long as that stays
+    /// within the request timeout; only then is the refusal returned.
     pub(crate) fn request(&self, request: Request) -> Result<Reply, ClientError> {
+        let start = Instant::now();
+        loop {
+            match self.request_once(&request) {
+                Err(ClientError::Refused(Refusal::RateLimited { retry_after_ms })) => {
+                    let wait = Duration::from_millis(retry_after_ms);
+                    if start.elapsed() + wait > self.request_timeout {
+                        return Err(Refusal::RateLimited { retry_after_ms }.into());
+                    }
+                    tracing::debug!(retry_after_ms, "rate limited: waiting, then sending again");
+                    std::thread::sleep(wait);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Sends one request once and waits for its reply.
+    pub(crate) fn request_once(&self, request: &Request) -> Result<Reply, ClientError> {
         let conn = self.conn()?;
         let (id, rx) = conn.submit(request)?;
         let limit = self.request_timeout;

@@ -204,7 +204,19 @@ impl Client {
     /// The last `limit` decrypted messages of `room` (this user's included), oldest
     /// first, from the local state: what this client received or sent since it joined.
     pub fn history(&self, room: &str, limit: u32) -> Result<Vec<Message>, ClientError> {
-        self.transaction(|tx| tx.history(room, limit))
+        self.history_before(room, limit, None)
+    }
+
+    /// Like [`Client::history`], a page further back: the last `limit` messages placed
+    /// before message `before` (its `seq`; `None`: the newest), oldest first. Paging
+    /// back: pass the `seq` of the oldest message of the previous page.
+    pub fn history_before(
+        &self,
+        room: &str,
+        limit: u32,
+        before: Option<u64>,
+    ) -> Result<Vec<Message>, ClientError> {
+        self.transaction(|tx| tx.history_before(room, limit, before))
     }
 
     /// Encrypts `text` for `room`'s group and sends it; returns once the server has
@@ -385,7 +397,7 @@ impl Client {
                 // next connect, after the messages before it; the connection stays usable.
                 Err(
                     e @ (ClientError::Refused(
-                        Refusal::StorageFull | Refusal::RateLimited | Refusal::Internal,
+                        Refusal::StorageFull | Refusal::RateLimited { .. } | Refusal::Internal,
                     )
                     | ClientError::E2e(E2eError::KeyChanged { .. } | E2eError::Busy { .. })),
                 ) => {

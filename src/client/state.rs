@@ -543,23 +543,33 @@ impl Scoped<'_, '_> {
         .map(drop)
     }
 
-    /// The last `limit` decrypted messages of `room`, oldest first.
-    pub(super) fn history(&self, room: &str, limit: u32) -> Result<Vec<Message>, ClientError> {
+    /// The last `limit` decrypted messages of `room` placed before `before` (a seq;
+    /// `None`: the newest), oldest first.
+    pub(super) fn history_before(
+        &self,
+        room: &str,
+        limit: u32,
+        before: Option<u64>,
+    ) -> Result<Vec<Message>, ClientError> {
         let (server, user) = (self.server, self.user);
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
         let mut stmt = db(self.conn.prepare_cached(
             "SELECT seq, id, sender, ts_ms, text FROM history
-             WHERE server = ?1 AND user = ?2 AND room = ?3 ORDER BY seq DESC LIMIT ?4",
+             WHERE server = ?1 AND user = ?2 AND room = ?3 AND seq < ?5
+             ORDER BY seq DESC LIMIT ?4",
         ))?;
-        let rows = db(stmt.query_map(params![server, user, room, limit], |r| {
-            Ok(Message {
-                seq: r.get::<_, i64>(0)? as u64,
-                id: r.get::<_, i64>(1)? as u64,
-                room: room.to_owned(),
-                sender: r.get(2)?,
-                timestamp: timestamp(r.get(3)?),
-                text: r.get(4)?,
-            })
-        }))?;
+        let rows = db(
+            stmt.query_map(params![server, user, room, limit, before], |r| {
+                Ok(Message {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    id: r.get::<_, i64>(1)? as u64,
+                    room: room.to_owned(),
+                    sender: r.get(2)?,
+                    timestamp: timestamp(r.get(3)?),
+                    text: r.get(4)?,
+                })
+            }),
+        )?;
         let mut out: Vec<_> = db(rows.collect())?;
         out.reverse();
         Ok(out)
@@ -1010,14 +1020,22 @@ mod tests {
                 tx.add_history(&message("other", 1, "elsewhere"))?;
                 let texts = |limit| -> Result<Vec<String>, ClientError> {
                     Ok(tx
-                        .history("r", limit)?
+                        .history_before("r", limit, None)?
                         .into_iter()
                         .map(|m| m.text)
                         .collect())
                 };
                 assert_eq!(texts(10)?, ["one", "two", "three"]);
                 assert_eq!(texts(2)?, ["two", "three"]);
-                let m = &tx.history("r", 1)?[0];
+                let m = &tx.history_before("r", 1, None)?[0];
+                // A page further back: before seq 3.
+                let page: Vec<String> = tx
+                    .history_before("r", 10, Some(3))?
+                    .into_iter()
+                    .map(|m| m.text)
+                    .collect();
+                assert_eq!(page, ["one", "two"]);
+                assert!(tx.history_before("r", 10, Some(1))?.is_empty());
                 assert_eq!((m.id, m.sender.as_str()), (30, "bob"));
                 assert_eq!(m.timestamp, timestamp(1_700_000_000_003));
                 Ok(())
@@ -1037,7 +1055,7 @@ mod tests {
                 alice.push_events(&[ChatEvent::Removed { room: "r".into() }])?;
                 for (server, user) in [("srv", "bob"), ("other", "alice")] {
                     let other = tx.scoped(server, user);
-                    assert!(other.history("r", 10)?.is_empty());
+                    assert!(other.history_before("r", 10, None)?.is_empty());
                     assert_eq!(other.cursor("room:r")?, 0);
                     assert!(other.room("r")?.is_none());
                     assert!(other.active_rooms()?.is_empty());

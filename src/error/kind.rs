@@ -254,7 +254,7 @@ impl Refusal {
             Refusal::RegistrationRefused { .. } => ErrorKind::RegistrationRefused,
             Refusal::Stale { .. } => ErrorKind::StaleEpoch,
             Refusal::NoKeyPackage { .. } => ErrorKind::NoKeyPackage,
-            Refusal::RateLimited => ErrorKind::RateLimited,
+            Refusal::RateLimited { .. } => ErrorKind::RateLimited,
             Refusal::QuotaExceeded { .. } => ErrorKind::QuotaExceeded,
             Refusal::BadRequest { .. } => ErrorKind::InvalidRequest,
             Refusal::VersionMismatch { .. } => ErrorKind::VersionMismatch,

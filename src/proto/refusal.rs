@@ -61,9 +61,14 @@ pub enum Refusal {
         /// The user.
         user: String,
     },
-    /// Too many requests: slow down.
-    #[error("too many requests; slow down")]
-    RateLimited,
+    /// Too many requests: nothing was done; the same request is accepted again after
+    /// `retry_after_ms` milliseconds (smc's client waits and retries by itself within
+    /// its request timeout).
+    #[error("too many requests; retry in {retry_after_ms} ms")]
+    RateLimited {
+        /// When a token is free again, in milliseconds.
+        retry_after_ms: u64,
+    },
     /// A quota is full (a recipient's queue, stored key packages, rooms created...);
     /// nothing was stored.
     #[error("quota exceeded: {reason}")]

@@ -11,6 +11,7 @@ use crate::server::committer::Pending;
 use crate::server::group_change;
 use crate::server::hub::{Dedup, Outbound};
 use crate::server::key_package;
+use crate::server::rate::limited;
 use crate::server::store::{Creation, DirectQuota, Invited, NewMessage, Store};
 use crate::server::Shared;
 
@@ -338,9 +339,7 @@ impl Shared {
                 Ok(Reply::Done)
             }
             Request::FetchKeyPackage { user } => {
-                if !self.rates.fetches.take(me) {
-                    return Err(Refusal::RateLimited);
-                }
+                self.rates.fetches.take_or_wait(me).map_err(limited)?;
                 self.require_user(&user).await?;
                 // One-use packages are handed out at a bounded rate per owner; past it
                 // the last-resort one: nobody can drain someone's packages.
@@ -360,9 +359,7 @@ impl Shared {
                 if payload.len() > MAX_PAYLOAD {
                     return Err(bad(format!("a delivery is at most {MAX_PAYLOAD} bytes")));
                 }
-                if !self.rates.directs.take(me) {
-                    return Err(Refusal::RateLimited);
-                }
+                self.rates.directs.take_or_wait(me).map_err(limited)?;
                 self.require_user(&user).await?;
                 let u = user.clone();
                 let quota = DirectQuota {

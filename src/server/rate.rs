@@ -4,6 +4,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+/// The refusal for a request that may be made again after `wait`.
+pub(crate) fn limited(wait: std::time::Duration) -> crate::proto::Refusal {
+    crate::proto::Refusal::RateLimited {
+        retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1),
+    }
+}
+
 /// Allows `rate` events per second on average and `burst` at once.
 #[derive(Debug)]
 pub(crate) struct TokenBucket {
@@ -30,16 +37,26 @@ impl TokenBucket {
     }
 
     /// Takes one token if there is one.
-    pub(super) fn take(&mut self) -> bool {
+    #[cfg(test)]
+    fn take(&mut self) -> bool {
+        self.take_or_wait().is_ok()
+    }
+
+    /// Takes one token, or says how long until there is one.
+    pub(super) fn take_or_wait(&mut self) -> Result<(), std::time::Duration> {
         let now = Instant::now();
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            true
+            Ok(())
+        } else if self.rate > 0.0 {
+            Err(std::time::Duration::from_secs_f64(
+                ((1.0 - self.tokens) / self.rate).min(86_400.0),
+            ))
         } else {
-            false
+            Err(std::time::Duration::from_secs(86_400))
         }
     }
 
@@ -104,6 +121,11 @@ impl KeyedLimiter {
 
     /// Takes one token of `key`'s bucket if there is one.
     pub(crate) fn take(&self, key: &str) -> bool {
+        self.take_or_wait(key).is_ok()
+    }
+
+    /// Takes one token of `key`'s bucket, or says how long until there is one.
+    pub(crate) fn take_or_wait(&self, key: &str) -> Result<(), std::time::Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
             // Forget the buckets that have refilled: they hold no information.
@@ -112,7 +134,7 @@ impl KeyedLimiter {
         buckets
             .entry(key.to_owned())
             .or_insert_with(|| TokenBucket::per_second(self.rate, self.burst))
-            .take()
+            .take_or_wait()
     }
 }
 

@@ -325,16 +325,19 @@ async fn read_loop(
                 return Err(e);
             }
         };
-        let result = if bucket.take() {
-            refused_in_a_row = 0;
-            shared.handle(user, frame.request).await
-        } else {
-            refused_in_a_row += 1;
-            if refused_in_a_row > limits.request_burst.max(100) {
-                tracing::warn!(user, "flooding past its rate limit: disconnecting");
-                return Err(NetError::Ended("request flood past the rate limit".into()));
+        let result = match bucket.take_or_wait() {
+            Ok(()) => {
+                refused_in_a_row = 0;
+                shared.handle(user, frame.request).await
             }
-            Err(Refusal::RateLimited)
+            Err(wait) => {
+                refused_in_a_row += 1;
+                if refused_in_a_row > limits.request_burst.max(100) {
+                    tracing::warn!(user, "flooding past its rate limit: disconnecting");
+                    return Err(NetError::Ended("request flood past the rate limit".into()));
+                }
+                Err(super::rate::limited(wait))
+            }
         };
         let reply = ServerFrame::Reply {
             id: frame.id,

@@ -23,11 +23,14 @@ fn a_message_reaches_a_member_waiting_in_recv_at_once() {
     let dir = tempdir("v2_realtime");
     let server = server(&dir.join("server"));
     let mut alice = client(&dir.join("alice"), "alice", &server);
-    let mut bob = client(&dir.join("bob"), "bob", &server);
+    // bob accepts invitations himself (no auto-join).
+    let mut bob = Client::open(dir.join("bob"), "bob").unwrap();
+    bob.connect(&server.address().to_string()).unwrap();
     alice.create_room("general").unwrap();
     alice.invite("general", "bob").unwrap();
     // An invitation: routed to bob once he accepts it.
     assert!(bob.rooms().unwrap().is_empty());
+    assert!(bob.routed_rooms().unwrap().is_empty());
     bob.accept("general").unwrap();
     assert_eq!(bob.rooms().unwrap(), vec!["general"]);
     assert_eq!(alice.members("general").unwrap(), vec!["alice", "bob"]);

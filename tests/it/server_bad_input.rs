@@ -211,7 +211,7 @@ fn a_flooding_client_is_rate_limited_then_disconnected() {
     for _ in 0..2000 {
         match flooder.request(Request::Ping) {
             Ok(_) => {}
-            Err(ClientError::Refused(Refusal::RateLimited)) => limited += 1,
+            Err(ClientError::Refused(Refusal::RateLimited { .. })) => limited += 1,
             Err(e) => {
                 outcome = Some(e);
                 break;
@@ -251,4 +251,52 @@ fn a_client_vanishing_mid_message_loses_nothing_acknowledged() {
     }
     w.still_served("vanishing clients");
     w.nothing_lost();
+}
+
+#[test]
+fn a_client_in_a_tight_loop_is_paced_not_refused() {
+    // 200 requests a second after a burst of 20: 300 requests in a loop take about a
+    // second and a half, and none of them fails.
+    let dir = tempdir("abuse_paced");
+    let server = support::server_with(
+        &dir.join("server"),
+        Limits {
+            requests_per_second: 200,
+            request_burst: 20,
+            ..Limits::default()
+        },
+    );
+    let address = server.address().to_string();
+    let mut c = support::client(&dir.join("busy"), "busy", &address);
+    for i in 0..300 {
+        if let Err(e) = c.routed_rooms() {
+            panic!("request {i} failed: {e}");
+        }
+    }
+    // The raw calls are not paced: the refusal says when to come back.
+    let mut refused = None;
+    for _ in 0..100 {
+        if let Err(ClientError::Refused(Refusal::RateLimited { retry_after_ms })) =
+            c.request(Request::ListRooms)
+        {
+            refused = Some(retry_after_ms);
+            break;
+        }
+    }
+    let retry_after_ms = refused.expect("a burst of raw requests is refused");
+    assert!((1..=1000).contains(&retry_after_ms), "{retry_after_ms}");
+    // Waiting longer than the call may wait is not done: the refusal comes back.
+    c.set_request_timeout(Duration::from_millis(1));
+    let mut gave_up = false;
+    for _ in 0..100 {
+        match c.routed_rooms() {
+            Err(ClientError::Refused(Refusal::RateLimited { .. })) => {
+                gave_up = true;
+                break;
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => {}
+        }
+    }
+    assert!(gave_up, "a 1 ms timeout cannot wait out the limit");
 }

@@ -283,3 +283,25 @@ def test_close_releases_the_home_at_once(server: smc.Server, tmp_path: Path) -> 
     with smc.Client(tmp_path / "a", "alice") as inside:
         inside.connect(server.address)
     smc.Client(tmp_path / "a", "alice").close()
+
+
+def test_history_pages_back_and_messages_compare_by_id(server: smc.Server, tmp_path: Path) -> None:
+    with connect(tmp_path / "a", "alice", server) as alice, connect(tmp_path / "b", "bob", server) as bob:
+        alice.create_room("r")
+        alice.invite("r", "bob")
+        for i in range(7):
+            alice.send("r", f"m{i}")
+        got = [bob.recv(timeout=10) for _ in range(7)]
+        pages: list[list[str]] = []
+        before = None
+        while page := bob.history("r", limit=3, before=before):
+            pages.append([m.text for m in page])
+            before = page[0].seq
+        assert pages == [["m4", "m5", "m6"], ["m1", "m2", "m3"], ["m0"]]
+        # The same message from recv and from the history: equal, one in a set.
+        (last,) = bob.history("r", limit=1)
+        assert last == got[-1] and hash(last) == hash(got[-1])
+        assert len({*got, *bob.history("r")}) == 7
+        assert got[0] != got[1]
+        with pytest.raises(TypeError):
+            bob.history("r", before="m3")  # type: ignore[arg-type]

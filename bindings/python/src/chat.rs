@@ -412,10 +412,18 @@ impl PyClient {
         self.call(py, move |c| c.is_verified(&user))
     }
 
-    /// The last `limit` messages of a room, oldest first.
-    #[pyo3(signature = (room, limit=100))]
-    fn history(&self, py: Python<'_>, room: String, limit: u32) -> PyResult<Vec<PyMessage>> {
-        let messages = self.call(py, move |c| c.history(&room, limit))?;
+    /// The last `limit` messages of a room, oldest first; with `before` (a message's
+    /// `seq`), those placed before it: pass the oldest `seq` of a page for the page
+    /// before it.
+    #[pyo3(signature = (room, limit=100, before=None))]
+    fn history(
+        &self,
+        py: Python<'_>,
+        room: String,
+        limit: u32,
+        before: Option<u64>,
+    ) -> PyResult<Vec<PyMessage>> {
+        let messages = self.call(py, move |c| c.history_before(&room, limit, before))?;
         Ok(messages.into_iter().map(PyMessage::from).collect())
     }
 
@@ -434,9 +442,9 @@ impl PyClient {
     }
 }
 
-/// A chat message.
-#[pyclass(module = "smc._smc", name = "Message", frozen, eq)]
-#[derive(PartialEq)]
+/// A chat message. Two messages are equal when they are the same message (same
+/// server-wide id), and hash by it.
+#[pyclass(module = "smc._smc", name = "Message", frozen, eq, hash)]
 pub struct PyMessage {
     /// Server-wide id.
     #[pyo3(get)]
@@ -454,6 +462,18 @@ pub struct PyMessage {
     #[pyo3(get)]
     text: String,
     timestamp_ms: i64,
+}
+
+impl PartialEq for PyMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl std::hash::Hash for PyMessage {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
 }
 
 impl From<Message> for PyMessage {

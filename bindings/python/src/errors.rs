@@ -56,6 +56,8 @@ struct Fields {
     position: usize,
     a: i64,
     entry: String,
+    /// Seconds until a rate-limited request is accepted again.
+    retry_after: f64,
 }
 
 /// The exception of `kind` with `message` and `fields`.
@@ -88,7 +90,7 @@ fn exception(kind: ErrorKind, message: String, f: Fields) -> PyErr {
         ErrorKind::RegistrationRefused => RegistrationRefused::new_err(message),
         ErrorKind::StaleEpoch => StaleEpoch::new_err((message, f.current)),
         ErrorKind::NoKeyPackage => NoKeyPackage::new_err((message, f.user)),
-        ErrorKind::RateLimited => RateLimited::new_err(message),
+        ErrorKind::RateLimited => RateLimited::new_err((message, f.retry_after)),
         ErrorKind::QuotaExceeded => QuotaExceeded::new_err(message),
         ErrorKind::ServerFailure => ServerFailure::new_err(message),
         ErrorKind::StorageFull => StorageFull::new_err(message),
@@ -169,6 +171,9 @@ pub(crate) fn client_error(e: ClientError) -> PyErr {
             fields.presented = presented.clone();
         }
         ClientError::Refused(Refusal::Stale { current }) => fields.current = *current,
+        ClientError::Refused(Refusal::RateLimited { retry_after_ms }) => {
+            fields.retry_after = *retry_after_ms as f64 / 1000.0
+        }
         ClientError::Undecryptable { seq, reason, .. } => {
             fields.seq = *seq;
             fields.reason = reason.clone();

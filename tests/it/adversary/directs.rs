@@ -86,7 +86,7 @@ fn direct_deliveries_are_rate_limited_per_sender_across_sessions() {
         // A new session does not reset the rate.
         let mut mallory = Raw::hello_with(server.address(), "mallory", &key).unwrap();
         for _ in 0..10 {
-            if let Err(Refusal::RateLimited) = mallory.request(Request::SendDirect {
+            if let Err(Refusal::RateLimited { .. }) = mallory.request(Request::SendDirect {
                 user: "carol".into(),
                 payload: vec![1],
             }) {

@@ -39,7 +39,7 @@ fn draining_someones_key_packages_only_yields_the_last_resort_one() {
     // The fetches of one requester are bounded too.
     let mut limited = false;
     for _ in 0..200 {
-        if let Err(Refusal::RateLimited) = mallory.request(Request::FetchKeyPackage {
+        if let Err(Refusal::RateLimited { .. }) = mallory.request(Request::FetchKeyPackage {
             user: "alice".into(),
         }) {
             limited = true;
