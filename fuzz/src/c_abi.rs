@@ -14,6 +14,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use smc::ffi::boundary::{smc_last_error_message, smc_string_free};
 use smc::ffi::cipher::*;
 use smc::ffi::client::*;
+use smc::ffi::event::*;
 use smc::ffi::invitations::*;
 use smc::ffi::legacy::*;
 use smc::ffi::message::*;
@@ -248,6 +249,22 @@ enum Op {
     FreeStrings {
         l: u8,
     },
+    Fd {
+        c: u8,
+        out: bool,
+    },
+    RecvEvent {
+        c: u8,
+        timeout_ms: i8,
+        out: bool,
+    },
+    ReadEvent {
+        e: u8,
+        index: usize,
+    },
+    FreeEvent {
+        e: u8,
+    },
     ServerStart {
         dir: Str,
         listen: Str,
@@ -398,6 +415,7 @@ struct Live {
     messages: Vec<*mut SmcMessage>,
     lists: Vec<*mut SmcMessageList>,
     strings: Vec<*mut SmcStringList>,
+    events: Vec<*mut SmcEvent>,
     servers: Vec<*mut SmcServer>,
     legacy_servers: Vec<*mut SmcLegacyServer>,
     legacy_clients: Vec<*mut SmcLegacyClient>,
@@ -410,6 +428,7 @@ impl Drop for Live {
             self.messages.drain(..).for_each(|m| smc_message_free(m));
             self.lists.drain(..).for_each(|l| smc_message_list_free(l));
             self.strings.drain(..).for_each(|l| smc_string_list_free(l));
+            self.events.drain(..).for_each(|e| smc_event_free(e));
             self.clients.drain(..).for_each(|c| smc_client_free(c));
             self.legacy_clients
                 .drain(..)
@@ -670,6 +689,40 @@ unsafe fn run(op: Op, env: &Env, live: &mut Live) {
             read(got);
         }
         Op::FreeStrings { l } => smc_string_list_free(remove(&mut live.strings, l)),
+        Op::Fd { c, out } => {
+            let mut fd = -1;
+            let st = smc_client_fd(pick(&live.clients, c), out_ptr(out, &mut fd));
+            if st == SmcStatus::SMC_OK {
+                assert!(fd >= 0, "a descriptor that is not one");
+            }
+        }
+        Op::RecvEvent { c, timeout_ms, out } => {
+            let mut e = null_mut();
+            let st = smc_client_recv_event(
+                pick(&live.clients, c),
+                i64::from(timeout_ms.rem_euclid(5)), // negative: wait forever (the contract)
+                out_ptr(out, &mut e),
+            );
+            if st == SmcStatus::SMC_OK && !e.is_null() {
+                live.events.push(e);
+            }
+        }
+        Op::ReadEvent { e, index } => {
+            let e = pick(&live.events, e);
+            let _ = (smc_event_kind(e), smc_event_seq(e), smc_event_count(e));
+            read(smc_event_room(e));
+            read(smc_event_user(e));
+            read(smc_event_reason(e));
+            let added = smc_event_added_count(e);
+            assert_eq!(smc_event_added(e, index).is_null(), index >= added);
+            let removed = smc_event_removed_count(e);
+            assert_eq!(smc_event_removed(e, index).is_null(), index >= removed);
+            let m = smc_event_message(e);
+            if !m.is_null() {
+                read(smc_message_text(m));
+            }
+        }
+        Op::FreeEvent { e } => smc_event_free(remove(&mut live.events, e)),
         Op::ServerStart { dir, listen, out } => {
             if live.started >= 1 {
                 return;

@@ -73,6 +73,7 @@ class Client:
 
     @property
     def user(self) -> str:
+        """The user's name."""
         return self._args[1]
 
     async def open(self) -> Client:
@@ -95,6 +96,7 @@ class Client:
     async def connect(
         self, address: str, fingerprint: str | None = None, token: str | None = None
     ) -> None:
+        """Connects to "host:port" (see :meth:`smc.Client.connect`), opening the home first if needed."""
         await self.open()
         await self._call(self._sync().connect, address, fingerprint=fingerprint, token=token)
 
@@ -105,52 +107,68 @@ class Client:
 
     @property
     def fingerprint(self) -> str:
+        """The fingerprint of the user's key."""
         return self._sync().fingerprint
 
     @property
     def connected(self) -> bool:
+        """Whether a connection is open."""
         return self._client is not None and self._client.connected
 
     async def create_room(self, name: str) -> None:
+        """Creates room `name` (an end-to-end encrypted group) with this user alone in it."""
         await self._call(self._sync().create_room, name)
 
     async def invite(self, room: str, user: str) -> None:
+        """Adds `user` to `room` (they accept, or join at once with auto-join)."""
         await self._call(self._sync().invite, room, user)
 
     async def leave(self, room: str) -> None:
+        """Leaves `room`."""
         await self._call(self._sync().leave, room)
 
     async def accept(self, room: str) -> None:
+        """Accepts the invitation to `room`."""
         await self._call(self._sync().accept, room)
 
     async def decline(self, room: str) -> None:
+        """Declines the invitation to `room`."""
         await self._call(self._sync().decline, room)
 
     async def invitations(self) -> list[tuple[str, str]]:
+        """The pending invitations: (room, inviter) pairs."""
         return await self._call(self._sync().invitations)
 
     async def rooms(self) -> list[str]:
+        """The rooms whose group this client is in."""
         return await self._call(self._sync().rooms)
 
     async def members(self, room: str) -> list[str]:
+        """The members of `room`'s group (who can read it), sorted."""
         return await self._call(self._sync().members, room)
 
     async def send(self, room: str, text: str) -> str:
+        """Encrypts and sends `text`; returns the message id once the server stored it."""
         return await self._call(self._sync().send, room, text)
 
     async def history(self, room: str, limit: int = 100, before: int | None = None) -> list[Message]:
+        """The last `limit` messages of `room`, oldest first (before message `before`)."""
         return await self._call(self._sync().history, room, limit, before)
 
     async def safety_number(self, user: str) -> str:
+        """The safety number shared with `user`: compare it out of band."""
         return await self._call(self._sync().safety_number, user)
 
     async def verify(self, user: str) -> None:
+        """Marks `user`'s key as verified (also acknowledges a key change)."""
         await self._call(self._sync().verify, user)
 
     async def acknowledge_key_change(self, user: str) -> None:
+        """Acknowledges that `user`'s key changed, without verifying it."""
         await self._call(self._sync().acknowledge_key_change, user)
 
     async def is_verified(self, user: str) -> bool:
+        """Whether `user`'s current key was verified."""
         return await self._call(self._sync().is_verified, user)
 
     async def _readable(self) -> None:
