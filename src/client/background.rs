@@ -127,8 +127,8 @@ impl Background {
             self.shared.update_readiness(client);
             out
         };
-        // What the call received is processed without waiting for the next arrival.
-        self.shared.arrivals.notify();
+        // What arrived during the call was counted by the reader: the thread goes on
+        // as soon as the lock is free.
         out
     }
 

@@ -521,10 +521,10 @@ impl Client {
 
     /// Whether a processed event waits for [`Client::recv_event`].
     pub(crate) fn has_event(&self) -> Result<bool, ClientError> {
-        if self.server.is_none() {
-            return Ok(false);
+        match &self.server {
+            None => Ok(false),
+            Some(server) => self.state.has_event(server, &self.user),
         }
-        self.transaction(|tx| tx.has_event())
     }
 
     /// The oldest processed event, taken (none without a server yet).

@@ -152,6 +152,22 @@ impl ClientState {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether an event is queued for `user` on `server`: one read, outside any
+    /// transaction (cheap enough to ask after every call).
+    pub(super) fn has_event(&self, server: &str, user: &str) -> Result<bool, ClientError> {
+        let inner = self.lock();
+        let row = inner
+            .conn
+            .query_row(
+                "SELECT 1 FROM inbox WHERE server = ?1 AND user = ?2 LIMIT 1",
+                params![server, user],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(StoreError::from)?;
+        Ok(row.is_some())
+    }
+
     /// Like [`ClientState::transaction`], but on disk (fsync) before it returns even
     /// across a power loss: for the transaction that steps the sending ratchet, so that
     /// no message key can ever be used twice.
@@ -799,20 +815,6 @@ impl Scoped<'_, '_> {
             db(stmt.execute(params![server, user, bytes]))?;
         }
         Ok(())
-    }
-
-    /// Whether an event is queued.
-    pub(super) fn has_event(&self) -> Result<bool, ClientError> {
-        let (server, user) = (self.server, self.user);
-        db(self
-            .conn
-            .query_row(
-                "SELECT 1 FROM inbox WHERE server = ?1 AND user = ?2 LIMIT 1",
-                params![server, user],
-                |_| Ok(()),
-            )
-            .optional())
-        .map(|row| row.is_some())
     }
 
     /// Takes the oldest queued event.

@@ -117,6 +117,10 @@ int main(int argc, char **argv) {
     }
     smc_event_free(e);
 
+    /* carol's own client joins on its own (auto-join); she leaves once joined. */
+    int carol_fd = -1;
+    EXPECT(smc_client_fd(carol, &carol_fd), SMC_OK);
+    smc_event_free(wait_for(carol, carol_fd, SMC_EVENT_JOINED));
     EXPECT(smc_client_leave(carol, "c-room"), SMC_OK);
     /* The removal is committed by a member who sends next. */
     EXPECT(smc_client_send(alice, "c-room", "bye carol", NULL), SMC_OK);
