@@ -131,6 +131,17 @@ int main(int argc, char **argv) {
     }
     expect_str(smc_event_removed(e, 0), "carol", "removed");
     smc_event_free(e);
+    /* The message that went with it, in whichever order they were processed. */
+    e = NULL;
+    for (int i = 0; i < 100; i++) {
+        smc_message_list *list = NULL;
+        EXPECT(smc_client_history(bob, "c-room", 1, &list), SMC_OK);
+        int seen = smc_message_list_len(list) == 1 &&
+                   strcmp(smc_message_text(smc_message_list_get(list, 0)), "bye carol") == 0;
+        smc_message_list_free(list);
+        if (seen) break;
+        readable(fd, 100);
+    }
 
     /* Everything taken: not readable any more. */
     do {
