@@ -19,6 +19,11 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#define SMC_VERSION_MAJOR 0
+#define SMC_VERSION_MINOR 1
+#define SMC_VERSION_PATCH 0
+#define SMC_VERSION "0.1.0"
+
 /*
  The result of every libsmc call. Numbers are stable: new codes are only appended.
  */
@@ -1107,6 +1112,11 @@ enum smc_status smc_probe_server(const char *address, char **out_fingerprint);
  `client` is NULL or live; `token` is NULL or NUL-terminated.
  */
 enum smc_status smc_client_set_registration_token(struct smc_client *client, const char *token);
+
+/*
+ The version of this libsmc, "MAJOR.MINOR.PATCH". Static: never freed.
+ */
+const char *smc_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

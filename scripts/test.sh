@@ -18,6 +18,9 @@ cargo test --locked
 echo "==> the C programs again under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer)"
 SMC_C_SANITIZE=address,undefined cargo test --locked --test it c_abi::
 
+echo "==> the C library installed into a prefix: pkg-config, shared and static, SONAME, exports"
+bash "$ROOT/scripts/test_c_install.sh"
+
 echo "==> pip install . (builds the abi3 wheel with maturin)"
 python -m pip install --quiet --force-reinstall --no-deps .
 

@@ -22,5 +22,6 @@ pub mod server;
 pub mod status;
 pub mod string_list;
 pub mod trust;
+pub mod version;
 
 pub use status::SmcStatus;

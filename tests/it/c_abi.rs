@@ -27,6 +27,24 @@ fn lib_dir() -> PathBuf {
     deps.to_path_buf()
 }
 
+/// A directory holding `libsmc.so` and `libsmc.so.MAJOR` (its SONAME, which linked
+/// programs ask for), both links to the library this `cargo test` built.
+fn shared_lib_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = out_dir().join("lib");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let built = lib_dir().join("libsmc.so");
+        let soname = format!("libsmc.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
+        for name in ["libsmc.so", soname.as_str()] {
+            std::os::unix::fs::symlink(&built, dir.join(name)).unwrap();
+        }
+        dir
+    })
+    .clone()
+}
+
 fn out_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c_abi");
     std::fs::create_dir_all(&dir).expect("tmp dir");
@@ -51,6 +69,7 @@ fn compile(source: &str, name: &str, link_static: bool) -> PathBuf {
         cmd.arg(lib.join("libsmc.a"))
             .args(["-lcrypto", "-lpthread", "-ldl", "-lm"]);
     } else {
+        let lib = shared_lib_dir();
         cmd.arg("-L")
             .arg(&lib)
             .arg("-lsmc")

@@ -1,7 +1,8 @@
 /*
  * chat.c: two users talk through an smc server, all from C.
  *
- *   cc chat.c -I include -L target/release -lsmc -o chat && ./chat /tmp/chat-demo
+ *   cc chat.c $(pkg-config --cflags --libs smc) -o chat && ./chat /tmp/chat-demo
+ *   (after `bash scripts/install-c.sh PREFIX` and PKG_CONFIG_PATH=PREFIX/lib/pkgconfig)
  *
  * Starts a server (key and store in DIR/server), opens the clients of alice and bob
  * (homes in DIR/alice and DIR/bob), makes a room (an end-to-end encrypted MLS group),

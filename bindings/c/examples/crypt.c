@@ -1,8 +1,7 @@
 /* Encrypts a message with the legacy cipher through libsmc and prints it.
  *
- * Build (after `cargo build --release`):
- *   cc -Wall -Wextra -Werror -I include bindings/c/examples/crypt.c \
- *      -L target/release -lsmc -Wl,-rpath,target/release -o crypt
+ * Build (after `bash scripts/install-c.sh PREFIX`, with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig):
+ *   cc -Wall -Wextra -Werror bindings/c/examples/crypt.c $(pkg-config --cflags --libs smc) -o crypt
  * Run:  ./crypt            prints  e[j-
  *       ./crypt "Bonjour"  prints  the ciphertext of "Bonjour" under key (35, 19)
  *

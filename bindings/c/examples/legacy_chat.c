@@ -5,9 +5,8 @@
  * clients A and B, and has them exchange messages the original way (each reply is the
  * message logged before one's own: "one message behind"). Prints what each client sees.
  *
- * Build (after `cargo build --release`):
- *   cc -Wall -Wextra -Werror -I include bindings/c/examples/legacy_chat.c \
- *      -L target/release -lsmc -Wl,-rpath,target/release -o legacy_chat
+ * Build (after `bash scripts/install-c.sh PREFIX`, with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig):
+ *   cc -Wall -Wextra -Werror bindings/c/examples/legacy_chat.c $(pkg-config --cflags --libs smc) -o legacy_chat
  *
  * WARNING: the legacy protocol gives no security; it exists for compatibility.
  */

@@ -3,7 +3,8 @@
  * terminal (stdin) and libsmc (the descriptor from smc_client_fd). This is how a C
  * program fits smc into its own event loop (poll, epoll, select, libuv...).
  *
- *   cc poll_chat.c -I include -L target/release -lsmc -o poll_chat
+ *   cc poll_chat.c $(pkg-config --cflags --libs smc) -o poll_chat
+ *   (after `bash scripts/install-c.sh PREFIX`, with PKG_CONFIG_PATH=PREFIX/lib/pkgconfig)
  *   ./poll_chat HOME USER ADDRESS ROOM
  *
  * Joins the rooms it is invited to (auto-join); each line typed is sent to ROOM; every

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds libsmc (release) and installs it as a C library under PREFIX, laid out as
+# cargo-c would:
+#   PREFIX/lib/libsmc.so.MAJOR.MINOR.PATCH (SONAME libsmc.so.MAJOR) and its links
+#   libsmc.so.MAJOR and libsmc.so, PREFIX/lib/libsmc.a, PREFIX/include/smc.h and
+#   PREFIX/lib/pkgconfig/smc.pc, whose Libs.private lists what a static link needs
+#   (as rustc reports it).
+#
+# Usage: bash scripts/install-c.sh PREFIX
+#   then: cc app.c $(pkg-config --cflags --libs smc)      (PKG_CONFIG_PATH=PREFIX/lib/pkgconfig)
+#   static: cc app.c $(pkg-config --cflags smc) $(pkg-config --variable=staticlib smc) \
+#             $(pkg-config --static --libs-only-l smc | sed 's/-lsmc //')
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+PREFIX="$(realpath -m "${1:?usage: bash scripts/install-c.sh PREFIX}")"
+VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -1)"
+MAJOR="${VERSION%%.*}"
+
+echo "==> building libsmc $VERSION (release)"
+# The same build as `cargo build --release --lib`, with rustc asked which system
+# libraries the static library needs.
+NOTES="$(cargo rustc --release --locked --lib --quiet -- --print native-static-libs 2>&1)"
+LIBS_PRIVATE="$(printf '%s\n' "$NOTES" | sed -n 's/.*native-static-libs: //p' | tail -1)"
+[ -n "$LIBS_PRIVATE" ] || { printf '%s\n' "$NOTES" >&2; echo "no native-static-libs line" >&2; exit 1; }
+
+echo "==> installing into $PREFIX"
+install -d "$PREFIX/lib/pkgconfig" "$PREFIX/include"
+install -m 0755 "$ROOT/target/release/libsmc.so" "$PREFIX/lib/libsmc.so.$VERSION"
+ln -sfn "libsmc.so.$VERSION" "$PREFIX/lib/libsmc.so.$MAJOR"
+ln -sfn "libsmc.so.$MAJOR" "$PREFIX/lib/libsmc.so"
+install -m 0644 "$ROOT/target/release/libsmc.a" "$PREFIX/lib/libsmc.a"
+install -m 0644 "$ROOT/include/smc.h" "$PREFIX/include/smc.h"
+cat > "$PREFIX/lib/pkgconfig/smc.pc" <<PC
+prefix=$PREFIX
+exec_prefix=\${prefix}
+libdir=\${exec_prefix}/lib
+includedir=\${prefix}/include
+staticlib=\${libdir}/libsmc.a
+
+Name: smc
+Description: Security Message Communication: an end-to-end encrypted messenger (C API)
+Version: $VERSION
+Libs: -L\${libdir} -lsmc
+Libs.private: $LIBS_PRIVATE
+Cflags: -I\${includedir}
+PC
+echo "==> installed: $(cd "$PREFIX" && find . -type f -o -type l | sort | tr '\n' ' ')"
