@@ -102,7 +102,15 @@ impl Background {
             .spawn(move || {
                 let mut seen = 0;
                 while !worker.stop.load(Ordering::Acquire) {
-                    worker.round();
+                    // A bug that panics in one round must not end the processing for
+                    // good (the client would silently stop receiving): it is logged,
+                    // and the next arrival starts a new round.
+                    let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        worker.round();
+                    }));
+                    if round.is_err() {
+                        tracing::error!("a round of background processing panicked");
+                    }
                     seen = worker.arrivals.wait_past(seen, IDLE);
                 }
             })
