@@ -8,10 +8,11 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "==> creating virtualenv $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import maturin, pytest, hypothesis, mypy" 2>/dev/null; then
-    echo "==> installing maturin, pytest, hypothesis, mypy into $VENV"
+if ! "$VENV/bin/python" -c "import maturin, pytest, hypothesis, mypy, ziglang, auditwheel" 2>/dev/null; then
+    echo "==> installing maturin, pytest, hypothesis, mypy, ziglang, auditwheel into $VENV"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet "maturin>=1.7,<2" pytest hypothesis "mypy>=1.11"
+    "$VENV/bin/python" -m pip install --quiet "maturin>=1.7,<2" pytest hypothesis "mypy>=1.11" \
+        ziglang auditwheel
 fi
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"

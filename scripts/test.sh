@@ -21,15 +21,32 @@ SMC_C_SANITIZE=address,undefined cargo test --locked --test it c_abi::
 echo "==> the C library installed into a prefix: pkg-config, shared and static, SONAME, exports"
 bash "$ROOT/scripts/test_c_install.sh"
 
-echo "==> pip install . (builds the abi3 wheel with maturin)"
-python -m pip install --quiet --force-reinstall --no-deps .
+echo "==> the release artefacts (scripts/release.sh): manylinux wheel, sdist, C install tree"
+bash "$ROOT/scripts/release.sh"
+WHEEL="$(ls "$ROOT"/dist/smc-*-manylinux_*.whl)"
+echo "==> auditwheel: a manylinux wheel that needs no library outside the policy"
+AUDIT="$(python -m auditwheel show "$WHEEL")"
+echo "$AUDIT"
+# auditwheel wraps its lines: the checks read its output as one line.
+FLAT="$(echo "$AUDIT" | tr -s '\n ' '  ')"
+echo "$FLAT" | grep -q 'consistent with the following platform tag: "manylinux_' \
+    || { echo "not a manylinux wheel" >&2; exit 1; }
+if echo "$FLAT" | grep -qi "external shared libraries"; then
+    echo "the wheel needs external shared libraries" >&2; exit 1
+fi
+# The same wheel in the project's virtualenv (the stub check and the demo's tools).
+python -m pip install --quiet --force-reinstall --no-deps "$WHEEL"
 
 echo "==> the type stubs against the installed wheel (mypy.stubtest), the examples under mypy --strict"
 (cd "$ROOT/tests/python" && python -m mypy.stubtest smc --mypy-config-file /dev/null && python -m mypy --strict --cache-dir=/dev/null "$ROOT/python/examples")
 
-echo "==> pytest on the installed wheel"
+echo "==> pytest on the wheel installed into a brand-new virtualenv outside the source tree"
+FRESH="$(mktemp -d)"
+python -m venv "$FRESH/venv"
+"$FRESH/venv/bin/python" -m pip install --quiet "$WHEEL" pytest hypothesis
 # Run from outside the source tree so that `import smc` finds the installed wheel, not python/.
-(cd "$ROOT/tests/python" && python -m pytest -q -p no:cacheprovider .)
+(cd "$ROOT/tests/python" && "$FRESH/venv/bin/python" -m pytest -q -p no:cacheprovider .)
+rm -rf "$FRESH"
 echo "==> the README's main command (scripts/demo.sh) runs to the end"
 bash "$ROOT/scripts/demo.sh"
 echo "==> all tests passed"

@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::ClientError;
 
+/// How long [`Home::lock`] waits for a lock held by someone else before it reports
+/// [`ClientError::HomeInUse`].
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A client's home directory and the names of its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Home {
@@ -92,7 +96,7 @@ impl Home {
 
     /// Takes the home's exclusive lock, held as long as the returned file is open (also
     /// released when the process dies); [`ClientError::HomeInUse`] if another client
-    /// holds it.
+    /// holds it for longer than half a second.
     pub(crate) fn lock(&self) -> Result<File, ClientError> {
         let path = self.lock_file();
         let io = |source| ClientError::Home {
@@ -108,12 +112,22 @@ impl Home {
         )
         .open(&path)
         .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) => Err(ClientError::HomeInUse {
-                home: self.dir.clone(),
-            }),
-            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        // A lock held for a moment (a process forking to run a program holds its
+        // parent's descriptors until the exec closes them) is waited out, briefly.
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(ClientError::HomeInUse {
+                        home: self.dir.clone(),
+                    })
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            }
         }
     }
 }

@@ -67,7 +67,7 @@ fn compile(source: &str, name: &str, link_static: bool) -> PathBuf {
         .arg(&exe);
     if link_static {
         cmd.arg(lib.join("libsmc.a"))
-            .args(["-lcrypto", "-lpthread", "-ldl", "-lm"]);
+            .args(["-lpthread", "-ldl", "-lm"]);
     } else {
         let lib = shared_lib_dir();
         cmd.arg("-L")
