@@ -9,5 +9,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "==> building smc (release)"
-cargo build --release --locked --quiet --bin smc
+cargo build --release --locked --quiet -p smc-cli --bin smc
 exec python3 scripts/demo.py target/release/smc

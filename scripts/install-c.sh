@@ -16,18 +16,19 @@ VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -1)"
 MAJOR="${VERSION%%.*}"
 
 echo "==> building libsmc $VERSION (release)"
-# The same build as `cargo build --release --lib`, with rustc asked which system
-# libraries the static library needs.
-NOTES="$(cargo rustc --release --locked --lib --quiet -- --print native-static-libs 2>&1)"
+# The C ABI crate (bindings/c, package smc-ffi) built as `cargo build --release -p smc-ffi`
+# does, with rustc asked which system libraries the static library needs. Cargo names
+# its files libsmc_ffi.so / libsmc_ffi.a; they are installed as libsmc.
+NOTES="$(cargo rustc --release --locked -p smc-ffi --lib --quiet -- --print native-static-libs 2>&1)"
 LIBS_PRIVATE="$(printf '%s\n' "$NOTES" | sed -n 's/.*native-static-libs: //p' | tail -1)"
 [ -n "$LIBS_PRIVATE" ] || { printf '%s\n' "$NOTES" >&2; echo "no native-static-libs line" >&2; exit 1; }
 
 echo "==> installing into $PREFIX"
 install -d "$PREFIX/lib/pkgconfig" "$PREFIX/include"
-install -m 0755 "$ROOT/target/release/libsmc.so" "$PREFIX/lib/libsmc.so.$VERSION"
+install -m 0755 "$ROOT/target/release/libsmc_ffi.so" "$PREFIX/lib/libsmc.so.$VERSION"
 ln -sfn "libsmc.so.$VERSION" "$PREFIX/lib/libsmc.so.$MAJOR"
 ln -sfn "libsmc.so.$MAJOR" "$PREFIX/lib/libsmc.so"
-install -m 0644 "$ROOT/target/release/libsmc.a" "$PREFIX/lib/libsmc.a"
+install -m 0644 "$ROOT/target/release/libsmc_ffi.a" "$PREFIX/lib/libsmc.a"
 install -m 0644 "$ROOT/include/smc.h" "$PREFIX/include/smc.h"
 cat > "$PREFIX/lib/pkgconfig/smc.pc" <<PC
 prefix=$PREFIX

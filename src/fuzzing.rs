@@ -8,9 +8,3 @@ pub fn check_key_package(bytes: &[u8], user: &str) -> bool {
     let now_ms = chrono::Utc::now().timestamp_millis();
     crate::server::key_package::check(bytes, user, false, now_ms).is_ok()
 }
-
-/// Parses `text` as the `smc` config file (what `smc --config FILE` reads): `true` when
-/// it is accepted.
-pub fn parse_config(text: &str) -> bool {
-    crate::cli::config::Config::parse(text, std::path::Path::new("fuzz.toml")).is_ok()
-}

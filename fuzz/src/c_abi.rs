@@ -11,18 +11,18 @@ use std::ptr::{null, null_mut};
 use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
-use smc::ffi::boundary::{smc_last_error_message, smc_string_free};
-use smc::ffi::cipher::*;
-use smc::ffi::client::*;
-use smc::ffi::event::*;
-use smc::ffi::invitations::*;
-use smc::ffi::legacy::*;
-use smc::ffi::message::*;
-use smc::ffi::server::*;
-use smc::ffi::status::*;
-use smc::ffi::string_list::*;
-use smc::ffi::trust::*;
-use smc::ffi::SmcStatus;
+use smc_ffi::boundary::{smc_last_error_message, smc_string_free};
+use smc_ffi::cipher::*;
+use smc_ffi::client::*;
+use smc_ffi::event::*;
+use smc_ffi::invitations::*;
+use smc_ffi::legacy::*;
+use smc_ffi::message::*;
+use smc_ffi::server::*;
+use smc_ffi::status::*;
+use smc_ffi::string_list::*;
+use smc_ffi::trust::*;
+use smc_ffi::SmcStatus;
 
 /// A string argument.
 #[derive(Arbitrary, Debug)]

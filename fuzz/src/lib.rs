@@ -419,7 +419,7 @@ pub fn legacy_session(data: &[u8]) {
 /// The `smc` program's config file: any text is a config or a clear error.
 pub fn config(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = smc::fuzzing::parse_config(text);
+        let _ = smc_cli::fuzzing::parse_config(text);
     }
 }
 

@@ -9,19 +9,20 @@ use serde_json::Value;
 
 use crate::support;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+fn root() -> PathBuf {
+    support::root()
 }
 
-/// The directory holding the libsmc.so / libsmc.a that this `cargo test` built: the
-/// `deps` directory next to this test binary (cargo builds every crate type of the lib
+/// The directory holding the libsmc that this `cargo test` built (the `smc-ffi` crate,
+/// a dev-dependency, whose files cargo names libsmc_ffi.so / libsmc_ffi.a): the `deps`
+/// directory next to this test binary (cargo builds every crate type of a library
 /// there, and only uplifts them to target/<profile> on `cargo build`).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let deps = exe.parent().expect("target/<profile>/deps");
     assert!(
-        deps.join("libsmc.so").exists() && deps.join("libsmc.a").exists(),
-        "libsmc.so / libsmc.a not found in {}",
+        deps.join("libsmc_ffi.so").exists() && deps.join("libsmc_ffi.a").exists(),
+        "libsmc_ffi.so / libsmc_ffi.a not found in {}",
         deps.display()
     );
     deps.to_path_buf()
@@ -35,7 +36,7 @@ fn shared_lib_dir() -> PathBuf {
         let dir = out_dir().join("lib");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let built = lib_dir().join("libsmc.so");
+        let built = lib_dir().join("libsmc_ffi.so");
         let soname = format!("libsmc.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
         for name in ["libsmc.so", soname.as_str()] {
             std::os::unix::fs::symlink(&built, dir.join(name)).unwrap();
@@ -66,7 +67,7 @@ fn compile(source: &str, name: &str, link_static: bool) -> PathBuf {
         .arg("-o")
         .arg(&exe);
     if link_static {
-        cmd.arg(lib.join("libsmc.a"))
+        cmd.arg(lib.join("libsmc_ffi.a"))
             .args(["-lpthread", "-ldl", "-lm"]);
     } else {
         let lib = shared_lib_dir();

@@ -2,13 +2,12 @@
 //!
 //! Regenerate with `SMC_UPDATE_HEADER=1 cargo test --test it c_header`.
 
-use std::path::Path;
-
 #[test]
 fn header_is_fresh() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = &crate::support::root();
+    let crate_dir = root.join("bindings/c");
     let mut config =
-        cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     // The version macros come from Cargo.toml's version (the one source of it).
     config.after_includes = Some(format!(
         "\n#define SMC_VERSION_MAJOR {}\n#define SMC_VERSION_MINOR {}\n#define SMC_VERSION_PATCH {}\n#define SMC_VERSION \"{}\"",
@@ -19,7 +18,7 @@ fn header_is_fresh() {
     ));
     let mut generated = Vec::new();
     cbindgen::Builder::new()
-        .with_crate(root)
+        .with_crate(&crate_dir)
         .with_config(config)
         .generate()
         .expect("cbindgen generates the header")
@@ -92,6 +91,5 @@ fn every_name_the_header_declares_carries_the_smc_prefix() {
 }
 
 fn header() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/smc.h"))
-        .expect("include/smc.h")
+    std::fs::read_to_string(crate::support::root().join("include/smc.h")).expect("include/smc.h")
 }

@@ -7,10 +7,8 @@
 #[allow(dead_code)]
 mod targets;
 
-use std::path::Path;
-
 fn replay(target: &str, run: fn(&[u8])) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let root = crate::support::root().join("fuzz");
     let mut count = 0;
     for kind in ["corpus", "regressions"] {
         let dir = root.join(kind).join(target);

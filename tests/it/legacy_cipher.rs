@@ -7,7 +7,7 @@ use smc::legacy::{self, Key, CRYPT_NOT_COPRIME, DECRYPT_NOT_COPRIME, TABLE};
 use smc::CipherError;
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/vectors.json");
     let text = std::fs::read_to_string(path).expect("vectors.json");
     serde_json::from_str(&quote_big_integers(&text)).expect("json")
 }

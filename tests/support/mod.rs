@@ -16,6 +16,15 @@ use std::time::Duration;
 use smc::net::Limits;
 use smc::{Client, Server, ServerConfig};
 
+/// The repository's root (the tests run in the `smc-cli` package, bindings/cli, which
+/// holds the `smc` binary).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root")
+}
+
 /// A fresh, empty directory under Cargo's test temp dir, named after `name`, this
 /// process and a counter (every call gets its own, even with the same name: all the
 /// tests share one process).

@@ -1,4 +1,4 @@
-//! `python -m smc`: the `smc` program itself ([`smc::run_cli`]), run in-process.
+//! `python -m smc`: the `smc` program itself ([`smc_cli::run_cli`]), run in-process.
 
 use pyo3::prelude::*;
 
@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 #[pyfunction]
 fn run_cli(py: Python<'_>, argv: Vec<String>) -> i32 {
     py.detach(move || {
-        std::panic::catch_unwind(move || smc::run_cli(argv)).unwrap_or_else(|_| {
+        std::panic::catch_unwind(move || smc_cli::run_cli(argv)).unwrap_or_else(|_| {
             eprintln!("smc: internal error (a bug): please report it");
             101
         })

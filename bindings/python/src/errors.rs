@@ -7,8 +7,8 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use smc::ffi::SmcStatus;
 use smc::{CipherError, ClientError, ErrorKind, LegacyError, Refusal, ServerError};
+use smc_ffi::SmcStatus;
 
 pyo3::import_exception!(smc.exceptions, UnsupportedCharacter);
 pyo3::import_exception!(smc.exceptions, NotCoprime);

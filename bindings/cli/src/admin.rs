@@ -1,0 +1,122 @@
+//! `smc admin`: what a server's operator does on its data directory (also while the
+//! server runs: SQLite lets both at once): issue registration tokens, list the users,
+//! release a name, check the database for damage.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::config::ServerSection;
+use super::CliError;
+use smc::identity::fingerprint;
+use smc::server::store::{Durability, SqliteStore, Store};
+use smc::server::DataDir;
+
+/// Options of `smc admin`.
+#[derive(Debug, Args)]
+pub(super) struct AdminArgs {
+    /// The server's data directory (or SMC_DATA_DIR, or data_dir in the config file's
+    /// [server] section).
+    #[arg(long, env = "SMC_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Print new one-time registration tokens, one per line (for `smc server
+    /// --registration token`; give one to each person, who passes it with `smc chat
+    /// --token`).
+    IssueToken {
+        /// How many.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+    },
+    /// List the registered users: name, registration date, key fingerprint.
+    Users,
+    /// Release a name: the next key that connects with it takes it over (without the
+    /// previous holder's rooms); for someone who lost their keys.
+    Release {
+        /// The user name.
+        user: String,
+    },
+    /// Check smc.db for damage (SQLite's integrity check: every page, every index),
+    /// without changing it; prints "ok" or the problems (and exits non-zero).
+    Check,
+}
+
+fn token() -> Result<String, CliError> {
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| CliError::Fatal(format!("no randomness for a token: {e}")))?;
+    Ok(data_encoding::BASE32_NOPAD.encode(&bytes).to_lowercase())
+}
+
+/// `smc admin check`: SQLite's integrity check of smc.db, read-only.
+fn check(data_dir: &std::path::Path) -> Result<(), CliError> {
+    let db = DataDir::new(data_dir).database();
+    let problems = smc::server::store::check(data_dir)?;
+    if problems.is_empty() {
+        println!("ok: {} has no damage", db.display());
+        return Ok(());
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    Err(CliError::Fatal(format!(
+        "{} is damaged ({} problems): restore it from a backup",
+        db.display(),
+        problems.len()
+    )))
+}
+
+/// Runs `smc admin`.
+pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError> {
+    let data_dir = args.data_dir.or(file.data_dir.clone()).ok_or_else(|| {
+        CliError::Usage(
+            "smc admin needs the server's data directory: --data-dir DIR, SMC_DATA_DIR or \
+             data_dir in the config file's [server] section"
+                .into(),
+        )
+    })?;
+    if !DataDir::new(&data_dir).holds_data() {
+        return Err(CliError::Usage(format!(
+            "{} holds no smc server data (no smc.db)",
+            data_dir.display()
+        )));
+    }
+    // `check` reads the file as it is; the other actions open the store (migrating it).
+    let open = || SqliteStore::open(&data_dir, Durability::Full);
+    match args.action {
+        Action::Check => return check(&data_dir),
+        Action::IssueToken { count } => {
+            let store = open()?;
+            for _ in 0..count.max(1) {
+                let token = token()?;
+                store.issue_token(&token, chrono::Utc::now().timestamp_millis())?;
+                println!("{token}");
+            }
+        }
+        Action::Users => {
+            for u in open()?.users()? {
+                let when = chrono::DateTime::from_timestamp_millis(u.created_ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                println!(
+                    "{}\t{when}\t{}{}",
+                    super::chat::terminal_safe::escape(&u.name),
+                    fingerprint(&u.key),
+                    if u.released { "\t(released)" } else { "" }
+                );
+            }
+        }
+        Action::Release { user } => {
+            if !open()?.release(&user)? {
+                return Err(CliError::Fatal(format!("no user {user:?}")));
+            }
+            println!("released {user:?}: the next key to connect with it takes it over");
+        }
+    }
+    Ok(())
+}

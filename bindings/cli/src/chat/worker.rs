@@ -1,0 +1,511 @@
+//! The network side of `smc chat`: a thread that owns the [`Client`], connects (and
+//! reconnects with a capped backoff), runs what the interface asks and hands back what
+//! happens, so that the interface never waits on the network.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use smc::client::{ChatEvent, Message};
+use smc::error::ClientError;
+use smc::Client;
+
+use super::backoff::Backoff;
+
+/// How long the worker listens to the server before looking at requests again.
+const POLL: Duration = Duration::from_millis(20);
+/// Messages of each room loaded at start and after each reconnection.
+pub(crate) const HISTORY: u32 = 500;
+
+/// What the interface asks the worker to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// Send a message.
+    Send {
+        /// The room.
+        room: String,
+        /// The text.
+        text: String,
+    },
+    /// Create a room.
+    Create(String),
+    /// Add a user to a room.
+    Invite {
+        /// The room.
+        room: String,
+        /// The user.
+        user: String,
+    },
+    /// Leave a room.
+    Leave(String),
+    /// Accept an invitation.
+    Accept(String),
+    /// Decline an invitation.
+    Decline(String),
+    /// List the pending invitations.
+    Invitations,
+    /// List a room's members.
+    Who(String),
+    /// The safety number with a user (and mark it verified with `confirm`).
+    Verify {
+        /// The other user.
+        user: String,
+        /// Mark the key verified.
+        confirm: bool,
+    },
+    /// Stop (after what was asked before).
+    Quit,
+}
+
+/// The connection, as shown in the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// Connecting (attempt number, from 1).
+    Connecting(u32),
+    /// Connected and caught up.
+    Connected,
+    /// Lost or refused; the next attempt is at the instant given.
+    Waiting {
+        /// Why.
+        reason: String,
+        /// When the next attempt starts.
+        retry_at: Instant,
+    },
+}
+
+/// A member of a room, as `/who` shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    /// The name.
+    pub name: String,
+    /// Their key was verified (safety numbers compared).
+    pub verified: bool,
+    /// Their key changed and the change was not acknowledged.
+    pub changed: bool,
+}
+
+/// What the worker tells the interface.
+#[derive(Debug, Clone)]
+pub(crate) enum Update {
+    /// The connection changed.
+    Link(Link),
+    /// Connected to the server with this key fingerprint.
+    Server {
+        /// The server's key fingerprint.
+        fingerprint: String,
+    },
+    /// The rooms this user is in.
+    Rooms(Vec<String>),
+    /// The last messages of a room (at start and after reconnecting).
+    History {
+        /// The room.
+        room: String,
+        /// Oldest first.
+        messages: Vec<Message>,
+    },
+    /// Something happened in the rooms.
+    Event(ChatEvent),
+    /// A message of this user was stored by the server.
+    Sent(Message),
+    /// A message of this user is encrypted and saved, and will be sent when the
+    /// connection is back.
+    Queued {
+        /// The room.
+        room: String,
+        /// The text.
+        text: String,
+    },
+    /// A message could not be sent (its text is given back).
+    NotSent {
+        /// The room.
+        room: String,
+        /// The text.
+        text: String,
+        /// Why.
+        error: String,
+    },
+    /// A room was created by this user.
+    Created(String),
+    /// This user left a room.
+    Left(String),
+    /// A room's members.
+    Members {
+        /// The room.
+        room: String,
+        /// Sorted by name.
+        members: Vec<Member>,
+    },
+    /// A safety number.
+    Safety {
+        /// The other user.
+        user: String,
+        /// 60 digits in groups of 5.
+        number: String,
+        /// Whether their key is verified (now).
+        verified: bool,
+    },
+    /// Something to tell the user about a room (or in general).
+    Notice {
+        /// The room, if any.
+        room: Option<String>,
+        /// The text.
+        text: String,
+    },
+    /// A request failed.
+    Error {
+        /// The room, if any.
+        room: Option<String>,
+        /// The text.
+        text: String,
+    },
+    /// The worker stopped for good (the server's key changed, the name is taken...).
+    Fatal(String),
+}
+
+/// The handle of the worker thread.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    /// Where to send requests.
+    pub requests: Sender<Request>,
+    /// Where updates arrive.
+    pub updates: Receiver<Update>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the worker on `client`, which connects to `address` (unless it already
+    /// is connected).
+    pub(crate) fn spawn(client: Client, address: String) -> Worker {
+        let (requests, requests_rx) = mpsc::channel();
+        let (updates_tx, updates) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("smc-chat-network".into())
+            .spawn(move || {
+                let connected = client.is_connected();
+                let mut run = Run {
+                    client,
+                    address,
+                    out: updates_tx,
+                    backoff: Backoff::default(),
+                    connected,
+                    next_attempt: Instant::now(),
+                };
+                if connected {
+                    if let Some(fingerprint) = run.client.server_fingerprint() {
+                        run.tell(Update::Server { fingerprint });
+                    }
+                    run.tell(Update::Link(Link::Connected));
+                }
+                run.main(requests_rx);
+            })
+            .ok();
+        Worker {
+            requests,
+            updates,
+            thread,
+        }
+    }
+
+    /// Asks the worker to stop after what it was asked before, and waits for it (the
+    /// client's state is closed cleanly).
+    pub(crate) fn stop(mut self) {
+        let _ = self.requests.send(Request::Quit);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Errors after which the connection is gone: reconnect.
+fn is_disconnect(e: &ClientError) -> bool {
+    e.kind().is_disconnect()
+}
+
+/// Errors after which trying again cannot help.
+fn is_fatal(e: &ClientError) -> bool {
+    e.kind().is_fatal()
+}
+
+struct Run {
+    client: Client,
+    address: String,
+    out: Sender<Update>,
+    backoff: Backoff,
+    connected: bool,
+    next_attempt: Instant,
+}
+
+impl Run {
+    fn tell(&self, update: Update) -> bool {
+        self.out.send(update).is_ok()
+    }
+
+    fn main(&mut self, requests: Receiver<Request>) {
+        // What is known locally shows at once, before the network answers.
+        self.load_rooms();
+        loop {
+            if !self.connected && Instant::now() >= self.next_attempt && !self.connect() {
+                return;
+            }
+            loop {
+                match requests.try_recv() {
+                    Ok(Request::Quit) | Err(TryRecvError::Disconnected) => return,
+                    Ok(request) => self.handle(request),
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            if self.connected {
+                match self.client.recv_event(Some(POLL)) {
+                    Ok(Some(event)) => self.on_event(event),
+                    Ok(None) => {}
+                    Err(e) if is_disconnect(&e) => self.lost(&e),
+                    Err(e) => {
+                        self.tell(Update::Error {
+                            room: None,
+                            text: e.to_string(),
+                        });
+                    }
+                }
+            } else {
+                let wait = self
+                    .next_attempt
+                    .saturating_duration_since(Instant::now())
+                    .clamp(Duration::from_millis(1), POLL * 10);
+                match requests.recv_timeout(wait) {
+                    Ok(Request::Quit) | Err(RecvTimeoutError::Disconnected) => return,
+                    Ok(request) => self.handle(request),
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
+            }
+        }
+    }
+
+    /// One attempt; false when the worker must stop.
+    fn connect(&mut self) -> bool {
+        self.tell(Update::Link(Link::Connecting(self.backoff.attempts() + 1)));
+        match self.client.connect(&self.address) {
+            Ok(()) => {
+                self.connected = true;
+                self.backoff.reset();
+                if let Some(fingerprint) = self.client.server_fingerprint() {
+                    self.tell(Update::Server { fingerprint });
+                }
+                self.load_rooms();
+                self.tell(Update::Link(Link::Connected))
+            }
+            Err(e) if is_fatal(&e) => {
+                self.tell(Update::Fatal(e.to_string()));
+                false
+            }
+            Err(e) => {
+                self.lost(&e);
+                true
+            }
+        }
+    }
+
+    fn lost(&mut self, e: &ClientError) {
+        self.connected = false;
+        self.client.close();
+        let delay = self.backoff.next_delay();
+        self.next_attempt = Instant::now() + delay;
+        self.tell(Update::Link(Link::Waiting {
+            reason: e.to_string(),
+            retry_at: self.next_attempt,
+        }));
+    }
+
+    /// Sends the room list and each room's history (also offline, from the state).
+    fn load_rooms(&mut self) {
+        let rooms = match self.client.joined_rooms() {
+            Ok(rooms) => rooms,
+            Err(e) => {
+                self.tell(Update::Error {
+                    room: None,
+                    text: e.to_string(),
+                });
+                return;
+            }
+        };
+        self.tell(Update::Rooms(rooms.clone()));
+        for room in rooms {
+            if let Ok(messages) = self.client.history(&room, HISTORY) {
+                self.tell(Update::History { room, messages });
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: ChatEvent) {
+        let rooms_changed = matches!(event, ChatEvent::Joined { .. } | ChatEvent::Removed { .. });
+        let members_of = match &event {
+            ChatEvent::Joined { room, .. } | ChatEvent::MembersChanged { room, .. } => {
+                Some(room.clone())
+            }
+            _ => None,
+        };
+        self.tell(Update::Event(event));
+        if rooms_changed {
+            if let Ok(rooms) = self.client.joined_rooms() {
+                self.tell(Update::Rooms(rooms));
+            }
+        }
+        if let Some(room) = members_of {
+            self.who(&room);
+        }
+    }
+
+    fn fail(&mut self, room: Option<&str>, e: ClientError) {
+        let disconnect = is_disconnect(&e);
+        self.tell(Update::Error {
+            room: room.map(str::to_owned),
+            text: e.to_string(),
+        });
+        if disconnect && self.connected {
+            self.lost(&e);
+        }
+    }
+
+    fn handle(&mut self, request: Request) {
+        match request {
+            Request::Send { room, text } => match self.client.send(&room, &text) {
+                Ok(message) => {
+                    self.tell(Update::Sent(message));
+                }
+                Err(e) if is_disconnect(&e) && self.is_joined(&room) => {
+                    // Encrypted and in the outbox: sent again at the next connection.
+                    self.tell(Update::Queued { room, text });
+                    if self.connected {
+                        self.lost(&e);
+                    }
+                }
+                Err(e) => {
+                    let disconnect = is_disconnect(&e);
+                    self.tell(Update::NotSent {
+                        room,
+                        text,
+                        error: e.to_string(),
+                    });
+                    if disconnect && self.connected {
+                        self.lost(&e);
+                    }
+                }
+            },
+            Request::Create(room) => match self.client.create_room(&room) {
+                Ok(()) => {
+                    self.tell(Update::Created(room.clone()));
+                    if let Ok(rooms) = self.client.joined_rooms() {
+                        self.tell(Update::Rooms(rooms));
+                    }
+                    self.who(&room);
+                }
+                Err(e) => self.fail(Some(&room), e),
+            },
+            Request::Invite { room, user } => match self.client.invite(&room, &user) {
+                // The commit's MembersChanged event tells who joined.
+                Ok(()) => self.who(&room),
+                Err(e) => self.fail(Some(&room), e),
+            },
+            Request::Leave(room) => match self.client.leave(&room) {
+                Ok(()) => {
+                    self.tell(Update::Left(room));
+                    if let Ok(rooms) = self.client.joined_rooms() {
+                        self.tell(Update::Rooms(rooms));
+                    }
+                }
+                Err(e) => self.fail(Some(&room), e),
+            },
+            Request::Who(room) => self.who(&room),
+            Request::Accept(room) => match self.client.accept(&room) {
+                Ok(()) => {
+                    if let Ok(rooms) = self.client.joined_rooms() {
+                        self.tell(Update::Rooms(rooms));
+                    }
+                    self.who(&room);
+                }
+                Err(e) => self.fail(Some(&room), e),
+            },
+            Request::Decline(room) => match self.client.decline(&room) {
+                Ok(()) => {
+                    self.tell(Update::Notice {
+                        room: None,
+                        text: format!("invitation to #{room} declined"),
+                    });
+                }
+                Err(e) => self.fail(None, e),
+            },
+            Request::Invitations => match self.client.invitations() {
+                Ok(list) if list.is_empty() => {
+                    self.tell(Update::Notice {
+                        room: None,
+                        text: "no pending invitation".into(),
+                    });
+                }
+                Ok(list) => {
+                    for i in list {
+                        self.tell(Update::Notice {
+                            room: None,
+                            text: format!(
+                                "{} invites you to #{}: /accept {} or /decline {}",
+                                i.by, i.room, i.room, i.room
+                            ),
+                        });
+                    }
+                }
+                Err(e) => self.fail(None, e),
+            },
+            Request::Verify { user, confirm } => {
+                let result = (|| {
+                    if confirm {
+                        self.client.verify(&user)?;
+                    }
+                    let number = self.client.safety_number(&user)?;
+                    let verified = self.client.is_verified(&user)?;
+                    Ok::<_, ClientError>((number, verified))
+                })();
+                match result {
+                    Ok((number, verified)) => {
+                        self.tell(Update::Safety {
+                            user,
+                            number,
+                            verified,
+                        });
+                    }
+                    Err(e) => self.fail(None, e),
+                }
+            }
+            Request::Quit => {}
+        }
+    }
+
+    fn is_joined(&self, room: &str) -> bool {
+        self.client
+            .joined_rooms()
+            .is_ok_and(|rooms| rooms.iter().any(|r| r == room))
+    }
+
+    fn who(&mut self, room: &str) {
+        let result = (|| {
+            let names = self.client.members(room)?;
+            names
+                .into_iter()
+                .map(|name| {
+                    let me = name == self.client.user();
+                    Ok(Member {
+                        verified: me || self.client.is_verified(&name)?,
+                        changed: !me && self.client.key_change_pending(&name)?,
+                        name,
+                    })
+                })
+                .collect::<Result<Vec<_>, ClientError>>()
+        })();
+        match result {
+            Ok(members) => {
+                self.tell(Update::Members {
+                    room: room.to_owned(),
+                    members,
+                });
+            }
+            Err(e) => self.fail(Some(room), e),
+        }
+    }
+}

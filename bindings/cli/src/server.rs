@@ -1,0 +1,181 @@
+//! `smc server`: the v2 server, until Ctrl-C or SIGTERM.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::config::ServerSection;
+use super::{logging, CliError};
+use smc::net::Limits;
+use smc::server::store::{Durability, RegistrationPolicy};
+use smc::server::DEFAULT_LISTEN;
+use smc::{Server, ServerConfig};
+
+/// Options of `smc server`.
+#[derive(Debug, Args)]
+pub(super) struct ServerArgs {
+    /// Directory of the server's key (server.key, 0600) and store (smc.db); created if
+    /// missing. Required (here, in SMC_DATA_DIR or in the config file).
+    #[arg(long, env = "SMC_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:50200].
+    #[arg(long, env = "SMC_LISTEN")]
+    listen: Option<String>,
+    /// Log format on stderr: "text" or "json" (one object per line) [default: text].
+    #[arg(long, env = "SMC_LOG_FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
+    /// Most simultaneous connections.
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
+    /// Seconds without traffic before a connection is closed.
+    #[arg(long, default_value_t = Limits::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+    /// Sustained requests per second allowed per connection.
+    #[arg(long, default_value_t = Limits::default().requests_per_second)]
+    rate: u32,
+    /// Requests a connection may burst above the rate.
+    #[arg(long, default_value_t = Limits::default().request_burst)]
+    burst: u32,
+    /// Most connections still in their handshake (the oldest is closed past it).
+    #[arg(long, default_value_t = Limits::default().max_unauthenticated)]
+    max_unauthenticated: usize,
+    /// Seconds a connection has to complete its handshake and Hello.
+    #[arg(long, default_value_t = Limits::default().handshake_timeout.as_secs())]
+    handshake_timeout: u64,
+    /// Most simultaneous sessions of one user (the oldest is closed past it).
+    #[arg(long, default_value_t = Limits::default().max_sessions_per_user)]
+    max_sessions_per_user: usize,
+    /// Bytes waiting to be written to one connection before it is closed.
+    #[arg(long, default_value_t = Limits::default().outbound_bytes)]
+    outbound_bytes: usize,
+    /// Seconds a write to a connection may block before it is closed.
+    #[arg(long, default_value_t = Limits::default().write_timeout.as_secs())]
+    write_timeout: u64,
+    /// Direct deliveries waiting for one user, at most (and --direct-queue-bytes).
+    #[arg(long, default_value_t = Limits::default().direct_queue_count)]
+    direct_queue_count: usize,
+    /// Bytes of direct deliveries waiting for one user, at most.
+    #[arg(long, default_value_t = Limits::default().direct_queue_bytes)]
+    direct_queue_bytes: usize,
+    /// Direct deliveries from one sender waiting for one user, at most.
+    #[arg(long, default_value_t = Limits::default().direct_per_sender)]
+    direct_per_sender: usize,
+    /// Direct deliveries one user may send per minute.
+    #[arg(long, default_value_t = Limits::default().directs_per_minute)]
+    directs_per_minute: u32,
+    /// Key packages one user may fetch per minute.
+    #[arg(long, default_value_t = Limits::default().key_package_fetches_per_minute)]
+    key_package_fetches_per_minute: u32,
+    /// One-use key packages of one user handed out per hour (then the last-resort one).
+    #[arg(long, default_value_t = Limits::default().one_use_packages_per_hour)]
+    one_use_packages_per_hour: u32,
+    /// When a message is acknowledged: "full" (on disk, survives power loss) or
+    /// "normal" (survives a server crash, not a machine crash; one fsync less per commit)
+    /// [default: full].
+    #[arg(long, env = "SMC_DURABILITY", value_parser = ["full", "normal"])]
+    durability: Option<String>,
+    /// Who may register a new name: "open" (anyone, trust on first use), "token" (with
+    /// a one-time token from `smc admin issue-token`) or "closed" [default: open].
+    #[arg(long, env = "SMC_REGISTRATION", value_parser = ["open", "token", "closed"])]
+    registration: Option<String>,
+    /// Rooms one user may create.
+    #[arg(long, default_value_t = Limits::default().max_rooms_per_user)]
+    max_rooms_per_user: usize,
+    /// Pending invitations of one user, at most.
+    #[arg(long, default_value_t = Limits::default().max_pending_invitations)]
+    max_pending_invitations: usize,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then drains and exits.
+pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError> {
+    let data_dir = args.data_dir.or(file.data_dir.clone()).ok_or_else(|| {
+        CliError::Usage(
+            "smc server needs a data directory: --data-dir DIR, SMC_DATA_DIR or data_dir in \
+             the config file's [server] section"
+                .into(),
+        )
+    })?;
+    let listen = args
+        .listen
+        .or(file.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let log_format = args.log_format.or(file.log_format.clone());
+    let json = match log_format.as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "log_format must be \"text\" or \"json\", not {other:?}"
+            )))
+        }
+    };
+    let durability = match args.durability.or(file.durability.clone()).as_deref() {
+        None | Some("full") => Durability::Full,
+        Some("normal") => Durability::Normal,
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "durability must be \"full\" or \"normal\", not {other:?}"
+            )))
+        }
+    };
+    logging::to_stderr("info", json);
+    let limits = Limits {
+        max_connections: args.max_connections,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        requests_per_second: args.rate,
+        request_burst: args.burst,
+        max_unauthenticated: args.max_unauthenticated,
+        handshake_timeout: Duration::from_secs(args.handshake_timeout),
+        max_sessions_per_user: args.max_sessions_per_user,
+        outbound_bytes: args.outbound_bytes,
+        write_timeout: Duration::from_secs(args.write_timeout),
+        direct_queue_count: args.direct_queue_count,
+        direct_queue_bytes: args.direct_queue_bytes,
+        direct_per_sender: args.direct_per_sender,
+        directs_per_minute: args.directs_per_minute,
+        key_package_fetches_per_minute: args.key_package_fetches_per_minute,
+        one_use_packages_per_hour: args.one_use_packages_per_hour,
+        max_rooms_per_user: args.max_rooms_per_user,
+        max_pending_invitations: args.max_pending_invitations,
+        ..Limits::default()
+    };
+    let registration = match args.registration.or(file.registration.clone()).as_deref() {
+        None | Some("open") => RegistrationPolicy::Open,
+        Some("token") => RegistrationPolicy::Token,
+        Some("closed") => RegistrationPolicy::Closed,
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "registration must be \"open\", \"token\" or \"closed\", not {other:?}"
+            )))
+        }
+    };
+    let config = ServerConfig {
+        data_dir,
+        listen,
+        limits,
+        durability,
+        registration,
+    };
+    let server = Server::start(config)?;
+    println!(
+        "smc server listening on {} (key fingerprint {})",
+        server.address(),
+        server.fingerprint()
+    );
+    // Scripts read the line above to learn the port and the fingerprint.
+    std::io::Write::flush(&mut std::io::stdout())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: draining"),
+            _ = term.recv() => tracing::info!("SIGTERM: draining"),
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+    server.stop();
+    Ok(())
+}
