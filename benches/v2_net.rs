@@ -5,6 +5,8 @@
 //! Run: `cargo bench --bench v2_net` (prints figures; asserts nothing). The Redis
 //! reference needs `redis-server` (Debian package `redis-server`); it is skipped with a
 //! note when missing. Scale with SMC_BENCH_IDLE (connections, default 10000).
+//! `SMC_BENCH_QUICK=1` runs every part in a tiny configuration, only to show that the
+//! bench still runs (scripts/test.sh does; those figures mean nothing).
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use smc::client::hazmat::RawAccess;
@@ -21,9 +23,35 @@ use smc::net::{client_handshake, Limits, Opener, Sealer};
 use smc::proto::{decode, encode, ClientFrame, Event, Request, ServerFrame, VERSION};
 use smc::{Client, Server, ServerConfig};
 
-const MEMBERS: usize = 100;
-const SENDERS: usize = 8;
-const PER_SENDER: usize = 250;
+/// `full`, or `tiny` with SMC_BENCH_QUICK set.
+fn scaled(full: usize, tiny: usize) -> usize {
+    if std::env::var_os("SMC_BENCH_QUICK").is_some() {
+        tiny
+    } else {
+        full
+    }
+}
+
+/// Members of the fan-out room (100).
+fn member_count() -> usize {
+    scaled(100, 5)
+}
+/// Senders in the fan-out (8).
+fn sender_count() -> usize {
+    scaled(8, 2)
+}
+/// Messages each fan-out sender sends (250).
+fn per_sender() -> usize {
+    scaled(250, 10)
+}
+/// Messages of the latency run (2000).
+fn latency_count() -> usize {
+    scaled(2000, 20)
+}
+/// Missed messages of the catch-up run (10,000: 8 senders x 1250).
+fn missed_per_sender() -> usize {
+    scaled(1250, 25)
+}
 const PAYLOAD: usize = 100;
 
 fn tempdir(name: &str) -> PathBuf {
@@ -94,6 +122,7 @@ fn latency(address: &str, dir: &Path) {
     bob.connect(address).unwrap();
     alice.create_room("latency").unwrap();
     alice.invite("latency", "lat_bob").unwrap();
+    let n = latency_count();
     let base = Instant::now();
     let (tx, rx) = mpsc::channel();
     let receiver = std::thread::spawn(move || {
@@ -102,14 +131,14 @@ fn latency(address: &str, dir: &Path) {
             let sent: u64 = m.text.parse().unwrap();
             lat.push(base.elapsed() - Duration::from_nanos(sent));
             tx.send(()).unwrap();
-            if lat.len() == 2000 {
+            if lat.len() == n {
                 break;
             }
         }
         lat
     });
     let mut send_times = Vec::new();
-    for _ in 0..2000 {
+    for _ in 0..n {
         let t = Instant::now();
         alice
             .send("latency", &(base.elapsed().as_nanos() as u64).to_string())
@@ -125,7 +154,7 @@ fn latency(address: &str, dir: &Path) {
         pct(&send_times, 0.50).as_secs_f64() * 1e6
     );
     println!(
-        "one-way delivery latency (send -> durable commit -> push -> recv, 2000 messages): p50 {:.1} us, p99 {:.1} us",
+        "one-way delivery latency (send -> durable commit -> push -> recv, {n} messages): p50 {:.1} us, p99 {:.1} us",
         pct(&lat, 0.50).as_secs_f64() * 1e6,
         pct(&lat, 0.99).as_secs_f64() * 1e6
     );
@@ -140,7 +169,7 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
         .unwrap();
     let members: Vec<_> = rt.block_on(async {
         let mut v = Vec::new();
-        for i in 0..MEMBERS {
+        for i in 0..member_count() {
             v.push(raw_member(address, format!("fan{i}")).await);
         }
         v
@@ -166,7 +195,7 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
             })
             .unwrap()
     };
-    for i in 0..MEMBERS {
+    for i in 0..member_count() {
         route(&owner, format!("fan{i}"));
     }
     let mut members = members;
@@ -182,10 +211,10 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
         }
     });
     // Every member routed before anything is sent.
-    while owner.routed_members("fan").unwrap().len() < MEMBERS + 1 {
+    while owner.routed_members("fan").unwrap().len() < member_count() + 1 {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let senders: Vec<Client> = (0..SENDERS)
+    let senders: Vec<Client> = (0..sender_count())
         .map(|s| {
             let mut c = Client::open(dir.join(format!("fan_s{s}")), &format!("fan_s{s}")).unwrap();
             c.set_auto_join(true);
@@ -195,7 +224,7 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
             c
         })
         .collect();
-    let expected = SENDERS * PER_SENDER;
+    let expected = sender_count() * per_sender();
     let received = Arc::new(AtomicUsize::new(0));
     let (done_tx, done_rx) = mpsc::channel();
     for (mut rd, wr, mut opener, _sealer) in members {
@@ -217,16 +246,18 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
             done_tx.send(Instant::now()).unwrap();
         });
     }
-    let text = "x".repeat(PAYLOAD);
     let start = Instant::now();
     let threads: Vec<_> = senders
         .into_iter()
-        .map(|c| {
-            let text = text.clone();
+        .enumerate()
+        .map(|(s, c)| {
             std::thread::spawn(move || {
-                for _ in 0..PER_SENDER {
-                    c.send_payload("fan", text.clone().into_bytes(), None)
-                        .unwrap();
+                for i in 0..per_sender() {
+                    // Distinct bytes each time: the server takes the same bytes again
+                    // for a resend of one message (and refuses them as a copy).
+                    let mut payload = format!("{s}:{i}:").into_bytes();
+                    payload.resize(PAYLOAD, b'x');
+                    c.send_payload("fan", payload, None).unwrap();
                 }
             })
         })
@@ -235,14 +266,17 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
         t.join().unwrap();
     }
     let mut last = start;
-    for _ in 0..MEMBERS {
+    for _ in 0..member_count() {
         last = last.max(done_rx.recv_timeout(Duration::from_secs(120)).unwrap());
     }
     let secs = (last - start).as_secs_f64();
     let deliveries = received.load(Ordering::Relaxed);
     let rate = deliveries as f64 / secs;
     println!(
-        "smc fan-out: {SENDERS} senders x {PER_SENDER} durable sends of {PAYLOAD} B to a room of {MEMBERS} members: {deliveries} deliveries in {secs:.3} s = {rate:.0} deliveries/s ({:.0} sends/s)",
+        "smc fan-out: {} senders x {} durable sends of {PAYLOAD} B to a room of {} members: {deliveries} deliveries in {secs:.3} s = {rate:.0} deliveries/s ({:.0} sends/s)",
+        sender_count(),
+        per_sender(),
+        member_count(),
         expected as f64 / secs
     );
     rate
@@ -302,10 +336,10 @@ fn fan_out_redis() -> Option<f64> {
         }
         panic!("redis-server did not start");
     };
-    let expected = SENDERS * PER_SENDER;
+    let expected = sender_count() * per_sender();
     let (ready_tx, ready_rx) = mpsc::channel();
     let (done_tx, done_rx) = mpsc::channel();
-    for _ in 0..MEMBERS {
+    for _ in 0..member_count() {
         let mut s = connect();
         let ready_tx = ready_tx.clone();
         let done_tx = done_tx.clone();
@@ -331,18 +365,18 @@ fn fan_out_redis() -> Option<f64> {
             done_tx.send(Instant::now()).unwrap();
         });
     }
-    for _ in 0..MEMBERS {
+    for _ in 0..member_count() {
         ready_rx.recv().unwrap();
     }
     let payload = vec![b'x'; PAYLOAD];
     let start = Instant::now();
-    let publishers: Vec<_> = (0..SENDERS)
+    let publishers: Vec<_> = (0..sender_count())
         .map(|_| {
             let mut s = connect();
             let cmd = resp(&[b"PUBLISH", b"fan", &payload]);
             std::thread::spawn(move || {
                 let mut buf = [0u8; 64];
-                for _ in 0..PER_SENDER {
+                for _ in 0..per_sender() {
                     s.write_all(&cmd).unwrap();
                     let n = s.read(&mut buf).unwrap(); // ":100\r\n"
                     assert!(n > 0);
@@ -354,14 +388,14 @@ fn fan_out_redis() -> Option<f64> {
         p.join().unwrap();
     }
     let mut last = start;
-    for _ in 0..MEMBERS {
+    for _ in 0..member_count() {
         last = last.max(done_rx.recv_timeout(Duration::from_secs(120)).unwrap());
     }
     let secs = (last - start).as_secs_f64();
-    let rate = (MEMBERS * expected) as f64 / secs;
+    let rate = (member_count() * expected) as f64 / secs;
     println!(
         "redis pub/sub fan-out, same shape (not durable): {} deliveries in {secs:.3} s = {rate:.0} deliveries/s",
-        MEMBERS * expected
+        member_count() * expected
     );
     Some(rate)
 }
@@ -379,7 +413,7 @@ fn idle_memory(dir: &Path) {
     let count: usize = std::env::var("SMC_BENCH_IDLE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+        .unwrap_or(scaled(10_000, 50));
     let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
         .args([
             "server",
@@ -465,12 +499,14 @@ fn sync_missed(address: &str, dir: &Path) {
         })
         .collect();
     bob.close();
+    let per = missed_per_sender();
+    let total = 8 * per;
     let threads: Vec<_> = senders
         .into_iter()
         .enumerate()
         .map(|(s, mut c)| {
             std::thread::spawn(move || {
-                for i in 0..1250 {
+                for i in 0..per {
                     c.send("sync", &format!("missed {s}:{i}")).unwrap();
                 }
             })
@@ -482,15 +518,16 @@ fn sync_missed(address: &str, dir: &Path) {
     let start = Instant::now();
     bob.connect(address).unwrap();
     let mut n = 0;
-    while n < 10_000 {
+    while n < total {
         bob.recv(Some(Duration::from_secs(30)))
             .unwrap()
             .expect("all missed messages");
         n += 1;
     }
     println!(
-        "sync of 10,000 missed messages (connect + receive each through Client::recv, cursor saved per message): {:.3} s",
-        start.elapsed().as_secs_f64()
+        "catch-up of {total} missed messages (connect + receive each through Client::recv): {:.3} s = {:.0} messages/s",
+        start.elapsed().as_secs_f64(),
+        total as f64 / start.elapsed().as_secs_f64()
     );
 }
 

@@ -15,6 +15,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test (Rust, header freshness, C ABI via the C compiler)"
 cargo test --locked
 
+echo "==> every benchmark once in a tiny configuration (SMC_BENCH_QUICK; figures meaningless): they still run"
+SMC_BENCH_QUICK=1 cargo test --locked --benches
+
 echo "==> the C programs again under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer)"
 SMC_C_SANITIZE=address,undefined cargo test --locked --test it c_abi::
 
@@ -46,6 +49,8 @@ python -m venv "$FRESH/venv"
 "$FRESH/venv/bin/python" -m pip install --quiet "$WHEEL" pytest hypothesis
 # Run from outside the source tree so that `import smc` finds the installed wheel, not python/.
 (cd "$ROOT/tests/python" && "$FRESH/venv/bin/python" -m pytest -q -p no:cacheprovider .)
+echo "==> the Python benchmarks once in a tiny configuration, on the installed wheel"
+(cd "$FRESH" && SMC_BENCH_QUICK=1 "$FRESH/venv/bin/python" "$ROOT/benches/python_recv.py")
 rm -rf "$FRESH"
 echo "==> the README's main command (scripts/demo.sh) runs to the end"
 bash "$ROOT/scripts/demo.sh"

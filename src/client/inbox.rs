@@ -1,9 +1,12 @@
 //! What comes in: room messages (decrypted, checked, stored, then handed out as
 //! [`ChatEvent`]s), Welcomes (joining a group), and the catch-up after connecting.
 //!
-//! Each message is processed in one state transaction with its cursor: after a crash
-//! it is either fully handled (and never shown again) or not at all (and delivered
-//! again by the server).
+//! Each message is processed all-or-nothing with its cursor: after a crash it is
+//! either fully handled (and never shown again) or not at all (and delivered again by
+//! the server). Messages that are already queued are handled as a run of up to
+//! [`MAX_RUN`] in one state transaction (one commit instead of one per message: the
+//! catch-up after an absence is mostly that), each inside its own savepoint, so that
+//! one that cannot be read is undone alone and the others still commit.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +14,7 @@ use openmls::framing::errors::{MessageDecryptionError, SecretTreeError};
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::connection::Incoming;
 use super::rooms::members_changed;
 use super::state::Scoped;
 use super::trust::{mls, observe_roster};
@@ -22,11 +26,18 @@ use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::ClientError;
 use crate::proto::{check_name, DirectEnvelope, Envelope, Event};
 
-/// How many messages of one room wait for that room's Welcome, at most.
-const MAX_WAITING_FOR_WELCOME: usize = 10_000;
+/// Room messages handled in one state transaction, at most.
+pub(super) const MAX_RUN: usize = 256;
+
+/// How many messages of one room wait in memory for that room's Welcome, at most.
+/// Those beyond are not lost: the cursor stays before them, and once the Welcome is
+/// processed the room is caught up from the server ([`Client::catch_up`]), which sends
+/// them again; so the bound only limits memory (a server could route a room's
+/// messages without ever sending its Welcome).
+const MAX_WAITING_FOR_WELCOME: usize = 1_000;
 /// How many bytes of messages wait for their rooms' Welcomes, at most, all rooms
-/// together.
-const MAX_WAITING_BYTES: usize = 64 << 20;
+/// together (beyond: as above, fetched again after the join).
+const MAX_WAITING_BYTES: usize = 16 << 20;
 
 /// Raw direct deliveries kept in memory for [`Client::take_direct`], at most.
 const MAX_RAW_DIRECTS: usize = 1000;
@@ -142,7 +153,7 @@ impl Client {
                 tracing::warn!(room = ?envelope.room, sender = ?envelope.sender, "message with an invalid name dropped");
                 Ok(())
             }
-            Event::Message(envelope) => self.on_envelope(envelope),
+            Event::Message(envelope) => self.on_message_run(envelope),
             Event::Direct(direct) if check_name(&direct.sender).is_err() => {
                 tracing::warn!(sender = ?direct.sender, "direct delivery with an invalid sender dropped");
                 self.ack_directs(&[direct.id])
@@ -228,75 +239,140 @@ impl Client {
         }
     }
 
-    /// Handles one room message (once: messages at or below the cursor are skipped).
-    pub(super) fn on_envelope(&mut self, envelope: Envelope) -> Result<(), ClientError> {
-        let me = self.user.clone();
-        let room = envelope.room.clone();
-        // One transaction: the check, the decryption, the history, the cursor, the events.
-        let result = self.transaction(|tx| {
-            if tx.cursor(&room)? >= envelope.seq {
-                return Ok(Handled::Before);
-            }
-            let Some(row) = tx.room(&room)? else {
-                return Ok(Handled::NotJoined);
+    /// Handles `first` with the room messages already queued behind it (up to
+    /// [`MAX_RUN`], without waiting for more) as one run; the item that ends the run,
+    /// if any, is handled after it.
+    fn on_message_run(&mut self, first: Envelope) -> Result<(), ClientError> {
+        let mut run = vec![first];
+        let mut next = None;
+        let mut closed = None;
+        while run.len() < MAX_RUN {
+            let Some(conn) = self.conn.as_mut() else {
+                break;
             };
-            if !row.active {
-                return Err(reject(
-                    &envelope,
-                    "this client is no longer in the room's group",
-                ));
-            }
-            if envelope.sender == me {
-                Self::own_envelope(tx, &envelope, &row.group_id)?;
-                return Ok(Handled::Done);
-            }
-            let to_commit = Self::others_envelope(tx, &envelope, &row.group_id, row.joined_epoch)?;
-            Ok(if to_commit {
-                Handled::ProposalWaiting
-            } else {
-                Handled::Done
-            })
-        });
-        match result {
-            Ok(Handled::Before | Handled::Done) => {}
-            Ok(Handled::ProposalWaiting) => {
-                self.to_commit.insert(room);
-            }
-            Ok(Handled::NotJoined) => {
-                // Not joined yet: kept until the room's Welcome arrives (the cursor
-                // stays, so after a restart the server sends it again). Bounded: a
-                // server routing a room without ever sending its Welcome cannot fill
-                // the memory; what is dropped here comes again at the next connect.
-                let size = envelope.payload.len();
-                let waiting = self.stash.entry(room).or_default();
-                if waiting.len() < MAX_WAITING_FOR_WELCOME
-                    && self.stash_bytes + size <= MAX_WAITING_BYTES
+            match conn.events.try_recv() {
+                Ok(Incoming::Event(Event::Message(e)))
+                    if check_name(&e.room).is_ok() && check_name(&e.sender).is_ok() =>
                 {
-                    waiting.push(envelope);
-                    self.stash_bytes += size;
+                    run.push(e)
                 }
+                Ok(Incoming::Event(other)) => {
+                    next = Some(other);
+                    break;
+                }
+                Ok(Incoming::Closed(reason)) => {
+                    closed = Some(reason);
+                    break;
+                }
+                Err(_) => break,
             }
-            Err(ClientError::Undecryptable {
-                room,
-                seq,
-                sender,
-                reason,
-            }) => {
-                tracing::warn!(%room, seq, %sender, %reason, "message cannot be read");
-                let event = ChatEvent::Undecryptable {
-                    room: room.clone(),
-                    seq,
-                    sender,
-                    reason,
+        }
+        self.on_envelopes(run)?;
+        if let Some(reason) = closed {
+            // As `wait_incoming` does when it sees the end of the connection.
+            tracing::debug!(reason, "connection closed");
+            self.conn = None;
+            return Err(ClientError::ConnectionClosed);
+        }
+        match next {
+            Some(event) => self.on_event(event),
+            None => Ok(()),
+        }
+    }
+
+    /// Handles a run of room messages (once each: those at or below their room's cursor
+    /// are skipped) in one state transaction. Each message is all-or-nothing inside it
+    /// (a savepoint): one that cannot be read is undone alone, then its cursor moves
+    /// past it and it is reported as [`ChatEvent::Undecryptable`], in the same
+    /// transaction; the others commit. Any other failure (the state cannot be written)
+    /// undoes the whole run, which the server then sends again.
+    pub(super) fn on_envelopes(&mut self, run: Vec<Envelope>) -> Result<(), ClientError> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let me = self.user.clone();
+        let outcome = self.transaction(|tx| {
+            let mut outcome = Vec::with_capacity(run.len());
+            for envelope in run {
+                let handled = match tx.atomically(|| Self::handle_envelope(tx, &me, &envelope)) {
+                    Ok(handled) => handled,
+                    Err(ClientError::Undecryptable {
+                        room,
+                        seq,
+                        sender,
+                        reason,
+                    }) => {
+                        tracing::warn!(%room, seq, %sender, %reason, "message cannot be read");
+                        tx.advance(&room, seq)?;
+                        tx.push_events(&[ChatEvent::Undecryptable {
+                            room,
+                            seq,
+                            sender,
+                            reason,
+                        }])?;
+                        Handled::Done
+                    }
+                    Err(e) => return Err(e),
                 };
-                self.transaction(|tx| {
-                    tx.advance(&room, seq)?;
-                    tx.push_events(&[event])
-                })?;
+                outcome.push((envelope, handled));
             }
-            Err(e) => return Err(e),
-        };
+            Ok(outcome)
+        })?;
+        for (envelope, handled) in outcome {
+            match handled {
+                Handled::Before | Handled::Done => {}
+                Handled::ProposalWaiting => {
+                    self.to_commit.insert(envelope.room);
+                }
+                Handled::NotJoined => self.wait_for_welcome(envelope),
+            }
+        }
         Ok(())
+    }
+
+    /// Keeps a message of a room not joined yet until the room's Welcome arrives (the
+    /// cursor stays before it). Bounded ([`MAX_WAITING_FOR_WELCOME`],
+    /// [`MAX_WAITING_BYTES`]): what does not fit is not lost, since the room is caught
+    /// up from the server once joined (and at the next connect otherwise).
+    fn wait_for_welcome(&mut self, envelope: Envelope) {
+        let size = envelope.payload.len();
+        let waiting = self.stash.entry(envelope.room.clone()).or_default();
+        if waiting.len() < MAX_WAITING_FOR_WELCOME && self.stash_bytes + size <= MAX_WAITING_BYTES {
+            waiting.push(envelope);
+            self.stash_bytes += size;
+        }
+    }
+
+    /// One room message, inside the run's transaction: the check, the decryption, the
+    /// history, the cursor, the events.
+    fn handle_envelope(
+        tx: &Scoped<'_, '_>,
+        me: &str,
+        envelope: &Envelope,
+    ) -> Result<Handled, ClientError> {
+        let room = envelope.room.as_str();
+        if tx.cursor(room)? >= envelope.seq {
+            return Ok(Handled::Before);
+        }
+        let Some(row) = tx.room(room)? else {
+            return Ok(Handled::NotJoined);
+        };
+        if !row.active {
+            return Err(reject(
+                envelope,
+                "this client is no longer in the room's group",
+            ));
+        }
+        if envelope.sender == me {
+            Self::own_envelope(tx, envelope, &row.group_id)?;
+            return Ok(Handled::Done);
+        }
+        let to_commit = Self::others_envelope(tx, envelope, &row.group_id, row.joined_epoch)?;
+        Ok(if to_commit {
+            Handled::ProposalWaiting
+        } else {
+            Handled::Done
+        })
     }
 
     /// This user's own message coming back: its own commit (merged when it was

@@ -19,6 +19,7 @@ mod message;
 mod rooms;
 mod schema;
 mod self_update;
+mod send_reservation;
 mod server_trust;
 mod state;
 mod trust;
@@ -84,6 +85,9 @@ pub struct Client {
     stash_bytes: usize,
     /// Rooms with proposals (a member leaving) waiting for a commit.
     to_commit: BTreeSet<String>,
+    /// The sending ratchets' reservations as this process left them (by group id):
+    /// a group missing here has not sent since the home was opened.
+    reservations: HashMap<Vec<u8>, send_reservation::Reservation>,
     synced: bool,
     request_timeout: Duration,
     /// When the periodic upkeep runs next while connected ([`MAINTENANCE_INTERVAL`]).
@@ -175,6 +179,7 @@ impl Client {
             stash: HashMap::new(),
             stash_bytes: 0,
             to_commit: BTreeSet::new(),
+            reservations: HashMap::new(),
             synced: false,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             next_upkeep: Instant::now() + MAINTENANCE_INTERVAL,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::send_reservation::Reservation;
 use super::state::{Outgoing, PendingCommit};
 use super::trust::{mls, observe_roster};
 use super::{name, ChatEvent, Client, Message, Sent};
@@ -18,6 +19,16 @@ use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::{ClientError, E2eError, NetError};
 use crate::net::MAX_PAYLOAD;
 use crate::proto::{Envelope, Refusal, Request};
+
+/// What [`Client::seal`]'s transaction came to.
+enum Prepared {
+    /// Encrypted and in the outbox; where the sending ratchet now stands.
+    Sealed(Outgoing, Reservation),
+    /// The ratchet needs a new reservation: again, in a durable transaction.
+    NeedsFsync,
+    /// Proposals wait for a commit, which must come first.
+    ProposalsFirst,
+}
 
 /// The longest text [`Client::send`] takes: the server's payload limit minus room for
 /// the MLS framing, signature and padding.
@@ -271,10 +282,12 @@ impl Client {
         Ok(message)
     }
 
-    /// Encrypts `text` for `room` in one durable transaction with everything that goes
-    /// with it: the ratchet step, the sender's counter (a new one, or `again`'s when the
-    /// same message is encrypted again) and the outbox entry (added, or replacing
-    /// `again`'s). Waiting proposals are committed first; refused with
+    /// Encrypts `text` for `room` in one transaction with everything that goes with it:
+    /// the ratchet step, the sender's counter (a new one, or `again`'s when the same
+    /// message is encrypted again) and the outbox entry (added, or replacing `again`'s).
+    /// The transaction is durable (fsync) only when the sending ratchet needs a new
+    /// reservation ([`super::send_reservation`]: a message key is never used twice,
+    /// even after a power loss). Waiting proposals are committed first; refused with
     /// [`E2eError::KeyChanged`] while a member's changed key is not acknowledged.
     fn seal(
         &mut self,
@@ -283,56 +296,106 @@ impl Client {
         text: &str,
         again: Option<&Outgoing>,
     ) -> Result<Outgoing, ClientError> {
-        let me = self.user.clone();
-        let prepare = |client: &Client| {
-            client.transaction_durable(|tx| {
-                let mut group = tx.group(group_id)?;
-                if group.pending_proposals().next().is_some() {
-                    tx.keep(group);
-                    return Ok(None);
+        let cached = self.reservations.get(group_id).copied();
+        let mut durable = cached.is_none_or(|r| r.exhausted());
+        let mut committed_proposals = false;
+        loop {
+            let prepared = if durable {
+                self.transaction_durable(|tx| {
+                    self.seal_in(tx, room, group_id, text, again, cached, true)
+                })
+            } else {
+                self.transaction(|tx| self.seal_in(tx, room, group_id, text, again, cached, false))
+            }?;
+            match prepared {
+                Prepared::Sealed(out, reservation) => {
+                    self.reservations.insert(group_id.to_vec(), reservation);
+                    return Ok(out);
                 }
-                for (user, _) in roster(&group) {
-                    if user != me && tx.contact(&user)?.is_some_and(|c| c.changed) {
-                        return Err(E2eError::KeyChanged { user }.into());
-                    }
+                Prepared::NeedsFsync => durable = true,
+                Prepared::ProposalsFirst if !committed_proposals => {
+                    // A member asked to leave: their removal is committed first.
+                    self.commit_proposals(room)?;
+                    committed_proposals = true;
                 }
-                let counter = match again {
-                    Some(old) if old.counter > 0 => old.counter,
-                    _ => tx.take_counter(room)?,
-                };
-                let sealed = Sealed::V1 {
-                    room: room.to_owned(),
-                    sender: me.clone(),
-                    counter,
-                    text: text.to_owned(),
-                };
-                let message = group
-                    .create_message(&tx.provider(), &client.signer, &sealed.encode())
-                    .map_err(mls("encryption"))?;
-                let payload = to_bytes(&message).map_err(mls("encoding"))?;
-                let out = Outgoing {
-                    room: room.to_owned(),
-                    digest: Sha256::digest(&payload).to_vec(),
-                    payload,
-                    text: text.to_owned(),
-                    counter,
-                };
-                match again {
-                    Some(old) => tx.replace_outbox(&old.digest, &out)?,
-                    None => tx.add_outbox(&out)?,
-                }
-                tx.keep(group);
-                Ok(Some(out))
-            })
-        };
-        match prepare(&*self)? {
-            Some(out) => Ok(out),
-            None => {
-                // A member asked to leave: their removal is committed first.
-                self.commit_proposals(room)?;
-                prepare(&*self)?.ok_or_else(|| E2eError::Busy { room: room.into() }.into())
+                Prepared::ProposalsFirst => return Err(E2eError::Busy { room: room.into() }.into()),
             }
         }
+    }
+
+    /// [`Client::seal`]'s transaction.
+    #[allow(clippy::too_many_arguments)]
+    fn seal_in(
+        &self,
+        tx: &super::state::Scoped<'_, '_>,
+        room: &str,
+        group_id: &[u8],
+        text: &str,
+        again: Option<&Outgoing>,
+        cached: Option<Reservation>,
+        durable: bool,
+    ) -> Result<Prepared, ClientError> {
+        let mut group = tx.group(group_id)?;
+        if group.pending_proposals().next().is_some() {
+            tx.keep(group);
+            return Ok(Prepared::ProposalsFirst);
+        }
+        for (user, _) in roster(&group) {
+            if user != self.user && tx.contact(&user)?.is_some_and(|c| c.changed) {
+                tx.keep(group);
+                return Err(E2eError::KeyChanged { user }.into());
+            }
+        }
+        let provider = tx.provider();
+        let epoch = group.epoch().as_u64();
+        let stored = match cached {
+            Some(r) => Some(r),
+            None => tx.reservation(group_id)?,
+        };
+        let (mut reservation, skip) = Reservation::for_epoch(stored, cached.is_some(), epoch);
+        if reservation.exhausted() {
+            if !durable {
+                tx.keep(group);
+                return Ok(Prepared::NeedsFsync);
+            }
+            // Past every generation that may have been used before this process
+            // opened the home (a power loss may have taken their steps back).
+            for _ in 0..skip {
+                group
+                    .create_message(&provider, &self.signer, &[])
+                    .map_err(mls("stepping the ratchet"))?;
+            }
+            reservation = reservation.extended();
+        }
+        let counter = match again {
+            Some(old) if old.counter > 0 => old.counter,
+            _ => tx.take_counter(room)?,
+        };
+        let sealed = Sealed::V1 {
+            room: room.to_owned(),
+            sender: self.user.clone(),
+            counter,
+            text: text.to_owned(),
+        };
+        let message = group
+            .create_message(&provider, &self.signer, &sealed.encode())
+            .map_err(mls("encryption"))?;
+        reservation.used += 1;
+        tx.set_reservation(group_id, reservation)?;
+        let payload = to_bytes(&message).map_err(mls("encoding"))?;
+        let out = Outgoing {
+            room: room.to_owned(),
+            digest: Sha256::digest(&payload).to_vec(),
+            payload,
+            text: text.to_owned(),
+            counter,
+        };
+        match again {
+            Some(old) => tx.replace_outbox(&old.digest, &out)?,
+            None => tx.add_outbox(&out)?,
+        }
+        tx.keep(group);
+        Ok(Prepared::Sealed(out, reservation))
     }
 
     /// Sends an outbox entry. Refused as stale, it was encrypted in an epoch older than
@@ -607,8 +670,9 @@ impl Client {
         }
         missed.sort_by_key(|e| e.seq);
         missed.dedup_by_key(|e| e.seq);
-        for envelope in missed {
-            self.on_envelope(envelope)?;
+        let mut missed = missed.into_iter().peekable();
+        while missed.peek().is_some() {
+            self.on_envelopes(missed.by_ref().take(super::inbox::MAX_RUN).collect())?;
         }
         Ok(())
     }

@@ -66,6 +66,11 @@ CREATE TABLE IF NOT EXISTS last_resort (
          epoch INTEGER NOT NULL, payload BLOB NOT NULL,
          invitee TEXT, welcome BLOB, taken INTEGER NOT NULL DEFAULT 0,
          PRIMARY KEY (server, user, room));",
+    // 2 -> 3: how far each group's sending ratchet may have gone (see
+    // `send_reservation.rs`: a message key is never used twice, even after a power loss).
+    "CREATE TABLE send_reservations (
+         group_id BLOB PRIMARY KEY, epoch INTEGER NOT NULL,
+         used INTEGER NOT NULL, reserved INTEGER NOT NULL) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

@@ -303,12 +303,40 @@ impl<'a> Tx<'a> {
             })
     }
 
+    /// Runs `f` all-or-nothing inside this transaction (a savepoint): if it fails,
+    /// what it wrote is undone, the groups in memory are dropped (they may hold its
+    /// changes; the next use loads them as stored), and the transaction goes on.
+    pub(super) fn atomically<T>(
+        &self,
+        f: impl FnOnce() -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        db(self.conn.execute_batch("SAVEPOINT one_item"))?;
+        match f() {
+            Ok(value) => {
+                db(self.conn.execute_batch("RELEASE one_item"))?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.groups.borrow_mut().clear();
+                db(self
+                    .conn
+                    .execute_batch("ROLLBACK TO one_item; RELEASE one_item"))?;
+                Err(e)
+            }
+        }
+    }
+
     /// Keeps `group` in memory for the next transactions (dropped if this one rolls
     /// back).
     pub(super) fn keep(&self, group: MlsGroup) {
         self.groups
             .borrow_mut()
             .insert(group.group_id().as_slice().to_vec(), group);
+    }
+
+    /// The connection, for the tables of the client's other modules.
+    pub(super) fn conn(&self) -> &'a Connection {
+        self.conn
     }
 
     /// The openmls provider inside this transaction.

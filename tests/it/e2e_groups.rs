@@ -169,6 +169,44 @@ fn an_invitation_waits_for_an_offline_member_who_then_reads_the_room() {
 }
 
 #[test]
+fn an_offline_invitee_gets_every_message_in_one_session_even_more_than_wait_in_memory() {
+    // The server sends a room's missed messages before the direct queue that holds the
+    // room's Welcome: the invitee keeps a bounded number of them in memory while it has
+    // not joined (1,000). The rest must not be lost nor wait for a reconnect: they are
+    // fetched once the Welcome is processed, in order, none twice.
+    const N: usize = 1_100;
+    let dir = tempdir("e2e_offline_backlog");
+    let server = support::server(&dir.join("server"));
+    let address = server.address().to_string();
+    drop(client(&dir.join("bob"), "bob", &address));
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    alice.create_room("backlog").unwrap();
+    alice.invite("backlog", "bob").unwrap();
+    for i in 0..N {
+        alice.send("backlog", &format!("m{i}")).unwrap();
+    }
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    let got: Vec<String> = (0..N).map(|_| next_text(&mut bob).1).collect();
+    let sent: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    assert_eq!(got, sent);
+    assert!(bob
+        .recv(Some(Duration::from_millis(300)))
+        .unwrap()
+        .is_none());
+    // And nothing is handed out again after a restart.
+    drop(bob);
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    assert!(bob
+        .recv(Some(Duration::from_millis(300)))
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        support::history_texts(&bob, "backlog", 2),
+        ["m1098", "m1099"]
+    );
+}
+
+#[test]
 fn invitations_beyond_the_published_key_packages_use_the_last_resort_one() {
     let dir = tempdir("e2e_last_resort");
     let server = support::server(&dir.join("server"));

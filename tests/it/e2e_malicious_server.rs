@@ -73,6 +73,57 @@ fn a_replayed_message_is_reported_and_not_shown_twice() {
 }
 
 #[test]
+fn a_corrupted_message_in_a_catch_up_is_undone_alone_and_the_rest_is_read() {
+    // The catch-up handles queued messages as a run in one state transaction: the one
+    // that cannot be read must be rolled back alone (its keys, its cursor), reported
+    // once, and neither stop nor spoil the messages around it.
+    let dir = tempdir("evil_corrupt_run");
+    let mut evil = Evil::start(&dir.join("server"));
+    let (mut alice, bob) = pair(&dir, &evil);
+    drop(bob);
+    let seqs: Vec<u64> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|t| alice.send("r", t).unwrap().seq)
+        .collect();
+    evil.tamper(|db| {
+        // Flip the last byte of "c" (inside its AEAD tag).
+        let mut payload: Vec<u8> = db
+            .query_row(
+                "SELECT payload FROM messages WHERE room = 'r' AND seq = ?1",
+                [seqs[2] as i64],
+                |r| r.get(0),
+            )
+            .unwrap();
+        *payload.last_mut().unwrap() ^= 0x01;
+        db.execute(
+            "UPDATE messages SET payload = ?2 WHERE room = 'r' AND seq = ?1",
+            params![seqs[2] as i64, payload],
+        )
+        .unwrap();
+    });
+    let mut bob = client(&dir.join("bob"), "bob", &evil.address);
+    let events = drain(&mut bob);
+    assert_eq!(texts(&events), ["a", "b", "d", "e"], "{events:?}");
+    assert_eq!(unreadable(&events).len(), 1, "{events:?}");
+    assert!(events.iter().any(|e| matches!(
+        e,
+        ChatEvent::Undecryptable { seq, .. } if *seq == seqs[2]
+    )));
+    // Everything was committed once: nothing comes again after a restart.
+    drop(bob);
+    let mut bob = client(&dir.join("bob"), "bob", &evil.address);
+    assert!(drain(&mut bob).is_empty());
+    assert_eq!(
+        support::history_texts(&bob, "r", 10),
+        ["hello", "a", "b", "d", "e"]
+    );
+    drop(alice);
+    let mut alice = client(&dir.join("alice"), "alice", &evil.address);
+    alice.send("r", "after").unwrap();
+    assert_eq!(bob.recv(WAIT).unwrap().unwrap().text, "after");
+}
+
+#[test]
 fn reordered_and_dropped_messages_are_noticed() {
     let dir = tempdir("evil_order");
     let mut evil = Evil::start(&dir.join("server"));

@@ -22,6 +22,7 @@ mod server_process;
 mod client_state;
 mod e2e_groups;
 mod e2e_malicious_server;
+mod key_reuse;
 
 // Attacks, one file per finding.
 mod adversary;
