@@ -113,15 +113,27 @@ async fn raw_member(
     (rd, wr, opener, sealer)
 }
 
-fn latency(address: &str, dir: &Path) {
-    let mut alice = Client::open(dir.join("lat_alice"), "lat_alice").unwrap();
+/// One-way latency between two clients; `self_updates: false` turns off the leaf-key
+/// renewal every 100 messages (each is a commit on the sender's critical path), to show
+/// its share of the tail.
+fn latency(address: &str, dir: &Path, self_updates: bool) {
+    // Users of their own per run (several runs share a server).
+    let tag = if self_updates { "lat" } else { "lat_nsu" };
+    let (a, b) = (format!("{tag}_alice"), format!("{tag}_bob"));
+    let mut alice = Client::open(dir.join(&a), &a).unwrap();
     alice.set_auto_join(true);
+    if !self_updates {
+        alice.set_self_update_policy(smc::client::SelfUpdatePolicy {
+            messages: u64::MAX,
+            interval: Duration::from_secs(365 * 24 * 3600),
+        });
+    }
     alice.connect(address).unwrap();
-    let mut bob = Client::open(dir.join("lat_bob"), "lat_bob").unwrap();
+    let mut bob = Client::open(dir.join(&b), &b).unwrap();
     bob.set_auto_join(true);
     bob.connect(address).unwrap();
-    alice.create_room("latency").unwrap();
-    alice.invite("latency", "lat_bob").unwrap();
+    alice.create_room(tag).unwrap();
+    alice.invite(tag, &b).unwrap();
     let n = latency_count();
     let base = Instant::now();
     let (tx, rx) = mpsc::channel();
@@ -141,7 +153,7 @@ fn latency(address: &str, dir: &Path) {
     for _ in 0..n {
         let t = Instant::now();
         alice
-            .send("latency", &(base.elapsed().as_nanos() as u64).to_string())
+            .send(tag, &(base.elapsed().as_nanos() as u64).to_string())
             .unwrap();
         send_times.push(t.elapsed());
         rx.recv().unwrap();
@@ -157,6 +169,16 @@ fn latency(address: &str, dir: &Path) {
         "one-way delivery latency (send -> durable commit -> push -> recv, {n} messages): p50 {:.1} us, p99 {:.1} us",
         pct(&lat, 0.50).as_secs_f64() * 1e6,
         pct(&lat, 0.99).as_secs_f64() * 1e6
+    );
+    println!(
+        "  distribution: p90 {:.1} us, p95 {:.1} us, p99.9 {:.1} us, max {:.1} us; above 2 ms: {}",
+        pct(&lat, 0.90).as_secs_f64() * 1e6,
+        pct(&lat, 0.95).as_secs_f64() * 1e6,
+        pct(&lat, 0.999).as_secs_f64() * 1e6,
+        lat.last().unwrap().as_secs_f64() * 1e6,
+        lat.iter()
+            .filter(|d| **d > Duration::from_millis(2))
+            .count()
     );
 }
 
@@ -547,13 +569,15 @@ fn main() {
     let server = Server::start(config).unwrap();
     let address = server.address();
     if run("latency") {
-        latency(&address.to_string(), &dir);
+        latency(&address.to_string(), &dir, true);
+        print!("  without the self-update every 100 messages: ");
+        latency(&address.to_string(), &dir, false);
         let mut normal = ServerConfig::new(dir.join("server_normal"), "127.0.0.1:0");
         normal.limits = bench_limits();
         normal.durability = smc::server::store::Durability::Normal;
         let normal = Server::start(normal).unwrap();
         print!("  with durability = normal (no fsync per commit): ");
-        latency(&normal.address().to_string(), &dir.join("normal"));
+        latency(&normal.address().to_string(), &dir.join("normal"), true);
     }
     if run("fanout") {
         let smc_rate = fan_out_smc(address, &dir);
