@@ -8,7 +8,11 @@
 //! - `state`: the client's state size per room (real clients, real server, files on
 //!   disk).
 //!
-//! `cargo bench --bench e2e [-- throughput|commit|state]`. The one-way latency with
+//! - `limits`: how costs grow with the room (2, 10, 100, 1,000 members: adding them,
+//!   joining, one commit created and processed, the group's state in a member's
+//!   storage) and with the message (100 B to 1 MiB: encrypt, decrypt, size on the wire).
+//!
+//! `cargo bench --bench e2e [-- throughput|commit|limits|state]`. The one-way latency with
 //! encryption is `cargo bench --bench v2_net -- latency` (its clients encrypt).
 //! `SMC_BENCH_QUICK=1` runs every part in a tiny configuration, only to show that the
 //! bench still runs (scripts/test.sh does; those figures mean nothing).
@@ -247,6 +251,142 @@ fn commit() {
     );
 }
 
+/// Bytes of `m`'s storage (an in-memory SQLite database).
+fn storage_bytes(m: &Member) -> u64 {
+    let pages: i64 = m
+        .conn
+        .pragma_query_value(None, "page_count", |r| r.get(0))
+        .unwrap();
+    let size: i64 = m
+        .conn
+        .pragma_query_value(None, "page_size", |r| r.get(0))
+        .unwrap();
+    (pages * size) as u64
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn limits() {
+    // Room sizes: everyone added at once by the first member; a few join from the
+    // Welcome (the others exist in the tree only, which is what the joiners pay for).
+    for (i, n) in [2usize, 10, 100, 1000].into_iter().enumerate() {
+        let n = scaled(n, 2 + i);
+        let joining = (n - 1).min(4);
+        let members: Vec<Member> = (0..n).map(|i| Member::new(&format!("m{i}"))).collect();
+        let owner = &members[0];
+        let before = storage_bytes(owner);
+        let packages: Vec<KeyPackage> = members[1..].iter().map(|m| m.key_package()).collect();
+        let start = Instant::now();
+        let mut first = MlsGroup::new(
+            &owner.provider(),
+            &owner.signer,
+            &create_config(),
+            owner.credential.clone(),
+        )
+        .unwrap();
+        let (_, welcome, _) = first
+            .add_members(&owner.provider(), &owner.signer, &packages)
+            .unwrap();
+        first.merge_pending_commit(&owner.provider()).unwrap();
+        let add = start.elapsed();
+        let welcome = welcome.tls_serialize_detached().unwrap();
+        let mut groups = vec![first];
+        let mut join = Duration::ZERO;
+        for m in &members[1..=joining] {
+            let start = Instant::now();
+            let MlsMessageBodyIn::Welcome(w) = from_bytes(&welcome).unwrap().extract() else {
+                panic!("welcome")
+            };
+            let staged =
+                StagedWelcome::new_from_welcome(&m.provider(), &join_config(true), w, None)
+                    .unwrap();
+            groups.push(staged.into_group(&m.provider()).unwrap());
+            join += start.elapsed();
+        }
+        let state = storage_bytes(owner).saturating_sub(before);
+        // One commit (an update with a path) by the first joiner, processed by the rest.
+        let start = Instant::now();
+        let bundle = groups[1]
+            .self_update(
+                &members[1].provider(),
+                &members[1].signer,
+                LeafNodeParameters::default(),
+            )
+            .unwrap();
+        let create = start.elapsed();
+        groups[1]
+            .merge_pending_commit(&members[1].provider())
+            .unwrap();
+        let bytes = bundle.into_commit().tls_serialize_detached().unwrap();
+        let mut process = Duration::ZERO;
+        let mut processed = 0u32;
+        for (i, g) in groups.iter_mut().enumerate() {
+            if i == 1 {
+                continue;
+            }
+            let start = Instant::now();
+            let message = from_bytes(&bytes)
+                .unwrap()
+                .try_into_protocol_message()
+                .unwrap();
+            let processed_message = g.process_message(&members[i].provider(), message).unwrap();
+            let ProcessedMessageContent::StagedCommitMessage(staged) =
+                processed_message.into_content()
+            else {
+                panic!("a commit")
+            };
+            g.merge_staged_commit(&members[i].provider(), *staged)
+                .unwrap();
+            process += start.elapsed();
+            processed += 1;
+        }
+        println!(
+            "{n:>5} members: all added in {:.1} ms (Welcome {} B), one joins in {:.2} ms; a commit (update with path, {} B) created in {:.2} ms, processed in {:.2} ms; the group in the creator's storage: {:.1} KiB",
+            millis(add),
+            welcome.len(),
+            millis(join) / joining as f64,
+            bytes.len(),
+            millis(create),
+            millis(process) / processed as f64,
+            state as f64 / 1024.0
+        );
+    }
+    // Message sizes, in a 2-member group.
+    let (members, mut groups) = group(2);
+    for size in [100usize, 4096, 65536, 1 << 20] {
+        let n = scaled((4 << 20) / size.max(4096), 2).clamp(2, 1000);
+        let text = vec![b'x'; size];
+        let mut wire = Vec::with_capacity(n);
+        let start = Instant::now();
+        for _ in 0..n {
+            let out = groups[0]
+                .create_message(&members[0].provider(), &members[0].signer, &text)
+                .unwrap();
+            wire.push(out.tls_serialize_detached().unwrap());
+        }
+        let encrypt = start.elapsed() / n as u32;
+        let start = Instant::now();
+        for bytes in &wire {
+            let message = from_bytes(bytes)
+                .unwrap()
+                .try_into_protocol_message()
+                .unwrap();
+            groups[1]
+                .process_message(&members[1].provider(), message)
+                .unwrap();
+        }
+        let decrypt = start.elapsed() / n as u32;
+        println!(
+            "message of {size:>7} B ({n} of them): encrypt {:.1} us, decrypt {:.1} us, {} B on the wire",
+            encrypt.as_secs_f64() * 1e6,
+            decrypt.as_secs_f64() * 1e6,
+            wire[0].len()
+        );
+    }
+}
+
 fn dir_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .unwrap()
@@ -321,6 +461,9 @@ fn main() {
     }
     if wants("commit") {
         commit();
+    }
+    if wants("limits") {
+        limits();
     }
     if wants("state") {
         state(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench_e2e_state"));

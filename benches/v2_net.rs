@@ -5,6 +5,7 @@
 //! Run: `cargo bench --bench v2_net` (prints figures; asserts nothing). The Redis
 //! reference needs `redis-server` (Debian package `redis-server`); it is skipped with a
 //! note when missing. Scale with SMC_BENCH_IDLE (connections, default 10000).
+//! `limits`: the fan-out for rooms of 2, 10, 100 and 1,000 members.
 //! `SMC_BENCH_QUICK=1` runs every part in a tiny configuration, only to show that the
 //! bench still runs (scripts/test.sh does; those figures mean nothing).
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
@@ -183,7 +184,10 @@ fn latency(address: &str, dir: &Path, self_updates: bool) {
 }
 
 /// Receivers count messages; returns deliveries per second for `send_all`.
-fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
+fn fan_out_smc(address: SocketAddr, dir: &Path, size: usize) -> f64 {
+    // Names of their own per room size (several runs share a server).
+    let room = format!("fan{size}");
+    let room = room.as_str();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -191,13 +195,14 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
         .unwrap();
     let members: Vec<_> = rt.block_on(async {
         let mut v = Vec::new();
-        for i in 0..member_count() {
-            v.push(raw_member(address, format!("fan{i}")).await);
+        for i in 0..size {
+            v.push(raw_member(address, format!("{room}_{i}")).await);
         }
         v
     });
     let owner_addr = address.to_string();
-    let mut owner = Client::open(dir.join("fan_owner"), "fan_owner").unwrap();
+    let mut owner =
+        Client::open(dir.join(format!("{room}_owner")), &format!("{room}_owner")).unwrap();
     owner.set_auto_join(true);
     owner.connect(&owner_addr).unwrap();
     // The server's fan-out alone (the payloads are opaque bytes, as MLS ciphertext is
@@ -205,27 +210,27 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
     // Invite request and accepting it, senders sending raw payloads.
     owner
         .request(Request::CreateRoom {
-            room: "fan".into(),
+            room: room.into(),
             group_info: None,
         })
         .unwrap();
     let route = |owner: &Client, user: String| {
         owner
             .request(Request::Invite {
-                room: "fan".into(),
+                room: room.into(),
                 user,
             })
             .unwrap()
     };
-    for i in 0..member_count() {
-        route(&owner, format!("fan{i}"));
+    for i in 0..size {
+        route(&owner, format!("{room}_{i}"));
     }
     let mut members = members;
     rt.block_on(async {
         for (_, wr, _, sealer) in members.iter_mut() {
             let accept = ClientFrame {
                 id: 2,
-                request: Request::Accept { room: "fan".into() },
+                request: Request::Accept { room: room.into() },
             };
             let mut out = Vec::new();
             sealer.seal(&encode(&accept), &mut out).unwrap();
@@ -233,16 +238,17 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
         }
     });
     // Every member routed before anything is sent.
-    while owner.routed_members("fan").unwrap().len() < member_count() + 1 {
+    while owner.routed_members(room).unwrap().len() < size + 1 {
         std::thread::sleep(Duration::from_millis(10));
     }
     let senders: Vec<Client> = (0..sender_count())
         .map(|s| {
-            let mut c = Client::open(dir.join(format!("fan_s{s}")), &format!("fan_s{s}")).unwrap();
+            let mut c =
+                Client::open(dir.join(format!("{room}_s{s}")), &format!("{room}_s{s}")).unwrap();
             c.set_auto_join(true);
             c.connect(&owner_addr).unwrap();
-            route(&owner, format!("fan_s{s}"));
-            c.request(Request::Accept { room: "fan".into() }).unwrap();
+            route(&owner, format!("{room}_s{s}"));
+            c.request(Request::Accept { room: room.into() }).unwrap();
             c
         })
         .collect();
@@ -273,13 +279,14 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
         .into_iter()
         .enumerate()
         .map(|(s, c)| {
+            let room = room.to_owned();
             std::thread::spawn(move || {
                 for i in 0..per_sender() {
                     // Distinct bytes each time: the server takes the same bytes again
                     // for a resend of one message (and refuses them as a copy).
                     let mut payload = format!("{s}:{i}:").into_bytes();
                     payload.resize(PAYLOAD, b'x');
-                    c.send_payload("fan", payload, None).unwrap();
+                    c.send_payload(&room, payload, None).unwrap();
                 }
             })
         })
@@ -288,7 +295,7 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
         t.join().unwrap();
     }
     let mut last = start;
-    for _ in 0..member_count() {
+    for _ in 0..size {
         last = last.max(done_rx.recv_timeout(Duration::from_secs(120)).unwrap());
     }
     let secs = (last - start).as_secs_f64();
@@ -298,7 +305,7 @@ fn fan_out_smc(address: SocketAddr, dir: &Path) -> f64 {
         "smc fan-out: {} senders x {} durable sends of {PAYLOAD} B to a room of {} members: {deliveries} deliveries in {secs:.3} s = {rate:.0} deliveries/s ({:.0} sends/s)",
         sender_count(),
         per_sender(),
-        member_count(),
+        size,
         expected as f64 / secs
     );
     rate
@@ -580,7 +587,7 @@ fn main() {
         latency(&normal.address().to_string(), &dir.join("normal"), true);
     }
     if run("fanout") {
-        let smc_rate = fan_out_smc(address, &dir);
+        let smc_rate = fan_out_smc(address, &dir, member_count());
         match fan_out_redis() {
             Some(redis_rate) => {
                 println!("ratio smc / redis (same run): {:.2}", smc_rate / redis_rate)
@@ -592,6 +599,12 @@ fn main() {
     }
     if run("sync") {
         sync_missed(&address.to_string(), &dir);
+    }
+    if run("limits") {
+        // Fan-out as the room grows (each size on its own names, same server).
+        for (i, size) in [2, 10, 100, 1000].into_iter().enumerate() {
+            fan_out_smc(address, &dir, scaled(size, 2 + i));
+        }
     }
     drop(server);
     if run("idle") {
