@@ -184,9 +184,9 @@ fn latency(address: &str, dir: &Path, self_updates: bool) {
 }
 
 /// Receivers count messages; returns deliveries per second for `send_all`.
-fn fan_out_smc(address: SocketAddr, dir: &Path, size: usize) -> f64 {
-    // Names of their own per room size (several runs share a server).
-    let room = format!("fan{size}");
+fn fan_out_smc(address: SocketAddr, dir: &Path, tag: &str, size: usize) -> f64 {
+    // Names of their own per run (several runs share a server).
+    let room = format!("{tag}{size}");
     let room = room.as_str();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -587,7 +587,7 @@ fn main() {
         latency(&normal.address().to_string(), &dir.join("normal"), true);
     }
     if run("fanout") {
-        let smc_rate = fan_out_smc(address, &dir, member_count());
+        let smc_rate = fan_out_smc(address, &dir, "fan", member_count());
         match fan_out_redis() {
             Some(redis_rate) => {
                 println!("ratio smc / redis (same run): {:.2}", smc_rate / redis_rate)
@@ -603,7 +603,7 @@ fn main() {
     if run("limits") {
         // Fan-out as the room grows (each size on its own names, same server).
         for (i, size) in [2, 10, 100, 1000].into_iter().enumerate() {
-            fan_out_smc(address, &dir, scaled(size, 2 + i));
+            fan_out_smc(address, &dir, "limit", scaled(size, 2 + i));
         }
     }
     drop(server);

@@ -71,6 +71,11 @@ CREATE TABLE IF NOT EXISTS last_resort (
     "CREATE TABLE send_reservations (
          group_id BLOB PRIMARY KEY, epoch INTEGER NOT NULL,
          used INTEGER NOT NULL, reserved INTEGER NOT NULL) WITHOUT ROWID;",
+    // 3 -> 4: the groups' message secrets in openmls's tables may be in binary
+    // (`e2e/storage_codec.rs`): recorded here, so that an older smc refuses this state
+    // (schema too new) instead of failing to read them.
+    "CREATE TABLE storage_codec (name TEXT NOT NULL, version INTEGER NOT NULL);
+     INSERT INTO storage_codec (name, version) VALUES ('message-secrets-postcard', 1);",
 ];
 
 /// The schema version this build writes.

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod provider;
 pub mod safety;
 pub mod sealed;
+pub mod storage_codec;
 pub mod vault;
 
 pub use safety::safety_number;

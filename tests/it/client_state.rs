@@ -255,3 +255,49 @@ fn a_home_is_used_by_one_client_at_a_time() {
         }
     }
 }
+
+#[test]
+fn the_message_secrets_are_stored_in_binary_and_the_rest_of_the_mls_state_in_json() {
+    // What openmls rewrites after every message is in the compact form of
+    // `e2e/storage_codec.rs`; the other values and every key stay JSON.
+    let dir = tempdir("storage_codec");
+    let server = support::server(&dir.join("server"));
+    let address = server.address().to_string();
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    alice.send("r", "hello").unwrap();
+    assert_eq!(bob.recv(WAIT).unwrap().unwrap().text, "hello");
+    drop(alice);
+    drop(bob);
+    for user in ["alice", "bob"] {
+        let db = rusqlite::Connection::open(dir.join(user).join("state.db")).unwrap();
+        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = db
+            .prepare("SELECT data_type, group_id, group_data FROM openmls_group_data")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let secrets: Vec<_> = rows.iter().filter(|r| r.0 == "message_secrets").collect();
+        assert_eq!(secrets.len(), 1, "{user}: one group");
+        assert_eq!(
+            &secrets[0].2[..2],
+            &[0x00, 0x01],
+            "{user}: binary, version 1"
+        );
+        for (kind, key, value) in &rows {
+            assert!(
+                key.starts_with(b"{") || key.starts_with(b"["),
+                "{user}: key of {kind}"
+            );
+            if kind != "message_secrets" {
+                assert!(
+                    serde_json::from_slice::<serde_json::Value>(value).is_ok(),
+                    "{user}: {kind}"
+                );
+            }
+        }
+    }
+}
