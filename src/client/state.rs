@@ -133,6 +133,8 @@ pub(crate) enum Seen {
 impl ClientState {
     pub(super) fn open(home: &super::Home, passphrase: Option<&str>) -> Result<Self, ClientError> {
         let mut conn = vault::open(home, passphrase)?;
+        // Room for every statement the client runs (rusqlite keeps 16 by default).
+        conn.set_prepared_statement_cache_capacity(128);
         super::schema::migrate(&mut conn)?;
         migrate(&mut conn).map_err(|detail| E2eError::Mls {
             operation: "storage migration",
@@ -310,10 +312,10 @@ impl<'a> Tx<'a> {
         &self,
         f: impl FnOnce() -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
-        db(self.conn.execute_batch("SAVEPOINT one_item"))?;
+        db(self.cached_execute("SAVEPOINT one_item", []))?;
         match f() {
             Ok(value) => {
-                db(self.conn.execute_batch("RELEASE one_item"))?;
+                db(self.cached_execute("RELEASE one_item", []))?;
                 Ok(value)
             }
             Err(e) => {
@@ -339,6 +341,22 @@ impl<'a> Tx<'a> {
         self.conn
     }
 
+    /// `query_row` through the connection's statement cache (the statements of the
+    /// message path run thousands of times: parsing each again was ~5% of a catch-up).
+    fn cached_query_row<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    /// `execute` through the connection's statement cache.
+    fn cached_execute<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
     /// The openmls provider inside this transaction.
     pub(super) fn provider(&self) -> Provider<'a> {
         Provider::new(self.crypto, self.conn)
@@ -346,8 +364,7 @@ impl<'a> Tx<'a> {
 
     pub(super) fn my_key(&self, user: &str) -> Result<Option<Vec<u8>>, ClientError> {
         db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT signature_key FROM me WHERE user = ?1",
                 [user],
                 |r| r.get(0),
@@ -356,7 +373,7 @@ impl<'a> Tx<'a> {
     }
 
     pub(super) fn set_my_key(&self, user: &str, key: &[u8]) -> Result<(), ClientError> {
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT INTO me (user, signature_key) VALUES (?1, ?2)",
             params![user, key],
         ))
@@ -366,8 +383,7 @@ impl<'a> Tx<'a> {
     /// The Noise key of `user` kept in the state (homes opened with a passphrase).
     pub(super) fn transport_key(&self, user: &str) -> Result<Option<StaticKeypair>, ClientError> {
         let parts: Option<(zeroize::Zeroizing<Vec<u8>>, Vec<u8>)> = db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT private, public FROM transport_key WHERE user = ?1",
                 [user],
                 |r| Ok((zeroize::Zeroizing::new(r.get(0)?), r.get(1)?)),
@@ -384,7 +400,7 @@ impl<'a> Tx<'a> {
         user: &str,
         key: &StaticKeypair,
     ) -> Result<(), ClientError> {
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT INTO transport_key (user, private, public) VALUES (?1, ?2, ?3)",
             params![user, &key.private()[..], &key.public()[..]],
         ))
@@ -394,8 +410,7 @@ impl<'a> Tx<'a> {
     /// The server `user` last connected to (its state is what works offline).
     pub(super) fn last_server(&self, user: &str) -> Result<Option<String>, ClientError> {
         db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT server FROM last_server WHERE user = ?1",
                 [user],
                 |r| r.get(0),
@@ -404,7 +419,7 @@ impl<'a> Tx<'a> {
     }
 
     pub(super) fn set_last_server(&self, user: &str, server: &str) -> Result<(), ClientError> {
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT OR REPLACE INTO last_server (user, server) VALUES (?1, ?2)",
             params![user, server],
         ))
@@ -458,8 +473,7 @@ impl Scoped<'_, '_> {
     pub(super) fn cursor(&self, stream: &str) -> Result<u64, ClientError> {
         let (server, user) = (self.server, self.user);
         db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT position FROM cursors WHERE server = ?1 AND user = ?2 AND stream = ?3",
                 params![server, user, stream],
                 |r| r.get::<_, i64>(0),
@@ -481,8 +495,7 @@ impl Scoped<'_, '_> {
     pub(super) fn room(&self, room: &str) -> Result<Option<RoomRow>, ClientError> {
         let (server, user) = (self.server, self.user);
         db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT group_id, joined_epoch, active FROM rooms
                  WHERE server = ?1 AND user = ?2 AND room = ?3",
                 params![server, user, room],
@@ -504,7 +517,7 @@ impl Scoped<'_, '_> {
         joined_epoch: u64,
     ) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT INTO rooms (server, user, room, group_id, joined_epoch) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (server, user, room) DO UPDATE SET group_id = excluded.group_id,
                  joined_epoch = excluded.joined_epoch, next_counter = 1, active = 1",
@@ -525,7 +538,7 @@ impl Scoped<'_, '_> {
 
     pub(super) fn deactivate_room(&self, room: &str) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "UPDATE rooms SET active = 0 WHERE server = ?1 AND user = ?2 AND room = ?3",
             params![server, user, room],
         ))
@@ -535,7 +548,7 @@ impl Scoped<'_, '_> {
     /// Takes the next counter of this user's messages in `room`.
     pub(super) fn take_counter(&self, room: &str) -> Result<u64, ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.query_row(
+        db(self.cached_query_row(
             "UPDATE rooms SET next_counter = next_counter + 1
              WHERE server = ?1 AND user = ?2 AND room = ?3 RETURNING next_counter - 1",
             params![server, user, room],
@@ -552,15 +565,13 @@ impl Scoped<'_, '_> {
         counter: u64,
     ) -> Result<u64, ClientError> {
         let (server, user) = (self.server, self.user);
-        let last: Option<i64> = db(self
-            .conn
-            .query_row(
+        let last: Option<i64> = db(self.cached_query_row(
                 "SELECT last FROM counters WHERE server = ?1 AND user = ?2 AND room = ?3 AND sender = ?4",
                 params![server, user, room, sender],
                 |r| r.get(0),
             )
             .optional())?;
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT INTO counters (server, user, room, sender, last) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (server, user, room, sender) DO UPDATE SET last = max(last, excluded.last)",
             params![server, user, room, sender, counter as i64],
@@ -622,7 +633,7 @@ impl Scoped<'_, '_> {
     /// Puts an encrypted message in the outbox (until the server acknowledges it).
     pub(super) fn add_outbox(&self, out: &Outgoing) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT OR REPLACE INTO outbox (server, user, room, digest, payload, text, counter, created)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT coalesce(max(created), 0) + 1 FROM outbox))",
             params![
@@ -646,7 +657,7 @@ impl Scoped<'_, '_> {
         out: &Outgoing,
     ) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "UPDATE outbox SET digest = ?5, payload = ?6, counter = ?7
              WHERE server = ?1 AND user = ?2 AND room = ?3 AND digest = ?4",
             params![
@@ -670,8 +681,7 @@ impl Scoped<'_, '_> {
     ) -> Result<Option<String>, ClientError> {
         let (server, user) = (self.server, self.user);
         db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "DELETE FROM outbox WHERE server = ?1 AND user = ?2 AND room = ?3 AND digest = ?4
                  RETURNING text",
                 params![server, user, room, digest],
@@ -703,7 +713,7 @@ impl Scoped<'_, '_> {
     /// Remembers this client's group change for `room` until its answer is known.
     pub(super) fn set_pending_commit(&self, commit: &PendingCommit) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT OR REPLACE INTO pending_commits
                  (server, user, room, epoch, payload, invitee, welcome)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -724,8 +734,7 @@ impl Scoped<'_, '_> {
     pub(super) fn pending_commit(&self, room: &str) -> Result<Option<PendingCommit>, ClientError> {
         let (server, user) = (self.server, self.user);
         db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT epoch, payload, invitee, welcome, taken FROM pending_commits
                  WHERE server = ?1 AND user = ?2 AND room = ?3",
                 params![server, user, room],
@@ -747,12 +756,12 @@ impl Scoped<'_, '_> {
     /// once unless a Welcome is left to send.
     pub(super) fn pending_commit_taken(&self, room: &str) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "DELETE FROM pending_commits
              WHERE server = ?1 AND user = ?2 AND room = ?3 AND welcome IS NULL",
             params![server, user, room],
         ))?;
-        db(self.conn.execute(
+        db(self.cached_execute(
             "UPDATE pending_commits SET taken = 1 WHERE server = ?1 AND user = ?2 AND room = ?3",
             params![server, user, room],
         ))
@@ -762,7 +771,7 @@ impl Scoped<'_, '_> {
     /// Forgets the group change of `room` (its answer is known).
     pub(super) fn forget_pending_commit(&self, room: &str) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "DELETE FROM pending_commits WHERE server = ?1 AND user = ?2 AND room = ?3",
             params![server, user, room],
         ))
@@ -773,8 +782,7 @@ impl Scoped<'_, '_> {
     pub(super) fn observe_key(&self, other: &str, key: &[u8]) -> Result<Seen, ClientError> {
         let server = self.server;
         let known: Option<Vec<u8>> = db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT signature_key FROM contacts WHERE server = ?1 AND user = ?2",
                 params![server, other],
                 |r| r.get(0),
@@ -783,7 +791,7 @@ impl Scoped<'_, '_> {
         match known {
             Some(k) if k == key => Ok(Seen::Same),
             Some(_) => {
-                db(self.conn.execute(
+                db(self.cached_execute(
                     "UPDATE contacts SET signature_key = ?3, verified = 0, changed = 1
                      WHERE server = ?1 AND user = ?2",
                     params![server, other, key],
@@ -791,7 +799,7 @@ impl Scoped<'_, '_> {
                 Ok(Seen::Changed)
             }
             None => {
-                db(self.conn.execute(
+                db(self.cached_execute(
                     "INSERT INTO contacts (server, user, signature_key) VALUES (?1, ?2, ?3)",
                     params![server, other, key],
                 ))?;
@@ -803,9 +811,7 @@ impl Scoped<'_, '_> {
     /// What is remembered of `other`'s key.
     pub(super) fn contact(&self, other: &str) -> Result<Option<Contact>, ClientError> {
         let server = self.server;
-        db(self
-            .conn
-            .query_row(
+        db(self.cached_query_row(
                 "SELECT signature_key, verified, changed FROM contacts WHERE server = ?1 AND user = ?2",
                 params![server, other],
                 |r| {
@@ -822,7 +828,7 @@ impl Scoped<'_, '_> {
     /// Marks `other`'s current key as acknowledged (and verified if `verified`).
     pub(super) fn accept_key(&self, other: &str, verified: bool) -> Result<bool, ClientError> {
         let server = self.server;
-        let n = db(self.conn.execute(
+        let n = db(self.cached_execute(
             "UPDATE contacts SET changed = 0, verified = max(verified, ?3)
              WHERE server = ?1 AND user = ?2",
             params![server, other, verified],
@@ -849,8 +855,7 @@ impl Scoped<'_, '_> {
     pub(super) fn pop_event(&self) -> Result<Option<ChatEvent>, ClientError> {
         let (server, user) = (self.server, self.user);
         let row: Option<(i64, Vec<u8>)> = db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT id, event FROM inbox WHERE server = ?1 AND user = ?2 ORDER BY id LIMIT 1",
                 params![server, user],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -859,7 +864,7 @@ impl Scoped<'_, '_> {
         let Some((id, bytes)) = row else {
             return Ok(None);
         };
-        db(self.conn.execute("DELETE FROM inbox WHERE id = ?1", [id]))?;
+        db(self.cached_execute("DELETE FROM inbox WHERE id = ?1", [id]))?;
         // An event this version cannot read (written by a newer one) is skipped.
         Ok(postcard::from_bytes(&bytes).ok())
     }
@@ -869,8 +874,7 @@ impl Scoped<'_, '_> {
     pub(super) fn last_resort_published(&self) -> Result<Option<i64>, ClientError> {
         let (server, user) = (self.server, self.user);
         let at: Option<i64> = db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT published_ms FROM last_resort WHERE server = ?1 AND user = ?2",
                 params![server, user],
                 |r| r.get(0),
@@ -880,8 +884,7 @@ impl Scoped<'_, '_> {
             return Ok(at);
         }
         let before: bool = db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT 1 FROM published WHERE server = ?1 AND user = ?2",
                 params![server, user],
                 |_| Ok(()),
@@ -894,7 +897,7 @@ impl Scoped<'_, '_> {
     /// Records that the last-resort key package was published at `now_ms`.
     pub(super) fn set_last_resort_published(&self, now_ms: i64) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT OR REPLACE INTO last_resort (server, user, published_ms) VALUES (?1, ?2, ?3)",
             params![server, user, now_ms],
         ))
@@ -911,7 +914,7 @@ impl Scoped<'_, '_> {
         tracked: bool,
     ) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT OR REPLACE INTO held_welcomes (server, user, room, by_user, welcome, tracked)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![server, user, room, by, welcome, tracked],
@@ -923,8 +926,7 @@ impl Scoped<'_, '_> {
     pub(super) fn held_welcome(&self, room: &str) -> Result<Option<HeldWelcome>, ClientError> {
         let (server, user) = (self.server, self.user);
         db(self
-            .conn
-            .query_row(
+            .cached_query_row(
                 "SELECT by_user, welcome, tracked FROM held_welcomes
                  WHERE server = ?1 AND user = ?2 AND room = ?3",
                 params![server, user, room],
@@ -942,7 +944,7 @@ impl Scoped<'_, '_> {
     /// Forgets the held Welcome of `room`.
     pub(super) fn drop_held_welcome(&self, room: &str) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "DELETE FROM held_welcomes WHERE server = ?1 AND user = ?2 AND room = ?3",
             params![server, user, room],
         ))
@@ -953,12 +955,12 @@ impl Scoped<'_, '_> {
     /// start of the count, when unknown).
     pub(super) fn self_updated(&self, room: &str, now_ms: i64) -> Result<i64, ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT OR IGNORE INTO self_updates (server, user, room, sent, updated_ms)
              VALUES (?1, ?2, ?3, 0, ?4)",
             params![server, user, room, now_ms],
         ))?;
-        db(self.conn.query_row(
+        db(self.cached_query_row(
             "SELECT updated_ms FROM self_updates WHERE server = ?1 AND user = ?2 AND room = ?3",
             params![server, user, room],
             |r| r.get(0),
@@ -969,7 +971,7 @@ impl Scoped<'_, '_> {
     pub(super) fn count_sent(&self, room: &str, now_ms: i64) -> Result<SinceRenewal, ClientError> {
         let (server, user) = (self.server, self.user);
         self.self_updated(room, now_ms)?;
-        db(self.conn.query_row(
+        db(self.cached_query_row(
             "UPDATE self_updates SET sent = sent + 1 WHERE server = ?1 AND user = ?2 AND room = ?3
              RETURNING sent, updated_ms",
             params![server, user, room],
@@ -985,7 +987,7 @@ impl Scoped<'_, '_> {
     /// Records a renewal of this user's leaf key in `room`.
     pub(super) fn set_self_updated(&self, room: &str, now_ms: i64) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        db(self.conn.execute(
+        db(self.cached_execute(
             "INSERT OR REPLACE INTO self_updates (server, user, room, sent, updated_ms)
              VALUES (?1, ?2, ?3, 0, ?4)",
             params![server, user, room, now_ms],
