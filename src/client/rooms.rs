@@ -34,6 +34,9 @@ enum Prepared {
 /// the MLS framing, signature and padding.
 pub const MAX_TEXT: usize = MAX_PAYLOAD - 8 * 1024;
 
+/// Messages [`Client::catch_up`] gathers from the room's history, at most.
+const MAX_CATCH_UP: usize = 100_000;
+
 /// How long an operation on a room waits for the room's Welcome when the server already
 /// routes the room to this user.
 const WELCOME_WAIT: Duration = Duration::from_secs(5);
@@ -652,17 +655,37 @@ impl Client {
     }
 
     /// Fetches and processes the room's messages after the saved cursor (used when a
-    /// commit was refused as stale: what made it stale may not have arrived yet).
+    /// commit was refused as stale: what made it stale may not have arrived yet, and
+    /// after joining: what did not fit in memory while the Welcome was awaited).
+    ///
+    /// The server's pages are not trusted to end: each must go further back than the
+    /// last, and at most [`MAX_CATCH_UP`] messages are gathered; past that nothing is
+    /// processed here (the cursor stays, and the next connection's catch-up, which the
+    /// server sends forward from the cursor, brings them in order).
     pub(super) fn catch_up(&mut self, room: &str) -> Result<(), ClientError> {
         let cursor = self.transaction(|tx| tx.cursor(room))?;
         let mut missed: Vec<Envelope> = Vec::new();
-        let mut before = None;
+        let mut before: Option<u64> = None;
         loop {
             let page = self.history_envelopes(room, before, 500)?;
             let Some(oldest) = page.first().map(|e| e.seq) else {
                 break;
             };
+            if before.is_some_and(|b| oldest >= b) {
+                tracing::warn!(
+                    room,
+                    "the server's history does not go back: catch-up stopped"
+                );
+                break;
+            }
             missed.extend(page.into_iter().filter(|e| e.seq > cursor));
+            if missed.len() > MAX_CATCH_UP {
+                tracing::warn!(
+                    room,
+                    "more than {MAX_CATCH_UP} messages to catch up: left to the next connection"
+                );
+                return Ok(());
+            }
             if oldest <= cursor + 1 {
                 break;
             }
