@@ -141,35 +141,86 @@ fn signature_floor(member: &Member, size: usize, n: usize) -> (Duration, Duratio
     (sign / n as u32, start.elapsed() / n as u32)
 }
 
+/// `n` application messages of `size` bytes, encrypted by member 0 and decrypted by
+/// member 1: the time of each side, in all, and one message's size on the wire.
+fn exchange(
+    members: &[Member],
+    groups: &mut [MlsGroup],
+    size: usize,
+    n: usize,
+) -> (Duration, Duration, usize) {
+    let text = vec![b'x'; size];
+    let start = Instant::now();
+    let mut wire = Vec::with_capacity(n);
+    for _ in 0..n {
+        let out = groups[0]
+            .create_message(&members[0].provider(), &members[0].signer, &text)
+            .unwrap();
+        wire.push(out.tls_serialize_detached().unwrap());
+    }
+    let encrypt = start.elapsed();
+    let start = Instant::now();
+    for bytes in &wire {
+        let message = from_bytes(bytes)
+            .unwrap()
+            .try_into_protocol_message()
+            .unwrap();
+        let processed = groups[1]
+            .process_message(&members[1].provider(), message)
+            .unwrap();
+        assert!(matches!(
+            processed.into_content(),
+            ProcessedMessageContent::ApplicationMessage(_)
+        ));
+    }
+    (encrypt, start.elapsed(), wire[0].len())
+}
+
+/// One commit (an update with a path) by member `by`, processed and merged by every
+/// other member of `groups`: its creation time, each processing time, its size.
+fn commit_round(
+    members: &[Member],
+    groups: &mut [MlsGroup],
+    by: usize,
+) -> (Duration, Vec<Duration>, usize) {
+    let start = Instant::now();
+    let bundle = groups[by]
+        .self_update(
+            &members[by].provider(),
+            &members[by].signer,
+            LeafNodeParameters::default(),
+        )
+        .unwrap();
+    let create = start.elapsed();
+    groups[by]
+        .merge_pending_commit(&members[by].provider())
+        .unwrap();
+    let bytes = bundle.into_commit().tls_serialize_detached().unwrap();
+    let mut times = Vec::new();
+    for (i, (m, g)) in members.iter().zip(groups.iter_mut()).enumerate() {
+        if i == by {
+            continue;
+        }
+        let start = Instant::now();
+        let message = from_bytes(&bytes)
+            .unwrap()
+            .try_into_protocol_message()
+            .unwrap();
+        let processed = g.process_message(&m.provider(), message).unwrap();
+        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
+            panic!("a commit")
+        };
+        g.merge_staged_commit(&m.provider(), *staged).unwrap();
+        times.push(start.elapsed());
+    }
+    (create, times, bytes.len())
+}
+
 fn throughput() {
     let (members, mut groups) = group(2);
     for size in [100usize, 4096] {
-        let text = vec![b'x'; size];
         let n = scaled(2000, 20);
-        let start = Instant::now();
-        let mut wire = Vec::with_capacity(n);
-        for _ in 0..n {
-            let out = groups[0]
-                .create_message(&members[0].provider(), &members[0].signer, &text)
-                .unwrap();
-            wire.push(out.tls_serialize_detached().unwrap());
-        }
-        let encrypt = start.elapsed();
-        let start = Instant::now();
-        for bytes in &wire {
-            let message = from_bytes(bytes)
-                .unwrap()
-                .try_into_protocol_message()
-                .unwrap();
-            let processed = groups[1]
-                .process_message(&members[1].provider(), message)
-                .unwrap();
-            assert!(matches!(
-                processed.into_content(),
-                ProcessedMessageContent::ApplicationMessage(_)
-            ));
-        }
-        let decrypt = start.elapsed();
+        let (encrypt, decrypt, _) = exchange(&members, &mut groups, size, n);
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
         println!(
             "MLS application messages of {size} B ({n}): encrypt {:.0} msg/s ({:.1} us each), decrypt {:.0} msg/s ({:.1} us each), {:.1} MiB/s of text through both",
@@ -209,41 +260,11 @@ fn load() {
 fn commit() {
     let n = scaled(50, 8);
     let (members, mut groups) = group(n);
-    let start = Instant::now();
-    let bundle = groups[7]
-        .self_update(
-            &members[7].provider(),
-            &members[7].signer,
-            LeafNodeParameters::default(),
-        )
-        .unwrap();
-    let create = start.elapsed();
-    groups[7]
-        .merge_pending_commit(&members[7].provider())
-        .unwrap();
-    let bytes = bundle.into_commit().tls_serialize_detached().unwrap();
-    let mut times = Vec::new();
-    for (i, (m, g)) in members.iter().zip(groups.iter_mut()).enumerate() {
-        if i == 7 {
-            continue;
-        }
-        let start = Instant::now();
-        let message = from_bytes(&bytes)
-            .unwrap()
-            .try_into_protocol_message()
-            .unwrap();
-        let processed = g.process_message(&m.provider(), message).unwrap();
-        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
-            panic!("a commit")
-        };
-        g.merge_staged_commit(&m.provider(), *staged).unwrap();
-        times.push(start.elapsed());
-    }
+    let (create, mut times, bytes) = commit_round(&members, &mut groups, 7);
     times.sort();
     let mean = times.iter().sum::<Duration>() / times.len() as u32;
     println!(
-        "{n}-member room, one commit (update with path, {} B): created in {:.2} ms; processed by each other member in {:.2} ms mean, {:.2} ms median, {:.2} ms max",
-        bytes.len(),
+        "{n}-member room, one commit (update with path, {bytes} B): created in {:.2} ms; processed by each other member in {:.2} ms mean, {:.2} ms median, {:.2} ms max",
         create.as_secs_f64() * 1e3,
         mean.as_secs_f64() * 1e3,
         times[times.len() / 2].as_secs_f64() * 1e3,
@@ -306,50 +327,17 @@ fn limits() {
             join += start.elapsed();
         }
         let state = storage_bytes(owner).saturating_sub(before);
-        // One commit (an update with a path) by the first joiner, processed by the rest.
-        let start = Instant::now();
-        let bundle = groups[1]
-            .self_update(
-                &members[1].provider(),
-                &members[1].signer,
-                LeafNodeParameters::default(),
-            )
-            .unwrap();
-        let create = start.elapsed();
-        groups[1]
-            .merge_pending_commit(&members[1].provider())
-            .unwrap();
-        let bytes = bundle.into_commit().tls_serialize_detached().unwrap();
-        let mut process = Duration::ZERO;
-        let mut processed = 0u32;
-        for (i, g) in groups.iter_mut().enumerate() {
-            if i == 1 {
-                continue;
-            }
-            let start = Instant::now();
-            let message = from_bytes(&bytes)
-                .unwrap()
-                .try_into_protocol_message()
-                .unwrap();
-            let processed_message = g.process_message(&members[i].provider(), message).unwrap();
-            let ProcessedMessageContent::StagedCommitMessage(staged) =
-                processed_message.into_content()
-            else {
-                panic!("a commit")
-            };
-            g.merge_staged_commit(&members[i].provider(), *staged)
-                .unwrap();
-            process += start.elapsed();
-            processed += 1;
-        }
+        // One commit by the first joiner, processed by the others who joined.
+        let (create, times, bytes) = commit_round(&members[..=joining], &mut groups, 1);
+        let process = times.iter().sum::<Duration>() / times.len() as u32;
         println!(
             "{n:>5} members: all added in {:.1} ms (Welcome {} B), one joins in {:.2} ms; a commit (update with path, {} B) created in {:.2} ms, processed in {:.2} ms; the group in the creator's storage: {:.1} KiB",
             millis(add),
             welcome.len(),
             millis(join) / joining as f64,
-            bytes.len(),
+            bytes,
             millis(create),
-            millis(process) / processed as f64,
+            millis(process),
             state as f64 / 1024.0
         );
     }
@@ -357,32 +345,11 @@ fn limits() {
     let (members, mut groups) = group(2);
     for size in [100usize, 4096, 65536, 1 << 20] {
         let n = scaled((4 << 20) / size.max(4096), 2).clamp(2, 1000);
-        let text = vec![b'x'; size];
-        let mut wire = Vec::with_capacity(n);
-        let start = Instant::now();
-        for _ in 0..n {
-            let out = groups[0]
-                .create_message(&members[0].provider(), &members[0].signer, &text)
-                .unwrap();
-            wire.push(out.tls_serialize_detached().unwrap());
-        }
-        let encrypt = start.elapsed() / n as u32;
-        let start = Instant::now();
-        for bytes in &wire {
-            let message = from_bytes(bytes)
-                .unwrap()
-                .try_into_protocol_message()
-                .unwrap();
-            groups[1]
-                .process_message(&members[1].provider(), message)
-                .unwrap();
-        }
-        let decrypt = start.elapsed() / n as u32;
+        let (encrypt, decrypt, wire) = exchange(&members, &mut groups, size, n);
         println!(
-            "message of {size:>7} B ({n} of them): encrypt {:.1} us, decrypt {:.1} us, {} B on the wire",
-            encrypt.as_secs_f64() * 1e6,
-            decrypt.as_secs_f64() * 1e6,
-            wire[0].len()
+            "message of {size:>7} B ({n} of them): encrypt {:.1} us, decrypt {:.1} us, {wire} B on the wire",
+            encrypt.as_secs_f64() * 1e6 / n as f64,
+            decrypt.as_secs_f64() * 1e6 / n as f64,
         );
     }
 }

@@ -14,7 +14,6 @@ use openmls::framing::errors::{MessageDecryptionError, SecretTreeError};
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::connection::Incoming;
 use super::rooms::members_changed;
 use super::state::Scoped;
 use super::trust::{mls, observe_roster};
@@ -27,7 +26,7 @@ use crate::error::ClientError;
 use crate::proto::{check_name, DirectEnvelope, Envelope, Event};
 
 /// Room messages handled in one state transaction, at most.
-pub(super) const MAX_RUN: usize = 256;
+const MAX_RUN: usize = 256;
 
 /// How many messages of one room wait in memory for that room's Welcome, at most.
 /// Those beyond are not lost: the cursor stays before them, and once the Welcome is
@@ -241,38 +240,32 @@ impl Client {
 
     /// Handles `first` with the room messages already queued behind it (up to
     /// [`MAX_RUN`], without waiting for more) as one run; the item that ends the run,
-    /// if any, is handled after it.
+    /// if any, is handled after it (and the end of the connection reported after it).
     fn on_message_run(&mut self, first: Envelope) -> Result<(), ClientError> {
         let mut run = vec![first];
         let mut next = None;
-        let mut closed = None;
+        let mut ended = None;
         while run.len() < MAX_RUN {
-            let Some(conn) = self.conn.as_mut() else {
-                break;
-            };
-            match conn.events.try_recv() {
-                Ok(Incoming::Event(Event::Message(e)))
+            match self.wait_incoming(Some(Instant::now())) {
+                Ok(Some(Event::Message(e)))
                     if check_name(&e.room).is_ok() && check_name(&e.sender).is_ok() =>
                 {
                     run.push(e)
                 }
-                Ok(Incoming::Event(other)) => {
+                Ok(Some(other)) => {
                     next = Some(other);
                     break;
                 }
-                Ok(Incoming::Closed(reason)) => {
-                    closed = Some(reason);
+                Ok(None) => break,
+                Err(e) => {
+                    ended = Some(e);
                     break;
                 }
-                Err(_) => break,
             }
         }
         self.on_envelopes(run)?;
-        if let Some(reason) = closed {
-            // As `wait_incoming` does when it sees the end of the connection.
-            tracing::debug!(reason, "connection closed");
-            self.conn = None;
-            return Err(ClientError::ConnectionClosed);
+        if let Some(e) = ended {
+            return Err(e);
         }
         match next {
             Some(event) => self.on_event(event),
@@ -280,19 +273,28 @@ impl Client {
         }
     }
 
-    /// Handles a run of room messages (once each: those at or below their room's cursor
-    /// are skipped) in one state transaction. Each message is all-or-nothing inside it
-    /// (a savepoint): one that cannot be read is undone alone, then its cursor moves
-    /// past it and it is reported as [`ChatEvent::Undecryptable`], in the same
-    /// transaction; the others commit. Any other failure (the state cannot be written)
-    /// undoes the whole run, which the server then sends again.
-    pub(super) fn on_envelopes(&mut self, run: Vec<Envelope>) -> Result<(), ClientError> {
-        if run.is_empty() {
-            return Ok(());
+    /// Handles room messages (once each: those at or below their room's cursor are
+    /// skipped) in runs of up to [`MAX_RUN`], one state transaction per run.
+    pub(super) fn on_envelopes(&mut self, envelopes: Vec<Envelope>) -> Result<(), ClientError> {
+        let mut envelopes = envelopes.into_iter().peekable();
+        while envelopes.peek().is_some() {
+            self.on_run(envelopes.by_ref().take(MAX_RUN).collect())?;
         }
+        Ok(())
+    }
+
+    /// Handles one run of room messages in one state transaction. Each message is
+    /// all-or-nothing inside it (a savepoint): one that cannot be read is undone alone,
+    /// then its cursor moves past it and it is reported as
+    /// [`ChatEvent::Undecryptable`], in the same transaction; the others commit. Any
+    /// other failure stops the run at that message: it is undone, the messages before it
+    /// commit (as they would have one by one), and the error is returned; the server
+    /// sends the rest again.
+    fn on_run(&mut self, run: Vec<Envelope>) -> Result<(), ClientError> {
         let me = self.user.clone();
-        let outcome = self.transaction(|tx| {
+        let (outcome, failed) = self.transaction(|tx| {
             let mut outcome = Vec::with_capacity(run.len());
+            let mut failed = None;
             for envelope in run {
                 let handled = match tx.atomically(|| Self::handle_envelope(tx, &me, &envelope)) {
                     Ok(handled) => handled,
@@ -312,11 +314,14 @@ impl Client {
                         }])?;
                         Handled::Done
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
                 };
                 outcome.push((envelope, handled));
             }
-            Ok(outcome)
+            Ok((outcome, failed))
         })?;
         for (envelope, handled) in outcome {
             match handled {
@@ -327,7 +332,7 @@ impl Client {
                 Handled::NotJoined => self.wait_for_welcome(envelope),
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// Keeps a message of a room not joined yet until the room's Welcome arrives (the

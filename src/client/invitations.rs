@@ -374,10 +374,7 @@ impl Client {
         self.top_up_key_packages()?;
         let waiting = self.stash.remove(room).unwrap_or_default();
         self.stash_bytes -= waiting.iter().map(|e| e.payload.len()).sum::<usize>();
-        let mut waiting = waiting.into_iter().peekable();
-        while waiting.peek().is_some() {
-            self.on_envelopes(waiting.by_ref().take(super::inbox::MAX_RUN).collect())?;
-        }
+        self.on_envelopes(waiting)?;
         // Then what did not fit in memory while waiting, and what came since.
         self.catch_up(room)
     }

@@ -693,11 +693,7 @@ impl Client {
         }
         missed.sort_by_key(|e| e.seq);
         missed.dedup_by_key(|e| e.seq);
-        let mut missed = missed.into_iter().peekable();
-        while missed.peek().is_some() {
-            self.on_envelopes(missed.by_ref().take(super::inbox::MAX_RUN).collect())?;
-        }
-        Ok(())
+        self.on_envelopes(missed)
     }
 }
 

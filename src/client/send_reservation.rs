@@ -98,20 +98,19 @@ impl Reservation {
 impl Tx<'_> {
     /// The stored reservation of the group `group_id`.
     pub(super) fn reservation(&self, group_id: &[u8]) -> Result<Option<Reservation>, ClientError> {
-        self.conn()
-            .query_row(
-                "SELECT epoch, used, reserved FROM send_reservations WHERE group_id = ?1",
-                [group_id],
-                |r| {
-                    Ok(Reservation {
-                        epoch: r.get::<_, i64>(0)? as u64,
-                        used: r.get::<_, i64>(1)? as u64,
-                        reserved: r.get::<_, i64>(2)? as u64,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| ClientError::Store(e.into()))
+        self.cached_query_row(
+            "SELECT epoch, used, reserved FROM send_reservations WHERE group_id = ?1",
+            [group_id],
+            |r| {
+                Ok(Reservation {
+                    epoch: r.get::<_, i64>(0)? as u64,
+                    used: r.get::<_, i64>(1)? as u64,
+                    reserved: r.get::<_, i64>(2)? as u64,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| ClientError::Store(e.into()))
     }
 
     /// Stores the reservation of the group `group_id`.
@@ -120,14 +119,13 @@ impl Tx<'_> {
         group_id: &[u8],
         r: Reservation,
     ) -> Result<(), ClientError> {
-        self.conn()
-            .execute(
-                "INSERT OR REPLACE INTO send_reservations (group_id, epoch, used, reserved)
+        self.cached_execute(
+            "INSERT OR REPLACE INTO send_reservations (group_id, epoch, used, reserved)
                  VALUES (?1, ?2, ?3, ?4)",
-                params![group_id, r.epoch as i64, r.used as i64, r.reserved as i64],
-            )
-            .map(drop)
-            .map_err(|e| ClientError::Store(e.into()))
+            params![group_id, r.epoch as i64, r.used as i64, r.reserved as i64],
+        )
+        .map(drop)
+        .map_err(|e| ClientError::Store(e.into()))
     }
 }
 

@@ -336,14 +336,9 @@ impl<'a> Tx<'a> {
             .insert(group.group_id().as_slice().to_vec(), group);
     }
 
-    /// The connection, for the tables of the client's other modules.
-    pub(super) fn conn(&self) -> &'a Connection {
-        self.conn
-    }
-
     /// `query_row` through the connection's statement cache (the statements of the
     /// message path run thousands of times: parsing each again was ~5% of a catch-up).
-    fn cached_query_row<T, P: rusqlite::Params>(
+    pub(super) fn cached_query_row<T, P: rusqlite::Params>(
         &self,
         sql: &str,
         params: P,
@@ -353,7 +348,11 @@ impl<'a> Tx<'a> {
     }
 
     /// `execute` through the connection's statement cache.
-    fn cached_execute<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+    pub(super) fn cached_execute<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> rusqlite::Result<usize> {
         self.conn.prepare_cached(sql)?.execute(params)
     }
 
