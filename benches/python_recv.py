@@ -8,7 +8,8 @@ A server and two clients in this process: the sender sends N messages of 100 B t
 room while the receiver is away, then the receiver connects and takes them one by one
 with ``recv`` (each decrypted, checked and stored by its background thread, then
 handed to Python). Then the same receiver, up to date, takes N live messages while
-the sender sends them from a thread.
+the sender sends them from a thread. Last, the receiver goes away again and takes N
+more missed messages in batches with ``recv_many``.
 """
 
 from __future__ import annotations
@@ -68,6 +69,19 @@ def main() -> None:
         for _ in range(n):
             assert bob.recv(timeout=0) is None
         empty = time.perf_counter() - start
+
+        # The same catch-up again, taken in batches with recv_many.
+        bob.close()
+        for _ in range(n):
+            alice.send("bench", text)
+        start = time.perf_counter()
+        bob.connect(address)
+        got = 0
+        while got < n:
+            batch = bob.recv_many(max=256, timeout=30)
+            assert batch, "a missed message did not arrive"
+            got += len(batch)
+        catch_up_many = time.perf_counter() - start
         alice.close()
         bob.close()
 
@@ -75,6 +89,10 @@ def main() -> None:
     print(
         f"python recv, catch-up of {n} missed messages (connect to last recv): "
         f"{catch_up:.3f} s = {n / catch_up:.0f} messages/s"
+    )
+    print(
+        f"python recv_many(256), catch-up of {n} missed messages (connect to last batch): "
+        f"{catch_up_many:.3f} s = {n / catch_up_many:.0f} messages/s"
     )
     print(f"python recv, {n} live messages while a thread sends them: {n / live:.0f} messages/s")
     print(f"python recv(timeout=0) with nothing waiting: {empty / n * 1e6:.1f} us per call")

@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use smc::client::hazmat::RawAccess;
+use smc::client::Background;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -507,23 +508,42 @@ fn idle_memory(dir: &Path) {
     drop(server);
 }
 
-fn sync_missed(address: &str, dir: &Path) {
-    let mut bob = Client::open(dir.join("sync_bob"), "sync_bob").unwrap();
+/// How the catch-up bench takes the missed messages.
+#[derive(Debug, Clone, Copy)]
+enum Taking {
+    /// One by one, `Client::recv`, on the calling thread.
+    One,
+    /// `Client::recv_many(n)`, on the calling thread.
+    Many(usize),
+    /// `Background::recv_many(n)`: processed by the client's own thread while this
+    /// one takes them (how the Python, C and console clients run).
+    Background(usize),
+}
+
+/// The catch-up of missed messages, from connect to the last one taken.
+fn sync_missed(address: &str, dir: &Path, taking: Taking) {
+    let tag = match taking {
+        Taking::One => "sync1".to_string(),
+        Taking::Many(n) => format!("syncm{n}"),
+        Taking::Background(n) => format!("syncb{n}"),
+    };
+    let name = |who: &str| format!("{tag}_{who}");
+    let mut bob = Client::open(dir.join(name("bob")), &name("bob")).unwrap();
     bob.set_auto_join(true);
     bob.connect(address).unwrap();
-    let mut alice = Client::open(dir.join("sync_alice"), "sync_alice").unwrap();
+    let mut alice = Client::open(dir.join(name("alice")), &name("alice")).unwrap();
     alice.set_auto_join(true);
     alice.connect(address).unwrap();
-    alice.create_room("sync").unwrap();
-    alice.invite("sync", "sync_bob").unwrap();
+    alice.create_room(&tag).unwrap();
+    alice.invite(&tag, &name("bob")).unwrap();
     // Eight senders (one home each: a home is used by one client at a time).
     let senders: Vec<Client> = (0..8)
         .map(|s| {
-            let name = format!("sync_s{s}");
-            let mut c = Client::open(dir.join(&name), &name).unwrap();
+            let sender = name(&format!("s{s}"));
+            let mut c = Client::open(dir.join(&sender), &sender).unwrap();
             c.set_auto_join(true);
             c.connect(address).unwrap();
-            alice.invite("sync", &name).unwrap();
+            alice.invite(&tag, &sender).unwrap();
             c
         })
         .collect();
@@ -534,9 +554,10 @@ fn sync_missed(address: &str, dir: &Path) {
         .into_iter()
         .enumerate()
         .map(|(s, mut c)| {
+            let room = tag.clone();
             std::thread::spawn(move || {
                 for i in 0..per {
-                    c.send("sync", &format!("missed {s}:{i}")).unwrap();
+                    c.send(&room, &format!("missed {s}:{i}")).unwrap();
                 }
             })
         })
@@ -544,19 +565,40 @@ fn sync_missed(address: &str, dir: &Path) {
     for t in threads {
         t.join().unwrap();
     }
+    let wait = Some(Duration::from_secs(30));
     let start = Instant::now();
-    bob.connect(address).unwrap();
     let mut n = 0;
-    while n < total {
-        bob.recv(Some(Duration::from_secs(30)))
-            .unwrap()
-            .expect("all missed messages");
-        n += 1;
+    match taking {
+        Taking::One | Taking::Many(_) => {
+            bob.connect(address).unwrap();
+            while n < total {
+                let got = match taking {
+                    Taking::Many(max) => bob.recv_many(max, wait).unwrap().len(),
+                    _ => bob.recv(wait).unwrap().map_or(0, |_| 1),
+                };
+                assert!(got > 0, "all missed messages");
+                n += got;
+            }
+        }
+        Taking::Background(max) => {
+            let bob = Background::start(bob).unwrap();
+            bob.with(|c| c.connect(address)).unwrap();
+            while n < total {
+                let got = bob.recv_many(max, wait).unwrap().len();
+                assert!(got > 0, "all missed messages");
+                n += got;
+            }
+        }
     }
+    let secs = start.elapsed().as_secs_f64();
+    let how = match taking {
+        Taking::One => "receive each through Client::recv".to_string(),
+        Taking::Many(max) => format!("receive through Client::recv_many({max})"),
+        Taking::Background(max) => format!("receive through Background::recv_many({max})"),
+    };
     println!(
-        "catch-up of {total} missed messages (connect + receive each through Client::recv): {:.3} s = {:.0} messages/s",
-        start.elapsed().as_secs_f64(),
-        total as f64 / start.elapsed().as_secs_f64()
+        "catch-up of {total} missed messages (connect + {how}): {secs:.3} s = {:.0} messages/s",
+        total as f64 / secs
     );
 }
 
@@ -598,7 +640,9 @@ fn main() {
         }
     }
     if run("sync") {
-        sync_missed(&address.to_string(), &dir);
+        for taking in [Taking::One, Taking::Many(256), Taking::Background(256)] {
+            sync_missed(&address.to_string(), &dir, taking);
+        }
     }
     if run("limits") {
         // Fan-out as the room grows (each size on its own names, same server).

@@ -20,6 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::connection::Arrivals;
+use super::event::{messages_of, Pick};
 use super::{ChatEvent, Client, Message};
 use crate::error::{ClientError, NetError};
 
@@ -140,20 +141,72 @@ impl Background {
         out
     }
 
-    /// Waits up to `timeout` (forever with `None`) for the next processed event; `Ok(None)`
-    /// when the time is up. Without a connection and with nothing waiting,
-    /// [`ClientError::ConnectionClosed`].
+    /// Waits up to `timeout` (forever with `None`) for the next processed event;
+    /// `Ok(None)` when the time is up. Without a connection and with nothing waiting,
+    /// [`ClientError::ConnectionClosed`]. Each is handed out once, across restarts.
     pub fn recv_event(&self, timeout: Option<Duration>) -> Result<Option<ChatEvent>, ClientError> {
+        Ok(self.recv_events(1, timeout)?.pop())
+    }
+
+    /// Like [`Background::recv_event`], for a batch: the next processed event and those
+    /// queued behind it, up to `max` (at most [`MAX_BATCH`](crate::client::MAX_BATCH)),
+    /// taken in one state transaction; empty when the time is up.
+    pub fn recv_events(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<ChatEvent>, ClientError> {
+        Ok(self
+            .recv_with(timeout, |c| c.pop_events(max, Pick::All))?
+            .unwrap_or_default())
+    }
+
+    /// Like [`Background::recv_event`], for messages only: other events are passed
+    /// over, and a message that cannot be read is [`ClientError::Undecryptable`].
+    pub fn recv(&self, timeout: Option<Duration>) -> Result<Option<Message>, ClientError> {
+        Ok(self.recv_many(1, timeout)?.pop())
+    }
+
+    /// Like [`Background::recv`], for a batch: the next message and those queued behind it,
+    /// up to `max` (at most [`MAX_BATCH`](crate::client::MAX_BATCH)), taken in one state
+    /// transaction; empty when the time is up. A batch stops before a message that cannot
+    /// be read; that one is [`ClientError::Undecryptable`] at the next call.
+    pub fn recv_many(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Message>, ClientError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let Some(events) = self.recv_with(left, |c| c.pop_events(max, Pick::Messages))? else {
+                return Ok(Vec::new());
+            };
+            let messages = messages_of(events)?;
+            if !messages.is_empty() {
+                return Ok(messages);
+            }
+        }
+    }
+
+    /// Waits up to `timeout` (forever with `None`) until `take` finds processed events
+    /// (it returns an empty batch when there are none); `Ok(None)` when the time is up.
+    /// The client's lock is held only while `take` runs, never while waiting.
+    fn recv_with(
+        &self,
+        timeout: Option<Duration>,
+        take: impl Fn(&Client) -> Result<Vec<ChatEvent>, ClientError>,
+    ) -> Result<Option<Vec<ChatEvent>>, ClientError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             let round = *lock(&self.shared.rounds);
             {
                 let slot = lock(&self.shared.client);
                 let client = slot.as_ref().ok_or(ClientError::ConnectionClosed)?;
-                let event = client.pop_event()?;
+                let events = take(client)?;
                 self.shared.update_readiness(client);
-                if event.is_some() {
-                    return Ok(event);
+                if !events.is_empty() {
+                    return Ok(Some(events));
                 }
                 if !client.is_connected() {
                     return Err(ClientError::ConnectionClosed);
@@ -172,33 +225,6 @@ impl Background {
                 .processed
                 .wait_timeout_while(rounds, left, |r| *r == round)
                 .unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    /// Like [`Background::recv_event`], for messages only: other events are passed
-    /// over, and a message that cannot be read is [`ClientError::Undecryptable`].
-    pub fn recv(&self, timeout: Option<Duration>) -> Result<Option<Message>, ClientError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            match self.recv_event(left)? {
-                None => return Ok(None),
-                Some(ChatEvent::Message(m)) => return Ok(Some(m)),
-                Some(ChatEvent::Undecryptable {
-                    room,
-                    seq,
-                    sender,
-                    reason,
-                }) => {
-                    return Err(ClientError::Undecryptable {
-                        room,
-                        seq,
-                        sender,
-                        reason,
-                    })
-                }
-                Some(_) => {}
-            }
         }
     }
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::client::Message;
+use crate::error::ClientError;
 
 /// Something that happened in the user's rooms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,4 +69,68 @@ pub enum ChatEvent {
         /// Why it cannot be shown.
         reason: String,
     },
+}
+
+/// The most events one batch call ([`crate::Client::recv_events`],
+/// [`crate::Client::recv_many`]) hands out; a larger `max` is lowered to it.
+pub const MAX_BATCH: usize = 1024;
+
+/// Which of the oldest queued events one call takes (all of them in order, up to its
+/// `max`): a call that hands out messages only must not take an unreadable message
+/// that follows messages it returns, since it could not report both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick {
+    /// Every event.
+    All,
+    /// For [`crate::Client::recv_many`]: messages and the events passed over between
+    /// them, up to the first unreadable message: that one is taken only when no message
+    /// comes before it (and then last), to be reported on its own.
+    Messages,
+}
+
+impl Pick {
+    /// How many of `queued` (the oldest events, in order; `None`: an event this version
+    /// cannot read, passed over) this call takes.
+    pub(crate) fn count(self, queued: &[Option<ChatEvent>]) -> usize {
+        if self == Pick::All {
+            return queued.len();
+        }
+        let mut messages = false;
+        for (i, event) in queued.iter().enumerate() {
+            match event {
+                Some(ChatEvent::Message(_)) => messages = true,
+                Some(ChatEvent::Undecryptable { .. }) if messages => return i,
+                Some(ChatEvent::Undecryptable { .. }) => return i + 1,
+                _ => {}
+            }
+        }
+        queued.len()
+    }
+}
+
+/// The messages among `events` (taken with [`Pick::Messages`]); the other events are
+/// passed over, and an unreadable message (taken alone, see [`Pick::Messages`]) is
+/// [`ClientError::Undecryptable`].
+pub(crate) fn messages_of(events: Vec<ChatEvent>) -> Result<Vec<Message>, ClientError> {
+    let mut messages = Vec::with_capacity(events.len());
+    for event in events {
+        match event {
+            ChatEvent::Message(m) => messages.push(m),
+            ChatEvent::Undecryptable {
+                room,
+                seq,
+                sender,
+                reason,
+            } => {
+                return Err(ClientError::Undecryptable {
+                    room,
+                    seq,
+                    sender,
+                    reason,
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(messages)
 }

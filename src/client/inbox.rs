@@ -14,6 +14,7 @@ use openmls::framing::errors::{MessageDecryptionError, SecretTreeError};
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::event::{messages_of, Pick};
 use super::rooms::members_changed;
 use super::state::Scoped;
 use super::trust::{mls, observe_roster};
@@ -175,14 +176,74 @@ impl Client {
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Option<ChatEvent>, ClientError> {
+        Ok(self.recv_events(1, timeout)?.pop())
+    }
+
+    /// Like [`Client::recv_event`], for a batch: waits up to `timeout` for the next event,
+    /// then hands it out with those queued behind it, up to `max` (at most
+    /// [`MAX_BATCH`](crate::client::MAX_BATCH)), in order, taken in one state transaction
+    /// (cheaper than one call per event when many wait, as after a time away). Empty when
+    /// the time is up.
+    pub fn recv_events(
+        &mut self,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<ChatEvent>, ClientError> {
+        Ok(self
+            .recv_with(timeout, |c| c.pop_events(max, Pick::All))?
+            .unwrap_or_default())
+    }
+
+    /// Waits up to `timeout` (forever with `None`) for the next message from someone
+    /// else, live or missed while away, decrypted; `Ok(None)` when the time is up. Each
+    /// message is returned once, across restarts. A message that cannot be read is
+    /// [`ClientError::Undecryptable`] (it is skipped; call again for the next one).
+    /// Other events (members, key changes) are only in [`Client::recv_event`].
+    pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Message>, ClientError> {
+        Ok(self.recv_many(1, timeout)?.pop())
+    }
+
+    /// Like [`Client::recv`], for a batch: waits up to `timeout` for the next message, then
+    /// hands it out with the messages queued behind it, up to `max` (at most
+    /// [`MAX_BATCH`](crate::client::MAX_BATCH)), in order, taken in one state transaction.
+    /// Empty when the time is up. A batch stops before a message that cannot be read; that
+    /// one is [`ClientError::Undecryptable`] at the next call (it is skipped; call again).
+    pub fn recv_many(
+        &mut self,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Vec<Message>, ClientError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if let Some(event) = self.pop_event()? {
-                return Ok(Some(event));
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let Some(events) = self.recv_with(left, |c| c.pop_events(max, Pick::Messages))? else {
+                return Ok(Vec::new());
+            };
+            let messages = messages_of(events)?;
+            if !messages.is_empty() {
+                return Ok(messages);
+            }
+        }
+    }
+
+    /// Waits up to `timeout` (forever with `None`) until `take` finds processed events
+    /// (it returns an empty batch when there are none), processing what arrives and
+    /// doing the upkeep that is due meanwhile; `Ok(None)` when the time is up.
+    fn recv_with(
+        &mut self,
+        timeout: Option<Duration>,
+        take: impl Fn(&Self) -> Result<Vec<ChatEvent>, ClientError>,
+    ) -> Result<Option<Vec<ChatEvent>>, ClientError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let events = take(self)?;
+            if !events.is_empty() {
+                return Ok(Some(events));
             }
             self.process_queued()?;
-            if let Some(event) = self.pop_event()? {
-                return Ok(Some(event));
+            let events = take(self)?;
+            if !events.is_empty() {
+                return Ok(Some(events));
             }
             if self.synced && !self.to_commit.is_empty() {
                 self.commit_waiting()?;
@@ -204,36 +265,6 @@ impl Client {
                 Some(event) => self.on_event(event)?,
                 None if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(None),
                 None => {}
-            }
-        }
-    }
-
-    /// Waits up to `timeout` (forever with `None`) for the next message from someone
-    /// else, live or missed while away, decrypted; `Ok(None)` when the time is up. Each
-    /// message is returned once, across restarts. A message that cannot be read is
-    /// [`ClientError::Undecryptable`] (it is skipped; call again for the next one).
-    /// Other events (members, key changes) are only in [`Client::recv_event`].
-    pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Message>, ClientError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            match self.recv_event(left)? {
-                None => return Ok(None),
-                Some(ChatEvent::Message(m)) => return Ok(Some(m)),
-                Some(ChatEvent::Undecryptable {
-                    room,
-                    seq,
-                    sender,
-                    reason,
-                }) => {
-                    return Err(ClientError::Undecryptable {
-                        room,
-                        seq,
-                        sender,
-                        reason,
-                    })
-                }
-                Some(_) => {}
             }
         }
     }

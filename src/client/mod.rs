@@ -25,7 +25,8 @@ mod state;
 mod trust;
 
 pub use background::Background;
-pub use event::ChatEvent;
+use event::Pick;
+pub use event::{ChatEvent, MAX_BATCH};
 pub use home::Home;
 pub use message::Message;
 pub use rooms::MAX_TEXT;
@@ -532,12 +533,14 @@ impl Client {
         }
     }
 
-    /// The oldest processed event, taken (none without a server yet).
-    pub(crate) fn pop_event(&self) -> Result<Option<ChatEvent>, ClientError> {
+    /// The oldest processed events, taken in one transaction: up to `max` (at most
+    /// [`MAX_BATCH`]), as many as `pick` allows (none without a server yet).
+    pub(crate) fn pop_events(&self, max: usize, pick: Pick) -> Result<Vec<ChatEvent>, ClientError> {
         if self.server.is_none() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        self.transaction(|tx| tx.pop_event())
+        let max = max.clamp(1, MAX_BATCH);
+        self.transaction(|tx| tx.pop_events(max, pick))
     }
 
     /// The id of the server connected to (or last connected to).

@@ -17,6 +17,7 @@ use openmls_rust_crypto::RustCrypto;
 use openmls_traits::OpenMlsProvider;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::client::event::Pick;
 use crate::client::message::timestamp;
 use crate::client::{ChatEvent, Message};
 use crate::e2e::provider::{migrate, Provider};
@@ -850,22 +851,33 @@ impl Scoped<'_, '_> {
         Ok(())
     }
 
-    /// Takes the oldest queued event.
-    pub(super) fn pop_event(&self) -> Result<Option<ChatEvent>, ClientError> {
+    /// Takes the oldest queued events, up to `max`, as many as `pick` allows: one
+    /// statement reads them and one removes them, so a batch costs about what one
+    /// event does.
+    pub(super) fn pop_events(&self, max: usize, pick: Pick) -> Result<Vec<ChatEvent>, ClientError> {
         let (server, user) = (self.server, self.user);
-        let row: Option<(i64, Vec<u8>)> = db(self
-            .cached_query_row(
-                "SELECT id, event FROM inbox WHERE server = ?1 AND user = ?2 ORDER BY id LIMIT 1",
-                params![server, user],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional())?;
-        let Some((id, bytes)) = row else {
-            return Ok(None);
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let mut stmt = db(self.conn.prepare_cached(
+            "SELECT id, event FROM inbox WHERE server = ?1 AND user = ?2 ORDER BY id LIMIT ?3",
+        ))?;
+        let rows: Vec<(i64, Vec<u8>)> = db(stmt
+            .query_map(params![server, user, limit], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect()))?;
+        // An event this version cannot read (written by a newer one) is passed over.
+        let mut queued: Vec<Option<ChatEvent>> = rows
+            .iter()
+            .map(|(_, bytes)| postcard::from_bytes(bytes).ok())
+            .collect();
+        let taken = pick.count(&queued);
+        let Some(&(last, _)) = taken.checked_sub(1).and_then(|i| rows.get(i)) else {
+            return Ok(Vec::new());
         };
-        db(self.cached_execute("DELETE FROM inbox WHERE id = ?1", [id]))?;
-        // An event this version cannot read (written by a newer one) is skipped.
-        Ok(postcard::from_bytes(&bytes).ok())
+        db(self.cached_execute(
+            "DELETE FROM inbox WHERE server = ?1 AND user = ?2 AND id <= ?3",
+            params![server, user, last],
+        ))?;
+        queued.truncate(taken);
+        Ok(queued.into_iter().flatten().collect())
     }
 
     /// When the last-resort key package was last published on `server` (ms since
@@ -1090,7 +1102,7 @@ mod tests {
                     assert_eq!(other.cursor("room:r")?, 0);
                     assert!(other.room("r")?.is_none());
                     assert!(other.active_rooms()?.is_empty());
-                    assert!(other.pop_event()?.is_none());
+                    assert!(other.pop_events(1, Pick::All)?.is_empty());
                 }
                 Ok(())
             })
@@ -1205,11 +1217,7 @@ mod tests {
         let popped = state
             .transaction(|tx| {
                 let tx = tx.scoped("srv", "alice");
-                let mut out = Vec::new();
-                while let Some(e) = tx.pop_event()? {
-                    out.push(e);
-                }
-                Ok(out)
+                tx.pop_events(10, Pick::All)
             })
             .unwrap();
         assert_eq!(popped, [event("a"), event("b")]);

@@ -124,6 +124,62 @@ fn a_corrupted_message_in_a_catch_up_is_undone_alone_and_the_rest_is_read() {
 }
 
 #[test]
+fn a_batch_stops_before_an_unreadable_message_which_is_reported_alone() {
+    // recv_many hands out several messages at once; an unreadable one among them must
+    // neither be lost nor hide the messages around it: the batch stops before it, the
+    // next call reports it, the call after that goes on.
+    let dir = tempdir("evil_batch");
+    let mut evil = Evil::start(&dir.join("server"));
+    let (mut alice, bob) = pair(&dir, &evil);
+    drop(bob);
+    let texts_sent = ["a", "b", "c", "d", "e", "f", "g"];
+    let seqs: Vec<u64> = texts_sent
+        .iter()
+        .map(|t| alice.send("r", t).unwrap().seq)
+        .collect();
+    evil.tamper(|db| {
+        let mut payload: Vec<u8> = db
+            .query_row(
+                "SELECT payload FROM messages WHERE room = 'r' AND seq = ?1",
+                [seqs[2] as i64],
+                |r| r.get(0),
+            )
+            .unwrap();
+        *payload.last_mut().unwrap() ^= 0x01;
+        db.execute(
+            "UPDATE messages SET payload = ?2 WHERE room = 'r' AND seq = ?1",
+            params![seqs[2] as i64, payload],
+        )
+        .unwrap();
+    });
+    let mut bob = client(&dir.join("bob"), "bob", &evil.address);
+    // What the calls return, in order: a text, or "!" for the unreadable message.
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        match bob.recv_many(2, support::events::QUIET) {
+            Ok(batch) if batch.is_empty() => break,
+            Ok(batch) => {
+                assert!(batch.len() <= 2, "more than max: {batch:?}");
+                seen.extend(batch.into_iter().map(|m| m.text));
+            }
+            Err(ClientError::Undecryptable { seq, .. }) => {
+                assert_eq!(seq, seqs[2]);
+                seen.push("!".into());
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(seen, ["a", "b", "!", "d", "e", "f", "g"]);
+    // Handed out once: nothing again after a restart.
+    drop(bob);
+    let mut bob = client(&dir.join("bob"), "bob", &evil.address);
+    assert!(bob
+        .recv_many(100, support::events::QUIET)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
 fn reordered_and_dropped_messages_are_noticed() {
     let dir = tempdir("evil_order");
     let mut evil = Evil::start(&dir.join("server"));

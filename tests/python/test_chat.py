@@ -89,6 +89,39 @@ def test_offline_history_and_restart(tmp_path: Path) -> None:
     assert (data / "server.key").stat().st_mode & 0o777 == 0o600
 
 
+def test_recv_many_hands_out_missed_messages_in_batches_once(server: smc.Server, tmp_path: Path) -> None:
+    alice = connect(tmp_path / "a", "alice", server)
+    bob = connect(tmp_path / "b", "bob", server)
+    alice.create_room("r")
+    alice.invite("r", "bob")
+    bob.close()
+    sent = [f"m{i}" for i in range(40)]
+    ids = [alice.send("r", t) for t in sent]
+    bob.connect(server.address)
+    got: list[smc.Message] = []
+    while len(got) < len(sent):
+        batch = bob.recv_many(max=16, timeout=10)
+        assert batch, "a missed message did not arrive"
+        assert len(batch) <= 16
+        assert all(isinstance(m, smc.Message) for m in batch)
+        got.extend(batch)
+    assert [m.text for m in got] == sent
+    assert [m.id for m in got] == ids
+    assert bob.recv_many(timeout=0.2) == []
+    # Live messages come through it too, and what was handed out is not handed out again.
+    alice.send("r", "live")
+    assert [m.text for m in bob.recv_many(timeout=10)] == ["live"]
+    bob.close()
+    bob.connect(server.address)
+    assert bob.recv_many(timeout=0.3) == []
+    with pytest.raises(ValueError):
+        bob.recv_many(max=0)
+    with pytest.raises(ValueError):
+        bob.recv_many(timeout=-1)
+    with pytest.raises(TypeError):
+        bob.recv_many(max="10")  # type: ignore[arg-type]
+
+
 def test_changed_server_key_raises_with_both_fingerprints(tmp_path: Path) -> None:
     with smc.Server(tmp_path / "first") as first:
         address = first.address
