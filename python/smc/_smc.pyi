@@ -101,8 +101,18 @@ class Server:
     ``with Server(dir) as s:`` starts it on entry and stops it on exit.
     """
 
-    def __new__(cls, data_dir: str | PathLike[str], host: str = "127.0.0.1", port: int = 0) -> Server: ...
+    def __new__(
+        cls,
+        data_dir: str | PathLike[str],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        admin_listen: str | None = None,
+    ) -> Server: ...
     def start(self) -> None: ...
+    @property
+    def admin_address(self) -> str | None:
+        """``host:port`` of the admin listener (``GET /metrics``, ``GET /healthz``), or
+        None without one (``admin_listen="127.0.0.1:0"`` starts one on a free port)."""
     def stop(self) -> None: ...
     @property
     def running(self) -> bool: ...

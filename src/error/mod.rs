@@ -241,6 +241,14 @@ pub enum ServerError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The server could not listen on its admin address.
+    #[error("cannot listen on {address} (admin listener): {source}")]
+    AdminBind {
+        /// The address asked for.
+        address: String,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
     /// The server's key could not be loaded or created.
     #[error(transparent)]
     Key(#[from] KeyError),

@@ -95,3 +95,27 @@ pub enum Refusal {
     #[error("the server's storage is full; nothing was stored (retry later)")]
     StorageFull,
 }
+
+impl Refusal {
+    /// A short, stable name of this refusal (`"rate_limited"`, `"not_a_member"`...),
+    /// without the details it carries: the label of the server's refusal counter.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Refusal::NotAMember { .. } => "not_a_member",
+            Refusal::NotInvited { .. } => "not_invited",
+            Refusal::UnknownUser { .. } => "unknown_user",
+            Refusal::UnknownRoom { .. } => "unknown_room",
+            Refusal::RoomExists { .. } => "room_exists",
+            Refusal::RegistrationRefused { .. } => "registration_refused",
+            Refusal::NameTaken { .. } => "name_taken",
+            Refusal::Stale { .. } => "stale",
+            Refusal::NoKeyPackage { .. } => "no_key_package",
+            Refusal::RateLimited { .. } => "rate_limited",
+            Refusal::QuotaExceeded { .. } => "quota_exceeded",
+            Refusal::BadRequest { .. } => "bad_request",
+            Refusal::VersionMismatch { .. } => "version_mismatch",
+            Refusal::Internal => "internal",
+            Refusal::StorageFull => "storage_full",
+        }
+    }
+}

@@ -4,11 +4,13 @@
 //! `synchronous = FULL`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::proto::{encode, Envelope, Event, Refusal, ServerFrame};
 use crate::server::hub::{Dedup, Hub, Outbound};
+use crate::server::metrics::Metrics;
 use crate::server::store::{NewMessage, Store};
 
 /// Largest batch committed in one transaction.
@@ -24,13 +26,23 @@ pub(crate) struct Pending {
 }
 
 /// Runs until every sender of `rx` is gone (then all accepted work is committed).
-pub(crate) async fn run(mut rx: mpsc::Receiver<Pending>, store: Arc<dyn Store>, hub: Arc<Hub>) {
+pub(crate) async fn run(
+    mut rx: mpsc::Receiver<Pending>,
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let pending = std::mem::take(&mut batch);
         let messages: Vec<NewMessage> = pending.iter().map(|p| p.message.clone()).collect();
         let store = store.clone();
+        let started = Instant::now();
         let outcome = tokio::task::spawn_blocking(move || store.append(&messages)).await;
+        metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics.commit_batch.observe(pending.len() as f64);
         let results = match outcome {
             Ok(Ok(results)) => results,
             Ok(Err(e)) => {
@@ -53,8 +65,10 @@ pub(crate) async fn run(mut rx: mpsc::Receiver<Pending>, store: Arc<dyn Store>, 
                     dedup: Dedup::Room(envelope.room.as_str().into(), envelope.seq),
                     bytes: encode(&ServerFrame::Event(Event::Message(envelope.clone()))).into(),
                 };
+                metrics.committed.inc();
                 // Delivered first: a member this commit removes learns it from the commit.
-                hub.deliver_to_room(&envelope.room, &item);
+                let queued = hub.deliver_to_room(&envelope.room, &item);
+                metrics.delivered.inc_by(queued as u64);
                 for user in &appended.unrouted {
                     hub.leave(&envelope.room, user);
                 }

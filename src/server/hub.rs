@@ -74,9 +74,10 @@ impl SessionHandle {
         self.queued.fetch_sub(bytes, Ordering::AcqRel);
     }
 
-    /// Queues a live event without waiting; a session whose queue is full (in items
-    /// or bytes) is closed: it catches up from the store when it reconnects.
-    fn push(&self, item: Outbound, user: &str) {
+    /// Queues a live event without waiting (`true` if queued); a session whose queue
+    /// is full (in items or bytes) is closed: it catches up from the store when it
+    /// reconnects.
+    fn push(&self, item: Outbound, user: &str) -> bool {
         let size = item.bytes.len();
         if !self.reserve(size) {
             tracing::warn!(
@@ -85,10 +86,10 @@ impl SessionHandle {
                 "outbound bytes over the limit: disconnecting a slow reader"
             );
             self.close.send_replace(true);
-            return;
+            return false;
         }
         match self.tx.try_send(item) {
-            Ok(()) => {}
+            Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.taken(size);
                 tracing::warn!(
@@ -97,8 +98,12 @@ impl SessionHandle {
                     "outbound queue full: disconnecting a slow reader"
                 );
                 self.close.send_replace(true);
+                false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.taken(size),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.taken(size);
+                false
+            }
         }
     }
 }
@@ -197,19 +202,22 @@ impl Hub {
             .is_some_and(|m| m.contains(user))
     }
 
-    /// Queues `item` for every connected session of every member of `room`.
-    pub(crate) fn deliver_to_room(&self, room: &str, item: &Outbound) {
+    /// Queues `item` for every connected session of every member of `room`; how many
+    /// sessions it was queued for.
+    pub(crate) fn deliver_to_room(&self, room: &str, item: &Outbound) -> usize {
         let inner = self.lock();
         let Some(members) = inner.rooms.get(room) else {
-            return;
+            return 0;
         };
+        let mut queued = 0;
         for user in members {
             if let Some(list) = inner.sessions.get(user) {
                 for s in list {
-                    s.push(item.clone(), user);
+                    queued += usize::from(s.push(item.clone(), user));
                 }
             }
         }
+        queued
     }
 
     /// Queues `item` for every connected session of `user`.
@@ -219,6 +227,11 @@ impl Hub {
                 s.push(item.clone(), user);
             }
         }
+    }
+
+    /// How many authenticated sessions are registered.
+    pub(crate) fn session_count(&self) -> usize {
+        self.lock().sessions.values().map(Vec::len).sum()
     }
 }
 

@@ -7,6 +7,7 @@
 //! events. Messages are committed by one [`committer`] in batches and fanned out through
 //! the [`hub`].
 
+mod admin;
 mod admission;
 mod committer;
 mod data_dir;
@@ -14,6 +15,7 @@ mod group_change;
 mod handler;
 mod hub;
 pub(crate) mod key_package;
+mod metrics;
 mod public_group;
 mod rate;
 mod session;
@@ -41,6 +43,9 @@ use crate::server::store::{Durability, RegistrationPolicy, SqliteStore, Store};
 /// The default listening address of `smc server`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50200";
 
+/// The default address of `smc server`'s admin listener (`/metrics`, `/healthz`).
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:50201";
+
 /// How long a stopping server waits for its connections to finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -57,6 +62,10 @@ pub struct ServerConfig {
     pub durability: Durability,
     /// Who may register a new name (default: anyone).
     pub registration: RegistrationPolicy,
+    /// `host:port` of the admin listener (`/metrics`, `/healthz`; see
+    /// [`Server::admin_address`]); `None` (the default here): none. Keep it on
+    /// loopback or a private network: it is plain HTTP, without authentication.
+    pub admin_listen: Option<String>,
 }
 
 impl ServerConfig {
@@ -68,6 +77,7 @@ impl ServerConfig {
             limits: Limits::default(),
             durability: Durability::default(),
             registration: RegistrationPolicy::default(),
+            admin_listen: None,
         }
     }
 }
@@ -87,6 +97,8 @@ pub(crate) struct Shared {
     pub admission: Arc<admission::Admission>,
     /// Per-user rates that hold across sessions.
     pub rates: rate::UserRates,
+    /// What the admin listener's `/metrics` shows.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// A running server. [`Server::stop`] (or dropping it) stops accepting, lets the
@@ -95,6 +107,7 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 pub struct Server {
     address: SocketAddr,
+    admin_address: Option<SocketAddr>,
     key: StaticKeypair,
     shutdown: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
@@ -122,6 +135,19 @@ impl Server {
             address: config.listen.clone(),
             source,
         })?;
+        let admin = match &config.admin_listen {
+            None => None,
+            Some(admin) => {
+                let bound = runtime
+                    .block_on(TcpListener::bind(admin))
+                    .and_then(|l| Ok((l.local_addr()?, l)));
+                Some(bound.map_err(|source| ServerError::AdminBind {
+                    address: admin.clone(),
+                    source,
+                })?)
+            }
+        };
+        let admin_address = admin.as_ref().map(|(a, _)| *a);
         let hub = Arc::new(Hub::default());
         hub.load(store.memberships()?);
         let (commits, commit_rx) = mpsc::channel(4096);
@@ -137,14 +163,26 @@ impl Server {
             ended: tokio::sync::Notify::new(),
             admission: Arc::default(),
             rates: rate::UserRates::new(&config.limits),
+            metrics: Arc::new(metrics::Metrics::new()),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         tracing::info!(%address, fingerprint = key.fingerprint(), "smc server listening");
+        if let Some(admin) = admin_address {
+            tracing::info!(%admin, "admin listener (/metrics, /healthz)");
+        }
         let thread = std::thread::Builder::new()
             .name("smc-server-main".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let committer = tokio::spawn(committer::run(commit_rx, store, hub));
+                    let committer = tokio::spawn(committer::run(
+                        commit_rx,
+                        store,
+                        hub,
+                        shared.metrics.clone(),
+                    ));
+                    if let Some((_, listener)) = admin {
+                        tokio::spawn(admin::serve(listener, shared.clone(), shutdown_rx.clone()));
+                    }
                     accept_loop(listener, shared.clone(), shutdown_rx).await;
                     shared.hub.close_all();
                     // Woken by each connection that ends (no polling), up to the deadline.
@@ -169,6 +207,7 @@ impl Server {
             .map_err(ServerError::Runtime)?;
         Ok(Server {
             address,
+            admin_address,
             key,
             shutdown,
             thread: Some(thread),
@@ -178,6 +217,13 @@ impl Server {
     /// The address it listens on.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The address of its admin listener (`GET /metrics`: Prometheus text format;
+    /// `GET /healthz`: 200 when it can take messages, else 503), if it has one
+    /// ([`ServerConfig::admin_listen`]).
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_address
     }
 
     /// The fingerprint of its static key (what clients pin).
@@ -233,9 +279,11 @@ async fn accept_loop(
                 continue;
             }
         };
+        shared.metrics.accepted.inc();
         let count = shared.connections.fetch_add(1, Ordering::AcqRel) + 1;
         let slot = ConnectionSlot(shared.clone());
         if count > shared.limits.max_connections {
+            shared.metrics.refused("too_many_connections");
             tracing::warn!(%peer, count, "too many connections: refusing");
             drop(stream);
             drop(slot);

@@ -20,6 +20,7 @@ use crate::proto::{
 use crate::server::admission::Unauthenticated;
 use crate::server::handler::blocking;
 use crate::server::hub::{until_closed, Dedup, Outbound, SessionHandle};
+use crate::server::metrics::Metrics;
 use crate::server::rate::TokenBucket;
 use crate::server::store::Registration;
 use crate::server::Shared;
@@ -69,12 +70,14 @@ async fn write_direct(
 /// Answers Hello (request `id`) with `refusal`; the connection then ends with the
 /// returned error.
 async fn refuse_hello(
+    metrics: &Metrics,
     wr: &mut OwnedWriteHalf,
     sealer: &mut Sealer,
     id: u64,
     refusal: Refusal,
     limit: Duration,
 ) -> NetError {
+    metrics.refused(refusal.label());
     let reply = ServerFrame::Reply {
         id,
         result: Err(refusal.clone()),
@@ -152,7 +155,15 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
                 None
             };
             if let Some(refusal) = refusal {
-                return Err(refuse_hello(&mut wr, &mut sealer, frame.id, refusal, wt).await);
+                return Err(refuse_hello(
+                    &shared.metrics,
+                    &mut wr,
+                    &mut sealer,
+                    frame.id,
+                    refusal,
+                    wt,
+                )
+                .await);
             }
             (user, cursors, direct_after, token)
         }
@@ -160,7 +171,9 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
             let refusal = Refusal::BadRequest {
                 reason: "the first request must be Hello".into(),
             };
-            return Err(refuse_hello(&mut wr, &mut sealer, frame.id, refusal, wt).await);
+            return Err(
+                refuse_hello(&shared.metrics, &mut wr, &mut sealer, frame.id, refusal, wt).await,
+            );
         }
     };
 
@@ -171,7 +184,11 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
     .await;
     let registration = match registered {
         Ok(registration) => registration,
-        Err(refusal) => return Err(refuse_hello(&mut wr, &mut sealer, frame.id, refusal, wt).await),
+        Err(refusal) => {
+            return Err(
+                refuse_hello(&shared.metrics, &mut wr, &mut sealer, frame.id, refusal, wt).await,
+            )
+        }
     };
     let refusal = match registration {
         Registration::Refused(reason) => Some(Refusal::RegistrationRefused {
@@ -185,7 +202,9 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
     };
     if let Some(refusal) = refusal {
         tracing::warn!(user, %refusal, "hello refused");
-        return Err(refuse_hello(&mut wr, &mut sealer, frame.id, refusal, wt).await);
+        return Err(
+            refuse_hello(&shared.metrics, &mut wr, &mut sealer, frame.id, refusal, wt).await,
+        );
     }
     if registration == Registration::Reclaimed {
         // The previous holder's rooms are gone from the store: from the routing too.
@@ -259,7 +278,9 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
             // The store failed: say so and close, rather than skip the catch-up.
             shared.hub.unregister(&user, handle.id);
             let wt = limits.write_timeout;
-            return Err(refuse_hello(&mut wr, &mut sealer, hello_id, refusal, wt).await);
+            return Err(
+                refuse_hello(&shared.metrics, &mut wr, &mut sealer, hello_id, refusal, wt).await,
+            );
         }
     };
     let welcome = ServerFrame::Reply {
@@ -339,6 +360,9 @@ async fn read_loop(
                 Err(super::rate::limited(wait))
             }
         };
+        if let Err(refusal) = &result {
+            shared.metrics.refused(refusal.label());
+        }
         let reply = ServerFrame::Reply {
             id: frame.id,
             result,

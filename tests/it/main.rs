@@ -31,6 +31,9 @@ mod adversary;
 mod faults;
 mod fuzz_replay;
 
+// Operations: metrics, health, backup and restore.
+mod operations;
+
 // The `smc` program and its console.
 mod cli_conventions;
 mod console_lines;

@@ -338,3 +338,30 @@ def test_history_pages_back_and_messages_compare_by_id(server: smc.Server, tmp_p
         assert got[0] != got[1]
         with pytest.raises(TypeError):
             bob.history("r", before="m3")  # type: ignore[arg-type]
+
+
+def test_a_server_with_an_admin_listener_serves_metrics_and_health(tmp_path: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    with smc.Server(tmp_path / "server", admin_listen="127.0.0.1:0") as server:
+        admin = server.admin_address
+        assert admin is not None
+        alice = connect(tmp_path / "a", "alice", server)
+        alice.create_room("r")
+        for i in range(3):
+            alice.send("r", f"m{i}")
+        with urllib.request.urlopen(f"http://{admin}/metrics", timeout=10) as page:
+            assert page.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            lines = page.read().decode().splitlines()
+        committed = next(line for line in lines if line.startswith("smc_messages_committed_total "))
+        # The room's creation is not a message; the three sends are.
+        assert float(committed.split()[1]) == 3.0
+        with urllib.request.urlopen(f"http://{admin}/healthz", timeout=10) as health:
+            assert health.status == 200
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://{admin}/nope", timeout=10)
+        assert missing.value.code == 404
+        alice.close()
+    with smc.Server(tmp_path / "server2") as plain:
+        assert plain.admin_address is None

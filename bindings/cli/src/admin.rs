@@ -1,6 +1,6 @@
 //! `smc admin`: what a server's operator does on its data directory (also while the
 //! server runs: SQLite lets both at once): issue registration tokens, list the users,
-//! release a name, check the database for damage.
+//! release a name, check the database for damage, back it up and restore it.
 
 use std::path::PathBuf;
 
@@ -44,6 +44,20 @@ enum Action {
     /// Check smc.db for damage (SQLite's integrity check: every page, every index),
     /// without changing it; prints "ok" or the problems (and exits non-zero).
     Check,
+    /// Back up the data directory into DEST, a new or empty directory, while the
+    /// server runs: a consistent copy of smc.db (SQLite's online backup API) and the
+    /// server's key, 0600. DEST is itself a data directory.
+    Backup {
+        /// Where the backup goes.
+        dest: PathBuf,
+    },
+    /// Restore a backup (made by `smc admin backup`) into the data directory, which must
+    /// hold no store or key yet (a restore never overwrites). The backup is checked
+    /// for damage first. Start the server on the data directory afterwards.
+    Restore {
+        /// The backup's directory.
+        backup: PathBuf,
+    },
 }
 
 fn token() -> Result<String, CliError> {
@@ -80,6 +94,18 @@ pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError>
                 .into(),
         )
     })?;
+    if let Action::Restore { backup } = &args.action {
+        let copied = smc::server::store::restore(backup, &data_dir)?;
+        println!(
+            "restored {} into {}: {} rooms, {} messages, {} bytes; start the server on it",
+            backup.display(),
+            data_dir.display(),
+            copied.rooms,
+            copied.messages,
+            copied.bytes
+        );
+        return Ok(());
+    }
     if !DataDir::new(&data_dir).holds_data() {
         return Err(CliError::Usage(format!(
             "{} holds no smc server data (no smc.db)",
@@ -90,6 +116,18 @@ pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError>
     let open = || SqliteStore::open(&data_dir, Durability::Full);
     match args.action {
         Action::Check => return check(&data_dir),
+        Action::Restore { .. } => {} // done above: it needs no store in the directory
+        Action::Backup { dest } => {
+            let copied = smc::server::store::backup(&data_dir, &dest)?;
+            println!(
+                "backed up {} into {}: {} rooms, {} messages, {} bytes (smc.db and server.key, 0600)",
+                data_dir.display(),
+                dest.display(),
+                copied.rooms,
+                copied.messages,
+                copied.bytes
+            );
+        }
         Action::IssueToken { count } => {
             let store = open()?;
             for _ in 0..count.max(1) {

@@ -67,6 +67,8 @@ pub(crate) struct ServerSection {
     pub durability: Option<String>,
     /// `open`, `token` or `closed`.
     pub registration: Option<String>,
+    /// The admin listener's address, or `off`.
+    pub admin_listen: Option<String>,
 }
 
 /// Where the config file is by default.

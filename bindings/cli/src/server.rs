@@ -7,9 +7,10 @@ use clap::Args;
 
 use super::config::ServerSection;
 use super::{logging, CliError};
+use smc::error::ServerError;
 use smc::net::Limits;
 use smc::server::store::{Durability, RegistrationPolicy};
-use smc::server::DEFAULT_LISTEN;
+use smc::server::{DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN};
 use smc::{Server, ServerConfig};
 
 /// Options of `smc server`.
@@ -22,6 +23,11 @@ pub(super) struct ServerArgs {
     /// Address to listen on [default: 127.0.0.1:50200].
     #[arg(long, env = "SMC_LISTEN")]
     listen: Option<String>,
+    /// Address of the admin listener (plain HTTP: GET /metrics in the Prometheus text
+    /// format, GET /healthz), or "off". Keep it on loopback or a private network
+    /// [default: 127.0.0.1:50201; if that one is taken, the server runs without it].
+    #[arg(long, env = "SMC_ADMIN_LISTEN")]
+    admin_listen: Option<String>,
     /// Log format on stderr: "text" or "json" (one object per line) [default: text].
     #[arg(long, env = "SMC_LOG_FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
@@ -150,19 +156,43 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
             )))
         }
     };
-    let config = ServerConfig {
+    let asked = args.admin_listen.or(file.admin_listen.clone());
+    let admin_listen = match asked.as_deref() {
+        Some("off") => None,
+        Some(address) => Some(address.to_owned()),
+        None => Some(DEFAULT_ADMIN_LISTEN.to_owned()),
+    };
+    let mut config = ServerConfig {
         data_dir,
         listen,
         limits,
         durability,
         registration,
+        admin_listen,
     };
-    let server = Server::start(config)?;
-    println!(
-        "smc server listening on {} (key fingerprint {})",
+    let server = match Server::start(config.clone()) {
+        // The default admin address is busy (another server on this machine): the
+        // server runs without it rather than not at all; an address asked for must work.
+        Err(ServerError::AdminBind { address, source }) if asked.is_none() => {
+            tracing::warn!(%address, error = %source, "admin listener not started (--admin-listen sets another address)");
+            config.admin_listen = None;
+            Server::start(config)?
+        }
+        other => other?,
+    };
+    let mut banner = format!(
+        "smc server listening on {} (key fingerprint {})\n",
         server.address(),
         server.fingerprint()
     );
+    if let Some(admin) = server.admin_address() {
+        banner.push_str(&format!(
+            "admin listener on http://{admin} (/metrics, /healthz)\n"
+        ));
+    }
+    // One write: a script that reads the first line and closes the pipe must not make
+    // a second write fail.
+    std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes())?;
     // Scripts read the line above to learn the port and the fingerprint.
     std::io::Write::flush(&mut std::io::stdout())?;
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -27,17 +27,29 @@ pub struct PyServer {
 #[pymethods]
 impl PyServer {
     #[new]
-    #[pyo3(signature = (data_dir, host="127.0.0.1", port=0))]
-    fn new(data_dir: PathBuf, host: &str, port: u16) -> Self {
+    #[pyo3(signature = (data_dir, host="127.0.0.1", port=0, admin_listen=None))]
+    fn new(data_dir: PathBuf, host: &str, port: u16, admin_listen: Option<String>) -> Self {
         let listen = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
             format!("{host}:{port}")
         };
+        let mut config = ServerConfig::new(data_dir, listen);
+        config.admin_listen = admin_listen;
         PyServer {
-            config: ServerConfig::new(data_dir, listen),
+            config,
             server: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// "host:port" of the admin listener (GET /metrics, GET /healthz), or None without
+    /// one (the `admin_listen` argument); raises SmcError if not started.
+    #[getter]
+    fn admin_address(&self) -> PyResult<Option<String>> {
+        locked(&self.server)
+            .as_ref()
+            .map(|s| s.admin_address().map(|a| a.to_string()))
+            .ok_or_else(|| not_running("the server is not started"))
     }
 
     /// Opens the data directory and starts serving. Raises SmcIOError on failure.

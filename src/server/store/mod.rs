@@ -4,9 +4,11 @@
 //! Every method is blocking; the server calls them off its async threads
 //! (`spawn_blocking`). Payloads are opaque bytes: the store never looks inside.
 
+mod backup;
 mod schema;
 mod sqlite;
 
+pub use backup::{backup, restore, Copied};
 pub use sqlite::{check, SqliteStore};
 
 use crate::error::StoreError;
@@ -152,6 +154,9 @@ pub struct NewMessage {
 
 /// A durable store of users, rooms, members, messages, key packages and direct queues.
 pub trait Store: Send + Sync + 'static {
+    /// Whether the store can take writes now (a write transaction begins, reads, and is
+    /// rolled back): what the admin listener's `/healthz` asks.
+    fn ping(&self) -> Result<(), StoreError>;
     /// Binds `user` to `key` if the name is free (trust on first use) and `policy`
     /// allows it (`token`: the one-time token presented, used up on success).
     fn register(

@@ -44,7 +44,7 @@ fn open(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
 
 /// A damaged or foreign file, reported by SQLite as such, becomes
 /// [`StoreError::Corrupt`] naming `path`; other errors are kept.
-fn corrupt(path: &Path, e: StoreError) -> StoreError {
+pub(super) fn corrupt(path: &Path, e: StoreError) -> StoreError {
     use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
     match e {
         StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, detail))
@@ -61,7 +61,7 @@ fn corrupt(path: &Path, e: StoreError) -> StoreError {
 
 /// Runs SQLite's `integrity_check` or `quick_check`: the problems it reports (none
 /// when the file is sound).
-fn integrity(conn: &Connection, pragma: &str) -> Result<Vec<String>, StoreError> {
+pub(super) fn integrity(conn: &Connection, pragma: &str) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare(&format!("PRAGMA {pragma}"))?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     let lines = rows.collect::<Result<Vec<_>, _>>()?;
@@ -83,7 +83,7 @@ pub fn check(dir: &Path) -> Result<Vec<String>, StoreError> {
 /// tightened with a warning), `smc.db` created 0600 before SQLite opens it (SQLite
 /// gives its `-wal` and `-shm` files the database's mode), and existing database files
 /// readable by others tightened to 0600 with a warning.
-fn private_files(dir: &Path) -> Result<(), StoreError> {
+pub(super) fn private_files(dir: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -215,6 +215,15 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = lock(&self.writer);
+        // Takes the write lock and reads the database, then gives both back.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.query_row("SELECT count(*) FROM rooms WHERE rowid = 1", [], |_| Ok(()))?;
+        tx.rollback()?;
+        Ok(())
+    }
+
     fn register(
         &self,
         user: &str,

@@ -1,0 +1,146 @@
+//! The admin listener: plain HTTP on a separate address (loopback by default in
+//! `smc server`), for the operator's tools, never for clients.
+//!
+//! | path | answer |
+//! | --- | --- |
+//! | `GET /metrics` | every metric of [`super::metrics`], Prometheus text format |
+//! | `GET /healthz` | `200 ready` when the server can take messages (its store answers and its committer runs), else `503` and why |
+//!
+//! Anything else is `404` (`405` for another method on those paths). The listener is
+//! bounded like the client port: a few connections at a time, headers within 5 s, a
+//! connection within 30 s; it stops with the server.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::server::hub::until_closed;
+use crate::server::metrics::{self, Snapshot};
+use crate::server::Shared;
+
+/// Admin connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 16;
+/// Time for a request's headers to arrive.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time for a whole connection.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Serves `listener` until `shutdown` turns true.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            _ = until_closed(&mut shutdown) => return,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = until_closed(&mut shutdown) => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "admin accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = service_fn(move |request| answer(request, shared.clone()));
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            // Ends with the server: nothing here may hold the server's state past it.
+            tokio::select! {
+                _ = until_closed(&mut shutdown) => {}
+                _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection) => {}
+            }
+        });
+    }
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = request.uri().path();
+    let (status, content_type, body) = match (request.method(), path) {
+        (&Method::GET, "/metrics") => (
+            StatusCode::OK,
+            metrics::CONTENT_TYPE,
+            shared.metrics.render(snapshot(&shared)),
+        ),
+        (&Method::GET, "/healthz") => match ready(&shared).await {
+            Ok(()) => (StatusCode::OK, TEXT, "ready\n".to_string()),
+            Err(why) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                TEXT,
+                format!("not ready: {why}\n"),
+            ),
+        },
+        (_, "/metrics" | "/healthz") => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT,
+            "only GET\n".to_string(),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            TEXT,
+            "not found: /metrics and /healthz are served here\n".to_string(),
+        ),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}
+
+/// The gauges' current values.
+fn snapshot(shared: &Shared) -> Snapshot {
+    let commits = &shared.commits;
+    Snapshot {
+        connections: shared
+            .connections
+            .load(std::sync::atomic::Ordering::Acquire),
+        sessions: shared.hub.session_count(),
+        commit_queue: commits.max_capacity() - commits.capacity(),
+    }
+}
+
+/// Whether the server can take messages: its committer runs and its store answers.
+async fn ready(shared: &Shared) -> Result<(), String> {
+    if shared.commits.is_closed() {
+        return Err("the committer has stopped".into());
+    }
+    let store = shared.store.clone();
+    match tokio::task::spawn_blocking(move || store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("the store does not answer: {e}")),
+        Err(_) => Err("the store check failed".into()),
+    }
+}

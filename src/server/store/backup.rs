@@ -1,0 +1,183 @@
+//! Backup and restore of a SQLite store (`smc admin backup`, `smc admin restore`).
+//!
+//! A backup is a complete data directory: `smc.db`, a consistent copy taken with
+//! SQLite's online backup API while the server runs (one read transaction: every
+//! message committed before it began, none after), and `server.key`, the server's
+//! identity that clients pin. Both are created 0600 in a directory created 0700.
+//! `smc server --data-dir BACKUP` would serve it as it is; a restore copies it into a
+//! data directory that holds no store yet, and never overwrites one.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, OpenFlags};
+use zeroize::Zeroizing;
+
+use super::sqlite::{corrupt, integrity, private_files};
+use crate::error::StoreError;
+use crate::server::DataDir;
+
+/// What a backup or a restore copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    /// Rooms in the copy.
+    pub rooms: u64,
+    /// Room messages in the copy.
+    pub messages: u64,
+    /// Size of the copied database, bytes.
+    pub bytes: u64,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_owned();
+    move |source| StoreError::Io { path, source }
+}
+
+fn refuse(path: &Path, why: &str) -> StoreError {
+    StoreError::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, why.to_owned()),
+    }
+}
+
+/// Copies the store and the key of the data directory `from` into `dest`, a new (or
+/// empty) directory: a backup taken while the server runs.
+pub fn backup(from: &Path, dest: &Path) -> Result<Copied, StoreError> {
+    let source = DataDir::new(from);
+    if !source.holds_data() {
+        return Err(missing(&source.database()));
+    }
+    if std::fs::read_dir(dest).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(refuse(
+            dest,
+            "not empty: a backup goes into a new or empty directory",
+        ));
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dest)
+        .map_err(io(dest))?;
+    copy_store(&source.database(), &DataDir::new(dest).database(), true)?;
+    copy_key(&source.server_key(), &DataDir::new(dest).server_key())?;
+    summarize(&DataDir::new(dest).database())
+}
+
+/// Copies a backup (`from`, as [`backup`] wrote it) into the data directory `into`,
+/// which must not hold a store or a key yet. The backup is checked first (SQLite's
+/// integrity check): a damaged one is refused and nothing is written.
+pub fn restore(from: &Path, into: &Path) -> Result<Copied, StoreError> {
+    let source = DataDir::new(from);
+    let target = DataDir::new(into);
+    if !source.holds_data() {
+        return Err(missing(&source.database()));
+    }
+    if !source.server_key().exists() {
+        return Err(missing(&source.server_key()));
+    }
+    let checked = {
+        let path = source.database();
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| corrupt(&path, e.into()))?;
+        integrity(&conn, "integrity_check").map_err(|e| corrupt(&path, e))?
+    };
+    if let Some(first) = checked.first() {
+        return Err(StoreError::Corrupt {
+            path: source.database(),
+            detail: format!("{first} ({} problems)", checked.len()),
+        });
+    }
+    // The data files SQLite would keep beside a store, or a key: any of them means
+    // the directory is in use.
+    let taken = target
+        .database_files()
+        .into_iter()
+        .chain([target.server_key()])
+        .find(|p| p.exists());
+    if let Some(path) = taken {
+        return Err(refuse(
+            &path,
+            "exists: a restore never overwrites a server's data (restore into a new \
+             directory, or move this one aside)",
+        ));
+    }
+    private_files(into)?;
+    copy_store(&source.database(), &target.database(), false)?;
+    copy_key(&source.server_key(), &target.server_key())?;
+    summarize(&target.database())
+}
+
+fn missing(path: &Path) -> StoreError {
+    StoreError::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+    }
+}
+
+/// Copies the database `from` into `to` with SQLite's online backup API, in one step
+/// (one read transaction on `from`: a consistent copy even while a server writes).
+/// `create`: `to` is created here, 0600 (else it exists already, made private).
+fn copy_store(from: &Path, to: &Path, create: bool) -> Result<(), StoreError> {
+    if create {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(to)
+            .map_err(io(to))?;
+    }
+    let src = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| corrupt(from, e.into()))?;
+    src.busy_timeout(Duration::from_secs(5))?;
+    let mut dst = Connection::open(to)?;
+    let copy = Backup::new(&src, &mut dst)?;
+    // -1: every page in one step. Busy or locked (a checkpoint at that moment): the
+    // step is tried again, for up to ~10 s.
+    for _ in 0..1000 {
+        match copy.step(-1)? {
+            StepResult::Done => return Ok(()),
+            StepResult::More | StepResult::Busy | StepResult::Locked => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    Err(StoreError::Io {
+        path: from.to_owned(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the database stayed busy: no consistent copy could be taken",
+        ),
+    })
+}
+
+/// Copies the server's key file, created 0600 (never over an existing file).
+fn copy_key(from: &Path, to: &Path) -> Result<(), StoreError> {
+    let key = Zeroizing::new(std::fs::read(from).map_err(io(from))?);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(to)
+        .map_err(io(to))?;
+    file.write_all(&key).map_err(io(to))?;
+    file.sync_all().map_err(io(to))
+}
+
+/// Counts what the copy at `path` holds.
+fn summarize(path: &PathBuf) -> Result<Copied, StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let count = |table: &str| -> Result<u64, StoreError> {
+        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    };
+    Ok(Copied {
+        rooms: count("rooms")?,
+        messages: count("messages")?,
+        bytes: std::fs::metadata(path).map_err(io(path))?.len(),
+    })
+}
