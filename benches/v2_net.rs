@@ -118,7 +118,32 @@ async fn raw_member(
 /// One-way latency between two clients; `self_updates: false` turns off the leaf-key
 /// renewal every 100 messages (each is a commit on the sender's critical path), to show
 /// its share of the tail.
-fn latency(address: &str, dir: &Path, self_updates: bool) {
+/// The sample `name` of the server's `/metrics` page at `admin` (0 when absent).
+fn scrape(admin: SocketAddr, name: &str) -> f64 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(admin).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut page = String::new();
+    stream.read_to_string(&mut page).unwrap();
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+/// The server's store commits between two scrapes: (transactions, seconds, messages).
+fn commits(admin: SocketAddr) -> (f64, f64, f64) {
+    (
+        scrape(admin, "smc_commit_seconds_count"),
+        scrape(admin, "smc_commit_seconds_sum"),
+        scrape(admin, "smc_commit_batch_messages_sum"),
+    )
+}
+
+fn latency(address: &str, admin: Option<SocketAddr>, dir: &Path, self_updates: bool) {
     // Users of their own per run (several runs share a server).
     let tag = if self_updates { "lat" } else { "lat_nsu" };
     let (a, b) = (format!("{tag}_alice"), format!("{tag}_bob"));
@@ -137,6 +162,7 @@ fn latency(address: &str, dir: &Path, self_updates: bool) {
     alice.create_room(tag).unwrap();
     alice.invite(tag, &b).unwrap();
     let n = latency_count();
+    let before = admin.map(commits);
     let base = Instant::now();
     let (tx, rx) = mpsc::channel();
     let receiver = std::thread::spawn(move || {
@@ -161,8 +187,17 @@ fn latency(address: &str, dir: &Path, self_updates: bool) {
         rx.recv().unwrap();
     }
     let mut lat = receiver.join().unwrap();
+    let after = admin.map(commits);
     lat.sort();
     send_times.sort();
+    if let (Some(b), Some(a)) = (before, after) {
+        let (count, secs, messages) = (a.0 - b.0, a.1 - b.1, a.2 - b.2);
+        println!(
+            "  the server's store commits meanwhile (its /metrics): {count:.0} transactions, mean {:.1} us each (fsync included), {:.2} messages each",
+            secs / count * 1e6,
+            messages / count
+        );
+    }
     println!(
         "  Client::send alone (encrypt + save + durable store + acknowledgement): p50 {:.1} us",
         pct(&send_times, 0.50).as_secs_f64() * 1e6
@@ -615,18 +650,26 @@ fn main() {
     let dir = tempdir("v2");
     let mut config = ServerConfig::new(dir.join("server"), "127.0.0.1:0");
     config.limits = bench_limits();
+    config.admin_listen = Some("127.0.0.1:0".into());
     let server = Server::start(config).unwrap();
     let address = server.address();
+    let admin = server.admin_address();
     if run("latency") {
-        latency(&address.to_string(), &dir, true);
+        latency(&address.to_string(), admin, &dir, true);
         print!("  without the self-update every 100 messages: ");
-        latency(&address.to_string(), &dir, false);
+        latency(&address.to_string(), admin, &dir, false);
         let mut normal = ServerConfig::new(dir.join("server_normal"), "127.0.0.1:0");
         normal.limits = bench_limits();
         normal.durability = smc::server::store::Durability::Normal;
+        normal.admin_listen = Some("127.0.0.1:0".into());
         let normal = Server::start(normal).unwrap();
         print!("  with durability = normal (no fsync per commit): ");
-        latency(&normal.address().to_string(), &dir.join("normal"), true);
+        latency(
+            &normal.address().to_string(),
+            normal.admin_address(),
+            &dir.join("normal"),
+            true,
+        );
     }
     if run("fanout") {
         let smc_rate = fan_out_smc(address, &dir, "fan", member_count());
