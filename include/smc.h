@@ -1114,6 +1114,35 @@ enum smc_status smc_probe_server(const char *address, char **out_fingerprint);
 enum smc_status smc_client_set_registration_token(struct smc_client *client, const char *token);
 
 /*
+ Connects to the first of `count` addresses ("host:port" each) that answers, tried in
+ order: the addresses of one service (the nodes of a cluster, a standby), which all
+ present one server key. An address that cannot be reached is passed over; any other
+ failure stops at once. When one of the addresses has a pinned key, every address
+ must present that key (so reaching a new address never means trusting a new key);
+ with `fingerprint` (may be NULL) the key must also have that fingerprint. Call it
+ again to reconnect: the list is tried from its start.
+
+ Ownership: all borrowed. On `SMC_OK`, if `out_address` is not NULL, it receives the
+ address connected to, a string owned by the caller (free with `smc_string_free`).
+
+ Errors: `SMC_NULL_POINTER` (`client`, `addresses` or one of its `count` entries),
+ `SMC_INVALID_UTF8`, `SMC_INVALID_ARGUMENT` (`count` is 0 or above 64),
+ `SMC_SERVER_KEY_CHANGED` (a key other than the pinned or expected one; nothing is
+ pinned), `SMC_IO_ERROR` (no address answered: the last one's error),
+ `SMC_NAME_TAKEN`.
+
+ # Safety
+ `client` is NULL or live and not used by another thread meanwhile; `addresses` is
+ NULL or points to `count` pointers, each NULL or NUL-terminated; `fingerprint` is
+ NULL or NUL-terminated; `out_address` is NULL or writable.
+ */
+enum smc_status smc_client_connect_any(struct smc_client *client,
+                                       const char *const *addresses,
+                                       size_t count,
+                                       const char *fingerprint,
+                                       char **out_address);
+
+/*
  The version of this libsmc, "MAJOR.MINOR.PATCH". Static: never freed.
  */
 const char *smc_version(void);

@@ -2,7 +2,7 @@
 
 import datetime
 from types import TracebackType
-from typing import Literal, final
+from typing import Literal, Sequence, final
 
 
 __all__ = [
@@ -202,8 +202,13 @@ class Client:
     @property
     def connected(self) -> bool: ...
     def connect(
-        self, address: str, fingerprint: str | None = None, token: str | None = None
-    ) -> None: ...
+        self,
+        address: str | Sequence[str],
+        fingerprint: str | None = None,
+        token: str | None = None,
+    ) -> str:
+        """Connects to ``"host:port"``, or to the first of several addresses of one
+        service that answers (tried in order); returns the address connected to."""
     def trust_server(self, address: str, fingerprint: str) -> None: ...
     def pinned_server(self, address: str) -> str | None: ...
     def close(self) -> None: ...

@@ -27,7 +27,7 @@ import collections
 import functools
 import os
 from types import TracebackType
-from typing import Any, AsyncIterator, Callable, Deque, TypeVar
+from typing import Any, AsyncIterator, Callable, Deque, Sequence, TypeVar
 
 from . import _smc
 from ._smc import Event, Message
@@ -94,11 +94,19 @@ class Client:
         return await asyncio.to_thread(functools.partial(method, *args, **kwargs))
 
     async def connect(
-        self, address: str, fingerprint: str | None = None, token: str | None = None
-    ) -> None:
-        """Connects to "host:port" (see :meth:`smc.Client.connect`), opening the home first if needed."""
+        self,
+        address: str | Sequence[str],
+        fingerprint: str | None = None,
+        token: str | None = None,
+    ) -> str:
+        """Connects to "host:port", or to the first of several addresses of one service
+        that answers (see :meth:`smc.Client.connect`), opening the home first if
+        needed; returns the address connected to."""
         await self.open()
-        await self._call(self._sync().connect, address, fingerprint=fingerprint, token=token)
+        used: str = await self._call(
+            self._sync().connect, address, fingerprint=fingerprint, token=token
+        )
+        return used
 
     async def close(self) -> None:
         """Closes the client: its connection, state and home are released."""

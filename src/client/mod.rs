@@ -251,6 +251,105 @@ impl Client {
         self.connect_inner(address, Some(expected))
     }
 
+    /// Connects to the first of `addresses` that answers, tried in order: the
+    /// addresses of one service (the nodes of a cluster, a standby), which present one
+    /// server key. An address that cannot be reached (or drops the connection) is passed
+    /// over for the next; anything else stops the attempt with its error, above all a
+    /// key that is not the expected one. Trust holds across the list: when one of the
+    /// addresses has a pinned key, every address must present that key (an unpinned
+    /// one is pinned to it when it does), so reaching a new address never means
+    /// trusting a new key. Returns the address connected to. Call it again to
+    /// reconnect: the list is tried from its start.
+    pub fn connect_any<S: AsRef<str>>(&mut self, addresses: &[S]) -> Result<String, ClientError> {
+        self.connect_list(addresses, None)
+    }
+
+    /// Like [`Client::connect_any`], with the server's fingerprint given by its operator
+    /// (see [`Client::connect_expecting`]).
+    pub fn connect_any_expecting<S: AsRef<str>>(
+        &mut self,
+        addresses: &[S],
+        expected: &str,
+    ) -> Result<String, ClientError> {
+        self.connect_list(addresses, Some(expected))
+    }
+
+    fn connect_list<S: AsRef<str>>(
+        &mut self,
+        addresses: &[S],
+        expected: Option<&str>,
+    ) -> Result<String, ClientError> {
+        let pinned = self.pinned_key_of(addresses)?;
+        if let (Some(given), Some((address, pinned))) = (expected, &pinned) {
+            if !same_fingerprint(given, pinned) {
+                return Err(ClientError::ServerNotTrusted {
+                    address: address.clone(),
+                    expected: given.to_owned(),
+                    presented: pinned.clone(),
+                });
+            }
+        }
+        let sibling = pinned.map(|(_, fp)| fp);
+        let mut last = None;
+        for address in addresses {
+            let address = address.as_ref();
+            // An address with a pin of its own is checked against it as by `connect`
+            // (`ServerKeyChanged`); one without must present its siblings' key.
+            let own_pin = self.known.pinned(address)?.is_some();
+            let expect = match expected {
+                Some(given) => Some(given),
+                None if own_pin => None,
+                None => sibling.as_deref(),
+            };
+            match self.connect_inner(address, expect) {
+                Ok(()) => return Ok(address.to_owned()),
+                Err(e) if e.kind().is_disconnect() => {
+                    tracing::info!(address, error = %e, "server address not answering: trying the next");
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ClientError::Connect {
+            address: String::new(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address given"),
+        }))
+    }
+
+    /// The fingerprint pinned for one of `addresses` (and that address), if any; two
+    /// addresses of the list pinned to different keys are not one service:
+    /// [`ClientError::ServerNotTrusted`].
+    fn pinned_key_of<S: AsRef<str>>(
+        &self,
+        addresses: &[S],
+    ) -> Result<Option<(String, String)>, ClientError> {
+        let mut found: Option<(String, String)> = None;
+        for address in addresses {
+            let address = address.as_ref();
+            let Some(key) = self.known.pinned(address)? else {
+                continue;
+            };
+            let fp = crate::identity::fingerprint(&key);
+            match &found {
+                Some((first, pinned)) if !same_fingerprint(pinned, &fp) => {
+                    tracing::warn!(
+                        first,
+                        address,
+                        "the addresses given are pinned to different server keys"
+                    );
+                    return Err(ClientError::ServerNotTrusted {
+                        address: address.to_owned(),
+                        expected: pinned.clone(),
+                        presented: fp,
+                    });
+                }
+                Some(_) => {}
+                None => found = Some((address.to_owned(), fp)),
+            }
+        }
+        Ok(found)
+    }
+
     fn connect_inner(&mut self, address: &str, expected: Option<&str>) -> Result<(), ClientError> {
         self.close();
         let conn = runtime()?.block_on(Connection::open(

@@ -1,7 +1,8 @@
 /*
  * Trusting a server from C: the fingerprint learnt by probing (no identity sent), a
  * connection that insists on the operator's fingerprint (refused on mismatch, nothing
- * pinned), an explicit trust_server, and NULL arguments.
+ * pinned), an explicit trust_server, a list of addresses of which the first does not
+ * answer (smc_client_connect_any), and NULL and out-of-domain arguments.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -62,6 +63,36 @@ int main(int argc, char **argv) {
     EXPECT(smc_client_trust_server(bob, address, real), SMC_OK);
     EXPECT(smc_client_trust_server(NULL, address, real), SMC_NULL_POINTER);
     EXPECT(smc_client_connect(bob, address), SMC_OK);
+
+    /* A list: the first address does not answer (port 1 on loopback), the second is the
+     * server, pinned already. The address used comes back. */
+    smc_client *carol = NULL;
+    char c_home[4096];
+    snprintf(c_home, sizeof c_home, "%s/carol", argv[1]);
+    EXPECT(smc_client_open(c_home, "carol", &carol), SMC_OK);
+    const char *list[] = {"127.0.0.1:1", address};
+    char *used = NULL;
+    EXPECT(smc_client_connect_any(carol, list, 2, real, &used), SMC_OK);
+    if (used == NULL || strcmp(used, address) != 0) {
+        fprintf(stderr, "connected to %s, not %s\n", used ? used : "(null)", address);
+        failures++;
+    }
+    smc_string_free(used);
+    EXPECT(smc_client_connect_any(carol, list, 2, NULL, NULL), SMC_OK);
+    /* Only dead addresses: an I/O error. A wrong fingerprint: refused. */
+    const char *dead[] = {"127.0.0.1:1"};
+    EXPECT(smc_client_connect_any(carol, dead, 1, NULL, NULL), SMC_IO_ERROR);
+    EXPECT(smc_client_connect_any(carol, list, 2, "AAAA AAAA", NULL), SMC_SERVER_KEY_CHANGED);
+    /* Bad arguments. */
+    const char *holes[] = {address, NULL};
+    EXPECT(smc_client_connect_any(carol, holes, 2, NULL, NULL), SMC_NULL_POINTER);
+    EXPECT(smc_client_connect_any(carol, NULL, 2, NULL, NULL), SMC_NULL_POINTER);
+    EXPECT(smc_client_connect_any(carol, list, 0, NULL, NULL), SMC_INVALID_ARGUMENT);
+    EXPECT(smc_client_connect_any(carol, list, 65, NULL, NULL), SMC_INVALID_ARGUMENT);
+    EXPECT(smc_client_connect_any(NULL, list, 2, NULL, NULL), SMC_NULL_POINTER);
+    const char *bad_utf8[] = {"\xff\xfe:1"};
+    EXPECT(smc_client_connect_any(carol, bad_utf8, 1, NULL, NULL), SMC_INVALID_UTF8);
+    smc_client_free(carol);
 
     smc_client_free(alice);
     smc_client_free(bob);

@@ -211,3 +211,50 @@ fn an_unknown_server_is_not_trusted_without_its_fingerprint() {
         .contains(&address));
     server.stop();
 }
+
+#[test]
+fn line_mode_fails_over_to_the_next_address_of_the_list() {
+    // `--server PRIMARY,STANDBY`: the standby (a backup of the primary, same key)
+    // takes over when the primary goes away, without asking the user anything.
+    let dir = tempdir("chat_failover");
+    let primary = support::server(&dir.join("primary"));
+    let first = primary.address().to_string();
+    let fp = primary.fingerprint();
+    // The standby's address, reserved now (a port of its own), started later.
+    let second = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let list = format!("{first},{second}");
+    let mut bob = Chat::start(&dir, "bob", &list, &fp);
+    bob.wait(true, &format!("connected to {first}"));
+    let mut alice = Chat::start(&dir, "alice", &list, &fp);
+    alice.wait(true, &format!("connected to {first}"));
+    alice.type_line("/create ha");
+    alice.wait(true, "created #ha");
+    alice.type_line("/invite bob");
+    bob.wait(true, "alice added you to #ha");
+    alice.type_line("on the primary");
+    bob.wait(false, "<alice> on the primary");
+
+    smc::server::store::backup(&dir.join("primary"), &dir.join("standby")).unwrap();
+    primary.stop();
+    bob.wait(true, "disconnected");
+    let standby = support::server_at(&dir.join("standby"), &second);
+    assert_eq!(standby.fingerprint(), fp);
+    alice.type_line("on the standby");
+    bob.wait(false, "<alice> on the standby");
+    let (code, _) = alice.finish();
+    assert_eq!(code, 0);
+    let (code, out) = bob.finish();
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.iter()
+            .filter(|l| l.contains("<alice> on the primary"))
+            .count(),
+        1,
+        "{out:#?}"
+    );
+    standby.stop();
+}

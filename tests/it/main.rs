@@ -31,7 +31,8 @@ mod adversary;
 mod faults;
 mod fuzz_replay;
 
-// Operations: metrics, health, backup and restore.
+// Operations: metrics, health, backup and restore, failover between addresses.
+mod failover;
 mod operations;
 
 // The `smc` program and its console.

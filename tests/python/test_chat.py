@@ -365,3 +365,34 @@ def test_a_server_with_an_admin_listener_serves_metrics_and_health(tmp_path: Pat
         alice.close()
     with smc.Server(tmp_path / "server2") as plain:
         assert plain.admin_address is None
+
+
+def test_connect_takes_a_list_of_addresses_of_one_service(tmp_path: Path) -> None:
+    import socket
+
+    def dead_address() -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            host, port = s.getsockname()
+        return f"{host}:{port}"
+
+    with smc.Server(tmp_path / "genuine") as genuine, smc.Server(tmp_path / "other") as other:
+        alice = smc.Client(tmp_path / "a", "alice")
+        dead = dead_address()
+        # The first address does not answer: the next one is used, and returned.
+        assert alice.connect([dead, genuine.address]) == genuine.address
+        assert alice.pinned_server(genuine.address) == genuine.fingerprint
+        assert alice.pinned_server(dead) is None
+        assert alice.connect(genuine.address) == genuine.address
+        alice.close()
+        # Another key at another address of the list: refused, not pinned.
+        with pytest.raises(smc.ServerNotTrusted):
+            alice.connect([other.address, genuine.address])
+        assert alice.pinned_server(other.address) is None
+        with pytest.raises(smc.SmcIOError):
+            alice.connect([dead_address(), dead_address()])
+        with pytest.raises(ValueError):
+            alice.connect([])
+        with pytest.raises(TypeError):
+            alice.connect([1, 2])  # type: ignore[list-item]
+        alice.close()

@@ -3,7 +3,9 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{guard, handle_mut, into_c_string, into_handle, out_arg, str_arg, write_out};
+use super::boundary::{
+    guard, handle_mut, into_c_string, into_handle, out_arg, str_arg, write_out, Failure,
+};
 use super::client::{with_name, SmcClient};
 use super::status::SmcStatus;
 use smc::client::{Background, Client};
@@ -250,5 +252,78 @@ pub unsafe extern "C" fn smc_client_set_registration_token(
             c.set_registration_token(token);
             Ok(())
         })
+    })
+}
+
+/// The most addresses `smc_client_connect_any` takes.
+const MAX_ADDRESSES: usize = 64;
+
+/// Connects to the first of `count` addresses ("host:port" each) that answers, tried in
+/// order: the addresses of one service (the nodes of a cluster, a standby), which all
+/// present one server key. An address that cannot be reached is passed over; any other
+/// failure stops at once. When one of the addresses has a pinned key, every address
+/// must present that key (so reaching a new address never means trusting a new key);
+/// with `fingerprint` (may be NULL) the key must also have that fingerprint. Call it
+/// again to reconnect: the list is tried from its start.
+///
+/// Ownership: all borrowed. On `SMC_OK`, if `out_address` is not NULL, it receives the
+/// address connected to, a string owned by the caller (free with `smc_string_free`).
+///
+/// Errors: `SMC_NULL_POINTER` (`client`, `addresses` or one of its `count` entries),
+/// `SMC_INVALID_UTF8`, `SMC_INVALID_ARGUMENT` (`count` is 0 or above 64),
+/// `SMC_SERVER_KEY_CHANGED` (a key other than the pinned or expected one; nothing is
+/// pinned), `SMC_IO_ERROR` (no address answered: the last one's error),
+/// `SMC_NAME_TAKEN`.
+///
+/// # Safety
+/// `client` is NULL or live and not used by another thread meanwhile; `addresses` is
+/// NULL or points to `count` pointers, each NULL or NUL-terminated; `fingerprint` is
+/// NULL or NUL-terminated; `out_address` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_connect_any(
+    client: *mut SmcClient,
+    addresses: *const *const c_char,
+    count: usize,
+    fingerprint: *const c_char,
+    out_address: *mut *mut c_char,
+) -> SmcStatus {
+    guard(|| {
+        let client = handle_mut(client, "client")?;
+        if addresses.is_null() {
+            return Err(Failure::new(
+                SmcStatus::SMC_NULL_POINTER,
+                "addresses is NULL",
+            ));
+        }
+        if count == 0 || count > MAX_ADDRESSES {
+            return Err(Failure::new(
+                SmcStatus::SMC_INVALID_ARGUMENT,
+                format!("count must be 1 to {MAX_ADDRESSES}, not {count}"),
+            ));
+        }
+        // SAFETY: `addresses` points to `count` pointers, per this function's contract.
+        let entries = unsafe { std::slice::from_raw_parts(addresses, count) };
+        let list = entries
+            .iter()
+            .enumerate()
+            // SAFETY: each entry is NULL or NUL-terminated, per this function's contract.
+            .map(|(i, &p)| unsafe { str_arg(p, &format!("addresses[{i}]")) })
+            .collect::<Result<Vec<&str>, Failure>>()?;
+        let expected = if fingerprint.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL and NUL-terminated, per this function's contract.
+            Some(unsafe { str_arg(fingerprint, "fingerprint") }?)
+        };
+        let used = client.run(|c| {
+            Ok(match expected {
+                Some(fp) => c.connect_any_expecting(&list, fp)?,
+                None => c.connect_any(&list)?,
+            })
+        })?;
+        if !out_address.is_null() {
+            write_out(out_address, into_c_string(used)?);
+        }
+        Ok(())
     })
 }

@@ -48,6 +48,17 @@ pub(super) fn server_address(flag: Option<String>, file: &ChatSection) -> String
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned())
 }
 
+/// The addresses of a `--server` value: one `host:port`, or several of one service
+/// separated by commas (tried in order by [`smc::Client::connect_any`]).
+pub(super) fn server_addresses(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Arguments of `smc keygen`.
 #[derive(Debug, Args)]
 pub(super) struct KeygenArgs {

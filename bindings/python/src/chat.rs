@@ -143,6 +143,14 @@ fn slice(deadline: Option<Instant>) -> Duration {
     }
 }
 
+/// `connect`'s address: one "host:port", or a list of them (a `str` is one address,
+/// never a sequence of characters).
+#[derive(FromPyObject)]
+enum Addresses {
+    One(String),
+    Many(Vec<String>),
+}
+
 /// How a client's home is opened (again, after `close`).
 struct Opener {
     home: PathBuf,
@@ -243,20 +251,32 @@ impl PyClient {
         background.with(|c| Ok(c.is_connected())).unwrap_or(false)
     }
 
-    /// Connects to "host:port". With `fingerprint` (given by the server's operator)
-    /// the server's key must have it (ServerNotTrusted otherwise, nothing pinned);
-    /// without, the key met first is pinned (trust on first use). A key different
-    /// from the pinned one raises ServerKeyChanged.
+    /// Connects to "host:port", or to the first of a list of addresses of one service
+    /// that answers (tried in order; call again to reconnect). With `fingerprint`
+    /// (given by the server's operator) the server's key must have it
+    /// (ServerNotTrusted otherwise, nothing pinned); without, the key met first is
+    /// pinned (trust on first use), and in a list every address must present the key
+    /// pinned for any of them. A key different from the pinned one raises
+    /// ServerKeyChanged. Returns the address connected to.
     /// `token`: a one-time registration token from the server's operator, needed once
     /// to register the name on a server that registers by invitation.
     #[pyo3(signature = (address, fingerprint=None, token=None))]
     fn connect(
         &self,
         py: Python<'_>,
-        address: String,
+        address: Addresses,
         fingerprint: Option<String>,
         token: Option<String>,
-    ) -> PyResult<()> {
+    ) -> PyResult<String> {
+        let list = match address {
+            Addresses::One(a) => vec![a],
+            Addresses::Many(list) if list.is_empty() => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "address: an empty list (give at least one \"host:port\")",
+                ))
+            }
+            Addresses::Many(list) => list,
+        };
         // A closed client opens its home again.
         let (client, opener) = (Arc::clone(&self.client), Arc::clone(&self.opener));
         py.detach(move || {
@@ -276,8 +296,8 @@ impl PyClient {
                     c.set_registration_token(token);
                 }
                 match fingerprint {
-                    Some(f) => c.connect_expecting(&address, &f),
-                    None => c.connect(&address),
+                    Some(f) => c.connect_any_expecting(&list, &f),
+                    None => c.connect_any(&list),
                 }
             })
         })

@@ -6,6 +6,13 @@
 //! identity that clients pin. Both are created 0600 in a directory created 0700.
 //! `smc server --data-dir BACKUP` would serve it as it is; a restore copies it into a
 //! data directory that holds no store yet, and never overwrites one.
+//!
+//! The copy is *fenced*: its rooms' sequence counters and its message and direct-queue
+//! ids jump ahead by [`FENCE`]. Clients keep a cursor per room (the last seq they
+//! read) and per direct queue; the live server may have gone past the backup before it
+//! was lost, so without the jump a restored server would number new messages with
+//! seqs its clients already hold and they would skip them as read. After the jump,
+//! what is sent to a restored server is above every cursor a client can have.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
@@ -20,6 +27,10 @@ use zeroize::Zeroizing;
 use super::sqlite::{corrupt, integrity, private_files};
 use crate::error::StoreError;
 use crate::server::DataDir;
+
+/// How far a backup's counters jump ahead (room seqs, message and direct ids): more
+/// messages than a room can receive between a backup and the loss of its server.
+pub const FENCE: i64 = 1 << 32;
 
 /// What a backup or a restore copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +74,32 @@ pub fn backup(from: &Path, dest: &Path) -> Result<Copied, StoreError> {
         .create(dest)
         .map_err(io(dest))?;
     copy_store(&source.database(), &DataDir::new(dest).database(), true)?;
+    fence(&DataDir::new(dest).database())?;
     copy_key(&source.server_key(), &DataDir::new(dest).server_key())?;
     summarize(&DataDir::new(dest).database())
+}
+
+/// Moves the copy's counters [`FENCE`] ahead (see the module's documentation), in one
+/// transaction.
+fn fence(path: &Path) -> Result<(), StoreError> {
+    let mut conn = Connection::open(path)?;
+    let tx = conn.transaction()?;
+    tx.execute("UPDATE rooms SET last_seq = last_seq + ?1", [FENCE])?;
+    for table in ["messages", "directs"] {
+        // AUTOINCREMENT's counter: absent until the table's first row.
+        let moved = tx.execute(
+            "UPDATE sqlite_sequence SET seq = seq + ?2 WHERE name = ?1",
+            rusqlite::params![table, FENCE],
+        )?;
+        if moved == 0 {
+            tx.execute(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)",
+                rusqlite::params![table, FENCE],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Copies a backup (`from`, as [`backup`] wrote it) into the data directory `into`,

@@ -8,7 +8,7 @@ mod backup;
 mod schema;
 mod sqlite;
 
-pub use backup::{backup, restore, Copied};
+pub use backup::{backup, restore, Copied, FENCE};
 pub use sqlite::{check, SqliteStore};
 
 use crate::error::StoreError;

@@ -44,9 +44,9 @@ pub(crate) fn run(
     room: Option<String>,
 ) -> Result<(), CliError> {
     // Scripts want to know at once when the server cannot be reached.
-    client.connect(&address)?;
+    let used = client.connect_any(&crate::keys::server_addresses(&address))?;
     note(format_args!(
-        "connected to {address} as {} (server key {})",
+        "connected to {used} as {} (server key {})",
         client.user(),
         client.server_fingerprint().unwrap_or_default()
     ));

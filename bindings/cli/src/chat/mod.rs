@@ -22,7 +22,9 @@ use super::{logging, CliError};
 /// Options of `smc chat`.
 #[derive(Debug, Args)]
 pub(super) struct ChatArgs {
-    /// The server ("host:port") [default: 127.0.0.1:50200].
+    /// The server ("host:port"), or several addresses of one service separated by
+    /// commas ("a:50200,b:50200"), tried in order at each (re)connection
+    /// [default: 127.0.0.1:50200].
     #[arg(long, env = "SMC_SERVER")]
     pub server: Option<String>,
     /// Who the user is.
@@ -73,7 +75,12 @@ pub(super) fn run(args: ChatArgs, file: &ChatSection) -> Result<(), CliError> {
     }
     client.set_auto_join(args.auto_join || file.auto_join.unwrap_or(false));
     client.set_registration_token(args.token.clone());
-    trust::ensure_trusted(&client, &address, trust.as_deref(), full_screen)?;
+    trust::ensure_trusted(
+        &client,
+        &keys::server_addresses(&address),
+        trust.as_deref(),
+        full_screen,
+    )?;
     if full_screen {
         logging::to_file("warn", &smc::client::Home::new(&home).chat_log());
         tui::run(client, address, args.room)

@@ -10,32 +10,58 @@ use smc::Client;
 
 use super::super::CliError;
 
-/// Makes sure the key of the server at `address` is pinned: already (then it is
-/// checked at every connection), from `expected`, or by asking the user when
-/// `interactive`.
+/// Makes sure the key of the server at `addresses` (one service: every address
+/// presents the same key, see [`Client::connect_any`]) is pinned: already for one of
+/// them (then it is checked at every connection, for every address), from `expected`,
+/// or by asking the user when `interactive`. Addresses that do not answer are passed
+/// over.
 pub(crate) fn ensure_trusted(
     client: &Client,
-    address: &str,
+    addresses: &[String],
     expected: Option<&str>,
     interactive: bool,
 ) -> Result<(), CliError> {
-    if let Some(pinned) = client.pinned_server(address)? {
-        return match expected {
-            Some(fp) if !same_fingerprint(fp, &pinned) => Err(ClientError::ServerNotTrusted {
-                address: address.to_owned(),
-                expected: fp.to_owned(),
-                presented: pinned,
-            }
-            .into()),
-            _ => Ok(()),
-        };
+    for address in addresses {
+        if let Some(pinned) = client.pinned_server(address)? {
+            return match expected {
+                Some(fp) if !same_fingerprint(fp, &pinned) => Err(ClientError::ServerNotTrusted {
+                    address: address.to_owned(),
+                    expected: fp.to_owned(),
+                    presented: pinned,
+                }
+                .into()),
+                _ => Ok(()),
+            };
+        }
     }
+    let mut unreachable = None;
     if let Some(fp) = expected {
-        client.trust_server(address, fp)?;
-        eprintln!("smc: trusted the server at {address} (key fingerprint {fp})");
-        return Ok(());
+        for address in addresses {
+            match client.trust_server(address, fp) {
+                Ok(()) => {
+                    eprintln!("smc: trusted the server at {address} (key fingerprint {fp})");
+                    return Ok(());
+                }
+                Err(e) if e.kind().is_disconnect() => unreachable = Some(e),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        return Err(no_answer(unreachable));
     }
-    let probe = client.probe_server(address)?;
+    let mut probed = None;
+    for address in addresses {
+        match client.probe_server(address) {
+            Ok(probe) => {
+                probed = Some((address, probe));
+                break;
+            }
+            Err(e) if e.kind().is_disconnect() => unreachable = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let Some((address, probe)) = probed else {
+        return Err(no_answer(unreachable));
+    };
     if let ServerTrust::Changed { pinned } = probe.trust {
         return Err(ClientError::ServerKeyChanged {
             address: address.to_owned(),
@@ -74,5 +100,13 @@ pub(crate) fn ensure_trusted(
         Err(CliError::Declined(format!(
             "the server at {address} was not trusted; nothing was sent to it"
         )))
+    }
+}
+
+/// No address answered: the last one's error.
+fn no_answer(last: Option<ClientError>) -> CliError {
+    match last {
+        Some(e) => e.into(),
+        None => CliError::Usage("no server address given".into()),
     }
 }

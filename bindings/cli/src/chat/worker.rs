@@ -283,8 +283,11 @@ impl Run {
     /// One attempt; false when the worker must stop.
     fn connect(&mut self) -> bool {
         self.tell(Update::Link(Link::Connecting(self.backoff.attempts() + 1)));
-        match self.client.connect(&self.address) {
-            Ok(()) => {
+        match self
+            .client
+            .connect_any(&crate::keys::server_addresses(&self.address))
+        {
+            Ok(_) => {
                 self.connected = true;
                 self.backoff.reset();
                 if let Some(fingerprint) = self.client.server_fingerprint() {
