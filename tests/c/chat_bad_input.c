@@ -105,6 +105,42 @@ int main(int argc, char **argv) {
     }
     EXPECT(smc_client_recv(carol, 100, NULL), SMC_NULL_POINTER);
 
+    /* Batches: three messages taken as 2 + 1, in order; then an empty list. */
+    const char *batch_texts[] = {"b1", "b2", "b3"};
+    for (int i = 0; i < 3; i++) EXPECT(smc_client_send(alice, "r", batch_texts[i], NULL), SMC_OK);
+    size_t got = 0;
+    for (int round = 0; round < 20 && got < 3; round++) {
+        smc_message_list *batch = NULL;
+        EXPECT(smc_client_recv_many(carol, 2, 10000, &batch), SMC_OK);
+        size_t n = smc_message_list_len(batch);
+        if (n > 2) {
+            fprintf(stderr, "recv_many gave %zu messages, max 2\n", n);
+            failures++;
+        }
+        for (size_t i = 0; i < n && got < 3; i++, got++) {
+            const char *text = smc_message_text(smc_message_list_get(batch, i));
+            if (strcmp(text, batch_texts[got]) != 0) {
+                fprintf(stderr, "batch message %zu is %s, not %s\n", got, text, batch_texts[got]);
+                failures++;
+            }
+        }
+        smc_message_list_free(batch);
+    }
+    if (got != 3) {
+        fprintf(stderr, "recv_many gave %zu of 3 messages\n", got);
+        failures++;
+    }
+    smc_message_list *empty = NULL;
+    EXPECT(smc_client_recv_many(carol, 16, 100, &empty), SMC_OK);
+    if (empty == NULL || smc_message_list_len(empty) != 0) {
+        fprintf(stderr, "recv_many with nothing to receive must give an empty list\n");
+        failures++;
+    }
+    smc_message_list_free(empty);
+    EXPECT(smc_client_recv_many(carol, 0, 100, &empty), SMC_INVALID_ARGUMENT);
+    EXPECT(smc_client_recv_many(carol, 16, 100, NULL), SMC_NULL_POINTER);
+    EXPECT(smc_client_recv_many(NULL, 16, 100, &empty), SMC_NULL_POINTER);
+
     /* Same name, another key. */
     EXPECT(smc_client_open(m_home, "alice", &mallory), SMC_OK);
     EXPECT(smc_client_connect(mallory, address), SMC_NAME_TAKEN);

@@ -15,7 +15,8 @@ pub struct SmcMessage {
     text: Vec<u8>,
 }
 
-/// Messages (opaque), from `smc_client_history`, released by `smc_message_list_free`.
+/// Messages (opaque), from `smc_client_history` and `smc_client_recv_many`, released by
+/// `smc_message_list_free`.
 pub struct SmcMessageList(pub(crate) Vec<SmcMessage>);
 
 pub(crate) fn nul_terminated(s: &str) -> Vec<u8> {
