@@ -25,20 +25,30 @@ pub(crate) struct Pending {
     pub done: oneshot::Sender<Result<Envelope, Refusal>>,
 }
 
-/// Runs until every sender of `rx` is gone (then all accepted work is committed).
-pub(crate) async fn run(
+/// Runs until every sender of `rx` is gone (then all accepted work is committed). A
+/// blocking loop, on a thread of its own for the server's life (`spawn_blocking`): the
+/// store is called from here directly, without a hand-off to the blocking pool per
+/// batch (two thread wake-ups fewer on every message's path).
+pub(crate) fn run(
     mut rx: mpsc::Receiver<Pending>,
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
         let pending = std::mem::take(&mut batch);
         let messages: Vec<NewMessage> = pending.iter().map(|p| p.message.clone()).collect();
-        let store = store.clone();
         let started = Instant::now();
-        let outcome = tokio::task::spawn_blocking(move || store.append(&messages)).await;
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.append(&messages)));
         metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -49,8 +59,8 @@ pub(crate) async fn run(
                 tracing::error!(error = %e, count = pending.len(), "cannot commit messages");
                 vec![Err(e.refusal()); pending.len()]
             }
-            Err(e) => {
-                tracing::error!(error = %e, "the store panicked while committing");
+            Err(_) => {
+                tracing::error!("the store panicked while committing");
                 vec![Err(Refusal::Internal); pending.len()]
             }
         };

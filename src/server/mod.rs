@@ -174,12 +174,10 @@ impl Server {
             .name("smc-server-main".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let committer = tokio::spawn(committer::run(
-                        commit_rx,
-                        store,
-                        hub,
-                        shared.metrics.clone(),
-                    ));
+                    let metrics = shared.metrics.clone();
+                    let committer = tokio::task::spawn_blocking(move || {
+                        committer::run(commit_rx, store, hub, metrics)
+                    });
                     if let Some((_, listener)) = admin {
                         tokio::spawn(admin::serve(listener, shared.clone(), shutdown_rx.clone()));
                     }

@@ -12,11 +12,12 @@ mod support;
 mod legacy_cipher;
 mod legacy_net;
 
-// The server and client of the secure protocol, on loopback.
+// The server and client of the secure protocol, on loopback; the store's guarantees.
 mod messaging;
 mod server_bad_input;
 mod server_mls_support;
 mod server_process;
+mod store_contract;
 
 // End-to-end encryption (MLS) and the client's state.
 mod client_state;

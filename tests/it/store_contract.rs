@@ -1,0 +1,387 @@
+//! The guarantees every server store must give (the server relies on them), tried on a
+//! real store with concurrent callers: per-room sequence numbers strictly increasing
+//! without gaps and one order for everyone, a group-state change taken only for the
+//! current epoch and once, a one-use key package handed out exactly once, a name bound
+//! to one key, direct queues that delete exactly what is acknowledged, history pages,
+//! and acknowledged meaning committed (the store is opened again and still has it).
+//!
+//! Each check is written against `dyn Store` and runs on every backend of
+//! [`backends`]: today the embedded SQLite store; a second backend joins by adding
+//! its opener there.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+
+use smc::proto::Refusal;
+use smc::server::store::{
+    DirectQuota, Durability, KeyPackageRow, NewMessage, Registration, RegistrationPolicy,
+    SqliteStore, Store,
+};
+
+use crate::support::tempdir;
+
+/// Opens (or opens again) the store kept in a directory.
+type Open = fn(&Path) -> Arc<dyn Store>;
+
+fn sqlite(dir: &Path) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(dir, Durability::Full).unwrap())
+}
+
+/// Every backend, by name.
+fn backends() -> Vec<(&'static str, Open)> {
+    vec![("sqlite", sqlite as Open)]
+}
+
+const NOW: i64 = 1_800_000_000_000;
+const THREADS: usize = 8;
+
+fn message(room: &str, sender: &str, payload: Vec<u8>, commit_epoch: Option<u64>) -> NewMessage {
+    NewMessage {
+        room: room.into(),
+        sender: sender.into(),
+        payload,
+        commit_epoch,
+        mls_epoch: None,
+        timestamp_ms: NOW,
+    }
+}
+
+/// A store with users u0..u7 and an opaque room `r` of u0 that they all joined.
+fn room_of_eight(open: Open, dir: &Path) -> Arc<dyn Store> {
+    let store = open(dir);
+    for i in 0..THREADS {
+        let user = format!("u{i}");
+        let r = store
+            .register(&user, &[i as u8; 32], RegistrationPolicy::Open, None)
+            .unwrap();
+        assert_eq!(r, Registration::Registered);
+    }
+    store.create_room("r", "u0", NOW, 10, None).unwrap();
+    for i in 1..THREADS {
+        let user = format!("u{i}");
+        store.invite("r", &user, "u0", NOW, 10).unwrap();
+        store.accept("r", &user).unwrap().unwrap();
+    }
+    store
+}
+
+/// Runs `f(i)` on THREADS threads started together; their results in thread order.
+fn together<T: Send + 'static>(f: impl Fn(usize) -> T + Send + Sync + 'static) -> Vec<T> {
+    let f = Arc::new(f);
+    let start = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|i| {
+            let (f, start) = (f.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                f(i)
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+#[test]
+fn sequence_numbers_increase_without_gaps_in_one_order_under_concurrent_appends() {
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_seq_{name}"));
+        let store = room_of_eight(open, &dir);
+        let per_thread = 60;
+        let appended = {
+            let store = store.clone();
+            together(move |i| {
+                let mut mine = Vec::new();
+                let mut n = 0;
+                while n < per_thread {
+                    // Batches of 1 to 4, as the committer groups them.
+                    let size = (1 + (n + i) % 4).min(per_thread - n);
+                    let batch: Vec<NewMessage> = (n..n + size)
+                        .map(|k| {
+                            message(
+                                "r",
+                                &format!("u{i}"),
+                                format!("u{i} {k}").into_bytes(),
+                                None,
+                            )
+                        })
+                        .collect();
+                    for result in store.append(&batch).unwrap() {
+                        let a = result.unwrap();
+                        assert!(!a.duplicate);
+                        mine.push((a.envelope.seq, a.envelope.payload));
+                    }
+                    n += size;
+                }
+                mine
+            })
+        };
+        for mine in &appended {
+            // What one sender got back is in increasing order (its own sends, in order).
+            assert!(mine.windows(2).all(|w| w[0].0 < w[1].0), "{name}");
+        }
+        let total = THREADS * per_thread;
+        let seqs: BTreeSet<u64> = appended.iter().flatten().map(|(s, _)| *s).collect();
+        assert_eq!(
+            seqs,
+            (1..=total as u64).collect(),
+            "{name}: gaps or repeats"
+        );
+        // Everyone reads the same order, and it is the order the appends were given;
+        // the same after opening the store again (acknowledged = committed).
+        drop(store);
+        let store = open(&dir);
+        let stored = store.messages_after("r", 0, 10_000).unwrap();
+        assert_eq!(stored.len(), total, "{name}");
+        for e in &stored {
+            let given = appended
+                .iter()
+                .flatten()
+                .find(|(s, _)| *s == e.seq)
+                .unwrap();
+            assert_eq!(e.payload, given.1, "{name}: seq {}", e.seq);
+        }
+        assert!(stored.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+        // A paged read gives the same sequence.
+        let half = store.messages_after("r", 100, 50).unwrap();
+        assert_eq!(
+            half.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (101..=150).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn a_group_change_is_taken_once_for_the_current_epoch_only() {
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_epoch_{name}"));
+        let store = room_of_eight(open, &dir);
+        // Everyone tries to change epoch 0 at once: exactly one does.
+        let results = {
+            let store = store.clone();
+            together(move |i| {
+                let m = message(
+                    "r",
+                    &format!("u{i}"),
+                    format!("commit by u{i}").into_bytes(),
+                    Some(0),
+                );
+                store.append(&[m]).unwrap().remove(0)
+            })
+        };
+        let taken = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(taken, 1, "{name}: {results:?}");
+        for r in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert_eq!(*r, Refusal::Stale { current: 1 }, "{name}");
+        }
+        // An old epoch is stale, a future one refused, the current one taken.
+        let again = |epoch: u64, payload: &str| {
+            store
+                .append(&[message("r", "u1", payload.as_bytes().to_vec(), Some(epoch))])
+                .unwrap()
+                .remove(0)
+        };
+        assert_eq!(again(0, "late").unwrap_err(), Refusal::Stale { current: 1 });
+        assert!(
+            matches!(again(5, "ahead"), Err(Refusal::BadRequest { .. })),
+            "{name}"
+        );
+        assert!(again(1, "next").is_ok(), "{name}");
+        assert_eq!(
+            again(1, "next again").unwrap_err(),
+            Refusal::Stale { current: 2 }
+        );
+    }
+}
+
+#[test]
+fn a_one_use_key_package_is_handed_out_exactly_once() {
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_kp_{name}"));
+        let store = open(&dir);
+        store
+            .register("bob", &[1; 32], RegistrationPolicy::Open, None)
+            .unwrap();
+        let packages: Vec<KeyPackageRow> = (0..20u8)
+            .map(|i| KeyPackageRow {
+                bytes: vec![i; 40],
+                not_after_ms: NOW + 1_000_000,
+            })
+            .collect();
+        let expired = KeyPackageRow {
+            bytes: vec![0xEE; 40],
+            not_after_ms: NOW - 1,
+        };
+        let last_resort = KeyPackageRow {
+            bytes: vec![0xAA; 40],
+            not_after_ms: NOW + 1_000_000,
+        };
+        let mut all = packages.clone();
+        all.push(expired);
+        store
+            .publish_key_packages("bob", &all, Some(&last_resort))
+            .unwrap();
+        assert_eq!(store.key_package_count("bob", NOW).unwrap(), 20, "{name}");
+        let taken = {
+            let store = store.clone();
+            together(move |_| {
+                (0..5)
+                    .map(|_| store.take_key_package("bob", true, NOW).unwrap().unwrap())
+                    .collect::<Vec<_>>()
+            })
+        };
+        let taken: Vec<Vec<u8>> = taken.into_iter().flatten().collect();
+        let one_use: Vec<&Vec<u8>> = taken.iter().filter(|b| b[0] != 0xAA).collect();
+        let distinct: BTreeSet<&Vec<u8>> = one_use.iter().copied().collect();
+        assert_eq!(
+            one_use.len(),
+            20,
+            "{name}: {} one-use handed out",
+            one_use.len()
+        );
+        assert_eq!(distinct.len(), 20, "{name}: a package handed out twice");
+        assert!(
+            taken.iter().all(|b| b[0] != 0xEE),
+            "{name}: an expired package"
+        );
+        assert_eq!(
+            taken.len() - one_use.len(),
+            20,
+            "{name}: the rest is the last resort"
+        );
+        assert_eq!(store.key_package_count("bob", NOW).unwrap(), 0);
+        // Without one-use allowed: the last resort, again and again.
+        assert_eq!(
+            store.take_key_package("bob", false, NOW).unwrap().unwrap(),
+            last_resort.bytes
+        );
+    }
+}
+
+#[test]
+fn a_name_is_bound_to_one_key_even_when_claimed_at_once() {
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_name_{name}"));
+        let store = open(&dir);
+        let outcomes = {
+            let store = store.clone();
+            together(move |i| {
+                store
+                    .register("alice", &[i as u8 + 1; 32], RegistrationPolicy::Open, None)
+                    .unwrap()
+            })
+        };
+        let winners: Vec<usize> = outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| **o == Registration::Registered)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(winners.len(), 1, "{name}: {outcomes:?}");
+        assert!(outcomes
+            .iter()
+            .all(|o| matches!(o, Registration::Registered | Registration::Taken)));
+        let users = store.users().unwrap();
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].key, vec![winners[0] as u8 + 1; 32], "{name}");
+        // The winner is known, the others still taken.
+        let winner_key = vec![winners[0] as u8 + 1; 32];
+        assert_eq!(
+            store
+                .register("alice", &winner_key, RegistrationPolicy::Open, None)
+                .unwrap(),
+            Registration::Known
+        );
+    }
+}
+
+#[test]
+fn a_direct_queue_keeps_order_deletes_only_what_is_acknowledged_and_has_a_quota() {
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_direct_{name}"));
+        let store = open(&dir);
+        for user in ["alice", "bob"] {
+            store
+                .register(user, user.as_bytes(), RegistrationPolicy::Open, None)
+                .unwrap();
+        }
+        let quota = DirectQuota {
+            count: 10,
+            bytes: 1 << 20,
+            per_sender: 10,
+        };
+        let ids: Vec<u64> = (0..10u8)
+            .map(|i| {
+                store
+                    .push_direct("bob", "alice", &[i; 8], NOW, &quota)
+                    .unwrap()
+                    .unwrap()
+                    .id
+            })
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{name}");
+        // Full: nothing queued.
+        assert!(store
+            .push_direct("bob", "alice", &[99; 8], NOW, &quota)
+            .unwrap()
+            .is_none());
+        let queued = store.directs_after("bob", 0, 100).unwrap();
+        assert_eq!(queued.iter().map(|d| d.id).collect::<Vec<_>>(), ids);
+        assert_eq!(queued[3].payload, vec![3; 8]);
+        store.ack_directs("bob", &[ids[0], ids[4], ids[9]]).unwrap();
+        // Someone else's ids are not theirs to delete.
+        store.ack_directs("alice", &[ids[1]]).unwrap();
+        let left: Vec<u64> = store
+            .directs_after("bob", 0, 100)
+            .unwrap()
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        let expected: Vec<u64> = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| ![0, 4, 9].contains(i))
+            .map(|(_, id)| *id)
+            .collect();
+        assert_eq!(left, expected, "{name}");
+        assert_eq!(
+            store.directs_after("bob", ids[5], 100).unwrap().len(),
+            3,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn history_pages_back_oldest_first() {
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_history_{name}"));
+        let store = room_of_eight(open, &dir);
+        let batch: Vec<NewMessage> = (0..100)
+            .map(|k| message("r", "u1", format!("m{k}").into_bytes(), None))
+            .collect();
+        assert!(store.append(&batch).unwrap().iter().all(Result::is_ok));
+        let seqs = |before: Option<u64>| -> Vec<u64> {
+            store
+                .history("r", before, 10)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect()
+        };
+        assert_eq!(seqs(None), (91..=100).collect::<Vec<_>>(), "{name}");
+        assert_eq!(seqs(Some(91)), (81..=90).collect::<Vec<_>>(), "{name}");
+        assert_eq!(seqs(Some(3)), vec![1, 2], "{name}");
+        assert!(seqs(Some(1)).is_empty(), "{name}");
+        // The same bytes sent again by the same sender (a send repeated after a lost
+        // answer) are the stored message, not a second copy.
+        let again = store
+            .append(&[message("r", "u1", b"m99".to_vec(), None)])
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        assert!(again.duplicate, "{name}");
+        assert_eq!(again.envelope.seq, 100);
+        assert_eq!(store.messages_after("r", 0, 1000).unwrap().len(), 100);
+    }
+}
