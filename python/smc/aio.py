@@ -47,6 +47,17 @@ def _check_timeout(timeout: float | None) -> None:
         raise ValueError("timeout must be a non-negative number of seconds, or None")
 
 
+def _undecryptable(event: Event) -> Undecryptable:
+    return Undecryptable(
+        f"message {event.seq} of room {event.room} (from {event.user}, says the "
+        f"server) cannot be read: {event.reason}",
+        event.room,
+        event.seq,
+        event.user,
+        event.reason,
+    )
+
+
 class Client:
     """A user's client for asyncio programs (see :class:`smc.Client` for each method).
 
@@ -69,7 +80,7 @@ class Client:
         self._client: _smc.Client | None = None
         # Events taken from the client but not handed out yet (a cancelled recv).
         self._kept: Deque[Message | Event] = collections.deque()
-        self._taking: asyncio.Future[Message | Event | None] | None = None
+        self._taking: asyncio.Future[list[Message | Event]] | None = None
 
     @property
     def user(self) -> str:
@@ -195,34 +206,68 @@ class Client:
         finally:
             loop.remove_reader(fd)
 
+    async def _take(self, take: Callable[[], list[Message | Event]]) -> None:
+        """Runs `take` on a worker thread and keeps what it took in ``self._kept``.
+        Shielded: cancelling the caller never cancels the taking; what it takes is
+        handed out by the next call."""
+        if self._taking is None:
+            self._taking = asyncio.ensure_future(asyncio.to_thread(take))
+        taking = self._taking
+        try:
+            taken = await asyncio.shield(taking)
+        except asyncio.CancelledError:
+            if taking.done() and not taking.cancelled():
+                self._taking = None
+                if taking.exception() is None:
+                    self._kept.extend(taking.result())
+            raise
+        except BaseException:
+            self._taking = None
+            raise
+        self._taking = None
+        self._kept.extend(taken)
+
+    def _take_one(self) -> list[Message | Event]:
+        event = self._sync().recv_event(0)
+        return [] if event is None else [event]
+
     async def _next(self) -> Message | Event:
         while True:
             if self._kept:
                 return self._kept.popleft()
-            if self._taking is None:
-                self._taking = asyncio.ensure_future(
-                    asyncio.to_thread(self._sync().recv_event, 0)
-                )
-            taking = self._taking
-            try:
-                # Shielded: cancelling the caller never cancels the taking; the event
-                # it takes is handed out by the next call.
-                event = await asyncio.shield(taking)
-            except asyncio.CancelledError:
-                if taking.done() and not taking.cancelled():
-                    self._taking = None
-                    if taking.exception() is None:
-                        taken = taking.result()
-                        if taken is not None:
-                            self._kept.append(taken)
-                raise
-            except BaseException:
-                self._taking = None
-                raise
-            self._taking = None
-            if event is not None:
-                return event
-            await self._readable()
+            await self._take(self._take_one)
+            if not self._kept:
+                await self._readable()
+
+    def _kept_messages(self, max: int) -> list[Message]:
+        """Messages from the front of ``self._kept``, up to `max`, passing over other
+        events and stopping before an unreadable message (raised when it comes first)."""
+        batch: list[Message] = []
+        while self._kept and len(batch) < max:
+            event = self._kept[0]
+            if isinstance(event, Message):
+                batch.append(event)
+                self._kept.popleft()
+            elif event.kind == "undecryptable":
+                if batch:
+                    break
+                self._kept.popleft()
+                raise _undecryptable(event)
+            else:
+                self._kept.popleft()
+        return batch
+
+    async def _next_many(self, max: int) -> list[Message]:
+        while True:
+            batch = self._kept_messages(max)
+            if batch:
+                return batch
+            if self._kept:
+                continue
+            sync = self._sync()
+            await self._take(lambda: list(sync.recv_many(max, 0)))
+            if not self._kept:
+                await self._readable()
 
     async def recv_event(self, timeout: float | None = None) -> Message | Event | None:
         """The next event (a Message or an Event), or None after `timeout` seconds."""
@@ -235,23 +280,25 @@ class Client:
     async def recv(self, timeout: float | None = None) -> Message | None:
         """The next message from someone else, or None after `timeout` seconds; a
         message that cannot be read raises :class:`smc.Undecryptable`."""
+        batch = await self.recv_many(1, timeout)
+        return batch[0] if batch else None
+
+    async def recv_many(self, max: int = 256, timeout: float | None = None) -> list[Message]:
+        """The next message and those waiting behind it, up to `max` (at most 1024),
+        taken at once (see :meth:`smc.Client.recv_many`); ``[]`` after `timeout`
+        seconds. A batch stops before a message that cannot be read: the next call
+        raises :class:`smc.Undecryptable` for it. Cancelling the call loses no message:
+        a batch being taken at that moment is kept for the next call (only the report
+        of an unreadable message met by a cancelled call can be lost)."""
+        if isinstance(max, bool) or not isinstance(max, int):
+            raise TypeError(f"max must be an int, not {type(max).__name__}")
+        if max < 1:
+            raise ValueError("max must be at least 1")
         _check_timeout(timeout)
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            left = None if deadline is None else max(0.0, deadline - loop.time())
-            event = await self.recv_event(left)
-            if event is None or isinstance(event, Message):
-                return event
-            if event.kind == "undecryptable":
-                raise Undecryptable(
-                    f"message {event.seq} of room {event.room} (from {event.user}, says the "
-                    f"server) cannot be read: {event.reason}",
-                    event.room,
-                    event.seq,
-                    event.user,
-                    event.reason,
-                )
+        try:
+            return await asyncio.wait_for(self._next_many(min(max, 1024)), timeout)
+        except asyncio.TimeoutError:
+            return []
 
     async def events(self) -> AsyncIterator[Message | Event]:
         """Every event as it comes, until the connection closes

@@ -181,3 +181,47 @@ def test_the_example_echo_bot_answers_ping(tmp_path: Path) -> None:
         finally:
             if bot.poll() is None:
                 bot.kill()
+
+
+def test_recv_many_takes_batches_and_a_cancelled_batch_is_kept(tmp_path: Path) -> None:
+    """Every message arrives exactly once, in order, across cancelled and completed
+    recv_many calls; batches never exceed max."""
+
+    async def main(address: str) -> None:
+        async with smc.aio.Client(tmp_path / "a", "alice", auto_join=True) as alice, smc.aio.Client(
+            tmp_path / "b", "bob", auto_join=True
+        ) as bob:
+            await alice.connect(address)
+            await bob.connect(address)
+            await alice.create_room("r")
+            await alice.invite("r", "bob")
+            for i in range(60):
+                await alice.send("r", f"m{i}")
+            seen: list[str] = []
+            rounds = 0
+            while len(seen) < 60:
+                t = asyncio.create_task(bob.recv_many(max=7, timeout=5))
+                await asyncio.sleep(0)
+                if rounds % 2 == 0:
+                    t.cancel()
+                rounds += 1
+                result = (await asyncio.gather(t, return_exceptions=True))[0]
+                if isinstance(result, list):
+                    assert len(result) <= 7
+                    assert all(isinstance(m, smc.Message) for m in result)
+                    if not result:
+                        break
+                    seen.extend(m.text for m in result)
+            assert seen == [f"m{i}" for i in range(60)]
+            assert await bob.recv_many(timeout=0.2) == []
+            # recv and recv_event go on from the same place.
+            await alice.send("r", "one more")
+            m = await bob.recv(timeout=10)
+            assert m is not None and m.text == "one more"
+            with pytest.raises(ValueError):
+                await bob.recv_many(max=0)
+            with pytest.raises(TypeError):
+                await bob.recv_many(max="3")  # type: ignore[arg-type]
+
+    with smc.Server(tmp_path / "server") as server:
+        asyncio.run(main(server.address))
