@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::connection::Arrivals;
-use super::event::{messages_of, Pick};
+use super::event::{next_messages, Pick};
 use super::{ChatEvent, Client, Message};
 use crate::error::{ClientError, NetError};
 
@@ -176,17 +176,9 @@ impl Background {
         max: usize,
         timeout: Option<Duration>,
     ) -> Result<Vec<Message>, ClientError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let Some(events) = self.recv_with(left, |c| c.pop_events(max, Pick::Messages))? else {
-                return Ok(Vec::new());
-            };
-            let messages = messages_of(events)?;
-            if !messages.is_empty() {
-                return Ok(messages);
-            }
-        }
+        next_messages(timeout, |left| {
+            self.recv_with(left, |c| c.pop_events(max, Pick::Messages))
+        })
     }
 
     /// Waits up to `timeout` (forever with `None`) until `take` finds processed events

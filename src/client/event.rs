@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::time::{Duration, Instant};
+
 use crate::client::Message;
 use crate::error::ClientError;
 
@@ -108,10 +110,31 @@ impl Pick {
     }
 }
 
+/// The next batch of messages: `wait(left)` waits up to `left` for events taken with
+/// [`Pick::Messages`] (`None` when the time is up); a batch of events passed over
+/// (no message in it) is waited past, until `timeout`. What `recv_many` of
+/// [`crate::Client`] and [`crate::client::Background`] share.
+pub(crate) fn next_messages(
+    timeout: Option<Duration>,
+    mut wait: impl FnMut(Option<Duration>) -> Result<Option<Vec<ChatEvent>>, ClientError>,
+) -> Result<Vec<Message>, ClientError> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let Some(events) = wait(left)? else {
+            return Ok(Vec::new());
+        };
+        let messages = messages_of(events)?;
+        if !messages.is_empty() {
+            return Ok(messages);
+        }
+    }
+}
+
 /// The messages among `events` (taken with [`Pick::Messages`]); the other events are
 /// passed over, and an unreadable message (taken alone, see [`Pick::Messages`]) is
 /// [`ClientError::Undecryptable`].
-pub(crate) fn messages_of(events: Vec<ChatEvent>) -> Result<Vec<Message>, ClientError> {
+fn messages_of(events: Vec<ChatEvent>) -> Result<Vec<Message>, ClientError> {
     let mut messages = Vec::with_capacity(events.len());
     for event in events {
         match event {

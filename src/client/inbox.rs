@@ -14,7 +14,7 @@ use openmls::framing::errors::{MessageDecryptionError, SecretTreeError};
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::event::{messages_of, Pick};
+use super::event::{next_messages, Pick};
 use super::rooms::members_changed;
 use super::state::Scoped;
 use super::trust::{mls, observe_roster};
@@ -213,17 +213,9 @@ impl Client {
         max: usize,
         timeout: Option<Duration>,
     ) -> Result<Vec<Message>, ClientError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let Some(events) = self.recv_with(left, |c| c.pop_events(max, Pick::Messages))? else {
-                return Ok(Vec::new());
-            };
-            let messages = messages_of(events)?;
-            if !messages.is_empty() {
-                return Ok(messages);
-            }
-        }
+        next_messages(timeout, |left| {
+            self.recv_with(left, |c| c.pop_events(max, Pick::Messages))
+        })
     }
 
     /// Waits up to `timeout` (forever with `None`) until `take` finds processed events

@@ -168,7 +168,15 @@ impl Server {
         let (shutdown, shutdown_rx) = watch::channel(false);
         tracing::info!(%address, fingerprint = key.fingerprint(), "smc server listening");
         if let Some(admin) = admin_address {
-            tracing::info!(%admin, "admin listener (/metrics, /healthz)");
+            if admin.ip().is_loopback() {
+                tracing::info!(%admin, "admin listener (/metrics, /healthz)");
+            } else {
+                tracing::warn!(
+                    %admin,
+                    "admin listener on a non-loopback address: anyone who can reach it reads \
+                     /metrics and /healthz (no authentication); keep it on a private network"
+                );
+            }
         }
         let thread = std::thread::Builder::new()
             .name("smc-server-main".into())

@@ -48,6 +48,23 @@ fn replay(conn: &Connection, seq: u64) {
     .unwrap();
 }
 
+/// Flips the last byte of stored message `seq` of room r (inside its AEAD tag).
+fn corrupt(conn: &Connection, seq: u64) {
+    let mut payload: Vec<u8> = conn
+        .query_row(
+            "SELECT payload FROM messages WHERE room = 'r' AND seq = ?1",
+            [seq as i64],
+            |r| r.get(0),
+        )
+        .unwrap();
+    *payload.last_mut().unwrap() ^= 0x01;
+    conn.execute(
+        "UPDATE messages SET payload = ?2 WHERE room = 'r' AND seq = ?1",
+        params![seq as i64, payload],
+    )
+    .unwrap();
+}
+
 #[test]
 fn a_replayed_message_is_reported_and_not_shown_twice() {
     let dir = tempdir("evil_replay");
@@ -85,22 +102,8 @@ fn a_corrupted_message_in_a_catch_up_is_undone_alone_and_the_rest_is_read() {
         .iter()
         .map(|t| alice.send("r", t).unwrap().seq)
         .collect();
-    evil.tamper(|db| {
-        // Flip the last byte of "c" (inside its AEAD tag).
-        let mut payload: Vec<u8> = db
-            .query_row(
-                "SELECT payload FROM messages WHERE room = 'r' AND seq = ?1",
-                [seqs[2] as i64],
-                |r| r.get(0),
-            )
-            .unwrap();
-        *payload.last_mut().unwrap() ^= 0x01;
-        db.execute(
-            "UPDATE messages SET payload = ?2 WHERE room = 'r' AND seq = ?1",
-            params![seqs[2] as i64, payload],
-        )
-        .unwrap();
-    });
+    // "c" cannot be read any more.
+    evil.tamper(|db| corrupt(db, seqs[2]));
     let mut bob = client(&dir.join("bob"), "bob", &evil.address);
     let events = drain(&mut bob);
     assert_eq!(texts(&events), ["a", "b", "d", "e"], "{events:?}");
@@ -137,21 +140,7 @@ fn a_batch_stops_before_an_unreadable_message_which_is_reported_alone() {
         .iter()
         .map(|t| alice.send("r", t).unwrap().seq)
         .collect();
-    evil.tamper(|db| {
-        let mut payload: Vec<u8> = db
-            .query_row(
-                "SELECT payload FROM messages WHERE room = 'r' AND seq = ?1",
-                [seqs[2] as i64],
-                |r| r.get(0),
-            )
-            .unwrap();
-        *payload.last_mut().unwrap() ^= 0x01;
-        db.execute(
-            "UPDATE messages SET payload = ?2 WHERE room = 'r' AND seq = ?1",
-            params![seqs[2] as i64, payload],
-        )
-        .unwrap();
-    });
+    evil.tamper(|db| corrupt(db, seqs[2]));
     let mut bob = client(&dir.join("bob"), "bob", &evil.address);
     // What the calls return, in order: a text, or "!" for the unreadable message.
     let mut seen: Vec<String> = Vec::new();
