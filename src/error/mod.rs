@@ -144,6 +144,9 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL reported an error (or cannot be reached).
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
     /// The database was written by a newer smc.
     #[error("the store's schema version {found} is newer than this smc supports ({supported})")]
     SchemaTooNew {
@@ -191,6 +194,7 @@ impl StoreError {
                 source.kind(),
                 std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge
             ),
+            StoreError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::DISK_FULL),
             _ => false,
         }
     }

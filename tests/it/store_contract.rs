@@ -15,10 +15,11 @@ use std::sync::{Arc, Barrier};
 
 use smc::proto::Refusal;
 use smc::server::store::{
-    DirectQuota, Durability, KeyPackageRow, NewMessage, Registration, RegistrationPolicy,
-    SqliteStore, Store,
+    DirectQuota, Durability, KeyPackageRow, NewMessage, PostgresStore, Registration,
+    RegistrationPolicy, SqliteStore, Store,
 };
 
+use crate::support::postgres::Cluster;
 use crate::support::tempdir;
 
 /// Opens (or opens again) the store kept in a directory.
@@ -28,9 +29,24 @@ fn sqlite(dir: &Path) -> Arc<dyn Store> {
     Arc::new(SqliteStore::open(dir, Durability::Full).unwrap())
 }
 
+/// A database of its own on the tests' PostgreSQL cluster, the same one each time the
+/// directory is opened again (its URL is kept in the directory).
+fn postgres(dir: &Path) -> Arc<dyn Store> {
+    let file = dir.join("postgres_url");
+    let url = match std::fs::read_to_string(&file) {
+        Ok(url) => url,
+        Err(_) => {
+            let url = Cluster::get().database();
+            std::fs::write(&file, &url).unwrap();
+            url
+        }
+    };
+    Arc::new(PostgresStore::open(&url).unwrap())
+}
+
 /// Every backend, by name.
 fn backends() -> Vec<(&'static str, Open)> {
-    vec![("sqlite", sqlite as Open)]
+    vec![("sqlite", sqlite as Open), ("postgres", postgres as Open)]
 }
 
 const NOW: i64 = 1_800_000_000_000;

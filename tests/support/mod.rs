@@ -5,6 +5,7 @@ pub mod events;
 pub mod evil;
 pub mod fault_proxy;
 pub mod mls;
+pub mod postgres;
 pub mod raw;
 pub mod tmux;
 

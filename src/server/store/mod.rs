@@ -5,10 +5,12 @@
 //! (`spawn_blocking`). Payloads are opaque bytes: the store never looks inside.
 
 mod backup;
+mod pg;
 mod schema;
 mod sqlite;
 
 pub use backup::{backup, restore, Copied, FENCE};
+pub use pg::PostgresStore;
 pub use sqlite::{check, SqliteStore};
 
 use crate::error::StoreError;
