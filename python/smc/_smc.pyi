@@ -107,7 +107,10 @@ class Server:
         host: str = "127.0.0.1",
         port: int = 0,
         admin_listen: str | None = None,
-    ) -> Server: ...
+        store: str | None = None,
+    ) -> Server:
+        """``store``: None for SQLite in ``data_dir``, or a PostgreSQL URL
+        (``"postgres://user@host:port/db"``) shared by several servers."""
     def start(self) -> None: ...
     @property
     def admin_address(self) -> str | None:

@@ -38,7 +38,7 @@ use crate::identity::StaticKeypair;
 use crate::net::Limits;
 use crate::server::hub::Hub;
 use crate::server::session::ConnectionSlot;
-use crate::server::store::{Durability, RegistrationPolicy, SqliteStore, Store};
+use crate::server::store::{Durability, PostgresStore, RegistrationPolicy, SqliteStore, Store};
 
 /// The default listening address of `smc server`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50200";
@@ -66,6 +66,10 @@ pub struct ServerConfig {
     /// [`Server::admin_address`]); `None` (the default here): none. Keep it on
     /// loopback or a private network: it is plain HTTP, without authentication.
     pub admin_listen: Option<String>,
+    /// The store: `None` (the default) for SQLite in `data_dir`, or a PostgreSQL URL
+    /// (`postgres://user@host:port/db`) shared by several server nodes. The key stays
+    /// in `data_dir` either way.
+    pub store: Option<String>,
 }
 
 impl ServerConfig {
@@ -78,6 +82,7 @@ impl ServerConfig {
             durability: Durability::default(),
             registration: RegistrationPolicy::default(),
             admin_listen: None,
+            store: None,
         }
     }
 }
@@ -118,8 +123,10 @@ impl Server {
     /// thread. Errors (key file, store, address) are returned before anything runs.
     pub fn start(config: ServerConfig) -> Result<Server, ServerError> {
         let key = StaticKeypair::load_or_create(&DataDir::new(&config.data_dir).server_key())?;
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&config.data_dir, config.durability)?);
+        let store: Arc<dyn Store> = match &config.store {
+            None => Arc::new(SqliteStore::open(&config.data_dir, config.durability)?),
+            Some(url) => Arc::new(PostgresStore::open(url)?),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("smc-server")

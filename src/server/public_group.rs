@@ -116,11 +116,26 @@ pub(crate) fn apply(
     payload: &[u8],
     commit_epoch: Option<u64>,
 ) -> Result<Applied, Refusal> {
+    match handshake(payload, commit_epoch)? {
+        None => Ok(Applied {
+            removed: Vec::new(),
+        }),
+        Some(protocol) => apply_handshake(conn, room, group_id, sender, protocol, commit_epoch),
+    }
+}
+
+/// The handshake message (commit or proposal) in `payload`, which the group's public
+/// state must verify; `None` for an application message (nothing to verify or apply).
+/// Anything else of the wrong form is refused.
+pub(crate) fn handshake(
+    payload: &[u8],
+    commit_epoch: Option<u64>,
+) -> Result<Option<ProtocolMessage>, Refusal> {
     let Ok(message) = MlsMessageIn::tls_deserialize_exact(payload) else {
         return Err(bad("not an MLS message of this room's group"));
     };
-    let protocol = match message.extract() {
-        MlsMessageBodyIn::PublicMessage(m) => ProtocolMessage::from(m),
+    match message.extract() {
+        MlsMessageBodyIn::PublicMessage(m) => Ok(Some(ProtocolMessage::from(m))),
         MlsMessageBodyIn::PrivateMessage(m) => {
             let m = ProtocolMessage::from(m);
             if m.content_type() != ContentType::Application || commit_epoch.is_some() {
@@ -128,12 +143,22 @@ pub(crate) fn apply(
                     "group changes in this room must be signed MLS PublicMessages",
                 ));
             }
-            return Ok(Applied {
-                removed: Vec::new(),
-            });
+            Ok(None)
         }
-        _ => return Err(bad("not an MLS message of this room's group")),
-    };
+        _ => Err(bad("not an MLS message of this room's group")),
+    }
+}
+
+/// Verifies `protocol` (a [`handshake`] message) against the public state in `conn`
+/// and applies it (see [`apply`]).
+pub(crate) fn apply_handshake(
+    conn: &Connection,
+    room: &str,
+    group_id: &[u8],
+    sender: &str,
+    protocol: ProtocolMessage,
+    commit_epoch: Option<u64>,
+) -> Result<Applied, Refusal> {
     let storage = Storage::new(conn);
     let gid = GroupId::from_slice(group_id);
     let mut group = PublicGroup::load(&storage, &gid)

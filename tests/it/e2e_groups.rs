@@ -1,5 +1,7 @@
 //! End-to-end encryption with MLS, on a real server over loopback: groups of two,
-//! three and fifty; invitations while offline; leaving; what the server stores.
+//! three and fifty; invitations while offline; leaving; what the server stores. The
+//! group tests run on every store (`support::stores`: SQLite and PostgreSQL), where the
+//! server tracks and verifies each room's group.
 
 use smc::client::hazmat::RawAccess;
 use std::time::Duration;
@@ -35,8 +37,14 @@ fn events_until(c: &mut Client, pred: impl Fn(&ChatEvent) -> bool) -> Vec<ChatEv
 
 #[test]
 fn two_and_three_members_read_each_other_and_agree_on_the_group() {
-    let dir = tempdir("e2e_three");
-    let server = support::server(&dir.join("server"));
+    for (store, start) in support::stores() {
+        three_members(store, start);
+    }
+}
+
+fn three_members(store: &str, start: support::Start) {
+    let dir = tempdir(&format!("e2e_three_{store}"));
+    let server = start(&dir.join("server"));
     let address = server.address().to_string();
     let mut alice = client(&dir.join("alice"), "alice", &address);
     let mut bob = client(&dir.join("bob"), "bob", &address);
@@ -92,8 +100,14 @@ fn two_and_three_members_read_each_other_and_agree_on_the_group() {
 
 #[test]
 fn concurrent_group_changes_are_ordered_by_the_server_and_retried() {
-    let dir = tempdir("e2e_race");
-    let server = support::server(&dir.join("server"));
+    for (store, start) in support::stores() {
+        concurrent_group_changes(store, start);
+    }
+}
+
+fn concurrent_group_changes(store: &str, start: support::Start) {
+    let dir = tempdir(&format!("e2e_race_{store}"));
+    let server = start(&dir.join("server"));
     let address = server.address().to_string();
     let mut alice = client(&dir.join("alice"), "alice", &address);
     let mut bob = client(&dir.join("bob"), "bob", &address);

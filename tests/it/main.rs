@@ -32,9 +32,11 @@ mod adversary;
 mod faults;
 mod fuzz_replay;
 
-// Operations: metrics, health, backup and restore, failover between addresses.
+// Operations: metrics, health, backup and restore, failover between addresses, the
+// server on PostgreSQL.
 mod failover;
 mod operations;
+mod postgres_server;
 
 // The `smc` program and its console.
 mod cli_conventions;

@@ -80,6 +80,22 @@ pub fn server(data: &Path) -> Server {
     server_at(data, "127.0.0.1:0")
 }
 
+/// A server whose key is in `data` and whose store is a new database on the tests'
+/// PostgreSQL cluster ([`postgres::Cluster`]).
+pub fn server_on_postgres(data: &Path) -> Server {
+    let mut config = ServerConfig::new(data, "127.0.0.1:0");
+    config.store = Some(postgres::Cluster::get().database());
+    Server::start(config).unwrap()
+}
+
+/// Starts a server with its data (key, and store where it keeps one) in a directory.
+pub type Start = fn(&Path) -> Server;
+
+/// Every store a server can run on, by name, with how to start a server on it.
+pub fn stores() -> [(&'static str, Start); 2] {
+    [("sqlite", server), ("postgres", server_on_postgres)]
+}
+
 /// A server with its data in `data`, on a free loopback port, with `limits`.
 pub fn server_with(data: &Path, limits: Limits) -> Server {
     let mut config = ServerConfig::new(data, "127.0.0.1:0");

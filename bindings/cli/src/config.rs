@@ -69,6 +69,8 @@ pub(crate) struct ServerSection {
     pub registration: Option<String>,
     /// The admin listener's address, or `off`.
     pub admin_listen: Option<String>,
+    /// A PostgreSQL URL (else SQLite in the data directory).
+    pub store: Option<String>,
 }
 
 /// Where the config file is by default.

@@ -28,6 +28,11 @@ pub(super) struct ServerArgs {
     /// [default: 127.0.0.1:50201; if that one is taken, the server runs without it].
     #[arg(long, env = "SMC_ADMIN_LISTEN")]
     admin_listen: Option<String>,
+    /// The store: SQLite in the data directory (the default), or a PostgreSQL URL
+    /// ("postgres://user@host:port/db") that several server nodes share. The server's
+    /// key stays in the data directory.
+    #[arg(long, env = "SMC_STORE")]
+    store: Option<String>,
     /// Log format on stderr: "text" or "json" (one object per line) [default: text].
     #[arg(long, env = "SMC_LOG_FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
@@ -169,6 +174,7 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
         durability,
         registration,
         admin_listen,
+        store: args.store.or(file.store.clone()),
     };
     let server = match Server::start(config.clone()) {
         // The default admin address is busy (another server on this machine): the

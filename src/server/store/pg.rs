@@ -1,9 +1,11 @@
 //! [`Store`] on PostgreSQL: the shared store of several server nodes.
 //!
-//! WORK IN PROGRESS (branch `wip/postgres-store`): every method but the tracking of a
-//! room's MLS group (rooms created with a GroupInfo) is here and passes the store
-//! contract (`tests/it/store_contract.rs`); tracked groups need an openmls
-//! `PublicStorageProvider` over PostgreSQL.
+//! The public state of a room's tracked MLS group (what the SQLite store keeps in
+//! openmls's tables beside its own) is kept per room as a snapshot: openmls's tables in
+//! an in-memory SQLite database, serialized into `rooms.public_state`. A group change
+//! loads it, is verified and applied by the same code as on SQLite
+//! ([`crate::server::public_group`]), and stores it back in the transaction that
+//! stores the message; application messages never touch it.
 //!
 //! Every write runs in a SERIALIZABLE transaction, tried again when PostgreSQL reports
 //! a serialization failure, a deadlock or a unique-key race: the same all-or-nothing,
@@ -20,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::e2e::group::MAX_PAST_EPOCHS;
 use crate::error::StoreError;
 use crate::proto::{skeletons, DirectEnvelope, Envelope, Invitation, Refusal};
+use crate::server::public_group;
 use crate::server::store::sqlite::next_epoch_after;
 use crate::server::store::{
     Appended, Creation, DirectQuota, Invited, KeyPackageRow, NewMessage, Registration,
@@ -28,7 +31,8 @@ use crate::server::store::{
 
 /// Migration `i` takes the schema from version `i` to `i + 1` (tracked in
 /// `smc_schema`). The same tables as the SQLite store's, at its version 8.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE users (
         name TEXT PRIMARY KEY,
         key BYTEA NOT NULL,
@@ -106,7 +110,11 @@ const MIGRATIONS: &[&str] = &["
         context_hash BYTEA NOT NULL,
         PRIMARY KEY (room, epoch)
     );
-"];
+",
+    "
+    ALTER TABLE rooms ADD COLUMN public_state BYTEA;
+",
+];
 
 /// How many times a write is tried when PostgreSQL asks for a retry.
 const ATTEMPTS: usize = 50;
@@ -203,6 +211,52 @@ fn claim_skeletons(tx: &mut Transaction<'_>, kind: &str, name: &str) -> Result<b
         )?;
     }
     Ok(true)
+}
+
+/// Runs `f` on the public state of `room`'s group, loaded from `snapshot` (a new, empty
+/// state without one) into an in-memory SQLite database holding openmls's tables and
+/// `group_epochs`. When `f` succeeds, the epochs it recorded are written to
+/// PostgreSQL's `group_epochs` and the new snapshot is returned, to be stored with the
+/// room in the same transaction.
+fn with_public_state<T>(
+    tx: &mut Transaction<'_>,
+    room: &str,
+    snapshot: Option<&[u8]>,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, Refusal>,
+) -> Result<Result<(T, Vec<u8>), Refusal>, StoreError> {
+    let mut mem = rusqlite::Connection::open_in_memory()?;
+    match snapshot {
+        Some(bytes) => mem.deserialize_read_exact(rusqlite::MAIN_DB, bytes, bytes.len(), false)?,
+        None => {
+            crate::e2e::provider::migrate(&mut mem).map_err(StoreError::Mls)?;
+            mem.execute_batch(
+                "CREATE TABLE group_epochs (
+                     room TEXT NOT NULL,
+                     epoch INTEGER NOT NULL,
+                     context_hash BLOB NOT NULL,
+                     PRIMARY KEY (room, epoch)
+                 )",
+            )?;
+        }
+    }
+    let value = match f(&mem) {
+        Ok(v) => v,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let epochs: Vec<(i64, Vec<u8>)> = mem
+        .prepare("SELECT epoch, context_hash FROM group_epochs")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (epoch, hash) in epochs {
+        tx.execute(
+            "INSERT INTO group_epochs (room, epoch, context_hash) VALUES ($1, $2, $3)
+             ON CONFLICT (room, epoch) DO UPDATE SET context_hash = EXCLUDED.context_hash",
+            &[&room, &epoch, &hash],
+        )?;
+    }
+    mem.execute("DELETE FROM group_epochs", [])?;
+    let bytes = mem.serialize(rusqlite::MAIN_DB)?.to_vec();
+    Ok(Ok((value, bytes)))
 }
 
 impl PostgresStore {
@@ -411,12 +465,6 @@ impl Store for PostgresStore {
         max_per_creator: usize,
         group_info: Option<&[u8]>,
     ) -> Result<Creation, StoreError> {
-        if group_info.is_some() {
-            return Err(StoreError::Mls(
-                "rooms with a tracked MLS group are not supported by the PostgreSQL store yet"
-                    .into(),
-            ));
-        }
         self.write(|tx| {
             let created: i64 = tx
                 .query_one("SELECT count(*) FROM rooms WHERE creator = $1", &[&creator])?
@@ -433,9 +481,19 @@ impl Store for PostgresStore {
             if !claim_skeletons(tx, "room", room)? {
                 return Ok(Creation::Lookalike);
             }
+            let (group_id, public_state) = match group_info {
+                Some(info) => match with_public_state(tx, room, None, |c| {
+                    public_group::create(c, room, creator, info)
+                })? {
+                    Ok((id, state)) => (Some(id), Some(state)),
+                    Err(refusal) => return Ok(Creation::BadGroup(refusal)),
+                },
+                None => (None, None),
+            };
             tx.execute(
-                "INSERT INTO rooms (name, creator, created_ms) VALUES ($1, $2, $3)",
-                &[&room, &creator, &now_ms],
+                "INSERT INTO rooms (name, creator, created_ms, group_id, public_state)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&room, &creator, &now_ms, &group_id, &public_state],
             )?;
             tx.execute(
                 "INSERT INTO members (room, user_name, joined_seq) VALUES ($1, $2, 0)",
@@ -623,8 +681,8 @@ impl Store for PostgresStore {
                 }
                 // The room's row is locked until the commit: one writer per room.
                 let Some(state) = tx.query_opt(
-                    "SELECT last_seq, commit_epoch, group_id FROM rooms WHERE name = $1
-                     FOR UPDATE",
+                    "SELECT last_seq, commit_epoch, group_id, public_state FROM rooms
+                     WHERE name = $1 FOR UPDATE",
                     &[&m.room],
                 )?
                 else {
@@ -659,10 +717,50 @@ impl Store for PostgresStore {
                     }));
                     continue;
                 }
-                if group_id.is_some() {
-                    return Err(StoreError::Mls(
-                        "tracked MLS groups are not supported by the PostgreSQL store yet".into(),
-                    ));
+                // A room whose group the server tracks: a group change is verified
+                // against its public state and applied to it, or refused with nothing
+                // kept; an application message leaves it alone.
+                let mut unrouted = Vec::new();
+                if let Some(group_id) = &group_id {
+                    let protocol = match public_group::handshake(&m.payload, m.commit_epoch) {
+                        Ok(p) => p,
+                        Err(refusal) => {
+                            out.push(Err(refusal));
+                            continue;
+                        }
+                    };
+                    if let Some(protocol) = protocol {
+                        let snapshot: Option<Vec<u8>> = state.get(3);
+                        let applied = with_public_state(tx, &m.room, snapshot.as_deref(), |c| {
+                            public_group::apply_handshake(
+                                c,
+                                &m.room,
+                                group_id,
+                                &m.sender,
+                                protocol,
+                                m.commit_epoch,
+                            )
+                        })?;
+                        match applied {
+                            Ok((applied, public_state)) => {
+                                for user in &applied.removed {
+                                    tx.execute(
+                                        "DELETE FROM members WHERE room = $1 AND user_name = $2",
+                                        &[&m.room, user],
+                                    )?;
+                                }
+                                tx.execute(
+                                    "UPDATE rooms SET public_state = $2 WHERE name = $1",
+                                    &[&m.room, &public_state],
+                                )?;
+                                unrouted = applied.removed;
+                            }
+                            Err(refusal) => {
+                                out.push(Err(refusal));
+                                continue;
+                            }
+                        }
+                    }
                 }
                 let seq = last_seq + 1;
                 let commit_epoch = m.commit_epoch.map(|e| e as i64);
@@ -695,7 +793,7 @@ impl Store for PostgresStore {
                         payload: m.payload.clone(),
                         commit_epoch: m.commit_epoch,
                     },
-                    unrouted: Vec::new(),
+                    unrouted,
                     duplicate: false,
                 }));
             }

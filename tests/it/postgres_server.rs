@@ -1,0 +1,78 @@
+//! `smc server --store postgres://...`: the server on a real PostgreSQL (a temporary
+//! cluster the tests start), as a process: end-to-end encrypted rooms whose group the
+//! server tracks, and a SIGKILL of the server after which every acknowledged message is
+//! still there, once, in order.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{self, client, postgres::Cluster, tempdir};
+
+const WAIT: Option<Duration> = Some(Duration::from_secs(20));
+
+fn server(data: &std::path::Path, url: &str, listen: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
+        .args([
+            "server",
+            "--listen",
+            listen,
+            "--admin-listen",
+            "off",
+            "--store",
+            url,
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("SMC_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (address, _) = support::server_banner(&mut child);
+    (child, address)
+}
+
+#[test]
+fn a_server_on_postgres_keeps_every_acknowledged_message_across_a_kill() {
+    let dir = tempdir("pg_server");
+    let url = Cluster::get().database();
+    let data = dir.join("data");
+    let (mut first, address) = server(&data, &url, "127.0.0.1:0");
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let text = format!("before the kill {i}");
+        alice.send("r", &text).unwrap();
+        sent.push(text);
+    }
+    for text in &sent[..5] {
+        assert_eq!(&bob.recv(WAIT).unwrap().unwrap().text, text);
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // Back on the same address, the same key (data dir) and the same database.
+    let (mut second, again) = server(&data, &url, &address);
+    assert_eq!(again, address);
+    alice.connect(&address).unwrap();
+    bob.connect(&address).unwrap();
+    alice.send("r", "after the restart").unwrap();
+    sent.push("after the restart".into());
+    for text in &sent[5..] {
+        assert_eq!(&bob.recv(WAIT).unwrap().unwrap().text, text);
+    }
+    assert!(bob
+        .recv(Some(Duration::from_millis(300)))
+        .unwrap()
+        .is_none());
+    // The group the server tracks moved on with the room: a new member joins.
+    let mut carol = client(&dir.join("carol"), "carol", &address);
+    alice.invite("r", "carol").unwrap();
+    alice.send("r", "welcome carol").unwrap();
+    assert_eq!(carol.recv(WAIT).unwrap().unwrap().text, "welcome carol");
+    assert_eq!(bob.recv(WAIT).unwrap().unwrap().text, "welcome carol");
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
