@@ -75,4 +75,29 @@ fn a_server_on_postgres_keeps_every_acknowledged_message_across_a_kill() {
     assert_eq!(bob.recv(WAIT).unwrap().unwrap().text, "welcome carol");
     second.kill().unwrap();
     second.wait().unwrap();
+
+    // The operator's commands act on the same database.
+    let admin = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_smc"))
+            .args(["admin", "--store", &url])
+            .args(args)
+            .env_remove("SMC_CONFIG")
+            .env_remove("SMC_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    let users = admin(&["users"]);
+    assert!(users.status.success(), "{users:?}");
+    let listed = String::from_utf8_lossy(&users.stdout);
+    let names: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert_eq!(names, ["alice", "bob", "carol"], "{listed}");
+    let token = admin(&["issue-token"]);
+    assert!(token.status.success(), "{token:?}");
+    assert_eq!(String::from_utf8_lossy(&token.stdout).trim().len(), 32);
+    let backup = admin(&["backup", "/nowhere"]);
+    assert_eq!(backup.status.code(), Some(2), "{backup:?}");
+    assert!(String::from_utf8_lossy(&backup.stderr).contains("pg_dump"));
 }

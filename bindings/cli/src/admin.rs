@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use super::config::ServerSection;
 use super::CliError;
 use smc::identity::fingerprint;
-use smc::server::store::{Durability, SqliteStore, Store};
+use smc::server::store::{Durability, PostgresStore, SqliteStore, Store};
 use smc::server::DataDir;
 
 /// Options of `smc admin`.
@@ -19,6 +19,11 @@ pub(super) struct AdminArgs {
     /// [server] section).
     #[arg(long, env = "SMC_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// The server's PostgreSQL store, when it has one (as `smc server --store`; or
+    /// SMC_STORE, or store in the config file): issue-token, users and release act on
+    /// it; check, backup and restore are for the SQLite store (PostgreSQL has pg_dump).
+    #[arg(long, env = "SMC_STORE", global = true)]
+    store: Option<String>,
     #[command(subcommand)]
     action: Action,
 }
@@ -87,6 +92,9 @@ fn check(data_dir: &std::path::Path) -> Result<(), CliError> {
 
 /// Runs `smc admin`.
 pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError> {
+    if let Some(url) = args.store.clone().or(file.store.clone()) {
+        return run_on_postgres(args.action, &url);
+    }
     let data_dir = args.data_dir.or(file.data_dir.clone()).ok_or_else(|| {
         CliError::Usage(
             "smc admin needs the server's data directory: --data-dir DIR, SMC_DATA_DIR or \
@@ -113,7 +121,9 @@ pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError>
         )));
     }
     // `check` reads the file as it is; the other actions open the store (migrating it).
-    let open = || SqliteStore::open(&data_dir, Durability::Full);
+    let open = || -> Result<Box<dyn Store>, CliError> {
+        Ok(Box::new(SqliteStore::open(&data_dir, Durability::Full)?))
+    };
     match args.action {
         Action::Check => return check(&data_dir),
         Action::Restore { .. } => {} // done above: it needs no store in the directory
@@ -128,8 +138,15 @@ pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError>
                 copied.bytes
             );
         }
+        other => users_and_tokens(other, open()?.as_ref())?,
+    }
+    Ok(())
+}
+
+/// The actions on users and tokens, on either store.
+fn users_and_tokens(action: Action, store: &dyn Store) -> Result<(), CliError> {
+    match action {
         Action::IssueToken { count } => {
-            let store = open()?;
             for _ in 0..count.max(1) {
                 let token = token()?;
                 store.issue_token(&token, chrono::Utc::now().timestamp_millis())?;
@@ -137,7 +154,7 @@ pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError>
             }
         }
         Action::Users => {
-            for u in open()?.users()? {
+            for u in store.users()? {
                 let when = chrono::DateTime::from_timestamp_millis(u.created_ms)
                     .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_default();
@@ -150,11 +167,30 @@ pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError>
             }
         }
         Action::Release { user } => {
-            if !open()?.release(&user)? {
+            if !store.release(&user)? {
                 return Err(CliError::Fatal(format!("no user {user:?}")));
             }
             println!("released {user:?}: the next key to connect with it takes it over");
         }
+        // The file actions are the caller's (SQLite) or refused (PostgreSQL).
+        Action::Check | Action::Backup { .. } | Action::Restore { .. } => {
+            return Err(CliError::Usage(FILE_ACTIONS.into()))
+        }
     }
     Ok(())
+}
+
+/// Why `check`, `backup` and `restore` are refused on a PostgreSQL store.
+const FILE_ACTIONS: &str = "check, backup and restore are for the SQLite store; back a \
+     PostgreSQL store up with pg_dump (and keep the data directory's server.key)";
+
+/// `smc admin` on a PostgreSQL store: the actions on users and tokens.
+fn run_on_postgres(action: Action, url: &str) -> Result<(), CliError> {
+    let store = PostgresStore::open(url)?;
+    match action {
+        Action::Check | Action::Backup { .. } | Action::Restore { .. } => {
+            Err(CliError::Usage(FILE_ACTIONS.into()))
+        }
+        other => users_and_tokens(other, &store),
+    }
 }
