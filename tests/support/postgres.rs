@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 /// The running cluster.
 pub struct Cluster {
+    root: PathBuf,
     data: PathBuf,
     bin: PathBuf,
     port: u16,
@@ -68,7 +69,11 @@ impl Cluster {
 
     fn start() -> Cluster {
         let bin = bin_dir();
-        let root = super::tempdir("postgres");
+        // Under the system's temporary directory, which the postgres user can reach
+        // whatever the permissions above the checkout.
+        let root = std::env::temp_dir().join(format!("smc-postgres-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
         let data = root.join("data");
         // The postgres user must own what the server writes.
         assert!(Command::new("chmod")
@@ -116,7 +121,12 @@ impl Cluster {
             "pg_ctl start: {out:?}\n{}",
             std::fs::read_to_string(root.join("log")).unwrap_or_default()
         );
-        Cluster { data, bin, port }
+        Cluster {
+            root,
+            data,
+            bin,
+            port,
+        }
     }
 
     /// A new, empty database: its connection URL.
@@ -138,12 +148,13 @@ impl Cluster {
         format!("postgres://smc@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// Stops the server at once (as a crash would).
+    /// Stops the server at once (as a crash would) and removes its files.
     fn stop(&self) {
         let _ = as_postgres(&self.bin.join("pg_ctl"))
             .args(["-m", "immediate", "-D"])
             .arg(&self.data)
             .arg("stop")
             .output();
+        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
