@@ -5,10 +5,17 @@
 //! Run: `cargo bench --bench v2_net` (prints figures; asserts nothing). The Redis
 //! reference needs `redis-server` (Debian package `redis-server`); it is skipped with a
 //! note when missing. Scale with SMC_BENCH_IDLE (connections, default 10000).
-//! `limits`: the fan-out for rooms of 2, 10, 100 and 1,000 members.
+//! `limits`: the fan-out for rooms of 2, 10, 100 and 1,000 members. `postgres`: latency
+//! and fan-out with the store on PostgreSQL (a temporary cluster started as the tests
+//! start it; skipped with a note when PostgreSQL is not installed).
 //! `SMC_BENCH_QUICK=1` runs every part in a tiny configuration, only to show that the
 //! bench still runs (scripts/test.sh does; those figures mean nothing).
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+/// The tests' temporary PostgreSQL cluster (tests/support/postgres.rs).
+#[path = "../tests/support/postgres.rs"]
+#[allow(dead_code)]
+mod postgres_cluster;
 
 use smc::client::hazmat::RawAccess;
 use smc::client::Background;
@@ -641,7 +648,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` and `cargo test --benches` probe harness=false benches
     }
-    // `cargo bench --bench v2_net -- latency fanout sync idle`: only the parts named.
+    // `cargo bench --bench v2_net -- latency fanout postgres sync limits idle`: only the
+    // parts named.
     let only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -680,6 +688,28 @@ fn main() {
             None => {
                 println!("redis-server not found: reference skipped (apt-get install redis-server)")
             }
+        }
+    }
+    if run("postgres") {
+        // The same server on PostgreSQL (a temporary cluster, as the tests start it):
+        // one-way latency and fan-out, with the store's commit cost from /metrics.
+        if std::path::Path::new("/usr/lib/postgresql").exists() {
+            let mut pg = ServerConfig::new(dir.join("server_pg"), "127.0.0.1:0");
+            pg.limits = bench_limits();
+            pg.admin_listen = Some("127.0.0.1:0".into());
+            pg.store = Some(postgres_cluster::Cluster::get().database());
+            let pg = Server::start(pg).unwrap();
+            print!("on PostgreSQL: ");
+            latency(
+                &pg.address().to_string(),
+                pg.admin_address(),
+                &dir.join("pg"),
+                true,
+            );
+            print!("on PostgreSQL: ");
+            fan_out_smc(pg.address(), &dir.join("pg"), "pgfan", member_count());
+        } else {
+            println!("PostgreSQL not installed: its rows skipped (apt-get install postgresql)");
         }
     }
     if run("sync") {
