@@ -156,6 +156,7 @@ fn a_backup_taken_under_load_restores_to_a_consistent_store_with_the_same_key() 
         .spawn()
         .unwrap();
     let (address, fingerprint) = support::server_banner(&mut server);
+    let server = support::Reaped(server);
     let mut alice = client(&dir.join("alice"), "alice", &address);
     let bob = client(&dir.join("bob"), "bob", &address);
     alice.create_room("r").unwrap();
@@ -172,8 +173,7 @@ fn a_backup_taken_under_load_restores_to_a_consistent_store_with_the_same_key() 
         "{out:?}"
     );
     std::thread::sleep(Duration::from_millis(300));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let acked = senders.acknowledged();
     assert_eq!(mode(&backup), 0o700);
     assert_eq!(mode(&backup.join("smc.db")), 0o600);
@@ -242,9 +242,8 @@ fn a_backup_taken_under_load_restores_to_a_consistent_store_with_the_same_key() 
         .spawn()
         .unwrap();
     let (_, restored_fingerprint) = support::server_banner(&mut again);
+    let _again = support::Reaped(again);
     assert_eq!(restored_fingerprint, fingerprint);
-    let _ = again.kill();
-    let _ = again.wait();
 }
 
 #[test]

@@ -3,14 +3,14 @@
 //! server tracks, and a SIGKILL of the server after which every acknowledged message is
 //! still there, once, in order.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{self, client, postgres::Cluster, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(20));
 
-fn server(data: &std::path::Path, url: &str, listen: &str) -> (Child, String) {
+fn server(data: &std::path::Path, url: &str, listen: &str) -> (support::Reaped, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
         .args([
             "server",
@@ -29,7 +29,7 @@ fn server(data: &std::path::Path, url: &str, listen: &str) -> (Child, String) {
         .spawn()
         .unwrap();
     let (address, _) = support::server_banner(&mut child);
-    (child, address)
+    (support::Reaped(child), address)
 }
 
 #[test]
@@ -37,7 +37,7 @@ fn a_server_on_postgres_keeps_every_acknowledged_message_across_a_kill() {
     let dir = tempdir("pg_server");
     let url = Cluster::get().database();
     let data = dir.join("data");
-    let (mut first, address) = server(&data, &url, "127.0.0.1:0");
+    let (first, address) = server(&data, &url, "127.0.0.1:0");
     let mut alice = client(&dir.join("alice"), "alice", &address);
     let mut bob = client(&dir.join("bob"), "bob", &address);
     alice.create_room("r").unwrap();
@@ -51,10 +51,9 @@ fn a_server_on_postgres_keeps_every_acknowledged_message_across_a_kill() {
     for text in &sent[..5] {
         assert_eq!(&bob.recv(WAIT).unwrap().unwrap().text, text);
     }
-    first.kill().unwrap();
-    first.wait().unwrap();
+    drop(first);
     // Back on the same address, the same key (data dir) and the same database.
-    let (mut second, again) = server(&data, &url, &address);
+    let (second, again) = server(&data, &url, &address);
     assert_eq!(again, address);
     alice.connect(&address).unwrap();
     bob.connect(&address).unwrap();
@@ -73,8 +72,7 @@ fn a_server_on_postgres_keeps_every_acknowledged_message_across_a_kill() {
     alice.send("r", "welcome carol").unwrap();
     assert_eq!(carol.recv(WAIT).unwrap().unwrap().text, "welcome carol");
     assert_eq!(bob.recv(WAIT).unwrap().unwrap().text, "welcome carol");
-    second.kill().unwrap();
-    second.wait().unwrap();
+    drop(second);
 
     // The operator's commands act on the same database.
     let admin = |args: &[&str]| {

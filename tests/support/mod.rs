@@ -196,6 +196,17 @@ impl Senders {
     }
 }
 
+/// A child process killed (and reaped) when dropped: a test that fails half-way leaves
+/// no server running behind it.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Reads the line a started `smc server` prints first ("smc server listening on ADDR
 /// (key fingerprint FP)"): its address and key fingerprint.
 pub fn server_banner(child: &mut std::process::Child) -> (String, String) {
