@@ -99,3 +99,56 @@ fn a_server_on_postgres_keeps_every_acknowledged_message_across_a_kill() {
     assert_eq!(backup.status.code(), Some(2), "{backup:?}");
     assert!(String::from_utf8_lossy(&backup.stderr).contains("pg_dump"));
 }
+
+#[test]
+fn healthz_goes_unready_while_postgres_is_down_and_the_server_recovers() {
+    // A cluster of this test's own: PostgreSQL is taken away under a running server.
+    let cluster = Cluster::own("health");
+    let dir = tempdir("pg_health");
+    let mut config = smc::ServerConfig::new(dir.join("data"), "127.0.0.1:0");
+    config.store = Some(cluster.database());
+    config.admin_listen = Some("127.0.0.1:0".into());
+    let server = smc::Server::start(config).unwrap();
+    let admin = server.admin_address().unwrap().to_string();
+    let health = || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&admin).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            s,
+            "GET /healthz HTTP/1.1\r\nHost: smc\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let address = server.address().to_string();
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    alice.create_room("r").unwrap();
+    assert!(health().starts_with("HTTP/1.1 200"), "{}", health());
+
+    cluster.halt();
+    let down = health();
+    assert!(down.starts_with("HTTP/1.1 503"), "{down}");
+    assert!(
+        down.contains("not ready: the store does not answer"),
+        "{down}"
+    );
+    // A send is refused, not lost: nothing is acknowledged while the store is away.
+    assert!(alice.send("r", "while PostgreSQL is down").is_err());
+
+    cluster.resume();
+    // Broken connections are dropped from the pool; new ones are made.
+    let back = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        health().starts_with("HTTP/1.1 200")
+    });
+    assert!(back, "{}", health());
+    alice.connect(&address).unwrap();
+    alice.send("r", "after PostgreSQL came back").unwrap();
+    assert_eq!(
+        alice.history("r", 10).unwrap().last().unwrap().text,
+        "after PostgreSQL came back"
+    );
+}

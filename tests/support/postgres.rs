@@ -60,18 +60,24 @@ impl Cluster {
     /// The cluster of this test process (started on first use).
     pub fn get() -> &'static Cluster {
         CLUSTER.get_or_init(|| {
-            let cluster = Cluster::start();
+            let cluster = Cluster::start("shared");
             // SAFETY: registering a plain function with no preconditions.
             unsafe { libc::atexit(stop_at_exit) };
             cluster
         })
     }
 
-    fn start() -> Cluster {
+    /// A cluster of the caller's own, which it may halt and resume (stopped and removed
+    /// when dropped), for a test that takes PostgreSQL away.
+    pub fn own(name: &str) -> Cluster {
+        Cluster::start(name)
+    }
+
+    fn start(name: &str) -> Cluster {
         let bin = bin_dir();
         // Under the system's temporary directory, which the postgres user can reach
         // whatever the permissions above the checkout.
-        let root = std::env::temp_dir().join(format!("smc-postgres-{}", std::process::id()));
+        let root = std::env::temp_dir().join(format!("smc-postgres-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         let data = root.join("data");
@@ -103,30 +109,45 @@ impl Cluster {
             .output()
             .unwrap();
         assert!(out.status.success(), "initdb: {out:?}");
-        let port = free_port();
+        let cluster = Cluster {
+            root,
+            data,
+            bin,
+            port: free_port(),
+        };
+        cluster.resume();
+        cluster
+    }
+
+    /// Starts the server (again).
+    pub fn resume(&self) {
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
-            root.display()
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            self.port,
+            self.root.display()
         );
-        let out = as_postgres(&bin.join("pg_ctl"))
+        let out = as_postgres(&self.bin.join("pg_ctl"))
             .args(["-w", "-t", "60", "-D"])
-            .arg(&data)
+            .arg(&self.data)
             .arg("-l")
-            .arg(root.join("log"))
+            .arg(self.root.join("log"))
             .args(["-o", &options, "start"])
             .output()
             .unwrap();
         assert!(
             out.status.success(),
             "pg_ctl start: {out:?}\n{}",
-            std::fs::read_to_string(root.join("log")).unwrap_or_default()
+            std::fs::read_to_string(self.root.join("log")).unwrap_or_default()
         );
-        Cluster {
-            root,
-            data,
-            bin,
-            port,
-        }
+    }
+
+    /// Stops the server at once, as a crash would (its data stays).
+    pub fn halt(&self) {
+        let _ = as_postgres(&self.bin.join("pg_ctl"))
+            .args(["-m", "immediate", "-D"])
+            .arg(&self.data)
+            .arg("stop")
+            .output();
     }
 
     /// A new, empty database: its connection URL.
@@ -148,13 +169,15 @@ impl Cluster {
         format!("postgres://smc@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// Stops the server at once (as a crash would) and removes its files.
+    /// Stops the server at once and removes its files.
     fn stop(&self) {
-        let _ = as_postgres(&self.bin.join("pg_ctl"))
-            .args(["-m", "immediate", "-D"])
-            .arg(&self.data)
-            .arg("stop")
-            .output();
+        self.halt();
         let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
