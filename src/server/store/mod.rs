@@ -6,6 +6,7 @@
 
 mod backup;
 mod pg;
+mod rules;
 mod schema;
 mod sqlite;
 

@@ -11,19 +11,19 @@
 //! a serialization failure, a deadlock or a unique-key race: the same all-or-nothing,
 //! one-at-a-time semantics as SQLite's single writer, across nodes. A commit returns
 //! once PostgreSQL has it durably (`synchronous_commit` as the server is configured:
-//! on by default). Connections come from a small pool; a broken one is dropped.
+//! on by default). Connections come from a pool of at most 16; a broken one is
+//! dropped and replaced when needed.
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
 use sha2::{Digest, Sha256};
 
-use crate::e2e::group::MAX_PAST_EPOCHS;
 use crate::error::StoreError;
 use crate::proto::{skeletons, DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::public_group;
-use crate::server::store::sqlite::next_epoch_after;
+use crate::server::store::rules::admit;
 use crate::server::store::{
     Appended, Creation, DirectQuota, Invited, KeyPackageRow, NewMessage, Registration,
     RegistrationPolicy, Store, UserRow,
@@ -118,13 +118,25 @@ const MIGRATIONS: &[&str] = &[
 
 /// How many times a write is tried when PostgreSQL asks for a retry.
 const ATTEMPTS: usize = 50;
-/// Connections kept open.
-const POOL: usize = 8;
+/// Connections open at most: a store call beyond them waits for one to be free (up to
+/// [`POOL_WAIT`]), so that a burst of sessions never exhausts PostgreSQL's
+/// `max_connections` (100 by default) for every node.
+const POOL: usize = 16;
+/// How long a store call waits for a free connection before it fails.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
     url: String,
-    idle: Mutex<Vec<Client>>,
+    pool: Mutex<PoolState>,
+    freed: Condvar,
+}
+
+/// The connections: those idle, and how many are open in all (idle or in use).
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<Client>,
+    open: usize,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -156,12 +168,14 @@ impl std::ops::DerefMut for Pooled<'_> {
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
-            if !client.is_closed() {
-                let mut idle = self.store.idle.lock().unwrap_or_else(|e| e.into_inner());
-                if idle.len() < POOL {
-                    idle.push(client);
-                }
+            let mut pool = self.store.lock_pool();
+            if client.is_closed() {
+                // Broken (the server went away): a new one is made when needed.
+                pool.open -= 1;
+            } else {
+                pool.idle.push(client);
             }
+            self.store.freed.notify_one();
         }
     }
 }
@@ -265,7 +279,8 @@ impl PostgresStore {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let store = PostgresStore {
             url: url.to_owned(),
-            idle: Mutex::new(Vec::new()),
+            pool: Mutex::new(PoolState::default()),
+            freed: Condvar::new(),
         };
         {
             let mut client = store.client()?;
@@ -301,16 +316,53 @@ impl PostgresStore {
         Ok(())
     }
 
+    fn lock_pool(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connection: an idle one, a new one while fewer than [`POOL`] are open, or the
+    /// next one freed (up to [`POOL_WAIT`]).
     fn client(&self) -> Result<Pooled<'_>, StoreError> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let client = match idle {
-            Some(c) => c,
-            None => Client::connect(&self.url, NoTls)?,
-        };
-        Ok(Pooled {
-            store: self,
-            client: Some(client),
-        })
+        let deadline = std::time::Instant::now() + POOL_WAIT;
+        let mut pool = self.lock_pool();
+        loop {
+            if let Some(client) = pool.idle.pop() {
+                return Ok(Pooled {
+                    store: self,
+                    client: Some(client),
+                });
+            }
+            if pool.open < POOL {
+                pool.open += 1;
+                drop(pool);
+                return match Client::connect(&self.url, NoTls) {
+                    Ok(client) => Ok(Pooled {
+                        store: self,
+                        client: Some(client),
+                    }),
+                    Err(e) => {
+                        self.lock_pool().open -= 1;
+                        self.freed.notify_one();
+                        Err(e.into())
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Io {
+                    path: "PostgreSQL".into(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("all {POOL} connections stayed busy for {POOL_WAIT:?}"),
+                    ),
+                });
+            }
+            pool = self
+                .freed
+                .wait_timeout(pool, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// Runs `f` in a SERIALIZABLE transaction, committed when it returns `Ok` (rolled
@@ -693,30 +745,13 @@ impl Store for PostgresStore {
                 };
                 let (last_seq, epoch, group_id): (i64, i64, Option<Vec<u8>>) =
                     (state.get(0), state.get(1), state.get(2));
-                let current = epoch as u64;
-                if m.commit_epoch.is_none()
-                    && m.mls_epoch
-                        .is_some_and(|e| e.saturating_add(MAX_PAST_EPOCHS as u64) < current)
-                {
-                    out.push(Err(Refusal::Stale { current }));
-                    continue;
-                }
-                let mut next_epoch = current;
-                if let Some(e) = m.commit_epoch {
-                    match next_epoch_after(current, e) {
-                        Ok(next) => next_epoch = next,
-                        Err(refusal) => {
-                            out.push(Err(refusal));
-                            continue;
-                        }
+                let next_epoch = match admit(m, epoch as u64, copy) {
+                    Ok(next) => next,
+                    Err(refusal) => {
+                        out.push(Err(refusal));
+                        continue;
                     }
-                }
-                if copy {
-                    out.push(Err(Refusal::BadRequest {
-                        reason: "a copy of a message already stored".into(),
-                    }));
-                    continue;
-                }
+                };
                 // A room whose group the server tracks: a group change is verified
                 // against its public state and applied to it, or refused with nothing
                 // kept; an application message leaves it alone.

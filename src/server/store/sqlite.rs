@@ -12,9 +12,9 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-use crate::e2e::group::MAX_PAST_EPOCHS;
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
+use crate::server::store::rules::admit;
 use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{
     Appended, Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration,
@@ -162,30 +162,6 @@ fn direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<DirectEnvelope> {
         timestamp_ms: row.get(2)?,
         payload: row.get(3)?,
     })
-}
-
-/// The epoch a room moves to when a group-state change for `claimed` is accepted at
-/// epoch `current`: only a change for exactly the current epoch is taken (one per
-/// epoch, in order); an older one is [`Refusal::Stale`], a later one can only be a
-/// lie (no member can be ahead of the server) and is refused. Checked arithmetic, and
-/// the result stays within SQLite's signed 64-bit integers.
-pub(crate) fn next_epoch_after(current: u64, claimed: u64) -> Result<u64, Refusal> {
-    if claimed < current {
-        return Err(Refusal::Stale { current });
-    }
-    if claimed > current {
-        return Err(Refusal::BadRequest {
-            reason: format!(
-                "a group-state change for epoch {claimed}, but the room is at epoch {current}"
-            ),
-        });
-    }
-    current
-        .checked_add(1)
-        .filter(|next| *next <= i64::MAX as u64)
-        .ok_or_else(|| Refusal::BadRequest {
-            reason: "the room's epoch cannot advance further".into(),
-        })
 }
 
 impl SqliteStore {
@@ -590,31 +566,13 @@ impl Store for SqliteStore {
                 }));
                 continue;
             };
-            let current = epoch as u64;
-            // Keys of that epoch are gone from every member's state: nobody could read it.
-            if m.commit_epoch.is_none()
-                && m.mls_epoch
-                    .is_some_and(|e| e.saturating_add(MAX_PAST_EPOCHS as u64) < current)
-            {
-                out.push(Err(Refusal::Stale { current }));
-                continue;
-            }
-            let mut next_epoch = current;
-            if let Some(e) = m.commit_epoch {
-                match next_epoch_after(current, e) {
-                    Ok(next) => next_epoch = next,
-                    Err(refusal) => {
-                        out.push(Err(refusal));
-                        continue;
-                    }
+            let next_epoch = match admit(m, epoch as u64, copy) {
+                Ok(next) => next,
+                Err(refusal) => {
+                    out.push(Err(refusal));
+                    continue;
                 }
-            }
-            if copy {
-                out.push(Err(Refusal::BadRequest {
-                    reason: "a copy of a message already stored".into(),
-                }));
-                continue;
-            }
+            };
             // A room whose group the server tracks: the message is verified against
             // its public state, and applied to it, or refused with nothing kept.
             let mut unrouted = Vec::new();

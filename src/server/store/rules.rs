@@ -1,0 +1,55 @@
+//! The rules every store applies to a message before it stores it, whatever the
+//! backend: the same refusals from SQLite and from PostgreSQL.
+
+use crate::e2e::group::MAX_PAST_EPOCHS;
+use crate::proto::Refusal;
+use crate::server::store::NewMessage;
+
+/// The epoch a room moves to when a group-state change for `claimed` is accepted at
+/// epoch `current`: only a change for exactly the current epoch is taken (one per
+/// epoch, in order); an older one is [`Refusal::Stale`], a later one can only be a
+/// lie (no member can be ahead of the server) and is refused. Checked arithmetic, and
+/// the result stays within SQLite's signed 64-bit integers.
+pub(crate) fn next_epoch_after(current: u64, claimed: u64) -> Result<u64, Refusal> {
+    if claimed < current {
+        return Err(Refusal::Stale { current });
+    }
+    if claimed > current {
+        return Err(Refusal::BadRequest {
+            reason: format!(
+                "a group-state change for epoch {claimed}, but the room is at epoch {current}"
+            ),
+        });
+    }
+    current
+        .checked_add(1)
+        .filter(|next| *next <= i64::MAX as u64)
+        .ok_or_else(|| Refusal::BadRequest {
+            reason: "the room's epoch cannot advance further".into(),
+        })
+}
+
+/// Whether `m` may be stored in a room at epoch `current` (`copy`: the same bytes are
+/// stored already, from another sender): the room's epoch after it, or the refusal.
+/// An MLS message of an epoch whose keys every member has dropped is
+/// [`Refusal::Stale`] (nobody could read it); a group change must be for exactly the
+/// current epoch ([`next_epoch_after`]); a copy is refused after those checks, which
+/// say more.
+pub(crate) fn admit(m: &NewMessage, current: u64, copy: bool) -> Result<u64, Refusal> {
+    if m.commit_epoch.is_none()
+        && m.mls_epoch
+            .is_some_and(|e| e.saturating_add(MAX_PAST_EPOCHS as u64) < current)
+    {
+        return Err(Refusal::Stale { current });
+    }
+    let next = match m.commit_epoch {
+        Some(e) => next_epoch_after(current, e)?,
+        None => current,
+    };
+    if copy {
+        return Err(Refusal::BadRequest {
+            reason: "a copy of a message already stored".into(),
+        });
+    }
+    Ok(next)
+}
