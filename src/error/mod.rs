@@ -262,6 +262,16 @@ pub enum ServerError {
     /// The runtime could not start.
     #[error("cannot start the server: {0}")]
     Runtime(std::io::Error),
+
+    /// The bus between server nodes (`--bus nats://...`) cannot be used: a malformed
+    /// address, or a subscription refused.
+    #[error("bus {url}: {reason}")]
+    Bus {
+        /// The address given.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// Errors of the v2 client ([`crate::client`]).

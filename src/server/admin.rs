@@ -4,7 +4,7 @@
 //! | path | answer |
 //! | --- | --- |
 //! | `GET /metrics` | every metric of [`super::metrics`], Prometheus text format |
-//! | `GET /healthz` | `200 ready` when the server can take messages (its store answers and its committer runs), else `503` and why |
+//! | `GET /healthz` | `200 ready` when the server can take messages (its store answers, its committer runs and, in a cluster, its bus is connected), else `503` and why |
 //!
 //! Anything else is `404` (`405` for another method on those paths). The listener is
 //! bounded like the client port: a few connections at a time, headers within 5 s, a
@@ -132,10 +132,15 @@ fn snapshot(shared: &Shared) -> Snapshot {
     }
 }
 
-/// Whether the server can take messages: its committer runs and its store answers.
+/// Whether the server can take messages: its committer runs, its store answers, and
+/// in a cluster its bus to the other nodes is connected (without it, a member on
+/// another node would hear of a message only at the next sweep).
 async fn ready(shared: &Shared) -> Result<(), String> {
     if shared.commits.is_closed() {
         return Err("the committer has stopped".into());
+    }
+    if shared.bus.as_ref().is_some_and(|b| !b.is_connected()) {
+        return Err("the bus to the other nodes is not connected".into());
     }
     let store = shared.store.clone();
     match tokio::task::spawn_blocking(move || store.ping()).await {

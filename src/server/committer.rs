@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::proto::{encode, Envelope, Event, Refusal, ServerFrame};
+use crate::server::bus::{Bus, BusEvent};
 use crate::server::hub::{Dedup, Hub, Outbound};
 use crate::server::metrics::Metrics;
 use crate::server::store::{NewMessage, Store};
@@ -34,6 +35,7 @@ pub(crate) fn run(
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
+    bus: Option<Arc<Bus>>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -81,6 +83,12 @@ pub(crate) fn run(
                 metrics.delivered.inc_by(queued as u64);
                 for user in &appended.unrouted {
                     hub.leave(&envelope.room, user);
+                }
+                if let Some(bus) = &bus {
+                    bus.publish(BusEvent::Message {
+                        envelope: envelope.clone(),
+                        left: appended.unrouted,
+                    });
                 }
                 envelope
             });

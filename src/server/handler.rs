@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 use crate::error::StoreError;
 use crate::net::MAX_PAYLOAD;
 use crate::proto::{check_name, encode, Event, Refusal, Reply, Request, ServerFrame};
+use crate::server::bus::{BusEvent, Limit};
 use crate::server::committer::Pending;
 use crate::server::group_change;
 use crate::server::hub::{Dedup, Outbound};
@@ -64,8 +65,23 @@ where
 }
 
 impl Shared {
-    async fn require_member(&self, room: &str, user: &str) -> Result<(), Refusal> {
-        if self.hub.is_member(room, user) {
+    /// Whether `user` is a member of `room`. The routing table answers at once for a
+    /// single node; with several nodes it may lag behind a change made through another
+    /// node, so the store decides (except for a send: the store checks it again in
+    /// the transaction that stores it). A member the table missed is added to it.
+    async fn require_member(&self, room: &str, user: &str, sending: bool) -> Result<(), Refusal> {
+        let routed = self.hub.is_member(room, user);
+        if routed && (self.bus.is_none() || sending) {
+            return Ok(());
+        }
+        let (r, u) = (room.to_owned(), user.to_owned());
+        let member = blocking(&self.store, move |s| s.is_member(&r, &u)).await?;
+        match (member, routed) {
+            (true, false) => self.hub.join(room, user),
+            (false, true) => self.hub.leave(room, user),
+            _ => {}
+        }
+        if member {
             return Ok(());
         }
         let r = room.to_owned();
@@ -74,6 +90,35 @@ impl Shared {
         } else {
             Err(Refusal::UnknownRoom { room: room.into() })
         }
+    }
+
+    /// Tells `user`'s sessions, here and on the other nodes, that a direct delivery
+    /// waits in the store.
+    fn notify_direct(&self, user: &str) {
+        self.hub
+            .deliver_to_user(user, &Outbound::pull(Dedup::DirectPull));
+        self.publish(BusEvent::Direct {
+            user: user.to_owned(),
+        });
+    }
+
+    /// Records locally and tells the other nodes that `user` joined `room`.
+    fn joined(&self, room: &str, user: &str) {
+        self.hub.join(room, user);
+        self.publish(BusEvent::Joined {
+            room: room.to_owned(),
+            user: user.to_owned(),
+        });
+    }
+
+    /// Takes one unit of a per-user rate, on every node.
+    fn spend(&self, limit: Limit, user: &str) -> Result<(), std::time::Duration> {
+        self.rates.get(limit).take_or_wait(user)?;
+        self.publish(BusEvent::Spent {
+            limit,
+            user: user.to_owned(),
+        });
+        Ok(())
     }
 
     async fn require_user(&self, user: &str) -> Result<(), Refusal> {
@@ -131,12 +176,12 @@ impl Shared {
                         )))
                     }
                 }
-                self.hub.join(&room, me);
+                self.joined(&room, me);
                 tracing::info!(user = me, room, "room created");
                 Ok(Reply::Done)
             }
             Request::Invite { room, user } => {
-                self.require_member(&room, me).await?;
+                self.require_member(&room, me, false).await?;
                 self.require_user(&user).await?;
                 let (r, u, by) = (room.clone(), user.clone(), me_owned.clone());
                 let max = self.limits.max_pending_invitations;
@@ -163,11 +208,16 @@ impl Shared {
                     dedup: Dedup::None,
                 };
                 self.hub.deliver_to_user(&user, &item);
+                self.publish(BusEvent::Invited {
+                    user: user.clone(),
+                    room: room.clone(),
+                    by: me.to_owned(),
+                });
                 tracing::info!(by = me, user, room, "user invited");
                 Ok(Reply::Done)
             }
             Request::Uninvite { room, user } => {
-                self.require_member(&room, me).await?;
+                self.require_member(&room, me, false).await?;
                 blocking(store, move |s| s.uninvite(&room, &user, Some(&me_owned))).await?;
                 Ok(Reply::Done)
             }
@@ -189,7 +239,7 @@ impl Shared {
                 let r = room.clone();
                 match blocking(store, move |s| s.accept(&r, &me_owned)).await? {
                     Some(after) => {
-                        self.hub.join(&room, me);
+                        self.joined(&room, me);
                         tracing::info!(user = me, room, "invitation accepted");
                         Ok(Reply::Joined { after })
                     }
@@ -219,6 +269,7 @@ impl Shared {
                             commit_epoch: None,
                             mls_epoch: Some(epoch),
                             timestamp_ms: now_ms(),
+                            farewell: true,
                         })
                         .await;
                     // A farewell from an epoch the group has left does not verify: the
@@ -231,17 +282,21 @@ impl Shared {
                 Ok(Reply::Done)
             }
             Request::Leave { room } => {
-                self.require_member(&room, me).await?;
+                self.require_member(&room, me, false).await?;
                 let r = room.clone();
                 blocking(store, move |s| s.remove_member(&r, &me_owned)).await?;
                 self.hub.leave(&room, me);
+                self.publish(BusEvent::Left {
+                    room: room.clone(),
+                    user: me.to_owned(),
+                });
                 Ok(Reply::Done)
             }
             Request::ListRooms => Ok(Reply::Names(
                 blocking(store, move |s| s.rooms_of(&me_owned)).await?,
             )),
             Request::Members { room } => {
-                self.require_member(&room, me).await?;
+                self.require_member(&room, me, false).await?;
                 Ok(Reply::Names(
                     blocking(store, move |s| s.members(&room)).await?,
                 ))
@@ -257,7 +312,7 @@ impl Shared {
                         payload.len()
                     )));
                 }
-                self.require_member(&room, me).await?;
+                self.require_member(&room, me, true).await?;
                 let mls_epoch = group_change::check(&room, &payload, commit_epoch)?;
                 let envelope = self
                     .append(NewMessage {
@@ -267,6 +322,7 @@ impl Shared {
                         commit_epoch,
                         mls_epoch,
                         timestamp_ms: now_ms(),
+                        farewell: false,
                     })
                     .await?;
                 Ok(Reply::Sent {
@@ -280,7 +336,7 @@ impl Shared {
                 before,
                 limit,
             } => {
-                self.require_member(&room, me).await?;
+                self.require_member(&room, me, false).await?;
                 let limit = limit.min(MAX_HISTORY);
                 let mut messages =
                     blocking(store, move |s| s.history(&room, before, limit)).await?;
@@ -339,13 +395,13 @@ impl Shared {
                 Ok(Reply::Done)
             }
             Request::FetchKeyPackage { user } => {
-                self.rates.fetches.take_or_wait(me).map_err(limited)?;
+                self.spend(Limit::Fetches, me).map_err(limited)?;
                 self.require_user(&user).await?;
                 // One-use packages are handed out at a bounded rate per owner; past it
                 // the last-resort one: nobody can drain someone's packages.
                 let one_use = user == me
                     || (self.limits.one_use_packages_per_hour > 0
-                        && self.rates.one_use.take(&user));
+                        && self.spend(Limit::OneUse, &user).is_ok());
                 let u = user.clone();
                 match blocking(store, move |s| s.take_key_package(&u, one_use, now_ms())).await? {
                     Some(p) => Ok(Reply::KeyPackage(p)),
@@ -359,7 +415,7 @@ impl Shared {
                 if payload.len() > MAX_PAYLOAD {
                     return Err(bad(format!("a delivery is at most {MAX_PAYLOAD} bytes")));
                 }
-                self.rates.directs.take_or_wait(me).map_err(limited)?;
+                self.spend(Limit::Directs, me).map_err(limited)?;
                 self.require_user(&user).await?;
                 let u = user.clone();
                 let quota = DirectQuota {
@@ -374,13 +430,8 @@ impl Shared {
                 .ok_or_else(|| Refusal::QuotaExceeded {
                     reason: format!("{user:?}'s queue of direct deliveries is full"),
                 })?;
-                let id = direct.id;
-                let item = Outbound {
-                    bytes: encode(&ServerFrame::Event(Event::Direct(direct))).into(),
-                    dedup: Dedup::Direct(id),
-                };
-                self.hub.deliver_to_user(&user, &item);
-                Ok(Reply::Queued { id })
+                self.notify_direct(&user);
+                Ok(Reply::Queued { id: direct.id })
             }
             Request::AckDirect { ids } => {
                 if ids.len() > MAX_ACKS {

@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, watch};
 
+use crate::server::bus::SessionKey;
+
 /// One encoded server frame queued for a session, with what the writer needs to drop
 /// duplicates between the sync after Hello and live delivery.
 #[derive(Debug, Clone)]
@@ -21,15 +23,39 @@ pub(crate) struct Outbound {
     pub dedup: Dedup,
 }
 
-/// The identity of a delivered item.
+/// The identity of a delivered item, and what the writer reads from the store first.
+///
+/// A session receives a room's messages in sequence order without gaps: a message
+/// whose predecessors it has not sent yet (they were committed through another node,
+/// or lost on the bus) makes the writer read them from the store first, and the store
+/// has them (a room's sequence number is taken under its lock, so every earlier one is
+/// committed).
 #[derive(Debug, Clone)]
 pub(crate) enum Dedup {
     /// A reply or an event that is never duplicated.
     None,
-    /// Message `seq` of a room.
+    /// Message `seq` of a room (the bytes are that message).
     Room(Arc<str>, u64),
-    /// Direct delivery `id`.
+    /// No bytes: the room's newest message is `seq`; send whatever is missing up to it
+    /// (a node that may have missed messages on the bus).
+    RoomHead(Arc<str>, u64),
+    /// Direct delivery `id` (the bytes are that delivery).
     Direct(u64),
+    /// No bytes: new direct deliveries wait in the store for this session's user; send
+    /// them in id order. Deliveries are pulled rather than pushed because their ids are
+    /// shared by every recipient: a session cannot see a gap, and a push from another
+    /// node may arrive before an earlier one.
+    DirectPull,
+}
+
+impl Outbound {
+    /// An item without bytes, telling the writer to read from the store.
+    pub(crate) fn pull(dedup: Dedup) -> Outbound {
+        Outbound {
+            bytes: Arc::from(&[][..]),
+            dedup,
+        }
+    }
 }
 
 /// A live session as the hub sees it.
@@ -37,6 +63,8 @@ pub(crate) enum Dedup {
 pub(crate) struct SessionHandle {
     /// Unique per connection.
     pub id: u64,
+    /// When it began, and where: the order of a user's sessions across nodes.
+    pub key: SessionKey,
     /// Its outbound queue (bounded in items).
     pub tx: mpsc::Sender<Outbound>,
     /// The bytes in that queue, bounded by `max_bytes`: the writer subtracts what it
@@ -112,6 +140,57 @@ impl SessionHandle {
 struct Inner {
     sessions: HashMap<String, Vec<SessionHandle>>,
     rooms: HashMap<String, HashSet<String>>,
+    /// Sessions of users held by other nodes (several nodes): at most the per-user
+    /// limit each, the newest.
+    remote: HashMap<String, Vec<SessionKey>>,
+    /// Per room, the newest message routed through this node.
+    heads: HashMap<String, u64>,
+    /// Counts membership changes (a reload from the store must not undo a newer one).
+    version: u64,
+}
+
+impl Inner {
+    /// Keeps the newest `max` sessions of `user` across nodes: this node closes its
+    /// own among the older ones and forgets the other nodes' (they close theirs, as
+    /// every node applies the same rule to the same sessions).
+    fn enforce(&mut self, user: &str, max: usize) {
+        let max = max.max(1);
+        let local = self.sessions.get(user).map_or(0, Vec::len);
+        let remote = self.remote.get(user).map_or(0, Vec::len);
+        if local + remote <= max {
+            return;
+        }
+        let mut keys: Vec<SessionKey> = self
+            .sessions
+            .get(user)
+            .into_iter()
+            .flatten()
+            .map(|s| s.key)
+            .chain(self.remote.get(user).into_iter().flatten().copied())
+            .collect();
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        let oldest_kept = keys[max - 1];
+        if let Some(list) = self.sessions.get_mut(user) {
+            list.retain(|s| {
+                let keep = s.key >= oldest_kept;
+                if !keep {
+                    tracing::warn!(
+                        user,
+                        session = s.id,
+                        "too many sessions of one user: closing the oldest"
+                    );
+                    s.close.send_replace(true);
+                }
+                keep
+            });
+        }
+        if let Some(list) = self.remote.get_mut(user) {
+            list.retain(|k| *k >= oldest_kept);
+            if list.is_empty() {
+                self.remote.remove(user);
+            }
+        }
+    }
 }
 
 /// The routing table.
@@ -133,22 +212,82 @@ impl Hub {
         }
     }
 
-    /// Adds a connected session of `user`; when the user already has `max` sessions,
-    /// the oldest ones are asked to close (a user's key cannot be used to hold every
-    /// connection slot, and its owner always gets in).
+    /// Adds a connected session of `user`; when the user already has `max` sessions
+    /// (on any node), the oldest ones are asked to close (a user's key cannot be used
+    /// to hold every connection slot, and its owner always gets in).
     pub(crate) fn register(&self, user: &str, session: SessionHandle, max: usize) {
         let mut inner = self.lock();
-        let list = inner.sessions.entry(user.to_owned()).or_default();
-        while list.len() >= max.max(1) {
-            let oldest = list.remove(0);
-            tracing::warn!(
-                user,
-                session = oldest.id,
-                "too many sessions of one user: closing the oldest"
-            );
-            oldest.close.send_replace(true);
+        inner
+            .sessions
+            .entry(user.to_owned())
+            .or_default()
+            .push(session);
+        inner.enforce(user, max);
+    }
+
+    /// Another node opened a session of `user`.
+    pub(crate) fn remote_opened(&self, user: &str, key: SessionKey, max: usize) {
+        let mut inner = self.lock();
+        let list = inner.remote.entry(user.to_owned()).or_default();
+        if !list.contains(&key) {
+            list.push(key);
         }
-        list.push(session);
+        inner.enforce(user, max);
+    }
+
+    /// Another node's session of `user` ended.
+    pub(crate) fn remote_closed(&self, user: &str, key: SessionKey) {
+        let mut inner = self.lock();
+        if let Some(list) = inner.remote.get_mut(user) {
+            list.retain(|k| *k != key);
+            if list.is_empty() {
+                inner.remote.remove(user);
+            }
+        }
+    }
+
+    /// The users with a session on this node.
+    pub(crate) fn connected_users(&self) -> Vec<String> {
+        self.lock().sessions.keys().cloned().collect()
+    }
+
+    /// The rooms with a member connected to this node.
+    pub(crate) fn connected_rooms(&self) -> Vec<String> {
+        let inner = self.lock();
+        inner
+            .rooms
+            .iter()
+            .filter(|(_, members)| members.iter().any(|u| inner.sessions.contains_key(u)))
+            .map(|(room, _)| room.clone())
+            .collect()
+    }
+
+    /// The newest message of `room` routed through this node (0: none yet).
+    pub(crate) fn head(&self, room: &str) -> u64 {
+        self.lock().heads.get(room).copied().unwrap_or(0)
+    }
+
+    /// The number of membership changes so far (see [`Hub::replace_memberships`]).
+    pub(crate) fn version(&self) -> u64 {
+        self.lock().version
+    }
+
+    /// Replaces every membership with `memberships` (read from the store) unless a
+    /// membership changed since [`Hub::version`] returned `version`; whether it did.
+    pub(crate) fn replace_memberships(
+        &self,
+        memberships: Vec<(String, String)>,
+        version: u64,
+    ) -> bool {
+        let mut inner = self.lock();
+        if inner.version != version {
+            return false;
+        }
+        inner.rooms.clear();
+        for (room, user) in memberships {
+            inner.rooms.entry(room).or_default().insert(user);
+        }
+        true
     }
 
     /// Removes session `id` of `user`.
@@ -173,7 +312,9 @@ impl Hub {
 
     /// Records that `user` is in `room`.
     pub(crate) fn join(&self, room: &str, user: &str) {
-        self.lock()
+        let mut inner = self.lock();
+        inner.version += 1;
+        inner
             .rooms
             .entry(room.to_owned())
             .or_default()
@@ -182,14 +323,18 @@ impl Hub {
 
     /// Forgets every membership of `user` (a released name taken over).
     pub(crate) fn forget(&self, user: &str) {
-        for members in self.lock().rooms.values_mut() {
+        let mut inner = self.lock();
+        inner.version += 1;
+        for members in inner.rooms.values_mut() {
             members.remove(user);
         }
     }
 
     /// Records that `user` left `room`.
     pub(crate) fn leave(&self, room: &str, user: &str) {
-        if let Some(m) = self.lock().rooms.get_mut(room) {
+        let mut inner = self.lock();
+        inner.version += 1;
+        if let Some(m) = inner.rooms.get_mut(room) {
             m.remove(user);
         }
     }
@@ -205,7 +350,12 @@ impl Hub {
     /// Queues `item` for every connected session of every member of `room`; how many
     /// sessions it was queued for.
     pub(crate) fn deliver_to_room(&self, room: &str, item: &Outbound) -> usize {
-        let inner = self.lock();
+        let mut inner = self.lock();
+        if let Dedup::Room(_, seq) | Dedup::RoomHead(_, seq) = &item.dedup {
+            let head = inner.heads.entry(room.to_owned()).or_insert(0);
+            *head = (*head).max(*seq);
+        }
+        let inner = &*inner;
         let Some(members) = inner.rooms.get(room) else {
             return 0;
         };
@@ -259,6 +409,11 @@ mod tests {
         let (close, closed) = watch::channel(false);
         let handle = SessionHandle {
             id,
+            key: SessionKey {
+                opened_ms: id as i64,
+                node: 0,
+                id,
+            },
             tx,
             queued: Arc::new(AtomicUsize::new(0)),
             max_bytes,

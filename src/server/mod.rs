@@ -9,6 +9,7 @@
 
 mod admin;
 mod admission;
+mod bus;
 mod committer;
 mod data_dir;
 mod group_change;
@@ -70,6 +71,10 @@ pub struct ServerConfig {
     /// (`postgres://user@host:port/db`) shared by several server nodes. The key stays
     /// in `data_dir` either way.
     pub store: Option<String>,
+    /// The bus between the nodes of a cluster (`nats://host:port`, several separated
+    /// by commas): `None` (the default) for a single node. Every node of a cluster uses
+    /// the same PostgreSQL store, the same NATS and the same server key.
+    pub bus: Option<String>,
 }
 
 impl ServerConfig {
@@ -83,6 +88,7 @@ impl ServerConfig {
             registration: RegistrationPolicy::default(),
             admin_listen: None,
             store: None,
+            bus: None,
         }
     }
 }
@@ -104,6 +110,22 @@ pub(crate) struct Shared {
     pub rates: rate::UserRates,
     /// What the admin listener's `/metrics` shows.
     pub metrics: Arc<metrics::Metrics>,
+    /// The bus to the other nodes of a cluster, if any.
+    pub bus: Option<Arc<bus::Bus>>,
+}
+
+impl Shared {
+    /// Tells the other nodes, if any.
+    pub(crate) fn publish(&self, event: bus::BusEvent) {
+        if let Some(bus) = &self.bus {
+            bus.publish(event);
+        }
+    }
+
+    /// This node's id (0 without a bus).
+    pub(crate) fn node(&self) -> u64 {
+        self.bus.as_ref().map_or(0, |b| b.node())
+    }
 }
 
 /// A running server. [`Server::stop`] (or dropping it) stops accepting, lets the
@@ -123,9 +145,17 @@ impl Server {
     /// thread. Errors (key file, store, address) are returned before anything runs.
     pub fn start(config: ServerConfig) -> Result<Server, ServerError> {
         let key = StaticKeypair::load_or_create(&DataDir::new(&config.data_dir).server_key())?;
-        let store: Arc<dyn Store> = match &config.store {
-            None => Arc::new(SqliteStore::open(&config.data_dir, config.durability)?),
-            Some(url) => Arc::new(PostgresStore::open(url)?),
+        let store: Arc<dyn Store> = match (&config.store, &config.bus) {
+            (None, None) => Arc::new(SqliteStore::open(&config.data_dir, config.durability)?),
+            (Some(url), _) => Arc::new(PostgresStore::open(url)?),
+            (None, Some(bus)) => {
+                return Err(ServerError::Bus {
+                    url: bus.clone(),
+                    reason: "the nodes of a cluster share a PostgreSQL store (--store \
+                             postgres://...); an embedded SQLite store belongs to one node"
+                        .into(),
+                })
+            }
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -155,6 +185,13 @@ impl Server {
             }
         };
         let admin_address = admin.as_ref().map(|(a, _)| *a);
+        let (bus, incoming) = match &config.bus {
+            None => (None, None),
+            Some(url) => {
+                let (bus, incoming) = runtime.block_on(bus::Bus::connect(url, &key))?;
+                (Some(Arc::new(bus)), Some(incoming))
+            }
+        };
         let hub = Arc::new(Hub::default());
         hub.load(store.memberships()?);
         let (commits, commit_rx) = mpsc::channel(4096);
@@ -171,6 +208,7 @@ impl Server {
             admission: Arc::default(),
             rates: rate::UserRates::new(&config.limits),
             metrics: Arc::new(metrics::Metrics::new()),
+            bus: bus.clone(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         tracing::info!(%address, fingerprint = key.fingerprint(), "smc server listening");
@@ -191,8 +229,15 @@ impl Server {
                 runtime.block_on(async move {
                     let metrics = shared.metrics.clone();
                     let committer = tokio::task::spawn_blocking(move || {
-                        committer::run(commit_rx, store, hub, metrics)
+                        committer::run(commit_rx, store, hub, metrics, bus)
                     });
+                    if let Some(incoming) = incoming {
+                        tokio::spawn(bus::receive(
+                            incoming,
+                            shared.clone(),
+                            shutdown_rx.clone(),
+                        ));
+                    }
                     if let Some((_, listener)) = admin {
                         tokio::spawn(admin::serve(listener, shared.clone(), shutdown_rx.clone()));
                     }

@@ -60,6 +60,15 @@ impl TokenBucket {
         }
     }
 
+    /// Takes one token whatever the bucket holds (spent through another node): it
+    /// may go below zero, down to minus its burst, and refills from there.
+    pub(super) fn charge(&mut self) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = ((self.tokens + elapsed * self.rate).min(self.burst) - 1.0).max(-self.burst);
+    }
+
     /// Whether the bucket has refilled completely (as if never used).
     pub(super) fn is_full(&self) -> bool {
         let elapsed = self.last.elapsed().as_secs_f64();
@@ -88,6 +97,16 @@ pub(crate) struct UserRates {
 }
 
 impl UserRates {
+    /// The limiter of `limit`.
+    pub(crate) fn get(&self, limit: crate::server::bus::Limit) -> &KeyedLimiter {
+        use crate::server::bus::Limit;
+        match limit {
+            Limit::Directs => &self.directs,
+            Limit::Fetches => &self.fetches,
+            Limit::OneUse => &self.one_use,
+        }
+    }
+
     /// The rates `limits` set.
     pub(crate) fn new(limits: &crate::net::Limits) -> Self {
         UserRates {
@@ -120,21 +139,31 @@ impl KeyedLimiter {
     }
 
     /// Takes one token of `key`'s bucket if there is one.
+    #[cfg(test)]
     pub(crate) fn take(&self, key: &str) -> bool {
         self.take_or_wait(key).is_ok()
     }
 
     /// Takes one token of `key`'s bucket, or says how long until there is one.
     pub(crate) fn take_or_wait(&self, key: &str) -> Result<(), std::time::Duration> {
+        self.with_bucket(key, TokenBucket::take_or_wait)
+    }
+
+    /// Takes one token of `key`'s bucket whatever it holds: spent through another
+    /// node, so that the rate holds across the cluster.
+    pub(crate) fn charge(&self, key: &str) {
+        self.with_bucket(key, TokenBucket::charge)
+    }
+
+    fn with_bucket<R>(&self, key: &str, f: impl FnOnce(&mut TokenBucket) -> R) -> R {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
             // Forget the buckets that have refilled: they hold no information.
             buckets.retain(|_, b| !b.is_full());
         }
-        buckets
+        f(buckets
             .entry(key.to_owned())
-            .or_insert_with(|| TokenBucket::per_second(self.rate, self.burst))
-            .take_or_wait()
+            .or_insert_with(|| TokenBucket::per_second(self.rate, self.burst)))
     }
 }
 
@@ -201,6 +230,21 @@ mod tests {
         assert!(limiter.take("newcomer"));
         let kept = limiter.buckets.lock().unwrap().len();
         assert!(kept < MAX_KEYS, "{kept} buckets kept");
+    }
+
+    #[test]
+    fn tokens_spent_elsewhere_count_here() {
+        let limiter = KeyedLimiter::new(1, 3600, 3);
+        limiter.charge("a");
+        limiter.charge("a");
+        assert!(limiter.take("a"));
+        assert!(!limiter.take("a"), "two of three spent through another node");
+        for _ in 0..100 {
+            limiter.charge("b");
+        }
+        let mut buckets = limiter.buckets.lock().unwrap();
+        let b = buckets.get_mut("b").unwrap();
+        assert!(b.tokens >= -3.0, "bounded below by minus the burst");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::proto::{
     check_name, decode, encode, ClientFrame, Event, Refusal, Reply, Request, ServerFrame, VERSION,
 };
 use crate::server::admission::Unauthenticated;
+use crate::server::bus::{BusEvent, SessionKey};
 use crate::server::handler::blocking;
 use crate::server::hub::{until_closed, Dedup, Outbound, SessionHandle};
 use crate::server::metrics::Metrics;
@@ -209,6 +210,7 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
     if registration == Registration::Reclaimed {
         // The previous holder's rooms are gone from the store: from the routing too.
         shared.hub.forget(&user);
+        shared.publish(BusEvent::Forget { user: user.clone() });
     }
 
     Ok(Authenticated {
@@ -241,8 +243,15 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
     // whatever was committed before is in the store; the writer drops the overlap.
     let (tx, rx) = mpsc::channel(limits.outbound_queue);
     let (close, closed) = watch::channel(false);
+    let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
+    let key = SessionKey {
+        opened_ms: chrono::Utc::now().timestamp_millis(),
+        node: shared.node(),
+        id,
+    };
     let handle = SessionHandle {
-        id: shared.next_session.fetch_add(1, Ordering::Relaxed),
+        id,
+        key,
         tx: tx.clone(),
         queued: Arc::new(AtomicUsize::new(0)),
         max_bytes: limits.outbound_bytes,
@@ -251,6 +260,20 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
     shared
         .hub
         .register(&user, handle.clone(), limits.max_sessions_per_user);
+    shared.publish(BusEvent::SessionOpened {
+        user: user.clone(),
+        key,
+    });
+    // Said to the other nodes when the session ends, however it ends.
+    let _closed = {
+        let (shared, user) = (shared.clone(), user.clone());
+        OnDrop(move || {
+            shared.publish(BusEvent::SessionClosed {
+                user: user.clone(),
+                key,
+            })
+        })
+    };
     tracing::info!(
         user,
         new = matches!(
@@ -392,20 +415,41 @@ struct Writer {
     sealer: Sealer,
     write_timeout: Duration,
     out: Vec<u8>,
+    /// Per room, the newest message sent (every earlier one the user may read is sent).
     last_room_seq: HashMap<Arc<str>, u64>,
+    /// The newest direct delivery sent.
     last_direct: u64,
+    shared: Arc<Shared>,
+    user: String,
+}
+
+/// A store read made by the writer, on the blocking pool; a failure ends the session
+/// (the client catches up when it reconnects).
+async fn read<T, F>(shared: &Arc<Shared>, f: F) -> Result<T, NetError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn crate::server::store::Store) -> Result<T, crate::error::StoreError>
+        + Send
+        + 'static,
+{
+    blocking(&shared.store, f)
+        .await
+        .map_err(|e| NetError::Ended(format!("catch-up: {e}")))
 }
 
 impl Writer {
+    /// Seals `item` into the output unless it was sent already.
     fn queue(&mut self, item: &Outbound) -> Result<(), NetError> {
         match &item.dedup {
             Dedup::None => {}
             Dedup::Room(room, seq) => {
-                let last = self.last_room_seq.entry(room.clone()).or_insert(0);
-                if *seq <= *last {
-                    return Ok(());
+                // Only the next one: never a message past a gap (the client's cursor
+                // would pass the missing ones), nor one of a room whose start is
+                // unknown (not a member, as far as the store knows).
+                match self.last_room_seq.get_mut(room) {
+                    Some(last) if *seq == last.saturating_add(1) => *last = *seq,
+                    _ => return Ok(()),
                 }
-                *last = *seq;
             }
             Dedup::Direct(id) => {
                 if *id <= self.last_direct {
@@ -413,8 +457,76 @@ impl Writer {
                 }
                 self.last_direct = *id;
             }
+            Dedup::RoomHead(..) | Dedup::DirectPull => return Ok(()),
         }
         self.sealer.seal(&item.bytes, &mut self.out)
+    }
+
+    /// Sends `item`, after whatever must precede it: a room's missing messages, or the
+    /// direct deliveries waiting in the store.
+    async fn deliver(&mut self, item: &Outbound) -> Result<(), NetError> {
+        match &item.dedup {
+            Dedup::Room(room, seq) => self.fill_room(room, seq.saturating_sub(1)).await?,
+            Dedup::RoomHead(room, head) => self.fill_room(room, *head).await?,
+            Dedup::DirectPull => self.pull_directs().await?,
+            Dedup::None | Dedup::Direct(_) => {}
+        }
+        self.queue(item)
+    }
+
+    /// Sends the messages of `room` after the last one sent, up to `upto`, read from
+    /// the store; never one from before the user joined (a member who left and came
+    /// back does not get what was said in between).
+    async fn fill_room(&mut self, room: &Arc<str>, upto: u64) -> Result<(), NetError> {
+        if self.last_room_seq.get(room).is_some_and(|last| *last >= upto) {
+            return Ok(());
+        }
+        let (r, u) = (room.to_string(), self.user.clone());
+        let Some(joined) = read(&self.shared, move |s| s.joined_seq(&r, &u)).await? else {
+            return Ok(());
+        };
+        let mut after = self.last_room_seq.get(room).copied().unwrap_or(0).max(joined);
+        self.last_room_seq.insert(room.clone(), after);
+        while after < upto {
+            let r = room.to_string();
+            let batch = read(&self.shared, move |s| {
+                s.messages_after(&r, after, SYNC_CHUNK)
+            })
+            .await?;
+            let Some(last) = batch.last() else { break };
+            after = last.seq;
+            for envelope in batch.into_iter().take_while(|e| e.seq <= upto) {
+                let item = Outbound {
+                    dedup: Dedup::Room(room.clone(), envelope.seq),
+                    bytes: encode(&ServerFrame::Event(Event::Message(envelope))).into(),
+                };
+                self.queue(&item)?;
+            }
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the direct deliveries waiting in the store after the last one sent.
+    async fn pull_directs(&mut self) -> Result<(), NetError> {
+        loop {
+            let (u, after) = (self.user.clone(), self.last_direct);
+            let batch = read(&self.shared, move |s| {
+                s.directs_after(&u, after, SYNC_CHUNK)
+            })
+            .await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for direct in batch {
+                let item = Outbound {
+                    dedup: Dedup::Direct(direct.id),
+                    bytes: encode(&ServerFrame::Event(Event::Direct(direct))).into(),
+                };
+                self.queue(&item)?;
+            }
+            self.flush().await?;
+        }
     }
 
     async fn flush(&mut self) -> Result<(), NetError> {
@@ -433,53 +545,17 @@ impl Writer {
         Ok(())
     }
 
-    async fn sync(
-        &mut self,
-        plan: SyncPlan,
-        shared: &Arc<Shared>,
-        user: &str,
-    ) -> Result<(), NetError> {
-        for (room, mut after) in plan.rooms {
+    /// The catch-up after Hello: every room from the client's cursor (or where the
+    /// user joined), then the direct deliveries, then `SyncDone`.
+    async fn sync(&mut self, plan: SyncPlan) -> Result<(), NetError> {
+        for (room, after) in plan.rooms {
             let key: Arc<str> = room.as_str().into();
-            loop {
-                let r = room.clone();
-                let batch = blocking(&shared.store, move |s| {
-                    s.messages_after(&r, after, SYNC_CHUNK)
-                })
-                .await
-                .map_err(|e| NetError::Ended(format!("catch-up: {e}")))?;
-                let Some(last) = batch.last() else { break };
-                after = last.seq;
-                for envelope in batch {
-                    let item = Outbound {
-                        dedup: Dedup::Room(key.clone(), envelope.seq),
-                        bytes: encode(&ServerFrame::Event(Event::Message(envelope))).into(),
-                    };
-                    self.queue(&item)?;
-                }
-                self.flush().await?;
-            }
+            let last = self.last_room_seq.entry(key.clone()).or_insert(0);
+            *last = (*last).max(after);
+            self.fill_room(&key, u64::MAX).await?;
         }
-        let mut after = plan.direct_after;
-        self.last_direct = self.last_direct.max(after);
-        loop {
-            let u = user.to_owned();
-            let batch = blocking(&shared.store, move |s| {
-                s.directs_after(&u, after, SYNC_CHUNK)
-            })
-            .await
-            .map_err(|e| NetError::Ended(format!("catch-up: {e}")))?;
-            let Some(last) = batch.last() else { break };
-            after = last.id;
-            for direct in batch {
-                let item = Outbound {
-                    dedup: Dedup::Direct(direct.id),
-                    bytes: encode(&ServerFrame::Event(Event::Direct(direct))).into(),
-                };
-                self.queue(&item)?;
-            }
-            self.flush().await?;
-        }
+        self.last_direct = self.last_direct.max(plan.direct_after);
+        self.pull_directs().await?;
         let done = Outbound {
             bytes: encode(&ServerFrame::Event(Event::SyncDone)).into(),
             dedup: Dedup::None,
@@ -506,10 +582,12 @@ async fn write_loop(
         out: Vec::new(),
         last_room_seq: HashMap::new(),
         last_direct: 0,
+        shared: shared.clone(),
+        user: user.clone(),
     };
     let mut closed = close.subscribe();
     let result: Result<(), NetError> = async {
-        writer.sync(plan, &shared, &user).await?;
+        writer.sync(plan).await?;
         let mut items = Vec::with_capacity(WRITE_BATCH);
         loop {
             tokio::select! {
@@ -520,7 +598,7 @@ async fn write_loop(
                     }
                     for item in items.drain(..) {
                         session.taken(item.bytes.len());
-                        writer.queue(&item)?;
+                        writer.deliver(&item).await?;
                     }
                     writer.flush().await?;
                 }
@@ -541,6 +619,15 @@ async fn write_loop(
     }
     close.send_replace(true);
     let _ = writer.wr.shutdown().await;
+}
+
+/// Runs a closure when dropped.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
 }
 
 /// Counts a connection for [`crate::net::Limits::max_connections`] while it lives.

@@ -60,6 +60,7 @@ fn message(room: &str, sender: &str, payload: Vec<u8>, commit_epoch: Option<u64>
         commit_epoch,
         mls_epoch: None,
         timestamp_ms: NOW,
+        farewell: false,
     }
 }
 
@@ -164,6 +165,53 @@ fn sequence_numbers_increase_without_gaps_in_one_order_under_concurrent_appends(
             half.iter().map(|e| e.seq).collect::<Vec<_>>(),
             (101..=150).collect::<Vec<_>>()
         );
+    }
+}
+
+#[test]
+fn only_members_post_and_an_invited_user_only_a_farewell() {
+    // The store is the authority on membership: a server node's routing table may lag
+    // behind a removal made through another node.
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_members_{name}"));
+        let store = room_of_eight(open, &dir);
+        store
+            .register("outsider", &[90; 32], RegistrationPolicy::Open, None)
+            .unwrap();
+        store
+            .register("guest", &[91; 32], RegistrationPolicy::Open, None)
+            .unwrap();
+        store.invite("r", "guest", "u0", NOW, 10).unwrap();
+        let mut farewell = message("r", "guest", b"bye".to_vec(), None);
+        farewell.farewell = true;
+        let mut outsider_farewell = message("r", "outsider", b"bye too".to_vec(), None);
+        outsider_farewell.farewell = true;
+        let results = store
+            .append(&[
+                message("r", "outsider", b"let me in".to_vec(), None),
+                message("r", "guest", b"not yet a member".to_vec(), None),
+                farewell,
+                outsider_farewell,
+                message("r", "u1", b"a member".to_vec(), None),
+            ])
+            .unwrap();
+        let refused = |i: usize| {
+            matches!(&results[i], Err(Refusal::NotAMember { room }) if room == "r")
+        };
+        assert!(refused(0) && refused(1) && refused(3), "{name}: {results:?}");
+        assert!(results[2].is_ok() && results[4].is_ok(), "{name}: {results:?}");
+        assert!(store.is_member("r", "u1").unwrap() && !store.is_member("r", "guest").unwrap());
+
+        // Removed: refused from then on, in the same batch too.
+        store.remove_member("r", "u2").unwrap();
+        let after = store
+            .append(&[message("r", "u2", b"still here?".to_vec(), None)])
+            .unwrap();
+        assert!(matches!(after[0], Err(Refusal::NotAMember { .. })), "{name}");
+        let heads = store
+            .room_heads(&["r".to_owned(), "no such room".to_owned()])
+            .unwrap();
+        assert_eq!(heads, vec![("r".to_owned(), 2)], "{name}: two stored");
     }
 }
 

@@ -71,6 +71,8 @@ pub(crate) struct ServerSection {
     pub admin_listen: Option<String>,
     /// A PostgreSQL URL (else SQLite in the data directory).
     pub store: Option<String>,
+    /// A NATS URL: the bus between the nodes of a cluster.
+    pub bus: Option<String>,
 }
 
 /// Where the config file is by default.

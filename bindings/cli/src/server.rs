@@ -33,6 +33,11 @@ pub(super) struct ServerArgs {
     /// key stays in the data directory.
     #[arg(long, env = "SMC_STORE")]
     store: Option<String>,
+    /// The bus between the nodes of a cluster: a NATS URL ("nats://host:4222", several
+    /// separated by commas). Every node of a cluster shares the PostgreSQL store, the
+    /// NATS server and the server key [default: none, a single node].
+    #[arg(long, env = "SMC_BUS")]
+    bus: Option<String>,
     /// Log format on stderr: "text" or "json" (one object per line) [default: text].
     #[arg(long, env = "SMC_LOG_FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
@@ -175,6 +180,7 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
         registration,
         admin_listen,
         store: args.store.or(file.store.clone()),
+        bus: args.bus.or(file.bus.clone()),
     };
     let server = match Server::start(config.clone()) {
         // The default admin address is busy (another server on this machine): the

@@ -153,6 +153,9 @@ pub struct NewMessage {
     pub mls_epoch: Option<u64>,
     /// Server time, ms since the Unix epoch.
     pub timestamp_ms: i64,
+    /// Posted by a user who declines an invitation to the room (a farewell proposal),
+    /// not by a member: the store requires the invitation instead of the membership.
+    pub farewell: bool,
 }
 
 /// A durable store of users, rooms, members, messages, key packages and direct queues.
@@ -219,11 +222,17 @@ pub trait Store: Send + Sync + 'static {
     fn members(&self, room: &str) -> Result<Vec<String>, StoreError>;
     /// Every (room, user) membership: the server's in-memory routing table at start.
     fn memberships(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Whether `user` is a member of `room` now (the authority; a node's routing table
+    /// is a cache of it).
+    fn is_member(&self, room: &str, user: &str) -> Result<bool, StoreError>;
+    /// The newest sequence number of each of `rooms` that exists (0: no message yet).
+    fn room_heads(&self, rooms: &[String]) -> Result<Vec<(String, u64)>, StoreError>;
     /// The last sequence number of `room` when `user` joined (None if not a member).
     fn joined_seq(&self, room: &str, user: &str) -> Result<Option<u64>, StoreError>;
     /// Appends messages in one transaction, committed durably before returning. Each
     /// gets the next sequence number of its room, or a refusal (a stale group-state
-    /// change) that stores nothing for it.
+    /// change; a sender who is not a member, or for a farewell not invited) that
+    /// stores nothing for it.
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, Refusal>>, StoreError>;
     /// The hash of the context of `room`'s tracked group at `epoch` (`None` for an
     /// opaque room or an unknown epoch).

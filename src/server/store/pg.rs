@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::error::StoreError;
 use crate::proto::{skeletons, DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::public_group;
-use crate::server::store::rules::admit;
+use crate::server::store::rules::{admit, may_post};
 use crate::server::store::{
     Appended, Creation, DirectQuota, Invited, KeyPackageRow, NewMessage, Registration,
     RegistrationPolicy, Store, UserRow,
@@ -690,6 +690,27 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
+    fn is_member(&self, room: &str, user: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .client()?
+            .query_opt(
+                "SELECT 1 FROM members WHERE room = $1 AND user_name = $2",
+                &[&room, &user],
+            )?
+            .is_some())
+    }
+
+    fn room_heads(&self, rooms: &[String]) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = self.client()?.query(
+            "SELECT name, last_seq FROM rooms WHERE name = ANY($1)",
+            &[&rooms],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+            .collect())
+    }
+
     fn joined_seq(&self, room: &str, user: &str) -> Result<Option<u64>, StoreError> {
         Ok(self
             .client()?
@@ -733,9 +754,13 @@ impl Store for PostgresStore {
                 }
                 // The room's row is locked until the commit: one writer per room.
                 let Some(state) = tx.query_opt(
-                    "SELECT last_seq, commit_epoch, group_id, public_state FROM rooms
-                     WHERE name = $1 FOR UPDATE",
-                    &[&m.room],
+                    "SELECT last_seq, commit_epoch, group_id, public_state,
+                            EXISTS (SELECT 1 FROM members
+                                    WHERE room = $1 AND user_name = $2),
+                            EXISTS (SELECT 1 FROM invitations
+                                    WHERE room = $1 AND user_name = $2)
+                     FROM rooms WHERE name = $1 FOR UPDATE",
+                    &[&m.room, &m.sender],
                 )?
                 else {
                     out.push(Err(Refusal::UnknownRoom {
@@ -743,6 +768,10 @@ impl Store for PostgresStore {
                     }));
                     continue;
                 };
+                if let Err(refusal) = may_post(m, state.get(4), state.get(5)) {
+                    out.push(Err(refusal));
+                    continue;
+                }
                 let (last_seq, epoch, group_id): (i64, i64, Option<Vec<u8>>) =
                     (state.get(0), state.get(1), state.get(2));
                 let next_epoch = match admit(m, epoch as u64, copy) {
@@ -976,6 +1005,13 @@ impl Store for PostgresStore {
         quota: &DirectQuota,
     ) -> Result<Option<DirectEnvelope>, StoreError> {
         self.write(|tx| {
+            // Deliveries to one recipient are serialized by its row: their ids grow in
+            // commit order, so a reader that sees id n also sees every id before it
+            // (a node pulls a recipient's queue after the last id it delivered).
+            tx.query_opt(
+                "SELECT 1 FROM users WHERE name = $1 FOR UPDATE",
+                &[&recipient],
+            )?;
             let row = tx.query_one(
                 "SELECT count(*), coalesce(sum(length(payload)), 0)::BIGINT,
                         count(*) FILTER (WHERE sender = $2)

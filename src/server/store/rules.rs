@@ -53,3 +53,17 @@ pub(crate) fn admit(m: &NewMessage, current: u64, copy: bool) -> Result<u64, Ref
     }
     Ok(next)
 }
+
+/// Whether the sender of `m` may post in the room: a member, or for a farewell
+/// ([`NewMessage::farewell`]) a user with a pending invitation. Checked in the
+/// transaction that stores the message: a node's routing table may lag behind a
+/// removal made through another node, the store does not.
+pub(crate) fn may_post(m: &NewMessage, member: bool, invited: bool) -> Result<(), Refusal> {
+    if member || (m.farewell && invited) {
+        Ok(())
+    } else {
+        Err(Refusal::NotAMember {
+            room: m.room.clone(),
+        })
+    }
+}

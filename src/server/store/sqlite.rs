@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
-use crate::server::store::rules::admit;
+use crate::server::store::rules::{admit, may_post};
 use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{
     Appended, Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration,
@@ -502,6 +502,22 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn is_member(&self, room: &str, user: &str) -> Result<bool, StoreError> {
+        Ok(self.joined_seq(room, user)?.is_some())
+    }
+
+    fn room_heads(&self, rooms: &[String]) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt = conn.prepare_cached("SELECT last_seq FROM rooms WHERE name = ?1")?;
+        let mut heads = Vec::with_capacity(rooms.len());
+        for room in rooms {
+            if let Some(seq) = stmt.query_row([room], |r| r.get::<_, i64>(0)).optional()? {
+                heads.push((room.clone(), seq as u64));
+            }
+        }
+        Ok(heads)
+    }
+
     fn joined_seq(&self, room: &str, user: &str) -> Result<Option<u64>, StoreError> {
         let conn = lock(&self.reader);
         Ok(conn
@@ -554,18 +570,27 @@ impl Store for SqliteStore {
                 Some(_) => copy = true,
                 None => {}
             }
-            let state: Option<(i64, i64, Option<Vec<u8>>)> = tx
+            let state: Option<(i64, i64, Option<Vec<u8>>, bool, bool)> = tx
                 .prepare_cached(
-                    "SELECT last_seq, commit_epoch, group_id FROM rooms WHERE name = ?1",
+                    "SELECT last_seq, commit_epoch, group_id,
+                            EXISTS (SELECT 1 FROM members WHERE room = ?1 AND user = ?2),
+                            EXISTS (SELECT 1 FROM invitations WHERE room = ?1 AND user = ?2)
+                     FROM rooms WHERE name = ?1",
                 )?
-                .query_row([&m.room], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_row(params![m.room, m.sender], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
                 .optional()?;
-            let Some((last_seq, epoch, group_id)) = state else {
+            let Some((last_seq, epoch, group_id, member, invited)) = state else {
                 out.push(Err(Refusal::UnknownRoom {
                     room: m.room.clone(),
                 }));
                 continue;
             };
+            if let Err(refusal) = may_post(m, member, invited) {
+                out.push(Err(refusal));
+                continue;
+            }
             let next_epoch = match admit(m, epoch as u64, copy) {
                 Ok(next) => next,
                 Err(refusal) => {

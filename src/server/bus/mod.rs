@@ -1,0 +1,171 @@
+//! Several server nodes on one store: the bus between them (NATS).
+//!
+//! A node that commits a message, queues a direct delivery or changes a membership
+//! publishes it ([`Bus::publish`]); every other node applies it to its routing table
+//! and pushes it to the sessions it holds ([`receive`]). The bus is only a fast path:
+//! the store stays the source of truth. A session's writer sends a room's messages in
+//! sequence order and reads any gap from the store; direct deliveries are pulled from
+//! the store; after a reconnection to the bus (or a slow-consumer drop) a node reloads
+//! the memberships and lets every session catch up from the store, and every
+//! [`SWEEP`] it compares the heads of its sessions' rooms with the store's. So a
+//! message lost on the bus is delivered late, never lost, and never twice.
+//!
+//! The subject is the cluster's own (derived from the server key every node shares),
+//! and every event is authenticated with a key derived from it ([`wire`]).
+
+mod receive;
+mod wire;
+
+pub(crate) use receive::receive;
+pub(crate) use wire::{BusEvent, Limit, SessionKey};
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, Notify};
+
+use crate::error::ServerError;
+use crate::identity::StaticKeypair;
+use wire::BusKey;
+
+/// How often a node compares its sessions' rooms with the store (a message lost on
+/// the bus without a disconnection, such as one dropped by a full publish queue, is
+/// found again within this time).
+pub(crate) const SWEEP: Duration = Duration::from_secs(5);
+
+/// Events waiting to be published; past it an event is dropped (and found again from
+/// the store by the other nodes' sweep).
+const OUTGOING: usize = 16_384;
+
+/// This node's end of the bus.
+#[derive(Debug)]
+pub(crate) struct Bus {
+    node: u64,
+    key: Arc<BusKey>,
+    client: async_nats::Client,
+    outgoing: mpsc::Sender<Vec<u8>>,
+    /// Events dropped because the publish queue was full.
+    pub dropped: AtomicU64,
+}
+
+/// The receiving end, for [`receive`].
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    pub(crate) subscriber: async_nats::Subscriber,
+    pub(crate) key: Arc<BusKey>,
+    pub(crate) node: u64,
+    /// Notified when the node must catch up from the store (connected again, or
+    /// messages dropped by the bus).
+    pub(crate) resync: Arc<Notify>,
+}
+
+impl Bus {
+    /// Connects to the NATS server at `url` (a list separated by commas is tried in
+    /// turn), subscribes to the cluster's subject, and starts the publisher task on the
+    /// current runtime. An unreachable server is not an error: the node starts, and
+    /// connects (and `/healthz` turns ready) when it can.
+    pub(crate) async fn connect(
+        url: &str,
+        server_key: &StaticKeypair,
+    ) -> Result<(Bus, Incoming), ServerError> {
+        let error = |reason: String| ServerError::Bus {
+            url: url.to_owned(),
+            reason,
+        };
+        let resync = Arc::new(Notify::new());
+        let notify = resync.clone();
+        let client = async_nats::ConnectOptions::new()
+            .name("smc-server")
+            .no_echo()
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .connection_timeout(Duration::from_secs(2))
+            .ping_interval(Duration::from_secs(5))
+            .subscription_capacity(65_536)
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis((attempts as u64 * 100).clamp(100, 1000))
+            })
+            .event_callback(move |event| {
+                let notify = notify.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            tracing::info!("bus connected");
+                            notify.notify_one();
+                        }
+                        async_nats::Event::SlowConsumer(_) => {
+                            tracing::warn!("the bus dropped events for this node: catching up");
+                            notify.notify_one();
+                        }
+                        other => tracing::warn!(event = %other, "bus"),
+                    }
+                }
+            })
+            .connect(url)
+            .await
+            .map_err(|e| error(e.to_string()))?;
+        let subject = subject(server_key.public());
+        let subscriber = client
+            .subscribe(subject.clone())
+            .await
+            .map_err(|e| error(e.to_string()))?;
+        let key = Arc::new(BusKey::derive(server_key.private()));
+        let mut node = [0u8; 8];
+        getrandom::fill(&mut node).map_err(|e| error(format!("no random node id: {e}")))?;
+        let node = u64::from_le_bytes(node);
+        let (outgoing, mut rx) = mpsc::channel::<Vec<u8>>(OUTGOING);
+        let publisher = client.clone();
+        tokio::spawn(async move {
+            while let Some(bytes) = rx.recv().await {
+                if let Err(e) = publisher.publish(subject.clone(), bytes.into()).await {
+                    tracing::warn!(error = %e, "cannot publish on the bus");
+                }
+            }
+        });
+        let incoming = Incoming {
+            subscriber,
+            key: key.clone(),
+            node,
+            resync,
+        };
+        let bus = Bus {
+            node,
+            key,
+            client,
+            outgoing,
+            dropped: AtomicU64::new(0),
+        };
+        Ok((bus, incoming))
+    }
+
+    /// This node's id on the bus.
+    pub(crate) fn node(&self) -> u64 {
+        self.node
+    }
+
+    /// Publishes `event` without waiting (callable from the committer's thread); when
+    /// the queue is full it is dropped, and the other nodes find it in the store.
+    pub(crate) fn publish(&self, event: BusEvent) {
+        let bytes = self
+            .key
+            .seal(self.node, chrono::Utc::now().timestamp_millis(), event);
+        if self.outgoing.try_send(bytes).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("bus publish queue full: event dropped (the store has it)");
+        }
+    }
+
+    /// Whether the NATS connection is up now.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+}
+
+/// The cluster's subject: one per server key, so that clusters sharing a NATS server
+/// never see each other's events.
+fn subject(server_public: &[u8; 32]) -> String {
+    let digest = Sha256::digest(server_public);
+    format!("smc.{}.events", data_encoding::HEXLOWER.encode(&digest[..8]))
+}

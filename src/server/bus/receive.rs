@@ -1,0 +1,137 @@
+//! What a node does with the other nodes' events, and its catch-up from the store.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use crate::proto::{encode, Event, ServerFrame};
+use crate::server::bus::wire::BusEvent;
+use crate::server::bus::{Incoming, SWEEP};
+use crate::server::handler::blocking;
+use crate::server::hub::{until_closed, Dedup, Outbound};
+use crate::server::Shared;
+
+/// Applies the other nodes' events until `shutdown`; catches up from the store when
+/// the bus says so, and every [`SWEEP`].
+pub(crate) async fn receive(
+    incoming: Incoming,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Incoming {
+        mut subscriber,
+        key,
+        node,
+        resync,
+    } = incoming;
+    let mut sweep = tokio::time::interval(SWEEP);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = until_closed(&mut shutdown) => return,
+            message = subscriber.next() => {
+                let Some(message) = message else {
+                    tracing::error!("the bus subscription ended");
+                    return;
+                };
+                let now = chrono::Utc::now().timestamp_millis();
+                match key.open(&message.payload, now) {
+                    Ok((from, _)) if from == node => {}
+                    Ok((_, event)) => apply(&shared, event),
+                    Err(e) => {
+                        shared.metrics.refused("bus_event");
+                        tracing::warn!(error = %e, "event from the bus dropped");
+                    }
+                }
+            }
+            _ = resync.notified() => catch_up(&shared, true).await,
+            _ = sweep.tick() => catch_up(&shared, false).await,
+        }
+    }
+}
+
+/// Applies one event of another node.
+fn apply(shared: &Shared, event: BusEvent) {
+    let hub = &shared.hub;
+    match event {
+        BusEvent::Message { envelope, left } => {
+            let room = envelope.room.clone();
+            let item = Outbound {
+                dedup: Dedup::Room(room.as_str().into(), envelope.seq),
+                bytes: encode(&ServerFrame::Event(Event::Message(envelope))).into(),
+            };
+            let queued = hub.deliver_to_room(&room, &item);
+            shared.metrics.delivered.inc_by(queued as u64);
+            for user in &left {
+                hub.leave(&room, user);
+            }
+        }
+        BusEvent::Direct { user } => {
+            hub.deliver_to_user(&user, &Outbound::pull(Dedup::DirectPull));
+        }
+        BusEvent::Invited { user, room, by } => {
+            let item = Outbound {
+                bytes: encode(&ServerFrame::Event(Event::Invited { room, by })).into(),
+                dedup: Dedup::None,
+            };
+            hub.deliver_to_user(&user, &item);
+        }
+        BusEvent::Joined { room, user } => hub.join(&room, &user),
+        BusEvent::Left { room, user } => hub.leave(&room, &user),
+        BusEvent::Forget { user } => hub.forget(&user),
+        BusEvent::SessionOpened { user, key } => {
+            hub.remote_opened(&user, key, shared.limits.max_sessions_per_user)
+        }
+        BusEvent::SessionClosed { user, key } => hub.remote_closed(&user, key),
+        BusEvent::Spent { limit, user } => shared.rates.get(limit).charge(&user),
+    }
+}
+
+/// Brings this node's sessions up to date with the store: the rooms of its sessions'
+/// users up to their newest message; after a disconnection (`full`) also the routing
+/// table (memberships changed through other nodes meanwhile) and direct deliveries.
+async fn catch_up(shared: &Arc<Shared>, full: bool) {
+    if full {
+        if let Err(e) = reload_memberships(shared).await {
+            tracing::warn!(error = %e, "cannot reload the memberships from the store");
+        }
+        for user in shared.hub.connected_users() {
+            shared
+                .hub
+                .deliver_to_user(&user, &Outbound::pull(Dedup::DirectPull));
+        }
+    }
+    let rooms = shared.hub.connected_rooms();
+    if rooms.is_empty() {
+        return;
+    }
+    let heads = match blocking(&shared.store, move |s| s.room_heads(&rooms)).await {
+        Ok(heads) => heads,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the rooms' heads from the store");
+            return;
+        }
+    };
+    for (room, head) in heads {
+        // Behind what this node routed: its sessions may have missed messages.
+        if head > shared.hub.head(&room) || (full && head > 0) {
+            let item = Outbound::pull(Dedup::RoomHead(room.as_str().into(), head));
+            shared.hub.deliver_to_room(&room, &item);
+        }
+    }
+}
+
+/// Replaces the routing table's memberships with the store's (tried again if the
+/// table changed while the store was read, so that no newer change is undone).
+async fn reload_memberships(shared: &Arc<Shared>) -> Result<(), crate::proto::Refusal> {
+    for _ in 0..5 {
+        let version = shared.hub.version();
+        let memberships = blocking(&shared.store, |s| s.memberships()).await?;
+        if shared.hub.replace_memberships(memberships, version) {
+            return Ok(());
+        }
+    }
+    tracing::warn!("memberships changing too fast to reload: kept as they are");
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! What one node tells the others, and how it is sealed on the bus.
+//!
+//! Every event is encoded with postcard (as the client protocol is) and carries an
+//! HMAC-SHA256 tag under a key derived from the server's static private key, which
+//! every node of a cluster shares (it is the identity clients pin). A peer on the bus
+//! without that key cannot inject an event; a node drops anything whose tag does not
+//! verify, that does not decode, or that is too old to be a live event (a replay).
+
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::proto::Envelope;
+
+/// Events older than this (by the sender's clock) are dropped as replays; clocks of
+/// nodes must agree within it (NTP does far better).
+pub(crate) const MAX_AGE_MS: i64 = 120_000;
+
+/// The length of the tag in front of every event.
+const TAG: usize = 32;
+
+/// The start of a session, for the per-user limit on sessions across nodes: the
+/// newest `max_sessions_per_user` sessions of a user, by this key, are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub(crate) struct SessionKey {
+    /// When it began (ms since the Unix epoch, the node's clock).
+    pub opened_ms: i64,
+    /// The node that holds it.
+    pub node: u64,
+    /// Its id on that node.
+    pub id: u64,
+}
+
+/// A per-user rate shared by the nodes ([`crate::server::rate::UserRates`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Limit {
+    /// Direct deliveries sent, per sender.
+    Directs,
+    /// Key packages fetched, per requester.
+    Fetches,
+    /// One-use key packages handed out, per owner.
+    OneUse,
+}
+
+/// What happened on one node that the others act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum BusEvent {
+    /// A message was committed; `left` are the members its group change removed.
+    Message { envelope: Envelope, left: Vec<String> },
+    /// A direct delivery waits in the store for `user` (pulled by its sessions).
+    Direct { user: String },
+    /// `user` was invited to `room` by `by`.
+    Invited { user: String, room: String, by: String },
+    /// `user` is now a member of `room`.
+    Joined { room: String, user: String },
+    /// `user` is no longer a member of `room`.
+    Left { room: String, user: String },
+    /// `user`'s name was released and taken over: none of its memberships hold.
+    Forget { user: String },
+    /// A session of `user` began.
+    SessionOpened { user: String, key: SessionKey },
+    /// A session of `user` ended.
+    SessionClosed { user: String, key: SessionKey },
+    /// `user` spent one unit of a shared rate.
+    Spent { limit: Limit, user: String },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    node: u64,
+    sent_ms: i64,
+    event: BusEvent,
+}
+
+/// Why an event from the bus was dropped.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum WireError {
+    /// Shorter than its tag, or the tag does not verify (not from a node of this
+    /// cluster, or altered).
+    #[error("not authenticated by this cluster's key")]
+    Unauthenticated,
+    /// Authenticated but not an event this version knows.
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    /// Sent longer ago than [`MAX_AGE_MS`] (or far in the future).
+    #[error("stale event ({age_ms} ms old)")]
+    Stale {
+        /// How old, by this node's clock.
+        age_ms: i64,
+    },
+}
+
+/// The cluster's bus key, derived from the server's static private key.
+pub(crate) struct BusKey(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for BusKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BusKey(..)")
+    }
+}
+
+impl BusKey {
+    /// HKDF-SHA256 of the server's private key, for this one purpose.
+    pub(crate) fn derive(server_private: &[u8; 32]) -> BusKey {
+        let mut key = Zeroizing::new([0u8; 32]);
+        Hkdf::<Sha256>::new(Some(b"smc cluster bus v1"), server_private)
+            .expand(b"event authentication", key.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        BusKey(key)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref())
+            .expect("HMAC takes a key of any length")
+    }
+
+    /// The tagged bytes of `event` sent by `node` at `now_ms`.
+    pub(crate) fn seal(&self, node: u64, now_ms: i64, event: BusEvent) -> Vec<u8> {
+        let body = crate::proto::encode(&Wire {
+            node,
+            sent_ms: now_ms,
+            event,
+        });
+        let mut mac = self.mac();
+        mac.update(&body);
+        let mut out = mac.finalize().into_bytes().to_vec();
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// The sending node and the event, if `bytes` are authentic and fresh at `now_ms`.
+    pub(crate) fn open(&self, bytes: &[u8], now_ms: i64) -> Result<(u64, BusEvent), WireError> {
+        if bytes.len() < TAG {
+            return Err(WireError::Unauthenticated);
+        }
+        let (tag, body) = bytes.split_at(TAG);
+        let mut mac = self.mac();
+        mac.update(body);
+        mac.verify_slice(tag)
+            .map_err(|_| WireError::Unauthenticated)?;
+        let wire: Wire =
+            crate::proto::decode(body).map_err(|e| WireError::Malformed(e.to_string()))?;
+        let age_ms = now_ms.saturating_sub(wire.sent_ms);
+        if !(-MAX_AGE_MS..=MAX_AGE_MS).contains(&age_ms) {
+            return Err(WireError::Stale { age_ms });
+        }
+        Ok((wire.node, wire.event))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn event() -> BusEvent {
+        BusEvent::Joined {
+            room: "r".into(),
+            user: "alice".into(),
+        }
+    }
+
+    #[test]
+    fn an_event_opens_with_the_same_key_only() {
+        let key = BusKey::derive(&[7; 32]);
+        let sealed = key.seal(42, NOW, event());
+        assert_eq!(key.open(&sealed, NOW + 5).unwrap(), (42, event()));
+        let other = BusKey::derive(&[8; 32]);
+        assert_eq!(other.open(&sealed, NOW), Err(WireError::Unauthenticated));
+    }
+
+    #[test]
+    fn altered_short_stale_and_malformed_events_are_refused() {
+        let key = BusKey::derive(&[7; 32]);
+        let sealed = key.seal(1, NOW, event());
+        for i in [0, TAG, sealed.len() - 1] {
+            let mut altered = sealed.clone();
+            altered[i] ^= 1;
+            assert_eq!(key.open(&altered, NOW), Err(WireError::Unauthenticated));
+        }
+        assert_eq!(key.open(&sealed[..TAG - 1], NOW), Err(WireError::Unauthenticated));
+        assert!(matches!(
+            key.open(&sealed, NOW + MAX_AGE_MS + 1),
+            Err(WireError::Stale { .. })
+        ));
+        assert!(matches!(
+            key.open(&sealed, NOW - MAX_AGE_MS - 1),
+            Err(WireError::Stale { .. })
+        ));
+        // Authentic bytes that are not an event.
+        let mut mac = key.mac();
+        mac.update(b"\xff\xff\xff");
+        let mut junk = mac.finalize().into_bytes().to_vec();
+        junk.extend_from_slice(b"\xff\xff\xff");
+        assert!(matches!(key.open(&junk, NOW), Err(WireError::Malformed(_))));
+    }
+}
