@@ -443,11 +443,10 @@ impl Writer {
         match &item.dedup {
             Dedup::None => {}
             Dedup::Room(room, seq) => {
-                // Only the next one: never a message past a gap (the client's cursor
-                // would pass the missing ones), nor one of a room whose start is
-                // unknown (not a member, as far as the store knows).
+                // Never one of a room whose start is unknown (not a member, as far as
+                // the store knows); [`Writer::deliver`] has read any gap before it.
                 match self.last_room_seq.get_mut(room) {
-                    Some(last) if *seq == last.saturating_add(1) => *last = *seq,
+                    Some(last) if *seq > *last => *last = *seq,
                     _ => return Ok(()),
                 }
             }
@@ -460,6 +459,20 @@ impl Writer {
             Dedup::RoomHead(..) | Dedup::DirectPull => return Ok(()),
         }
         self.sealer.seal(&item.bytes, &mut self.out)
+    }
+
+    /// Whether `item` can be sent without reading the store first (no gap before it;
+    /// used when closing, when the store is not read any more: a message past a gap is
+    /// left for the next session's catch-up, or the client's cursor would pass the
+    /// missing ones).
+    fn is_in_order(&self, item: &Outbound) -> bool {
+        match &item.dedup {
+            Dedup::Room(room, seq) => self
+                .last_room_seq
+                .get(room)
+                .is_some_and(|last| *seq <= last.saturating_add(1)),
+            _ => true,
+        }
     }
 
     /// Sends `item`, after whatever must precede it: a room's missing messages, or the
@@ -493,8 +506,10 @@ impl Writer {
                 s.messages_after(&r, after, SYNC_CHUNK)
             })
             .await?;
-            let Some(last) = batch.last() else { break };
-            after = last.seq;
+            match batch.last() {
+                Some(last) if last.seq > after => after = last.seq,
+                _ => break,
+            }
             for envelope in batch.into_iter().take_while(|e| e.seq <= upto) {
                 let item = Outbound {
                     dedup: Dedup::Room(room.clone(), envelope.seq),
@@ -509,14 +524,16 @@ impl Writer {
 
     /// Sends the direct deliveries waiting in the store after the last one sent.
     async fn pull_directs(&mut self) -> Result<(), NetError> {
+        let mut after = self.last_direct;
         loop {
-            let (u, after) = (self.user.clone(), self.last_direct);
+            let u = self.user.clone();
             let batch = read(&self.shared, move |s| {
                 s.directs_after(&u, after, SYNC_CHUNK)
             })
             .await?;
-            if batch.is_empty() {
-                return Ok(());
+            match batch.last() {
+                Some(last) if last.id > after => after = last.id,
+                _ => return Ok(()),
             }
             for direct in batch {
                 let item = Outbound {
@@ -606,7 +623,9 @@ async fn write_loop(
                     // Flush what is already queued (replies to finished requests), then stop.
                     while let Ok(item) = rx.try_recv() {
                         session.taken(item.bytes.len());
-                        writer.queue(&item)?;
+                        if writer.is_in_order(&item) {
+                            writer.queue(&item)?;
+                        }
                     }
                     return writer.flush().await;
                 }

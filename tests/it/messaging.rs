@@ -68,7 +68,17 @@ fn the_server_pushes_a_message_to_a_member_who_asks_for_nothing() {
     // What the invitation brought (the Welcome, the commit) first.
     while bob.next_frame(Duration::from_millis(500)).is_some() {}
     let sent = alice.send("general", "pushed to bob").unwrap();
-    match bob.next_frame(WAIT.unwrap()) {
+    // Room messages come in order: the commit that added bob (after the point where
+    // he joined) first, then alice's message.
+    let mut frame = bob.next_frame(WAIT.unwrap());
+    while let Some(ServerFrame::Event(Event::Message(e))) = &frame {
+        if e.id == sent.id {
+            break;
+        }
+        assert!(e.seq < sent.seq, "{e:?} before the message sent");
+        frame = bob.next_frame(WAIT.unwrap());
+    }
+    match frame {
         Some(ServerFrame::Event(Event::Message(envelope))) => {
             assert_eq!(envelope.id, sent.id);
             assert_eq!(

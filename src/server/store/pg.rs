@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::error::StoreError;
 use crate::proto::{skeletons, DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::public_group;
-use crate::server::store::rules::{admit, may_post};
+use crate::server::store::rules::{admit, may_post, position};
 use crate::server::store::{
     Appended, Creation, DirectQuota, Invited, KeyPackageRow, NewMessage, Registration,
     RegistrationPolicy, Store, UserRow,
@@ -896,7 +896,7 @@ impl Store for PostgresStore {
                 "SELECT {ENVELOPE_COLUMNS} FROM messages WHERE room = $1 AND seq > $2
                  ORDER BY seq LIMIT $3"
             ),
-            &[&room, &(after as i64), &i64::from(limit)],
+            &[&room, &position(after), &i64::from(limit)],
         )?;
         Ok(rows.iter().map(envelope).collect())
     }
@@ -1050,7 +1050,7 @@ impl Store for PostgresStore {
         let rows = self.client()?.query(
             "SELECT id, sender, ts_ms, payload FROM directs WHERE recipient = $1 AND id > $2
              ORDER BY id LIMIT $3",
-            &[&user, &(after as i64), &i64::from(limit)],
+            &[&user, &position(after), &i64::from(limit)],
         )?;
         Ok(rows
             .iter()

@@ -67,3 +67,10 @@ pub(crate) fn may_post(m: &NewMessage, member: bool, invited: bool) -> Result<()
         })
     }
 }
+
+/// A client's position (a sequence number or an id, which it chooses) as a 64-bit
+/// signed database integer: anything past the largest one is the largest one, never a
+/// negative number that would select everything.
+pub(crate) fn position(after: u64) -> i64 {
+    i64::try_from(after).unwrap_or(i64::MAX)
+}

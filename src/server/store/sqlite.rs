@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
-use crate::server::store::rules::{admit, may_post};
+use crate::server::store::rules::{admit, may_post, position};
 use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{
     Appended, Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration,
@@ -696,7 +696,7 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {ENVELOPE_COLUMNS} FROM messages WHERE room = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
         ))?;
-        let rows = stmt.query_map(params![room, after as i64, limit], envelope)?;
+        let rows = stmt.query_map(params![room, position(after), limit], envelope)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -848,7 +848,7 @@ impl Store for SqliteStore {
             "SELECT id, sender, ts_ms, payload FROM directs WHERE recipient = ?1 AND id > ?2
              ORDER BY id LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![user, after as i64, limit], direct)?;
+        let rows = stmt.query_map(params![user, position(after), limit], direct)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
