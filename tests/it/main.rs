@@ -33,7 +33,8 @@ mod faults;
 mod fuzz_replay;
 
 // Operations: metrics, health, backup and restore, failover between addresses, the
-// server on PostgreSQL.
+// server on PostgreSQL, several server nodes (PostgreSQL + NATS).
+mod cluster;
 mod failover;
 mod operations;
 mod postgres_server;

@@ -2,7 +2,6 @@
 //! admin listener's `/metrics` (the counts a test produced) and `/healthz` (unready
 //! while the store cannot take writes), and `smc admin backup` / `restore` under load.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -13,32 +12,8 @@ use smc::client::hazmat::RawAccess;
 use smc::server::store::{Durability, SqliteStore, Store};
 use smc::{ClientError, Server, ServerConfig};
 
+use crate::support::http::{http, sample};
 use crate::support::{self, client, tempdir, Senders, WAIT};
-
-/// One HTTP/1.1 request on a new connection: the status and the body.
-fn http(address: &str, method: &str, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: smc\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
-}
-
-/// The value of the sample `name` (with its labels, as printed) on a metrics page.
-fn sample(page: &str, name: &str) -> f64 {
-    page.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
-}
 
 fn server_with_admin(data: &Path) -> (Server, String) {
     let mut config = ServerConfig::new(data, "127.0.0.1:0");

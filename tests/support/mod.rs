@@ -4,7 +4,10 @@
 pub mod events;
 pub mod evil;
 pub mod fault_proxy;
+pub mod http;
 pub mod mls;
+pub mod nats;
+pub mod nodes;
 pub mod postgres;
 pub mod raw;
 pub mod tmux;

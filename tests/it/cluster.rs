@@ -1,0 +1,253 @@
+//! Several server nodes (`smc server --store postgres://... --bus nats://...`, real
+//! processes) on one PostgreSQL database and one NATS server: members on different
+//! nodes chat in real time, a member catches up through another node, a node killed
+//! with SIGKILL mid-traffic loses nothing acknowledged (its clients move to another
+//! node by themselves), and the bus restarted mid-traffic loses nothing either.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use smc::Client;
+
+use crate::support::http::{http, sample};
+use crate::support::nodes::Nodes;
+use crate::support::{client, history_texts, tempdir};
+
+const WAIT: Option<Duration> = Some(Duration::from_secs(20));
+
+fn text(c: &mut Client) -> String {
+    c.recv(WAIT).unwrap().expect("a message in time").text
+}
+
+/// Whether `recv` stays quiet for a while (nothing more, in particular no duplicate).
+fn quiet(c: &mut Client) -> bool {
+    c.recv(Some(Duration::from_millis(500))).unwrap().is_none()
+}
+
+/// Waits until node `admin`'s `/healthz` answers `status`.
+fn health_becomes(admin: &str, status: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if http(admin, "GET", "/healthz").0 == status {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A room `r` of `clients` (the first creates it and invites the others), each member
+/// having read the first message.
+fn room(clients: &mut [Client]) {
+    let (creator, others) = clients.split_first_mut().unwrap();
+    creator.create_room("r").unwrap();
+    for c in others.iter() {
+        creator.invite("r", c.user()).unwrap();
+    }
+    creator.send("r", "welcome").unwrap();
+    for c in others.iter_mut() {
+        assert_eq!(text(c), "welcome");
+    }
+}
+
+#[test]
+fn members_on_different_nodes_chat_in_real_time_and_catch_up_through_another_node() {
+    let cluster = Nodes::start("cluster_live", 3);
+    let dir = tempdir("cluster_live_clients");
+    let mut members: Vec<Client> = ["alice", "bob", "carol"]
+        .iter()
+        .enumerate()
+        .map(|(i, user)| client(&dir.join(user), user, &cluster.node(i).address))
+        .collect();
+    room(&mut members);
+    let [mut alice, mut bob, mut carol]: [Client; 3] = members.try_into().ok().unwrap();
+
+    // Live across nodes; the metrics of each node show its share.
+    let scrape = |i: usize| http(&cluster.node(i).admin, "GET", "/metrics").1;
+    let before: Vec<String> = (0..3).map(scrape).collect();
+    for i in 0..5 {
+        bob.send("r", &format!("bob {i}")).unwrap();
+    }
+    for i in 0..5 {
+        assert_eq!(text(&mut alice), format!("bob {i}"));
+        assert_eq!(text(&mut carol), format!("bob {i}"));
+    }
+    let after: Vec<String> = (0..3).map(scrape).collect();
+    let grew = |i: usize, name: &str| sample(&after[i], name) - sample(&before[i], name);
+    let committed = "smc_messages_committed_total";
+    let delivered = "smc_messages_delivered_total";
+    assert_eq!(
+        [grew(0, committed), grew(1, committed), grew(2, committed)],
+        [0.0, 5.0, 0.0],
+        "committed by the node bob is on"
+    );
+    // One member's session on each node: each node pushed each message once.
+    assert_eq!(
+        [grew(0, delivered), grew(1, delivered), grew(2, delivered)],
+        [5.0, 5.0, 5.0]
+    );
+    for i in 0..3 {
+        assert_eq!(sample(&after[i], "smc_sessions"), 1.0, "node {i}");
+    }
+
+    // carol goes away; alice and bob talk; carol comes back through another node.
+    carol.close();
+    for i in 0..5 {
+        alice.send("r", &format!("alice {i}")).unwrap();
+        bob.send("r", &format!("bob again {i}")).unwrap();
+    }
+    for i in 0..5 {
+        assert_eq!(text(&mut alice), format!("bob again {i}"));
+        assert_eq!(text(&mut bob), format!("alice {i}"));
+    }
+    carol.connect(&cluster.node(0).address).unwrap();
+    let caught_up: Vec<String> = (0..10).map(|_| text(&mut carol)).collect();
+    assert!(quiet(&mut carol), "nothing twice");
+    let said = history_texts(&alice, "r", 10);
+    assert_eq!(caught_up, said, "in the order everyone has");
+    assert_eq!(history_texts(&bob, "r", 10), said);
+    for i in 0..3 {
+        assert_eq!(http(&cluster.node(i).admin, "GET", "/healthz").0, 200);
+    }
+}
+
+/// A member sending `count` messages on its own thread, reconnecting through its list
+/// of addresses when its node goes away; what it had acknowledged.
+fn sender(
+    mut c: Client,
+    addresses: Vec<String>,
+    count: usize,
+    acked: Arc<Mutex<Vec<String>>>,
+) -> std::thread::JoinHandle<Client> {
+    std::thread::spawn(move || {
+        for i in 0..count {
+            let text = format!("{} {i}", c.user());
+            match c.send("r", &text) {
+                Ok(_) => acked.lock().unwrap().push(text),
+                Err(e) if e.kind().is_disconnect() => {
+                    // Its node is gone: the next one of its list, as an application
+                    // does (the message stays in the outbox and goes out again).
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    while let Err(e) = c.connect_any(&addresses) {
+                        assert!(Instant::now() < deadline, "no node takes it: {e}");
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+                Err(e) => panic!("{}: {e}", c.user()),
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        c
+    })
+}
+
+/// Reads until nothing more comes; the texts read.
+fn drain(c: &mut Client) -> Vec<String> {
+    let mut texts = Vec::new();
+    while let Some(m) = c.recv(Some(Duration::from_secs(2))).unwrap() {
+        texts.push(m.text);
+    }
+    texts
+}
+
+#[test]
+fn a_node_killed_mid_traffic_loses_nothing_acknowledged_and_its_clients_move() {
+    let mut cluster = Nodes::start("cluster_kill", 3);
+    let dir = tempdir("cluster_kill_clients");
+    let users = ["alice", "bob", "carol"];
+    let mut members: Vec<Client> = users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
+            let mut c = Client::open(dir.join(user), user).unwrap();
+            c.set_auto_join(true);
+            let used = c.connect_any(&cluster.addresses_from(i)).unwrap();
+            assert_eq!(used, cluster.addresses[i]);
+            c
+        })
+        .collect();
+    room(&mut members);
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let threads: Vec<_> = members
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| sender(c, cluster.addresses_from(i), 150, acked.clone()))
+        .collect();
+    // Mid-traffic: bob's node dies.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().iter().filter(|t| t.starts_with("bob")).count() < 30 {
+        assert!(Instant::now() < deadline, "no traffic");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cluster.kill(1);
+    let mut members: Vec<Client> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.iter().filter(|t| t.starts_with("bob")).count() > 30,
+        "bob went on through another node"
+    );
+    for c in &mut members {
+        drain(c);
+    }
+    // Every member has every acknowledged message once, in one order.
+    let histories: Vec<Vec<String>> = members
+        .iter()
+        .map(|c| history_texts(c, "r", 10_000))
+        .collect();
+    let order = |h: &Vec<String>| -> Vec<String> {
+        h.iter().filter(|t| acked.contains(t)).cloned().collect()
+    };
+    let first = order(&histories[0]);
+    assert_eq!(first.len(), acked.len(), "every acknowledged message, once");
+    for (user, h) in users.iter().zip(&histories) {
+        let mut seen = HashMap::new();
+        for t in h {
+            *seen.entry(t).or_insert(0) += 1;
+        }
+        assert!(seen.values().all(|n| *n == 1), "{user} has a duplicate");
+        assert_eq!(order(h), first, "{user} has another order");
+    }
+    for i in [0, 2] {
+        assert_eq!(http(&cluster.node(i).admin, "GET", "/healthz").0, 200);
+    }
+}
+
+#[test]
+fn the_bus_restarted_mid_traffic_delays_delivery_and_loses_nothing() {
+    let mut cluster = Nodes::start("cluster_bus", 2);
+    let dir = tempdir("cluster_bus_clients");
+    let mut members = vec![
+        client(&dir.join("alice"), "alice", &cluster.node(0).address),
+        client(&dir.join("bob"), "bob", &cluster.node(1).address),
+    ];
+    room(&mut members);
+    let [alice, mut bob]: [Client; 2] = members.try_into().ok().unwrap();
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let addresses = vec![cluster.node(0).address.clone()];
+    let thread = sender(alice, addresses, 200, acked.clone());
+    while acked.lock().unwrap().len() < 20 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cluster.nats.halt();
+    for i in 0..2 {
+        assert!(
+            health_becomes(&cluster.node(i).admin, 503),
+            "node {i} still ready without its bus"
+        );
+    }
+    // Messages are still committed (the store is there) while the bus is down.
+    let during = acked.lock().unwrap().len();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(acked.lock().unwrap().len() > during);
+    cluster.nats.resume();
+    let _alice = thread.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    assert_eq!(acked.len(), 200, "every send acknowledged");
+    let got: Vec<String> = (0..200).map(|_| text(&mut bob)).collect();
+    assert_eq!(got, acked, "everything, once, in order");
+    assert!(quiet(&mut bob));
+    for i in 0..2 {
+        assert!(health_becomes(&cluster.node(i).admin, 200), "node {i}");
+    }
+}
