@@ -8,10 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use smc::Client;
+use smc::identity::StaticKeypair;
+use smc::proto::{Reply, Request};
+use smc::{Client, Refusal};
 
 use crate::support::http::{http, sample};
 use crate::support::nodes::Nodes;
+use crate::support::raw::Raw;
 use crate::support::{client, history_texts, tempdir};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(20));
@@ -250,4 +253,54 @@ fn the_bus_restarted_mid_traffic_delays_delivery_and_loses_nothing() {
     for i in 0..2 {
         assert!(health_becomes(&cluster.node(i).admin, 200), "node {i}");
     }
+}
+
+#[test]
+fn a_users_limits_hold_across_nodes() {
+    let cluster = Nodes::start_with(
+        "cluster_limits",
+        3,
+        &[
+            "--max-sessions-per-user",
+            "2",
+            "--key-package-fetches-per-minute",
+            "1",
+        ],
+    );
+    let at = |i: usize| cluster.node(i).address.parse().unwrap();
+    // Sessions: at most 2 of one user, whichever nodes hold them; the oldest goes.
+    let key = StaticKeypair::generate().unwrap();
+    let mut sessions: Vec<Raw> = Vec::new();
+    for i in 0..3 {
+        sessions.push(Raw::hello_with(at(i), "mallory", &key).unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        sessions[0].closed_within(Duration::from_secs(10)),
+        "the oldest session, on node 0, is closed by a third one on node 2"
+    );
+    for s in &mut sessions[1..] {
+        assert_eq!(s.request(Request::Ping), Ok(Reply::Pong));
+    }
+
+    // A rate (key package fetches: a burst of 100, then 1 a minute) spent on one node
+    // is spent on the others too.
+    let fetch = |s: &mut Raw| {
+        s.request(Request::FetchKeyPackage {
+            user: "mallory".into(),
+        })
+    };
+    for _ in 0..60 {
+        let r = fetch(&mut sessions[1]);
+        assert!(!matches!(r, Err(Refusal::RateLimited { .. })), "{r:?}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let limited = (0..60).position(|_| {
+        matches!(
+            fetch(&mut sessions[2]),
+            Err(Refusal::RateLimited { .. })
+        )
+    });
+    let limited = limited.expect("limited on node 2 by what was spent on node 1");
+    assert!((35..=45).contains(&limited), "limited after {limited}");
 }

@@ -258,3 +258,43 @@ fn line_mode_fails_over_to_the_next_address_of_the_list() {
     );
     standby.stop();
 }
+
+#[test]
+fn line_mode_chats_across_cluster_nodes_and_moves_when_its_node_dies() {
+    // Three nodes on one PostgreSQL and one NATS; alice's console is on node 0, bob's
+    // on node 1, each with the whole list.
+    let mut cluster = crate::support::nodes::Nodes::start("chat_cluster", 3);
+    let dir = tempdir("chat_cluster_clients");
+    let fp = cluster.fingerprint.clone();
+    let list = |first: usize| cluster.addresses_from(first).join(",");
+    let mut alice = Chat::start(&dir, "alice", &list(0), &fp);
+    alice.wait(true, &format!("connected to {}", cluster.addresses[0]));
+    let mut bob = Chat::start(&dir, "bob", &list(1), &fp);
+    bob.wait(true, &format!("connected to {}", cluster.addresses[1]));
+    alice.type_line("/create nodes");
+    alice.wait(true, "created #nodes");
+    alice.type_line("/invite bob");
+    bob.wait(true, "alice added you to #nodes");
+    alice.type_line("from node 0");
+    bob.wait(false, "<alice> from node 0");
+    bob.type_line("from node 1");
+    alice.wait(false, "<bob> from node 1");
+
+    // alice's node dies: her console moves on to the next node of her list.
+    cluster.kill(0);
+    alice.wait(true, "disconnected");
+    alice.wait(true, &format!("connected to {}", cluster.addresses[1]));
+    alice.type_line("after my node died");
+    bob.wait(false, "<alice> after my node died");
+    bob.type_line("still here");
+    alice.wait(false, "<bob> still here");
+    let (code, out) = alice.finish();
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.iter().filter(|l| l.contains("<bob> from node 1")).count(),
+        1,
+        "{out:#?}"
+    );
+    let (code, _) = bob.finish();
+    assert_eq!(code, 0);
+}

@@ -39,11 +39,13 @@ pub struct Nodes {
 }
 
 /// Starts `smc server` on `data` (its first two lines name its addresses).
-fn node(data: &Path, url: &str, bus: &str, listen: &str) -> Node {
+fn node(data: &Path, url: &str, bus: &str, listen: &str, extra: &[&str]) -> Node {
     for _ in 0..100 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
             .args(["server", "--listen", listen, "--admin-listen", "127.0.0.1:0"])
-            .args(["--store", url, "--bus", bus, "--data-dir"])
+            .args(["--store", url, "--bus", bus])
+            .args(extra)
+            .arg("--data-dir")
             .arg(data)
             .env_remove("SMC_CONFIG")
             .stdout(Stdio::piped())
@@ -86,6 +88,11 @@ fn node(data: &Path, url: &str, bus: &str, listen: &str) -> Node {
 impl Nodes {
     /// `count` nodes on a new database and a new NATS server.
     pub fn start(name: &str, count: usize) -> Nodes {
+        Nodes::start_with(name, count, &[])
+    }
+
+    /// The same, with `extra` options of `smc server` on every node.
+    pub fn start_with(name: &str, count: usize, extra: &[&str]) -> Nodes {
         let root = tempdir(name);
         let url = Cluster::get().database();
         let nats = Nats::start();
@@ -106,7 +113,13 @@ impl Nodes {
             fingerprint: key.fingerprint(),
         };
         for i in 0..count {
-            let n = node(&nodes.dirs[i], &nodes.url, &nodes.nats.url(), "127.0.0.1:0");
+            let n = node(
+                &nodes.dirs[i],
+                &nodes.url,
+                &nodes.nats.url(),
+                "127.0.0.1:0",
+                extra,
+            );
             nodes.addresses.push(n.address.clone());
             nodes.nodes.push(Some(n));
         }

@@ -203,6 +203,12 @@ fn shown(update: Update, current: &mut Option<String>, me: &str) -> Option<Strin
                 .saturating_duration_since(std::time::Instant::now())
                 .as_secs_f32()
         )),
+        Update::Server {
+            address: Some(address),
+            fingerprint,
+        } => note(format_args!(
+            "connected to {address} (server key {fingerprint})"
+        )),
         Update::Server { .. } | Update::History { .. } => {}
         Update::Rooms(rooms) => note(format_args!(
             "rooms: {}",

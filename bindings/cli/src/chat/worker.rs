@@ -93,6 +93,9 @@ pub(crate) enum Update {
     Server {
         /// The server's key fingerprint.
         fingerprint: String,
+        /// The address that answered (one of a list: a cluster's nodes, a standby),
+        /// when the worker itself connected (`None`: the connection it was given).
+        address: Option<String>,
     },
     /// The rooms this user is in.
     Rooms(Vec<String>),
@@ -192,7 +195,10 @@ impl Worker {
                 };
                 if connected {
                     if let Some(fingerprint) = run.client.server_fingerprint() {
-                        run.tell(Update::Server { fingerprint });
+                        run.tell(Update::Server {
+                            fingerprint,
+                            address: None,
+                        });
                     }
                     run.tell(Update::Link(Link::Connected));
                 }
@@ -287,11 +293,14 @@ impl Run {
             .client
             .connect_any(&crate::keys::server_addresses(&self.address))
         {
-            Ok(_) => {
+            Ok(used) => {
                 self.connected = true;
                 self.backoff.reset();
                 if let Some(fingerprint) = self.client.server_fingerprint() {
-                    self.tell(Update::Server { fingerprint });
+                    self.tell(Update::Server {
+                        fingerprint,
+                        address: Some(used),
+                    });
                 }
                 self.load_rooms();
                 self.tell(Update::Link(Link::Connected))

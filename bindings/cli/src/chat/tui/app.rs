@@ -189,7 +189,7 @@ impl App {
                 }
                 self.link = link;
             }
-            Update::Server { fingerprint } => self.server_fingerprint = Some(fingerprint),
+            Update::Server { fingerprint, .. } => self.server_fingerprint = Some(fingerprint),
             Update::Rooms(rooms) => {
                 for b in &mut self.buffers {
                     b.joined = rooms.contains(&b.room);
