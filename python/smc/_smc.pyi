@@ -108,9 +108,13 @@ class Server:
         port: int = 0,
         admin_listen: str | None = None,
         store: str | None = None,
+        bus: str | None = None,
     ) -> Server:
         """``store``: None for SQLite in ``data_dir``, or a PostgreSQL URL
-        (``"postgres://user@host:port/db"``) shared by several servers."""
+        (``"postgres://user@host:port/db"``) shared by several servers.
+        ``bus``: None for a single server, or a NATS URL (``"nats://host:4222"``)
+        that the nodes of a cluster share (with the store and the key file
+        ``server.key`` of ``data_dir``)."""
     def start(self) -> None: ...
     @property
     def admin_address(self) -> str | None:

@@ -20,6 +20,13 @@ struct RefusalKind {
     kind: &'static str,
 }
 
+/// The label of [`Metrics::bus_events`].
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BusOutcome {
+    /// `published`, `applied`, `rejected` or `dropped`.
+    outcome: &'static str,
+}
+
 /// The current state the gauges show, read when `/metrics` is asked for.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Snapshot {
@@ -49,6 +56,8 @@ pub(crate) struct Metrics {
     /// Seconds per store transaction of the committer (durable when it returns).
     pub commit_seconds: Histogram,
     refusals: Family<RefusalKind, Counter>,
+    /// Events between the nodes of a cluster, by outcome.
+    bus_events: Family<BusOutcome, Counter>,
 }
 
 impl Metrics {
@@ -66,6 +75,7 @@ impl Metrics {
         // 50 us to ~0.8 s.
         let commit_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 15));
         let refusals = Family::<RefusalKind, Counter>::default();
+        let bus_events = Family::<BusOutcome, Counter>::default();
         registry.register("connections", "Open TCP connections", connections.clone());
         registry.register("sessions", "Authenticated sessions", sessions.clone());
         registry.register(
@@ -103,6 +113,13 @@ impl Metrics {
             "Requests and connections refused, by kind",
             refusals.clone(),
         );
+        registry.register(
+            "bus_events",
+            "Events between the nodes of a cluster, by outcome: published, applied \
+             (from another node), rejected (not authenticated, malformed or stale), \
+             dropped (publish queue full; the store has them)",
+            bus_events.clone(),
+        );
         Metrics {
             registry,
             connections,
@@ -114,7 +131,14 @@ impl Metrics {
             commit_batch,
             commit_seconds,
             refusals,
+            bus_events,
         }
+    }
+
+    /// Counts one bus event with its outcome (`published`, `applied`, `rejected`,
+    /// `dropped`).
+    pub(crate) fn bus_event(&self, outcome: &'static str) {
+        self.bus_events.get_or_create(&BusOutcome { outcome }).inc();
     }
 
     /// Counts a refusal of `kind` ([`crate::proto::Refusal::label`]).

@@ -185,10 +185,12 @@ impl Server {
             }
         };
         let admin_address = admin.as_ref().map(|(a, _)| *a);
+        let metrics = Arc::new(metrics::Metrics::new());
         let (bus, incoming) = match &config.bus {
             None => (None, None),
             Some(url) => {
-                let (bus, incoming) = runtime.block_on(bus::Bus::connect(url, &key))?;
+                let (bus, incoming) =
+                    runtime.block_on(bus::Bus::connect(url, &key, metrics.clone()))?;
                 (Some(Arc::new(bus)), Some(incoming))
             }
         };
@@ -207,7 +209,7 @@ impl Server {
             ended: tokio::sync::Notify::new(),
             admission: Arc::default(),
             rates: rate::UserRates::new(&config.limits),
-            metrics: Arc::new(metrics::Metrics::new()),
+            metrics,
             bus: bus.clone(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -232,11 +234,7 @@ impl Server {
                         committer::run(commit_rx, store, hub, metrics, bus)
                     });
                     if let Some(incoming) = incoming {
-                        tokio::spawn(bus::receive(
-                            incoming,
-                            shared.clone(),
-                            shutdown_rx.clone(),
-                        ));
+                        tokio::spawn(bus::receive(incoming, shared.clone(), shutdown_rx.clone()));
                     }
                     if let Some((_, listener)) = admin {
                         tokio::spawn(admin::serve(listener, shared.clone(), shutdown_rx.clone()));

@@ -238,7 +238,10 @@ mod tests {
         limiter.charge("a");
         limiter.charge("a");
         assert!(limiter.take("a"));
-        assert!(!limiter.take("a"), "two of three spent through another node");
+        assert!(
+            !limiter.take("a"),
+            "two of three spent through another node"
+        );
         for _ in 0..100 {
             limiter.charge("b");
         }

@@ -491,14 +491,23 @@ impl Writer {
     /// the store; never one from before the user joined (a member who left and came
     /// back does not get what was said in between).
     async fn fill_room(&mut self, room: &Arc<str>, upto: u64) -> Result<(), NetError> {
-        if self.last_room_seq.get(room).is_some_and(|last| *last >= upto) {
+        if self
+            .last_room_seq
+            .get(room)
+            .is_some_and(|last| *last >= upto)
+        {
             return Ok(());
         }
         let (r, u) = (room.to_string(), self.user.clone());
         let Some(joined) = read(&self.shared, move |s| s.joined_seq(&r, &u)).await? else {
             return Ok(());
         };
-        let mut after = self.last_room_seq.get(room).copied().unwrap_or(0).max(joined);
+        let mut after = self
+            .last_room_seq
+            .get(room)
+            .copied()
+            .unwrap_or(0)
+            .max(joined);
         self.last_room_seq.insert(room.clone(), after);
         while after < upto {
             let r = room.to_string();

@@ -13,6 +13,7 @@ use smc::proto::{Reply, Request};
 use smc::{Client, Refusal};
 
 use crate::support::http::{http, sample};
+use crate::support::nats::Peer;
 use crate::support::nodes::Nodes;
 use crate::support::raw::Raw;
 use crate::support::{client, history_texts, tempdir};
@@ -90,8 +91,8 @@ fn members_on_different_nodes_chat_in_real_time_and_catch_up_through_another_nod
         [grew(0, delivered), grew(1, delivered), grew(2, delivered)],
         [5.0, 5.0, 5.0]
     );
-    for i in 0..3 {
-        assert_eq!(sample(&after[i], "smc_sessions"), 1.0, "node {i}");
+    for (i, page) in after.iter().enumerate() {
+        assert_eq!(sample(page, "smc_sessions"), 1.0, "node {i}");
     }
 
     // carol goes away; alice and bob talk; carol comes back through another node.
@@ -179,7 +180,14 @@ fn a_node_killed_mid_traffic_loses_nothing_acknowledged_and_its_clients_move() {
         .collect();
     // Mid-traffic: bob's node dies.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while acked.lock().unwrap().iter().filter(|t| t.starts_with("bob")).count() < 30 {
+    while acked
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|t| t.starts_with("bob"))
+        .count()
+        < 30
+    {
         assert!(Instant::now() < deadline, "no traffic");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -295,12 +303,68 @@ fn a_users_limits_hold_across_nodes() {
         assert!(!matches!(r, Err(Refusal::RateLimited { .. })), "{r:?}");
     }
     std::thread::sleep(Duration::from_millis(500));
-    let limited = (0..60).position(|_| {
-        matches!(
-            fetch(&mut sessions[2]),
-            Err(Refusal::RateLimited { .. })
-        )
-    });
+    let limited =
+        (0..60).position(|_| matches!(fetch(&mut sessions[2]), Err(Refusal::RateLimited { .. })));
     let limited = limited.expect("limited on node 2 by what was spent on node 1");
     assert!((35..=45).contains(&limited), "limited after {limited}");
+}
+
+#[test]
+fn events_forged_or_replayed_on_the_bus_are_rejected() {
+    // An intruder who can reach the NATS server (but has no server key) watches the
+    // cluster's events and publishes its own: forged, altered, and replays of genuine
+    // ones. The nodes reject them all, and the members see nothing of it.
+    let cluster = Nodes::start("cluster_forgery", 2);
+    let dir = tempdir("cluster_forgery_clients");
+    let mut spy = Peer::connect(cluster.nats.port());
+    let mut members = vec![
+        client(&dir.join("alice"), "alice", &cluster.node(0).address),
+        client(&dir.join("bob"), "bob", &cluster.node(1).address),
+    ];
+    room(&mut members);
+    let [mut alice, mut bob]: [Client; 2] = members.try_into().ok().unwrap();
+    alice.send("r", "genuine").unwrap();
+    assert_eq!(text(&mut bob), "genuine");
+    let captured = spy.collect(Duration::from_secs(1));
+    assert!(!captured.is_empty(), "the spy sees the cluster's events");
+    let subject = captured[0].0.clone();
+    assert!(
+        captured
+            .iter()
+            .all(|(_, p)| !crate::support::contains(p, b"genuine")),
+        "the bus carries ciphertext only"
+    );
+
+    let events = |i: usize, outcome: &str| {
+        let page = http(&cluster.node(i).admin, "GET", "/metrics").1;
+        sample(
+            &page,
+            &format!("smc_bus_events_total{{outcome=\"{outcome}\"}}"),
+        )
+    };
+    let rejected_before = events(0, "rejected") + events(1, "rejected");
+    let applied_before = events(1, "applied");
+    let mut altered = captured[0].1.clone();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    spy.publish(&subject, &altered);
+    spy.publish(&subject, b"not an event at all");
+    for (_, payload) in &captured {
+        spy.publish(&subject, payload);
+    }
+    // Both nodes reject the two forgeries; a replay is rejected by the node that did
+    // not send it (a node ignores its own events).
+    let forged = 4.0 + captured.len() as f64;
+    let rejected = || events(0, "rejected") + events(1, "rejected") - rejected_before;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rejected() < forged {
+        assert!(Instant::now() < deadline, "not all rejected");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(quiet(&mut bob) && quiet(&mut alice), "nothing delivered");
+    assert_eq!(rejected(), forged);
+    assert_eq!(events(1, "applied"), applied_before, "nothing applied");
+    // The cluster goes on.
+    bob.send("r", "still fine").unwrap();
+    assert_eq!(text(&mut alice), "still fine");
 }

@@ -291,7 +291,9 @@ fn line_mode_chats_across_cluster_nodes_and_moves_when_its_node_dies() {
     let (code, out) = alice.finish();
     assert_eq!(code, 0);
     assert_eq!(
-        out.iter().filter(|l| l.contains("<bob> from node 1")).count(),
+        out.iter()
+            .filter(|l| l.contains("<bob> from node 1"))
+            .count(),
         1,
         "{out:#?}"
     );

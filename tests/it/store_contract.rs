@@ -195,11 +195,16 @@ fn only_members_post_and_an_invited_user_only_a_farewell() {
                 message("r", "u1", b"a member".to_vec(), None),
             ])
             .unwrap();
-        let refused = |i: usize| {
-            matches!(&results[i], Err(Refusal::NotAMember { room }) if room == "r")
-        };
-        assert!(refused(0) && refused(1) && refused(3), "{name}: {results:?}");
-        assert!(results[2].is_ok() && results[4].is_ok(), "{name}: {results:?}");
+        let refused =
+            |i: usize| matches!(&results[i], Err(Refusal::NotAMember { room }) if room == "r");
+        assert!(
+            refused(0) && refused(1) && refused(3),
+            "{name}: {results:?}"
+        );
+        assert!(
+            results[2].is_ok() && results[4].is_ok(),
+            "{name}: {results:?}"
+        );
         assert!(store.is_member("r", "u1").unwrap() && !store.is_member("r", "guest").unwrap());
 
         // Removed: refused from then on, in the same batch too.
@@ -207,7 +212,10 @@ fn only_members_post_and_an_invited_user_only_a_farewell() {
         let after = store
             .append(&[message("r", "u2", b"still here?".to_vec(), None)])
             .unwrap();
-        assert!(matches!(after[0], Err(Refusal::NotAMember { .. })), "{name}");
+        assert!(
+            matches!(after[0], Err(Refusal::NotAMember { .. })),
+            "{name}"
+        );
         let heads = store
             .room_heads(&["r".to_owned(), "no such room".to_owned()])
             .unwrap();

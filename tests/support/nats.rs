@@ -33,6 +33,11 @@ impl Nats {
         nats
     }
 
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Its URL, for `--bus`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
@@ -77,5 +82,66 @@ impl Nats {
 impl Drop for Nats {
     fn drop(&mut self) {
         self.halt();
+    }
+}
+
+/// A bare client of the NATS text protocol: what anyone who can reach the NATS server
+/// can do (subscribe to everything, publish anything).
+pub struct Peer {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Peer {
+    /// Connects to the NATS server on `port` and subscribes to every subject.
+    pub fn connect(port: u16) -> Peer {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut peer = Peer {
+            reader: std::io::BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        };
+        peer.write(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB > 1\r\n");
+        peer
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    /// Publishes `payload` on `subject`.
+    pub fn publish(&mut self, subject: &str, payload: &[u8]) {
+        self.write(format!("PUB {subject} {}\r\n", payload.len()).as_bytes());
+        self.write(payload);
+        self.write(b"\r\n");
+    }
+
+    /// The messages seen for `during` (subject, payload).
+    pub fn collect(&mut self, during: Duration) -> Vec<(String, Vec<u8>)> {
+        use std::io::{BufRead, Read};
+        let deadline = Instant::now() + during;
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            let mut line = String::new();
+            match self.reader.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(_) => continue, // read timeout: look at the clock again
+            }
+            if line.starts_with("PING") {
+                self.write(b"PONG\r\n");
+            } else if let Some(rest) = line.strip_prefix("MSG ") {
+                let parts: Vec<&str> = rest.split_whitespace().collect();
+                let len: usize = parts.last().unwrap().parse().unwrap();
+                let mut payload = vec![0; len + 2];
+                self.reader.read_exact(&mut payload).unwrap();
+                payload.truncate(len);
+                seen.push((parts[0].to_owned(), payload));
+            }
+        }
+        seen
     }
 }

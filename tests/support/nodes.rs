@@ -42,7 +42,13 @@ pub struct Nodes {
 fn node(data: &Path, url: &str, bus: &str, listen: &str, extra: &[&str]) -> Node {
     for _ in 0..100 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
-            .args(["server", "--listen", listen, "--admin-listen", "127.0.0.1:0"])
+            .args([
+                "server",
+                "--listen",
+                listen,
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
             .args(["--store", url, "--bus", bus])
             .args(extra)
             .arg("--data-dir")
@@ -98,8 +104,8 @@ impl Nodes {
         let nats = Nats::start();
         let dirs: Vec<PathBuf> = (0..count).map(|i| root.join(format!("node{i}"))).collect();
         // The key every node presents: made once, copied to each node (0600 kept).
-        let key = smc::identity::StaticKeypair::load_or_create(&dirs[0].join("server.key"))
-            .unwrap();
+        let key =
+            smc::identity::StaticKeypair::load_or_create(&dirs[0].join("server.key")).unwrap();
         for dir in &dirs[1..] {
             std::fs::create_dir_all(dir).unwrap();
             std::fs::copy(dirs[0].join("server.key"), dir.join("server.key")).unwrap();
@@ -135,7 +141,9 @@ impl Nodes {
     /// node's address stays in it, as in a client's configuration).
     pub fn addresses_from(&self, first: usize) -> Vec<String> {
         let n = self.addresses.len();
-        (0..n).map(|k| self.addresses[(first + k) % n].clone()).collect()
+        (0..n)
+            .map(|k| self.addresses[(first + k) % n].clone())
+            .collect()
     }
 
     /// Kills node `i` with SIGKILL.

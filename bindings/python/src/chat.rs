@@ -27,13 +27,14 @@ pub struct PyServer {
 #[pymethods]
 impl PyServer {
     #[new]
-    #[pyo3(signature = (data_dir, host="127.0.0.1", port=0, admin_listen=None, store=None))]
+    #[pyo3(signature = (data_dir, host="127.0.0.1", port=0, admin_listen=None, store=None, bus=None))]
     fn new(
         data_dir: PathBuf,
         host: &str,
         port: u16,
         admin_listen: Option<String>,
         store: Option<String>,
+        bus: Option<String>,
     ) -> Self {
         let listen = if host.contains(':') {
             format!("[{host}]:{port}")
@@ -43,6 +44,7 @@ impl PyServer {
         let mut config = ServerConfig::new(data_dir, listen);
         config.admin_listen = admin_listen;
         config.store = store;
+        config.bus = bus;
         PyServer {
             config,
             server: Arc::new(Mutex::new(None)),

@@ -19,7 +19,6 @@ mod wire;
 pub(crate) use receive::receive;
 pub(crate) use wire::{BusEvent, Limit, SessionKey};
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +27,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::error::ServerError;
 use crate::identity::StaticKeypair;
+use crate::server::metrics::Metrics;
 use wire::BusKey;
 
 /// How often a node compares its sessions' rooms with the store (a message lost on
@@ -43,11 +43,9 @@ const OUTGOING: usize = 16_384;
 #[derive(Debug)]
 pub(crate) struct Bus {
     node: u64,
-    key: Arc<BusKey>,
     client: async_nats::Client,
-    outgoing: mpsc::Sender<Vec<u8>>,
-    /// Events dropped because the publish queue was full.
-    pub dropped: AtomicU64,
+    outgoing: mpsc::Sender<(i64, BusEvent)>,
+    metrics: Arc<Metrics>,
 }
 
 /// The receiving end, for [`receive`].
@@ -69,6 +67,7 @@ impl Bus {
     pub(crate) async fn connect(
         url: &str,
         server_key: &StaticKeypair,
+        metrics: Arc<Metrics>,
     ) -> Result<(Bus, Incoming), ServerError> {
         let error = |reason: String| ServerError::Bus {
             url: url.to_owned(),
@@ -111,14 +110,24 @@ impl Bus {
             .subscribe(subject.clone())
             .await
             .map_err(|e| error(e.to_string()))?;
-        let key = Arc::new(BusKey::derive(server_key.private()));
+        let key = Arc::new(
+            BusKey::derive(server_key.private())
+                .ok_or_else(|| error("cannot derive the bus key".into()))?,
+        );
         let mut node = [0u8; 8];
         getrandom::fill(&mut node).map_err(|e| error(format!("no random node id: {e}")))?;
         let node = u64::from_le_bytes(node);
-        let (outgoing, mut rx) = mpsc::channel::<Vec<u8>>(OUTGOING);
+        let (outgoing, mut rx) = mpsc::channel::<(i64, BusEvent)>(OUTGOING);
         let publisher = client.clone();
+        let sealer = key.clone();
         tokio::spawn(async move {
-            while let Some(bytes) = rx.recv().await {
+            // Numbered here, by the one task that publishes them in order (NATS keeps
+            // one publisher's order): a receiver takes a number not above the last one
+            // it saw from this node for a replay.
+            let mut number = 0u64;
+            while let Some((sent_ms, event)) = rx.recv().await {
+                number += 1;
+                let bytes = sealer.seal(node, number, sent_ms, event);
                 if let Err(e) = publisher.publish(subject.clone(), bytes.into()).await {
                     tracing::warn!(error = %e, "cannot publish on the bus");
                 }
@@ -132,10 +141,9 @@ impl Bus {
         };
         let bus = Bus {
             node,
-            key,
             client,
             outgoing,
-            dropped: AtomicU64::new(0),
+            metrics,
         };
         Ok((bus, incoming))
     }
@@ -148,11 +156,11 @@ impl Bus {
     /// Publishes `event` without waiting (callable from the committer's thread); when
     /// the queue is full it is dropped, and the other nodes find it in the store.
     pub(crate) fn publish(&self, event: BusEvent) {
-        let bytes = self
-            .key
-            .seal(self.node, chrono::Utc::now().timestamp_millis(), event);
-        if self.outgoing.try_send(bytes).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let now = chrono::Utc::now().timestamp_millis();
+        if self.outgoing.try_send((now, event)).is_ok() {
+            self.metrics.bus_event("published");
+        } else {
+            self.metrics.bus_event("dropped");
             tracing::warn!("bus publish queue full: event dropped (the store has it)");
         }
     }
@@ -167,5 +175,8 @@ impl Bus {
 /// never see each other's events.
 fn subject(server_public: &[u8; 32]) -> String {
     let digest = Sha256::digest(server_public);
-    format!("smc.{}.events", data_encoding::HEXLOWER.encode(&digest[..8]))
+    format!(
+        "smc.{}.events",
+        data_encoding::HEXLOWER.encode(&digest[..8])
+    )
 }

@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::proto::{encode, Event, ServerFrame};
-use crate::server::bus::wire::BusEvent;
+use crate::server::bus::wire::{BusEvent, Replays};
 use crate::server::bus::{Incoming, SWEEP};
 use crate::server::handler::blocking;
 use crate::server::hub::{until_closed, Dedup, Outbound};
@@ -25,6 +25,7 @@ pub(crate) async fn receive(
         node,
         resync,
     } = incoming;
+    let mut replays = Replays::default();
     let mut sweep = tokio::time::interval(SWEEP);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -36,12 +37,18 @@ pub(crate) async fn receive(
                     return;
                 };
                 let now = chrono::Utc::now().timestamp_millis();
-                match key.open(&message.payload, now) {
-                    Ok((from, _)) if from == node => {}
-                    Ok((_, event)) => apply(&shared, event),
+                let received = key
+                    .open(&message.payload, now)
+                    .and_then(|r| replays.check(&r, now).map(|()| r));
+                match received {
+                    Ok(r) if r.node == node => {}
+                    Ok(r) => {
+                        shared.metrics.bus_event("applied");
+                        apply(&shared, r.event);
+                    }
                     Err(e) => {
-                        shared.metrics.refused("bus_event");
-                        tracing::warn!(error = %e, "event from the bus dropped");
+                        shared.metrics.bus_event("rejected");
+                        tracing::warn!(error = %e, "event from the bus rejected");
                     }
                 }
             }

@@ -4,7 +4,9 @@
 //! HMAC-SHA256 tag under a key derived from the server's static private key, which
 //! every node of a cluster shares (it is the identity clients pin). A peer on the bus
 //! without that key cannot inject an event; a node drops anything whose tag does not
-//! verify, that does not decode, or that is too old to be a live event (a replay).
+//! verify, that does not decode, that is too old to be a live event, or that it has
+//! seen already (each node numbers its events; NATS keeps one publisher's order, so a
+//! number not above the last one seen from that node is a replay: [`Replays`]).
 
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
@@ -48,11 +50,18 @@ pub(crate) enum Limit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum BusEvent {
     /// A message was committed; `left` are the members its group change removed.
-    Message { envelope: Envelope, left: Vec<String> },
+    Message {
+        envelope: Envelope,
+        left: Vec<String>,
+    },
     /// A direct delivery waits in the store for `user` (pulled by its sessions).
     Direct { user: String },
     /// `user` was invited to `room` by `by`.
-    Invited { user: String, room: String, by: String },
+    Invited {
+        user: String,
+        room: String,
+        by: String,
+    },
     /// `user` is now a member of `room`.
     Joined { room: String, user: String },
     /// `user` is no longer a member of `room`.
@@ -70,8 +79,22 @@ pub(crate) enum BusEvent {
 #[derive(Serialize, Deserialize)]
 struct Wire {
     node: u64,
+    number: u64,
     sent_ms: i64,
     event: BusEvent,
+}
+
+/// An authenticated event as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Received {
+    /// The node that sent it.
+    pub node: u64,
+    /// Its number among that node's events (from 1, increasing).
+    pub number: u64,
+    /// When it was sent (the sender's clock).
+    pub sent_ms: i64,
+    /// The event.
+    pub event: BusEvent,
 }
 
 /// Why an event from the bus was dropped.
@@ -90,10 +113,44 @@ pub(crate) enum WireError {
         /// How old, by this node's clock.
         age_ms: i64,
     },
+    /// An event of a node whose later event was seen already.
+    #[error("replayed event (number {number} of a node already past it)")]
+    Replayed {
+        /// Its number.
+        number: u64,
+    },
 }
 
-/// The cluster's bus key, derived from the server's static private key.
-pub(crate) struct BusKey(Zeroizing<[u8; 32]>);
+/// The last event number seen from each node (the replay check), forgetting nodes
+/// silent for longer than [`MAX_AGE_MS`] (anything they sent before is refused as
+/// stale anyway).
+#[derive(Debug, Default)]
+pub(crate) struct Replays {
+    last: std::collections::HashMap<u64, (u64, i64)>,
+}
+
+impl Replays {
+    /// Accepts `received` if it comes after everything seen from its node.
+    pub(crate) fn check(&mut self, received: &Received, now_ms: i64) -> Result<(), WireError> {
+        if self.last.len() > 1024 {
+            self.last
+                .retain(|_, (_, seen_ms)| now_ms.saturating_sub(*seen_ms) <= MAX_AGE_MS);
+        }
+        let last = self.last.entry(received.node).or_insert((0, now_ms));
+        if received.number <= last.0 {
+            return Err(WireError::Replayed {
+                number: received.number,
+            });
+        }
+        *last = (received.number, now_ms);
+        Ok(())
+    }
+}
+
+/// The cluster's bus key, derived from the server's static private key: an HMAC-SHA256
+/// instance keyed once (the derived key bytes are wiped right after), cloned per event.
+#[derive(Clone)]
+pub(crate) struct BusKey(Hmac<Sha256>);
 
 impl std::fmt::Debug for BusKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,24 +159,26 @@ impl std::fmt::Debug for BusKey {
 }
 
 impl BusKey {
-    /// HKDF-SHA256 of the server's private key, for this one purpose.
-    pub(crate) fn derive(server_private: &[u8; 32]) -> BusKey {
+    /// HKDF-SHA256 of the server's private key, for this one purpose (`None` only if
+    /// the primitives refuse their fixed sizes, which they do not).
+    pub(crate) fn derive(server_private: &[u8; 32]) -> Option<BusKey> {
         let mut key = Zeroizing::new([0u8; 32]);
         Hkdf::<Sha256>::new(Some(b"smc cluster bus v1"), server_private)
             .expand(b"event authentication", key.as_mut())
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        BusKey(key)
+            .ok()?;
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()).ok()?;
+        Some(BusKey(mac))
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref())
-            .expect("HMAC takes a key of any length")
+        self.0.clone()
     }
 
-    /// The tagged bytes of `event` sent by `node` at `now_ms`.
-    pub(crate) fn seal(&self, node: u64, now_ms: i64, event: BusEvent) -> Vec<u8> {
+    /// The tagged bytes of `event`, the `number`th sent by `node`, at `now_ms`.
+    pub(crate) fn seal(&self, node: u64, number: u64, now_ms: i64, event: BusEvent) -> Vec<u8> {
         let body = crate::proto::encode(&Wire {
             node,
+            number,
             sent_ms: now_ms,
             event,
         });
@@ -130,8 +189,9 @@ impl BusKey {
         out
     }
 
-    /// The sending node and the event, if `bytes` are authentic and fresh at `now_ms`.
-    pub(crate) fn open(&self, bytes: &[u8], now_ms: i64) -> Result<(u64, BusEvent), WireError> {
+    /// The event, if `bytes` are authentic and fresh at `now_ms` (whether it is a
+    /// replay is [`Replays`]' to say).
+    pub(crate) fn open(&self, bytes: &[u8], now_ms: i64) -> Result<Received, WireError> {
         if bytes.len() < TAG {
             return Err(WireError::Unauthenticated);
         }
@@ -146,7 +206,12 @@ impl BusKey {
         if !(-MAX_AGE_MS..=MAX_AGE_MS).contains(&age_ms) {
             return Err(WireError::Stale { age_ms });
         }
-        Ok((wire.node, wire.event))
+        Ok(Received {
+            node: wire.node,
+            number: wire.number,
+            sent_ms: wire.sent_ms,
+            event: wire.event,
+        })
     }
 }
 
@@ -165,23 +230,28 @@ mod tests {
 
     #[test]
     fn an_event_opens_with_the_same_key_only() {
-        let key = BusKey::derive(&[7; 32]);
-        let sealed = key.seal(42, NOW, event());
-        assert_eq!(key.open(&sealed, NOW + 5).unwrap(), (42, event()));
-        let other = BusKey::derive(&[8; 32]);
+        let key = BusKey::derive(&[7; 32]).unwrap();
+        let sealed = key.seal(42, 1, NOW, event());
+        let received = key.open(&sealed, NOW + 5).unwrap();
+        assert_eq!((received.node, received.number), (42, 1));
+        assert_eq!(received.event, event());
+        let other = BusKey::derive(&[8; 32]).unwrap();
         assert_eq!(other.open(&sealed, NOW), Err(WireError::Unauthenticated));
     }
 
     #[test]
     fn altered_short_stale_and_malformed_events_are_refused() {
-        let key = BusKey::derive(&[7; 32]);
-        let sealed = key.seal(1, NOW, event());
+        let key = BusKey::derive(&[7; 32]).unwrap();
+        let sealed = key.seal(1, 1, NOW, event());
         for i in [0, TAG, sealed.len() - 1] {
             let mut altered = sealed.clone();
             altered[i] ^= 1;
             assert_eq!(key.open(&altered, NOW), Err(WireError::Unauthenticated));
         }
-        assert_eq!(key.open(&sealed[..TAG - 1], NOW), Err(WireError::Unauthenticated));
+        assert_eq!(
+            key.open(&sealed[..TAG - 1], NOW),
+            Err(WireError::Unauthenticated)
+        );
         assert!(matches!(
             key.open(&sealed, NOW + MAX_AGE_MS + 1),
             Err(WireError::Stale { .. })
@@ -196,5 +266,22 @@ mod tests {
         let mut junk = mac.finalize().into_bytes().to_vec();
         junk.extend_from_slice(b"\xff\xff\xff");
         assert!(matches!(key.open(&junk, NOW), Err(WireError::Malformed(_))));
+    }
+
+    #[test]
+    fn an_event_seen_already_is_a_replay() {
+        let key = BusKey::derive(&[7; 32]).unwrap();
+        let mut replays = Replays::default();
+        let first = key.open(&key.seal(1, 1, NOW, event()), NOW).unwrap();
+        let second = key.open(&key.seal(1, 2, NOW, event()), NOW).unwrap();
+        let other_node = key.open(&key.seal(2, 1, NOW, event()), NOW).unwrap();
+        assert_eq!(replays.check(&first, NOW), Ok(()));
+        assert_eq!(replays.check(&second, NOW), Ok(()));
+        assert_eq!(replays.check(&other_node, NOW), Ok(()));
+        assert_eq!(
+            replays.check(&first, NOW),
+            Err(WireError::Replayed { number: 1 })
+        );
+        assert!(replays.check(&second, NOW).is_err());
     }
 }

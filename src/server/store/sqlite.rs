@@ -531,6 +531,9 @@ impl Store for SqliteStore {
     }
 
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, Refusal>>, StoreError> {
+        /// A room's row as a message is stored: last seq, epoch, tracked group, and
+        /// whether the sender is a member, or invited.
+        type RoomState = (i64, i64, Option<Vec<u8>>, bool, bool);
         let mut conn = lock(&self.writer);
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(batch.len());
@@ -570,7 +573,7 @@ impl Store for SqliteStore {
                 Some(_) => copy = true,
                 None => {}
             }
-            let state: Option<(i64, i64, Option<Vec<u8>>, bool, bool)> = tx
+            let state: Option<RoomState> = tx
                 .prepare_cached(
                     "SELECT last_seq, commit_epoch, group_id,
                             EXISTS (SELECT 1 FROM members WHERE room = ?1 AND user = ?2),
