@@ -7,7 +7,9 @@
 //! note when missing. Scale with SMC_BENCH_IDLE (connections, default 10000).
 //! `limits`: the fan-out for rooms of 2, 10, 100 and 1,000 members. `postgres`: latency
 //! and fan-out with the store on PostgreSQL (a temporary cluster started as the tests
-//! start it; skipped with a note when PostgreSQL is not installed).
+//! start it; skipped with a note when PostgreSQL is not installed). `cluster`: three
+//! nodes on one PostgreSQL and one NATS server: latency within a node and across two,
+//! fan-out to members spread over the three.
 //! `SMC_BENCH_QUICK=1` runs every part in a tiny configuration, only to show that the
 //! bench still runs (scripts/test.sh does; those figures mean nothing).
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
@@ -16,6 +18,11 @@
 #[path = "../tests/support/postgres.rs"]
 #[allow(dead_code)]
 mod postgres_cluster;
+
+/// The tests' NATS server (tests/support/nats.rs).
+#[path = "../tests/support/nats.rs"]
+#[allow(dead_code)]
+mod nats;
 
 use smc::client::hazmat::RawAccess;
 use smc::client::Background;
@@ -151,8 +158,23 @@ fn commits(admin: SocketAddr) -> (f64, f64, f64) {
 }
 
 fn latency(address: &str, admin: Option<SocketAddr>, dir: &Path, self_updates: bool) {
+    latency_between(address, address, admin, dir, self_updates, "");
+}
+
+/// One-way latency from a sender connected to `from` to a receiver connected to `to`
+/// (two nodes of a cluster, or one server twice); `tag` keeps the names of runs on one
+/// store apart.
+fn latency_between(
+    from: &str,
+    to: &str,
+    admin: Option<SocketAddr>,
+    dir: &Path,
+    self_updates: bool,
+    tag: &str,
+) {
     // Users of their own per run (several runs share a server).
-    let tag = if self_updates { "lat" } else { "lat_nsu" };
+    let tag = format!("{tag}{}", if self_updates { "lat" } else { "lat_nsu" });
+    let tag = tag.as_str();
     let (a, b) = (format!("{tag}_alice"), format!("{tag}_bob"));
     let mut alice = Client::open(dir.join(&a), &a).unwrap();
     alice.set_auto_join(true);
@@ -162,10 +184,10 @@ fn latency(address: &str, admin: Option<SocketAddr>, dir: &Path, self_updates: b
             interval: Duration::from_secs(365 * 24 * 3600),
         });
     }
-    alice.connect(address).unwrap();
+    alice.connect(from).unwrap();
     let mut bob = Client::open(dir.join(&b), &b).unwrap();
     bob.set_auto_join(true);
-    bob.connect(address).unwrap();
+    bob.connect(to).unwrap();
     alice.create_room(tag).unwrap();
     alice.invite(tag, &b).unwrap();
     let n = latency_count();
@@ -228,6 +250,13 @@ fn latency(address: &str, admin: Option<SocketAddr>, dir: &Path, self_updates: b
 
 /// Receivers count messages; returns deliveries per second for `send_all`.
 fn fan_out_smc(address: SocketAddr, dir: &Path, tag: &str, size: usize) -> f64 {
+    fan_out_across(&[address], dir, tag, size)
+}
+
+/// The same with the members and senders spread over several nodes (member `i` on
+/// node `i % n`; the room's owner on the first).
+fn fan_out_across(nodes: &[SocketAddr], dir: &Path, tag: &str, size: usize) -> f64 {
+    let address = nodes[0];
     // Names of their own per run (several runs share a server).
     let room = format!("{tag}{size}");
     let room = room.as_str();
@@ -239,7 +268,7 @@ fn fan_out_smc(address: SocketAddr, dir: &Path, tag: &str, size: usize) -> f64 {
     let members: Vec<_> = rt.block_on(async {
         let mut v = Vec::new();
         for i in 0..size {
-            v.push(raw_member(address, format!("{room}_{i}")).await);
+            v.push(raw_member(nodes[i % nodes.len()], format!("{room}_{i}")).await);
         }
         v
     });
@@ -289,7 +318,7 @@ fn fan_out_smc(address: SocketAddr, dir: &Path, tag: &str, size: usize) -> f64 {
             let mut c =
                 Client::open(dir.join(format!("{room}_s{s}")), &format!("{room}_s{s}")).unwrap();
             c.set_auto_join(true);
-            c.connect(&owner_addr).unwrap();
+            c.connect(&nodes[s % nodes.len()].to_string()).unwrap();
             route(&owner, format!("{room}_s{s}"));
             c.request(Request::Accept { room: room.into() }).unwrap();
             c
@@ -345,13 +374,70 @@ fn fan_out_smc(address: SocketAddr, dir: &Path, tag: &str, size: usize) -> f64 {
     let deliveries = received.load(Ordering::Relaxed);
     let rate = deliveries as f64 / secs;
     println!(
-        "smc fan-out: {} senders x {} durable sends of {PAYLOAD} B to a room of {} members: {deliveries} deliveries in {secs:.3} s = {rate:.0} deliveries/s ({:.0} sends/s)",
+        "smc fan-out: {} senders x {} durable sends of {PAYLOAD} B to a room of {} members{}: {deliveries} deliveries in {secs:.3} s = {rate:.0} deliveries/s ({:.0} sends/s)",
         sender_count(),
         per_sender(),
         size,
+        if nodes.len() > 1 {
+            format!(" on {} nodes", nodes.len())
+        } else {
+            String::new()
+        },
         expected as f64 / secs
     );
     rate
+}
+
+/// Three server nodes in this process on one PostgreSQL database and one NATS server
+/// (one key, copied): latency within a node and across nodes (the difference is the
+/// bus's hop), and fan-out to a room whose members are spread over the three.
+fn cluster(dir: &Path) {
+    if !Path::new("/usr/lib/postgresql").exists()
+        || !(Path::new("/usr/sbin/nats-server").exists()
+            || Path::new("/usr/bin/nats-server").exists())
+    {
+        println!("PostgreSQL or nats-server not installed: the cluster rows skipped");
+        return;
+    }
+    let bus = nats::Nats::start();
+    let url = postgres_cluster::Cluster::get().database();
+    let dirs: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("node{i}"))).collect();
+    StaticKeypair::load_or_create(&dirs[0].join("server.key")).unwrap();
+    for d in &dirs[1..] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::copy(dirs[0].join("server.key"), d.join("server.key")).unwrap();
+    }
+    let nodes: Vec<Server> = dirs
+        .iter()
+        .map(|d| {
+            let mut config = ServerConfig::new(d, "127.0.0.1:0");
+            config.limits = bench_limits();
+            config.admin_listen = Some("127.0.0.1:0".into());
+            config.store = Some(url.clone());
+            config.bus = Some(bus.url());
+            Server::start(config).unwrap()
+        })
+        .collect();
+    let addresses: Vec<SocketAddr> = nodes.iter().map(Server::address).collect();
+    let (a0, a1) = (addresses[0].to_string(), addresses[1].to_string());
+    print!("3 nodes, both on one node: ");
+    latency_between(&a0, &a0, nodes[0].admin_address(), dir, true, "same");
+    print!("3 nodes, sender and receiver on two nodes: ");
+    latency_between(&a0, &a1, nodes[0].admin_address(), dir, true, "cross");
+    print!("3 nodes (PostgreSQL + NATS): ");
+    fan_out_across(&addresses, dir, "clusterfan", member_count());
+    let bus_events = |admin: SocketAddr, outcome: &str| {
+        scrape(admin, &format!("smc_bus_events_total{{outcome=\"{outcome}\"}}"))
+    };
+    for (i, node) in nodes.iter().enumerate() {
+        let admin = node.admin_address().unwrap();
+        println!(
+            "  node {i}: bus events published {:.0}, applied {:.0}, dropped {:.0}",
+            bus_events(admin, "published"),
+            bus_events(admin, "applied"),
+            bus_events(admin, "dropped")
+        );
+    }
 }
 
 fn free_port() -> u16 {
@@ -648,7 +734,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` and `cargo test --benches` probe harness=false benches
     }
-    // `cargo bench --bench v2_net -- latency fanout postgres sync limits idle`: only the
+    // `cargo bench --bench v2_net -- latency fanout postgres cluster sync limits idle`: only the
     // parts named.
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -711,6 +797,9 @@ fn main() {
         } else {
             println!("PostgreSQL not installed: its rows skipped (apt-get install postgresql)");
         }
+    }
+    if run("cluster") {
+        cluster(&dir);
     }
     if run("sync") {
         for taking in [Taking::One, Taking::Many(256), Taking::Background(256)] {
