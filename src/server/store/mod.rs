@@ -6,6 +6,7 @@
 
 mod backup;
 mod pg;
+mod pg_pool;
 mod rules;
 mod schema;
 mod sqlite;

@@ -14,15 +14,15 @@
 //! on by default). Connections come from a pool of at most 16; a broken one is
 //! dropped and replaced when needed.
 
-use std::sync::{Condvar, Mutex};
 
 use postgres::error::SqlState;
-use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
+use postgres::{Client, Row};
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 use crate::proto::{skeletons, DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::public_group;
+use crate::server::store::pg_pool::{Pool, Pooled, Tx};
 use crate::server::store::rules::{admit, may_post, position};
 use crate::server::store::{
     Appended, Creation, DirectQuota, Invited, KeyPackageRow, NewMessage, Registration,
@@ -118,65 +118,15 @@ const MIGRATIONS: &[&str] = &[
 
 /// How many times a write is tried when PostgreSQL asks for a retry.
 const ATTEMPTS: usize = 50;
-/// Connections open at most: a store call beyond them waits for one to be free (up to
-/// [`POOL_WAIT`]), so that a burst of sessions never exhausts PostgreSQL's
-/// `max_connections` (100 by default) for every node.
-const POOL: usize = 16;
-/// How long a store call waits for a free connection before it fails.
-const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// The PostgreSQL store.
 pub struct PostgresStore {
-    url: String,
-    pool: Mutex<PoolState>,
-    freed: Condvar,
-}
-
-/// The connections: those idle, and how many are open in all (idle or in use).
-#[derive(Default)]
-struct PoolState {
-    idle: Vec<Client>,
-    open: usize,
+    pool: Pool,
 }
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may carry a password: not printed.
         f.write_str("PostgresStore { .. }")
-    }
-}
-
-/// A connection taken from the pool, given back when dropped (unless broken).
-struct Pooled<'a> {
-    store: &'a PostgresStore,
-    client: Option<Client>,
-}
-
-impl std::ops::Deref for Pooled<'_> {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        self.client.as_ref().unwrap_or_else(|| unreachable!())
-    }
-}
-
-impl std::ops::DerefMut for Pooled<'_> {
-    fn deref_mut(&mut self) -> &mut Client {
-        self.client.as_mut().unwrap_or_else(|| unreachable!())
-    }
-}
-
-impl Drop for Pooled<'_> {
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            let mut pool = self.store.lock_pool();
-            if client.is_closed() {
-                // Broken (the server went away): a new one is made when needed.
-                pool.open -= 1;
-            } else {
-                pool.idle.push(client);
-            }
-            self.store.freed.notify_one();
-        }
     }
 }
 
@@ -206,7 +156,7 @@ const ENVELOPE_COLUMNS: &str = "id, room, seq, sender, ts_ms, payload, commit_ep
 
 /// Records that `name` holds its skeletons among the names of `kind`; `false`
 /// (nothing recorded) if another name holds one of them.
-fn claim_skeletons(tx: &mut Transaction<'_>, kind: &str, name: &str) -> Result<bool, StoreError> {
+fn claim_skeletons(tx: &mut Tx<'_>, kind: &str, name: &str) -> Result<bool, StoreError> {
     let skeletons = skeletons(name);
     for skeleton in &skeletons {
         let holder = tx.query_opt(
@@ -233,7 +183,7 @@ fn claim_skeletons(tx: &mut Transaction<'_>, kind: &str, name: &str) -> Result<b
 /// PostgreSQL's `group_epochs` and the new snapshot is returned, to be stored with the
 /// room in the same transaction.
 fn with_public_state<T>(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     room: &str,
     snapshot: Option<&[u8]>,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, Refusal>,
@@ -278,17 +228,16 @@ impl PostgresStore {
     /// its schema up to date (one node at a time: an advisory lock).
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let store = PostgresStore {
-            url: url.to_owned(),
-            pool: Mutex::new(PoolState::default()),
-            freed: Condvar::new(),
+            pool: Pool::new(url),
         };
         {
-            let mut client = store.client()?;
+            let mut pooled = store.client()?;
+            let client = pooled.client();
             client.batch_execute(
                 "SELECT pg_advisory_lock(7311);
                  CREATE TABLE IF NOT EXISTS smc_schema (version INTEGER NOT NULL);",
             )?;
-            let result = Self::migrate(&mut client);
+            let result = Self::migrate(client);
             client.batch_execute("SELECT pg_advisory_unlock(7311)")?;
             result?;
         }
@@ -316,70 +265,22 @@ impl PostgresStore {
         Ok(())
     }
 
-    fn lock_pool(&self) -> std::sync::MutexGuard<'_, PoolState> {
-        self.pool.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A connection: an idle one, a new one while fewer than [`POOL`] are open, or the
-    /// next one freed (up to [`POOL_WAIT`]).
     fn client(&self) -> Result<Pooled<'_>, StoreError> {
-        let deadline = std::time::Instant::now() + POOL_WAIT;
-        let mut pool = self.lock_pool();
-        loop {
-            if let Some(client) = pool.idle.pop() {
-                return Ok(Pooled {
-                    store: self,
-                    client: Some(client),
-                });
-            }
-            if pool.open < POOL {
-                pool.open += 1;
-                drop(pool);
-                return match Client::connect(&self.url, NoTls) {
-                    Ok(client) => Ok(Pooled {
-                        store: self,
-                        client: Some(client),
-                    }),
-                    Err(e) => {
-                        self.lock_pool().open -= 1;
-                        self.freed.notify_one();
-                        Err(e.into())
-                    }
-                };
-            }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(StoreError::Io {
-                    path: "PostgreSQL".into(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("all {POOL} connections stayed busy for {POOL_WAIT:?}"),
-                    ),
-                });
-            }
-            pool = self
-                .freed
-                .wait_timeout(pool, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        self.pool.get()
     }
 
     /// Runs `f` in a SERIALIZABLE transaction, committed when it returns `Ok` (rolled
     /// back otherwise), tried again when PostgreSQL asks for it.
     fn write<T>(
         &self,
-        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut client = self.client()?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = (|| {
-                let mut tx = client
-                    .build_transaction()
-                    .isolation_level(IsolationLevel::Serializable)
-                    .start()?;
+                let mut tx = client.serializable()?;
                 let value = f(&mut tx)?;
                 tx.commit()?;
                 Ok(value)
@@ -726,24 +627,41 @@ impl Store for PostgresStore {
             let mut out = Vec::with_capacity(batch.len());
             for m in batch {
                 let digest = Sha256::digest(&m.payload).to_vec();
-                let stored = tx.query_opt(
-                    "SELECT id, seq, sender, ts_ms, commit_epoch FROM messages
-                     WHERE room = $1 AND digest = $2",
-                    &[&m.room, &digest],
-                )?;
+                // One round trip: the room's row, locked until the commit (one writer
+                // per room), whether the sender may post, and the same bytes if they
+                // are stored already.
+                let Some(state) = tx.query_opt(
+                    "SELECT r.last_seq, r.commit_epoch, r.group_id,
+                            EXISTS (SELECT 1 FROM members
+                                    WHERE room = $1 AND user_name = $2),
+                            EXISTS (SELECT 1 FROM invitations
+                                    WHERE room = $1 AND user_name = $2),
+                            m.id, m.seq, m.sender, m.ts_ms, m.commit_epoch
+                     FROM rooms r
+                     LEFT JOIN messages m ON m.room = r.name AND m.digest = $3
+                     WHERE r.name = $1 FOR UPDATE OF r",
+                    &[&m.room, &m.sender, &digest],
+                )?
+                else {
+                    out.push(Err(Refusal::UnknownRoom {
+                        room: m.room.clone(),
+                    }));
+                    continue;
+                };
                 let mut copy = false;
-                if let Some(row) = stored {
-                    let sender: String = row.get(2);
+                if let Some(id) = state.get::<_, Option<i64>>(5) {
+                    let sender: String = state.get(7);
                     if sender == m.sender {
+                        // Its sender lost the first answer: the stored one again.
                         out.push(Ok(Appended {
                             envelope: Envelope {
-                                id: row.get::<_, i64>(0) as u64,
+                                id: id as u64,
                                 room: m.room.clone(),
-                                seq: row.get::<_, i64>(1) as u64,
+                                seq: state.get::<_, i64>(6) as u64,
                                 sender,
-                                timestamp_ms: row.get(3),
+                                timestamp_ms: state.get(8),
                                 payload: m.payload.clone(),
-                                commit_epoch: row.get::<_, Option<i64>>(4).map(|e| e as u64),
+                                commit_epoch: state.get::<_, Option<i64>>(9).map(|e| e as u64),
                             },
                             unrouted: Vec::new(),
                             duplicate: true,
@@ -752,23 +670,7 @@ impl Store for PostgresStore {
                     }
                     copy = true;
                 }
-                // The room's row is locked until the commit: one writer per room.
-                let Some(state) = tx.query_opt(
-                    "SELECT last_seq, commit_epoch, group_id, public_state,
-                            EXISTS (SELECT 1 FROM members
-                                    WHERE room = $1 AND user_name = $2),
-                            EXISTS (SELECT 1 FROM invitations
-                                    WHERE room = $1 AND user_name = $2)
-                     FROM rooms WHERE name = $1 FOR UPDATE",
-                    &[&m.room, &m.sender],
-                )?
-                else {
-                    out.push(Err(Refusal::UnknownRoom {
-                        room: m.room.clone(),
-                    }));
-                    continue;
-                };
-                if let Err(refusal) = may_post(m, state.get(4), state.get(5)) {
+                if let Err(refusal) = may_post(m, state.get(3), state.get(4)) {
                     out.push(Err(refusal));
                     continue;
                 }
@@ -794,7 +696,13 @@ impl Store for PostgresStore {
                         }
                     };
                     if let Some(protocol) = protocol {
-                        let snapshot: Option<Vec<u8>> = state.get(3);
+                        // Loaded for a group change only (it may be tens of KiB).
+                        let snapshot: Option<Vec<u8>> = tx
+                            .query_one(
+                                "SELECT public_state FROM rooms WHERE name = $1",
+                                &[&m.room],
+                            )?
+                            .get(0);
                         let applied = with_public_state(tx, &m.room, snapshot.as_deref(), |c| {
                             public_group::apply_handshake(
                                 c,
@@ -828,10 +736,16 @@ impl Store for PostgresStore {
                 }
                 let seq = last_seq + 1;
                 let commit_epoch = m.commit_epoch.map(|e| e as i64);
+                // One round trip: the message and the room's new head.
                 let id: i64 = tx
                     .query_one(
-                        "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch, digest)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                        "WITH stored AS (
+                             INSERT INTO messages
+                                 (room, seq, sender, ts_ms, payload, commit_epoch, digest)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
+                         )
+                         UPDATE rooms SET last_seq = $2, commit_epoch = $8 WHERE name = $1
+                         RETURNING (SELECT id FROM stored)",
                         &[
                             &m.room,
                             &seq,
@@ -840,13 +754,10 @@ impl Store for PostgresStore {
                             &m.payload,
                             &commit_epoch,
                             &digest,
+                            &(next_epoch as i64),
                         ],
                     )?
                     .get(0);
-                tx.execute(
-                    "UPDATE rooms SET last_seq = $2, commit_epoch = $3 WHERE name = $1",
-                    &[&m.room, &seq, &(next_epoch as i64)],
-                )?;
                 out.push(Ok(Appended {
                     envelope: Envelope {
                         id: id as u64,
