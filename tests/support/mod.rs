@@ -83,11 +83,38 @@ pub fn server(data: &Path) -> Server {
     server_at(data, "127.0.0.1:0")
 }
 
-/// A server whose key is in `data` and whose store is a new database on the tests'
-/// PostgreSQL cluster ([`postgres::Cluster`]).
+/// Whether the tests' servers keep their store on PostgreSQL: `SMC_TEST_STORE=postgres`
+/// runs the same test bodies on the other store (`scripts/test.sh` does, for the
+/// modules that do not edit a SQLite file themselves).
+fn on_postgres() -> bool {
+    std::env::var("SMC_TEST_STORE").is_ok_and(|s| s == "postgres")
+}
+
+/// The store of a server whose data is in `data`: SQLite there (`None`), or with
+/// `SMC_TEST_STORE=postgres` a database of its own on the tests' PostgreSQL cluster,
+/// the same one each time a server starts on `data` again (a restart).
+fn store_for(data: &Path) -> Option<String> {
+    on_postgres().then(|| postgres_database_for(data))
+}
+
+/// A database of `data`'s own on the tests' PostgreSQL cluster (its URL kept in
+/// `data`, so that a server started on `data` again finds its store).
+fn postgres_database_for(data: &Path) -> String {
+    let file = data.join("postgres_url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return url;
+    }
+    let url = postgres::Cluster::get().database();
+    std::fs::create_dir_all(data).unwrap();
+    std::fs::write(&file, &url).unwrap();
+    url
+}
+
+/// A server whose key is in `data` and whose store is a database of its own on the
+/// tests' PostgreSQL cluster ([`postgres::Cluster`]).
 pub fn server_on_postgres(data: &Path) -> Server {
     let mut config = ServerConfig::new(data, "127.0.0.1:0");
-    config.store = Some(postgres::Cluster::get().database());
+    config.store = Some(postgres_database_for(data));
     Server::start(config).unwrap()
 }
 
@@ -103,13 +130,16 @@ pub fn stores() -> [(&'static str, Start); 2] {
 pub fn server_with(data: &Path, limits: Limits) -> Server {
     let mut config = ServerConfig::new(data, "127.0.0.1:0");
     config.limits = limits;
+    config.store = store_for(data);
     Server::start(config).unwrap()
 }
 
 /// A server with its data in `data`, listening on `address` (a restart on the address
 /// its clients know).
 pub fn server_at(data: &Path, address: &str) -> Server {
-    Server::start(ServerConfig::new(data, address)).unwrap()
+    let mut config = ServerConfig::new(data, address);
+    config.store = store_for(data);
+    Server::start(config).unwrap()
 }
 
 /// The texts of the last `limit` messages of `room` in `c`'s stored history, oldest first.

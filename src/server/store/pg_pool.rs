@@ -169,13 +169,10 @@ impl Pooled<'_> {
         client.query_one(&s, params)
     }
 
-    /// A SERIALIZABLE transaction on this connection, with its prepared statements.
-    pub(super) fn serializable(&mut self) -> Result<Tx<'_>, postgres::Error> {
+    /// A transaction at `level` on this connection, with its prepared statements.
+    pub(super) fn transaction(&mut self, level: IsolationLevel) -> Result<Tx<'_>, postgres::Error> {
         let Conn { client, statements } = self.conn();
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::Serializable)
-            .start()?;
+        let tx = client.build_transaction().isolation_level(level).start()?;
         Ok(Tx { tx, statements })
     }
 }
