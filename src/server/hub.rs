@@ -1,13 +1,18 @@
 //! Routing of live traffic: who is connected, who is in which room, and fan-out.
 //!
 //! The hub holds, in memory, each connected user's sessions and each room's members (a
-//! copy of the store's membership table, loaded at start and updated with it). Delivery
+//! copy of the store's membership table, loaded at start and updated with it). A
+//! room's messages are routed in sequence order: with several nodes, one committed
+//! through another node may arrive (on the bus) after a later one committed here; the
+//! later one is held back until it comes, or for at most a moment
+//! ([`Hub::release_overdue`]), after which the sessions read the gap from the store. Delivery
 //! never waits: a session whose outbound queue is full is closed (a slow reader must not
 //! stall the others) and catches up from the store when it reconnects.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
@@ -143,13 +148,100 @@ struct Inner {
     /// Sessions of users held by other nodes (several nodes): at most the per-user
     /// limit each, the newest.
     remote: HashMap<String, Vec<SessionKey>>,
-    /// Per room, the newest message routed through this node.
+    /// Per room, the newest message routed through this node (every earlier one it
+    /// saw is routed).
     heads: HashMap<String, u64>,
+    /// Per room, messages held back until their predecessors come, with when they
+    /// arrived ([`Hub::release_overdue`]).
+    held: HashMap<String, BTreeMap<u64, (Outbound, Instant)>>,
+    /// How many are held, in all rooms.
+    held_count: usize,
     /// Counts membership changes (a reload from the store must not undo a newer one).
     version: u64,
 }
 
+/// Messages held back per node at most (past it, the oldest room's are released).
+const MAX_HELD: usize = 16_384;
+
 impl Inner {
+    /// Queues `item` for every connected session of every member of `room`.
+    fn push_to_room(&self, room: &str, item: &Outbound) -> usize {
+        let Some(members) = self.rooms.get(room) else {
+            return 0;
+        };
+        let mut queued = 0;
+        for user in members {
+            if let Some(list) = self.sessions.get(user) {
+                for s in list {
+                    queued += usize::from(s.push(item.clone(), user));
+                }
+            }
+        }
+        queued
+    }
+
+    /// Routes message `seq` of `room` in sequence order: at once when it is the next
+    /// one (or the first this node sees), with whatever it unblocks; held back when an
+    /// earlier one has not come yet (committed through another node, still on the
+    /// bus); dropped when routed already.
+    fn route_in_order(&mut self, room: &str, seq: u64, item: &Outbound) -> usize {
+        match self.heads.get(room).copied() {
+            Some(head) if seq <= head => 0,
+            Some(head) if seq > head.saturating_add(1) => {
+                self.held
+                    .entry(room.to_owned())
+                    .or_default()
+                    .insert(seq, (item.clone(), Instant::now()));
+                self.held_count += 1;
+                if self.held_count > MAX_HELD {
+                    // Bounded: release everything (the sessions read gaps from the store).
+                    let rooms: Vec<String> = self.held.keys().cloned().collect();
+                    let mut queued = 0;
+                    for r in rooms {
+                        for (s, (item, _)) in self.held.remove(&r).unwrap_or_default() {
+                            queued += self.push_to_room(&r, &item);
+                            let head = self.heads.entry(r.clone()).or_insert(0);
+                            *head = (*head).max(s);
+                        }
+                    }
+                    self.held_count = 0;
+                    return queued;
+                }
+                0
+            }
+            _ => {
+                let queued = self.push_to_room(room, item);
+                self.heads.insert(room.to_owned(), seq);
+                queued + self.release_next(room)
+            }
+        }
+    }
+
+    /// Routes the held messages of `room` that follow its head without a gap (and
+    /// drops those routed already).
+    fn release_next(&mut self, room: &str) -> usize {
+        let mut queued = 0;
+        loop {
+            let head = self.heads.get(room).copied().unwrap_or(0);
+            let Some(held) = self.held.get_mut(room) else {
+                return queued;
+            };
+            let Some((&seq, _)) = held.first_key_value() else {
+                self.held.remove(room);
+                return queued;
+            };
+            if seq > head.saturating_add(1) {
+                return queued;
+            }
+            let (item, _) = held.remove(&seq).unwrap_or_else(|| unreachable!());
+            self.held_count = self.held_count.saturating_sub(1);
+            if seq == head + 1 {
+                queued += self.push_to_room(room, &item);
+                self.heads.insert(room.to_owned(), seq);
+            }
+        }
+    }
+
     /// Keeps the newest `max` sessions of `user` across nodes: this node closes its
     /// own among the older ones and forgets the other nodes' (they close theirs, as
     /// every node applies the same rule to the same sessions).
@@ -351,20 +443,37 @@ impl Hub {
     /// sessions it was queued for.
     pub(crate) fn deliver_to_room(&self, room: &str, item: &Outbound) -> usize {
         let mut inner = self.lock();
-        if let Dedup::Room(_, seq) | Dedup::RoomHead(_, seq) = &item.dedup {
-            let head = inner.heads.entry(room.to_owned()).or_insert(0);
-            *head = (*head).max(*seq);
+        match &item.dedup {
+            Dedup::Room(_, seq) => inner.route_in_order(room, *seq, item),
+            Dedup::RoomHead(_, seq) => {
+                let queued = inner.push_to_room(room, item);
+                let head = inner.heads.entry(room.to_owned()).or_insert(0);
+                *head = (*head).max(*seq);
+                queued + inner.release_next(room)
+            }
+            _ => inner.push_to_room(room, item),
         }
-        let inner = &*inner;
-        let Some(members) = inner.rooms.get(room) else {
-            return 0;
-        };
+    }
+
+    /// Routes the messages held back for longer than `age` (their predecessors never
+    /// came: lost on the bus), in order; the sessions read the gap from the store.
+    /// How many deliveries were queued.
+    pub(crate) fn release_overdue(&self, age: Duration) -> usize {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let overdue: Vec<String> = inner
+            .held
+            .iter()
+            .filter(|(_, held)| held.values().next().is_some_and(|(_, at)| now - *at >= age))
+            .map(|(room, _)| room.clone())
+            .collect();
         let mut queued = 0;
-        for user in members {
-            if let Some(list) = inner.sessions.get(user) {
-                for s in list {
-                    queued += usize::from(s.push(item.clone(), user));
-                }
+        for room in overdue {
+            let held = inner.held.remove(&room).unwrap_or_default();
+            for (seq, (item, _)) in held {
+                queued += inner.push_to_room(&room, &item);
+                let head = inner.heads.entry(room.clone()).or_insert(0);
+                *head = (*head).max(seq);
             }
         }
         queued
@@ -456,6 +565,52 @@ mod tests {
         assert!(hub.is_member("r", "eve") && !hub.is_member("r", "bob"));
         hub.forget("eve");
         assert!(!hub.is_member("r", "eve"));
+    }
+
+    fn message(room: &str, seq: u64) -> Outbound {
+        Outbound {
+            bytes: seq.to_le_bytes().to_vec().into(),
+            dedup: Dedup::Room(room.into(), seq),
+        }
+    }
+
+    fn seqs(rx: &mut mpsc::Receiver<Outbound>) -> Vec<u64> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|o| u64::from_le_bytes(o.bytes[..8].try_into().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_rooms_messages_are_routed_in_order_and_a_lost_one_is_not_waited_for_long() {
+        let hub = Hub::default();
+        hub.join("r", "bob");
+        let (bob, mut rx, _closed) = session(1, 64, 1 << 20);
+        hub.register("bob", bob, 4);
+        // 1 is the first seen; 3 and 4 wait for 2 (still on the bus); 2 releases them.
+        assert_eq!(hub.deliver_to_room("r", &message("r", 1)), 1);
+        assert_eq!(hub.deliver_to_room("r", &message("r", 3)), 0);
+        assert_eq!(hub.deliver_to_room("r", &message("r", 4)), 0);
+        assert_eq!(seqs(&mut rx), [1]);
+        assert_eq!(hub.deliver_to_room("r", &message("r", 2)), 3);
+        assert_eq!(seqs(&mut rx), [2, 3, 4]);
+        // Routed already: not again.
+        assert_eq!(hub.deliver_to_room("r", &message("r", 3)), 0);
+        assert_eq!(hub.head("r"), 4);
+        // 5 is lost: 6 is held for a while only, then routed (the session reads 5 from
+        // the store).
+        hub.deliver_to_room("r", &message("r", 6));
+        assert_eq!(hub.release_overdue(Duration::from_secs(60)), 0);
+        assert!(seqs(&mut rx).is_empty());
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(hub.release_overdue(Duration::from_millis(1)), 1);
+        assert_eq!(seqs(&mut rx), [6]);
+        assert_eq!(hub.head("r"), 6);
+        // A catch-up to a head releases what follows it.
+        hub.deliver_to_room("r", &message("r", 8));
+        hub.deliver_to_room("r", &Outbound::pull(Dedup::RoomHead("r".into(), 7)));
+        let got: Vec<Outbound> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert!(matches!(got[0].dedup, Dedup::RoomHead(_, 7)));
+        assert!(matches!(got[1].dedup, Dedup::Room(_, 8)));
     }
 
     #[test]

@@ -12,6 +12,10 @@ use crate::server::handler::blocking;
 use crate::server::hub::{until_closed, Dedup, Outbound};
 use crate::server::Shared;
 
+/// How long a message is held back for a predecessor still on the bus (past it, the
+/// sessions read the gap from the store).
+const HOLD: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Applies the other nodes' events until `shutdown`; catches up from the store when
 /// the bus says so, and every [`SWEEP`].
 pub(crate) async fn receive(
@@ -26,6 +30,8 @@ pub(crate) async fn receive(
         resync,
     } = incoming;
     let mut replays = Replays::default();
+    let mut overdue = tokio::time::interval(HOLD / 2);
+    overdue.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sweep = tokio::time::interval(SWEEP);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -54,6 +60,10 @@ pub(crate) async fn receive(
             }
             _ = resync.notified() => catch_up(&shared, true).await,
             _ = sweep.tick() => catch_up(&shared, false).await,
+            _ = overdue.tick() => {
+                let queued = shared.hub.release_overdue(HOLD);
+                shared.metrics.delivered.inc_by(queued as u64);
+            }
         }
     }
 }
