@@ -157,6 +157,29 @@ fn commits(admin: SocketAddr) -> (f64, f64, f64) {
     )
 }
 
+/// Runs `f` and prints what the store did meanwhile on the servers at `admins` (their
+/// `/metrics`): transactions, their mean duration, messages per transaction (what group
+/// commit made of the load), summed over the servers.
+fn store_during<T>(admins: &[SocketAddr], f: impl FnOnce() -> T) -> T {
+    let before: Vec<_> = admins.iter().map(|a| commits(*a)).collect();
+    let value = f();
+    let (mut count, mut secs, mut messages) = (0.0, 0.0, 0.0);
+    for (a, b) in admins.iter().zip(before) {
+        let now = commits(*a);
+        count += now.0 - b.0;
+        secs += now.1 - b.1;
+        messages += now.2 - b.2;
+    }
+    println!(
+        "  the store meanwhile ({} server(s), their /metrics): {count:.0} transactions, mean {:.1} us each, {:.2} messages each, {:.1} us of transaction per message",
+        admins.len(),
+        secs / count * 1e6,
+        messages / count,
+        secs / messages * 1e6
+    );
+    value
+}
+
 fn latency(address: &str, admin: Option<SocketAddr>, dir: &Path, self_updates: bool) {
     latency_between(address, address, admin, dir, self_updates, "");
 }
@@ -425,9 +448,15 @@ fn cluster(dir: &Path) {
     print!("3 nodes, sender and receiver on two nodes: ");
     latency_between(&a0, &a1, nodes[0].admin_address(), dir, true, "cross");
     print!("3 nodes (PostgreSQL + NATS): ");
-    fan_out_across(&addresses, dir, "clusterfan", member_count());
+    let admins: Vec<SocketAddr> = nodes.iter().filter_map(Server::admin_address).collect();
+    store_during(&admins, || {
+        fan_out_across(&addresses, dir, "clusterfan", member_count())
+    });
     let bus_events = |admin: SocketAddr, outcome: &str| {
-        scrape(admin, &format!("smc_bus_events_total{{outcome=\"{outcome}\"}}"))
+        scrape(
+            admin,
+            &format!("smc_bus_events_total{{outcome=\"{outcome}\"}}"),
+        )
     };
     for (i, node) in nodes.iter().enumerate() {
         let admin = node.admin_address().unwrap();
@@ -766,7 +795,10 @@ fn main() {
         );
     }
     if run("fanout") {
-        let smc_rate = fan_out_smc(address, &dir, "fan", member_count());
+        let admins: Vec<SocketAddr> = admin.into_iter().collect();
+        let smc_rate = store_during(&admins, || {
+            fan_out_smc(address, &dir, "fan", member_count())
+        });
         match fan_out_redis() {
             Some(redis_rate) => {
                 println!("ratio smc / redis (same run): {:.2}", smc_rate / redis_rate)
@@ -793,7 +825,10 @@ fn main() {
                 true,
             );
             print!("on PostgreSQL: ");
-            fan_out_smc(pg.address(), &dir.join("pg"), "pgfan", member_count());
+            let admins: Vec<SocketAddr> = pg.admin_address().into_iter().collect();
+            store_during(&admins, || {
+                fan_out_smc(pg.address(), &dir.join("pg"), "pgfan", member_count())
+            });
         } else {
             println!("PostgreSQL not installed: its rows skipped (apt-get install postgresql)");
         }

@@ -18,7 +18,6 @@
 //! on by default). Connections come from a pool of at most 16; a broken one is
 //! dropped and replaced when needed.
 
-
 use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel, Row};
 use sha2::{Digest, Sha256};
