@@ -15,6 +15,18 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test (Rust, header freshness, C ABI via the C compiler)"
 cargo test --locked
 
+echo "==> the server and end-to-end tests again with every server's store on PostgreSQL (SMC_TEST_STORE)"
+# The same test bodies on the other store. Skipped here: the tests that edit or read
+# the SQLite file themselves (a malicious server playing with smc.db, its file modes,
+# a SQLite backup); the cluster and store-contract tests run on PostgreSQL above.
+SMC_TEST_STORE=postgres cargo test --locked --test it -- \
+    messaging:: e2e_groups:: server_mls_support:: server_bad_input:: adversary:: key_reuse:: failover:: \
+    --skip adversary::directs::a_flood --skip adversary::epochs::a_commit_without \
+    --skip adversary::epochs::a_member_removed_by_a_commit --skip adversary::policy::removing_another \
+    --skip adversary::removed:: --skip adversary::server_forgery:: --skip adversary::storage:: \
+    --skip e2e_groups::after_leaving --skip e2e_groups::the_servers_data_directory \
+    --skip failover::a_standby --skip messaging::stopping_the_server_under_load
+
 echo "==> every benchmark once in a tiny configuration (SMC_BENCH_QUICK; figures meaningless): they still run"
 SMC_BENCH_QUICK=1 cargo test --locked --benches
 

@@ -97,15 +97,17 @@ fn store_for(data: &Path) -> Option<String> {
     on_postgres().then(|| postgres_database_for(data))
 }
 
-/// A database of `data`'s own on the tests' PostgreSQL cluster (its URL kept in
-/// `data`, so that a server started on `data` again finds its store).
+/// A database of `data`'s own on the tests' PostgreSQL cluster (its URL kept beside
+/// `data`, not in it (the server makes the data directory itself, 0700), so that a
+/// server started on `data` again finds its store).
 fn postgres_database_for(data: &Path) -> String {
-    let file = data.join("postgres_url");
+    let mut name = data.file_name().unwrap_or_default().to_owned();
+    name.push(".postgres_url");
+    let file = data.with_file_name(name);
     if let Ok(url) = std::fs::read_to_string(&file) {
         return url;
     }
     let url = postgres::Cluster::get().database();
-    std::fs::create_dir_all(data).unwrap();
     std::fs::write(&file, &url).unwrap();
     url
 }
