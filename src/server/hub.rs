@@ -196,16 +196,7 @@ impl Inner {
                 if self.held_count > MAX_HELD {
                     // Bounded: release everything (the sessions read gaps from the store).
                     let rooms: Vec<String> = self.held.keys().cloned().collect();
-                    let mut queued = 0;
-                    for r in rooms {
-                        for (s, (item, _)) in self.held.remove(&r).unwrap_or_default() {
-                            queued += self.push_to_room(&r, &item);
-                            let head = self.heads.entry(r.clone()).or_insert(0);
-                            *head = (*head).max(s);
-                        }
-                    }
-                    self.held_count = 0;
-                    return queued;
+                    return rooms.iter().map(|r| self.release_all(r)).sum();
                 }
                 0
             }
@@ -215,6 +206,20 @@ impl Inner {
                 queued + self.release_next(room)
             }
         }
+    }
+
+    /// Routes every held message of `room`, in order, gaps or not (the sessions read
+    /// the gaps from the store).
+    fn release_all(&mut self, room: &str) -> usize {
+        let held = self.held.remove(room).unwrap_or_default();
+        self.held_count = self.held_count.saturating_sub(held.len());
+        let mut queued = 0;
+        for (seq, (item, _)) in held {
+            queued += self.push_to_room(room, &item);
+            let head = self.heads.entry(room.to_owned()).or_insert(0);
+            *head = (*head).max(seq);
+        }
+        queued
     }
 
     /// Routes the held messages of `room` that follow its head without a gap (and
@@ -467,16 +472,7 @@ impl Hub {
             .filter(|(_, held)| held.values().next().is_some_and(|(_, at)| now - *at >= age))
             .map(|(room, _)| room.clone())
             .collect();
-        let mut queued = 0;
-        for room in overdue {
-            let held = inner.held.remove(&room).unwrap_or_default();
-            for (seq, (item, _)) in held {
-                queued += inner.push_to_room(&room, &item);
-                let head = inner.heads.entry(room.clone()).or_insert(0);
-                *head = (*head).max(seq);
-            }
-        }
-        queued
+        overdue.iter().map(|room| inner.release_all(room)).sum()
     }
 
     /// Queues `item` for every connected session of `user`.
