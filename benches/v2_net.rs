@@ -701,6 +701,12 @@ fn sync_missed(address: &str, dir: &Path, taking: Taking) {
             c.set_auto_join(true);
             c.connect(address).unwrap();
             alice.invite(&tag, &sender).unwrap();
+            // Joined (its Welcome arrived and was taken) before it sends.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !c.rooms().unwrap().contains(&tag) {
+                assert!(Instant::now() < deadline, "{sender} never joined");
+                c.recv(Some(Duration::from_millis(20))).unwrap();
+            }
             c
         })
         .collect();
