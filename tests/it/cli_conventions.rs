@@ -68,6 +68,14 @@ fn help_version_and_exit_codes() {
     let (code, _, err) = run(&mut smc(&dir, &["server"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--data-dir"), "{err}");
+    // So is a cluster node without the shared store.
+    let data = dir.join("node").to_string_lossy().into_owned();
+    let (code, _, err) = run(&mut smc(
+        &dir,
+        &["server", "--data-dir", &data, "--bus", "nats://127.0.0.1:1"],
+    ));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--store postgres://"), "{err}");
     let (code, _, err) = run(&mut smc(
         &dir,
         &[

@@ -172,6 +172,15 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
         Some(address) => Some(address.to_owned()),
         None => Some(DEFAULT_ADMIN_LISTEN.to_owned()),
     };
+    let store = args.store.or(file.store.clone());
+    let bus = args.bus.or(file.bus.clone());
+    if bus.is_some() && store.is_none() {
+        return Err(CliError::Usage(
+            "--bus joins a cluster, whose nodes share one PostgreSQL store: give --store \
+             postgres://... too (the default SQLite store belongs to one node)"
+                .into(),
+        ));
+    }
     let mut config = ServerConfig {
         data_dir,
         listen,
@@ -179,8 +188,8 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
         durability,
         registration,
         admin_listen,
-        store: args.store.or(file.store.clone()),
-        bus: args.bus.or(file.bus.clone()),
+        store,
+        bus,
     };
     let server = match Server::start(config.clone()) {
         // The default admin address is busy (another server on this machine): the
