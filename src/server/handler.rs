@@ -92,13 +92,13 @@ impl Shared {
         }
     }
 
-    /// Tells `user`'s sessions, here and on the other nodes, that a direct delivery
+    /// Tells `user`'s sessions, here and on the other nodes, that direct delivery `id`
     /// waits in the store.
-    fn notify_direct(&self, user: &str) {
-        self.hub
-            .deliver_to_user(user, &Outbound::pull(Dedup::DirectPull));
+    fn notify_direct(&self, user: &str, id: u64) {
+        self.hub.notify_direct(user, id);
         self.publish(BusEvent::Direct {
             user: user.to_owned(),
+            id,
         });
     }
 
@@ -430,7 +430,7 @@ impl Shared {
                 .ok_or_else(|| Refusal::QuotaExceeded {
                     reason: format!("{user:?}'s queue of direct deliveries is full"),
                 })?;
-                self.notify_direct(&user);
+                self.notify_direct(&user, direct.id);
                 Ok(Reply::Queued { id: direct.id })
             }
             Request::AckDirect { ids } => {

@@ -158,6 +158,8 @@ struct Inner {
     held_count: usize,
     /// Counts membership changes (a reload from the store must not undo a newer one).
     version: u64,
+    /// Per connected user, the newest direct delivery its sessions were told of.
+    direct_heads: HashMap<String, u64>,
 }
 
 /// Messages held back per node at most (past it, the oldest room's are released).
@@ -394,6 +396,7 @@ impl Hub {
             list.retain(|s| s.id != id);
             if list.is_empty() {
                 inner.sessions.remove(user);
+                inner.direct_heads.remove(user);
             }
         }
     }
@@ -473,6 +476,26 @@ impl Hub {
             .map(|(room, _)| room.clone())
             .collect();
         overdue.iter().map(|room| inner.release_all(room)).sum()
+    }
+
+    /// Tells every connected session of `user` that direct delivery `id` (and maybe
+    /// others) waits in the store: each pulls its queue in id order.
+    pub(crate) fn notify_direct(&self, user: &str, id: u64) {
+        let mut inner = self.lock();
+        let Some(list) = inner.sessions.get(user) else {
+            return;
+        };
+        let item = Outbound::pull(Dedup::DirectPull);
+        for s in list {
+            s.push(item.clone(), user);
+        }
+        let head = inner.direct_heads.entry(user.to_owned()).or_insert(0);
+        *head = (*head).max(id);
+    }
+
+    /// The newest direct delivery the sessions of `user` were told of (0: none).
+    pub(crate) fn direct_head(&self, user: &str) -> u64 {
+        self.lock().direct_heads.get(user).copied().unwrap_or(0)
     }
 
     /// Queues `item` for every connected session of `user`.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use smc::identity::StaticKeypair;
-use smc::proto::{Reply, Request};
+use smc::proto::{Event, Reply, Request, ServerFrame};
 use smc::{Client, Refusal};
 
 use crate::support::http::{http, sample};
@@ -367,4 +367,96 @@ fn events_forged_or_replayed_on_the_bus_are_rejected() {
     // The cluster goes on.
     bob.send("r", "still fine").unwrap();
     assert_eq!(text(&mut alice), "still fine");
+}
+
+#[test]
+fn a_direct_delivery_whose_bus_event_was_lost_still_arrives() {
+    // Another node queued a delivery for bob and its event never reached bob's node
+    // (lost on the bus without a disconnection): only the store has it. The node's
+    // periodic comparison with the store finds it.
+    let cluster = Nodes::start("cluster_lost_direct", 2);
+    let key = StaticKeypair::generate().unwrap();
+    let mut bob = Raw::hello_with(cluster.node(1).address.parse().unwrap(), "bob", &key).unwrap();
+    let mut db = postgres::Client::connect(&cluster.url, postgres::NoTls).unwrap();
+    db.execute(
+        "INSERT INTO directs (recipient, sender, ts_ms, payload) VALUES ('bob', 'alice', 0, $1)",
+        &[&b"its event was lost".to_vec()],
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "never delivered");
+        if let Some(ServerFrame::Event(Event::Direct(d))) =
+            bob.next_frame(Duration::from_millis(200))
+        {
+            assert_eq!(d.payload, b"its event was lost");
+            break;
+        }
+    }
+    // Once, not at every comparison.
+    let again = (0..30).find_map(|_| match bob.next_frame(Duration::from_millis(250)) {
+        Some(ServerFrame::Event(Event::Direct(d))) => Some(d),
+        _ => None,
+    });
+    assert!(again.is_none(), "delivered again: {again:?}");
+}
+
+#[test]
+fn a_room_message_whose_bus_event_was_lost_still_arrives_in_order() {
+    // The same for a room: a message committed through another node whose event never
+    // came, with no later message to reveal the gap. The node's periodic comparison of
+    // its rooms' heads with the store's finds it.
+    let cluster = Nodes::start("cluster_lost_message", 2);
+    let at = |i: usize| cluster.node(i).address.parse().unwrap();
+    let mut alice = Raw::hello(at(0), "alice").unwrap();
+    let mut bob = Raw::hello(at(1), "bob").unwrap();
+    assert_eq!(
+        alice.request(Request::CreateRoom {
+            room: "r".into(),
+            group_info: None,
+        }),
+        Ok(Reply::Done)
+    );
+    alice
+        .request(Request::Invite {
+            room: "r".into(),
+            user: "bob".into(),
+        })
+        .unwrap();
+    bob.request(Request::Accept { room: "r".into() }).unwrap();
+    alice
+        .request(Request::Send {
+            room: "r".into(),
+            payload: b"first".to_vec(),
+            commit_epoch: None,
+        })
+        .unwrap();
+    let payloads = |bob: &mut Raw, want: usize, wait: u64| {
+        let deadline = Instant::now() + Duration::from_secs(wait);
+        let mut got = Vec::new();
+        while got.len() < want && Instant::now() < deadline {
+            if let Some(ServerFrame::Event(Event::Message(e))) =
+                bob.next_frame(Duration::from_millis(200))
+            {
+                got.push((e.seq, e.payload));
+            }
+        }
+        got
+    };
+    assert_eq!(payloads(&mut bob, 1, 20), [(1, b"first".to_vec())]);
+    // Committed elsewhere; its event lost.
+    let mut db = postgres::Client::connect(&cluster.url, postgres::NoTls).unwrap();
+    let mut tx = db.transaction().unwrap();
+    tx.execute(
+        "INSERT INTO messages (room, seq, sender, ts_ms, payload, digest)
+         VALUES ('r', 2, 'alice', 0, 'second', 'digest of the second')",
+        &[],
+    )
+    .unwrap();
+    tx.execute("UPDATE rooms SET last_seq = 2 WHERE name = 'r'", &[])
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(payloads(&mut bob, 1, 20), [(2, b"second".to_vec())]);
+    // Not again at the next comparisons (one every 5 s).
+    assert!(payloads(&mut bob, 1, 7).is_empty(), "once");
 }

@@ -7,7 +7,8 @@
 //! sequence order and reads any gap from the store; direct deliveries are pulled from
 //! the store; after a reconnection to the bus (or a slow-consumer drop) a node reloads
 //! the memberships and lets every session catch up from the store, and every
-//! [`SWEEP`] it compares the heads of its sessions' rooms with the store's. So a
+//! [`SWEEP`] it compares the heads of its sessions' rooms and of their users' direct
+//! queues with the store's. So a
 //! message lost on the bus is delivered late, never lost, and never twice.
 //!
 //! The subject is the cluster's own (derived from the server key every node shares),

@@ -84,9 +84,7 @@ fn apply(shared: &Shared, event: BusEvent) {
                 hub.leave(&room, user);
             }
         }
-        BusEvent::Direct { user } => {
-            hub.deliver_to_user(&user, &Outbound::pull(Dedup::DirectPull));
-        }
+        BusEvent::Direct { user, id } => hub.notify_direct(&user, id),
         BusEvent::Invited { user, room, by } => {
             let item = Outbound {
                 bytes: encode(&ServerFrame::Event(Event::Invited { room, by })).into(),
@@ -106,17 +104,28 @@ fn apply(shared: &Shared, event: BusEvent) {
 }
 
 /// Brings this node's sessions up to date with the store: the rooms of its sessions'
-/// users up to their newest message; after a disconnection (`full`) also the routing
-/// table (memberships changed through other nodes meanwhile) and direct deliveries.
+/// users up to their newest message, and their direct deliveries; after a
+/// disconnection (`full`) also the routing table (memberships changed through other
+/// nodes meanwhile), and every room and queue whatever this node was told.
 async fn catch_up(shared: &Arc<Shared>, full: bool) {
     if full {
         if let Err(e) = reload_memberships(shared).await {
             tracing::warn!(error = %e, "cannot reload the memberships from the store");
         }
-        for user in shared.hub.connected_users() {
-            shared
-                .hub
-                .deliver_to_user(&user, &Outbound::pull(Dedup::DirectPull));
+    }
+    // Direct deliveries newer than what this node's sessions were told of (their
+    // event lost on the bus; after a disconnection, any).
+    let users = shared.hub.connected_users();
+    if !users.is_empty() {
+        match blocking(&shared.store, move |s| s.direct_heads(&users)).await {
+            Ok(heads) => {
+                for (user, id) in heads {
+                    if full || id > shared.hub.direct_head(&user) {
+                        shared.hub.notify_direct(&user, id);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the direct queues' heads"),
         }
     }
     let rooms = shared.hub.connected_rooms();

@@ -54,8 +54,8 @@ pub(crate) enum BusEvent {
         envelope: Envelope,
         left: Vec<String>,
     },
-    /// A direct delivery waits in the store for `user` (pulled by its sessions).
-    Direct { user: String },
+    /// Direct delivery `id` waits in the store for `user` (pulled by its sessions).
+    Direct { user: String, id: u64 },
     /// `user` was invited to `room` by `by`.
     Invited {
         user: String,

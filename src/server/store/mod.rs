@@ -282,6 +282,8 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
         quota: &DirectQuota,
     ) -> Result<Option<DirectEnvelope>, StoreError>;
+    /// The newest queued delivery's id of each of `users` that has one.
+    fn direct_heads(&self, users: &[String]) -> Result<Vec<(String, u64)>, StoreError>;
     /// Up to `limit` queued deliveries for `user` with an id above `after`, in order.
     fn directs_after(
         &self,

@@ -971,6 +971,18 @@ impl Store for PostgresStore {
         })
     }
 
+    fn direct_heads(&self, users: &[String]) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = self.client()?.query(
+            "SELECT recipient, max(id) FROM directs WHERE recipient = ANY($1)
+             GROUP BY recipient",
+            &[&users],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as u64))
+            .collect())
+    }
+
     fn directs_after(
         &self,
         user: &str,

@@ -840,6 +840,18 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn direct_heads(&self, users: &[String]) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt = conn.prepare_cached("SELECT max(id) FROM directs WHERE recipient = ?1")?;
+        let mut heads = Vec::new();
+        for user in users {
+            if let Some(id) = stmt.query_row([user], |r| r.get::<_, Option<i64>>(0))? {
+                heads.push((user.clone(), id as u64));
+            }
+        }
+        Ok(heads)
+    }
+
     fn directs_after(
         &self,
         user: &str,
