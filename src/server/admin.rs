@@ -7,8 +7,10 @@
 //! | `GET /healthz` | `200 ready` when the server can take messages (its store answers, its committer runs and, in a cluster, its bus is connected), else `503` and why |
 //!
 //! Anything else is `404` (`405` for another method on those paths). The listener is
-//! bounded like the client port: a few connections at a time, headers within 5 s, a
-//! connection within 30 s; it stops with the server.
+//! bounded like the client port: 16 connections at a time, the oldest closed to make
+//! room for a new one (peers that connect and stall cannot keep `/healthz` from a
+//! health checker), headers within 5 s, one request per connection, a connection
+//! within 30 s; it stops with the server.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,13 +24,14 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
+use crate::server::admission::Admission;
 use crate::server::hub::until_closed;
 use crate::server::metrics::{self, Snapshot};
 use crate::server::Shared;
 
-/// Admin connections served at once; more wait in the kernel's backlog.
+/// Admin connections served at once; a new one closes the oldest beyond it.
 const MAX_CONNECTIONS: usize = 16;
 /// Time for a request's headers to arrive.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,15 +46,8 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let places = Arc::new(Admission::of("admin"));
     loop {
-        let permit = tokio::select! {
-            _ = until_closed(&mut shutdown) => return,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
         let accepted = tokio::select! {
             _ = until_closed(&mut shutdown) => return,
             accepted = listener.accept() => accepted,
@@ -64,18 +60,20 @@ pub(crate) async fn serve(
                 continue;
             }
         };
+        let mut place = places.admit(MAX_CONNECTIONS);
         let shared = shared.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             let service = service_fn(move |request| answer(request, shared.clone()));
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
                 .serve_connection(TokioIo::new(stream), service);
             // Ends with the server: nothing here may hold the server's state past it.
             tokio::select! {
                 _ = until_closed(&mut shutdown) => {}
+                _ = until_closed(&mut place.evicted) => {}
                 _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection) => {}
             }
         });

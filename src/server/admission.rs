@@ -11,11 +11,14 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-/// The connections still in their handshake, oldest first.
+/// The connections still in their handshake (or, for the admin listener, still
+/// served), oldest first.
 #[derive(Debug, Default)]
 pub(crate) struct Admission {
     waiting: Mutex<VecDeque<(u64, watch::Sender<bool>)>>,
     next: AtomicU64,
+    /// What the connections are, for the log ("" for clients in their handshake).
+    what: &'static str,
 }
 
 /// One connection in its handshake; dropping it (handshake done or failed) frees its
@@ -29,6 +32,15 @@ pub(crate) struct Unauthenticated {
 }
 
 impl Admission {
+    /// Places for connections of another kind (`what`, for the log): the admin
+    /// listener's, where the oldest makes room too.
+    pub(crate) fn of(what: &'static str) -> Admission {
+        Admission {
+            what,
+            ..Admission::default()
+        }
+    }
+
     /// Records a new connection; evicts the oldest ones beyond `max`.
     pub(crate) fn admit(self: &Arc<Self>, max: usize) -> Unauthenticated {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
@@ -36,10 +48,18 @@ impl Admission {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         while waiting.len() >= max.max(1) {
             if let Some((old, evict)) = waiting.pop_front() {
-                tracing::warn!(
-                    connection = old,
-                    "too many connections in their handshake: closing the oldest"
-                );
+                if self.what.is_empty() {
+                    tracing::warn!(
+                        connection = old,
+                        "too many connections in their handshake: closing the oldest"
+                    );
+                } else {
+                    tracing::warn!(
+                        connection = old,
+                        what = self.what,
+                        "too many connections: closing the oldest"
+                    );
+                }
                 evict.send_replace(true);
             }
         }

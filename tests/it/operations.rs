@@ -2,6 +2,7 @@
 //! admin listener's `/metrics` (the counts a test produced) and `/healthz` (unready
 //! while the store cannot take writes), and `smc admin backup` / `restore` under load.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -93,9 +94,28 @@ fn healthz_is_unready_while_the_store_cannot_take_writes_and_other_paths_are_ref
     );
     blocker.execute_batch("ROLLBACK").unwrap();
     assert_eq!(http(&admin, "GET", "/healthz"), (200, "ready\n".into()));
-    // A peer that sends nothing is not served for ever, and does not stop the others.
-    let _idle = TcpStream::connect(&admin).unwrap();
-    assert_eq!(http(&admin, "GET", "/healthz").0, 200);
+    // A peer that sends nothing is not served for ever, and does not stop the others;
+    // nor do enough of them to take every place (16): the oldest makes room, so a
+    // health check is answered at once, long before their 5 s header deadline.
+    let stalled: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(&admin).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut check = TcpStream::connect(&admin).unwrap();
+    check
+        .set_read_timeout(Some(Duration::from_secs(4)))
+        .unwrap();
+    check
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: smc\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = check.read_to_end(&mut answer);
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "not answered while stalled peers hold the places: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(stalled);
     drop(server);
     assert!(
         TcpStream::connect(&admin).is_err(),
