@@ -26,7 +26,9 @@ use crate::error::StoreError;
 use crate::proto::{skeletons, DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::public_group;
 use crate::server::store::pg_pool::{Pool, Pooled, Tx};
-use crate::server::store::rules::{admit, may_post, position};
+use crate::server::store::rules::{
+    admission, admit, direct_fits, may_post, name_standing, position, TOKEN_REFUSED,
+};
 use crate::server::store::{
     Appended, Creation, DirectQuota, Invited, KeyPackageRow, NewMessage, Registration,
     RegistrationPolicy, Store, UserRow,
@@ -328,31 +330,21 @@ impl Store for PostgresStore {
             let existing = tx
                 .query_opt("SELECT key, released FROM users WHERE name = $1", &[&user])?
                 .map(|r| (r.get::<_, Vec<u8>>(0), r.get::<_, bool>(1)));
-            let reclaimed = match existing {
-                Some((k, false)) if k == key => return Ok(Registration::Known),
-                Some((_, false)) => return Ok(Registration::Taken),
-                Some((_, true)) => true,
-                None => false,
+            let reclaimed = match name_standing(existing.map(|(k, released)| (k == key, released)))
+            {
+                Ok(reclaimed) => reclaimed,
+                Err(answer) => return Ok(answer),
             };
-            match policy {
-                RegistrationPolicy::Open => {}
-                RegistrationPolicy::Closed => {
-                    return Ok(Registration::Refused("this server registers nobody new"))
-                }
-                RegistrationPolicy::Token => {
-                    let Some(digest) = &digest else {
-                        return Ok(Registration::Refused(
-                            "this server registers new names with an invitation token only",
-                        ));
-                    };
+            match admission(policy, digest.as_deref()) {
+                Err(refusal) => return Ok(refusal),
+                Ok(None) => {}
+                Ok(Some(digest)) => {
                     let used = tx.execute(
                         "UPDATE tokens SET used_by = $2 WHERE digest = $1 AND used_by IS NULL",
-                        &[digest, &user],
+                        &[&digest, &user],
                     )?;
                     if used == 0 {
-                        return Ok(Registration::Refused(
-                            "the registration token is unknown or already used",
-                        ));
+                        return Ok(TOKEN_REFUSED);
                     }
                 }
             }
@@ -949,10 +941,13 @@ impl Store for PostgresStore {
                 &[&recipient, &sender],
             )?;
             let (count, bytes, from_sender): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-            if count as usize >= quota.count
-                || bytes as usize + payload.len() > quota.bytes
-                || from_sender as usize >= quota.per_sender
-            {
+            if !direct_fits(
+                quota,
+                count as u64,
+                bytes as u64,
+                from_sender as u64,
+                payload.len(),
+            ) {
                 return Ok(None);
             }
             let id: i64 = tx

@@ -3,7 +3,7 @@
 
 use crate::e2e::group::MAX_PAST_EPOCHS;
 use crate::proto::Refusal;
-use crate::server::store::NewMessage;
+use crate::server::store::{DirectQuota, NewMessage, Registration, RegistrationPolicy};
 
 /// The epoch a room moves to when a group-state change for `claimed` is accepted at
 /// epoch `current`: only a change for exactly the current epoch is taken (one per
@@ -73,4 +73,53 @@ pub(crate) fn may_post(m: &NewMessage, member: bool, invited: bool) -> Result<()
 /// negative number that would select everything.
 pub(crate) fn position(after: u64) -> i64 {
     i64::try_from(after).unwrap_or(i64::MAX)
+}
+
+/// What the row of a name already registered decides (`existing`: whether it holds the
+/// same key, and whether it was released): `Err` with the answer (`Known` for the same
+/// key, `Taken` for another), or `Ok(reclaimed)`: free for a new holder, a released
+/// name taken over when `true`.
+pub(crate) fn name_standing(existing: Option<(bool, bool)>) -> Result<bool, Registration> {
+    match existing {
+        Some((true, false)) => Err(Registration::Known),
+        Some((false, false)) => Err(Registration::Taken),
+        Some((_, true)) => Ok(true),
+        None => Ok(false),
+    }
+}
+
+/// Whether `policy` lets a new name in: `Ok(None)` at once, `Ok(Some(digest))` if the
+/// token of that digest is spent (then [`TOKEN_REFUSED`] when it cannot be), or the
+/// refusal.
+pub(crate) fn admission(
+    policy: RegistrationPolicy,
+    token_digest: Option<&[u8]>,
+) -> Result<Option<&[u8]>, Registration> {
+    match policy {
+        RegistrationPolicy::Open => Ok(None),
+        RegistrationPolicy::Closed => {
+            Err(Registration::Refused("this server registers nobody new"))
+        }
+        RegistrationPolicy::Token => token_digest.map(Some).ok_or(Registration::Refused(
+            "this server registers new names with an invitation token only",
+        )),
+    }
+}
+
+/// The answer to a token that is unknown or already spent.
+pub(crate) const TOKEN_REFUSED: Registration =
+    Registration::Refused("the registration token is unknown or already used");
+
+/// Whether one more delivery of `len` bytes fits a recipient's queue that holds `count`
+/// deliveries of `bytes` bytes, `from_sender` of them from its sender.
+pub(crate) fn direct_fits(
+    quota: &DirectQuota,
+    count: u64,
+    bytes: u64,
+    from_sender: u64,
+    len: usize,
+) -> bool {
+    (count as usize) < quota.count
+        && (bytes as usize).saturating_add(len) <= quota.bytes
+        && (from_sender as usize) < quota.per_sender
 }

@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
-use crate::server::store::rules::{admit, may_post, position};
+use crate::server::store::rules::{
+    admission, admit, direct_fits, may_post, name_standing, position, TOKEN_REFUSED,
+};
 use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{
     Appended, Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration,
@@ -216,33 +218,22 @@ impl Store for SqliteStore {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let reclaimed = match existing {
-            Some((k, false)) if k == key => return Ok(Registration::Known),
-            Some((_, false)) => return Ok(Registration::Taken),
-            Some((_, true)) => true,
-            None => false,
+        let reclaimed = match name_standing(existing.map(|(k, released)| (k == key, released))) {
+            Ok(reclaimed) => reclaimed,
+            Err(answer) => return Ok(answer),
         };
         // A new name (or one released): the policy decides.
         let digest = token.map(|t| Sha256::digest(t.as_bytes()).to_vec());
-        match policy {
-            RegistrationPolicy::Open => {}
-            RegistrationPolicy::Closed => {
-                return Ok(Registration::Refused("this server registers nobody new"))
-            }
-            RegistrationPolicy::Token => {
-                let Some(digest) = &digest else {
-                    return Ok(Registration::Refused(
-                        "this server registers new names with an invitation token only",
-                    ));
-                };
+        match admission(policy, digest.as_deref()) {
+            Err(refusal) => return Ok(refusal),
+            Ok(None) => {}
+            Ok(Some(digest)) => {
                 let used = tx.execute(
                     "UPDATE tokens SET used_by = ?2 WHERE digest = ?1 AND used_by IS NULL",
                     params![digest, user],
                 )?;
                 if used == 0 {
-                    return Ok(Registration::Refused(
-                        "the registration token is unknown or already used",
-                    ));
+                    return Ok(TOKEN_REFUSED);
                 }
             }
         }
@@ -820,10 +811,13 @@ impl Store for SqliteStore {
             params![recipient, sender],
             |r| r.get(0),
         )?;
-        if count as usize >= quota.count
-            || bytes as usize + payload.len() > quota.bytes
-            || from_sender as usize >= quota.per_sender
-        {
+        if !direct_fits(
+            quota,
+            count as u64,
+            bytes as u64,
+            from_sender as u64,
+            payload.len(),
+        ) {
             return Ok(None);
         }
         tx.execute(
