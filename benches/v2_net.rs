@@ -19,6 +19,10 @@
 #[allow(dead_code)]
 mod postgres_cluster;
 
+/// One HTTP request and a metrics page's samples (tests/support/http.rs).
+#[path = "../tests/support/http.rs"]
+mod http;
+
 /// The tests' NATS server (tests/support/nats.rs).
 #[path = "../tests/support/nats.rs"]
 #[allow(dead_code)]
@@ -134,18 +138,7 @@ async fn raw_member(
 /// its share of the tail.
 /// The sample `name` of the server's `/metrics` page at `admin` (0 when absent).
 fn scrape(admin: SocketAddr, name: &str) -> f64 {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(admin).unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut page = String::new();
-    stream.read_to_string(&mut page).unwrap();
-    page.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
+    http::sample(&http::http(&admin.to_string(), "GET", "/metrics").1, name)
 }
 
 /// The server's store commits between two scrapes: (transactions, seconds, messages).

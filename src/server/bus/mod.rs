@@ -58,6 +58,8 @@ pub(crate) struct Incoming {
     /// Notified when the node must catch up from the store (connected again, or
     /// messages dropped by the bus).
     pub(crate) resync: Arc<Notify>,
+    /// When the node connected (before it read the memberships from the store).
+    pub(crate) started_ms: i64,
 }
 
 impl Bus {
@@ -74,6 +76,7 @@ impl Bus {
             url: url.to_owned(),
             reason,
         };
+        let started_ms = chrono::Utc::now().timestamp_millis();
         let resync = Arc::new(Notify::new());
         let notify = resync.clone();
         let client = async_nats::ConnectOptions::new()
@@ -139,6 +142,7 @@ impl Bus {
             key: key.clone(),
             node,
             resync,
+            started_ms,
         };
         let bus = Bus {
             node,

@@ -28,8 +28,11 @@ pub(crate) async fn receive(
         key,
         node,
         resync,
+        started_ms,
     } = incoming;
-    let mut replays = Replays::default();
+    // Memberships and rooms were read from the store when the node started, after
+    // this: events sent earlier are not needed, and their numbers cannot be checked.
+    let mut replays = Replays::since(started_ms);
     let mut overdue = tokio::time::interval(HOLD / 2);
     overdue.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sweep = tokio::time::interval(SWEEP);

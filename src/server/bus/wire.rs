@@ -113,6 +113,9 @@ pub(crate) enum WireError {
         /// How old, by this node's clock.
         age_ms: i64,
     },
+    /// Sent before this node started.
+    #[error("sent before this node started")]
+    BeforeStart,
     /// An event of a node whose later event was seen already.
     #[error("replayed event (number {number} of a node already past it)")]
     Replayed {
@@ -123,15 +126,31 @@ pub(crate) enum WireError {
 
 /// The last event number seen from each node (the replay check), forgetting nodes
 /// silent for longer than [`MAX_AGE_MS`] (anything they sent before is refused as
-/// stale anyway).
-#[derive(Debug, Default)]
+/// stale anyway). Events sent before this node started are refused too: it has no
+/// numbers for them (a just-restarted node would otherwise take a replay of anything
+/// from the last [`MAX_AGE_MS`]), and what happened before its start it read from the
+/// store.
+#[derive(Debug)]
 pub(crate) struct Replays {
     last: std::collections::HashMap<u64, (u64, i64)>,
+    started_ms: i64,
 }
 
 impl Replays {
-    /// Accepts `received` if it comes after everything seen from its node.
+    /// The check of a node started at `started_ms`.
+    pub(crate) fn since(started_ms: i64) -> Replays {
+        Replays {
+            last: std::collections::HashMap::new(),
+            started_ms,
+        }
+    }
+
+    /// Accepts `received` if it comes after this node started and after everything
+    /// seen from its node.
     pub(crate) fn check(&mut self, received: &Received, now_ms: i64) -> Result<(), WireError> {
+        if received.sent_ms < self.started_ms {
+            return Err(WireError::BeforeStart);
+        }
         if self.last.len() > 1024 {
             self.last
                 .retain(|_, (_, seen_ms)| now_ms.saturating_sub(*seen_ms) <= MAX_AGE_MS);
@@ -271,7 +290,7 @@ mod tests {
     #[test]
     fn an_event_seen_already_is_a_replay() {
         let key = BusKey::derive(&[7; 32]).unwrap();
-        let mut replays = Replays::default();
+        let mut replays = Replays::since(NOW - 1000);
         let first = key.open(&key.seal(1, 1, NOW, event()), NOW).unwrap();
         let second = key.open(&key.seal(1, 2, NOW, event()), NOW).unwrap();
         let other_node = key.open(&key.seal(2, 1, NOW, event()), NOW).unwrap();
@@ -283,5 +302,8 @@ mod tests {
             Err(WireError::Replayed { number: 1 })
         );
         assert!(replays.check(&second, NOW).is_err());
+        // Captured before this node (re)started: refused, whatever its number.
+        let older = key.open(&key.seal(3, 1, NOW - 2000, event()), NOW).unwrap();
+        assert_eq!(replays.check(&older, NOW), Err(WireError::BeforeStart));
     }
 }
