@@ -135,7 +135,9 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
             )))
         }
     };
-    logging::to_stderr("info", json);
+    // async-nats reports every reconnection attempt at info; the server says what
+    // matters about its bus itself.
+    logging::to_stderr("info,async_nats=warn", json);
     let limits = Limits {
         max_connections: args.max_connections,
         idle_timeout: Duration::from_secs(args.idle_timeout),

@@ -20,6 +20,7 @@ mod wire;
 pub(crate) use receive::receive;
 pub(crate) use wire::{BusEvent, Limit, SessionKey};
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,12 +74,14 @@ impl Bus {
         metrics: Arc<Metrics>,
     ) -> Result<(Bus, Incoming), ServerError> {
         let error = |reason: String| ServerError::Bus {
-            url: url.to_owned(),
+            url: without_credentials(url),
             reason,
         };
         let started_ms = chrono::Utc::now().timestamp_millis();
         let resync = Arc::new(Notify::new());
         let notify = resync.clone();
+        let bus: Arc<str> = without_credentials(url).into();
+        let last_error = Arc::new(AtomicI64::new(i64::MIN));
         let client = async_nats::ConnectOptions::new()
             .name("smc-server")
             .no_echo()
@@ -91,18 +94,36 @@ impl Bus {
                 Duration::from_millis((attempts as u64 * 100).clamp(100, 1000))
             })
             .event_callback(move |event| {
-                let notify = notify.clone();
+                let (notify, bus, last_error) = (notify.clone(), bus.clone(), last_error.clone());
                 async move {
                     match event {
                         async_nats::Event::Connected => {
-                            tracing::info!("bus connected");
+                            tracing::info!(%bus, "bus connected");
+                            last_error.store(i64::MIN, Ordering::Relaxed);
                             notify.notify_one();
+                        }
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!(%bus, "bus disconnected: reconnecting (this node is unready meanwhile)");
                         }
                         async_nats::Event::SlowConsumer(_) => {
                             tracing::warn!("the bus dropped events for this node: catching up");
                             notify.notify_one();
                         }
-                        other => tracing::warn!(event = %other, "bus"),
+                        // Failed attempts come every second while NATS cannot be
+                        // reached: said once, then every 30 s.
+                        async_nats::Event::ClientError(e) => {
+                            let now = chrono::Utc::now().timestamp_millis();
+                            let last = last_error.load(Ordering::Relaxed);
+                            if now.saturating_sub(last) >= 30_000 {
+                                last_error.store(now, Ordering::Relaxed);
+                                tracing::warn!(
+                                    %bus,
+                                    error = %e,
+                                    "cannot reach the bus: trying again every second (this node is unready until it connects)"
+                                );
+                            }
+                        }
+                        other => tracing::warn!(%bus, event = %other, "bus"),
                     }
                 }
             })
@@ -176,6 +197,21 @@ impl Bus {
     }
 }
 
+/// `url` (a list separated by commas) as it may be logged: a user name and password
+/// (`nats://user:secret@host`) are replaced by `***`.
+fn without_credentials(url: &str) -> String {
+    url.split(',')
+        .map(|one| match (one.find("://"), one.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}***{}", &one[..scheme + 3], &one[at..])
+            }
+            (None, Some(at)) => format!("***{}", &one[at..]),
+            _ => one.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The cluster's subject: one per server key, so that clusters sharing a NATS server
 /// never see each other's events.
 fn subject(server_public: &[u8; 32]) -> String {
@@ -184,4 +220,19 @@ fn subject(server_public: &[u8; 32]) -> String {
         "smc.{}.events",
         data_encoding::HEXLOWER.encode(&digest[..8])
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_in_a_bus_url_are_never_shown() {
+        use super::without_credentials as shown;
+        assert_eq!(shown("nats://a:4222"), "nats://a:4222");
+        assert_eq!(shown("nats://u:secret@a:4222"), "nats://***@a:4222");
+        assert_eq!(
+            shown("nats://u:p@a:1,tls://t@b:2,c:3"),
+            "nats://***@a:1,tls://***@b:2,c:3"
+        );
+        assert_eq!(shown("u:p@c:3"), "***@c:3");
+    }
 }
