@@ -178,6 +178,7 @@ impl Client {
     /// stops the server routing the room here. The local history stays.
     pub fn leave(&mut self, room: &str) -> Result<(), ClientError> {
         self.process_queued()?;
+        let mut proposed = false;
         if let Some(group_id) = self.group_of(room)? {
             let proposal = self.state.transaction(|tx| {
                 let mut group = tx.group(&group_id)?;
@@ -187,16 +188,23 @@ impl Client {
                 to_bytes(&out).map_err(mls("encoding"))
             })?;
             // Refused only if the group moved on meanwhile; leaving goes on.
-            if let Err(e) = self.send_payload(room, proposal, None) {
-                match e {
+            match self.send_payload(room, proposal, None) {
+                Ok(_) => proposed = true,
+                Err(e) => match e {
                     ClientError::Refused(Refusal::BadRequest { .. } | Refusal::Stale { .. }) => {
                         tracing::warn!(room, error = %e, "leave proposal refused")
                     }
                     e => return Err(e),
-                }
+                },
             }
         }
-        self.expect_done(Request::Leave { room: room.into() })?;
+        match self.expect_done(Request::Leave { room: room.into() }) {
+            Ok(()) => {}
+            // A member committed the proposal first (their client does so as soon as
+            // it reads it): the server has already taken this user out.
+            Err(ClientError::Refused(Refusal::NotAMember { .. })) if proposed => {}
+            Err(e) => return Err(e),
+        }
         self.to_commit.remove(room);
         self.transaction(|tx| tx.deactivate_room(room))
     }
