@@ -502,13 +502,26 @@ impl Writer {
         let Some(joined) = read(&self.shared, move |s| s.joined_seq(&r, &u)).await? else {
             return Ok(());
         };
-        let mut after = self
+        let after = self
             .last_room_seq
             .get(room)
             .copied()
             .unwrap_or(0)
             .max(joined);
-        self.last_room_seq.insert(room.clone(), after);
+        self.send_room_from(room, after, upto).await
+    }
+
+    /// Sends the messages of `room` after `after` (where the user may start reading)
+    /// up to `upto`, read from the store.
+    async fn send_room_from(
+        &mut self,
+        room: &Arc<str>,
+        mut after: u64,
+        upto: u64,
+    ) -> Result<(), NetError> {
+        let last = self.last_room_seq.entry(room.clone()).or_insert(0);
+        *last = (*last).max(after);
+        after = *last;
         while after < upto {
             let r = room.to_string();
             let batch = read(&self.shared, move |s| {
@@ -575,10 +588,9 @@ impl Writer {
     /// user joined), then the direct deliveries, then `SyncDone`.
     async fn sync(&mut self, plan: SyncPlan) -> Result<(), NetError> {
         for (room, after) in plan.rooms {
-            let key: Arc<str> = room.as_str().into();
-            let last = self.last_room_seq.entry(key.clone()).or_insert(0);
-            *last = (*last).max(after);
-            self.fill_room(&key, u64::MAX).await?;
+            // The plan's start is already past where the user joined.
+            self.send_room_from(&room.as_str().into(), after, u64::MAX)
+                .await?;
         }
         self.last_direct = self.last_direct.max(plan.direct_after);
         self.pull_directs().await?;
