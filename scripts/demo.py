@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 
-SMC = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/smc")
+SMC = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/debug/smc")
 TIMEOUT = 30.0
 
 CONVERSATION = [

@@ -8,6 +8,8 @@
 # Usage: bash scripts/demo.sh      (the full-screen client: smc chat --help)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-echo "==> building smc (release)"
-cargo build --release --locked --quiet -p smc-cli --bin smc
-exec python3 scripts/demo.py target/release/smc
+# The development profile (its dependencies optimised, see Cargo.toml): the demo starts
+# sooner than after a release build, and `scripts/test.sh` has built most of it already.
+echo "==> building smc"
+cargo build --locked --quiet -p smc-cli --bin smc
+exec python3 scripts/demo.py target/debug/smc

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# The C library as its users get it: installs libsmc into a temporary prefix
-# (scripts/install-c.sh), then builds every example and C test with pkg-config, linked
-# to the shared library and to the static one, runs them, and checks what the shared
-# library exports (only smc_* symbols) and its SONAME.
+# The C library as its users get it: an installed libsmc (the tree PREFIX that
+# scripts/install-c.sh wrote, e.g. dist/libsmc-VERSION from scripts/release.sh; without
+# an argument, installed here into a temporary prefix). Builds every example and C test
+# with pkg-config, linked to the shared library and to the static one, runs the
+# programs linked to the installed shared library and the chat linked to the static one
+# (tests/it/c_abi.rs runs them all against the build tree, under the sanitizers), and
+# checks what the shared library exports (only smc_* symbols) and its SONAME.
 #
-# Usage: bash scripts/test_c_install.sh
+# Usage: bash scripts/test_c_install.sh [PREFIX]
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-PREFIX="$WORK/prefix"
-bash "$ROOT/scripts/install-c.sh" "$PREFIX" >/dev/null
+if [ -n "${1:-}" ]; then
+    PREFIX="$(realpath "$1")"
+else
+    PREFIX="$WORK/prefix"
+    bash "$ROOT/scripts/install-c.sh" "$PREFIX" >/dev/null
+fi
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 LIBDIR="$(pkg-config --variable=libdir smc)"
 VERSION="$(pkg-config --modversion smc)"
@@ -38,16 +45,19 @@ echo "==> every example and C test, built with pkg-config (shared and static)"
 for src in "$ROOT"/bindings/c/examples/*.c "$ROOT"/tests/c/*.c; do
     build "$(basename "$src" .c)" "$src"
 done
-for kind in shared static; do
-    echo "==> running them ($kind)"
-    [ "$("$WORK/crypt.$kind")" = "e[j-" ] || { echo "crypt.$kind" >&2; exit 1; }
-    # The programs that run on their own (each starts its own server where needed).
-    for prog in chat events chat_bad_input server_trust legacy_bad_input legacy_chat; do
-        dir="$WORK/run-$prog-$kind"
-        mkdir -p "$dir"
-        "$WORK/$prog.$kind" "$dir" > "$dir.out" || { cat "$dir.out" >&2; echo "$prog.$kind failed" >&2; exit 1; }
-    done
+run() { # run PROGRAM KIND: a program that runs on its own (starting its own server)
+    local dir="$WORK/run-$1-$2"
+    mkdir -p "$dir"
+    "$WORK/$1.$2" "$dir" > "$dir.out" || { cat "$dir.out" >&2; echo "$1.$2 failed" >&2; exit 1; }
+}
+echo "==> running them (shared)"
+[ "$("$WORK/crypt.shared")" = "e[j-" ] || { echo "crypt.shared" >&2; exit 1; }
+for prog in chat events chat_bad_input server_trust legacy_bad_input legacy_chat; do
+    run "$prog" shared
 done
+echo "==> running the chat and the cipher (static)"
+[ "$("$WORK/crypt.static")" = "e[j-" ] || { echo "crypt.static" >&2; exit 1; }
+run chat static
 ldd "$WORK/chat.shared" | grep -q "$LIBDIR/libsmc.so.${VERSION%%.*}" || { echo "chat.shared does not load the installed libsmc.so.${VERSION%%.*}" >&2; exit 1; }
 if ldd "$WORK/chat.static" | grep -q libsmc; then echo "chat.static loads a libsmc.so" >&2; exit 1; fi
 echo "==> the installed C library works (shared and static, pkg-config)"

@@ -22,6 +22,8 @@ pub mod net;
 pub mod proto;
 pub mod server;
 
+mod private_fs;
+
 #[doc(hidden)]
 pub mod fuzzing;
 

@@ -84,14 +84,12 @@ impl Home {
     }
 
     /// Creates the directory if needed, private (0700): it holds the keys, the pins and
-    /// what was received.
+    /// what was received. A directory that already exists is tightened to 0700.
     pub(crate) fn create(&self) -> Result<(), ClientError> {
-        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
-            .create(&self.dir)
-            .map_err(|source| ClientError::Home {
-                path: self.dir.clone(),
-                source,
-            })
+        crate::private_fs::private_dir(&self.dir).map_err(|source| ClientError::Home {
+            path: self.dir.clone(),
+            source,
+        })
     }
 
     /// Takes the home's exclusive lock, held as long as the returned file is open (also

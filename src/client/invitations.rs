@@ -8,6 +8,11 @@
 //! [`ChatEvent::Invited`]. Nothing of the room is routed to the user before
 //! [`Client::accept`]; [`Client::decline`] posts a self-removal proposal for the members
 //! to commit. With [`Client::set_auto_join`], a checked invitation is accepted at once.
+//!
+//! Consent is the client's own: a Welcome joins at once only for a room this user
+//! accepted (recorded in the state by [`Client::accept`]) or with auto-join on. A
+//! server that claims the user is already in the room, without an accepted
+//! invitation, gets the same answer as an invitation: the Welcome waits for the user.
 
 use openmls::prelude::*;
 
@@ -122,13 +127,31 @@ impl Client {
     /// ([`ChatEvent::Joined`]). [`Refusal::NotInvited`] without an invitation.
     pub fn accept(&mut self, room: &str) -> Result<(), ClientError> {
         name(room)?;
-        let after = match self.request(Request::Accept { room: room.into() })? {
-            Reply::Joined { after } => after,
-            other => return Err(ClientError::Protocol(format!("{other:?}"))),
+        // Recorded before the server hears of it: a Welcome that comes after this
+        // joins at once (see the module's documentation).
+        self.transaction(|tx| tx.record_consent(room))?;
+        // A server that already routes the room here (it put this user in without an
+        // invitation): there is nothing to accept on the server, and the held Welcome
+        // is joined now that the user said yes.
+        let after = if self.routed_by_held_sender(room)? {
+            None
+        } else {
+            match self.request(Request::Accept { room: room.into() }) {
+                Ok(Reply::Joined { after }) => Some(after),
+                Ok(other) => return Err(ClientError::Protocol(format!("{other:?}"))),
+                Err(e) => {
+                    if matches!(e, ClientError::Refused(_)) {
+                        self.transaction(|tx| tx.drop_consent(room))?;
+                    }
+                    return Err(e);
+                }
+            }
         };
         // What came before the invitation is not this user's.
         let held = self.transaction(|tx| {
-            tx.advance(room, after)?;
+            if let Some(after) = after {
+                tx.advance(room, after)?;
+            }
             tx.held_welcome(room)
         })?;
         if let Some(HeldWelcome {
@@ -141,10 +164,28 @@ impl Client {
                 Ok(()) => {}
                 Err(reason) => self.refuse_welcome(room, &by, None, &reason)?,
             }
-            self.transaction(|tx| tx.drop_held_welcome(room))?;
+            self.transaction(|tx| {
+                tx.drop_held_welcome(room)?;
+                tx.drop_consent(room)
+            })?;
             self.after_join(room)?;
         }
         Ok(())
+    }
+
+    /// Whether a Welcome is held for `room` and the server routes the room here with
+    /// its sender a member.
+    fn routed_by_held_sender(&self, room: &str) -> Result<bool, ClientError> {
+        let Some(held) = self.transaction(|tx| tx.held_welcome(room))? else {
+            return Ok(false);
+        };
+        match self.routed_members(room) {
+            Ok(members) => Ok(members.contains(&held.by)),
+            Err(ClientError::Refused(Refusal::NotAMember { .. } | Refusal::UnknownRoom { .. })) => {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Declines the invitation to `room`: the server forgets it, and a proposal
@@ -249,7 +290,17 @@ impl Client {
             );
             return self.refuse_welcome(&room, &sender, Some(direct.id), &reason);
         }
-        match self.standing(&room, &sender)? {
+        let mut standing = self.standing(&room, &sender)?;
+        if matches!(standing, Standing::Routed)
+            && !self.auto_join
+            && !self.transaction(|tx| tx.consented(&room))?
+        {
+            // The server says this user is in the room, but the user never said yes:
+            // asked, as any invitation is.
+            tracing::warn!(%room, %sender, "the server routes a room this user did not accept");
+            standing = Standing::Invited;
+        }
+        match standing {
             Standing::Refused(reason) => {
                 self.refuse_welcome(&room, &sender, Some(direct.id), &reason)
             }
@@ -262,6 +313,7 @@ impl Client {
                 };
                 match self.join_welcome(&room, &sender, &boxed.welcome, Some(direct.id), tracked)? {
                     Ok(()) => {
+                        self.transaction(|tx| tx.drop_consent(&room))?;
                         self.ack_directs(&[direct.id])?;
                         self.after_join(&room)
                     }

@@ -76,6 +76,12 @@ CREATE TABLE IF NOT EXISTS last_resort (
     // (schema too new) instead of failing to read them.
     "CREATE TABLE storage_codec (name TEXT NOT NULL, version INTEGER NOT NULL);
      INSERT INTO storage_codec (name, version) VALUES ('message-secrets-postcard', 1);",
+    // 4 -> 5: the rooms this user said yes to (`Client::accept`) whose Welcome has not
+    // joined yet: a Welcome joins at once only for a room recorded here (or with
+    // auto-join on), whatever the server says of the room's members.
+    "CREATE TABLE consents (
+         server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL,
+         PRIMARY KEY (server, user, room)) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

@@ -962,6 +962,40 @@ impl Scoped<'_, '_> {
         .map(drop)
     }
 
+    /// Records that this user accepted the invitation to `room` (see `invitations.rs`).
+    pub(super) fn record_consent(&self, room: &str) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.cached_execute(
+            "INSERT OR IGNORE INTO consents (server, user, room) VALUES (?1, ?2, ?3)",
+            params![server, user, room],
+        ))
+        .map(drop)
+    }
+
+    /// Whether this user accepted the invitation to `room` and its Welcome has not
+    /// joined yet.
+    pub(super) fn consented(&self, room: &str) -> Result<bool, ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self
+            .cached_query_row(
+                "SELECT 1 FROM consents WHERE server = ?1 AND user = ?2 AND room = ?3",
+                params![server, user, room],
+                |_| Ok(()),
+            )
+            .optional())
+        .map(|found| found.is_some())
+    }
+
+    /// Forgets this user's consent to `room` (joined, or the invitation is gone).
+    pub(super) fn drop_consent(&self, room: &str) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.cached_execute(
+            "DELETE FROM consents WHERE server = ?1 AND user = ?2 AND room = ?3",
+            params![server, user, room],
+        ))
+        .map(drop)
+    }
+
     /// When this user's leaf key in `room` was last renewed (first seen now, as the
     /// start of the count, when unknown).
     pub(super) fn self_updated(&self, room: &str, now_ms: i64) -> Result<i64, ClientError> {

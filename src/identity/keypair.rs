@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use data_encoding::HEXLOWER;
@@ -136,12 +136,8 @@ impl StaticKeypair {
             source,
         };
         if let Some(dir) = path.parent() {
-            // A new home or data directory is private too (0700).
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(io)?;
+            // A home or data directory is private too (0700, tightened if it existed).
+            crate::private_fs::private_dir(dir).map_err(io)?;
         }
         let text = Zeroizing::new(format!(
             "{HEADER}\nprivate {}\npublic {}\n",

@@ -109,13 +109,10 @@ impl KnownServers {
                     source,
                 };
                 if let Some(dir) = self.path.parent() {
-                    fs::create_dir_all(dir).map_err(io)?;
+                    crate::private_fs::private_dir(dir).map_err(io)?;
                 }
-                let mut file = fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)
-                    .map_err(io)?;
+                // 0600: which servers this user talks to is nobody else's business.
+                let mut file = crate::private_fs::append_private(&self.path).map_err(io)?;
                 writeln!(file, "{} {}", normalize(address), HEXLOWER.encode(key)).map_err(io)?;
                 file.sync_all().map_err(io)?;
                 // Another spelling of a pinned server: recorded, but no new trust.

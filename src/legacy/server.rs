@@ -349,17 +349,18 @@ async fn read_message<S: AsyncRead + Unpin>(
         return Ok(None);
     }
     while len < buf.len() {
-        // What is already there, without waiting: a read polled once (a zero timeout
-        // polls its future before it looks at the clock).
-        let more = tokio::time::timeout(Duration::ZERO, stream.read(&mut buf[len..])).await;
+        // What is already there, without waiting: the read polled exactly once. Not a
+        // zero `timeout`, whose timer fires only at the runtime's next 1 ms tick when
+        // nothing is there: every reply waited for it (19 us -> 1,160 us round trips).
+        let more = read_ready(stream, &mut buf[len..]).await;
         match more {
             // The client left right after these bytes: unless they are `/stop`, it
             // cannot read a reply, so the message is unfinished: reported, not logged.
-            Ok(Ok(0)) if &buf[..len] == STOP.as_bytes() => break,
-            Ok(Ok(0)) => return Err(LegacyError::ClosedMidMessage { received: len }),
-            Ok(Ok(n)) => len += n,
-            Err(_) => break,
-            Ok(Err(e)) => return Err(e.into()),
+            Some(Ok(0)) if &buf[..len] == STOP.as_bytes() => break,
+            Some(Ok(0)) => return Err(LegacyError::ClosedMidMessage { received: len }),
+            Some(Ok(n)) => len += n,
+            None => break,
+            Some(Err(e)) => return Err(e.into()),
         }
     }
     if len > MAX_MESSAGE {
@@ -369,4 +370,21 @@ async fn read_message<S: AsyncRead + Unpin>(
         });
     }
     Ok(Some(len))
+}
+
+/// One read polled once: `None` when nothing has arrived yet (the stream's waker stays
+/// registered for the next real read, which replaces it).
+async fn read_ready<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+) -> Option<std::io::Result<usize>> {
+    std::future::poll_fn(|cx| {
+        let mut read = tokio::io::ReadBuf::new(buf);
+        match std::pin::Pin::new(&mut *stream).poll_read(cx, &mut read) {
+            std::task::Poll::Ready(Ok(())) => std::task::Poll::Ready(Some(Ok(read.filled().len()))),
+            std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Some(Err(e))),
+            std::task::Poll::Pending => std::task::Poll::Ready(None),
+        }
+    })
+    .await
 }

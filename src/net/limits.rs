@@ -8,16 +8,22 @@ pub struct Limits {
     /// The whole Noise handshake must complete within this (default 10 s).
     pub handshake_timeout: Duration,
     /// A connection with no traffic for this long is closed (default 5 min; clients
-    /// send a keep-alive every minute).
+    /// send a keep-alive every 30 s).
     pub idle_timeout: Duration,
     /// Once a frame has started, its remaining bytes must arrive within this
     /// (slow-loris protection; default 10 s).
     pub frame_timeout: Duration,
-    /// Connections beyond this are closed at once (default 16,384).
+    /// Connections at most (default 16,384). A new one past it closes the oldest
+    /// connection still in its handshake, or is closed at once when every connection
+    /// is past its Hello.
     pub max_connections: usize,
+    /// Connections from one IP address at most (default 256). A new one past it closes
+    /// the oldest connection of that address still in its handshake, or is closed at
+    /// once.
+    pub max_connections_per_address: usize,
     /// Connections that have not yet completed the handshake and Hello, at most
     /// (default 256): unauthenticated sockets cannot take every slot; past it the
-    /// newest one is closed at once, and each must finish within
+    /// oldest one is closed, and each must finish within
     /// [`Limits::handshake_timeout`].
     pub max_unauthenticated: usize,
     /// Simultaneous sessions of one identity (default 8): one user cannot take every
@@ -53,6 +59,10 @@ pub struct Limits {
     /// One-use key packages of one user handed out per hour (default 30); past it the
     /// last-resort package is handed out, so nobody can drain someone's packages.
     pub one_use_packages_per_hour: u32,
+    /// One-use key packages of one user handed to one requester per hour (default 3:
+    /// an inviter needs one per invitation); past it that requester gets the
+    /// last-resort package, so one name cannot take a user's share of the hour.
+    pub one_use_packages_per_requester: u32,
     /// Pending invitations of one user, at most (default 200; one inviter may hold a
     /// tenth of them).
     pub max_pending_invitations: usize,
@@ -67,6 +77,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(300),
             frame_timeout: Duration::from_secs(10),
             max_connections: 16_384,
+            max_connections_per_address: 256,
             max_unauthenticated: 256,
             max_sessions_per_user: 8,
             requests_per_second: 1_000,
@@ -80,6 +91,7 @@ impl Default for Limits {
             directs_per_minute: 120,
             key_package_fetches_per_minute: 120,
             one_use_packages_per_hour: 30,
+            one_use_packages_per_requester: 3,
             max_pending_invitations: 200,
             max_rooms_per_user: 1_000,
         }

@@ -60,7 +60,7 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let mut place = places.admit(MAX_CONNECTIONS);
+        let mut place = places.admit(MAX_CONNECTIONS, None);
         let shared = shared.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {

@@ -338,22 +338,15 @@ impl Shared {
             } => {
                 self.require_member(&room, me, false).await?;
                 let limit = limit.min(MAX_HISTORY);
-                let mut messages =
-                    blocking(store, move |s| s.history(&room, before, limit)).await?;
-                // Keep the newest messages that fit in one reply, and always one (a
-                // message may be up to MAX_PAYLOAD alone, which a reply holds), so
-                // that paging back never stalls on a large message.
-                let mut total = 0;
-                let keep = messages
-                    .iter()
-                    .rev()
-                    .take_while(|m| {
-                        total += m.payload.len();
-                        total <= HISTORY_BYTES
-                    })
-                    .count()
-                    .max(messages.len().min(1));
-                messages.drain(..messages.len() - keep);
+                // The newest messages that fit in one reply, and always one (a message
+                // may be up to MAX_PAYLOAD alone, which a reply holds), so that paging
+                // back never stalls on a large message. The store reads no further
+                // than that: a request's memory and work are the reply's, whatever
+                // `limit` asked for.
+                let messages = blocking(store, move |s| {
+                    s.history(&room, before, limit, HISTORY_BYTES)
+                })
+                .await?;
                 Ok(Reply::Messages(messages))
             }
             Request::PublishKeyPackages {
@@ -378,29 +371,38 @@ impl Shared {
                 let last_resort = last_resort
                     .map(|p| key_package::check(&p, me, true, now))
                     .transpose()?;
-                let stored = blocking(store, {
-                    let me = me_owned.clone();
-                    move |s| s.key_package_count(&me, now)
+                // Counted and stored in one transaction: concurrent sessions (or nodes)
+                // of one user cannot go past the quota together.
+                let stored = blocking(store, move |s| {
+                    s.publish_key_packages(
+                        &me_owned,
+                        &packages,
+                        last_resort.as_ref(),
+                        MAX_STORED_KEY_PACKAGES as u64,
+                        now,
+                    )
                 })
                 .await?;
-                if stored as usize + packages.len() > MAX_STORED_KEY_PACKAGES {
+                if !stored {
                     return Err(Refusal::QuotaExceeded {
                         reason: format!("at most {MAX_STORED_KEY_PACKAGES} key packages stored"),
                     });
                 }
-                blocking(store, move |s| {
-                    s.publish_key_packages(&me_owned, &packages, last_resort.as_ref())
-                })
-                .await?;
                 Ok(Reply::Done)
             }
             Request::FetchKeyPackage { user } => {
                 self.spend(Limit::Fetches, me).map_err(limited)?;
                 self.require_user(&user).await?;
-                // One-use packages are handed out at a bounded rate per owner; past it
-                // the last-resort one: nobody can drain someone's packages.
+                // One-use packages are handed out at a bounded rate per owner and per
+                // (owner, requester); past either, the last-resort one: nobody can drain
+                // someone's packages, and one requester cannot take the owner's whole
+                // share of the hour.
                 let one_use = user == me
                     || (self.limits.one_use_packages_per_hour > 0
+                        && self.limits.one_use_packages_per_requester > 0
+                        && self
+                            .spend(Limit::OneUsePair, &format!("{user}\u{0}{me}"))
+                            .is_ok()
                         && self.spend(Limit::OneUse, &user).is_ok());
                 let u = user.clone();
                 match blocking(store, move |s| s.take_key_package(&u, one_use, now_ms())).await? {

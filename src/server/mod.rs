@@ -103,6 +103,8 @@ pub(crate) struct Shared {
     pub commits: mpsc::Sender<committer::Pending>,
     pub next_session: AtomicU64,
     pub connections: AtomicUsize,
+    /// Connections per peer address ([`Limits::max_connections_per_address`]).
+    pub per_address: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     /// Notified each time a connection ends (the drain at stop waits on it).
     pub ended: tokio::sync::Notify,
     pub admission: Arc<admission::Admission>,
@@ -206,6 +208,7 @@ impl Server {
             commits,
             next_session: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
+            per_address: Default::default(),
             ended: tokio::sync::Notify::new(),
             admission: Arc::default(),
             rates: rate::UserRates::new(&config.limits),
@@ -336,16 +339,32 @@ async fn accept_loop(
             }
         };
         shared.metrics.accepted.inc();
-        let count = shared.connections.fetch_add(1, Ordering::AcqRel) + 1;
-        let slot = ConnectionSlot(shared.clone());
-        if count > shared.limits.max_connections {
-            shared.metrics.refused("too_many_connections");
-            tracing::warn!(%peer, count, "too many connections: refusing");
+        let (slot, count, from_here) = ConnectionSlot::take(&shared, peer.ip());
+        // A full server, or an address that holds its share, makes room by closing the
+        // oldest connection still in its handshake (of that address, for the latter):
+        // bare sockets never keep a client that can prove who it is out. Only
+        // connections past their Hello are never closed for a newcomer.
+        let admitted = (count <= shared.limits.max_connections
+            || shared.admission.evict_oldest(None, "the server is full"))
+            && (from_here <= shared.limits.max_connections_per_address
+                || shared
+                    .admission
+                    .evict_oldest(Some(peer.ip()), "too many connections from one address"));
+        if !admitted {
+            let why = if count > shared.limits.max_connections {
+                "too_many_connections"
+            } else {
+                "too_many_from_address"
+            };
+            shared.metrics.refused(why);
+            tracing::warn!(%peer, count, from_here, "too many connections: refusing");
             drop(stream);
             drop(slot);
             continue;
         }
-        let unauthenticated = shared.admission.admit(shared.limits.max_unauthenticated);
+        let unauthenticated = shared
+            .admission
+            .admit(shared.limits.max_unauthenticated, Some(peer.ip()));
         let shared = shared.clone();
         tokio::spawn(async move {
             let _slot = slot;

@@ -94,6 +94,8 @@ pub(crate) struct UserRates {
     pub fetches: KeyedLimiter,
     /// One-use key packages handed out, per owner.
     pub one_use: KeyedLimiter,
+    /// One-use key packages of one owner handed to one requester.
+    pub one_use_pair: KeyedLimiter,
 }
 
 impl UserRates {
@@ -104,6 +106,7 @@ impl UserRates {
             Limit::Directs => &self.directs,
             Limit::Fetches => &self.fetches,
             Limit::OneUse => &self.one_use,
+            Limit::OneUsePair => &self.one_use_pair,
         }
     }
 
@@ -120,6 +123,11 @@ impl UserRates {
                 limits.one_use_packages_per_hour,
                 3600,
                 limits.one_use_packages_per_hour,
+            ),
+            one_use_pair: KeyedLimiter::new(
+                limits.one_use_packages_per_requester,
+                3600,
+                limits.one_use_packages_per_requester,
             ),
         }
     }

@@ -28,6 +28,12 @@ use crate::server::Shared;
 
 /// Messages read from the store per step of the catch-up sync.
 const SYNC_CHUNK: u32 = 512;
+
+/// The payload bytes one catch-up read takes from the store at most (and always one
+/// message): a session catching up holds about this much (plus what its socket holds),
+/// however large the room, and the next page is read only once this one is written.
+const SYNC_BYTES: usize = 2 << 20;
+
 /// Queued frames written with one system call at most.
 const WRITE_BATCH: usize = 64;
 
@@ -525,7 +531,7 @@ impl Writer {
         while after < upto {
             let r = room.to_string();
             let batch = read(&self.shared, move |s| {
-                s.messages_after(&r, after, SYNC_CHUNK)
+                s.messages_after(&r, after, SYNC_CHUNK, SYNC_BYTES)
             })
             .await?;
             match batch.last() {
@@ -550,7 +556,7 @@ impl Writer {
         loop {
             let u = self.user.clone();
             let batch = read(&self.shared, move |s| {
-                s.directs_after(&u, after, SYNC_CHUNK)
+                s.directs_after(&u, after, SYNC_CHUNK, SYNC_BYTES)
             })
             .await?;
             match batch.last() {
@@ -670,12 +676,48 @@ impl<F: FnMut()> Drop for OnDrop<F> {
     }
 }
 
-/// Counts a connection for [`crate::net::Limits::max_connections`] while it lives.
-pub(crate) struct ConnectionSlot(pub Arc<Shared>);
+/// Counts a connection for [`crate::net::Limits::max_connections`] and
+/// [`crate::net::Limits::max_connections_per_address`] while it lives.
+pub(crate) struct ConnectionSlot {
+    shared: Arc<Shared>,
+    from: std::net::IpAddr,
+}
+
+impl ConnectionSlot {
+    /// Counts a new connection from `from`: the slot, then how many connections the
+    /// server and that address now hold (this one included).
+    pub(crate) fn take(shared: &Arc<Shared>, from: std::net::IpAddr) -> (Self, usize, usize) {
+        let count = shared.connections.fetch_add(1, Ordering::AcqRel) + 1;
+        let from_here = {
+            let mut map = shared.per_address.lock().unwrap_or_else(|e| e.into_inner());
+            let n = map.entry(from).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let slot = ConnectionSlot {
+            shared: shared.clone(),
+            from,
+        };
+        (slot, count, from_here)
+    }
+}
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
-        self.0.ended.notify_waiters();
+        {
+            let mut map = self
+                .shared
+                .per_address
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = map.get_mut(&self.from) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&self.from);
+                }
+            }
+        }
+        self.shared.connections.fetch_sub(1, Ordering::AcqRel);
+        self.shared.ended.notify_waiters();
     }
 }

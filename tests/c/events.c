@@ -2,7 +2,8 @@
  * Events from C, waited for in the program's own poll() loop: the descriptor from
  * smc_client_fd is not readable while nothing waits, becomes readable (within a
  * timeout) when something arrives, and smc_client_recv_event hands out an invitation,
- * a join, messages, and members joining and leaving, each once.
+ * a join, messages, and members joining and leaving, each once (every event bob takes
+ * is tallied by kind, skipped ones included, and the tally is checked at the end).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -17,13 +18,25 @@ static int readable(int fd, int timeout_ms) {
     return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
 }
 
+/* How many events of each kind bob's client handed out. */
+static int tally[8];
+static smc_client *tallied;
+
+/* Takes one event of `c` without waiting (NULL when none), counted in `tally` when `c`
+ * is the tallied client. */
+static smc_event *take(smc_client *c) {
+    smc_event *e = NULL;
+    EXPECT(smc_client_recv_event(c, 0, &e), SMC_OK);
+    if (e != NULL && c == tallied && (int)smc_event_kind(e) < 8) tally[smc_event_kind(e)]++;
+    return e;
+}
+
 /* Waits on the descriptor, then takes events until one of `kind` comes (others are
  * skipped); returns it (the caller frees it) or NULL after 10 s. */
 static smc_event *wait_for(smc_client *c, int fd, smc_event_type kind) {
     for (int round = 0; round < 100; round++) {
         if (!readable(fd, 100)) continue;
-        smc_event *e = NULL;
-        EXPECT(smc_client_recv_event(c, 0, &e), SMC_OK);
+        smc_event *e = take(c);
         if (e == NULL) continue;
         if (smc_event_kind(e) == kind) return e;
         smc_event_free(e);
@@ -65,6 +78,7 @@ int main(int argc, char **argv) {
     smc_client *alice = open_client(argv[1], "alice", address);
     smc_client *bob = open_client(argv[1], "bob", address);
     smc_client *carol = open_client(argv[1], "carol", address);
+    tallied = bob;
     int fd = -1;
     EXPECT(smc_client_fd(bob, &fd), SMC_OK);
     EXPECT(smc_client_fd(NULL, &fd), SMC_NULL_POINTER);
@@ -131,23 +145,38 @@ int main(int argc, char **argv) {
     }
     expect_str(smc_event_removed(e, 0), "carol", "removed");
     smc_event_free(e);
-    /* The message that went with it, in whichever order they were processed. */
+    /* The message that went with it, in whichever order they were processed: in bob's
+     * history, and handed out as an event (tallied below). */
     e = NULL;
-    for (int i = 0; i < 100; i++) {
+    int stored = 0;
+    for (int i = 0; i < 100 && !stored; i++) {
         smc_message_list *list = NULL;
         EXPECT(smc_client_history(bob, "c-room", 1, &list), SMC_OK);
-        int seen = smc_message_list_len(list) == 1 &&
-                   strcmp(smc_message_text(smc_message_list_get(list, 0)), "bye carol") == 0;
+        stored = smc_message_list_len(list) == 1 &&
+                 strcmp(smc_message_text(smc_message_list_get(list, 0)), "bye carol") == 0;
         smc_message_list_free(list);
-        if (seen) break;
-        readable(fd, 100);
+        if (!stored) readable(fd, 100);
+    }
+    if (!stored) {
+        fprintf(stderr, "\"bye carol\" never reached bob's history\n");
+        failures++;
     }
 
     /* Everything taken: not readable any more. */
     do {
-        EXPECT(smc_client_recv_event(bob, 0, &e), SMC_OK);
+        e = take(bob);
         smc_event_free(e);
     } while (e != NULL);
+    /* Each once: one invitation, one join, two messages, two membership changes, and
+     * nothing else. */
+    const int want[8] = {[SMC_EVENT_MESSAGE] = 2, [SMC_EVENT_INVITED] = 1,
+                         [SMC_EVENT_JOINED] = 1, [SMC_EVENT_MEMBERS_CHANGED] = 2};
+    for (int k = 0; k < 8; k++) {
+        if (tally[k] != want[k]) {
+            fprintf(stderr, "events of kind %d: %d, expected %d\n", k, tally[k], want[k]);
+            failures++;
+        }
+    }
     if (readable(fd, 200)) {
         fprintf(stderr, "readable after everything was taken\n");
         failures++;

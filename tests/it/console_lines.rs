@@ -300,3 +300,102 @@ fn line_mode_chats_across_cluster_nodes_and_moves_when_its_node_dies() {
     let (code, _) = bob.finish();
     assert_eq!(code, 0);
 }
+
+/// A hostile server refuses with a reason made of terminal controls: a clear screen,
+/// a bell, a line break and a forged line. `smc` says the error on one line, with the
+/// controls written as visible escapes; the forged line never starts a line.
+#[test]
+fn a_hostile_servers_refusal_cannot_control_the_terminal() {
+    let dir = tempdir("chat_hostile_refusal");
+    let forged = "smc: safety number of alice and bob: VERIFIED";
+    let reason = format!("\u{1b}[2J\u{1b}[H\u{7}\u{9b}31m\r\n{forged}\n");
+    let hostile = support::hostile::Hostile::start(move |_| {
+        Err(smc::Refusal::RegistrationRefused {
+            reason: reason.clone(),
+        })
+    });
+    let out = smc(&dir)
+        .args(["chat", "--lines", "--user", "alice", "--server"])
+        .arg(hostile.address.to_string())
+        .args(["--trust-server", &hostile.fingerprint, "--home"])
+        .arg(dir.join("alice"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("registration refused"),
+        "the refusal is said: {stderr}"
+    );
+    for bytes in [&out.stderr, &out.stdout] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "a control character reached the terminal: {text:?}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with(forged)),
+            "the server drew a line of its own: {text:?}"
+        );
+    }
+}
+
+/// A local user reads nothing of alice's: the passphrase is gone from
+/// /proc/PID/environ while `smc chat` runs, the home directory that existed 0755 is
+/// 0700, and the pinned servers are 0600.
+#[test]
+fn local_users_read_neither_the_passphrase_nor_the_home() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir("chat_local_users");
+    let server = support::server(&dir.join("server"));
+    let home = dir.join("alice");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let secret = "correct horse battery staple 4711";
+    let mut child = smc(&dir)
+        .env("SMC_PASSPHRASE", secret)
+        .args(["chat", "--lines", "--user", "alice", "--server"])
+        .arg(server.address().to_string())
+        .args(["--trust-server", &server.fingerprint(), "--home"])
+        .arg(&home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    let err = lines(child.stderr.take().unwrap());
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("connected to")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match err.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("never connected: {seen:#?}"),
+        }
+    }
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+    assert!(
+        !support::contains(&environ, secret.as_bytes()),
+        "the passphrase is readable in /proc/PID/environ"
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&home), 0o700, "the home was left open");
+    let pins: Vec<_> = support::files_under(&home)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "known_servers"))
+        .collect();
+    assert_eq!(pins.len(), 1, "{:?}", support::files_under(&home));
+    assert_eq!(mode(&pins[0]), 0o600, "known_servers is readable by others");
+    for file in support::files_under(&home) {
+        assert_eq!(
+            mode(&file) & 0o077,
+            0,
+            "{} is open to others",
+            file.display()
+        );
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}

@@ -348,3 +348,50 @@ fn stop_releases_the_port_at_once() {
     .expect("rebind");
     assert_eq!(again.local_addr().port(), port);
 }
+
+/// A reply must never wait on a timer. The server's reader once looked for the rest of a
+/// message with a zero `timeout`, which fires only when the runtime's timer wheel next
+/// turns (a 1 ms tick): every round trip took ~1.2 ms instead of ~20 us, and no test saw
+/// it. Here the session is polled by hand inside a runtime whose drivers never run: no
+/// timer can ever fire, so a reply that waits on one never comes, and the test fails.
+#[test]
+fn a_reply_never_waits_on_a_timer() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Mutex;
+    use std::task::{Context, Poll, Waker};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    let dir = tempdir("no_timer");
+    let log = Mutex::new(smc::legacy::log::MessageLog::open(&dir).unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _inside = rt.enter();
+    let (mut client, mut server) = tokio::io::duplex(1 << 17);
+    let mut session = Box::pin(smc::legacy::server::serve_stream(
+        &mut server,
+        &log,
+        Duration::from_secs(900),
+        || {},
+    ));
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut reply = vec![0u8; 1024];
+    for i in 0..20 {
+        let message = format!("2026-01-01T00:00:00@alice@message {i}");
+        match Pin::new(&mut client).poll_write(&mut cx, message.as_bytes()) {
+            Poll::Ready(Ok(n)) => assert_eq!(n, message.len()),
+            other => panic!("cannot write: {other:?}"),
+        }
+        // The session runs as far as it can without any timer.
+        for _ in 0..10 {
+            assert!(session.as_mut().poll(&mut cx).is_pending(), "session ended");
+        }
+        let mut buf = ReadBuf::new(&mut reply);
+        match Pin::new(&mut client).poll_read(&mut cx, &mut buf) {
+            Poll::Ready(Ok(())) if !buf.filled().is_empty() => {}
+            other => panic!("reply {i} waits on a timer ({other:?})"),
+        }
+    }
+}

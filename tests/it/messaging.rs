@@ -48,11 +48,13 @@ fn a_message_reaches_a_member_waiting_in_recv_at_once() {
     assert_eq!(got.room, "general");
     assert_eq!(got.id, sent.id);
     assert_eq!(got.timestamp, sent.timestamp);
-    // Nothing else, and alice does not get her own message back.
+    // Nothing else for bob, and alice does not get her own message back.
     assert!(bob
         .recv(Some(Duration::from_millis(200)))
         .unwrap()
         .is_none());
+    let own = alice.recv(Some(Duration::from_millis(500))).unwrap();
+    assert!(own.is_none(), "alice got her own message back: {own:?}");
 }
 
 #[test]

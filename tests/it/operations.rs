@@ -201,7 +201,7 @@ fn a_backup_taken_under_load_restores_to_a_consistent_store_with_the_same_key() 
     let seqs = |dir: &Path| -> Vec<u64> {
         let store = SqliteStore::open(dir, Durability::Full).unwrap();
         store
-            .messages_after("r", 0, 100_000)
+            .messages_after("r", 0, 100_000, usize::MAX)
             .unwrap()
             .iter()
             .map(|e| e.seq)

@@ -125,7 +125,11 @@ fn healthz_goes_unready_while_postgres_is_down_and_the_server_recovers() {
     };
     let address = server.address().to_string();
     let mut alice = client(&dir.join("alice"), "alice", &address);
+    let mut bob = client(&dir.join("bob"), "bob", &address);
     alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    alice.send("r", "before").unwrap();
+    assert_eq!(bob.recv(support::WAIT).unwrap().unwrap().text, "before");
     assert!(health().starts_with("HTTP/1.1 200"), "{}", health());
 
     cluster.halt();
@@ -135,8 +139,13 @@ fn healthz_goes_unready_while_postgres_is_down_and_the_server_recovers() {
         down.contains("not ready: the store does not answer"),
         "{down}"
     );
-    // A send is refused, not lost: nothing is acknowledged while the store is away.
-    assert!(alice.send("r", "while PostgreSQL is down").is_err());
+    // A send is refused by the server, not lost: nothing is acknowledged while the
+    // store is away (a refusal, not a broken connection or a local failure).
+    let refused = alice.send("r", "while PostgreSQL is down");
+    assert!(
+        matches!(refused, Err(smc::ClientError::Refused(_))),
+        "{refused:?}"
+    );
 
     cluster.resume();
     // Broken connections are dropped from the pool; new ones are made.
@@ -146,9 +155,22 @@ fn healthz_goes_unready_while_postgres_is_down_and_the_server_recovers() {
     });
     assert!(back, "{}", health());
     alice.connect(&address).unwrap();
+    bob.connect(&address).unwrap();
     alice.send("r", "after PostgreSQL came back").unwrap();
+    // Recovered as the other member sees it: bob receives it, and nothing twice.
+    let mut got = Vec::new();
+    while let Some(m) = bob.recv(support::WAIT).unwrap() {
+        got.push(m.text);
+        if got.last().map(String::as_str) == Some("after PostgreSQL came back") {
+            break;
+        }
+    }
     assert_eq!(
-        alice.history("r", 10).unwrap().last().unwrap().text,
-        "after PostgreSQL came back"
+        got.last().map(String::as_str),
+        Some("after PostgreSQL came back"),
+        "{got:?}"
     );
+    let mut unique = got.clone();
+    unique.dedup();
+    assert_eq!(unique, got, "something arrived twice");
 }

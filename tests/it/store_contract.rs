@@ -148,7 +148,7 @@ fn sequence_numbers_increase_without_gaps_in_one_order_under_concurrent_appends(
         // the same after opening the store again (acknowledged = committed).
         drop(store);
         let store = open(&dir);
-        let stored = store.messages_after("r", 0, 10_000).unwrap();
+        let stored = store.messages_after("r", 0, 10_000, usize::MAX).unwrap();
         assert_eq!(stored.len(), total, "{name}");
         for e in &stored {
             let given = appended
@@ -160,7 +160,7 @@ fn sequence_numbers_increase_without_gaps_in_one_order_under_concurrent_appends(
         }
         assert!(stored.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
         // A paged read gives the same sequence.
-        let half = store.messages_after("r", 100, 50).unwrap();
+        let half = store.messages_after("r", 100, 50, usize::MAX).unwrap();
         assert_eq!(
             half.iter().map(|e| e.seq).collect::<Vec<_>>(),
             (101..=150).collect::<Vec<_>>()
@@ -291,7 +291,7 @@ fn a_one_use_key_package_is_handed_out_exactly_once() {
         let mut all = packages.clone();
         all.push(expired);
         store
-            .publish_key_packages("bob", &all, Some(&last_resort))
+            .publish_key_packages("bob", &all, Some(&last_resort), 100, NOW)
             .unwrap();
         assert_eq!(store.key_package_count("bob", NOW).unwrap(), 20, "{name}");
         let taken = {
@@ -397,14 +397,14 @@ fn a_direct_queue_keeps_order_deletes_only_what_is_acknowledged_and_has_a_quota(
             .push_direct("bob", "alice", &[99; 8], NOW, &quota)
             .unwrap()
             .is_none());
-        let queued = store.directs_after("bob", 0, 100).unwrap();
+        let queued = store.directs_after("bob", 0, 100, usize::MAX).unwrap();
         assert_eq!(queued.iter().map(|d| d.id).collect::<Vec<_>>(), ids);
         assert_eq!(queued[3].payload, vec![3; 8]);
         store.ack_directs("bob", &[ids[0], ids[4], ids[9]]).unwrap();
         // Someone else's ids are not theirs to delete.
         store.ack_directs("alice", &[ids[1]]).unwrap();
         let left: Vec<u64> = store
-            .directs_after("bob", 0, 100)
+            .directs_after("bob", 0, 100, usize::MAX)
             .unwrap()
             .iter()
             .map(|d| d.id)
@@ -417,7 +417,10 @@ fn a_direct_queue_keeps_order_deletes_only_what_is_acknowledged_and_has_a_quota(
             .collect();
         assert_eq!(left, expected, "{name}");
         assert_eq!(
-            store.directs_after("bob", ids[5], 100).unwrap().len(),
+            store
+                .directs_after("bob", ids[5], 100, usize::MAX)
+                .unwrap()
+                .len(),
             3,
             "{name}"
         );
@@ -435,7 +438,7 @@ fn history_pages_back_oldest_first() {
         assert!(store.append(&batch).unwrap().iter().all(Result::is_ok));
         let seqs = |before: Option<u64>| -> Vec<u64> {
             store
-                .history("r", before, 10)
+                .history("r", before, 10, usize::MAX)
                 .unwrap()
                 .iter()
                 .map(|e| e.seq)
@@ -454,6 +457,114 @@ fn history_pages_back_oldest_first() {
             .unwrap();
         assert!(again.duplicate, "{name}");
         assert_eq!(again.envelope.seq, 100);
-        assert_eq!(store.messages_after("r", 0, 1000).unwrap().len(), 100);
+        assert_eq!(
+            store
+                .messages_after("r", 0, 1000, usize::MAX)
+                .unwrap()
+                .len(),
+            100
+        );
+    }
+}
+
+#[test]
+fn the_key_package_quota_holds_under_concurrent_publishers() {
+    // Every thread publishes 30 packages of bob's at once against a quota of 100: the
+    // count and the inserts are one transaction, so at most 3 publications are taken
+    // and never more than 100 packages are stored.
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_kp_quota_{name}"));
+        let store = open(&dir);
+        store
+            .register("bob", &[1; 32], RegistrationPolicy::Open, None)
+            .unwrap();
+        let taken = {
+            let store = store.clone();
+            together(move |t| {
+                let packages: Vec<KeyPackageRow> = (0..30u8)
+                    .map(|i| KeyPackageRow {
+                        bytes: vec![t as u8, i, 1, 2, 3],
+                        not_after_ms: NOW + 1_000_000,
+                    })
+                    .collect();
+                store
+                    .publish_key_packages("bob", &packages, None, 100, NOW)
+                    .unwrap()
+            })
+        };
+        let accepted = taken.iter().filter(|t| **t).count();
+        assert_eq!(accepted, 3, "{name}: {accepted} publications of 30 taken");
+        assert_eq!(store.key_package_count("bob", NOW).unwrap(), 90, "{name}");
+    }
+}
+
+#[test]
+fn a_page_holds_no_more_than_its_byte_budget_and_always_one() {
+    // What a request may make the store read: ten messages of 100 bytes each read with
+    // a budget of 250 bytes give two (forward from a cursor, or the newest two back),
+    // and a budget below one message still gives one, so that paging never stalls.
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_page_{name}"));
+        let store = room_of_eight(open, &dir);
+        let batch: Vec<NewMessage> = (0..10u8)
+            .map(|k| message("r", "u1", vec![k; 100], None))
+            .collect();
+        assert!(store.append(&batch).unwrap().iter().all(Result::is_ok));
+        let seqs =
+            |page: Vec<smc::proto::Envelope>| -> Vec<u64> { page.iter().map(|e| e.seq).collect() };
+        assert_eq!(
+            seqs(store.messages_after("r", 0, 1000, 250).unwrap()),
+            [1, 2],
+            "{name}"
+        );
+        assert_eq!(
+            seqs(store.messages_after("r", 4, 1000, 250).unwrap()),
+            [5, 6],
+            "{name}"
+        );
+        assert_eq!(
+            seqs(store.messages_after("r", 0, 1000, 10).unwrap()),
+            [1],
+            "{name}"
+        );
+        assert_eq!(
+            seqs(store.messages_after("r", 0, 1, 10_000).unwrap()),
+            [1],
+            "{name}"
+        );
+        assert_eq!(
+            seqs(store.history("r", None, 1000, 250).unwrap()),
+            [9, 10],
+            "{name}"
+        );
+        assert_eq!(
+            seqs(store.history("r", Some(9), 1000, 10).unwrap()),
+            [8],
+            "{name}"
+        );
+        for k in 0..10u8 {
+            store
+                .push_direct(
+                    "u2",
+                    "u1",
+                    &[k; 100],
+                    NOW,
+                    &DirectQuota {
+                        count: 100,
+                        bytes: 1 << 20,
+                        per_sender: 100,
+                    },
+                )
+                .unwrap()
+                .unwrap();
+        }
+        let directs = store.directs_after("u2", 0, 1000, 250).unwrap();
+        assert_eq!(directs.len(), 2, "{name}");
+        assert_eq!(directs[0].payload, [0u8; 100]);
+        assert_eq!(
+            store.directs_after("u2", 0, 1000, 1).unwrap().len(),
+            1,
+            "{name}"
+        );
     }
 }

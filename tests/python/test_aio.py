@@ -114,17 +114,24 @@ def test_cancelled_recvs_hand_out_what_they_took(tmp_path: Path) -> None:
             for i in range(30):
                 await alice.send("r", f"m{i}")
             seen: list[str] = []
+            cancelled_in_flight = 0
+            deadline = time.monotonic() + 60
             while len(seen) < 30:
+                assert time.monotonic() < deadline, f"only {seen} after 60 s"
                 t = asyncio.create_task(bob.recv(timeout=5))
                 await asyncio.sleep(0)
                 if len(seen) % 3 == 0:
                     t.cancel()
-                result = (await asyncio.gather(t, return_exceptions=True))[0]
-                if isinstance(result, smc.Message):
-                    seen.append(result.text)
-                elif result is None:
-                    break
+                try:
+                    result = await t
+                except asyncio.CancelledError:
+                    cancelled_in_flight += 1
+                    continue
+                # Any other error is the test's failure, raised above; None: nothing came.
+                assert result is not None, f"nothing more after {seen}"
+                seen.append(result.text)
             assert seen == [f"m{i}" for i in range(30)]
+            assert cancelled_in_flight > 0, "no cancel hit a recv in flight"
 
     with smc.Server(tmp_path / "server") as server:
         asyncio.run(main(server.address))
@@ -199,20 +206,26 @@ def test_recv_many_takes_batches_and_a_cancelled_batch_is_kept(tmp_path: Path) -
                 await alice.send("r", f"m{i}")
             seen: list[str] = []
             rounds = 0
+            cancelled_in_flight = 0
+            deadline = time.monotonic() + 60
             while len(seen) < 60:
+                assert time.monotonic() < deadline, f"only {seen} after 60 s"
                 t = asyncio.create_task(bob.recv_many(max=7, timeout=5))
                 await asyncio.sleep(0)
                 if rounds % 2 == 0:
                     t.cancel()
                 rounds += 1
-                result = (await asyncio.gather(t, return_exceptions=True))[0]
-                if isinstance(result, list):
-                    assert len(result) <= 7
-                    assert all(isinstance(m, smc.Message) for m in result)
-                    if not result:
-                        break
-                    seen.extend(m.text for m in result)
+                try:
+                    result = await t
+                except asyncio.CancelledError:
+                    cancelled_in_flight += 1
+                    continue
+                assert len(result) <= 7
+                assert all(isinstance(m, smc.Message) for m in result)
+                assert result, f"nothing more after {seen}"
+                seen.extend(m.text for m in result)
             assert seen == [f"m{i}" for i in range(60)]
+            assert cancelled_in_flight > 0, "no cancel hit a recv_many in flight"
             assert await bob.recv_many(timeout=0.2) == []
             # recv and recv_event go on from the same place.
             await alice.send("r", "one more")

@@ -306,7 +306,9 @@ def test_the_readiness_descriptor_is_readable_exactly_while_an_event_waits(
         assert select.select([bob], [], [], 0.2)[0] == [], "taken: not readable"
 
 
-def test_close_releases_the_home_at_once(server: smc.Server, tmp_path: Path) -> None:
+def test_a_closed_client_refuses_calls_and_its_home_opens_in_a_with_block(
+    server: smc.Server, tmp_path: Path
+) -> None:
     c = connect(tmp_path / "a", "alice", server)
     c.close()
     again = smc.Client(tmp_path / "a", "alice")

@@ -4,6 +4,7 @@
 pub mod events;
 pub mod evil;
 pub mod fault_proxy;
+pub mod hostile;
 pub mod http;
 pub mod mls;
 pub mod nats;

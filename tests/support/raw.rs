@@ -56,6 +56,26 @@ impl Raw {
         key: &StaticKeypair,
         token: Option<&str>,
     ) -> Result<Raw, Refusal> {
+        Self::hello_full(address, user, key, token, vec![])
+    }
+
+    /// Connects as `user` with `key`, with these per-room cursors (what it has read).
+    pub fn hello_at(
+        address: SocketAddr,
+        user: &str,
+        key: &StaticKeypair,
+        cursors: Vec<(String, u64)>,
+    ) -> Result<Raw, Refusal> {
+        Self::hello_full(address, user, key, None, cursors)
+    }
+
+    fn hello_full(
+        address: SocketAddr,
+        user: &str,
+        key: &StaticKeypair,
+        token: Option<&str>,
+        cursors: Vec<(String, u64)>,
+    ) -> Result<Raw, Refusal> {
         let rt = runtime();
         let (rd, wr, sealer, opener) = rt.block_on(async {
             let mut stream = TcpStream::connect(address).await.unwrap();
@@ -80,7 +100,7 @@ impl Raw {
         raw.request(Request::Hello {
             version: VERSION,
             user: user.into(),
-            cursors: vec![],
+            cursors,
             direct_after: 0,
             token: token.map(str::to_owned),
         })?;

@@ -160,7 +160,7 @@ fn users_and_tokens(action: Action, store: &dyn Store) -> Result<(), CliError> {
                     .unwrap_or_default();
                 println!(
                     "{}\t{when}\t{}{}",
-                    super::chat::terminal_safe::escape(&u.name),
+                    crate::terminal_safe::escape(&u.name),
                     fingerprint(&u.key),
                     if u.released { "\t(released)" } else { "" }
                 );

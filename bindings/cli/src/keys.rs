@@ -93,9 +93,10 @@ pub(super) struct SafetyArgs {
 }
 
 /// The passphrase from `SMC_PASSPHRASE` (never from the command line, where other
-/// users could read it). Read once: the variable is then removed from the process's
-/// environment, so that child processes and later readers of `/proc/PID/environ` do
-/// not see it; the copy kept here is wiped when the process ends.
+/// users could read it). Read once, before any thread starts: its bytes in the
+/// process's initial environment (what `/proc/PID/environ` shows) are overwritten, and
+/// the variable is removed, so that neither child processes nor readers of
+/// `/proc/PID/environ` see it; the copy kept here is wiped when the process ends.
 pub(super) fn passphrase() -> Option<&'static str> {
     static PASSPHRASE: std::sync::OnceLock<Option<zeroize::Zeroizing<String>>> =
         std::sync::OnceLock::new();
@@ -103,12 +104,35 @@ pub(super) fn passphrase() -> Option<&'static str> {
         .get_or_init(|| {
             let value = std::env::var("SMC_PASSPHRASE").ok();
             if value.is_some() {
+                wipe_from_environ("SMC_PASSPHRASE");
                 std::env::remove_var("SMC_PASSPHRASE");
             }
             value.map(zeroize::Zeroizing::new)
         })
         .as_ref()
         .map(|p| p.as_str())
+}
+
+/// Overwrites the value of `name` where the C library holds it. At start that is the
+/// process's initial environment block, which `/proc/PID/environ` reads; removing the
+/// variable alone only takes the pointer to it out of `environ`, and the bytes stay.
+fn wipe_from_environ(name: &str) {
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return;
+    };
+    // SAFETY: called before any other thread exists (`run` reads the passphrase
+    // first), so nothing else reads or changes the environment meanwhile. `getenv`
+    // returns a pointer to the NUL-terminated value inside the environment, valid
+    // until the environment changes; its `strlen` bytes are ours to overwrite.
+    unsafe {
+        let value = libc::getenv(name.as_ptr());
+        if !value.is_null() {
+            let len = libc::strlen(value);
+            for i in 0..len {
+                std::ptr::write_volatile(value.add(i), 0);
+            }
+        }
+    }
 }
 
 /// Opens the client, with the passphrase from `SMC_PASSPHRASE` if set ([`passphrase`]).

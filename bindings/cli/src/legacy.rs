@@ -102,7 +102,9 @@ pub(super) fn client(args: ClientArgs) -> Result<(), LegacyError> {
         }
         match client.send(text) {
             Ok(Received::Own) => println!(),
-            Ok(Received::Message { text, .. }) => println!("Response: {text}"),
+            Ok(Received::Message { text, .. }) => {
+                println!("Response: {}", crate::terminal_safe::escape(&text))
+            }
             Err(LegacyError::Cipher(e)) => eprintln!("cannot send: {e}"),
             Err(e) => return Err(e),
         }

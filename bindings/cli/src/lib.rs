@@ -13,6 +13,7 @@ mod keys;
 mod legacy;
 mod logging;
 mod server;
+mod terminal_safe;
 
 #[doc(hidden)]
 pub mod fuzzing;
@@ -80,7 +81,9 @@ where
     match run(cli) {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("smc: error: {e}");
+            // An error may quote a server or a peer (a refusal's reason, a name): escaped,
+            // so that it can neither control the terminal nor draw lines of its own.
+            eprintln!("smc: error: {}", terminal_safe::escape(&e.to_string()));
             match e {
                 CliError::Usage(_) => EXIT_USAGE,
                 _ => EXIT_ERROR,

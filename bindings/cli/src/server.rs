@@ -41,9 +41,13 @@ pub(super) struct ServerArgs {
     /// Log format on stderr: "text" or "json" (one object per line) [default: text].
     #[arg(long, env = "SMC_LOG_FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
-    /// Most simultaneous connections.
+    /// Most simultaneous connections (past it, the oldest still in its handshake is
+    /// closed; with none, the newcomer is).
     #[arg(long, default_value_t = Limits::default().max_connections)]
     max_connections: usize,
+    /// Most simultaneous connections from one IP address (the same rule within it).
+    #[arg(long, default_value_t = Limits::default().max_connections_per_address)]
+    max_connections_per_address: usize,
     /// Seconds without traffic before a connection is closed.
     #[arg(long, default_value_t = Limits::default().idle_timeout.as_secs())]
     idle_timeout: u64,
@@ -65,6 +69,12 @@ pub(super) struct ServerArgs {
     /// Bytes waiting to be written to one connection before it is closed.
     #[arg(long, default_value_t = Limits::default().outbound_bytes)]
     outbound_bytes: usize,
+    /// Messages waiting to be written to one connection before it is closed.
+    #[arg(long, default_value_t = Limits::default().outbound_queue)]
+    outbound_queue: usize,
+    /// Seconds the rest of a frame may take once its first bytes came (slow senders).
+    #[arg(long, default_value_t = Limits::default().frame_timeout.as_secs())]
+    frame_timeout: u64,
     /// Seconds a write to a connection may block before it is closed.
     #[arg(long, default_value_t = Limits::default().write_timeout.as_secs())]
     write_timeout: u64,
@@ -86,6 +96,9 @@ pub(super) struct ServerArgs {
     /// One-use key packages of one user handed out per hour (then the last-resort one).
     #[arg(long, default_value_t = Limits::default().one_use_packages_per_hour)]
     one_use_packages_per_hour: u32,
+    /// One-use key packages of one user handed to one requester per hour.
+    #[arg(long, default_value_t = Limits::default().one_use_packages_per_requester)]
+    one_use_packages_per_requester: u32,
     /// When a message is acknowledged: "full" (on disk, survives power loss) or
     /// "normal" (survives a server crash, not a machine crash; one fsync less per commit)
     /// [default: full].
@@ -140,6 +153,7 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
     logging::to_stderr("info,async_nats=warn", json);
     let limits = Limits {
         max_connections: args.max_connections,
+        max_connections_per_address: args.max_connections_per_address,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         requests_per_second: args.rate,
         request_burst: args.burst,
@@ -147,6 +161,8 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
         handshake_timeout: Duration::from_secs(args.handshake_timeout),
         max_sessions_per_user: args.max_sessions_per_user,
         outbound_bytes: args.outbound_bytes,
+        outbound_queue: args.outbound_queue,
+        frame_timeout: Duration::from_secs(args.frame_timeout),
         write_timeout: Duration::from_secs(args.write_timeout),
         direct_queue_count: args.direct_queue_count,
         direct_queue_bytes: args.direct_queue_bytes,
@@ -154,9 +170,9 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
         directs_per_minute: args.directs_per_minute,
         key_package_fetches_per_minute: args.key_package_fetches_per_minute,
         one_use_packages_per_hour: args.one_use_packages_per_hour,
+        one_use_packages_per_requester: args.one_use_packages_per_requester,
         max_rooms_per_user: args.max_rooms_per_user,
         max_pending_invitations: args.max_pending_invitations,
-        ..Limits::default()
     };
     let registration = match args.registration.or(file.registration.clone()).as_deref() {
         None | Some("open") => RegistrationPolicy::Open,
@@ -175,6 +191,15 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
         None => Some(DEFAULT_ADMIN_LISTEN.to_owned()),
     };
     let store = args.store.or(file.store.clone());
+    if let Some(url) = &store {
+        if url_has_password(url) && std::env::args().any(|a| a.contains(url.as_str())) {
+            tracing::warn!(
+                "the PostgreSQL password in --store is visible to every local user (ps): \
+                 give the URL without it and the password in PGPASSWORD or a password \
+                 file (PGPASSFILE, ~/.pgpass), or the whole URL in SMC_STORE"
+            );
+        }
+    }
     let bus = args.bus.or(file.bus.clone());
     if bus.is_some() && store.is_none() {
         return Err(CliError::Usage(
@@ -195,9 +220,16 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
     };
     let server = match Server::start(config.clone()) {
         // The default admin address is busy (another server on this machine): the
-        // server runs without it rather than not at all; an address asked for must work.
+        // server runs without it rather than not at all, and says loudly that whatever
+        // answers there is not this server; an address asked for must work.
         Err(ServerError::AdminBind { address, source }) if asked.is_none() => {
-            tracing::warn!(%address, error = %source, "admin listener not started (--admin-listen sets another address)");
+            tracing::warn!(
+                %address,
+                error = %source,
+                "admin listener NOT started: another process holds {address}, and whatever \
+                 answers /healthz and /metrics there is not this server (--admin-listen sets \
+                 another address, `off` turns it off)"
+            );
             config.admin_listen = None;
             Server::start(config)?
         }
@@ -231,4 +263,28 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
     })?;
     server.stop();
     Ok(())
+}
+
+/// Whether a store URL carries a password (`scheme://user:password@host...`).
+fn url_has_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+#[cfg(test)]
+mod password_tests {
+    use super::url_has_password;
+
+    #[test]
+    fn a_password_in_the_url_is_seen() {
+        assert!(url_has_password("postgres://smc:secret@db:5432/smc"));
+        assert!(!url_has_password("postgres://smc@db:5432/smc"));
+        assert!(!url_has_password("postgres://db:5432/smc"));
+        assert!(!url_has_password("postgres://smc@db/smc?host=/run/x:y"));
+    }
 }

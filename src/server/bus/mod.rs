@@ -15,6 +15,7 @@
 //! and every event is authenticated with a key derived from it ([`wire`]).
 
 mod receive;
+mod summary;
 mod wire;
 
 pub(crate) use receive::receive;
@@ -48,6 +49,8 @@ pub(crate) struct Bus {
     client: async_nats::Client,
     outgoing: mpsc::Sender<(i64, BusEvent)>,
     metrics: Arc<Metrics>,
+    /// Events dropped at a full queue, said once per period.
+    dropped: summary::Summary,
 }
 
 /// The receiving end, for [`receive`].
@@ -145,6 +148,7 @@ impl Bus {
         let (outgoing, mut rx) = mpsc::channel::<(i64, BusEvent)>(OUTGOING);
         let publisher = client.clone();
         let sealer = key.clone();
+        let counts = metrics.clone();
         tokio::spawn(async move {
             // Numbered here, by the one task that publishes them in order (NATS keeps
             // one publisher's order): a receiver takes a number not above the last one
@@ -152,9 +156,19 @@ impl Bus {
             let mut number = 0u64;
             while let Some((sent_ms, event)) = rx.recv().await {
                 number += 1;
-                let bytes = sealer.seal(node, number, sent_ms, event);
-                if let Err(e) = publisher.publish(subject.clone(), bytes.into()).await {
-                    tracing::warn!(error = %e, "cannot publish on the bus");
+                let Some(bytes) = sealer.seal(node, number, sent_ms, event) else {
+                    counts.bus_event("dropped");
+                    tracing::warn!("no random nonce for a bus event: dropped (the store has it)");
+                    continue;
+                };
+                // Counted as published once the client took it (async-nats writes it
+                // out, or reports the failure here).
+                match publisher.publish(subject.clone(), bytes.into()).await {
+                    Ok(()) => counts.bus_event("published"),
+                    Err(e) => {
+                        counts.bus_event("dropped");
+                        tracing::warn!(error = %e, "cannot publish on the bus");
+                    }
                 }
             }
         });
@@ -170,6 +184,7 @@ impl Bus {
             client,
             outgoing,
             metrics,
+            dropped: summary::Summary::default(),
         };
         Ok((bus, incoming))
     }
@@ -183,11 +198,14 @@ impl Bus {
     /// the queue is full it is dropped, and the other nodes find it in the store.
     pub(crate) fn publish(&self, event: BusEvent) {
         let now = chrono::Utc::now().timestamp_millis();
-        if self.outgoing.try_send((now, event)).is_ok() {
-            self.metrics.bus_event("published");
-        } else {
+        if self.outgoing.try_send((now, event)).is_err() {
             self.metrics.bus_event("dropped");
-            tracing::warn!("bus publish queue full: event dropped (the store has it)");
+            if let Some(count) = self.dropped.note(std::time::Instant::now()) {
+                tracing::warn!(
+                    count,
+                    "bus publish queue full: events dropped (the store has them)"
+                );
+            }
         }
     }
 

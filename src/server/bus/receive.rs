@@ -37,6 +37,7 @@ pub(crate) async fn receive(
     overdue.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sweep = tokio::time::interval(SWEEP);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let rejected = super::summary::Summary::default();
     loop {
         tokio::select! {
             _ = until_closed(&mut shutdown) => return,
@@ -57,7 +58,15 @@ pub(crate) async fn receive(
                     }
                     Err(e) => {
                         shared.metrics.bus_event("rejected");
-                        tracing::warn!(error = %e, "event from the bus rejected");
+                        // Anyone on NATS can send junk: a line per period, not per event.
+                        if let Some(count) = rejected.note(std::time::Instant::now()) {
+                            tracing::warn!(
+                                error = %e,
+                                count,
+                                "events from the bus rejected (the latest error shown; \
+                                 smc_bus_events_total{{outcome=\"rejected\"}} counts them)"
+                            );
+                        }
                     }
                 }
             }

@@ -1,15 +1,19 @@
 //! What one node tells the others, and how it is sealed on the bus.
 //!
-//! Every event is encoded with postcard (as the client protocol is) and carries an
-//! HMAC-SHA256 tag under a key derived from the server's static private key, which
-//! every node of a cluster shares (it is the identity clients pin). A peer on the bus
-//! without that key cannot inject an event; a node drops anything whose tag does not
-//! verify, that does not decode, that is too old to be a live event, or that it has
-//! seen already (each node numbers its events; NATS keeps one publisher's order, so a
-//! number not above the last one seen from that node is a replay: [`Replays`]).
+//! Every event is encoded with postcard (as the client protocol is) and encrypted with
+//! XChaCha20-Poly1305 under a key derived from the server's static private key, which
+//! every node of a cluster shares (it is the identity clients pin): a random 24-byte
+//! nonce, then the ciphertext and its tag. A peer on the bus without that key can
+//! neither read an event (who is online, who invites whom, which room moved) nor
+//! inject one; it still sees that events flow, their sizes and their times. A node
+//! drops anything that does not decrypt, that does not decode, that is too old to be a
+//! live event, or that it has seen already (each node numbers its events; NATS keeps
+//! one publisher's order, so a number not above the last one seen from that node is a
+//! replay: [`Replays`]).
 
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -20,8 +24,14 @@ use crate::proto::Envelope;
 /// nodes must agree within it (NTP does far better).
 pub(crate) const MAX_AGE_MS: i64 = 120_000;
 
-/// The length of the tag in front of every event.
-const TAG: usize = 32;
+/// The random nonce in front of every event.
+const NONCE: usize = 24;
+
+/// The AEAD's tag after the ciphertext.
+const TAG: usize = 16;
+
+/// Bound into every event's tag: bytes sealed for another purpose never open here.
+const AAD: &[u8] = b"smc cluster bus event v2";
 
 /// The start of a session, for the per-user limit on sessions across nodes: the
 /// newest `max_sessions_per_user` sessions of a user, by this key, are kept.
@@ -44,6 +54,9 @@ pub(crate) enum Limit {
     Fetches,
     /// One-use key packages handed out, per owner.
     OneUse,
+    /// One-use key packages of one owner handed to one requester (key: owner, NUL,
+    /// requester).
+    OneUsePair,
 }
 
 /// What happened on one node that the others act on.
@@ -100,8 +113,8 @@ pub(crate) struct Received {
 /// Why an event from the bus was dropped.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum WireError {
-    /// Shorter than its tag, or the tag does not verify (not from a node of this
-    /// cluster, or altered).
+    /// Shorter than a nonce and a tag, or the tag does not verify (not from a node of
+    /// this cluster, or altered).
     #[error("not authenticated by this cluster's key")]
     Unauthenticated,
     /// Authenticated but not an event this version knows.
@@ -166,10 +179,10 @@ impl Replays {
     }
 }
 
-/// The cluster's bus key, derived from the server's static private key: an HMAC-SHA256
-/// instance keyed once (the derived key bytes are wiped right after), cloned per event.
+/// The cluster's bus key, derived from the server's static private key (the derived
+/// bytes are wiped right after the cipher is keyed).
 #[derive(Clone)]
-pub(crate) struct BusKey(Hmac<Sha256>);
+pub(crate) struct BusKey(XChaCha20Poly1305);
 
 impl std::fmt::Debug for BusKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -182,45 +195,66 @@ impl BusKey {
     /// the primitives refuse their fixed sizes, which they do not).
     pub(crate) fn derive(server_private: &[u8; 32]) -> Option<BusKey> {
         let mut key = Zeroizing::new([0u8; 32]);
-        Hkdf::<Sha256>::new(Some(b"smc cluster bus v1"), server_private)
-            .expand(b"event authentication", key.as_mut())
+        Hkdf::<Sha256>::new(Some(b"smc cluster bus v2"), server_private)
+            .expand(b"event encryption", key.as_mut())
             .ok()?;
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()).ok()?;
-        Some(BusKey(mac))
+        let cipher = XChaCha20Poly1305::new_from_slice(key.as_ref()).ok()?;
+        Some(BusKey(cipher))
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        self.0.clone()
-    }
-
-    /// The tagged bytes of `event`, the `number`th sent by `node`, at `now_ms`.
-    pub(crate) fn seal(&self, node: u64, number: u64, now_ms: i64, event: BusEvent) -> Vec<u8> {
-        let body = crate::proto::encode(&Wire {
+    /// The sealed bytes of `event`, the `number`th sent by `node`, at `now_ms`
+    /// (`None` only if the system's random source fails).
+    pub(crate) fn seal(
+        &self,
+        node: u64,
+        number: u64,
+        now_ms: i64,
+        event: BusEvent,
+    ) -> Option<Vec<u8>> {
+        let body = Zeroizing::new(crate::proto::encode(&Wire {
             node,
             number,
             sent_ms: now_ms,
             event,
-        });
-        let mut mac = self.mac();
-        mac.update(&body);
-        let mut out = mac.finalize().into_bytes().to_vec();
-        out.extend_from_slice(&body);
-        out
+        }));
+        let mut nonce = [0u8; NONCE];
+        getrandom::fill(&mut nonce).ok()?;
+        let sealed = self
+            .0
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &body,
+                    aad: AAD,
+                },
+            )
+            .ok()?;
+        let mut out = Vec::with_capacity(NONCE + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Some(out)
     }
 
     /// The event, if `bytes` are authentic and fresh at `now_ms` (whether it is a
     /// replay is [`Replays`]' to say).
     pub(crate) fn open(&self, bytes: &[u8], now_ms: i64) -> Result<Received, WireError> {
-        if bytes.len() < TAG {
+        if bytes.len() < NONCE + TAG {
             return Err(WireError::Unauthenticated);
         }
-        let (tag, body) = bytes.split_at(TAG);
-        let mut mac = self.mac();
-        mac.update(body);
-        mac.verify_slice(tag)
-            .map_err(|_| WireError::Unauthenticated)?;
+        let (nonce, sealed) = bytes.split_at(NONCE);
+        let body = Zeroizing::new(
+            self.0
+                .decrypt(
+                    XNonce::from_slice(nonce),
+                    Payload {
+                        msg: sealed,
+                        aad: AAD,
+                    },
+                )
+                .map_err(|_| WireError::Unauthenticated)?,
+        );
         let wire: Wire =
-            crate::proto::decode(body).map_err(|e| WireError::Malformed(e.to_string()))?;
+            crate::proto::decode(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
         let age_ms = now_ms.saturating_sub(wire.sent_ms);
         if !(-MAX_AGE_MS..=MAX_AGE_MS).contains(&age_ms) {
             return Err(WireError::Stale { age_ms });
@@ -232,6 +266,25 @@ impl BusKey {
             event: wire.event,
         })
     }
+
+    /// Sealed bytes whose content is not a [`Wire`] event (tests of the decoding).
+    #[cfg(test)]
+    fn seal_raw(&self, body: &[u8]) -> Vec<u8> {
+        let nonce = [9u8; NONCE];
+        let mut out = nonce.to_vec();
+        out.extend(
+            self.0
+                .encrypt(
+                    XNonce::from_slice(&nonce),
+                    Payload {
+                        msg: body,
+                        aad: AAD,
+                    },
+                )
+                .unwrap(),
+        );
+        out
+    }
 }
 
 #[cfg(test)]
@@ -239,6 +292,12 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000_000;
+
+    impl BusKey {
+        fn seal_ok(&self, node: u64, number: u64, now_ms: i64, event: BusEvent) -> Vec<u8> {
+            self.seal(node, number, now_ms, event).unwrap()
+        }
+    }
 
     fn event() -> BusEvent {
         BusEvent::Joined {
@@ -250,7 +309,7 @@ mod tests {
     #[test]
     fn an_event_opens_with_the_same_key_only() {
         let key = BusKey::derive(&[7; 32]).unwrap();
-        let sealed = key.seal(42, 1, NOW, event());
+        let sealed = key.seal_ok(42, 1, NOW, event());
         let received = key.open(&sealed, NOW + 5).unwrap();
         assert_eq!((received.node, received.number), (42, 1));
         assert_eq!(received.event, event());
@@ -261,14 +320,14 @@ mod tests {
     #[test]
     fn altered_short_stale_and_malformed_events_are_refused() {
         let key = BusKey::derive(&[7; 32]).unwrap();
-        let sealed = key.seal(1, 1, NOW, event());
-        for i in [0, TAG, sealed.len() - 1] {
+        let sealed = key.seal_ok(1, 1, NOW, event());
+        for i in [0, NONCE, NONCE + TAG, sealed.len() - 1] {
             let mut altered = sealed.clone();
             altered[i] ^= 1;
             assert_eq!(key.open(&altered, NOW), Err(WireError::Unauthenticated));
         }
         assert_eq!(
-            key.open(&sealed[..TAG - 1], NOW),
+            key.open(&sealed[..NONCE + TAG - 1], NOW),
             Err(WireError::Unauthenticated)
         );
         assert!(matches!(
@@ -280,20 +339,37 @@ mod tests {
             Err(WireError::Stale { .. })
         ));
         // Authentic bytes that are not an event.
-        let mut mac = key.mac();
-        mac.update(b"\xff\xff\xff");
-        let mut junk = mac.finalize().into_bytes().to_vec();
-        junk.extend_from_slice(b"\xff\xff\xff");
+        let junk = key.seal_raw(b"\xff\xff\xff");
         assert!(matches!(key.open(&junk, NOW), Err(WireError::Malformed(_))));
+    }
+
+    #[test]
+    fn an_event_shows_nothing_of_its_content_on_the_bus() {
+        let key = BusKey::derive(&[7; 32]).unwrap();
+        let event = BusEvent::Invited {
+            user: "bob-the-invitee".into(),
+            room: "secret-plans".into(),
+            by: "alice-the-inviter".into(),
+        };
+        let sealed = key.seal_ok(1, 1, NOW, event.clone());
+        for word in ["bob-the-invitee", "secret-plans", "alice-the-inviter"] {
+            assert!(
+                !sealed.windows(word.len()).any(|w| w == word.as_bytes()),
+                "{word} readable on the bus"
+            );
+        }
+        // The same event twice: different bytes (a fresh nonce each time).
+        assert_ne!(sealed, key.seal_ok(1, 1, NOW, event.clone()));
+        assert_eq!(key.open(&sealed, NOW).unwrap().event, event);
     }
 
     #[test]
     fn an_event_seen_already_is_a_replay() {
         let key = BusKey::derive(&[7; 32]).unwrap();
         let mut replays = Replays::since(NOW - 1000);
-        let first = key.open(&key.seal(1, 1, NOW, event()), NOW).unwrap();
-        let second = key.open(&key.seal(1, 2, NOW, event()), NOW).unwrap();
-        let other_node = key.open(&key.seal(2, 1, NOW, event()), NOW).unwrap();
+        let first = key.open(&key.seal_ok(1, 1, NOW, event()), NOW).unwrap();
+        let second = key.open(&key.seal_ok(1, 2, NOW, event()), NOW).unwrap();
+        let other_node = key.open(&key.seal_ok(2, 1, NOW, event()), NOW).unwrap();
         assert_eq!(replays.check(&first, NOW), Ok(()));
         assert_eq!(replays.check(&second, NOW), Ok(()));
         assert_eq!(replays.check(&other_node, NOW), Ok(()));
@@ -303,7 +379,9 @@ mod tests {
         );
         assert!(replays.check(&second, NOW).is_err());
         // Captured before this node (re)started: refused, whatever its number.
-        let older = key.open(&key.seal(3, 1, NOW - 2000, event()), NOW).unwrap();
+        let older = key
+            .open(&key.seal_ok(3, 1, NOW - 2000, event()), NOW)
+            .unwrap();
         assert_eq!(replays.check(&older, NOW), Err(WireError::BeforeStart));
     }
 }

@@ -7,16 +7,21 @@
 //! `smc server --data-dir BACKUP` would serve it as it is; a restore copies it into a
 //! data directory that holds no store yet, and never overwrites one.
 //!
-//! The copy is *fenced*: its rooms' sequence counters and its message and direct-queue
-//! ids jump ahead by [`FENCE`]. Clients keep a cursor per room (the last seq they
-//! read) and per direct queue; the live server may have gone past the backup before it
-//! was lost, so without the jump a restored server would number new messages with
-//! seqs its clients already hold and they would skip them as read. After the jump,
-//! what is sent to a restored server is above every cursor a client can have.
+//! The copy is *fenced*, when the backup is taken and again at every restore: its
+//! rooms' sequence counters and its message and direct-queue ids jump to at least
+//! [`FENCE_PER_MS`] times the current Unix time in milliseconds. Clients keep a cursor
+//! per room (the last seq they read) and per direct queue; the live server, or an
+//! earlier restore of the same backup, may have gone past the copy before it was
+//! lost, so without the jump a restored server would number new messages with seqs
+//! its clients already hold and they would skip them as read. A fence taken from the
+//! clock is above whatever any earlier server numbered, however often and however
+//! late a backup is restored, as long as no room and no counter received more than
+//! [`FENCE_PER_MS`] messages per millisecond since the previous fence (a million a
+//! second, far beyond what one store takes) and the clock does not go back.
 
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,9 +33,18 @@ use super::sqlite::{corrupt, integrity, private_files};
 use crate::error::StoreError;
 use crate::server::DataDir;
 
-/// How far a backup's counters jump ahead (room seqs, message and direct ids): more
-/// messages than a room can receive between a backup and the loss of its server.
-pub const FENCE: i64 = 1 << 32;
+/// A fence sets every counter (room seqs, message and direct ids) to at least this
+/// many times the Unix time in milliseconds: more than a room or a store can number
+/// in a millisecond. (Now: ~1.8e15, far from i64's 9.2e18.)
+pub const FENCE_PER_MS: i64 = 1_000;
+
+/// The fence now: [`FENCE_PER_MS`] times the Unix time in milliseconds.
+fn fence_now() -> i64 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    ms.saturating_mul(FENCE_PER_MS)
+}
 
 /// What a backup or a restore copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,11 +82,8 @@ pub fn backup(from: &Path, dest: &Path) -> Result<Copied, StoreError> {
             "not empty: a backup goes into a new or empty directory",
         ));
     }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dest)
-        .map_err(io(dest))?;
+    // 0700, also when it existed (an empty 0777 directory is tightened).
+    crate::private_fs::private_dir(dest).map_err(io(dest))?;
     copy_store(&source.database(), &DataDir::new(dest).database(), true)?;
     fence(&DataDir::new(dest).database())?;
     copy_key(&source.server_key(), &DataDir::new(dest).server_key())?;
@@ -82,19 +93,20 @@ pub fn backup(from: &Path, dest: &Path) -> Result<Copied, StoreError> {
 /// Moves the copy's counters [`FENCE`] ahead (see the module's documentation), in one
 /// transaction.
 fn fence(path: &Path) -> Result<(), StoreError> {
+    let floor = fence_now();
     let mut conn = Connection::open(path)?;
     let tx = conn.transaction()?;
-    tx.execute("UPDATE rooms SET last_seq = last_seq + ?1", [FENCE])?;
+    tx.execute("UPDATE rooms SET last_seq = max(last_seq, ?1)", [floor])?;
     for table in ["messages", "directs"] {
         // AUTOINCREMENT's counter: absent until the table's first row.
         let moved = tx.execute(
-            "UPDATE sqlite_sequence SET seq = seq + ?2 WHERE name = ?1",
-            rusqlite::params![table, FENCE],
+            "UPDATE sqlite_sequence SET seq = max(seq, ?2) WHERE name = ?1",
+            rusqlite::params![table, floor],
         )?;
         if moved == 0 {
             tx.execute(
                 "INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)",
-                rusqlite::params![table, FENCE],
+                rusqlite::params![table, floor],
             )?;
         }
     }
@@ -142,6 +154,9 @@ pub fn restore(from: &Path, into: &Path) -> Result<Copied, StoreError> {
     }
     private_files(into)?;
     copy_store(&source.database(), &target.database(), false)?;
+    // Fenced again: this backup may have been restored before, and that server may
+    // have numbered messages past the backup's own fence.
+    fence(&target.database())?;
     copy_key(&source.server_key(), &target.server_key())?;
     summarize(&target.database())
 }

@@ -6,12 +6,13 @@
 
 mod backup;
 mod pg;
+mod pg_password;
 mod pg_pool;
 mod rules;
 mod schema;
 mod sqlite;
 
-pub use backup::{backup, restore, Copied, FENCE};
+pub use backup::{backup, restore, Copied, FENCE_PER_MS};
 pub use pg::PostgresStore;
 pub use sqlite::{check, SqliteStore};
 
@@ -240,27 +241,37 @@ pub trait Store: Send + Sync + 'static {
     fn group_context_hash(&self, room: &str, epoch: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Whether `user` has a pending invitation to `room`.
     fn is_invited(&self, room: &str, user: &str) -> Result<bool, StoreError>;
-    /// Up to `limit` messages of `room` with a sequence number above `after`, in order.
+    /// Up to `limit` messages of `room` with a sequence number above `after`, in order,
+    /// and no more than fit in `max_bytes` of payload (always the first one): a page,
+    /// read no further than it holds.
     fn messages_after(
         &self,
         room: &str,
         after: u64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Envelope>, StoreError>;
-    /// Up to `limit` messages of `room` before `before` (or the latest), oldest first.
+    /// Up to `limit` messages of `room` before `before` (or the latest), oldest first:
+    /// the newest ones that fit in `max_bytes` of payload (always the newest one).
     fn history(
         &self,
         room: &str,
         before: Option<u64>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Envelope>, StoreError>;
-    /// Adds one-use key packages for `user`; replaces the last-resort one when given.
+    /// Adds one-use key packages for `user` and replaces the last-resort one when given,
+    /// if `user` then holds at most `max_one_use` unexpired one-use packages at
+    /// `now_ms` (counted in the same transaction: concurrent sessions or nodes cannot
+    /// go past it); false, with nothing stored, otherwise.
     fn publish_key_packages(
         &self,
         user: &str,
         packages: &[KeyPackageRow],
         last_resort: Option<&KeyPackageRow>,
-    ) -> Result<(), StoreError>;
+        max_one_use: u64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Takes one of `user`'s unexpired one-use key packages (removed atomically, so each
     /// is handed out exactly once) when `one_use` is allowed, or else a copy of the
     /// last-resort one (if unexpired). Expired packages are deleted on the way.
@@ -284,12 +295,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<DirectEnvelope>, StoreError>;
     /// The newest queued delivery's id of each of `users` that has one.
     fn direct_heads(&self, users: &[String]) -> Result<Vec<(String, u64)>, StoreError>;
-    /// Up to `limit` queued deliveries for `user` with an id above `after`, in order.
+    /// Up to `limit` queued deliveries for `user` with an id above `after`, in order,
+    /// and no more than fit in `max_bytes` of payload (always the first one).
     fn directs_after(
         &self,
         user: &str,
         after: u64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<DirectEnvelope>, StoreError>;
     /// Deletes `user`'s deliveries with these ids (and only those).
     fn ack_directs(&self, user: &str, ids: &[u64]) -> Result<(), StoreError>;

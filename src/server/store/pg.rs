@@ -159,6 +159,11 @@ fn envelope(row: &Row) -> Envelope {
 
 const ENVELOPE_COLUMNS: &str = "id, room, seq, sender, ts_ms, payload, commit_epoch";
 
+/// A page's byte budget as PostgreSQL compares it (a `bigint`).
+fn budget(max_bytes: usize) -> i64 {
+    i64::try_from(max_bytes).unwrap_or(i64::MAX)
+}
+
 /// Records that `name` holds its skeletons among the names of `kind`; `false`
 /// (nothing recorded) if another name holds one of them.
 fn claim_skeletons(tx: &mut Tx<'_>, kind: &str, name: &str) -> Result<bool, StoreError> {
@@ -233,7 +238,7 @@ impl PostgresStore {
     /// its schema up to date (one node at a time: an advisory lock).
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let store = PostgresStore {
-            pool: Pool::new(url),
+            pool: Pool::new(url)?,
         };
         {
             let mut pooled = store.client()?;
@@ -812,13 +817,25 @@ impl Store for PostgresStore {
         room: &str,
         after: u64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Envelope>, StoreError> {
+        // The page is cut in PostgreSQL (a running sum of the payloads' sizes, which
+        // it knows without reading them): what does not fit never crosses the wire.
         let rows = self.client()?.query(
             &format!(
-                "SELECT {ENVELOPE_COLUMNS} FROM messages WHERE room = $1 AND seq > $2
-                 ORDER BY seq LIMIT $3"
+                "SELECT {ENVELOPE_COLUMNS} FROM (
+                     SELECT {ENVELOPE_COLUMNS}, sum(octet_length(payload)) OVER (ORDER BY seq
+                         ROWS UNBOUNDED PRECEDING) - octet_length(payload) AS ahead
+                     FROM (SELECT {ENVELOPE_COLUMNS} FROM messages WHERE room = $1 AND seq > $2
+                           ORDER BY seq LIMIT $3) limited
+                 ) paged WHERE ahead = 0 OR ahead + octet_length(payload) <= $4 ORDER BY seq"
             ),
-            &[&room, &position(after), &i64::from(limit)],
+            &[
+                &room,
+                &position(after),
+                &i64::from(limit),
+                &budget(max_bytes),
+            ],
         )?;
         Ok(rows.iter().map(envelope).collect())
     }
@@ -828,14 +845,20 @@ impl Store for PostgresStore {
         room: &str,
         before: Option<u64>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Envelope>, StoreError> {
         let before = before.map_or(i64::MAX, |b| b as i64);
         let rows = self.client()?.query(
             &format!(
-                "SELECT {ENVELOPE_COLUMNS} FROM messages WHERE room = $1 AND seq < $2
-                 ORDER BY seq DESC LIMIT $3"
+                "SELECT {ENVELOPE_COLUMNS} FROM (
+                     SELECT {ENVELOPE_COLUMNS}, sum(octet_length(payload)) OVER (ORDER BY seq DESC
+                         ROWS UNBOUNDED PRECEDING) - octet_length(payload) AS ahead
+                     FROM (SELECT {ENVELOPE_COLUMNS} FROM messages WHERE room = $1 AND seq < $2
+                           ORDER BY seq DESC LIMIT $3) limited
+                 ) paged WHERE ahead = 0 OR ahead + octet_length(payload) <= $4
+                 ORDER BY seq DESC"
             ),
-            &[&room, &before, &i64::from(limit)],
+            &[&room, &before, &i64::from(limit), &budget(max_bytes)],
         )?;
         let mut out: Vec<Envelope> = rows.iter().map(envelope).collect();
         out.reverse();
@@ -847,8 +870,22 @@ impl Store for PostgresStore {
         user: &str,
         packages: &[KeyPackageRow],
         last_resort: Option<&KeyPackageRow>,
-    ) -> Result<(), StoreError> {
+        max_one_use: u64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        // SERIALIZABLE: two sessions (or nodes) counting and inserting at once conflict,
+        // and the one tried again sees the other's packages.
         self.write(|tx| {
+            let stored: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM key_packages WHERE user_name = $1 AND NOT last_resort
+                     AND (not_after_ms IS NULL OR not_after_ms >= $2)",
+                    &[&user, &now_ms],
+                )?
+                .get(0);
+            if stored.max(0) as u64 + packages.len() as u64 > max_one_use {
+                return Ok(false);
+            }
             for p in packages {
                 tx.execute(
                     "INSERT INTO key_packages (user_name, package, last_resort, not_after_ms)
@@ -867,7 +904,7 @@ impl Store for PostgresStore {
                     &[&user, &p.bytes, &p.not_after_ms],
                 )?;
             }
-            Ok(())
+            Ok(true)
         })
     }
 
@@ -983,11 +1020,21 @@ impl Store for PostgresStore {
         user: &str,
         after: u64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<DirectEnvelope>, StoreError> {
         let rows = self.client()?.query(
-            "SELECT id, sender, ts_ms, payload FROM directs WHERE recipient = $1 AND id > $2
-             ORDER BY id LIMIT $3",
-            &[&user, &position(after), &i64::from(limit)],
+            "SELECT id, sender, ts_ms, payload FROM (
+                 SELECT id, sender, ts_ms, payload, sum(octet_length(payload)) OVER (ORDER BY id
+                     ROWS UNBOUNDED PRECEDING) - octet_length(payload) AS ahead
+                 FROM (SELECT id, sender, ts_ms, payload FROM directs
+                       WHERE recipient = $1 AND id > $2 ORDER BY id LIMIT $3) limited
+             ) paged WHERE ahead = 0 OR ahead + octet_length(payload) <= $4 ORDER BY id",
+            &[
+                &user,
+                &position(after),
+                &i64::from(limit),
+                &budget(max_bytes),
+            ],
         )?;
         Ok(rows
             .iter()

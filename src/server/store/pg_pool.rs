@@ -45,7 +45,7 @@ fn prepared(
 
 /// A bounded pool of connections to one database.
 pub(super) struct Pool {
-    url: String,
+    config: postgres::Config,
     state: Mutex<PoolState>,
     freed: Condvar,
 }
@@ -58,13 +58,16 @@ struct PoolState {
 }
 
 impl Pool {
-    /// A pool for `url`; nothing is connected yet.
-    pub(super) fn new(url: &str) -> Pool {
-        Pool {
-            url: url.to_owned(),
+    /// A pool for `url`; nothing is connected yet. Without a password in the URL, it
+    /// comes from `PGPASSWORD` or the password file, as with libpq
+    /// (`pg_password.rs`).
+    pub(super) fn new(url: &str) -> Result<Pool, StoreError> {
+        let config: postgres::Config = url.parse()?;
+        Ok(Pool {
+            config: super::pg_password::fill(config),
             state: Mutex::new(PoolState::default()),
             freed: Condvar::new(),
-        }
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
@@ -86,7 +89,7 @@ impl Pool {
             if state.open < POOL {
                 state.open += 1;
                 drop(state);
-                return match Client::connect(&self.url, NoTls) {
+                return match self.config.connect(NoTls) {
                     Ok(client) => Ok(Pooled {
                         pool: self,
                         conn: Some(Conn {

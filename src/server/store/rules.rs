@@ -123,3 +123,47 @@ pub(crate) fn direct_fits(
         && (bytes as usize).saturating_add(len) <= quota.bytes
         && (from_sender as usize) < quota.per_sender
 }
+
+/// The rows of `rows` that fit in `max_bytes` (by `size`), and always the first one:
+/// a page of a read. Rows past it are never read (SQLite steps its statement lazily),
+/// so a request's memory and work are bounded by the budget, not by how much the
+/// query could match.
+pub(crate) fn page<T, E>(
+    rows: impl Iterator<Item = Result<T, E>>,
+    size: impl Fn(&T) -> usize,
+    max_bytes: usize,
+) -> Result<Vec<T>, E> {
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    for row in rows {
+        let row = row?;
+        total = total.saturating_add(size(&row));
+        if total > max_bytes && !out.is_empty() {
+            break;
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::page;
+
+    #[test]
+    fn a_page_stops_at_its_budget_and_holds_at_least_one_row() {
+        let rows = [4usize, 4, 4, 4];
+        let read = std::cell::Cell::new(0);
+        let it = rows.iter().map(|r| {
+            read.set(read.get() + 1);
+            Ok::<_, ()>(*r)
+        });
+        assert_eq!(page(it, |r| *r, 9).unwrap(), [4, 4]);
+        assert_eq!(read.get(), 3, "read one row past the budget, no more");
+        let big = [100usize, 1];
+        assert_eq!(
+            page(big.iter().map(|r| Ok::<_, ()>(*r)), |r| *r, 9).unwrap(),
+            [100]
+        );
+    }
+}

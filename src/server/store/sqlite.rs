@@ -86,42 +86,12 @@ pub fn check(dir: &Path) -> Result<Vec<String>, StoreError> {
 /// gives its `-wal` and `-shm` files the database's mode), and existing database files
 /// readable by others tightened to 0600 with a warning.
 pub(super) fn private_files(dir: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| StoreError::Io { path, source }
     };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(dir))?;
-    let tighten = |path: &Path, mode: u32| -> Result<(), StoreError> {
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io(path)(e)),
-        };
-        if meta.permissions().mode() & 0o077 != 0 {
-            if meta.permissions().mode() & 0o1000 != 0 {
-                // A shared directory such as /tmp: never change it, refuse it.
-                return Err(io(path)(std::io::Error::new(
-                    std::io::ErrorKind::PermissionDenied,
-                    "a shared (sticky) directory cannot hold a server's data: use a \
-                     directory of its own",
-                )));
-            }
-            tracing::warn!(
-                path = %path.display(),
-                mode = format!("{:o}", meta.permissions().mode() & 0o777),
-                "readable by other users: tightened to {mode:o}"
-            );
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(io(path))?;
-        }
-        Ok(())
-    };
-    tighten(dir, 0o700)?;
+    crate::private_fs::private_dir(dir).map_err(io(dir))?;
     let files = DataDir::new(dir).database_files();
     let db = &files[0];
     std::fs::OpenOptions::new()
@@ -132,7 +102,7 @@ pub(super) fn private_files(dir: &Path) -> Result<(), StoreError> {
         .open(db)
         .map_err(io(db))?;
     for file in &files {
-        tighten(file, 0o600)?;
+        crate::private_fs::tighten(file, 0o600).map_err(io(file))?;
     }
     Ok(())
 }
@@ -685,13 +655,14 @@ impl Store for SqliteStore {
         room: &str,
         after: u64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Envelope>, StoreError> {
         let conn = lock(&self.reader);
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {ENVELOPE_COLUMNS} FROM messages WHERE room = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
         ))?;
         let rows = stmt.query_map(params![room, position(after), limit], envelope)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(super::rules::page(rows, |e| e.payload.len(), max_bytes)?)
     }
 
     fn history(
@@ -699,6 +670,7 @@ impl Store for SqliteStore {
         room: &str,
         before: Option<u64>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<Envelope>, StoreError> {
         let conn = lock(&self.reader);
         let mut stmt = conn.prepare_cached(&format!(
@@ -706,7 +678,7 @@ impl Store for SqliteStore {
         ))?;
         let before = before.map_or(i64::MAX, |b| b as i64);
         let rows = stmt.query_map(params![room, before, limit], envelope)?;
-        let mut out: Vec<Envelope> = rows.collect::<Result<_, _>>()?;
+        let mut out = super::rules::page(rows, |e| e.payload.len(), max_bytes)?;
         out.reverse();
         Ok(out)
     }
@@ -716,9 +688,20 @@ impl Store for SqliteStore {
         user: &str,
         packages: &[KeyPackageRow],
         last_resort: Option<&KeyPackageRow>,
-    ) -> Result<(), StoreError> {
+        max_one_use: u64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: i64 = tx.query_row(
+            "SELECT count(*) FROM key_packages WHERE user = ?1 AND NOT last_resort
+             AND (not_after_ms IS NULL OR not_after_ms >= ?2)",
+            params![user, now_ms],
+            |r| r.get(0),
+        )?;
+        if stored.max(0) as u64 + packages.len() as u64 > max_one_use {
+            return Ok(false);
+        }
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO key_packages (user, package, last_resort, not_after_ms)
@@ -736,7 +719,7 @@ impl Store for SqliteStore {
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(true)
     }
 
     fn take_key_package(
@@ -851,6 +834,7 @@ impl Store for SqliteStore {
         user: &str,
         after: u64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<DirectEnvelope>, StoreError> {
         let conn = lock(&self.reader);
         let mut stmt = conn.prepare_cached(
@@ -858,7 +842,7 @@ impl Store for SqliteStore {
              ORDER BY id LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![user, position(after), limit], direct)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(super::rules::page(rows, |d| d.payload.len(), max_bytes)?)
     }
 
     fn ack_directs(&self, user: &str, ids: &[u64]) -> Result<(), StoreError> {

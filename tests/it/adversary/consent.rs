@@ -197,3 +197,72 @@ fn a_decline_carries_no_oversized_or_foreign_farewell() {
     .unwrap();
     assert!(alice.history_envelopes("r", None, 10).unwrap().is_empty());
 }
+
+/// A hostile server turns mallory's invitation of bob into a membership (bob never
+/// accepted): bob's client sees the server claim he is in the room with mallory, and
+/// still asks him. He reads nothing of it until he says yes.
+#[test]
+fn a_server_that_claims_the_user_is_already_in_a_room_does_not_skip_consent() {
+    let dir = tempdir("adv_consent_hostile_server");
+    let mut evil = crate::support::evil::Evil::start(&dir.join("server"));
+    let address = evil.address.clone();
+    let mut mallory = crate::support::client(&dir.join("mallory"), "mallory", &address);
+    // bob exists (registered, key packages published), then goes offline.
+    drop(open(&dir, "bob", &address));
+    mallory.create_room("lure").unwrap();
+    mallory.invite("lure", "bob").unwrap();
+    mallory.send("lure", "read me, bob").unwrap();
+    drop(mallory);
+    evil.tamper(|db| {
+        let moved = db
+            .execute(
+                "INSERT INTO members (room, user, joined_seq)
+                 SELECT room, user, joined_seq FROM invitations WHERE room = 'lure' AND user = 'bob'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(moved, 1, "the invitation was there to turn into a membership");
+        db.execute("DELETE FROM invitations WHERE room = 'lure'", [])
+            .unwrap();
+    });
+    let mut bob = open(&dir, "bob", &address);
+    assert_eq!(
+        bob.routed_rooms().unwrap(),
+        ["lure"],
+        "the server claims bob is in the room"
+    );
+    let events = drain(&mut bob);
+    assert!(
+        events.contains(&ChatEvent::Invited {
+            room: "lure".into(),
+            by: "mallory".into()
+        }),
+        "asked, as an invitation: {events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, ChatEvent::Joined { .. })),
+        "joined without consent: {events:?}"
+    );
+    assert!(
+        texts(&events).is_empty(),
+        "read without consent: {events:?}"
+    );
+    assert!(bob.rooms().unwrap().is_empty(), "no group without consent");
+    // Reopened, still not joined.
+    drop(bob);
+    let mut bob = open(&dir, "bob", &address);
+    assert!(texts(&drain(&mut bob)).is_empty());
+    assert!(bob.rooms().unwrap().is_empty());
+    // bob says yes: now he joins and reads it.
+    bob.accept("lure").unwrap();
+    let events = drain(&mut bob);
+    assert!(
+        events.contains(&ChatEvent::Joined {
+            room: "lure".into(),
+            by: "mallory".into()
+        }),
+        "{events:?}"
+    );
+    assert_eq!(texts(&events), ["read me, bob"], "{events:?}");
+    assert_eq!(bob.rooms().unwrap(), ["lure"]);
+}

@@ -139,3 +139,43 @@ fn the_last_resort_key_package_is_rotated() {
         "a new last-resort package"
     );
 }
+
+/// A stranger fetching someone's key packages in a loop gets at most their share of
+/// the one-use ones (3 an hour from one owner), then only the last-resort one; the
+/// owner's stock is not drained, and the next real inviter still gets a one-use
+/// package (a different one from the last-resort package the stranger keeps getting).
+#[test]
+fn one_requester_takes_only_its_share_of_someones_one_use_packages() {
+    let dir = tempdir("adv_kp_pair");
+    let server = start(&dir.join("server"), Limits::default());
+    let (mut alice, mut bob) = pair(&dir, &server, "r");
+    let before = bob.key_package_count().unwrap();
+    let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
+    let mut fetched = Vec::new();
+    for _ in 0..20 {
+        match mallory.request(Request::FetchKeyPackage { user: "bob".into() }) {
+            Ok(Reply::KeyPackage(p)) => fetched.push(p),
+            other => panic!("{other:?}"),
+        }
+    }
+    let last_resort = fetched.last().unwrap().clone();
+    let mut distinct = fetched.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        4,
+        "3 one-use packages and then the last-resort one"
+    );
+    assert_eq!(bob.key_package_count().unwrap(), before - 3);
+    // carol, a real inviter, still gets a one-use package of bob's.
+    let mut carol = Raw::hello(server.address(), "carol").unwrap();
+    match carol.request(Request::FetchKeyPackage { user: "bob".into() }) {
+        Ok(Reply::KeyPackage(p)) => {
+            assert_ne!(p, last_resort, "carol got only the last-resort package");
+            assert!(!fetched.contains(&p), "a one-use package handed out twice");
+        }
+        other => panic!("{other:?}"),
+    }
+    still_chatting(&mut alice, &mut bob, "r", "the stranger's fetches");
+}

@@ -138,3 +138,139 @@ fn an_idle_session_is_closed() {
         "an idle session held"
     );
 }
+
+/// `--max-connections 64` with the default cap of unauthenticated connections (256,
+/// above it): 80 bare sockets from one address that never start their handshake. A
+/// full server closes the oldest of them for each newcomer, so alice still gets in.
+#[test]
+fn bare_sockets_cannot_fill_a_server_whose_total_is_below_the_handshake_cap() {
+    let dir = tempdir("adv_slots_total");
+    let limits = Limits {
+        max_connections: 64,
+        handshake_timeout: Duration::from_secs(60),
+        ..Limits::default()
+    };
+    let server = start(&dir.join("server"), limits);
+    let (alice, mut bob) = pair(&dir, &server, "r");
+    drop(alice);
+    let bare: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(server.address()).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut alice = client(&dir.join("alice"), "alice", &server.address().to_string());
+    still_chatting(&mut alice, &mut bob, "r", "bare sockets filling the server");
+    drop(bare);
+}
+
+/// One address holds at most its share of the connections: past it, that address's
+/// newest connection is closed at once (its own handshakes make room first), while
+/// another address still gets in.
+#[test]
+fn one_address_cannot_take_more_than_its_share() {
+    use std::io::Read;
+    let dir = tempdir("adv_slots_address");
+    let limits = Limits {
+        max_connections: 64,
+        max_connections_per_address: 6,
+        ..Limits::default()
+    };
+    let server = start(&dir.join("server"), limits);
+    // Six sessions past Hello from 127.0.0.1 (they are never closed for a newcomer).
+    let sessions: Vec<Raw> = (0..6)
+        .map(|i| Raw::hello(server.address(), &format!("mallory{i}")).unwrap())
+        .collect();
+    let mut seventh = TcpStream::connect(server.address()).unwrap();
+    seventh
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        matches!(seventh.read(&mut byte), Ok(0) | Err(_)),
+        "a seventh connection from the same address was kept"
+    );
+    // Another address of the loopback range is not affected.
+    let other = std::net::SocketAddr::from(([127, 0, 0, 2], 0));
+    let socket = socket_from(other);
+    socket
+        .connect(&server.address())
+        .expect("connects from 127.0.0.2");
+    let mut from_other: TcpStream = socket.into();
+    from_other
+        .set_read_timeout(Some(Duration::from_millis(800)))
+        .unwrap();
+    let kept = matches!(
+        from_other.read(&mut byte),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut
+    );
+    assert!(kept, "a connection from another address was closed");
+    drop(sessions);
+}
+
+/// A TCP socket bound to `local` before it connects (a second source address).
+fn socket_from(local: std::net::SocketAddr) -> Socket {
+    Socket::bound(local)
+}
+
+/// Just enough of a socket to choose the source address (std has no bind-then-connect).
+struct Socket(std::os::fd::OwnedFd);
+
+impl Socket {
+    fn bound(local: std::net::SocketAddr) -> Socket {
+        use std::os::fd::FromRawFd;
+        let std::net::SocketAddr::V4(v4) = local else {
+            panic!("IPv4 only")
+        };
+        // SAFETY: a fresh socket descriptor, owned from here on.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+        assert!(fd >= 0);
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let sin = sockaddr(v4);
+        // SAFETY: `sin` is a valid sockaddr_in for the call's duration.
+        let rc = unsafe {
+            libc::bind(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                (&sin as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as u32,
+            )
+        };
+        assert_eq!(rc, 0, "bind {local}: {}", std::io::Error::last_os_error());
+        Socket(fd)
+    }
+
+    fn connect(&self, to: &std::net::SocketAddr) -> std::io::Result<()> {
+        let std::net::SocketAddr::V4(v4) = to else {
+            panic!("IPv4 only")
+        };
+        let sin = sockaddr(*v4);
+        // SAFETY: as in `bound`.
+        let rc = unsafe {
+            libc::connect(
+                std::os::fd::AsRawFd::as_raw_fd(&self.0),
+                (&sin as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as u32,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
+impl From<Socket> for TcpStream {
+    fn from(s: Socket) -> TcpStream {
+        TcpStream::from(s.0)
+    }
+}
+
+fn sockaddr(v4: std::net::SocketAddrV4) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: v4.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*v4.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}

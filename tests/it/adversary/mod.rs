@@ -15,6 +15,7 @@ mod key_packages;
 mod legacy;
 mod limits;
 mod liveness;
+mod memory;
 mod names;
 mod opaque_rooms;
 mod pcs;

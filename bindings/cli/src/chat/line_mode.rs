@@ -16,8 +16,8 @@ use smc::Client;
 use super::super::CliError;
 use super::commands::{self, Command, Input, HELP};
 use super::notices::{self, Level};
-use super::terminal_safe;
 use super::worker::{Link, Request, Update, Worker};
+use crate::terminal_safe;
 
 /// One message as one line.
 pub(crate) fn format_message(m: &Message) -> String {

@@ -6,7 +6,6 @@ pub(super) mod backoff;
 pub(super) mod commands;
 pub(super) mod line_mode;
 pub(super) mod notices;
-pub(super) mod terminal_safe;
 pub(super) mod trust;
 pub(super) mod tui;
 pub(super) mod worker;

@@ -9,9 +9,9 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 
 use super::*;
-use crate::chat::terminal_safe;
 use crate::chat::tui::view;
 use crate::chat::worker::Member;
+use crate::terminal_safe;
 
 /// An interface for alice and the worker's end of its request channel.
 fn app() -> (App, Receiver<Request>) {

@@ -76,7 +76,7 @@ fn event_loop(
         }
         terminal.draw(|frame| {
             view::draw(frame, app);
-            super::terminal_safe::scrub(frame.buffer_mut());
+            crate::terminal_safe::scrub(frame.buffer_mut());
         })?;
         if app.quit {
             return Ok(());

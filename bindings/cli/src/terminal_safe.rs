@@ -1,7 +1,8 @@
 //! What others wrote, made harmless for a terminal.
 //!
 //! Text, names and reasons that come from other users or from the server reach the
-//! screen; an escape sequence among them could move the cursor, rewrite earlier lines,
+//! screen (messages, notices, and the program's own `smc: error: ...` line, which may
+//! quote a server's refusal); an escape sequence among them could move the cursor, rewrite earlier lines,
 //! change the window title or worse, and a carriage return or a bidi override could
 //! make one message look like another. Line mode writes such characters as visible
 //! `\u{..}` escapes ([`escape`]); the full-screen view removes them from every cell
