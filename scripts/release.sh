@@ -16,12 +16,16 @@ mkdir -p "$DIST"
 python -c "import ziglang" 2>/dev/null || python -m pip install --quiet ziglang
 
 echo "==> wheel (maturin --zig, manylinux_2_28, abi3)"
+start=$SECONDS
 # A target directory of its own: zig as the C compiler would otherwise make cargo
 # rebuild the C parts of the other builds in target/.
 maturin build --release --locked --zig --compatibility manylinux_2_28 \
     --target-dir "$ROOT/target/wheel" --out "$DIST"
+echo "    (wheel: $((SECONDS - start)) s)"
 echo "==> sdist"
 maturin sdist --out "$DIST" >/dev/null
 echo "==> the C install tree"
+start=$SECONDS
 bash "$ROOT/scripts/install-c.sh" "$DIST/libsmc-$VERSION" >/dev/null
+echo "    (the C install tree: $((SECONDS - start)) s)"
 (cd "$DIST" && ls -l)
