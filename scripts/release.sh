@@ -15,17 +15,32 @@ rm -rf "$DIST"
 mkdir -p "$DIST"
 python -c "import ziglang" 2>/dev/null || python -m pip install --quiet ziglang
 
-echo "==> wheel (maturin --zig, manylinux_2_28, abi3)"
+# The wheel and the C install tree are two release builds in two target directories:
+# built side by side, each keeps the core the other leaves idle (one codegen unit per
+# crate and the LTO link run on one core each).
+echo "==> the C install tree (scripts/install-c.sh), in the background"
 start=$SECONDS
+C_LOG="$(mktemp)"
+bash "$ROOT/scripts/install-c.sh" "$DIST/libsmc-$VERSION" > "$C_LOG" 2>&1 &
+C_BUILD=$!
+echo "==> wheel (maturin --zig, manylinux_2_28, abi3)"
 # A target directory of its own: zig as the C compiler would otherwise make cargo
 # rebuild the C parts of the other builds in target/.
-maturin build --release --locked --zig --compatibility manylinux_2_28 \
-    --target-dir "$ROOT/target/wheel" --out "$DIST"
+if ! maturin build --release --locked --zig --compatibility manylinux_2_28 \
+    --target-dir "$ROOT/target/wheel" --out "$DIST"; then
+    kill "$C_BUILD" 2>/dev/null || true
+    wait "$C_BUILD" 2>/dev/null || true
+    exit 1
+fi
 echo "    (wheel: $((SECONDS - start)) s)"
+if ! wait "$C_BUILD"; then
+    cat "$C_LOG" >&2
+    echo "the C install tree failed" >&2
+    exit 1
+fi
+tail -1 "$C_LOG"
+rm -f "$C_LOG"
+echo "    (the C install tree, built beside the wheel: $((SECONDS - start)) s)"
 echo "==> sdist"
 maturin sdist --out "$DIST" >/dev/null
-echo "==> the C install tree"
-start=$SECONDS
-bash "$ROOT/scripts/install-c.sh" "$DIST/libsmc-$VERSION" >/dev/null
-echo "    (the C install tree: $((SECONDS - start)) s)"
 (cd "$DIST" && ls -l)

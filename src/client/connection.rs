@@ -221,8 +221,8 @@ impl Connection {
     }
 }
 
-async fn write_loop(
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
+async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
+    mut wr: W,
     mut sealer: Sealer,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     keepalive: Duration,
@@ -256,8 +256,8 @@ async fn write_loop(
     let _ = wr.shutdown().await;
 }
 
-async fn read_loop(
-    mut rd: tokio::net::tcp::OwnedReadHalf,
+async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
+    mut rd: R,
     mut opener: Opener,
     pending: Pending,
     events: mpsc::UnboundedSender<Incoming>,
@@ -331,5 +331,61 @@ impl Arrivals {
             .wait_timeout_while(guard, timeout, |count| *count == seen)
             .unwrap_or_else(|e| e.into_inner());
         *guard
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    /// The real defaults, on a paused clock (time moves only when every task waits on
+    /// a timer, straight to the next one): with nothing to send, a keep-alive goes out
+    /// every 30 s, and a server from which nothing arrives is taken for gone after
+    /// 75 s, not a moment sooner or later.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn keepalives_every_30_s_and_a_silent_server_is_gone_after_75_s() {
+        assert_eq!(
+            super::super::Client::default_keepalive(),
+            KEEPALIVE,
+            "a client's connections use the default"
+        );
+        let ((client_sealer, client_opener), (_server_sealer, mut server_opener)) =
+            crate::net::test_ends();
+        let (client_io, server_io) = tokio::io::duplex(1 << 16);
+        let (client_rd, client_wr) = tokio::io::split(client_io);
+        let (mut server_rd, _server_wr) = tokio::io::split(server_io);
+        let (_requests, rx) = mpsc::unbounded_channel();
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let start = Instant::now();
+        tokio::spawn(write_loop(client_wr, client_sealer, rx, KEEPALIVE));
+        tokio::spawn(read_loop(
+            client_rd,
+            client_opener,
+            Pending::default(),
+            events_tx,
+            dead_after(KEEPALIVE),
+            None,
+        ));
+        for n in 1..=2u32 {
+            let frame = server_opener
+                .open(&mut server_rd, None, Duration::from_secs(1))
+                .await
+                .unwrap();
+            assert_eq!(
+                start.elapsed(),
+                Duration::from_secs(30) * n,
+                "keep-alive {n}"
+            );
+            let ping: ClientFrame = decode(&frame).unwrap();
+            assert!(matches!(ping.request, Request::Ping), "{ping:?}");
+        }
+        match events.recv().await {
+            Some(Incoming::Closed(reason)) => {
+                assert_eq!(start.elapsed(), Duration::from_secs(75), "{reason}");
+                assert!(reason.contains("did not answer"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -212,6 +212,13 @@ impl Client {
         self.request_timeout = timeout;
     }
 
+    /// The keep-alive interval of a new client's connections (for the tests of the
+    /// defaults).
+    #[cfg(test)]
+    pub(crate) fn default_keepalive() -> Duration {
+        connection::KEEPALIVE
+    }
+
     /// Sets the keep-alive interval of the next [`Client::connect`] (default 30 s): a
     /// keep-alive is sent after that long without a request, and a server from which
     /// nothing arrives for 2.5 times that long is taken for gone

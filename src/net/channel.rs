@@ -158,28 +158,33 @@ impl Opener {
     }
 }
 
+/// Both ends of a real Noise transport (NN: no static keys, which the tests of
+/// framing, chunking and timing do not care about): (initiator's halves, responder's
+/// halves).
+#[cfg(test)]
+pub(crate) fn test_ends() -> ((Sealer, Opener), (Sealer, Opener)) {
+    let params: snow::params::NoiseParams = "Noise_NN_25519_ChaChaPoly_BLAKE2s".parse().unwrap();
+    let mut i = snow::Builder::new(params.clone())
+        .build_initiator()
+        .unwrap();
+    let mut r = snow::Builder::new(params).build_responder().unwrap();
+    let (mut buf, mut payload) = ([0u8; 256], [0u8; 256]);
+    let n = i.write_message(&[], &mut buf).unwrap();
+    r.read_message(&buf[..n], &mut payload).unwrap();
+    let n = r.write_message(&[], &mut buf).unwrap();
+    i.read_message(&buf[..n], &mut payload).unwrap();
+    (
+        split(i.into_stateless_transport_mode().unwrap()),
+        split(r.into_stateless_transport_mode().unwrap()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Both ends of a real Noise transport (NN: no static keys, which chunking does
-    /// not care about): (initiator's halves, responder's halves).
     fn ends() -> ((Sealer, Opener), (Sealer, Opener)) {
-        let params: snow::params::NoiseParams =
-            "Noise_NN_25519_ChaChaPoly_BLAKE2s".parse().unwrap();
-        let mut i = snow::Builder::new(params.clone())
-            .build_initiator()
-            .unwrap();
-        let mut r = snow::Builder::new(params).build_responder().unwrap();
-        let (mut buf, mut payload) = ([0u8; 256], [0u8; 256]);
-        let n = i.write_message(&[], &mut buf).unwrap();
-        r.read_message(&buf[..n], &mut payload).unwrap();
-        let n = r.write_message(&[], &mut buf).unwrap();
-        i.read_message(&buf[..n], &mut payload).unwrap();
-        (
-            split(i.into_stateless_transport_mode().unwrap()),
-            split(r.into_stateless_transport_mode().unwrap()),
-        )
+        test_ends()
     }
 
     /// The length prefixes of the frames in `wire`.

@@ -11,6 +11,8 @@ mod frame;
 mod handshake;
 mod limits;
 
+#[cfg(test)]
+pub(crate) use channel::test_ends;
 pub use channel::{Opener, Sealer};
 pub use frame::{read_frame, write_frame};
 pub use handshake::{client_handshake, server_handshake, Established};

@@ -211,7 +211,15 @@ def test_ctrl_c_interrupts_a_blocking_recv(server: smc.Server, tmp_path: Path) -
         sys.exit(3)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a test run started in the background of
+    # a non-interactive shell inherits it ignored, and Python then never raises
+    # KeyboardInterrupt.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(0.3)

@@ -163,7 +163,14 @@ def test_python_m_smc_server_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             pytest.skip(f"port {port} is busy on this machine")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smc.server"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-m", "smc.server"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        # SIGINT back to its default (a run started in the background inherits it ignored).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         client = _connect_when_up(port, "#a", alive=lambda: proc.poll() is None)
