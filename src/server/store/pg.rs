@@ -157,6 +157,11 @@ fn envelope(row: &Row) -> Envelope {
     }
 }
 
+/// How many unexpired one-use key packages a user holds (`?1`/`$1` the user,
+/// `?2`/`$2` now in ms): the quota's count and `key_package_count`.
+const ONE_USE_COUNT: &str =
+    "SELECT count(*) FROM key_packages WHERE user_name = $1 AND NOT last_resort AND (not_after_ms IS NULL OR not_after_ms >= $2)";
+
 const ENVELOPE_COLUMNS: &str = "id, room, seq, sender, ts_ms, payload, commit_epoch";
 
 /// A page's byte budget as PostgreSQL compares it (a `bigint`).
@@ -876,13 +881,7 @@ impl Store for PostgresStore {
         // SERIALIZABLE: two sessions (or nodes) counting and inserting at once conflict,
         // and the one tried again sees the other's packages.
         self.write(|tx| {
-            let stored: i64 = tx
-                .query_one(
-                    "SELECT count(*) FROM key_packages WHERE user_name = $1 AND NOT last_resort
-                     AND (not_after_ms IS NULL OR not_after_ms >= $2)",
-                    &[&user, &now_ms],
-                )?
-                .get(0);
+            let stored: i64 = tx.query_one(ONE_USE_COUNT, &[&user, &now_ms])?.get(0);
             if stored.max(0) as u64 + packages.len() as u64 > max_one_use {
                 return Ok(false);
             }
@@ -946,11 +945,7 @@ impl Store for PostgresStore {
     fn key_package_count(&self, user: &str, now_ms: i64) -> Result<u64, StoreError> {
         let n: i64 = self
             .client()?
-            .query_one(
-                "SELECT count(*) FROM key_packages WHERE user_name = $1 AND NOT last_resort
-                 AND (not_after_ms IS NULL OR not_after_ms >= $2)",
-                &[&user, &now_ms],
-            )?
+            .query_one(ONE_USE_COUNT, &[&user, &now_ms])?
             .get(0);
         Ok(n as u64)
     }

@@ -113,6 +113,11 @@ fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// How many unexpired one-use key packages a user holds (`?1`/`$1` the user,
+/// `?2`/`$2` now in ms): the quota's count and `key_package_count`.
+const ONE_USE_COUNT: &str =
+    "SELECT count(*) FROM key_packages WHERE user = ?1 AND NOT last_resort AND (not_after_ms IS NULL OR not_after_ms >= ?2)";
+
 const ENVELOPE_COLUMNS: &str = "id, room, seq, sender, ts_ms, payload, commit_epoch";
 
 fn envelope(row: &rusqlite::Row<'_>) -> rusqlite::Result<Envelope> {
@@ -693,12 +698,7 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let stored: i64 = tx.query_row(
-            "SELECT count(*) FROM key_packages WHERE user = ?1 AND NOT last_resort
-             AND (not_after_ms IS NULL OR not_after_ms >= ?2)",
-            params![user, now_ms],
-            |r| r.get(0),
-        )?;
+        let stored: i64 = tx.query_row(ONE_USE_COUNT, params![user, now_ms], |r| r.get(0))?;
         if stored.max(0) as u64 + packages.len() as u64 > max_one_use {
             return Ok(false);
         }
@@ -765,12 +765,7 @@ impl Store for SqliteStore {
 
     fn key_package_count(&self, user: &str, now_ms: i64) -> Result<u64, StoreError> {
         let conn = lock(&self.reader);
-        let n: i64 = conn.query_row(
-            "SELECT count(*) FROM key_packages WHERE user = ?1 AND NOT last_resort
-             AND (not_after_ms IS NULL OR not_after_ms >= ?2)",
-            params![user, now_ms],
-            |r| r.get(0),
-        )?;
+        let n: i64 = conn.query_row(ONE_USE_COUNT, params![user, now_ms], |r| r.get(0))?;
         Ok(n as u64)
     }
 
