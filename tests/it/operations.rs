@@ -241,6 +241,40 @@ fn a_backup_taken_under_load_restores_to_a_consistent_store_with_the_same_key() 
     assert_eq!(restored_fingerprint, fingerprint);
 }
 
+/// A local user reads no backup: `smc admin backup` into an empty directory that
+/// already existed 0777 leaves it 0700 with its files 0600, and `smc admin restore`
+/// into an empty 0755 directory leaves that one 0700 too.
+#[test]
+fn backups_and_restores_into_open_directories_are_made_private() {
+    let dir = tempdir("ops_backup_modes");
+    let data = dir.join("data");
+    drop(support::server(&data));
+    let backup = dir.join("backup");
+    std::fs::create_dir_all(&backup).unwrap();
+    std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = smc(&["admin", "backup", backup.to_str().unwrap()], &data);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&backup), 0o700, "the backup directory was left open");
+    for file in support::files_under(&backup) {
+        assert_eq!(
+            mode(&file) & 0o077,
+            0,
+            "{} is open to others",
+            file.display()
+        );
+    }
+    let restored = dir.join("restored");
+    std::fs::create_dir_all(&restored).unwrap();
+    std::fs::set_permissions(&restored, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = smc(&["admin", "restore", backup.to_str().unwrap()], &restored);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        mode(&restored),
+        0o700,
+        "the restored data directory was left open"
+    );
+}
+
 #[test]
 fn a_damaged_backup_is_refused_and_nothing_is_written() {
     let dir = tempdir("ops_damaged");
