@@ -17,7 +17,8 @@ pub struct Limits {
     /// connection still in its handshake, or is closed at once when every connection
     /// is past its Hello.
     pub max_connections: usize,
-    /// Connections from one IP address at most (default 256). A new one past it closes
+    /// Connections from one IP address at most (default 256; IPv6 addresses are counted
+    /// by their /64 prefix, IPv4-mapped ones as IPv4). A new one past it closes
     /// the oldest connection of that address still in its handshake, or is closed at
     /// once.
     pub max_connections_per_address: usize,

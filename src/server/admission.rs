@@ -16,6 +16,24 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+/// The address a connection is counted under for
+/// [`crate::net::Limits::max_connections_per_address`]: an IPv4 address as it is (an
+/// IPv4-mapped IPv6 address as its IPv4 one), an IPv6 address by its /64 prefix, the
+/// smallest block one host is given, so that a host cannot take a new share per
+/// address of its subnet.
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(prefix.into())
+            }
+        },
+    }
+}
+
 /// The connections still in their handshake (or, for the admin listener, still
 /// served), oldest first.
 #[derive(Debug, Default)]
@@ -144,6 +162,21 @@ mod tests {
         assert_eq!(admission.len(), 1);
         let fourth = admission.admit(2, None);
         assert!(!*third.evicted.borrow() && !*fourth.evicted.borrow());
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_64_prefix() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(mapped), IpAddr::from([192, 0, 2, 7]));
+        assert_eq!(
+            address_key([10, 0, 0, 1].into()),
+            IpAddr::from([10, 0, 0, 1])
+        );
     }
 
     #[test]

@@ -339,7 +339,8 @@ async fn accept_loop(
             }
         };
         shared.metrics.accepted.inc();
-        let (slot, count, from_here) = ConnectionSlot::take(&shared, peer.ip());
+        let from = admission::address_key(peer.ip());
+        let (slot, count, from_here) = ConnectionSlot::take(&shared, from);
         // A full server, or an address that holds its share, makes room by closing the
         // oldest connection still in its handshake (of that address, for the latter):
         // bare sockets never keep a client that can prove who it is out. Only
@@ -349,7 +350,7 @@ async fn accept_loop(
             && (from_here <= shared.limits.max_connections_per_address
                 || shared
                     .admission
-                    .evict_oldest(Some(peer.ip()), "too many connections from one address"));
+                    .evict_oldest(Some(from), "too many connections from one address"));
         if !admitted {
             let why = if count > shared.limits.max_connections {
                 "too_many_connections"
@@ -364,7 +365,7 @@ async fn accept_loop(
         }
         let unauthenticated = shared
             .admission
-            .admit(shared.limits.max_unauthenticated, Some(peer.ip()));
+            .admit(shared.limits.max_unauthenticated, Some(from));
         let shared = shared.clone();
         tokio::spawn(async move {
             let _slot = slot;
