@@ -66,6 +66,9 @@ fn server(data: &Path) -> (Child, String) {
             "127.0.0.1:0",
             "--max-connections",
             "5000",
+            // Every client registers from this one address.
+            "--registrations-per-address",
+            "0",
         ])
         .arg("--data-dir")
         .arg(data)

@@ -90,6 +90,8 @@ fn bench_limits() -> Limits {
         requests_per_second: 1_000_000,
         request_burst: 1_000_000,
         max_connections: 20_000,
+        // A thousand members register from this one address.
+        registrations_per_address_per_hour: 0,
         ..Limits::default()
     }
 }

@@ -619,7 +619,12 @@ impl Client {
         staged: StagedCommit,
     ) -> Result<Read, ClientError> {
         let room = envelope.room.as_str();
-        policy::check_commit(&staged).map_err(|why| reject(envelope, why))?;
+        policy::check_commit(&staged, |leaf| {
+            group
+                .member_at(leaf)
+                .and_then(|m| crate::e2e::group::member_name(&m.credential).ok())
+        })
+        .map_err(|why| reject(envelope, why))?;
         let before = roster(group);
         let self_removed = staged.self_removed();
         group

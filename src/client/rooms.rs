@@ -18,7 +18,7 @@ use crate::e2e::group::{self, create_config, roster, to_bytes};
 use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::{ClientError, E2eError, NetError};
 use crate::net::MAX_PAYLOAD;
-use crate::proto::{Envelope, Refusal, Request};
+use crate::proto::{Envelope, Refusal, Reply, Request};
 
 /// What [`Client::seal`]'s transaction came to.
 enum Prepared {
@@ -121,35 +121,56 @@ impl Client {
         let Some(group_id) = self.group_of(room)? else {
             // Not in the group: the server gives the precise refusal (or, if it routes
             // this user there anyway, the group is missing).
-            self.expect_done(Request::Invite {
-                room: room.into(),
-                user: user.into(),
-            })?;
+            self.record_invitation(room, user)?;
             return Err(E2eError::NoGroup { room: room.into() }.into());
         };
-        let already = self.state.transaction(|tx| {
+        let leaves = self.state.transaction(|tx| {
             let group = tx.group(&group_id)?;
-            let member = roster(&group).iter().any(|(name, _)| name == user);
+            let leaves: Vec<LeafNodeIndex> = group
+                .members()
+                .filter(|m| group::member_name(&m.credential).is_ok_and(|n| n == user))
+                .map(|m| m.index)
+                .collect();
             tx.keep(group);
-            Ok(member)
+            Ok(leaves)
         })?;
-        if already {
-            return self.expect_done(Request::Invite {
-                room: room.into(),
-                user: user.into(),
-            });
+        if !leaves.is_empty() {
+            // In the group already. A member of the room, or invited with the Welcome
+            // on its way: nothing to do. Invited without one (it never got through,
+            // or the invitation expired and this is a new one): the invitation is
+            // made again below, with a new leaf for them in place of the old one and
+            // a new Welcome.
+            match self.record_invitation(room, user)? {
+                None | Some(true) => return Ok(()),
+                Some(false) => {}
+            }
         }
         let bytes = self.fetch_key_package(user)?;
         let package = self.check_key_package(user, &bytes)?;
-        self.expect_done(Request::Invite {
-            room: room.into(),
-            user: user.into(),
-        })?;
+        if leaves.is_empty() {
+            self.record_invitation(room, user)?;
+        }
         let welcome = self.commit(room, &group_id, Some(user), |group, provider, signer| {
-            let (commit, welcome, _) = group
-                .add_members(provider, signer, std::slice::from_ref(&package))
-                .map_err(mls("adding a member"))?;
-            Ok(Some((commit, Some(welcome))))
+            if leaves.is_empty() {
+                let (commit, welcome, _) = group
+                    .add_members(provider, signer, std::slice::from_ref(&package))
+                    .map_err(mls("adding a member"))?;
+                return Ok(Some((commit, Some(welcome))));
+            }
+            // Their stale leaf (leaves) out, a new one in, in one commit.
+            let bundle = group
+                .commit_builder()
+                .propose_removals(leaves.iter().copied())
+                .propose_adds([package.clone()])
+                .load_psks(provider.storage())
+                .map_err(mls("adding a member again"))?
+                .build(provider.rand(), provider.crypto(), signer, |_| true)
+                .map_err(mls("adding a member again"))?
+                .stage_commit(provider)
+                .map_err(mls("adding a member again"))?;
+            let welcome = bundle.to_welcome_msg();
+            let (commit, _, _) = bundle.into_contents();
+            Ok(Some((commit, welcome)))
         });
         let welcome = match welcome {
             Ok(w) => w,
@@ -164,13 +185,22 @@ impl Client {
             }
         };
         if let Some(welcome) = welcome {
-            let boxed = WelcomeBox {
-                room: room.to_owned(),
-                welcome,
-            };
-            self.send_direct(user, boxed.encode())?;
+            self.queue_welcome(room, user, welcome)?;
         }
         Ok(())
+    }
+
+    /// Records the invitation of `user` to `room` on the server: `None` if they are a
+    /// member of the room already, else whether a Welcome was queued for it.
+    fn record_invitation(&self, room: &str, user: &str) -> Result<Option<bool>, ClientError> {
+        match self.request(Request::Invite {
+            room: room.into(),
+            user: user.into(),
+        })? {
+            Reply::Done => Ok(None),
+            Reply::Invitation { welcome_sent } => Ok(Some(welcome_sent)),
+            other => Err(ClientError::Protocol(format!("{other:?}"))),
+        }
     }
 
     /// Leaves `room`: proposes this user's removal to the group (the next member
@@ -653,13 +683,26 @@ impl Client {
     /// Sends an invitation's Welcome, if `commit` added someone.
     fn send_welcome(&mut self, commit: &PendingCommit) -> Result<(), ClientError> {
         if let (Some(user), Some(welcome)) = (&commit.invitee, &commit.welcome) {
-            let boxed = WelcomeBox {
-                room: commit.room.clone(),
-                welcome: welcome.clone(),
-            };
-            self.send_direct(user, boxed.encode())?;
+            self.queue_welcome(&commit.room, user, welcome.clone())?;
         }
         Ok(())
+    }
+
+    /// Queues the Welcome of this user's invitation of `user` to `room`: past a full
+    /// queue, in place of the invitation's earlier Welcome ([`Request::SendWelcome`]).
+    fn queue_welcome(&self, room: &str, user: &str, welcome: Vec<u8>) -> Result<(), ClientError> {
+        let boxed = WelcomeBox {
+            room: room.to_owned(),
+            welcome,
+        };
+        match self.request(Request::SendWelcome {
+            room: room.into(),
+            user: user.into(),
+            payload: boxed.encode(),
+        })? {
+            Reply::Queued { .. } => Ok(()),
+            other => Err(ClientError::Protocol(format!("{other:?}"))),
+        }
     }
 
     /// Fetches and processes the room's messages after the saved cursor (used when a

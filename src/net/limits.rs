@@ -64,9 +64,26 @@ pub struct Limits {
     /// an inviter needs one per invitation); past it that requester gets the
     /// last-resort package, so one name cannot take a user's share of the hour.
     pub one_use_packages_per_requester: u32,
-    /// Pending invitations of one user, at most (default 200; one inviter may hold a
-    /// tenth of them).
+    /// Pending invitations of one user, at most (default 200). Inviters who share no
+    /// room with the user may hold half of them between them: strangers cannot take
+    /// the places of people the user knows.
     pub max_pending_invitations: usize,
+    /// Pending invitations of one user from one inviter who shares no room with them,
+    /// at most (default 10): a throwaway name holds few places.
+    pub invitations_per_stranger: usize,
+    /// An invitation not accepted or declined within this is withdrawn, with its
+    /// queued Welcome (default 7 days; checked every minute). Inviting again does not
+    /// make it younger.
+    pub invitation_lifetime: Duration,
+    /// New names one address (an IPv6 /64) may register per hour, on all nodes
+    /// together (default 20; 0: no limit). A name registered with a one-time token
+    /// is not counted.
+    pub registrations_per_address_per_hour: u32,
+    /// Payload bytes one user may have stored in rooms, all rooms together (default
+    /// 1 GiB). Past it their messages are refused (`QuotaExceeded`); group changes are
+    /// still stored, so that the group keeps working. Stored messages are kept, so
+    /// this is what a user may post over the server's lifetime.
+    pub max_stored_bytes_per_user: u64,
     /// Rooms one user may create (default 1,000).
     pub max_rooms_per_user: usize,
 }
@@ -94,6 +111,10 @@ impl Default for Limits {
             one_use_packages_per_hour: 30,
             one_use_packages_per_requester: 3,
             max_pending_invitations: 200,
+            invitations_per_stranger: 10,
+            invitation_lifetime: Duration::from_secs(7 * 24 * 3600),
+            registrations_per_address_per_hour: 20,
+            max_stored_bytes_per_user: 1 << 30,
             max_rooms_per_user: 1_000,
         }
     }

@@ -143,6 +143,19 @@ pub enum Request {
     },
     /// Keep-alive.
     Ping,
+    /// Queue the Welcome of the caller's pending invitation of `user` to `room` (as
+    /// [`Request::SendDirect`]). It is queued however full `user`'s queue is, one per
+    /// invitation (a new one replaces the last): what an invitation needs does not
+    /// compete with what others sent. Without such an invitation it is an ordinary
+    /// direct delivery.
+    SendWelcome {
+        /// The room of the invitation.
+        room: String,
+        /// The invitee.
+        user: String,
+        /// Opaque bytes (the sealed Welcome).
+        payload: Vec<u8>,
+    },
 }
 
 /// The answer to a successful request.
@@ -190,6 +203,14 @@ pub enum Reply {
     Joined {
         /// The room's last sequence number when the caller was invited.
         after: u64,
+    },
+    /// The answer to [`Request::Invite`] when the user is not a member yet: the
+    /// invitation is pending.
+    Invitation {
+        /// Whether a Welcome was queued for it ([`Request::SendWelcome`]): if not, the
+        /// inviter has one to send (a new invitation, or one whose Welcome never got
+        /// through).
+        welcome_sent: bool,
     },
 }
 

@@ -7,10 +7,11 @@
 //! | `GET /healthz` | `200 ready` when the server can take messages (its store answers, its committer runs and, in a cluster, its bus is connected), else `503` and why |
 //!
 //! Anything else is `404` (`405` for another method on those paths). The listener is
-//! bounded like the client port: 16 connections at a time, the oldest closed to make
-//! room for a new one (peers that connect and stall cannot keep `/healthz` from a
-//! health checker), headers within 5 s, one request per connection, a connection
-//! within 30 s; it stops with the server.
+//! bounded like the client port: 16 connections waiting for their request at a time,
+//! the oldest closed to make room for a new one (peers that connect and stall cannot
+//! keep `/healthz` from a health checker, and a connection whose request arrived is
+//! answered, never closed for a newcomer), headers within 5 s, one request per
+//! connection, a connection within 30 s; it stops with the server.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -60,11 +61,19 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let mut place = places.admit(MAX_CONNECTIONS, None);
+        let place = places.admit(MAX_CONNECTIONS, None);
+        let mut evicted = place.evicted.clone();
+        // Given up once the request has arrived: a connection being answered is not
+        // evicted (so a flood of stalled connections cannot close a health checker's,
+        // which asks at once), and its answer is small and ends the connection.
+        let place = Arc::new(std::sync::Mutex::new(Some(place)));
         let shared = shared.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| answer(request, shared.clone()));
+            let service = service_fn(move |request| {
+                drop(place.lock().unwrap_or_else(|e| e.into_inner()).take());
+                answer(request, shared.clone())
+            });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
@@ -73,10 +82,17 @@ pub(crate) async fn serve(
             // Ends with the server: nothing here may hold the server's state past it.
             tokio::select! {
                 _ = until_closed(&mut shutdown) => {}
-                _ = until_closed(&mut place.evicted) => {}
+                _ = until_evicted(&mut evicted) => {}
                 _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection) => {}
             }
         });
+    }
+}
+
+/// Returns when the connection is evicted; never once its place was given up.
+async fn until_evicted(evicted: &mut watch::Receiver<bool>) {
+    if evicted.wait_for(|e| *e).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

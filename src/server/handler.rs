@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 use crate::error::StoreError;
-use crate::net::MAX_PAYLOAD;
+use crate::net::{Limits, MAX_PAYLOAD};
 use crate::proto::{check_name, encode, Event, Refusal, Reply, Request, ServerFrame};
 use crate::server::bus::{BusEvent, Limit};
 use crate::server::committer::Pending;
@@ -13,7 +13,7 @@ use crate::server::group_change;
 use crate::server::hub::{Dedup, Outbound};
 use crate::server::key_package;
 use crate::server::rate::limited;
-use crate::server::store::{Creation, DirectQuota, Invited, NewMessage, Store};
+use crate::server::store::{Creation, DirectQuota, InvitationQuota, Invited, NewMessage, Store};
 use crate::server::Shared;
 
 /// Most messages returned by one history request.
@@ -30,6 +30,17 @@ const MAX_ACKS: usize = 1000;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// What `limits` allow one invitee at `now_ms`.
+pub(crate) fn invitation_quota(limits: &Limits, now_ms: i64) -> InvitationQuota {
+    let lifetime = i64::try_from(limits.invitation_lifetime.as_millis()).unwrap_or(i64::MAX);
+    InvitationQuota {
+        max_pending: limits.max_pending_invitations,
+        per_stranger: limits.invitations_per_stranger,
+        from_strangers: limits.max_pending_invitations / 2,
+        expired_before_ms: now_ms.saturating_sub(lifetime),
+    }
 }
 
 fn bad(reason: impl Into<String>) -> Refusal {
@@ -130,6 +141,47 @@ impl Shared {
         }
     }
 
+    /// Queues `payload` for `user` ([`Request::SendDirect`], or with `welcome_for`
+    /// [`Request::SendWelcome`]) and tells their sessions.
+    async fn send_direct(
+        &self,
+        me: &str,
+        user: String,
+        payload: Vec<u8>,
+        welcome_for: Option<String>,
+    ) -> Result<Reply, Refusal> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(bad(format!("a delivery is at most {MAX_PAYLOAD} bytes")));
+        }
+        self.spend(Limit::Directs, me).map_err(limited)?;
+        self.require_user(&user).await?;
+        if let Some(room) = &welcome_for {
+            name(room)?;
+        }
+        let (u, sender) = (user.clone(), me.to_owned());
+        let quota = DirectQuota {
+            count: self.limits.direct_queue_count,
+            bytes: self.limits.direct_queue_bytes,
+            per_sender: self.limits.direct_per_sender,
+        };
+        let direct = blocking(&self.store, move |s| {
+            s.push_direct(
+                &u,
+                &sender,
+                &payload,
+                now_ms(),
+                &quota,
+                welcome_for.as_deref(),
+            )
+        })
+        .await?
+        .ok_or_else(|| Refusal::QuotaExceeded {
+            reason: format!("{user:?}'s queue of direct deliveries is full"),
+        })?;
+        self.notify_direct(&user, direct.id);
+        Ok(Reply::Queued { id: direct.id })
+    }
+
     /// Appends a message through the committer; returns it once durably stored.
     async fn append(&self, message: NewMessage) -> Result<crate::proto::Envelope, Refusal> {
         let (done, result) = oneshot::channel();
@@ -184,8 +236,9 @@ impl Shared {
                 self.require_member(&room, me, false).await?;
                 self.require_user(&user).await?;
                 let (r, u, by) = (room.clone(), user.clone(), me_owned.clone());
-                let max = self.limits.max_pending_invitations;
-                match blocking(store, move |s| s.invite(&r, &u, &by, now_ms(), max)).await? {
+                let now = now_ms();
+                let quota = invitation_quota(&self.limits, now);
+                match blocking(store, move |s| s.invite(&r, &u, &by, now, &quota)).await? {
                     Invited::AlreadyMember => return Ok(Reply::Done),
                     Invited::TooMany => {
                         return Err(Refusal::QuotaExceeded {
@@ -197,7 +250,14 @@ impl Shared {
                             "{user:?} already has an invitation to {room:?} from {other:?}"
                         )))
                     }
-                    Invited::Pending => {}
+                    Invited::Pending { welcome_sent: true } => {
+                        // Asked again, and the Welcome is on its way or taken: nothing
+                        // new to announce.
+                        return Ok(Reply::Invitation { welcome_sent: true });
+                    }
+                    Invited::Pending {
+                        welcome_sent: false,
+                    } => {}
                 }
                 let event = ServerFrame::Event(Event::Invited {
                     room: room.clone(),
@@ -214,7 +274,9 @@ impl Shared {
                     by: me.to_owned(),
                 });
                 tracing::info!(by = me, user, room, "user invited");
-                Ok(Reply::Done)
+                Ok(Reply::Invitation {
+                    welcome_sent: false,
+                })
             }
             Request::Uninvite { room, user } => {
                 self.require_member(&room, me, false).await?;
@@ -270,6 +332,7 @@ impl Shared {
                             mls_epoch: Some(epoch),
                             timestamp_ms: now_ms(),
                             farewell: true,
+                            max_stored: self.limits.max_stored_bytes_per_user,
                         })
                         .await;
                     // A farewell from an epoch the group has left does not verify: the
@@ -323,6 +386,7 @@ impl Shared {
                         mls_epoch,
                         timestamp_ms: now_ms(),
                         farewell: false,
+                        max_stored: self.limits.max_stored_bytes_per_user,
                     })
                     .await?;
                 Ok(Reply::Sent {
@@ -414,27 +478,13 @@ impl Shared {
                 blocking(store, move |s| s.key_package_count(&me_owned, now_ms())).await?,
             )),
             Request::SendDirect { user, payload } => {
-                if payload.len() > MAX_PAYLOAD {
-                    return Err(bad(format!("a delivery is at most {MAX_PAYLOAD} bytes")));
-                }
-                self.spend(Limit::Directs, me).map_err(limited)?;
-                self.require_user(&user).await?;
-                let u = user.clone();
-                let quota = DirectQuota {
-                    count: self.limits.direct_queue_count,
-                    bytes: self.limits.direct_queue_bytes,
-                    per_sender: self.limits.direct_per_sender,
-                };
-                let direct = blocking(store, move |s| {
-                    s.push_direct(&u, &me_owned, &payload, now_ms(), &quota)
-                })
-                .await?
-                .ok_or_else(|| Refusal::QuotaExceeded {
-                    reason: format!("{user:?}'s queue of direct deliveries is full"),
-                })?;
-                self.notify_direct(&user, direct.id);
-                Ok(Reply::Queued { id: direct.id })
+                self.send_direct(me, user, payload, None).await
             }
+            Request::SendWelcome {
+                room,
+                user,
+                payload,
+            } => self.send_direct(me, user, payload, Some(room)).await,
             Request::AckDirect { ids } => {
                 if ids.len() > MAX_ACKS {
                     return Err(bad(format!("at most {MAX_ACKS} ids per acknowledgement")));

@@ -12,6 +12,7 @@ mod admission;
 mod bus;
 mod committer;
 mod data_dir;
+mod expiry;
 mod group_change;
 mod handler;
 mod hub;
@@ -239,6 +240,7 @@ impl Server {
                     if let Some(incoming) = incoming {
                         tokio::spawn(bus::receive(incoming, shared.clone(), shutdown_rx.clone()));
                     }
+                    tokio::spawn(expiry::run(shared.clone(), shutdown_rx.clone()));
                     if let Some((_, listener)) = admin {
                         tokio::spawn(admin::serve(listener, shared.clone(), shutdown_rx.clone()));
                     }

@@ -48,6 +48,24 @@ fn record_epoch(conn: &Connection, room: &str, group: &PublicGroup) -> Result<()
 }
 
 /// The names of a public group's members.
+/// The names whose leaf `staged` removes while adding one of the same name.
+fn replaced_leaves(group: &PublicGroup, staged: &StagedCommit) -> Vec<String> {
+    let added: Vec<String> = staged
+        .add_proposals()
+        .filter_map(|a| member_name(a.add_proposal().key_package().leaf_node().credential()).ok())
+        .collect();
+    staged
+        .remove_proposals()
+        .filter_map(|r| {
+            group
+                .members()
+                .find(|m| m.index == r.remove_proposal().removed())
+                .and_then(|m| member_name(&m.credential).ok())
+        })
+        .filter(|name| added.contains(name))
+        .collect()
+}
+
 fn names(group: &PublicGroup) -> Vec<String> {
     group
         .members()
@@ -101,6 +119,9 @@ pub(crate) fn create(
 pub(crate) struct Applied {
     /// Members no longer in the group (their routing goes).
     pub removed: Vec<String>,
+    /// Members whose leaf the commit replaced by a new one (an invitation made again):
+    /// the store refuses it for a member who joined the room.
+    pub replaced: Vec<String>,
 }
 
 /// Verifies a handshake message (`commit_epoch` marks a commit) of the room whose group
@@ -118,6 +139,7 @@ pub(crate) fn apply(
 ) -> Result<Applied, Refusal> {
     match handshake(payload, commit_epoch)? {
         None => Ok(Applied {
+            replaced: Vec::new(),
             removed: Vec::new(),
         }),
         Some(protocol) => apply_handshake(conn, room, group_id, sender, protocol, commit_epoch),
@@ -176,7 +198,14 @@ pub(crate) fn apply_handshake(
     }
     match processed.into_content() {
         ProcessedMessageContent::StagedCommitMessage(staged) => {
-            policy::check_commit(&staged).map_err(bad)?;
+            policy::check_commit(&staged, |leaf| {
+                group
+                    .members()
+                    .find(|m| m.index == leaf)
+                    .and_then(|m| member_name(&m.credential).ok())
+            })
+            .map_err(bad)?;
+            let replaced = replaced_leaves(&group, &staged);
             group
                 .merge_commit(&storage, *staged)
                 .map_err(|e| bad(format!("the commit cannot be applied ({e})")))?;
@@ -184,6 +213,7 @@ pub(crate) fn apply_handshake(
             let after = names(&group);
             Ok(Applied {
                 removed: before.into_iter().filter(|n| !after.contains(n)).collect(),
+                replaced,
             })
         }
         ProcessedMessageContent::ProposalMessage(proposal) => {
@@ -196,6 +226,7 @@ pub(crate) fn apply_handshake(
                 .map_err(|e| bad(format!("the proposal cannot be stored ({e})")))?;
             Ok(Applied {
                 removed: Vec::new(),
+                replaced: Vec::new(),
             })
         }
         _ => Err(bad("not a group change a member may send")),

@@ -17,13 +17,13 @@ use crate::net::{server_handshake, Opener, Sealer};
 use crate::proto::{
     check_name, decode, encode, ClientFrame, Event, Refusal, Reply, Request, ServerFrame, VERSION,
 };
-use crate::server::admission::Unauthenticated;
+use crate::server::admission::{address_key, Unauthenticated};
 use crate::server::bus::{BusEvent, SessionKey};
 use crate::server::handler::blocking;
 use crate::server::hub::{until_closed, Dedup, Outbound, SessionHandle};
 use crate::server::metrics::Metrics;
 use crate::server::rate::TokenBucket;
-use crate::server::store::Registration;
+use crate::server::store::{Newcomer, Registration};
 use crate::server::Shared;
 
 /// Messages read from the store per step of the catch-up sync.
@@ -52,7 +52,7 @@ pub(crate) async fn serve(
     unauthenticated: Unauthenticated,
 ) {
     let _ = stream.set_nodelay(true);
-    match run(stream, &shared, unauthenticated).await {
+    match run(stream, peer, &shared, unauthenticated).await {
         Ok(user) => tracing::info!(%peer, user, "connection closed"),
         Err(e) => tracing::info!(%peer, error = %e, "connection ended"),
     }
@@ -110,13 +110,14 @@ struct Authenticated {
 
 async fn run(
     stream: TcpStream,
+    peer: SocketAddr,
     shared: &Arc<Shared>,
     mut unauthenticated: Unauthenticated,
 ) -> Result<String, NetError> {
     // Until Hello is done the connection holds a place among the unauthenticated ones,
     // which it loses to a newer connection when they are too many.
     let auth = tokio::select! {
-        auth = authenticate(stream, shared) => auth?,
+        auth = authenticate(stream, peer, shared) => auth?,
         _ = until_closed(&mut unauthenticated.evicted) => {
             return Err(NetError::Ended(
                 "evicted: too many connections in their handshake".into(),
@@ -127,7 +128,11 @@ async fn run(
     live(auth, shared).await
 }
 
-async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authenticated, NetError> {
+async fn authenticate(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+) -> Result<Authenticated, NetError> {
     let limits = &shared.limits;
     let wt = limits.write_timeout;
     let mut stream = stream;
@@ -185,8 +190,13 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
     };
 
     let (u, key, policy) = (user.clone(), established.peer_key, shared.registration);
+    let from = Newcomer {
+        address: address_key(peer.ip()).to_string(),
+        per_hour: limits.registrations_per_address_per_hour,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    };
     let registered = blocking(&shared.store, move |s| {
-        s.register(&u, &key, policy, token.as_deref())
+        s.register(&u, &key, policy, token.as_deref(), &from)
     })
     .await;
     let registration = match registered {
@@ -205,6 +215,12 @@ async fn authenticate(stream: TcpStream, shared: &Arc<Shared>) -> Result<Authent
             reason: format!("{user:?} looks like the name of a registered user"),
         }),
         Registration::Taken => Some(Refusal::NameTaken { user: user.clone() }),
+        Registration::TooManyFromAddress => Some(Refusal::RegistrationRefused {
+            reason: format!(
+                "this address registered {} new names in the last hour; try again later",
+                limits.registrations_per_address_per_hour
+            ),
+        }),
         Registration::Registered | Registration::Reclaimed | Registration::Known => None,
     };
     if let Some(refusal) = refusal {

@@ -223,7 +223,15 @@ fn an_offline_invitee_gets_every_message_in_one_session_even_more_than_wait_in_m
 #[test]
 fn invitations_beyond_the_published_key_packages_use_the_last_resort_one() {
     let dir = tempdir("e2e_last_resort");
-    let server = support::server(&dir.join("server"));
+    // Thirteen invitations from someone bob shares no room with yet: more than a
+    // stranger may hold by default.
+    let server = support::server_with(
+        &dir.join("server"),
+        smc::net::Limits {
+            invitations_per_stranger: 20,
+            ..smc::net::Limits::default()
+        },
+    );
     let address = server.address().to_string();
     drop(client(&dir.join("bob"), "bob", &address));
     let mut alice = client(&dir.join("alice"), "alice", &address);
@@ -319,7 +327,14 @@ fn after_leaving_new_messages_are_unreadable_to_the_leaver_even_with_its_old_key
 #[test]
 fn fifty_members_join_one_by_one_and_all_read_the_room() {
     let dir = tempdir("e2e_fifty");
-    let server = support::server(&dir.join("server"));
+    // Fifty names from one address: more than an hour's default allowance.
+    let server = support::server_with(
+        &dir.join("server"),
+        smc::net::Limits {
+            registrations_per_address_per_hour: 0,
+            ..smc::net::Limits::default()
+        },
+    );
     let address = server.address().to_string();
     let mut owner = client(&dir.join("m00"), "m00", &address);
     let mut members: Vec<Client> = (1..50)

@@ -116,6 +116,28 @@ fn healthz_is_unready_while_the_store_cannot_take_writes_and_other_paths_are_ref
         String::from_utf8_lossy(&answer)
     );
     drop(stalled);
+    // A connection whose request has arrived is answered, not closed for newcomers: a
+    // slow health check (the store locked, so its probe waits) still gets its answer
+    // while a flood of connections arrives meanwhile.
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut slow = TcpStream::connect(&admin).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: smc\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let flood: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(&admin).unwrap())
+        .collect();
+    let mut answer = Vec::new();
+    let _ = slow.read_to_end(&mut answer);
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 503"),
+        "the health check in progress was closed by the flood: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(flood);
     drop(server);
     assert!(
         TcpStream::connect(&admin).is_err(),

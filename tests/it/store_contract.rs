@@ -15,8 +15,8 @@ use std::sync::{Arc, Barrier};
 
 use smc::proto::Refusal;
 use smc::server::store::{
-    DirectQuota, Durability, KeyPackageRow, NewMessage, PostgresStore, Registration,
-    RegistrationPolicy, SqliteStore, Store,
+    DirectQuota, Durability, InvitationQuota, KeyPackageRow, NewMessage, Newcomer, PostgresStore,
+    Registration, RegistrationPolicy, SqliteStore, Store,
 };
 
 use crate::support::postgres::Cluster;
@@ -61,8 +61,26 @@ fn message(room: &str, sender: &str, payload: Vec<u8>, commit_epoch: Option<u64>
         mls_epoch: None,
         timestamp_ms: NOW,
         farewell: false,
+        max_stored: u64::MAX,
     }
 }
+
+/// A newcomer from an address without a registration limit.
+fn anyone() -> Newcomer {
+    Newcomer {
+        address: "192.0.2.1".into(),
+        per_hour: 0,
+        now_ms: NOW,
+    }
+}
+
+/// Room for ten invitations, none expired.
+const INVITATIONS: InvitationQuota = InvitationQuota {
+    max_pending: 10,
+    per_stranger: 10,
+    from_strangers: 10,
+    expired_before_ms: 0,
+};
 
 /// A store with users u0..u7 and an opaque room `r` of u0 that they all joined.
 fn room_of_eight(open: Open, dir: &Path) -> Arc<dyn Store> {
@@ -70,14 +88,20 @@ fn room_of_eight(open: Open, dir: &Path) -> Arc<dyn Store> {
     for i in 0..THREADS {
         let user = format!("u{i}");
         let r = store
-            .register(&user, &[i as u8; 32], RegistrationPolicy::Open, None)
+            .register(
+                &user,
+                &[i as u8; 32],
+                RegistrationPolicy::Open,
+                None,
+                &anyone(),
+            )
             .unwrap();
         assert_eq!(r, Registration::Registered);
     }
     store.create_room("r", "u0", NOW, 10, None).unwrap();
     for i in 1..THREADS {
         let user = format!("u{i}");
-        store.invite("r", &user, "u0", NOW, 10).unwrap();
+        store.invite("r", &user, "u0", NOW, &INVITATIONS).unwrap();
         store.accept("r", &user).unwrap().unwrap();
     }
     store
@@ -176,12 +200,24 @@ fn only_members_post_and_an_invited_user_only_a_farewell() {
         let dir = tempdir(&format!("contract_members_{name}"));
         let store = room_of_eight(open, &dir);
         store
-            .register("outsider", &[90; 32], RegistrationPolicy::Open, None)
+            .register(
+                "outsider",
+                &[90; 32],
+                RegistrationPolicy::Open,
+                None,
+                &anyone(),
+            )
             .unwrap();
         store
-            .register("guest", &[91; 32], RegistrationPolicy::Open, None)
+            .register(
+                "guest",
+                &[91; 32],
+                RegistrationPolicy::Open,
+                None,
+                &anyone(),
+            )
             .unwrap();
-        store.invite("r", "guest", "u0", NOW, 10).unwrap();
+        store.invite("r", "guest", "u0", NOW, &INVITATIONS).unwrap();
         let mut farewell = message("r", "guest", b"bye".to_vec(), None);
         farewell.farewell = true;
         let mut outsider_farewell = message("r", "outsider", b"bye too".to_vec(), None);
@@ -272,7 +308,7 @@ fn a_one_use_key_package_is_handed_out_exactly_once() {
         let dir = tempdir(&format!("contract_kp_{name}"));
         let store = open(&dir);
         store
-            .register("bob", &[1; 32], RegistrationPolicy::Open, None)
+            .register("bob", &[1; 32], RegistrationPolicy::Open, None, &anyone())
             .unwrap();
         let packages: Vec<KeyPackageRow> = (0..20u8)
             .map(|i| KeyPackageRow {
@@ -339,7 +375,13 @@ fn a_name_is_bound_to_one_key_even_when_claimed_at_once() {
             let store = store.clone();
             together(move |i| {
                 store
-                    .register("alice", &[i as u8 + 1; 32], RegistrationPolicy::Open, None)
+                    .register(
+                        "alice",
+                        &[i as u8 + 1; 32],
+                        RegistrationPolicy::Open,
+                        None,
+                        &anyone(),
+                    )
                     .unwrap()
             })
         };
@@ -360,7 +402,13 @@ fn a_name_is_bound_to_one_key_even_when_claimed_at_once() {
         let winner_key = vec![winners[0] as u8 + 1; 32];
         assert_eq!(
             store
-                .register("alice", &winner_key, RegistrationPolicy::Open, None)
+                .register(
+                    "alice",
+                    &winner_key,
+                    RegistrationPolicy::Open,
+                    None,
+                    &anyone()
+                )
                 .unwrap(),
             Registration::Known
         );
@@ -374,7 +422,13 @@ fn a_direct_queue_keeps_order_deletes_only_what_is_acknowledged_and_has_a_quota(
         let store = open(&dir);
         for user in ["alice", "bob"] {
             store
-                .register(user, user.as_bytes(), RegistrationPolicy::Open, None)
+                .register(
+                    user,
+                    user.as_bytes(),
+                    RegistrationPolicy::Open,
+                    None,
+                    &anyone(),
+                )
                 .unwrap();
         }
         let quota = DirectQuota {
@@ -385,7 +439,7 @@ fn a_direct_queue_keeps_order_deletes_only_what_is_acknowledged_and_has_a_quota(
         let ids: Vec<u64> = (0..10u8)
             .map(|i| {
                 store
-                    .push_direct("bob", "alice", &[i; 8], NOW, &quota)
+                    .push_direct("bob", "alice", &[i; 8], NOW, &quota, None)
                     .unwrap()
                     .unwrap()
                     .id
@@ -394,7 +448,7 @@ fn a_direct_queue_keeps_order_deletes_only_what_is_acknowledged_and_has_a_quota(
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{name}");
         // Full: nothing queued.
         assert!(store
-            .push_direct("bob", "alice", &[99; 8], NOW, &quota)
+            .push_direct("bob", "alice", &[99; 8], NOW, &quota, None)
             .unwrap()
             .is_none());
         let queued = store.directs_after("bob", 0, 100, usize::MAX).unwrap();
@@ -476,7 +530,7 @@ fn the_key_package_quota_holds_under_concurrent_publishers() {
         let dir = tempdir(&format!("contract_kp_quota_{name}"));
         let store = open(&dir);
         store
-            .register("bob", &[1; 32], RegistrationPolicy::Open, None)
+            .register("bob", &[1; 32], RegistrationPolicy::Open, None, &anyone())
             .unwrap();
         let taken = {
             let store = store.clone();
@@ -554,6 +608,7 @@ fn a_page_holds_no_more_than_its_byte_budget_and_always_one() {
                         bytes: 1 << 20,
                         per_sender: 100,
                     },
+                    None,
                 )
                 .unwrap()
                 .unwrap();
@@ -566,5 +621,221 @@ fn a_page_holds_no_more_than_its_byte_budget_and_always_one() {
             1,
             "{name}"
         );
+    }
+}
+
+#[test]
+fn new_names_are_counted_per_address_across_every_node_of_the_store() {
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_registrations_{name}"));
+        // Two stores on the same data: two nodes of a cluster.
+        let nodes = [open(&dir), open(&dir)];
+        let from = |address: &str, now_ms: i64| Newcomer {
+            address: address.into(),
+            per_hour: 3,
+            now_ms,
+        };
+        let mut outcomes = Vec::new();
+        for i in 0..6u8 {
+            let node = &nodes[usize::from(i) % 2];
+            outcomes.push(
+                node.register(
+                    &format!("n{i}"),
+                    &[i; 32],
+                    RegistrationPolicy::Open,
+                    None,
+                    &from("198.51.100.7", NOW + i64::from(i)),
+                )
+                .unwrap(),
+            );
+        }
+        assert_eq!(
+            outcomes,
+            [
+                Registration::Registered,
+                Registration::Registered,
+                Registration::Registered,
+                Registration::TooManyFromAddress,
+                Registration::TooManyFromAddress,
+                Registration::TooManyFromAddress,
+            ],
+            "{name}"
+        );
+        let other = nodes[1]
+            .register(
+                "elsewhere",
+                &[50; 32],
+                RegistrationPolicy::Open,
+                None,
+                &from("203.0.113.9", NOW),
+            )
+            .unwrap();
+        assert_eq!(other, Registration::Registered, "another address: {name}");
+        // A known name is not a new one; an hour later the address may register again.
+        let known = nodes[0]
+            .register(
+                "n0",
+                &[0; 32],
+                RegistrationPolicy::Open,
+                None,
+                &from("198.51.100.7", NOW + 10),
+            )
+            .unwrap();
+        assert_eq!(known, Registration::Known, "{name}");
+        let later = nodes[0]
+            .register(
+                "n9",
+                &[9; 32],
+                RegistrationPolicy::Open,
+                None,
+                &from("198.51.100.7", NOW + 3_600_001),
+            )
+            .unwrap();
+        assert_eq!(later, Registration::Registered, "{name}");
+        assert_eq!(nodes[0].users().unwrap().len(), 5, "{name}");
+    }
+}
+
+#[test]
+fn inviting_again_keeps_the_start_point_and_age_and_invitations_expire() {
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_reinvite_{name}"));
+        let store = open(&dir);
+        for user in ["alice", "bob"] {
+            store
+                .register(
+                    user,
+                    user.as_bytes(),
+                    RegistrationPolicy::Open,
+                    None,
+                    &anyone(),
+                )
+                .unwrap();
+        }
+        store.create_room("r", "alice", NOW, 10, None).unwrap();
+        assert_eq!(
+            store
+                .invite("r", "bob", "alice", NOW, &INVITATIONS)
+                .unwrap(),
+            smc::server::store::Invited::Pending {
+                welcome_sent: false
+            }
+        );
+        for i in 0..3u8 {
+            store
+                .append(&[message("r", "alice", vec![i; 10], None)])
+                .unwrap()
+                .remove(0)
+                .unwrap();
+        }
+        // Invited again later: the same invitation (start point and age).
+        store
+            .invite("r", "bob", "alice", NOW + 5_000, &INVITATIONS)
+            .unwrap();
+        let pending = store.invitations_of("bob").unwrap();
+        assert_eq!(pending[0].timestamp_ms, NOW, "{name}");
+        // The Welcome is queued past a full queue, and said to be sent.
+        let full = DirectQuota {
+            count: 0,
+            bytes: 0,
+            per_sender: 0,
+        };
+        assert!(store
+            .push_direct("bob", "alice", b"junk", NOW, &full, None)
+            .unwrap()
+            .is_none());
+        assert!(store
+            .push_direct("bob", "alice", b"welcome", NOW, &full, Some("r"))
+            .unwrap()
+            .is_some());
+        assert!(store
+            .push_direct("bob", "alice", b"welcome 2", NOW, &full, Some("r"))
+            .unwrap()
+            .is_some());
+        let queued = store.directs_after("bob", 0, 100, 1 << 20).unwrap();
+        assert_eq!(queued.len(), 1, "one Welcome per invitation: {name}");
+        assert_eq!(queued[0].payload, b"welcome 2", "{name}");
+        assert_eq!(
+            store
+                .invite("r", "bob", "alice", NOW + 6_000, &INVITATIONS)
+                .unwrap(),
+            smc::server::store::Invited::Pending { welcome_sent: true },
+            "{name}"
+        );
+        // A Welcome for a room without an invitation is an ordinary delivery.
+        assert!(store
+            .push_direct(
+                "bob",
+                "alice",
+                b"no invitation",
+                NOW,
+                &full,
+                Some("elsewhere")
+            )
+            .unwrap()
+            .is_none());
+        assert_eq!(store.accept("r", "bob").unwrap(), Some(0), "{name}");
+
+        // Expiry: invitations before the instant go, with their queued Welcome.
+        store.create_room("r2", "alice", NOW, 10, None).unwrap();
+        store
+            .invite("r2", "bob", "alice", NOW, &INVITATIONS)
+            .unwrap();
+        store
+            .push_direct("bob", "alice", b"welcome r2", NOW, &full, Some("r2"))
+            .unwrap()
+            .unwrap();
+        assert!(store.expire_invitations(NOW).unwrap().is_empty(), "{name}");
+        assert_eq!(
+            store.expire_invitations(NOW + 1).unwrap(),
+            [("r2".to_string(), "bob".to_string())],
+            "{name}"
+        );
+        assert!(!store.is_invited("r2", "bob").unwrap(), "{name}");
+        let left: Vec<Vec<u8>> = store
+            .directs_after("bob", 0, 100, 1 << 20)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.payload)
+            .collect();
+        assert_eq!(left, [b"welcome 2".to_vec()], "{name}");
+    }
+}
+
+#[test]
+fn the_storage_quota_holds_under_concurrent_sends() {
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_quota_{name}"));
+        let store = room_of_eight(open, &dir);
+        store.create_room("other", "u0", NOW, 10, None).unwrap();
+        let s = store.clone();
+        // u0 sends 8 x 10 messages of 1,000 bytes, into two rooms, with room for 25.
+        let results = together(move |t| {
+            (0..10)
+                .map(|i| {
+                    let room = if t % 2 == 0 { "r" } else { "other" };
+                    let mut payload = vec![0u8; 1000];
+                    payload[..2].copy_from_slice(&[t as u8, i as u8]);
+                    let mut m = message(room, "u0", payload, None);
+                    m.max_stored = 25_000;
+                    s.append(&[m]).unwrap().remove(0)
+                })
+                .collect::<Vec<_>>()
+        });
+        let stored = results.iter().flatten().filter(|r| r.is_ok()).count();
+        assert_eq!(stored, 25, "{name}");
+        assert!(results.iter().flatten().all(|r| match r {
+            Ok(_) => true,
+            Err(Refusal::QuotaExceeded { .. }) => true,
+            Err(other) => panic!("{other:?}"),
+        }));
+        // A group-state change is stored past it (the group keeps working).
+        let mut change = message("r", "u0", vec![7; 1000], Some(0));
+        change.max_stored = 25_000;
+        assert!(store.append(&[change]).unwrap().remove(0).is_ok(), "{name}");
+        // Others are not affected.
+        let mut other = message("r", "u1", vec![8; 1000], None);
+        other.max_stored = 25_000;
+        assert!(store.append(&[other]).unwrap().remove(0).is_ok(), "{name}");
     }
 }

@@ -47,7 +47,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the secure smc server (Noise transport, rooms, durable store).
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
     /// Chat: full screen in a terminal, one line per message through pipes.
     Chat(chat::ChatArgs),
     /// Create a user's identity (keys in their home) and print its fingerprints.
@@ -97,7 +97,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let _ = keys::passphrase();
     let config = config::Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Server(args) => server::run(args, &config.server),
+        Command::Server(args) => server::run(*args, &config.server),
         Command::Admin(args) => admin::run(args, &config.server),
         Command::Chat(args) => chat::run(args, &config.chat),
         Command::Keygen(args) => keys::keygen(args, &config.chat),

@@ -111,9 +111,24 @@ pub(super) struct ServerArgs {
     /// Rooms one user may create.
     #[arg(long, default_value_t = Limits::default().max_rooms_per_user)]
     max_rooms_per_user: usize,
-    /// Pending invitations of one user, at most.
+    /// Pending invitations of one user, at most (inviters who share no room with them
+    /// may hold half).
     #[arg(long, default_value_t = Limits::default().max_pending_invitations)]
     max_pending_invitations: usize,
+    /// Pending invitations of one user from one inviter who shares no room with them,
+    /// at most.
+    #[arg(long, default_value_t = Limits::default().invitations_per_stranger)]
+    invitations_per_stranger: usize,
+    /// Hours after which an invitation not accepted or declined is withdrawn.
+    #[arg(long, default_value_t = Limits::default().invitation_lifetime.as_secs() / 3600)]
+    invitation_lifetime_hours: u64,
+    /// New names one address (an IPv6 /64) may register per hour, all nodes together
+    /// (0: no limit; names registered with a token are not counted).
+    #[arg(long, default_value_t = Limits::default().registrations_per_address_per_hour)]
+    registrations_per_address: u32,
+    /// Payload bytes one user may have stored in rooms, all rooms together.
+    #[arg(long, default_value_t = Limits::default().max_stored_bytes_per_user)]
+    max_stored_bytes_per_user: u64,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then drains and exits.
@@ -173,6 +188,12 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
         one_use_packages_per_requester: args.one_use_packages_per_requester,
         max_rooms_per_user: args.max_rooms_per_user,
         max_pending_invitations: args.max_pending_invitations,
+        invitations_per_stranger: args.invitations_per_stranger,
+        invitation_lifetime: Duration::from_secs(
+            args.invitation_lifetime_hours.saturating_mul(3600),
+        ),
+        registrations_per_address_per_hour: args.registrations_per_address,
+        max_stored_bytes_per_user: args.max_stored_bytes_per_user,
     };
     let registration = match args.registration.or(file.registration.clone()).as_deref() {
         None | Some("open") => RegistrationPolicy::Open,

@@ -59,16 +59,60 @@ pub enum Registration {
     /// The name is free but looks like a registered one (same confusable skeleton,
     /// [`crate::proto::skeleton`]): refused.
     Lookalike,
+    /// The address registered as many new names as it may in the last hour
+    /// ([`Newcomer::per_hour`]): refused, nothing recorded.
+    TooManyFromAddress,
+}
+
+/// Where a new name comes from, and how many new names one address may register per
+/// hour: counted in the store (every node of a cluster shares the count), in the
+/// registering transaction. A name registered with a one-time token is not counted
+/// (the operator vouched for it).
+#[derive(Debug, Clone)]
+pub struct Newcomer {
+    /// The address, as counted ([`crate::server::admission`]: an IPv6 /64 is one).
+    pub address: String,
+    /// New names per address per hour (0: no limit).
+    pub per_hour: u32,
+    /// Now, ms since the Unix epoch.
+    pub now_ms: i64,
+}
+
+impl Newcomer {
+    /// Registrations from before this instant no longer count.
+    pub(crate) fn window_start(&self) -> i64 {
+        self.now_ms.saturating_sub(3_600_000)
+    }
+}
+
+/// How many invitations one user may have pending, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct InvitationQuota {
+    /// Pending invitations in all.
+    pub max_pending: usize,
+    /// Pending invitations from one inviter who shares no room with the invitee (a
+    /// stranger; one who does is bounded by `max_pending` only).
+    pub per_stranger: usize,
+    /// Invitations from inviters who share no room with the invitee, at most (a share
+    /// of `max_pending`): strangers cannot take the places of people the invitee knows.
+    pub from_strangers: usize,
+    /// Invitations made before this instant (ms) have expired: they are not counted,
+    /// and are deleted.
+    pub expired_before_ms: i64,
 }
 
 /// Outcome of an invitation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invited {
-    /// Recorded (or renewed).
-    Pending,
+    /// Recorded (or pending already); whether a Welcome was queued for it.
+    Pending {
+        /// A Welcome was queued for it ([`Store::push_direct`]'s `welcome_for`).
+        welcome_sent: bool,
+    },
     /// The user is a member already.
     AlreadyMember,
-    /// The user has too many pending invitations.
+    /// The user has too many pending invitations (in all, from this inviter, or from
+    /// strangers).
     TooMany,
     /// The user has a pending invitation to the room from someone else (who).
     ByOther(String),
@@ -158,6 +202,11 @@ pub struct NewMessage {
     /// Posted by a user who declines an invitation to the room (a farewell proposal),
     /// not by a member: the store requires the invitation instead of the membership.
     pub farewell: bool,
+    /// The payload bytes its sender may have stored in all rooms, this one included
+    /// (their storage quota; `u64::MAX`: none). Past it the message is refused as
+    /// [`Refusal::QuotaExceeded`], except a group-state change or a farewell, which
+    /// keep the group working and are stored (and counted) all the same.
+    pub max_stored: u64,
 }
 
 /// A durable store of users, rooms, members, messages, key packages and direct queues.
@@ -167,12 +216,15 @@ pub trait Store: Send + Sync + 'static {
     fn ping(&self) -> Result<(), StoreError>;
     /// Binds `user` to `key` if the name is free (trust on first use) and `policy`
     /// allows it (`token`: the one-time token presented, used up on success).
+    /// A new name without a token counts against its address's hourly allowance
+    /// (`from`).
     fn register(
         &self,
         user: &str,
         key: &[u8],
         policy: RegistrationPolicy,
         token: Option<&str>,
+        from: &Newcomer,
     ) -> Result<Registration, StoreError>;
     /// Records a new one-time registration token (only its SHA-256 is stored).
     fn issue_token(&self, token: &str, now_ms: i64) -> Result<(), StoreError>;
@@ -199,18 +251,25 @@ pub trait Store: Send + Sync + 'static {
     /// Whether `room` exists.
     fn room_exists(&self, room: &str) -> Result<bool, StoreError>;
     /// Records `by`'s invitation of `user` to `room` (who will see the messages after
-    /// the room's current last one once they accept).
+    /// the room's current last one once they accept), within `quota`. Asking again
+    /// keeps the invitation as it was: its start point and its age (so it still
+    /// expires when the first one would have). `user`'s expired invitations are
+    /// deleted on the way.
     fn invite(
         &self,
         room: &str,
         user: &str,
         by: &str,
         now_ms: i64,
-        max_pending: usize,
+        quota: &InvitationQuota,
     ) -> Result<Invited, StoreError>;
     /// Withdraws `user`'s invitation to `room` (only `by`'s, when given: an inviter
-    /// withdraws their own; the invitee declines any); `false` if there was none.
+    /// withdraws their own; the invitee declines any); `false` if there was none. Its
+    /// Welcome, if still queued, goes with it.
     fn uninvite(&self, room: &str, user: &str, by: Option<&str>) -> Result<bool, StoreError>;
+    /// Deletes every invitation made before `before_ms`, with its queued Welcome: the
+    /// (room, user) of each.
+    fn expire_invitations(&self, before_ms: i64) -> Result<Vec<(String, String)>, StoreError>;
     /// `user`'s pending invitations, oldest first.
     fn invitations_of(&self, user: &str) -> Result<Vec<Invitation>, StoreError>;
     /// Turns `user`'s invitation to `room` into membership; the sequence number after
@@ -285,6 +344,12 @@ pub trait Store: Send + Sync + 'static {
     fn key_package_count(&self, user: &str, now_ms: i64) -> Result<u64, StoreError>;
     /// Queues `payload` for `recipient`, durably, unless that would pass `quota`
     /// (`None`: nothing queued).
+    ///
+    /// `welcome_for`: the payload is the Welcome of `sender`'s pending invitation of
+    /// `recipient` to that room. If there is such an invitation, the Welcome is queued
+    /// whatever the quota (one per invitation: it replaces the invitation's previous
+    /// one), so that what an invitation needs never competes with what others sent;
+    /// without one it is an ordinary delivery.
     fn push_direct(
         &self,
         recipient: &str,
@@ -292,6 +357,7 @@ pub trait Store: Send + Sync + 'static {
         payload: &[u8],
         now_ms: i64,
         quota: &DirectQuota,
+        welcome_for: Option<&str>,
     ) -> Result<Option<DirectEnvelope>, StoreError>;
     /// The newest queued delivery's id of each of `users` that has one.
     fn direct_heads(&self, users: &[String]) -> Result<Vec<(String, u64)>, StoreError>;

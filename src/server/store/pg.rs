@@ -27,15 +27,16 @@ use crate::proto::{skeletons, DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::public_group;
 use crate::server::store::pg_pool::{Pool, Pooled, Tx};
 use crate::server::store::rules::{
-    admission, admit, direct_fits, may_post, name_standing, position, TOKEN_REFUSED,
+    admission, admit, direct_fits, invitation_fits, may_post, name_standing, position,
+    registration_allowed, replacing_a_member, storage_allowed, TOKEN_REFUSED,
 };
 use crate::server::store::{
-    Appended, Creation, DirectQuota, Invited, KeyPackageRow, NewMessage, Registration,
-    RegistrationPolicy, Store, UserRow,
+    Appended, Creation, DirectQuota, InvitationQuota, Invited, KeyPackageRow, NewMessage, Newcomer,
+    Registration, RegistrationPolicy, Store, UserRow,
 };
 
 /// Migration `i` takes the schema from version `i` to `i + 1` (tracked in
-/// `smc_schema`). The same tables as the SQLite store's, at its version 8.
+/// `smc_schema`). The same tables as the SQLite store's, at its version 9.
 const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE users (
@@ -118,6 +119,24 @@ const MIGRATIONS: &[&str] = &[
 ",
     "
     ALTER TABLE rooms ADD COLUMN public_state BYTEA;
+",
+    // What strangers could fill (as the SQLite store's version 9): new names per
+    // address for an hour, each invitation's queued Welcome, invitations by age, the
+    // bytes each user has stored in rooms.
+    "
+    CREATE TABLE registrations (
+        address TEXT NOT NULL,
+        at_ms BIGINT NOT NULL
+    );
+    CREATE INDEX registrations_by_address ON registrations (address, at_ms);
+    ALTER TABLE invitations ADD COLUMN welcome_id BIGINT;
+    CREATE INDEX invitations_by_age ON invitations (created_ms);
+    CREATE TABLE user_usage (
+        user_name TEXT PRIMARY KEY,
+        bytes BIGINT NOT NULL
+    );
+    INSERT INTO user_usage (user_name, bytes)
+        SELECT sender, sum(octet_length(payload)) FROM messages GROUP BY sender;
 ",
 ];
 
@@ -334,6 +353,7 @@ impl Store for PostgresStore {
         key: &[u8],
         policy: RegistrationPolicy,
         token: Option<&str>,
+        from: &Newcomer,
     ) -> Result<Registration, StoreError> {
         let digest = token.map(|t| Sha256::digest(t.as_bytes()).to_vec());
         self.write(|tx| {
@@ -347,7 +367,32 @@ impl Store for PostgresStore {
             };
             match admission(policy, digest.as_deref()) {
                 Err(refusal) => return Ok(refusal),
-                Ok(None) => {}
+                Ok(None) => {
+                    // Names are not free: so many per address per hour, on every node.
+                    // Registrations from one address are serialized by an advisory
+                    // lock on it (the count and the insert cannot interleave).
+                    tx.execute(
+                        "SELECT pg_advisory_xact_lock(hashtext('smc-registration:' || $1))",
+                        &[&from.address],
+                    )?;
+                    tx.execute(
+                        "DELETE FROM registrations WHERE address = $1 AND at_ms < $2",
+                        &[&from.address, &from.window_start()],
+                    )?;
+                    let recent: i64 = tx
+                        .query_one(
+                            "SELECT count(*) FROM registrations WHERE address = $1",
+                            &[&from.address],
+                        )?
+                        .get(0);
+                    if !registration_allowed(from, recent) {
+                        return Ok(Registration::TooManyFromAddress);
+                    }
+                    tx.execute(
+                        "INSERT INTO registrations (address, at_ms) VALUES ($1, $2)",
+                        &[&from.address, &from.now_ms],
+                    )?;
+                }
                 Ok(Some(digest)) => {
                     let used = tx.execute(
                         "UPDATE tokens SET used_by = $2 WHERE digest = $1 AND used_by IS NULL",
@@ -364,6 +409,7 @@ impl Store for PostgresStore {
                     "DELETE FROM invitations WHERE user_name = $1",
                     "DELETE FROM key_packages WHERE user_name = $1",
                     "DELETE FROM directs WHERE recipient = $1",
+                    "DELETE FROM user_usage WHERE user_name = $1",
                     "DELETE FROM skeletons WHERE kind = 'user' AND name = $1",
                     "DELETE FROM users WHERE name = $1",
                 ] {
@@ -484,7 +530,7 @@ impl Store for PostgresStore {
         user: &str,
         by: &str,
         now_ms: i64,
-        max_pending: usize,
+        quota: &InvitationQuota,
     ) -> Result<Invited, StoreError> {
         self.write(|tx| {
             if tx
@@ -496,42 +542,87 @@ impl Store for PostgresStore {
             {
                 return Ok(Invited::AlreadyMember);
             }
+            for sql in [
+                "DELETE FROM directs WHERE id IN (SELECT welcome_id FROM invitations
+                     WHERE user_name = $1 AND created_ms < $2 AND welcome_id IS NOT NULL)",
+                "DELETE FROM invitations WHERE user_name = $1 AND created_ms < $2",
+            ] {
+                tx.execute(sql, &[&user, &quota.expired_before_ms])?;
+            }
+            if let Some(row) = tx.query_opt(
+                "SELECT by_user, welcome_id IS NOT NULL FROM invitations
+                 WHERE room = $1 AND user_name = $2",
+                &[&room, &user],
+            )? {
+                let inviter: String = row.get(0);
+                // Asked again: the invitation stays as it was (start point and age);
+                // another inviter's cannot be taken over.
+                return Ok(if inviter == by {
+                    Invited::Pending {
+                        welcome_sent: row.get(1),
+                    }
+                } else {
+                    Invited::ByOther(inviter)
+                });
+            }
             let row = tx.query_one(
-                "SELECT count(*), count(*) FILTER (WHERE by_user = $3) FROM invitations
-                 WHERE user_name = $1 AND room != $2",
-                &[&user, &room, &by],
+                "SELECT count(*), count(*) FILTER (WHERE i.by_user = $2),
+                        count(*) FILTER (WHERE NOT EXISTS (
+                            SELECT 1 FROM members a JOIN members b ON a.room = b.room
+                            WHERE a.user_name = i.by_user AND b.user_name = $1)),
+                        NOT EXISTS (SELECT 1 FROM members a JOIN members b ON a.room = b.room
+                                    WHERE a.user_name = $2 AND b.user_name = $1)
+                 FROM invitations i WHERE i.user_name = $1",
+                &[&user, &by],
             )?;
-            let (pending, from_inviter): (i64, i64) = (row.get(0), row.get(1));
-            if pending as usize >= max_pending || from_inviter as usize >= (max_pending / 10).max(1)
-            {
+            let (pending, from_inviter, from_strangers, stranger): (i64, i64, i64, bool) =
+                (row.get(0), row.get(1), row.get(2), row.get(3));
+            if !invitation_fits(quota, pending, from_inviter, from_strangers, stranger) {
                 return Ok(Invited::TooMany);
             }
-            if let Some(other) = tx.query_opt(
-                "SELECT by_user FROM invitations WHERE room = $1 AND user_name = $2
-                 AND by_user != $3",
-                &[&room, &user, &by],
-            )? {
-                return Ok(Invited::ByOther(other.get(0)));
-            }
+            // Two inviters at once: the primary key lets one in; the other retries
+            // (a unique violation is retried) and finds it.
             tx.execute(
                 "INSERT INTO invitations (room, user_name, by_user, joined_seq, created_ms)
-                 SELECT name, $2, $3, last_seq, $4 FROM rooms WHERE name = $1
-                 ON CONFLICT (room, user_name) DO UPDATE SET
-                     by_user = EXCLUDED.by_user, joined_seq = EXCLUDED.joined_seq,
-                     created_ms = EXCLUDED.created_ms",
+                 SELECT name, $2, $3, last_seq, $4 FROM rooms WHERE name = $1",
                 &[&room, &user, &by, &now_ms],
             )?;
-            Ok(Invited::Pending)
+            Ok(Invited::Pending {
+                welcome_sent: false,
+            })
         })
     }
 
     fn uninvite(&self, room: &str, user: &str, by: Option<&str>) -> Result<bool, StoreError> {
         self.write(|tx| {
-            Ok(tx.execute(
+            let gone = tx.query_opt(
                 "DELETE FROM invitations WHERE room = $1 AND user_name = $2
-                 AND ($3::TEXT IS NULL OR by_user = $3)",
+                 AND ($3::TEXT IS NULL OR by_user = $3) RETURNING welcome_id",
                 &[&room, &user, &by],
-            )? == 1)
+            )?;
+            let Some(gone) = gone else {
+                return Ok(false);
+            };
+            if let Some(welcome) = gone.get::<_, Option<i64>>(0) {
+                tx.execute("DELETE FROM directs WHERE id = $1", &[&welcome])?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn expire_invitations(&self, before_ms: i64) -> Result<Vec<(String, String)>, StoreError> {
+        self.write(|tx| {
+            let rows = tx.query(
+                "DELETE FROM invitations WHERE created_ms < $1
+                 RETURNING room, user_name, welcome_id",
+                &[&before_ms],
+            )?;
+            let welcomes: Vec<i64> = rows
+                .iter()
+                .filter_map(|r| r.get::<_, Option<i64>>(2))
+                .collect();
+            tx.execute("DELETE FROM directs WHERE id = ANY($1)", &[&welcomes])?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
 
@@ -704,6 +795,20 @@ impl Store for PostgresStore {
                         continue;
                     }
                 };
+                // The sender's stored bytes, their row locked until the commit (their
+                // sends on other nodes wait: the quota is exact).
+                let stored: i64 = tx
+                    .query_one(
+                        "INSERT INTO user_usage (user_name, bytes) VALUES ($1, 0)
+                         ON CONFLICT (user_name) DO UPDATE SET bytes = user_usage.bytes
+                         RETURNING bytes",
+                        &[&m.sender],
+                    )?
+                    .get(0);
+                if let Err(refusal) = storage_allowed(m, stored as u64) {
+                    out.push(Err(refusal));
+                    continue;
+                }
                 // A room whose group the server tracks: a group change is verified
                 // against its public state and applied to it, or refused with nothing
                 // kept; an application message leaves it alone.
@@ -734,6 +839,22 @@ impl Store for PostgresStore {
                                 m.commit_epoch,
                             )
                         })?;
+                        let mut member_replaced = false;
+                        if let Ok((a, _)) = &applied {
+                            for user in &a.replaced {
+                                member_replaced |= tx
+                                    .query_opt(
+                                        "SELECT 1 FROM members WHERE room = $1 AND user_name = $2",
+                                        &[&m.room, user],
+                                    )?
+                                    .is_some();
+                            }
+                        }
+                        let applied = if member_replaced {
+                            Err(replacing_a_member())
+                        } else {
+                            applied
+                        };
                         match applied {
                             Ok((applied, public_state)) => {
                                 for user in &applied.removed {
@@ -764,6 +885,9 @@ impl Store for PostgresStore {
                              INSERT INTO messages
                                  (room, seq, sender, ts_ms, payload, commit_epoch, digest)
                              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
+                         ), counted AS (
+                             UPDATE user_usage SET bytes = bytes + octet_length($5)
+                             WHERE user_name = $3
                          )
                          UPDATE rooms SET last_seq = $2, commit_epoch = $8 WHERE name = $1
                          RETURNING (SELECT id FROM stored)",
@@ -957,6 +1081,7 @@ impl Store for PostgresStore {
         payload: &[u8],
         now_ms: i64,
         quota: &DirectQuota,
+        welcome_for: Option<&str>,
     ) -> Result<Option<DirectEnvelope>, StoreError> {
         self.write(|tx| {
             // Deliveries to one recipient are serialized by its row: their ids grow in
@@ -966,21 +1091,43 @@ impl Store for PostgresStore {
                 "SELECT 1 FROM users WHERE name = $1 FOR UPDATE",
                 &[&recipient],
             )?;
-            let row = tx.query_one(
-                "SELECT count(*), coalesce(sum(length(payload)), 0)::BIGINT,
-                        count(*) FILTER (WHERE sender = $2)
-                 FROM directs WHERE recipient = $1",
-                &[&recipient, &sender],
-            )?;
-            let (count, bytes, from_sender): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-            if !direct_fits(
-                quota,
-                count as u64,
-                bytes as u64,
-                from_sender as u64,
-                payload.len(),
-            ) {
-                return Ok(None);
+            // The Welcome of a pending invitation: queued whatever the quota, in place
+            // of the invitation's previous one.
+            let invitation = match welcome_for {
+                Some(room) => tx
+                    .query_opt(
+                        "SELECT welcome_id FROM invitations
+                         WHERE room = $1 AND user_name = $2 AND by_user = $3 FOR UPDATE",
+                        &[&room, &recipient, &sender],
+                    )?
+                    .map(|r| r.get::<_, Option<i64>>(0)),
+                None => None,
+            };
+            match invitation {
+                Some(previous) => {
+                    if let Some(previous) = previous {
+                        tx.execute("DELETE FROM directs WHERE id = $1", &[&previous])?;
+                    }
+                }
+                None => {
+                    let row = tx.query_one(
+                        "SELECT count(*), coalesce(sum(length(payload)), 0)::BIGINT,
+                                count(*) FILTER (WHERE sender = $2)
+                         FROM directs WHERE recipient = $1",
+                        &[&recipient, &sender],
+                    )?;
+                    let (count, bytes, from_sender): (i64, i64, i64) =
+                        (row.get(0), row.get(1), row.get(2));
+                    if !direct_fits(
+                        quota,
+                        count as u64,
+                        bytes as u64,
+                        from_sender as u64,
+                        payload.len(),
+                    ) {
+                        return Ok(None);
+                    }
+                }
             }
             let id: i64 = tx
                 .query_one(
@@ -989,6 +1136,12 @@ impl Store for PostgresStore {
                     &[&recipient, &sender, &now_ms, &payload],
                 )?
                 .get(0);
+            if let (Some(room), Some(_)) = (welcome_for, invitation) {
+                tx.execute(
+                    "UPDATE invitations SET welcome_id = $3 WHERE room = $1 AND user_name = $2",
+                    &[&room, &recipient, &id],
+                )?;
+            }
             Ok(Some(DirectEnvelope {
                 id: id as u64,
                 sender: sender.to_owned(),

@@ -217,6 +217,16 @@ impl Tx<'_> {
         self.tx.query_opt(&s, params)
     }
 
+    /// Runs `sql`: every row.
+    pub(super) fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.tx.query(&s, params)
+    }
+
     /// Runs `sql`: exactly one row.
     pub(super) fn query_one(
         &mut self,

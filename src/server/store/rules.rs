@@ -3,7 +3,9 @@
 
 use crate::e2e::group::MAX_PAST_EPOCHS;
 use crate::proto::Refusal;
-use crate::server::store::{DirectQuota, NewMessage, Registration, RegistrationPolicy};
+use crate::server::store::{
+    DirectQuota, InvitationQuota, NewMessage, Newcomer, Registration, RegistrationPolicy,
+};
 
 /// The epoch a room moves to when a group-state change for `claimed` is accepted at
 /// epoch `current`: only a change for exactly the current epoch is taken (one per
@@ -122,6 +124,55 @@ pub(crate) fn direct_fits(
     (count as usize) < quota.count
         && (bytes as usize).saturating_add(len) <= quota.bytes
         && (from_sender as usize) < quota.per_sender
+}
+
+/// The refusal of a commit that replaces the leaf of someone who joined the room
+/// (only an invitee's leaf may be replaced, when the invitation is made again).
+pub(crate) fn replacing_a_member() -> Refusal {
+    Refusal::BadRequest {
+        reason: "a commit replacing the leaf of a member who joined the room".into(),
+    }
+}
+
+/// Whether an address that registered `recent` names in the last hour may register
+/// one more.
+pub(crate) fn registration_allowed(from: &Newcomer, recent: i64) -> bool {
+    from.per_hour == 0 || recent < i64::from(from.per_hour)
+}
+
+/// Whether one more invitation fits a user who has `pending` invitations,
+/// `from_inviter` of them from this inviter and `from_strangers` from inviters who
+/// share no room with them (`stranger`: whether this inviter is one).
+pub(crate) fn invitation_fits(
+    quota: &InvitationQuota,
+    pending: i64,
+    from_inviter: i64,
+    from_strangers: i64,
+    stranger: bool,
+) -> bool {
+    let under = |n: i64, max: usize| (n.max(0) as usize) < max.max(1);
+    under(pending, quota.max_pending)
+        && (!stranger
+            || (under(from_inviter, quota.per_stranger)
+                && under(from_strangers, quota.from_strangers)))
+}
+
+/// Whether `m` may be stored by a sender who has `stored` payload bytes stored
+/// ([`NewMessage::max_stored`]).
+pub(crate) fn storage_allowed(m: &NewMessage, stored: u64) -> Result<(), Refusal> {
+    if m.commit_epoch.is_some() || m.farewell {
+        return Ok(());
+    }
+    if stored.saturating_add(m.payload.len() as u64) <= m.max_stored {
+        Ok(())
+    } else {
+        Err(Refusal::QuotaExceeded {
+            reason: format!(
+                "you have stored {stored} bytes in rooms, and may store {} at most",
+                m.max_stored
+            ),
+        })
+    }
 }
 
 /// The rows of `rows` that fit in `max_bytes` (by `size`), and always the first one:

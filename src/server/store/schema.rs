@@ -101,6 +101,24 @@ const MIGRATIONS: &[&str] = &[
     // instead of a second copy (which its readers would take for a replay).
     "ALTER TABLE messages ADD COLUMN digest BLOB;
      CREATE UNIQUE INDEX messages_room_digest ON messages (room, digest);",
+    // 8 -> 9: what strangers could fill. New names counted per address for an hour
+    // (nothing older is kept); the Welcome queued for each invitation (queued past the
+    // recipient's quota, one per invitation); invitations found by age (they expire);
+    // the bytes each user has stored in rooms (their quota), filled from what is
+    // stored.
+    "CREATE TABLE registrations (
+         address TEXT NOT NULL,
+         at_ms INTEGER NOT NULL
+     );
+     CREATE INDEX registrations_by_address ON registrations (address, at_ms);
+     ALTER TABLE invitations ADD COLUMN welcome_id INTEGER;
+     CREATE INDEX invitations_by_age ON invitations (created_ms);
+     CREATE TABLE user_usage (
+         user TEXT PRIMARY KEY,
+         bytes INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     INSERT INTO user_usage (user, bytes)
+         SELECT sender, sum(length(payload)) FROM messages GROUP BY sender;",
 ];
 
 /// The schema version this build writes.

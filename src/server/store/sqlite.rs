@@ -15,12 +15,13 @@ use sha2::{Digest, Sha256};
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::store::rules::{
-    admission, admit, direct_fits, may_post, name_standing, position, TOKEN_REFUSED,
+    admission, admit, direct_fits, invitation_fits, may_post, name_standing, position,
+    registration_allowed, replacing_a_member, storage_allowed, TOKEN_REFUSED,
 };
 use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{
-    Appended, Creation, DirectQuota, Durability, Invited, KeyPackageRow, NewMessage, Registration,
-    RegistrationPolicy, Store, UserRow,
+    Appended, Creation, DirectQuota, Durability, InvitationQuota, Invited, KeyPackageRow,
+    NewMessage, Newcomer, Registration, RegistrationPolicy, Store, UserRow,
 };
 use crate::server::{public_group, DataDir};
 
@@ -42,6 +43,28 @@ fn open(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// Whether one of `replaced` (whose leaf a commit replaces) has joined `room`.
+fn replaces_a_member(
+    conn: &Connection,
+    room: &str,
+    replaced: &[String],
+) -> Result<bool, StoreError> {
+    for user in replaced {
+        if conn
+            .query_row(
+                "SELECT 1 FROM members WHERE room = ?1 AND user = ?2",
+                params![room, user],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// A damaged or foreign file, reported by SQLite as such, becomes
@@ -183,6 +206,7 @@ impl Store for SqliteStore {
         key: &[u8],
         policy: RegistrationPolicy,
         token: Option<&str>,
+        from: &Newcomer,
     ) -> Result<Registration, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -201,7 +225,25 @@ impl Store for SqliteStore {
         let digest = token.map(|t| Sha256::digest(t.as_bytes()).to_vec());
         match admission(policy, digest.as_deref()) {
             Err(refusal) => return Ok(refusal),
-            Ok(None) => {}
+            Ok(None) => {
+                // Names are not free: so many per address per hour, on every node.
+                tx.execute(
+                    "DELETE FROM registrations WHERE address = ?1 AND at_ms < ?2",
+                    params![from.address, from.window_start()],
+                )?;
+                let recent: i64 = tx.query_row(
+                    "SELECT count(*) FROM registrations WHERE address = ?1",
+                    [&from.address],
+                    |r| r.get(0),
+                )?;
+                if !registration_allowed(from, recent) {
+                    return Ok(Registration::TooManyFromAddress);
+                }
+                tx.execute(
+                    "INSERT INTO registrations (address, at_ms) VALUES (?1, ?2)",
+                    params![from.address, from.now_ms],
+                )?;
+            }
             Ok(Some(digest)) => {
                 let used = tx.execute(
                     "UPDATE tokens SET used_by = ?2 WHERE digest = ?1 AND used_by IS NULL",
@@ -219,6 +261,7 @@ impl Store for SqliteStore {
                 "DELETE FROM invitations WHERE user = ?1",
                 "DELETE FROM key_packages WHERE user = ?1",
                 "DELETE FROM directs WHERE recipient = ?1",
+                "DELETE FROM user_usage WHERE user = ?1",
                 "DELETE FROM skeletons WHERE kind = 'user' AND name = ?1",
                 "DELETE FROM users WHERE name = ?1",
             ] {
@@ -339,7 +382,7 @@ impl Store for SqliteStore {
         user: &str,
         by: &str,
         now_ms: i64,
-        max_pending: usize,
+        quota: &InvitationQuota,
     ) -> Result<Invited, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -354,45 +397,95 @@ impl Store for SqliteStore {
         if member {
             return Ok(Invited::AlreadyMember);
         }
-        let (pending, from_inviter): (i64, i64) = tx.query_row(
-            "SELECT count(*), coalesce(sum(by_user = ?3), 0) FROM invitations
-             WHERE user = ?1 AND room != ?2",
-            params![user, room, by],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        // One inviter may hold at most a tenth of someone's pending invitations.
-        if pending as usize >= max_pending || from_inviter as usize >= (max_pending / 10).max(1) {
-            return Ok(Invited::TooMany);
+        for sql in [
+            "DELETE FROM directs WHERE id IN (SELECT welcome_id FROM invitations
+                 WHERE user = ?1 AND created_ms < ?2 AND welcome_id IS NOT NULL)",
+            "DELETE FROM invitations WHERE user = ?1 AND created_ms < ?2",
+        ] {
+            tx.execute(sql, params![user, quota.expired_before_ms])?;
         }
-        let other: Option<String> = tx
+        let existing: Option<(String, bool)> = tx
             .query_row(
-                "SELECT by_user FROM invitations WHERE room = ?1 AND user = ?2 AND by_user != ?3",
-                params![room, user, by],
-                |r| r.get(0),
+                "SELECT by_user, welcome_id IS NOT NULL FROM invitations
+                 WHERE room = ?1 AND user = ?2",
+                params![room, user],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        if let Some(other) = other {
+        match existing {
+            // Asked again: the invitation stays as it was (start point and age).
+            Some((inviter, welcome_sent)) if inviter == by => {
+                return Ok(Invited::Pending { welcome_sent })
+            }
             // One invitation at a time: a second inviter cannot take it over (nor
             // make the first inviter's Welcome unusable).
-            return Ok(Invited::ByOther(other));
+            Some((other, _)) => return Ok(Invited::ByOther(other)),
+            None => {}
+        }
+        let (pending, from_inviter, from_strangers): (i64, i64, i64) = tx.query_row(
+            "SELECT count(*), coalesce(sum(i.by_user = ?2), 0),
+                    coalesce(sum(NOT EXISTS (SELECT 1 FROM members a JOIN members b
+                                             ON a.room = b.room
+                                             WHERE a.user = i.by_user AND b.user = ?1)), 0)
+             FROM invitations i WHERE i.user = ?1",
+            params![user, by],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let stranger = tx
+            .query_row(
+                "SELECT 1 FROM members a JOIN members b ON a.room = b.room
+                 WHERE a.user = ?1 AND b.user = ?2 LIMIT 1",
+                params![by, user],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_none();
+        if !invitation_fits(quota, pending, from_inviter, from_strangers, stranger) {
+            return Ok(Invited::TooMany);
         }
         tx.execute(
-            "INSERT OR REPLACE INTO invitations (room, user, by_user, joined_seq, created_ms)
+            "INSERT INTO invitations (room, user, by_user, joined_seq, created_ms)
              SELECT name, ?2, ?3, last_seq, ?4 FROM rooms WHERE name = ?1",
             params![room, user, by, now_ms],
         )?;
         tx.commit()?;
-        Ok(Invited::Pending)
+        Ok(Invited::Pending {
+            welcome_sent: false,
+        })
     }
 
     fn uninvite(&self, room: &str, user: &str, by: Option<&str>) -> Result<bool, StoreError> {
-        let conn = lock(&self.writer);
-        let n = conn.execute(
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "DELETE FROM directs WHERE id = (SELECT welcome_id FROM invitations
+                 WHERE room = ?1 AND user = ?2 AND (?3 IS NULL OR by_user = ?3))",
+            params![room, user, by],
+        )?;
+        let n = tx.execute(
             "DELETE FROM invitations WHERE room = ?1 AND user = ?2
              AND (?3 IS NULL OR by_user = ?3)",
             params![room, user, by],
         )?;
+        tx.commit()?;
         Ok(n == 1)
+    }
+
+    fn expire_invitations(&self, before_ms: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let expired: Vec<(String, String)> = tx
+            .prepare("SELECT room, user FROM invitations WHERE created_ms < ?1")?
+            .query_map([before_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        tx.execute(
+            "DELETE FROM directs WHERE id IN (SELECT welcome_id FROM invitations
+                 WHERE created_ms < ?1 AND welcome_id IS NOT NULL)",
+            [before_ms],
+        )?;
+        tx.execute("DELETE FROM invitations WHERE created_ms < ?1", [before_ms])?;
+        tx.commit()?;
+        Ok(expired)
     }
 
     fn invitations_of(&self, user: &str) -> Result<Vec<Invitation>, StoreError> {
@@ -567,6 +660,13 @@ impl Store for SqliteStore {
                     continue;
                 }
             };
+            let stored: i64 = tx
+                .prepare_cached("SELECT coalesce(max(bytes), 0) FROM user_usage WHERE user = ?1")?
+                .query_row([&m.sender], |r| r.get(0))?;
+            if let Err(refusal) = storage_allowed(m, stored as u64) {
+                out.push(Err(refusal));
+                continue;
+            }
             // A room whose group the server tracks: the message is verified against
             // its public state, and applied to it, or refused with nothing kept.
             let mut unrouted = Vec::new();
@@ -580,6 +680,11 @@ impl Store for SqliteStore {
                     &m.payload,
                     m.commit_epoch,
                 ) {
+                    Ok(applied) if replaces_a_member(&sp, &m.room, &applied.replaced)? => {
+                        drop(sp); // rolled back
+                        out.push(Err(replacing_a_member()));
+                        continue;
+                    }
                     Ok(applied) => {
                         for user in &applied.removed {
                             sp.execute(
@@ -614,6 +719,11 @@ impl Store for SqliteStore {
             let id = tx.last_insert_rowid();
             tx.prepare_cached("UPDATE rooms SET last_seq = ?2, commit_epoch = ?3 WHERE name = ?1")?
                 .execute(params![m.room, seq, next_epoch as i64])?;
+            tx.prepare_cached(
+                "INSERT INTO user_usage (user, bytes) VALUES (?1, ?2)
+                 ON CONFLICT (user) DO UPDATE SET bytes = bytes + excluded.bytes",
+            )?
+            .execute(params![m.sender, m.payload.len() as i64])?;
             out.push(Ok(Appended {
                 envelope: Envelope {
                     id: id as u64,
@@ -776,36 +886,66 @@ impl Store for SqliteStore {
         payload: &[u8],
         now_ms: i64,
         quota: &DirectQuota,
+        welcome_for: Option<&str>,
     ) -> Result<Option<DirectEnvelope>, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (count, bytes): (i64, i64) = tx.query_row(
-            "SELECT count(*), coalesce(sum(length(payload)), 0) FROM directs WHERE recipient = ?1",
-            [recipient],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let from_sender: i64 = tx.query_row(
-            "SELECT count(*) FROM directs WHERE recipient = ?1 AND sender = ?2",
-            params![recipient, sender],
-            |r| r.get(0),
-        )?;
-        if !direct_fits(
-            quota,
-            count as u64,
-            bytes as u64,
-            from_sender as u64,
-            payload.len(),
-        ) {
-            return Ok(None);
+        // The Welcome of a pending invitation: queued whatever the quota, in place of
+        // the invitation's previous one.
+        let invitation: Option<Option<i64>> = match welcome_for {
+            Some(room) => tx
+                .query_row(
+                    "SELECT welcome_id FROM invitations
+                     WHERE room = ?1 AND user = ?2 AND by_user = ?3",
+                    params![room, recipient, sender],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            None => None,
+        };
+        match invitation {
+            Some(previous) => {
+                if let Some(previous) = previous {
+                    tx.execute("DELETE FROM directs WHERE id = ?1", [previous])?;
+                }
+            }
+            None => {
+                let (count, bytes): (i64, i64) = tx.query_row(
+                    "SELECT count(*), coalesce(sum(length(payload)), 0) FROM directs
+                     WHERE recipient = ?1",
+                    [recipient],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                let from_sender: i64 = tx.query_row(
+                    "SELECT count(*) FROM directs WHERE recipient = ?1 AND sender = ?2",
+                    params![recipient, sender],
+                    |r| r.get(0),
+                )?;
+                if !direct_fits(
+                    quota,
+                    count as u64,
+                    bytes as u64,
+                    from_sender as u64,
+                    payload.len(),
+                ) {
+                    return Ok(None);
+                }
+            }
         }
         tx.execute(
             "INSERT INTO directs (recipient, sender, ts_ms, payload) VALUES (?1, ?2, ?3, ?4)",
             params![recipient, sender, now_ms, payload],
         )?;
-        let id = tx.last_insert_rowid() as u64;
+        let id = tx.last_insert_rowid();
+        if let (Some(room), Some(_)) = (welcome_for, invitation) {
+            tx.execute(
+                "UPDATE invitations SET welcome_id = ?3 WHERE room = ?1 AND user = ?2",
+                params![room, recipient, id],
+            )?;
+        }
         tx.commit()?;
         Ok(Some(DirectEnvelope {
-            id,
+            id: id as u64,
             sender: sender.to_owned(),
             timestamp_ms: now_ms,
             payload: payload.to_vec(),

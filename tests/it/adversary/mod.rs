@@ -24,6 +24,7 @@ mod registration;
 mod removed;
 mod server_forgery;
 mod storage;
+mod strangers;
 mod welcome;
 
 use std::path::Path;

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use openmls::prelude::tls_codec::Serialize as _;
+use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
+use openmls::prelude::{KeyPackageIn, ProtocolVersion};
 use openmls_traits::OpenMlsProvider as _;
 use smc::proto::{Event, Request, ServerFrame};
 use smc::Refusal;
@@ -69,6 +70,47 @@ fn removing_another_member_is_refused_by_the_server_and_by_the_clients() {
         matches!(&refused, Err(Refusal::BadRequest { reason }) if reason.contains("remove someone else")),
         "{refused:?}"
     );
+    group
+        .clear_pending_commit(actor.provider.storage())
+        .unwrap();
+    // A commit replacing bob's leaf by a new one of his (what re-inviting someone whose
+    // Welcome never arrived does): refused, since bob joined the room.
+    let package = match mallory.request(Request::FetchKeyPackage { user: "bob".into() }) {
+        Ok(smc::proto::Reply::KeyPackage(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    let package = KeyPackageIn::tls_deserialize_exact(package.as_slice())
+        .unwrap()
+        .validate(actor.provider.crypto(), ProtocolVersion::Mls10)
+        .unwrap();
+    let bundle = group
+        .commit_builder()
+        .propose_removals([bob_leaf])
+        .propose_adds([package])
+        .load_psks(actor.provider.storage())
+        .unwrap()
+        .build(
+            actor.provider.rand(),
+            actor.provider.crypto(),
+            &actor.signer,
+            |_| true,
+        )
+        .unwrap()
+        .stage_commit(&actor.provider)
+        .unwrap();
+    let (swap, _, _) = bundle.into_contents();
+    let refused = mallory.request(Request::Send {
+        room: "r".into(),
+        payload: swap.tls_serialize_detached().unwrap(),
+        commit_epoch: Some(epoch),
+    });
+    assert!(
+        matches!(&refused, Err(Refusal::BadRequest { reason }) if reason.contains("member who joined")),
+        "{refused:?}"
+    );
+    group
+        .clear_pending_commit(actor.provider.storage())
+        .unwrap();
     still_chatting(&mut alice, &mut bob, "r", "the removal attempts");
 
     // A server that stores it anyway: the clients refuse it too.
