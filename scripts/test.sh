@@ -67,7 +67,7 @@ postgres_pass() {
         --skip adversary::directs::a_flood --skip adversary::epochs::a_commit_without \
         --skip adversary::epochs::a_member_removed_by_a_commit --skip adversary::policy::removing_another \
         --skip adversary::removed:: --skip adversary::server_forgery:: --skip adversary::storage:: \
-        --skip adversary::consent::a_server_that_claims \
+        --skip adversary::consent::a_server_that_claims --skip adversary::strangers::an_expired \
         --skip adversary::legacy:: --skip adversary::names:: \
         --skip e2e_groups::after_leaving --skip e2e_groups::the_servers_data_directory \
         --skip failover::a_standby --skip failover::a_backup_restored_twice \

@@ -70,9 +70,66 @@ fn removing_another_member_is_refused_by_the_server_and_by_the_clients() {
         matches!(&refused, Err(Refusal::BadRequest { reason }) if reason.contains("remove someone else")),
         "{refused:?}"
     );
-    group
-        .clear_pending_commit(actor.provider.storage())
+    still_chatting(&mut alice, &mut bob, "r", "the removal attempts");
+
+    // A server that stores it anyway: the clients refuse it too.
+    drop((alice, bob, mallory));
+    evil.tamper(|db| {
+        let (last, current): (i64, i64) = db
+            .query_row(
+                "SELECT last_seq, commit_epoch FROM rooms WHERE name = 'r'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(current as u64, epoch, "the epoch was still free");
+        db.execute(
+            "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch)
+             VALUES ('r', ?1, 'mallory', 0, ?2, ?3)",
+            rusqlite::params![last + 1, commit, current],
+        )
         .unwrap();
+        db.execute(
+            "UPDATE rooms SET last_seq = ?1, commit_epoch = ?2 WHERE name = 'r'",
+            rusqlite::params![last + 1, current + 1],
+        )
+        .unwrap();
+    });
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    let events = drain(&mut bob);
+    assert!(
+        unreadable(&events)
+            .iter()
+            .any(|r| r.contains("remove someone else")),
+        "{events:?}"
+    );
+    assert!(texts(&events).is_empty());
+    assert_eq!(bob.members("r").unwrap(), ["alice", "bob", "mallory"]);
+}
+
+#[test]
+fn replacing_the_leaf_of_a_member_who_joined_is_refused() {
+    let dir = tempdir("adv_policy_replace");
+    let server = super::start(&dir.join("server"), smc::net::Limits::default());
+    let address = server.address().to_string();
+    let [mut alice, mut bob] = super::room_with(&dir, &address, "r", &["alice", "bob"])
+        .try_into()
+        .unwrap();
+    let (mut mallory, actor) = super::mallory_in(&server, &mut alice, "r");
+    let welcome = loop {
+        if let Some(Event::Direct(d)) = mallory.events.pop() {
+            break d.payload;
+        }
+        match mallory.next_frame(Duration::from_secs(10)) {
+            Some(ServerFrame::Event(e)) => mallory.events.push(e),
+            Some(_) => {}
+            None => panic!("no Welcome for mallory"),
+        }
+    };
+    let mut group = actor.join(&welcome);
+    drain(&mut bob);
+    let bob_leaf = Actor::leaf_of(&group, "bob");
+    let epoch = group.epoch().as_u64();
     // A commit replacing bob's leaf by a new one of his (what re-inviting someone whose
     // Welcome never arrived does): refused, since bob joined the room.
     let package = match mallory.request(Request::FetchKeyPackage { user: "bob".into() }) {
@@ -108,42 +165,6 @@ fn removing_another_member_is_refused_by_the_server_and_by_the_clients() {
         matches!(&refused, Err(Refusal::BadRequest { reason }) if reason.contains("member who joined")),
         "{refused:?}"
     );
-    group
-        .clear_pending_commit(actor.provider.storage())
-        .unwrap();
-    still_chatting(&mut alice, &mut bob, "r", "the removal attempts");
-
-    // A server that stores it anyway: the clients refuse it too.
-    drop((alice, bob, mallory));
-    evil.tamper(|db| {
-        let (last, current): (i64, i64) = db
-            .query_row(
-                "SELECT last_seq, commit_epoch FROM rooms WHERE name = 'r'",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap();
-        assert_eq!(current as u64, epoch, "the epoch was still free");
-        db.execute(
-            "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch)
-             VALUES ('r', ?1, 'mallory', 0, ?2, ?3)",
-            rusqlite::params![last + 1, commit, current],
-        )
-        .unwrap();
-        db.execute(
-            "UPDATE rooms SET last_seq = ?1, commit_epoch = ?2 WHERE name = 'r'",
-            rusqlite::params![last + 1, current + 1],
-        )
-        .unwrap();
-    });
-    let mut bob = client(&dir.join("bob"), "bob", &address);
-    let events = drain(&mut bob);
-    assert!(
-        unreadable(&events)
-            .iter()
-            .any(|r| r.contains("remove someone else")),
-        "{events:?}"
-    );
-    assert!(texts(&events).is_empty());
+    still_chatting(&mut alice, &mut bob, "r", "the replacement attempt");
     assert_eq!(bob.members("r").unwrap(), ["alice", "bob", "mallory"]);
 }
