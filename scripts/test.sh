@@ -81,9 +81,9 @@ auditwheel_check() {
     echo "$audit"
     # auditwheel wraps its lines: the checks read its output as one line.
     flat="$(echo "$audit" | tr -s '\n ' '  ')"
-    echo "$flat" | grep -q 'consistent with the following platform tag: "manylinux_' \
+    grep -q 'consistent with the following platform tag: "manylinux_' <<<"$flat" \
         || { echo "not a manylinux wheel" >&2; return 1; }
-    if echo "$flat" | grep -qi "external shared libraries"; then
+    if grep -qi "external shared libraries" <<<"$flat"; then
         echo "the wheel needs external shared libraries" >&2
         return 1
     fi

@@ -58,6 +58,10 @@ done
 echo "==> running the chat and the cipher (static)"
 [ "$("$WORK/crypt.static")" = "e[j-" ] || { echo "crypt.static" >&2; exit 1; }
 run chat static
-ldd "$WORK/chat.shared" | grep -q "$LIBDIR/libsmc.so.${VERSION%%.*}" || { echo "chat.shared does not load the installed libsmc.so.${VERSION%%.*}" >&2; exit 1; }
-if ldd "$WORK/chat.static" | grep -q libsmc; then echo "chat.static loads a libsmc.so" >&2; exit 1; fi
+# Captured first: `ldd | grep -q` fails under pipefail when grep's early exit makes
+# ldd die of SIGPIPE.
+LOADS="$(ldd "$WORK/chat.shared")"
+grep -q "$LIBDIR/libsmc.so.${VERSION%%.*}" <<<"$LOADS" || { echo "chat.shared does not load the installed libsmc.so.${VERSION%%.*}" >&2; exit 1; }
+LOADS="$(ldd "$WORK/chat.static")"
+if grep -q libsmc <<<"$LOADS"; then echo "chat.static loads a libsmc.so" >&2; exit 1; fi
 echo "==> the installed C library works (shared and static, pkg-config)"

@@ -407,6 +407,7 @@ impl Shared {
                 // back never stalls on a large message. The store reads no further
                 // than that: a request's memory and work are the reply's, whatever
                 // `limit` asked for.
+                let _turn = self.reads.turn(me).await;
                 let messages = blocking(store, move |s| {
                     s.history(&room, before, limit, HISTORY_BYTES)
                 })

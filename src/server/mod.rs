@@ -20,6 +20,7 @@ pub(crate) mod key_package;
 mod metrics;
 mod public_group;
 mod rate;
+mod read_share;
 mod session;
 pub mod store;
 
@@ -111,6 +112,8 @@ pub(crate) struct Shared {
     pub admission: Arc<admission::Admission>,
     /// Per-user rates that hold across sessions.
     pub rates: rate::UserRates,
+    /// One bulk store read at a time per user ([`read_share`]).
+    pub reads: read_share::ReadShare,
     /// What the admin listener's `/metrics` shows.
     pub metrics: Arc<metrics::Metrics>,
     /// The bus to the other nodes of a cluster, if any.
@@ -213,6 +216,7 @@ impl Server {
             ended: tokio::sync::Notify::new(),
             admission: Arc::default(),
             rates: rate::UserRates::new(&config.limits),
+            reads: Default::default(),
             metrics,
             bus: bus.clone(),
         });

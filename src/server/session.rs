@@ -447,13 +447,15 @@ struct Writer {
 
 /// A store read made by the writer, on the blocking pool; a failure ends the session
 /// (the client catches up when it reconnects).
-async fn read<T, F>(shared: &Arc<Shared>, f: F) -> Result<T, NetError>
+/// In `user`'s turn ([`crate::server::read_share`]).
+async fn read<T, F>(shared: &Arc<Shared>, user: &str, f: F) -> Result<T, NetError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn crate::server::store::Store) -> Result<T, crate::error::StoreError>
         + Send
         + 'static,
 {
+    let _turn = shared.reads.turn(user).await;
     blocking(&shared.store, f)
         .await
         .map_err(|e| NetError::Ended(format!("catch-up: {e}")))
@@ -521,7 +523,8 @@ impl Writer {
             return Ok(());
         }
         let (r, u) = (room.to_string(), self.user.clone());
-        let Some(joined) = read(&self.shared, move |s| s.joined_seq(&r, &u)).await? else {
+        let Some(joined) = read(&self.shared, &self.user, move |s| s.joined_seq(&r, &u)).await?
+        else {
             return Ok(());
         };
         let after = self
@@ -546,7 +549,7 @@ impl Writer {
         after = *last;
         while after < upto {
             let r = room.to_string();
-            let batch = read(&self.shared, move |s| {
+            let batch = read(&self.shared, &self.user, move |s| {
                 s.messages_after(&r, after, SYNC_CHUNK, SYNC_BYTES)
             })
             .await?;
@@ -571,7 +574,7 @@ impl Writer {
         let mut after = self.last_direct;
         loop {
             let u = self.user.clone();
-            let batch = read(&self.shared, move |s| {
+            let batch = read(&self.shared, &self.user, move |s| {
                 s.directs_after(&u, after, SYNC_CHUNK, SYNC_BYTES)
             })
             .await?;
