@@ -69,6 +69,11 @@ fn compile(source: &str, name: &str, link_static: bool) -> PathBuf {
     if link_static {
         cmd.arg(lib.join("libsmc_ffi.a"))
             .args(["-lpthread", "-ldl", "-lm"]);
+        // A test build on the system's libcrypto (scripts/test.sh sets
+        // OPENSSL_NO_VENDOR when there is one): the static library needs it too.
+        if std::env::var("OPENSSL_NO_VENDOR").is_ok_and(|v| v != "0") {
+            cmd.arg("-lcrypto");
+        }
     } else {
         let lib = shared_lib_dir();
         cmd.arg("-L")

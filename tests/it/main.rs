@@ -23,14 +23,14 @@ mod store_contract;
 mod client_state;
 mod e2e_groups;
 mod e2e_malicious_server;
-mod key_reuse;
 
 // Attacks, one file per finding.
 mod adversary;
 
-// Reliability: faults under load, fuzz inputs replayed.
+// Reliability: faults under load, fuzz inputs replayed, a power loss.
 mod faults;
 mod fuzz_replay;
+mod power_loss;
 
 // Operations: metrics, health, backup and restore, failover between addresses, the
 // server on PostgreSQL, several server nodes (PostgreSQL + NATS).

@@ -221,6 +221,11 @@ impl Senders {
         Senders { threads, acked }
     }
 
+    /// How many sends were acknowledged so far.
+    pub fn count(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
     /// Waits for every sender to stop (their server must be going away) and returns
     /// the acknowledged texts.
     pub fn acknowledged(self) -> Vec<String> {
