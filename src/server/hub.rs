@@ -389,6 +389,31 @@ impl Hub {
         true
     }
 
+    /// Replaces the memberships of `users` with `memberships` (theirs, read from the
+    /// store) unless a membership changed since [`Hub::version`] returned `version`;
+    /// whether it did.
+    pub(crate) fn replace_memberships_of(
+        &self,
+        users: &[String],
+        memberships: Vec<(String, String)>,
+        version: u64,
+    ) -> bool {
+        let mut inner = self.lock();
+        if inner.version != version {
+            return false;
+        }
+        for members in inner.rooms.values_mut() {
+            for user in users {
+                members.remove(user);
+            }
+        }
+        inner.rooms.retain(|_, members| !members.is_empty());
+        for (room, user) in memberships {
+            inner.rooms.entry(room).or_default().insert(user);
+        }
+        true
+    }
+
     /// Removes session `id` of `user`.
     pub(crate) fn unregister(&self, user: &str, id: u64) {
         let mut inner = self.lock();

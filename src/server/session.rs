@@ -306,6 +306,7 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
     );
 
     let u = user.clone();
+    let version = shared.hub.version();
     let plan = blocking(&shared.store, move |s| {
         let cursors: HashMap<String, u64> = cursors.into_iter().collect();
         let mut plan = Vec::new();
@@ -318,7 +319,18 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
     })
     .await;
     let rooms = match plan {
-        Ok(rooms) => rooms,
+        Ok(rooms) => {
+            // This user's routing follows the store from the start, whatever events a
+            // node of a cluster missed (a membership joined, left or forgotten).
+            let memberships = rooms
+                .iter()
+                .map(|(r, _)| (r.clone(), user.clone()))
+                .collect();
+            shared
+                .hub
+                .replace_memberships_of(std::slice::from_ref(&user), memberships, version);
+            rooms
+        }
         Err(refusal) => {
             // The store failed: say so and close, rather than skip the catch-up.
             shared.hub.unregister(&user, handle.id);

@@ -466,3 +466,69 @@ fn a_room_message_whose_bus_event_was_lost_still_arrives_in_order() {
     // Not again at the next comparisons (one every 5 s).
     assert!(payloads(&mut bob, 1, 7).is_empty(), "once");
 }
+
+#[test]
+fn a_membership_whose_bus_event_was_lost_still_routes_the_room_and_a_lost_leave_stops_it() {
+    // Memberships changed through another node whose Joined / Left events never came
+    // (lost on the bus without a disconnection): the node's periodic comparison with
+    // the store routes the room to a user who joined, and stops routing it to one who
+    // left.
+    let cluster = Nodes::start("cluster_lost_membership", 2);
+    let at = |i: usize| cluster.node(i).address.parse().unwrap();
+    let mut alice = Raw::hello(at(0), "alice").unwrap();
+    let mut bob = Raw::hello(at(1), "bob").unwrap();
+    assert_eq!(
+        alice.request(Request::CreateRoom {
+            room: "r".into(),
+            group_info: None,
+        }),
+        Ok(Reply::Done)
+    );
+    let send = |alice: &mut Raw, text: &str| {
+        alice
+            .request(Request::Send {
+                room: "r".into(),
+                payload: text.as_bytes().to_vec(),
+                commit_epoch: None,
+            })
+            .unwrap();
+    };
+    let messages = |bob: &mut Raw, wait: u64| {
+        let deadline = Instant::now() + Duration::from_secs(wait);
+        let mut got = Vec::new();
+        while Instant::now() < deadline {
+            if let Some(ServerFrame::Event(Event::Message(e))) =
+                bob.next_frame(Duration::from_millis(200))
+            {
+                got.push(String::from_utf8(e.payload).unwrap());
+            }
+        }
+        got
+    };
+    // bob joins r through the store alone: no event reaches his node.
+    let mut db = postgres::Client::connect(&cluster.url, postgres::NoTls).unwrap();
+    db.execute(
+        "INSERT INTO members (room, user_name, joined_seq) VALUES ('r', 'bob', 0)",
+        &[],
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(6)); // one comparison with the store
+    send(&mut alice, "to bob");
+    assert_eq!(
+        messages(&mut bob, 3),
+        ["to bob"],
+        "the joined room is routed"
+    );
+    // bob leaves r through the store alone.
+    db.execute(
+        "DELETE FROM members WHERE room = 'r' AND user_name = 'bob'",
+        &[],
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    send(&mut alice, "not for bob");
+    assert!(
+        messages(&mut bob, 3).is_empty(),
+        "a room left is still routed to bob"
+    );
+}

@@ -124,6 +124,10 @@ async fn catch_up(shared: &Arc<Shared>, full: bool) {
         if let Err(e) = reload_memberships(shared).await {
             tracing::warn!(error = %e, "cannot reload the memberships from the store");
         }
+    } else if let Err(e) = reload_memberships_of(shared, shared.hub.connected_users()).await {
+        // A joined, left or forgotten membership whose event was lost on the bus
+        // without a disconnection: the routing of this node's users follows the store.
+        tracing::warn!(error = %e, "cannot check the memberships against the store");
     }
     // Direct deliveries newer than what this node's sessions were told of (their
     // event lost on the bus; after a disconnection, any).
@@ -158,6 +162,29 @@ async fn catch_up(shared: &Arc<Shared>, full: bool) {
             shared.hub.deliver_to_room(&room, &item);
         }
     }
+}
+
+/// Replaces the memberships of `users` in the routing table with the store's (tried
+/// again if the table changed while the store was read).
+async fn reload_memberships_of(
+    shared: &Arc<Shared>,
+    users: Vec<String>,
+) -> Result<(), crate::proto::Refusal> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    for _ in 0..5 {
+        let version = shared.hub.version();
+        let u = users.clone();
+        let memberships = blocking(&shared.store, move |s| s.memberships_of(&u)).await?;
+        if shared
+            .hub
+            .replace_memberships_of(&users, memberships, version)
+        {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Replaces the routing table's memberships with the store's (tried again if the

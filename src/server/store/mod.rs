@@ -283,6 +283,9 @@ pub trait Store: Send + Sync + 'static {
     fn members(&self, room: &str) -> Result<Vec<String>, StoreError>;
     /// Every (room, user) membership: the server's in-memory routing table at start.
     fn memberships(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// The (room, user) memberships of `users`: a node checks its routing of the users
+    /// it serves against them (a membership event lost on the bus).
+    fn memberships_of(&self, users: &[String]) -> Result<Vec<(String, String)>, StoreError>;
     /// Whether `user` is a member of `room` now (the authority; a node's routing table
     /// is a cache of it).
     fn is_member(&self, room: &str, user: &str) -> Result<bool, StoreError>;

@@ -674,6 +674,14 @@ impl Store for PostgresStore {
         })
     }
 
+    fn memberships_of(&self, users: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self.client()?.query(
+            "SELECT room, user_name FROM members WHERE user_name = ANY($1)",
+            &[&users],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     fn rooms_of(&self, user: &str) -> Result<Vec<String>, StoreError> {
         let rows = self.client()?.query(
             "SELECT room FROM members WHERE user_name = $1 ORDER BY room",

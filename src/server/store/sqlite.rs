@@ -538,6 +538,18 @@ impl Store for SqliteStore {
         Ok(n == 1)
     }
 
+    fn memberships_of(&self, users: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt = conn.prepare_cached("SELECT room FROM members WHERE user = ?1")?;
+        let mut out = Vec::new();
+        for user in users {
+            for room in stmt.query_map([user], |r| r.get::<_, String>(0))? {
+                out.push((room?, user.clone()));
+            }
+        }
+        Ok(out)
+    }
+
     fn rooms_of(&self, user: &str) -> Result<Vec<String>, StoreError> {
         let conn = lock(&self.reader);
         let mut stmt =
