@@ -15,6 +15,14 @@ PREFIX="$(realpath -m "${1:?usage: bash scripts/install-c.sh PREFIX}")"
 VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -1)"
 MAJOR="${VERSION%%.*}"
 
+# SQLCipher's libcrypto: the system's when it has one (libssl-dev), as a distribution's
+# package links it (its security updates then reach libsmc; pkg-config's Libs.private
+# says -lcrypto for a static link); else OpenSSL compiled in. The Python wheel always
+# compiles its own (it must run on any manylinux system).
+if [ -z "${OPENSSL_NO_VENDOR+set}" ] && pkg-config --exists openssl 2>/dev/null; then
+    export OPENSSL_NO_VENDOR=1
+fi
+
 echo "==> building libsmc $VERSION (release)"
 # The C ABI crate (bindings/c, package smc-ffi) built as `cargo build --release -p smc-ffi`
 # does, with rustc asked which system libraries the static library needs. Cargo names

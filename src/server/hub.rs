@@ -146,8 +146,10 @@ struct Inner {
     sessions: HashMap<String, Vec<SessionHandle>>,
     rooms: HashMap<String, HashSet<String>>,
     /// Sessions of users held by other nodes (several nodes): at most the per-user
-    /// limit each, the newest.
-    remote: HashMap<String, Vec<SessionKey>>,
+    /// limit each, the newest, with when their node last said they were open (a node
+    /// says it of all its sessions every [`crate::server::bus::SWEEP`]; one not said
+    /// for a while is gone, its end lost on the bus or its node dead).
+    remote: HashMap<String, Vec<(SessionKey, Instant)>>,
     /// Per room, the newest message routed through this node (every earlier one it
     /// saw is routed).
     heads: HashMap<String, u64>,
@@ -265,7 +267,7 @@ impl Inner {
             .into_iter()
             .flatten()
             .map(|s| s.key)
-            .chain(self.remote.get(user).into_iter().flatten().copied())
+            .chain(self.remote.get(user).into_iter().flatten().map(|(k, _)| *k))
             .collect();
         keys.sort_unstable_by(|a, b| b.cmp(a));
         let oldest_kept = keys[max - 1];
@@ -284,7 +286,7 @@ impl Inner {
             });
         }
         if let Some(list) = self.remote.get_mut(user) {
-            list.retain(|k| *k >= oldest_kept);
+            list.retain(|(k, _)| *k >= oldest_kept);
             if list.is_empty() {
                 self.remote.remove(user);
             }
@@ -324,12 +326,14 @@ impl Hub {
         inner.enforce(user, max);
     }
 
-    /// Another node opened a session of `user`.
+    /// Another node opened a session of `user`, or says it is still open.
     pub(crate) fn remote_opened(&self, user: &str, key: SessionKey, max: usize) {
         let mut inner = self.lock();
+        let now = Instant::now();
         let list = inner.remote.entry(user.to_owned()).or_default();
-        if !list.contains(&key) {
-            list.push(key);
+        match list.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = now,
+            None => list.push((key, now)),
         }
         inner.enforce(user, max);
     }
@@ -338,11 +342,35 @@ impl Hub {
     pub(crate) fn remote_closed(&self, user: &str, key: SessionKey) {
         let mut inner = self.lock();
         if let Some(list) = inner.remote.get_mut(user) {
-            list.retain(|k| *k != key);
+            list.retain(|(k, _)| *k != key);
             if list.is_empty() {
                 inner.remote.remove(user);
             }
         }
+    }
+
+    /// Forgets the other nodes' sessions that no node said open within `within`: how
+    /// many.
+    pub(crate) fn expire_remote(&self, within: std::time::Duration) -> usize {
+        let mut inner = self.lock();
+        let mut gone = 0;
+        inner.remote.retain(|_, list| {
+            let before = list.len();
+            list.retain(|(_, seen)| seen.elapsed() < within);
+            gone += before - list.len();
+            !list.is_empty()
+        });
+        gone
+    }
+
+    /// This node's sessions: user and key of each.
+    pub(crate) fn local_sessions(&self) -> Vec<(String, SessionKey)> {
+        let inner = self.lock();
+        inner
+            .sessions
+            .iter()
+            .flat_map(|(user, list)| list.iter().map(move |s| (user.clone(), s.key)))
+            .collect()
     }
 
     /// The users with a session on this node.

@@ -532,3 +532,30 @@ fn a_membership_whose_bus_event_was_lost_still_routes_the_room_and_a_lost_leave_
         "a room left is still routed to bob"
     );
 }
+
+#[test]
+fn a_session_whose_end_was_never_told_is_forgotten() {
+    // Node 1 dies with a session of alice open: its SessionClosed is never published.
+    // Every node says which sessions it holds every 5 s; after three sweeps without
+    // word of it the other node forgets it, so it no longer counts against alice's
+    // limit (2 here) and does not close one of her live sessions.
+    let mut cluster =
+        Nodes::start_with("cluster_lost_session", 2, &["--max-sessions-per-user", "2"]);
+    let (a0, a1): (std::net::SocketAddr, std::net::SocketAddr) = (
+        cluster.node(0).address.parse().unwrap(),
+        cluster.node(1).address.parse().unwrap(),
+    );
+    let key = StaticKeypair::generate().unwrap();
+    let mut first = Raw::hello_with(a0, "alice", &key).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let doomed = Raw::hello_with(a1, "alice", &key).unwrap();
+    std::thread::sleep(Duration::from_secs(1)); // its opening reaches node 0
+    cluster.kill(1);
+    drop(doomed);
+    std::thread::sleep(Duration::from_secs(22));
+    let _newest = Raw::hello_with(a0, "alice", &key).unwrap();
+    assert!(
+        !first.closed_within(Duration::from_secs(2)),
+        "a live session was closed for one on a dead node"
+    );
+}

@@ -71,7 +71,14 @@ pub(crate) async fn receive(
                 }
             }
             _ = resync.notified() => catch_up(&shared, true).await,
-            _ = sweep.tick() => catch_up(&shared, false).await,
+            _ = sweep.tick() => {
+                announce_sessions(&shared);
+                let gone = shared.hub.expire_remote(SWEEP * 3);
+                if gone > 0 {
+                    tracing::info!(gone, "sessions of other nodes no longer said open: forgotten");
+                }
+                catch_up(&shared, false).await
+            }
             _ = overdue.tick() => {
                 let queued = shared.hub.release_overdue(HOLD);
                 shared.metrics.delivered.inc_by(queued as u64);
@@ -111,7 +118,25 @@ fn apply(shared: &Shared, event: BusEvent) {
             hub.remote_opened(&user, key, shared.limits.max_sessions_per_user)
         }
         BusEvent::SessionClosed { user, key } => hub.remote_closed(&user, key),
+        BusEvent::Sessions { open } => {
+            for (user, key) in open {
+                hub.remote_opened(&user, key, shared.limits.max_sessions_per_user);
+            }
+        }
         BusEvent::Spent { limit, user } => shared.rates.get(limit).charge(&user),
+    }
+}
+
+/// Sessions said open per event (a bus event stays far below NATS's 1 MiB).
+const SESSIONS_PER_EVENT: usize = 1_000;
+
+/// Tells the other nodes which sessions this node holds.
+fn announce_sessions(shared: &Shared) {
+    let open = shared.hub.local_sessions();
+    for chunk in open.chunks(SESSIONS_PER_EVENT) {
+        shared.publish(BusEvent::Sessions {
+            open: chunk.to_vec(),
+        });
     }
 }
 

@@ -87,6 +87,11 @@ pub(crate) enum BusEvent {
     SessionClosed { user: String, key: SessionKey },
     /// `user` spent one unit of a shared rate.
     Spent { limit: Limit, user: String },
+    /// These sessions are still open on the sending node (said of every session every
+    /// [`super::SWEEP`], in chunks): a lost `SessionOpened` is made up for, and a
+    /// session no node speaks of any more (its `SessionClosed` lost, or its node dead)
+    /// is forgotten.
+    Sessions { open: Vec<(String, SessionKey)> },
 }
 
 #[derive(Serialize, Deserialize)]
