@@ -10,6 +10,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The development profile (its dependencies optimised, see Cargo.toml): the demo starts
 # sooner than after a release build, and `scripts/test.sh` has built most of it already.
-echo "==> building smc"
-cargo build --locked --quiet -p smc-cli --bin smc
-exec python3 scripts/demo.py target/debug/smc
+# SMC_DEMO_SMC: an `smc` already built (scripts/test.sh passes the one its tests built:
+# the same program, whose build here would differ only by the tests' dev-dependency
+# features, and cost a fresh clone half a minute).
+if [ -z "${SMC_DEMO_SMC:-}" ]; then
+    echo "==> building smc"
+    cargo build --locked --quiet -p smc-cli --bin smc
+fi
+exec python3 scripts/demo.py "${SMC_DEMO_SMC:-target/debug/smc}"

@@ -137,5 +137,7 @@ stage "the type stubs against the installed wheel (mypy.stubtest), the examples 
     stubs_check
 stage "pytest on the wheel installed into a brand-new virtualenv outside the source tree" \
     pytest_on_wheel
-stage "the README's main command (scripts/demo.sh) runs to the end" bash "$ROOT/scripts/demo.sh"
+# With the `smc` the test build made (target/debug/smc, the program the tests ran).
+stage "the README's main command (scripts/demo.sh) runs to the end" \
+    env SMC_DEMO_SMC="$ROOT/target/debug/smc" bash "$ROOT/scripts/demo.sh"
 echo "==> all tests passed"
