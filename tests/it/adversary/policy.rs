@@ -15,6 +15,20 @@ use crate::support::evil::Evil;
 use crate::support::mls::Actor;
 use crate::support::{client, tempdir};
 
+/// The Welcome waiting for `mallory` (a direct delivery).
+fn welcome_of(mallory: &mut crate::support::raw::Raw) -> Vec<u8> {
+    loop {
+        if let Some(Event::Direct(d)) = mallory.events.pop() {
+            return d.payload;
+        }
+        match mallory.next_frame(Duration::from_secs(10)) {
+            Some(ServerFrame::Event(e)) => mallory.events.push(e),
+            Some(_) => {}
+            None => panic!("no Welcome for mallory"),
+        }
+    }
+}
+
 #[test]
 fn removing_another_member_is_refused_by_the_server_and_by_the_clients() {
     let dir = tempdir("adv_policy");
@@ -25,16 +39,7 @@ fn removing_another_member_is_refused_by_the_server_and_by_the_clients() {
         .unwrap();
     // mallory, a real member, joins the real group from his Welcome.
     let (mut mallory, actor) = super::mallory_in(evil.server(), &mut alice, "r");
-    let welcome = loop {
-        if let Some(Event::Direct(d)) = mallory.events.pop() {
-            break d.payload;
-        }
-        match mallory.next_frame(Duration::from_secs(10)) {
-            Some(ServerFrame::Event(e)) => mallory.events.push(e),
-            Some(_) => {}
-            None => panic!("no Welcome for mallory"),
-        }
-    };
+    let welcome = welcome_of(&mut mallory);
     let mut group = actor.join(&welcome);
     drain(&mut bob);
     let bob_leaf = Actor::leaf_of(&group, "bob");
@@ -116,16 +121,7 @@ fn replacing_the_leaf_of_a_member_who_joined_is_refused() {
         .try_into()
         .unwrap();
     let (mut mallory, actor) = super::mallory_in(&server, &mut alice, "r");
-    let welcome = loop {
-        if let Some(Event::Direct(d)) = mallory.events.pop() {
-            break d.payload;
-        }
-        match mallory.next_frame(Duration::from_secs(10)) {
-            Some(ServerFrame::Event(e)) => mallory.events.push(e),
-            Some(_) => {}
-            None => panic!("no Welcome for mallory"),
-        }
-    };
+    let welcome = welcome_of(&mut mallory);
     let mut group = actor.join(&welcome);
     drain(&mut bob);
     let bob_leaf = Actor::leaf_of(&group, "bob");
