@@ -5,7 +5,8 @@
 #     linker (maturin --zig) so that it links against that old glibc whatever this
 #     machine has; OpenSSL is compiled in (vendored), so it needs no system library;
 #   - the sdist, from which `pip install` builds the same thing from source;
-#   - the C install tree, dist/libsmc-VERSION/ (scripts/install-c.sh).
+#   - the C install tree, dist/libsmc-VERSION/ (scripts/install-c.sh), from the same
+#     build as the wheel.
 #
 # Usage: bash scripts/release.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -15,32 +16,29 @@ rm -rf "$DIST"
 mkdir -p "$DIST"
 python -c "import ziglang" 2>/dev/null || python -m pip install --quiet ziglang
 
-# The wheel and the C install tree are two release builds in two target directories:
-# built side by side, each keeps the core the other leaves idle (one codegen unit per
-# crate and the LTO link run on one core each).
-echo "==> the C install tree (scripts/install-c.sh), in the background"
+# One release build serves both: the wheel's. The Python extension's crate depends on
+# the C ABI crate (bindings/python/Cargo.toml), and cargo builds a library with all its
+# crate types, so the wheel's build also writes libsmc_ffi.so and libsmc_ffi.a: the same
+# release profile, the same zig toolchain (glibc 2.28), OpenSSL compiled in, so the C
+# library runs on the same systems as the wheel and needs no system libcrypto.
+# rustc's `--print native-static-libs` (in RUSTFLAGS, which reach only the target's
+# crates, not build scripts) reports, while libsmc.a is written, what a static link needs.
+HOST="$(rustc -vV | sed -n 's/^host: //p')"
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+echo "==> wheel (maturin --zig, manylinux_2_28, abi3), and libsmc from the same build"
 start=$SECONDS
-C_LOG="$(mktemp)"
-bash "$ROOT/scripts/install-c.sh" "$DIST/libsmc-$VERSION" > "$C_LOG" 2>&1 &
-C_BUILD=$!
-echo "==> wheel (maturin --zig, manylinux_2_28, abi3)"
 # A target directory of its own: zig as the C compiler would otherwise make cargo
 # rebuild the C parts of the other builds in target/.
-if ! maturin build --release --locked --zig --compatibility manylinux_2_28 \
-    --target-dir "$ROOT/target/wheel" --out "$DIST"; then
-    kill "$C_BUILD" 2>/dev/null || true
-    wait "$C_BUILD" 2>/dev/null || true
-    exit 1
-fi
-echo "    (wheel: $((SECONDS - start)) s)"
-if ! wait "$C_BUILD"; then
-    cat "$C_LOG" >&2
-    echo "the C install tree failed" >&2
-    exit 1
-fi
-tail -1 "$C_LOG"
-rm -f "$C_LOG"
-echo "    (the C install tree, built beside the wheel: $((SECONDS - start)) s)"
+RUSTFLAGS="--print native-static-libs" maturin build --release --locked --zig \
+    --compatibility manylinux_2_28 --target-dir "$ROOT/target/wheel" --out "$DIST" 2>&1 \
+    | tee "$LOG"
+echo "    (wheel and libsmc: $((SECONDS - start)) s)"
+LIBS_PRIVATE="$(sed -n 's/.*native-static-libs: //p' "$LOG" | tail -1)"
+[ -n "$LIBS_PRIVATE" ] || { echo "the wheel's build printed no native-static-libs line" >&2; exit 1; }
+echo "==> the C install tree (scripts/install-c.sh --from the wheel's build)"
+bash "$ROOT/scripts/install-c.sh" --from "$ROOT/target/wheel/$HOST/release/deps" \
+    "$LIBS_PRIVATE" "$DIST/libsmc-$VERSION" | tail -1
 echo "==> sdist"
 maturin sdist --out "$DIST" >/dev/null
 (cd "$DIST" && ls -l)

@@ -124,10 +124,11 @@ impl Shared {
 
     /// Takes one unit of a per-user rate, on every node.
     fn spend(&self, limit: Limit, user: &str) -> Result<(), std::time::Duration> {
-        self.rates.get(limit).take_or_wait(user)?;
-        self.publish(BusEvent::Spent {
+        let spent = self.rates.get(limit).take_or_wait(user)?;
+        self.publish(BusEvent::Spending {
             limit,
-            user: user.to_owned(),
+            live: true,
+            spends: vec![spent],
         });
         Ok(())
     }

@@ -559,3 +559,72 @@ fn a_session_whose_end_was_never_told_is_forgotten() {
         "a live session was closed for one on a dead node"
     );
 }
+
+#[test]
+fn a_rate_spent_through_a_node_whose_word_was_lost_still_counts_on_the_other() {
+    // Node 1 hears the bus through a proxy, unplugged while alice spends her burst of
+    // direct deliveries (3, at 6 a minute) through node 0: node 0's word of each unit
+    // never reaches node 1 (NATS keeps nothing for a subscriber that is away, and no
+    // reconnection brings rates back). Node 0 says again at every sweep what it spent
+    // of a rate not yet refilled: node 1 charges it, and does not grant alice a second
+    // burst.
+    let mut proxy = None;
+    let cluster = Nodes::start_on_buses(
+        "cluster_lost_spending",
+        2,
+        &["--directs-per-minute", "6"],
+        |i, nats| {
+            if i == 0 {
+                return nats.to_owned();
+            }
+            let p = crate::support::fault_proxy::FaultProxy::start(
+                nats.trim_start_matches("nats://"),
+                1,
+            );
+            let url = format!("nats://{}", p.address);
+            proxy = Some(p);
+            url
+        },
+    );
+    let proxy = proxy.unwrap();
+    let at = |i: usize| cluster.node(i).address.parse().unwrap();
+    drop(Raw::hello(at(1), "carol").unwrap());
+    assert!(health_becomes(&cluster.node(1).admin, 200));
+    proxy.set_unplugged(true);
+    assert!(
+        health_becomes(&cluster.node(1).admin, 503),
+        "node 1 still on the bus"
+    );
+    let key = StaticKeypair::generate().unwrap();
+    let direct = |raw: &mut Raw| {
+        raw.request(Request::SendDirect {
+            user: "carol".into(),
+            payload: vec![1],
+        })
+    };
+    let mut through_0 = Raw::hello_with(at(0), "alice", &key).unwrap();
+    let spent_at = Instant::now();
+    for i in 0..3 {
+        assert!(direct(&mut through_0).is_ok(), "unit {i} of the burst");
+    }
+    assert!(
+        matches!(direct(&mut through_0), Err(Refusal::RateLimited { .. })),
+        "the burst is 3"
+    );
+    proxy.set_unplugged(false);
+    assert!(
+        health_becomes(&cluster.node(1).admin, 200),
+        "node 1 back on the bus"
+    );
+    std::thread::sleep(Duration::from_secs(6)); // one sweep of node 0 heard
+    let mut through_1 = Raw::hello_with(at(1), "alice", &key).unwrap();
+    let granted = (0..3).filter(|_| direct(&mut through_1).is_ok()).count();
+    // At 6 a minute, what refilled since the burst was spent (a second burst without
+    // the repair: 3).
+    let refilled = (spent_at.elapsed().as_secs_f64() / 10.0).floor() as usize;
+    assert!(refilled < 3, "too slow to tell: {refilled} units refilled");
+    assert!(
+        granted <= refilled,
+        "node 1 granted {granted} units, {refilled} refilled: it never heard of the burst"
+    );
+}

@@ -3,7 +3,8 @@
 //! (every chunk held 0-30 ms, then cut after up to 12 KB), cut (closed after a random
 //! number of bytes, up to 3,000, in one direction, so usually in the middle of a
 //! frame), or reset (the same, closed with a TCP RST). With faults off, connections
-//! pass untouched.
+//! pass untouched. Unplugged, it closes every connection it relays and every new one
+//! at once, as a pulled cable would, until plugged in again.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub struct FaultProxy {
     /// Where clients connect.
     pub address: String,
     faults: Arc<AtomicBool>,
+    unplugged: tokio::sync::watch::Sender<bool>,
     pub stats: Arc<Stats>,
     _runtime: tokio::runtime::Runtime,
 }
@@ -62,10 +64,15 @@ impl FaultProxy {
         let faults = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(Stats::default());
         let (upstream, on, counts) = (upstream.to_owned(), faults.clone(), stats.clone());
+        let (unplugged, plug) = tokio::sync::watch::channel(false);
         runtime.spawn(async move {
             let mut rng = seed | 1;
             while let Ok((client, _)) = listener.accept().await {
                 counts.connections.fetch_add(1, Ordering::Relaxed);
+                if *plug.borrow() {
+                    drop(client);
+                    continue;
+                }
                 let fate = if !on.load(Ordering::Relaxed) {
                     Fate::Healthy
                 } else {
@@ -88,12 +95,19 @@ impl FaultProxy {
                 }
                 let upstream = upstream.clone();
                 let delay_seed = next(&mut rng);
-                tokio::spawn(relay(client, upstream, fate, delay_seed));
+                let mut plug = plug.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = relay(client, upstream, fate, delay_seed) => {}
+                        _ = plug.wait_for(|unplugged| *unplugged) => {}
+                    }
+                });
             }
         });
         FaultProxy {
             address,
             faults,
+            unplugged,
             stats,
             _runtime: runtime,
         }
@@ -102,6 +116,11 @@ impl FaultProxy {
     /// Turns the faults on or off for connections made from now on.
     pub fn set_faults(&self, on: bool) {
         self.faults.store(on, Ordering::Relaxed);
+    }
+
+    /// Unplugs (closes every connection, refuses new ones) or plugs in again.
+    pub fn set_unplugged(&self, unplugged: bool) {
+        self.unplugged.send_replace(unplugged);
     }
 }
 

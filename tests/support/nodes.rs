@@ -99,6 +99,17 @@ impl Nodes {
 
     /// The same, with `extra` options of `smc server` on every node.
     pub fn start_with(name: &str, count: usize, extra: &[&str]) -> Nodes {
+        Nodes::start_on_buses(name, count, extra, |_, nats| nats.to_owned())
+    }
+
+    /// The same, node `i` reaching NATS (at the URL given) at the URL `bus(i, url)`
+    /// returns (through a proxy, say).
+    pub fn start_on_buses(
+        name: &str,
+        count: usize,
+        extra: &[&str],
+        mut bus: impl FnMut(usize, &str) -> String,
+    ) -> Nodes {
         let root = tempdir(name);
         let url = Cluster::get().database();
         let nats = Nats::start();
@@ -122,7 +133,7 @@ impl Nodes {
             let n = node(
                 &nodes.dirs[i],
                 &nodes.url,
-                &nodes.nats.url(),
+                &bus(i, &nodes.nats.url()),
                 "127.0.0.1:0",
                 extra,
             );

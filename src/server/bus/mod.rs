@@ -19,7 +19,7 @@ mod summary;
 mod wire;
 
 pub(crate) use receive::receive;
-pub(crate) use wire::{BusEvent, Limit, SessionKey};
+pub(crate) use wire::{BusEvent, Limit, SessionKey, Spending};
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

@@ -54,7 +54,7 @@ pub(crate) async fn receive(
                     Ok(r) if r.node == node => {}
                     Ok(r) => {
                         shared.metrics.bus_event("applied");
-                        apply(&shared, r.event);
+                        apply(&shared, r.node, started_ms, r.event);
                     }
                     Err(e) => {
                         shared.metrics.bus_event("rejected");
@@ -73,6 +73,7 @@ pub(crate) async fn receive(
             _ = resync.notified() => catch_up(&shared, true).await,
             _ = sweep.tick() => {
                 announce_sessions(&shared);
+                announce_spending(&shared);
                 let gone = shared.hub.expire_remote(SWEEP * 3);
                 if gone > 0 {
                     tracing::info!(gone, "sessions of other nodes no longer said open: forgotten");
@@ -87,8 +88,8 @@ pub(crate) async fn receive(
     }
 }
 
-/// Applies one event of another node.
-fn apply(shared: &Shared, event: BusEvent) {
+/// Applies one event of another node (`node`; this node listens since `started_ms`).
+fn apply(shared: &Shared, node: u64, started_ms: i64, event: BusEvent) {
     let hub = &shared.hub;
     match event {
         BusEvent::Message { envelope, left } => {
@@ -123,7 +124,38 @@ fn apply(shared: &Shared, event: BusEvent) {
                 hub.remote_opened(&user, key, shared.limits.max_sessions_per_user);
             }
         }
-        BusEvent::Spent { limit, user } => shared.rates.get(limit).charge(&user),
+        BusEvent::Spent { limit, user } => shared.rates.get(limit).charge_one(&user),
+        BusEvent::Spending {
+            limit,
+            live,
+            spends,
+        } => {
+            let limiter = shared.rates.get(limit);
+            for spend in &spends {
+                limiter.hear(node, spend, live, started_ms);
+            }
+        }
+    }
+}
+
+/// Spendings said per event (a key is at most a few hundred bytes: far below NATS's
+/// 1 MiB).
+const SPENDS_PER_EVENT: usize = 1_000;
+
+/// Tells the other nodes what this node has spent of every rate whose bucket has not
+/// refilled (a lost live event is made up for within a [`SWEEP`]), and forgets what
+/// it heard of episodes long over.
+fn announce_spending(shared: &Shared) {
+    for (limit, limiter) in shared.rates.all() {
+        let spends = limiter.spending();
+        for chunk in spends.chunks(SPENDS_PER_EVENT) {
+            shared.publish(BusEvent::Spending {
+                limit,
+                live: false,
+                spends: chunk.to_vec(),
+            });
+        }
+        limiter.forget_heard(SWEEP * 3);
     }
 }
 

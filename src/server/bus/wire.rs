@@ -85,13 +85,35 @@ pub(crate) enum BusEvent {
     SessionOpened { user: String, key: SessionKey },
     /// A session of `user` ended.
     SessionClosed { user: String, key: SessionKey },
-    /// `user` spent one unit of a shared rate.
+    /// `user` spent one unit of a shared rate (sent by earlier versions; applied as
+    /// one unit, and not repaired when lost: [`BusEvent::Spending`] replaced it).
     Spent { limit: Limit, user: String },
     /// These sessions are still open on the sending node (said of every session every
     /// [`super::SWEEP`], in chunks): a lost `SessionOpened` is made up for, and a
     /// session no node speaks of any more (its `SessionClosed` lost, or its node dead)
     /// is forgotten.
     Sessions { open: Vec<(String, SessionKey)> },
+    /// What the sending node has spent of a shared rate, per key: sent `live` at each
+    /// unit spent (with that key alone), and every [`super::SWEEP`] for every key whose
+    /// bucket has not refilled (in chunks). Totals, not increments: a receiver charges
+    /// what it had not heard of yet, so a lost event is made up for by the next one.
+    Spending {
+        limit: Limit,
+        live: bool,
+        spends: Vec<Spending>,
+    },
+}
+
+/// What one node spent of one key's rate since its bucket for that key was last full
+/// (an "episode": the bucket holds no trace of anything spent before).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Spending {
+    /// The user (or the pair, for [`Limit::OneUsePair`]).
+    pub key: String,
+    /// When the episode began (ms since the Unix epoch, the sending node's clock).
+    pub since_ms: i64,
+    /// Units spent through the sending node since then.
+    pub units: u32,
 }
 
 #[derive(Serialize, Deserialize)]
