@@ -167,6 +167,17 @@ typedef enum smc_event_type {
    Message `seq` of `room` (from `user`) cannot be read: `reason`.
    */
   SMC_EVENT_UNDECRYPTABLE = 7,
+  /*
+   The connection was lost: `reason`. With `smc_event_retrying` non-zero the
+   client reconnects by itself (calls wait for it); zero: it stopped (reconnection
+   off, or trying again cannot help: a changed server key, a refused name).
+   */
+  SMC_EVENT_DISCONNECTED = 8,
+  /*
+   Connected again, to `smc_event_address`: the outbox was sent, and what was
+   missed meanwhile follows, in order, once.
+   */
+  SMC_EVENT_CONNECTED = 9,
 } smc_event_type;
 
 /*
@@ -313,7 +324,10 @@ enum smc_status smc_client_open(const char *home, const char *user, struct smc_c
 /*
  Connects to the server at `address` ("host:port"): handshake (the server's key is
  pinned on first use; `SMC_SERVER_KEY_CHANGED` if it differs later), then
- identification (`SMC_NAME_TAKEN` if the name belongs to another key).
+ identification (`SMC_NAME_TAKEN` if the name belongs to another key). From then on
+ the client keeps itself connected: a lost connection is reconnected by its thread,
+ with backoff (`SMC_EVENT_DISCONNECTED`, then `SMC_EVENT_CONNECTED`), and calls made
+ meanwhile wait for it; `smc_client_set_reconnect` turns that off.
 
  Ownership: both borrowed.
 
@@ -322,6 +336,20 @@ enum smc_status smc_client_open(const char *home, const char *user, struct smc_c
  NULL or NUL-terminated.
  */
 enum smc_status smc_client_connect(struct smc_client *client, const char *address);
+
+/*
+ Whether a lost connection is reconnected by the client itself (`on` non-zero, the
+ default) or left to the program (`on` zero: the loss is still said with
+ `SMC_EVENT_DISCONNECTED`, and the program calls `smc_client_connect` again).
+
+ Ownership: `client` borrowed.
+
+ Errors: `SMC_NULL_POINTER`.
+
+ # Safety
+ `client` is NULL or live.
+ */
+enum smc_status smc_client_set_reconnect(struct smc_client *client, int32_t on);
 
 /*
  The fingerprint of the user's key.
@@ -544,13 +572,32 @@ const char *smc_event_room(const struct smc_event *event);
 const char *smc_event_user(const struct smc_event *event);
 
 /*
- Why a message cannot be read (undecryptable; "" otherwise). Borrowed from the
- event: valid until `smc_event_free`; NULL if `event` is NULL.
+ Why a message cannot be read (undecryptable), why the connection was lost
+ (disconnected); "" otherwise. Borrowed from the event: valid until
+ `smc_event_free`; NULL if `event` is NULL.
 
  # Safety
  `event` is NULL or live.
  */
 const char *smc_event_reason(const struct smc_event *event);
+
+/*
+ The address connected to (connected; "" otherwise). Borrowed from the event: valid
+ until `smc_event_free`; NULL if `event` is NULL.
+
+ # Safety
+ `event` is NULL or live.
+ */
+const char *smc_event_address(const struct smc_event *event);
+
+/*
+ Whether the client reconnects by itself (disconnected: 1 or 0; 0 otherwise or if
+ NULL).
+
+ # Safety
+ `event` is NULL or live.
+ */
+int smc_event_retrying(const struct smc_event *event);
 
 /*
  The message's place in its room (message, undecryptable; 0 otherwise or if NULL).
@@ -1141,8 +1188,8 @@ enum smc_status smc_client_set_registration_token(struct smc_client *client, con
  present one server key. An address that cannot be reached is passed over; any other
  failure stops at once. When one of the addresses has a pinned key, every address
  must present that key (so reaching a new address never means trusting a new key);
- with `fingerprint` (may be NULL) the key must also have that fingerprint. Call it
- again to reconnect: the list is tried from its start.
+ with `fingerprint` (may be NULL) the key must also have that fingerprint. The client
+ then keeps itself connected to this list (see `smc_client_connect`).
 
  Ownership: all borrowed. On `SMC_OK`, if `out_address` is not NULL, it receives the
  address connected to, a string owned by the caller (free with `smc_string_free`).

@@ -41,7 +41,7 @@ STAGE_NAMES=()
 STAGE_SECONDS=()
 RUN_START=$SECONDS
 summary() {
-    local code=$?
+    local code="${1:-$?}"
     echo
     echo "==> stages (seconds)"
     local i
@@ -119,6 +119,34 @@ pytest_on_wheel() {
     rm -rf "$FRESH"
 }
 
+# The release artefacts (the one release build of the wheel and the C library, with
+# OpenSSL compiled from source: the longest build of the run) are built in the
+# background from the start, at the lowest CPU priority: they take the cores the test
+# build leaves idle (its serial steps) and those the tests leave idle (they mostly wait
+# on sockets and processes), and the tests are not slowed by them. Their stage below
+# waits for them and shows their log.
+# Job control on for this one job: it gets a process group of its own (killed as a
+# whole if the run stops early), in the same session (a new session would get a
+# scheduler autogroup of its own, with as much CPU as the tests whatever its nice).
+RELEASE_LOG="$(mktemp)"
+set -m
+nice -n 19 env -u OPENSSL_NO_VENDOR bash "$ROOT/scripts/release.sh" >"$RELEASE_LOG" 2>&1 &
+RELEASE_PID=$!
+set +m
+stop_release() {
+    if kill -0 "$RELEASE_PID" 2>/dev/null; then
+        kill -- "-$RELEASE_PID" 2>/dev/null || true
+    fi
+}
+trap 'code=$?; stop_release; summary "$code"' EXIT
+release_artefacts() {
+    local code=0
+    wait "$RELEASE_PID" || code=$?
+    cat "$RELEASE_LOG"
+    rm -f "$RELEASE_LOG"
+    return "$code"
+}
+
 stage "cargo fmt --check" cargo fmt --all -- --check
 # The C programs run once, under the sanitizers (SMC_C_SANITIZE, read by tests/it/c_abi.rs).
 stage "cargo test, linted by clippy as it builds (Rust, header freshness, C ABI under ASan+UBSan)" \
@@ -127,8 +155,8 @@ stage "the store-dependent tests again on PostgreSQL (SMC_TEST_STORE)" postgres_
 stage "every benchmark once in a tiny configuration, linted as it builds (SMC_BENCH_QUICK)" \
     env SMC_BENCH_QUICK=1 cargo test --locked --benches
 # The wheel's build lints the Python extension's crate (the one crate not in the tests).
-stage "the release artefacts (scripts/release.sh): manylinux wheel, sdist, C install tree" \
-    env -u OPENSSL_NO_VENDOR bash "$ROOT/scripts/release.sh"
+stage "the release artefacts (scripts/release.sh, in the background since the start): manylinux wheel, sdist, C install tree" \
+    release_artefacts
 WHEEL="$(ls "$ROOT"/dist/smc-*-manylinux_*.whl)"
 stage "the C library as installed: pkg-config, shared and static, SONAME, exports" \
     bash "$ROOT/scripts/test_c_install.sh" "$ROOT/dist/libsmc-$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -1)"

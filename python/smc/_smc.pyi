@@ -165,6 +165,8 @@ class Event:
         "key_changed",
         "missing",
         "undecryptable",
+        "disconnected",
+        "connected",
     ]: ...
     @property
     def room(self) -> str: ...
@@ -180,6 +182,10 @@ class Event:
     def seq(self) -> int: ...
     @property
     def reason(self) -> str: ...
+    @property
+    def retrying(self) -> bool: ...
+    @property
+    def address(self) -> str: ...
 
 @final
 class Client:
@@ -192,7 +198,12 @@ class Client:
     decrypted and stored, invitations accepted with ``auto_join``, group changes), so
     ``rooms()``, ``members()``, ``safety_number()`` agree at any moment; ``recv`` and
     ``recv_event`` hand out what was processed. ``fileno()`` is readable while an event
-    waits (``select``, ``loop.add_reader``; :mod:`smc.aio` builds on it)."""
+    waits (``select``, ``loop.add_reader``; :mod:`smc.aio` builds on it).
+
+    After ``connect`` the client stays connected: a lost connection is reconnected by
+    that thread, with backoff, and said by the Events ``"disconnected"`` and
+    ``"connected"``; calls made meanwhile wait for it. ``reconnect=False`` leaves that
+    to the program (``"disconnected"`` is still said)."""
 
     def __new__(
         cls,
@@ -200,6 +211,7 @@ class Client:
         user: str,
         passphrase: str | None = None,
         auto_join: bool = False,
+        reconnect: bool = True,
     ) -> Client: ...
     def fileno(self) -> int: ...
     @property

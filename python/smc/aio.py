@@ -71,12 +71,13 @@ class Client:
         user: str,
         passphrase: str | None = None,
         auto_join: bool = False,
+        reconnect: bool = True,
     ) -> None:
         if not isinstance(user, str):
             raise TypeError(f"user must be str, not {type(user).__name__}")
         if passphrase is not None and not isinstance(passphrase, str):
             raise TypeError(f"passphrase must be str or None, not {type(passphrase).__name__}")
-        self._args = (os.fspath(home), user, passphrase, bool(auto_join))
+        self._args = (os.fspath(home), user, passphrase, bool(auto_join), bool(reconnect))
         self._client: _smc.Client | None = None
         # Events taken from the client but not handed out yet (a cancelled recv).
         self._kept: Deque[Message | Event] = collections.deque()
@@ -90,9 +91,14 @@ class Client:
     async def open(self) -> Client:
         """Opens the home (if not open yet); returns the client."""
         if self._client is None:
-            home, user, passphrase, auto_join = self._args
+            home, user, passphrase, auto_join, reconnect = self._args
             self._client = await asyncio.to_thread(
-                _smc.Client, home, user, passphrase=passphrase, auto_join=auto_join
+                _smc.Client,
+                home,
+                user,
+                passphrase=passphrase,
+                auto_join=auto_join,
+                reconnect=reconnect,
             )
         return self
 
@@ -112,7 +118,9 @@ class Client:
     ) -> str:
         """Connects to "host:port", or to the first of several addresses of one service
         that answers (see :meth:`smc.Client.connect`), opening the home first if
-        needed; returns the address connected to."""
+        needed; returns the address connected to. The client then stays connected
+        (unless made with ``reconnect=False``): Events ``"disconnected"`` and
+        ``"connected"`` say when it lost and regained the connection."""
         await self.open()
         used: str = await self._call(
             self._sync().connect, address, fingerprint=fingerprint, token=token

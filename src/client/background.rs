@@ -1,9 +1,16 @@
-//! A client that keeps itself up to date: [`Background`] owns a [`Client`] and a
-//! thread that processes what the connection receives as it arrives (messages
-//! decrypted and stored, invitations accepted with auto-join, Welcomes, group changes,
-//! commits and key-package upkeep), so that `rooms`, `members`, `invitations` and
-//! `safety_number` agree with each other at any moment. `recv` / `recv_event` only
+//! A client that keeps itself up to date and connected: [`Background`] owns a
+//! [`Client`] and a thread that processes what the connection receives as it arrives
+//! (messages decrypted and stored, invitations accepted with auto-join, Welcomes, group
+//! changes, commits and key-package upkeep), so that `rooms`, `members`, `invitations`
+//! and `safety_number` agree with each other at any moment. `recv` / `recv_event` only
 //! hand out what that thread already processed.
+//!
+//! The same thread keeps the connection: once [`Background::connect`] succeeded, a lost
+//! connection is said ([`ChatEvent::Disconnected`]) and tried again with backoff and
+//! jitter, on the same addresses with the same trust checks, until it is back
+//! ([`ChatEvent::Connected`]: the outbox sent, what was missed following in order) or
+//! until trying again cannot help. Calls made meanwhile wait for it, up to the request
+//! timeout. The decisions are [`super::reconnect::Link`]'s; this file only drives it.
 //!
 //! Threading: one lock guards the client. The background thread takes it for each
 //! round of processing (started by the connection's reader, see
@@ -21,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use super::connection::Arrivals;
 use super::event::{next_messages, Pick};
+use super::reconnect::{Link, Target};
 use super::{ChatEvent, Client, Message};
 use crate::error::{ClientError, NetError};
 
@@ -45,6 +53,10 @@ struct Shared {
     processed: Condvar,
     stop: AtomicBool,
     readiness: Readiness,
+    /// The connection's life (taken after `client` when both are held).
+    link: Mutex<Link>,
+    /// Notified when the link changes (calls waiting for a reconnection).
+    linked: Condvar,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,8 +71,84 @@ impl Shared {
 
     /// Sets the readiness descriptor from whether an event waits.
     fn update_readiness(&self, client: &Client) {
-        let waiting = client.has_event().unwrap_or(false);
+        let waiting = lock(&self.link).has_events() || client.has_event().unwrap_or(false);
         self.readiness.set(waiting);
+    }
+
+    /// Notices a lost connection, and makes the reconnection attempt that is due.
+    fn keep_connected(&self) {
+        let mut slot = lock(&self.client);
+        let Some(client) = slot.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        let (due, lost) = {
+            let mut link = lock(&self.link);
+            let lost = link.is_up() && !client.is_connected();
+            if lost {
+                let reason = client
+                    .take_lost()
+                    .unwrap_or_else(|| "the connection was closed".to_owned());
+                tracing::info!(reason, "connection lost: reconnecting");
+                link.lost(reason, now);
+            }
+            (link.due(now).cloned(), lost)
+        };
+        if !lost && due.is_none() {
+            return;
+        }
+        if let Some(target) = due {
+            let result = match &target.expected {
+                Some(fingerprint) => client.connect_any_expecting(&target.addresses, fingerprint),
+                None => client.connect_any(&target.addresses),
+            };
+            let mut link = lock(&self.link);
+            match result {
+                Ok(address) => {
+                    tracing::info!(address, "reconnected");
+                    link.reconnected(address);
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "reconnection attempt failed");
+                    link.attempt_failed(&e, Instant::now());
+                }
+            }
+        }
+        self.linked.notify_all();
+        self.update_readiness(client);
+        drop(slot);
+        self.bump();
+    }
+
+    /// How long the thread may sleep: until the next reconnection attempt, at most
+    /// [`IDLE`].
+    fn idle(&self) -> Duration {
+        match lock(&self.link).wake_at() {
+            Some(at) => at
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), IDLE),
+            None => IDLE,
+        }
+    }
+
+    /// Waits while a reconnection is under way, up to the client's request timeout.
+    fn wait_for_reconnection(&self) {
+        let Some(timeout) = lock(&self.client).as_ref().map(Client::request_timeout) else {
+            return;
+        };
+        let deadline = Instant::now() + timeout;
+        let mut link = lock(&self.link);
+        while link.reconnecting() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            link = self
+                .linked
+                .wait_timeout(link, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// One round: everything received so far is processed.
@@ -96,6 +184,8 @@ impl Background {
             processed: Condvar::new(),
             stop: AtomicBool::new(false),
             readiness,
+            link: Mutex::new(Link::new()),
+            linked: Condvar::new(),
         });
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
@@ -108,11 +198,12 @@ impl Background {
                     // and the next arrival starts a new round.
                     let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         worker.round();
+                        worker.keep_connected();
                     }));
                     if round.is_err() {
                         tracing::error!("a round of background processing panicked");
                     }
-                    seen = worker.arrivals.wait_past(seen, IDLE);
+                    seen = worker.arrivals.wait_past(seen, worker.idle());
                 }
             })
             .map_err(NetError::from)?;
@@ -122,9 +213,54 @@ impl Background {
         })
     }
 
-    /// Runs `f` on the client (under its lock: the background thread waits). Once
-    /// closed, [`ClientError::ConnectionClosed`].
+    /// Connects to the first of `addresses` that answers ([`Client::connect_any`], or
+    /// [`Client::connect_any_expecting`] with `expected`), and from then on keeps the
+    /// client connected to them (unless [`Background::set_reconnect`] turned that off).
+    /// Returns the address connected to.
+    pub fn connect<S: AsRef<str>>(
+        &self,
+        addresses: &[S],
+        expected: Option<&str>,
+    ) -> Result<String, ClientError> {
+        let mut slot = lock(&self.shared.client);
+        let client = slot.as_mut().ok_or(ClientError::ConnectionClosed)?;
+        let result = match expected {
+            Some(fingerprint) => client.connect_any_expecting(addresses, fingerprint),
+            None => client.connect_any(addresses),
+        };
+        if result.is_ok() {
+            lock(&self.shared.link).connected(Target {
+                addresses: addresses.iter().map(|a| a.as_ref().to_owned()).collect(),
+                expected: expected.map(str::to_owned),
+            });
+            self.shared.linked.notify_all();
+        }
+        self.shared.update_readiness(client);
+        result
+    }
+
+    /// Whether a lost connection is reconnected by this client (the default) or left
+    /// to the program (`false`: a loss is still said, with
+    /// [`ChatEvent::Disconnected`]).
+    pub fn set_reconnect(&self, on: bool) {
+        lock(&self.shared.link).set_enabled(on);
+        self.shared.linked.notify_all();
+    }
+
+    /// Runs `f` on the client (under its lock: the background thread waits), after
+    /// waiting for a reconnection under way (up to the request timeout). Once closed,
+    /// [`ClientError::ConnectionClosed`].
     pub fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        self.shared.wait_for_reconnection();
+        self.with_local(f)
+    }
+
+    /// Like [`Background::with`], without waiting for a reconnection: for what needs
+    /// no network (the local state, settings).
+    pub fn with_local<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
@@ -142,8 +278,10 @@ impl Background {
     }
 
     /// Waits up to `timeout` (forever with `None`) for the next processed event;
-    /// `Ok(None)` when the time is up. Without a connection and with nothing waiting,
-    /// [`ClientError::ConnectionClosed`]. Each is handed out once, across restarts.
+    /// `Ok(None)` when the time is up. Without a connection, with nothing waiting and
+    /// no reconnection under way, [`ClientError::ConnectionClosed`] (after the
+    /// [`ChatEvent::Disconnected`] that says so). Each is handed out once, across
+    /// restarts (the connection's events: once, in this process).
     pub fn recv_event(&self, timeout: Option<Duration>) -> Result<Option<ChatEvent>, ClientError> {
         Ok(self.recv_events(1, timeout)?.pop())
     }
@@ -157,7 +295,7 @@ impl Background {
         timeout: Option<Duration>,
     ) -> Result<Vec<ChatEvent>, ClientError> {
         Ok(self
-            .recv_with(timeout, |c| c.pop_events(max, Pick::All))?
+            .recv_with(timeout, max, |c| c.pop_events(max, Pick::All))?
             .unwrap_or_default())
     }
 
@@ -177,7 +315,7 @@ impl Background {
         timeout: Option<Duration>,
     ) -> Result<Vec<Message>, ClientError> {
         next_messages(timeout, |left| {
-            self.recv_with(left, |c| c.pop_events(max, Pick::Messages))
+            self.recv_with(left, max, |c| c.pop_events(max, Pick::Messages))
         })
     }
 
@@ -187,6 +325,7 @@ impl Background {
     fn recv_with(
         &self,
         timeout: Option<Duration>,
+        max: usize,
         take: impl Fn(&Client) -> Result<Vec<ChatEvent>, ClientError>,
     ) -> Result<Option<Vec<ChatEvent>>, ClientError> {
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -195,12 +334,16 @@ impl Background {
             {
                 let slot = lock(&self.shared.client);
                 let client = slot.as_ref().ok_or(ClientError::ConnectionClosed)?;
-                let events = take(client)?;
+                // The connection's events first: they come before what follows them.
+                let mut events = lock(&self.shared.link).take_events(max);
+                if events.is_empty() {
+                    events = take(client)?;
+                }
                 self.shared.update_readiness(client);
                 if !events.is_empty() {
                     return Ok(Some(events));
                 }
-                if !client.is_connected() {
+                if !client.is_connected() && !lock(&self.shared.link).keeps_trying() {
                     return Err(ClientError::ConnectionClosed);
                 }
             }
@@ -231,6 +374,8 @@ impl Background {
     /// are released at once. Later calls are [`ClientError::ConnectionClosed`].
     pub fn close(&self) {
         drop(lock(&self.shared.client).take());
+        lock(&self.shared.link).closed();
+        self.shared.linked.notify_all();
         self.shared.readiness.set(false);
         self.shared.bump();
     }

@@ -71,6 +71,24 @@ pub enum ChatEvent {
         /// Why it cannot be shown.
         reason: String,
     },
+    /// The connection was lost, said by a client that keeps itself connected
+    /// ([`crate::client::Background`]). With `retrying`, it reconnects by itself, with
+    /// backoff and jitter, to the addresses it was connected with (its calls wait for
+    /// it, up to their timeout); without, it stopped: reconnection is off, or trying
+    /// again cannot help (a changed server key, a refused name), and calls fail until
+    /// the program connects again. Never stored: handed out by this process only.
+    Disconnected {
+        /// Why (the connection's end, or the last attempt's error).
+        reason: String,
+        /// Whether it reconnects by itself.
+        retrying: bool,
+    },
+    /// Connected again, to `address`, after [`ChatEvent::Disconnected`]: the outbox was
+    /// sent, and what was missed meanwhile follows, in order, once.
+    Connected {
+        /// The address it is connected to.
+        address: String,
+    },
 }
 
 /// The most events one batch call ([`crate::Client::recv_events`],

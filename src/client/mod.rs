@@ -9,6 +9,7 @@
 //! the network work runs on a shared background runtime.
 
 mod background;
+mod backoff;
 mod connection;
 mod event;
 pub mod hazmat;
@@ -16,6 +17,7 @@ mod home;
 mod inbox;
 mod invitations;
 mod message;
+mod reconnect;
 mod rooms;
 mod schema;
 mod self_update;
@@ -25,6 +27,7 @@ mod state;
 mod trust;
 
 pub use background::Background;
+pub use backoff::Backoff;
 use event::Pick;
 pub use event::{ChatEvent, MAX_BATCH};
 pub use home::Home;
@@ -103,6 +106,9 @@ pub struct Client {
     registration_token: Option<String>,
     /// Told of everything a connection receives (a [`Background`] client's thread).
     arrivals: Option<Arc<Arrivals>>,
+    /// Why the last connection ended, when the server or the network ended it (for a
+    /// [`Background`] client's reconnection).
+    lost: Option<String>,
 }
 
 /// How often a connected client checks its key packages (top-up, last-resort rotation)
@@ -189,6 +195,7 @@ impl Client {
             self_update: SelfUpdatePolicy::default(),
             registration_token: None,
             arrivals: None,
+            lost: None,
         })
     }
 
@@ -359,6 +366,7 @@ impl Client {
 
     fn connect_inner(&mut self, address: &str, expected: Option<&str>) -> Result<(), ClientError> {
         self.close();
+        self.lost = None;
         let conn = runtime()?.block_on(Connection::open(
             address,
             &self.key,
@@ -409,6 +417,17 @@ impl Client {
     /// Closes the connection (nothing happens if none is open).
     pub fn close(&mut self) {
         self.conn = None;
+    }
+
+    /// Why the last connection ended, if the server or the network ended it (taken:
+    /// said once).
+    pub(crate) fn take_lost(&mut self) -> Option<String> {
+        self.lost.take()
+    }
+
+    /// How long a request waits for its reply ([`Client::set_request_timeout`]).
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     fn conn(&self) -> Result<&Connection, ClientError> {
@@ -569,9 +588,12 @@ impl Client {
         match incoming {
             Some(Incoming::Event(event)) => Ok(Some(event)),
             None | Some(Incoming::Closed(_)) => {
-                if let Some(Incoming::Closed(reason)) = &incoming {
-                    tracing::debug!(reason, "connection closed");
-                }
+                let reason = match incoming {
+                    Some(Incoming::Closed(reason)) => reason,
+                    _ => "the connection ended".to_owned(),
+                };
+                tracing::debug!(reason, "connection closed");
+                self.lost = Some(reason);
                 self.conn = None;
                 Err(ClientError::ConnectionClosed)
             }

@@ -14,6 +14,7 @@ mod legacy_net;
 
 // The server and client of the secure protocol, on loopback; the store's guarantees.
 mod messaging;
+mod reconnection;
 mod server_bad_input;
 mod server_mls_support;
 mod server_process;

@@ -33,6 +33,16 @@ impl SmcClient {
         })?;
         out.unwrap_or_else(|| Err(smc::ClientError::ConnectionClosed.into()))
     }
+
+    /// Connects to the first of `addresses` that answers (with `expected`, the server's
+    /// fingerprint) and keeps the client connected to them from then on.
+    pub(crate) fn connect(
+        &self,
+        addresses: &[&str],
+        expected: Option<&str>,
+    ) -> Result<String, Failure> {
+        Ok(self.0.connect(addresses, expected)?)
+    }
 }
 
 /// Opens the client of `user` living in directory `home` (created if missing): its
@@ -67,7 +77,10 @@ pub unsafe extern "C" fn smc_client_open(
 
 /// Connects to the server at `address` ("host:port"): handshake (the server's key is
 /// pinned on first use; `SMC_SERVER_KEY_CHANGED` if it differs later), then
-/// identification (`SMC_NAME_TAKEN` if the name belongs to another key).
+/// identification (`SMC_NAME_TAKEN` if the name belongs to another key). From then on
+/// the client keeps itself connected: a lost connection is reconnected by its thread,
+/// with backoff (`SMC_EVENT_DISCONNECTED`, then `SMC_EVENT_CONNECTED`), and calls made
+/// meanwhile wait for it; `smc_client_set_reconnect` turns that off.
 ///
 /// Ownership: both borrowed.
 ///
@@ -83,7 +96,25 @@ pub unsafe extern "C" fn smc_client_connect(
         let client = handle_mut(client, "client")?;
         // SAFETY: per this function's contract.
         let address = unsafe { str_arg(address, "address") }?;
-        client.run(|c| Ok(c.connect(address)?))
+        client.connect(&[address], None).map(drop)
+    })
+}
+
+/// Whether a lost connection is reconnected by the client itself (`on` non-zero, the
+/// default) or left to the program (`on` zero: the loss is still said with
+/// `SMC_EVENT_DISCONNECTED`, and the program calls `smc_client_connect` again).
+///
+/// Ownership: `client` borrowed.
+///
+/// Errors: `SMC_NULL_POINTER`.
+///
+/// # Safety
+/// `client` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_set_reconnect(client: *mut SmcClient, on: i32) -> SmcStatus {
+    guard(|| {
+        handle_mut(client, "client")?.0.set_reconnect(on != 0);
+        Ok(())
     })
 }
 

@@ -32,6 +32,13 @@ pub enum SmcEventKind {
     SMC_EVENT_MISSING = 6,
     /// Message `seq` of `room` (from `user`) cannot be read: `reason`.
     SMC_EVENT_UNDECRYPTABLE = 7,
+    /// The connection was lost: `reason`. With `smc_event_retrying` non-zero the
+    /// client reconnects by itself (calls wait for it); zero: it stopped (reconnection
+    /// off, or trying again cannot help: a changed server key, a refused name).
+    SMC_EVENT_DISCONNECTED = 8,
+    /// Connected again, to `smc_event_address`: the outbox was sent, and what was
+    /// missed meanwhile follows, in order, once.
+    SMC_EVENT_CONNECTED = 9,
 }
 
 /// An event (opaque). Created by `smc_client_recv_event`, released by `smc_event_free`.
@@ -41,6 +48,8 @@ pub struct SmcEvent {
     room: Vec<u8>,
     user: Vec<u8>,
     reason: Vec<u8>,
+    address: Vec<u8>,
+    retrying: bool,
     seq: u64,
     count: u64,
     added: Vec<Vec<u8>>,
@@ -55,6 +64,8 @@ impl From<ChatEvent> for SmcEvent {
             room: nul_terminated(""),
             user: nul_terminated(""),
             reason: nul_terminated(""),
+            address: nul_terminated(""),
+            retrying: false,
             seq: 0,
             count: 0,
             added: Vec::new(),
@@ -114,6 +125,14 @@ impl From<ChatEvent> for SmcEvent {
                 out.user = nul_terminated(&sender);
                 out.reason = nul_terminated(&reason);
                 out.seq = seq;
+            }
+            ChatEvent::Disconnected { reason, retrying } => {
+                out.kind = SmcEventKind::SMC_EVENT_DISCONNECTED;
+                (out.reason, out.retrying) = (nul_terminated(&reason), retrying);
+            }
+            ChatEvent::Connected { address } => {
+                out.kind = SmcEventKind::SMC_EVENT_CONNECTED;
+                out.address = nul_terminated(&address);
             }
         }
         out
@@ -210,14 +229,35 @@ pub unsafe extern "C" fn smc_event_user(event: *const SmcEvent) -> *const c_char
     borrow(event).map_or(std::ptr::null(), |e| e.user.as_ptr().cast())
 }
 
-/// Why a message cannot be read (undecryptable; "" otherwise). Borrowed from the
-/// event: valid until `smc_event_free`; NULL if `event` is NULL.
+/// Why a message cannot be read (undecryptable), why the connection was lost
+/// (disconnected); "" otherwise. Borrowed from the event: valid until
+/// `smc_event_free`; NULL if `event` is NULL.
 ///
 /// # Safety
 /// `event` is NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn smc_event_reason(event: *const SmcEvent) -> *const c_char {
     borrow(event).map_or(std::ptr::null(), |e| e.reason.as_ptr().cast())
+}
+
+/// The address connected to (connected; "" otherwise). Borrowed from the event: valid
+/// until `smc_event_free`; NULL if `event` is NULL.
+///
+/// # Safety
+/// `event` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_event_address(event: *const SmcEvent) -> *const c_char {
+    borrow(event).map_or(std::ptr::null(), |e| e.address.as_ptr().cast())
+}
+
+/// Whether the client reconnects by itself (disconnected: 1 or 0; 0 otherwise or if
+/// NULL).
+///
+/// # Safety
+/// `event` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_event_retrying(event: *const SmcEvent) -> c_int {
+    borrow(event).map_or(0, |e| c_int::from(e.retrying))
 }
 
 /// The message's place in its room (message, undecryptable; 0 otherwise or if NULL).

@@ -138,7 +138,7 @@ unsafe fn with_server(
     client: *mut SmcClient,
     address: *const c_char,
     fingerprint: *const c_char,
-    call: impl FnOnce(&mut Client, &str, &str) -> Result<(), smc::ClientError>,
+    call: impl FnOnce(&SmcClient, &str, &str) -> Result<(), Failure>,
 ) -> SmcStatus {
     guard(|| {
         let client = handle_mut(client, "client")?;
@@ -146,7 +146,7 @@ unsafe fn with_server(
         let address = unsafe { str_arg(address, "address") }?;
         // SAFETY: per the caller's contract.
         let fingerprint = unsafe { str_arg(fingerprint, "fingerprint") }?;
-        client.run(|c| Ok(call(c, address, fingerprint)?))
+        call(client, address, fingerprint)
     })
 }
 
@@ -171,7 +171,11 @@ pub unsafe extern "C" fn smc_client_connect_expecting(
     fingerprint: *const c_char,
 ) -> SmcStatus {
     // SAFETY: per this function's contract.
-    unsafe { with_server(client, address, fingerprint, Client::connect_expecting) }
+    unsafe {
+        with_server(client, address, fingerprint, |c, address, fingerprint| {
+            c.connect(&[address], Some(fingerprint)).map(drop)
+        })
+    }
 }
 
 /// Pins the key of the server at `address` if its fingerprint is `fingerprint`, so
@@ -193,7 +197,7 @@ pub unsafe extern "C" fn smc_client_trust_server(
     // SAFETY: per this function's contract.
     unsafe {
         with_server(client, address, fingerprint, |c, a, f| {
-            Client::trust_server(c, a, f)
+            c.run(|c| Ok(Client::trust_server(c, a, f)?))
         })
     }
 }
@@ -263,8 +267,8 @@ const MAX_ADDRESSES: usize = 64;
 /// present one server key. An address that cannot be reached is passed over; any other
 /// failure stops at once. When one of the addresses has a pinned key, every address
 /// must present that key (so reaching a new address never means trusting a new key);
-/// with `fingerprint` (may be NULL) the key must also have that fingerprint. Call it
-/// again to reconnect: the list is tried from its start.
+/// with `fingerprint` (may be NULL) the key must also have that fingerprint. The client
+/// then keeps itself connected to this list (see `smc_client_connect`).
 ///
 /// Ownership: all borrowed. On `SMC_OK`, if `out_address` is not NULL, it receives the
 /// address connected to, a string owned by the caller (free with `smc_string_free`).
@@ -315,12 +319,7 @@ pub unsafe extern "C" fn smc_client_connect_any(
             // SAFETY: non-NULL and NUL-terminated, per this function's contract.
             Some(unsafe { str_arg(fingerprint, "fingerprint") }?)
         };
-        let used = client.run(|c| {
-            Ok(match expected {
-                Some(fp) => c.connect_any_expecting(&list, fp)?,
-                None => c.connect_any(&list)?,
-            })
-        })?;
+        let used = client.connect(&list, expected)?;
         if !out_address.is_null() {
             write_out(out_address, into_c_string(used)?);
         }

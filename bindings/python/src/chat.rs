@@ -167,6 +167,8 @@ struct Opener {
     /// Wiped when the Python object goes.
     passphrase: Option<zeroize::Zeroizing<String>>,
     auto_join: bool,
+    /// Whether a lost connection is reconnected by the client itself.
+    reconnect: bool,
 }
 
 impl Opener {
@@ -178,7 +180,9 @@ impl Opener {
             self.passphrase.as_deref().map(|p| p.as_str()),
         )?;
         client.set_auto_join(self.auto_join);
-        Background::start(client)
+        let background = Background::start(client)?;
+        background.set_reconnect(self.reconnect);
+        Ok(background)
     }
 }
 
@@ -204,6 +208,17 @@ impl PyClient {
         py.detach(move || background.with(f)).map_err(client_error)
     }
 
+    /// Like `call`, for what needs no network: it does not wait for a reconnection.
+    fn call_local<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Client) -> Result<T, smc::ClientError> + Send,
+    ) -> PyResult<T> {
+        let background = self.background()?;
+        py.detach(move || background.with_local(f))
+            .map_err(client_error)
+    }
+
     /// The background client (`ConnectionClosed` once closed).
     fn background(&self) -> PyResult<Arc<Background>> {
         locked(&self.client)
@@ -215,19 +230,21 @@ impl PyClient {
 #[pymethods]
 impl PyClient {
     #[new]
-    #[pyo3(signature = (home, user, passphrase=None, auto_join=false))]
+    #[pyo3(signature = (home, user, passphrase=None, auto_join=false, reconnect=true))]
     fn new(
         py: Python<'_>,
         home: PathBuf,
         user: String,
         passphrase: Option<String>,
         auto_join: bool,
+        reconnect: bool,
     ) -> PyResult<Self> {
         let opener = Opener {
             home,
             user: user.clone(),
             passphrase: passphrase.map(zeroize::Zeroizing::new),
             auto_join,
+            reconnect,
         };
         let client = py.detach(|| opener.open()).map_err(client_error)?;
         let fingerprint = client.with(|c| Ok(c.fingerprint())).map_err(client_error)?;
@@ -257,11 +274,16 @@ impl PyClient {
         let Some(background) = locked(&self.client).clone() else {
             return false;
         };
-        background.with(|c| Ok(c.is_connected())).unwrap_or(false)
+        background
+            .with_local(|c| Ok(c.is_connected()))
+            .unwrap_or(false)
     }
 
     /// Connects to "host:port", or to the first of a list of addresses of one service
-    /// that answers (tried in order; call again to reconnect). With `fingerprint`
+    /// that answers (tried in order), and stays connected: a lost connection is
+    /// reconnected with backoff, on the same addresses with the same trust checks
+    /// (unless the client was made with `reconnect=False`); an Event "disconnected"
+    /// and then "connected" say so, and calls made meanwhile wait for it. With `fingerprint`
     /// (given by the server's operator) the server's key must have it
     /// (ServerNotTrusted otherwise, nothing pinned); without, the key met first is
     /// pinned (trust on first use), and in a list every address must present the key
@@ -300,15 +322,13 @@ impl PyClient {
                     }
                 }
             };
-            background.with(|c| {
-                if token.is_some() {
+            if token.is_some() {
+                background.with_local(|c| {
                     c.set_registration_token(token);
-                }
-                match fingerprint {
-                    Some(f) => c.connect_any_expecting(&list, &f),
-                    None => c.connect_any(&list),
-                }
-            })
+                    Ok(())
+                })?;
+            }
+            background.connect(&list, fingerprint.as_deref())
         })
         .map_err(client_error)
     }
@@ -316,12 +336,12 @@ impl PyClient {
     /// Pins the key of the server at `address` if its fingerprint is `fingerprint`
     /// (ServerNotTrusted if not, ServerKeyChanged if another key is pinned).
     fn trust_server(&self, py: Python<'_>, address: String, fingerprint: String) -> PyResult<()> {
-        self.call(py, move |c| c.trust_server(&address, &fingerprint))
+        self.call_local(py, move |c| c.trust_server(&address, &fingerprint))
     }
 
     /// The fingerprint pinned for `address`, or None (no network).
     fn pinned_server(&self, py: Python<'_>, address: String) -> PyResult<Option<String>> {
-        self.call(py, move |c| c.pinned_server(&address))
+        self.call_local(py, move |c| c.pinned_server(&address))
     }
 
     /// Closes the client: the connection, the state and the home's lock are released
@@ -372,11 +392,11 @@ impl PyClient {
     }
 
     fn rooms(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        self.call(py, |c| c.rooms())
+        self.call_local(py, |c| c.rooms())
     }
 
     fn members(&self, py: Python<'_>, room: String) -> PyResult<Vec<String>> {
-        self.call(py, move |c| c.members(&room))
+        self.call_local(py, move |c| c.members(&room))
     }
 
     /// Sends text; returns the message id once the server has stored it.
@@ -466,22 +486,22 @@ impl PyClient {
 
     /// The safety number shared with `user` (60 digits): compare it out of band.
     fn safety_number(&self, py: Python<'_>, user: String) -> PyResult<String> {
-        self.call(py, move |c| c.safety_number(&user))
+        self.call_local(py, move |c| c.safety_number(&user))
     }
 
     /// Marks `user`'s key as verified (also acknowledges a key change).
     fn verify(&self, py: Python<'_>, user: String) -> PyResult<()> {
-        self.call(py, move |c| c.verify(&user))
+        self.call_local(py, move |c| c.verify(&user))
     }
 
     /// Acknowledges that `user`'s key changed, without verifying it.
     fn acknowledge_key_change(&self, py: Python<'_>, user: String) -> PyResult<()> {
-        self.call(py, move |c| c.acknowledge_key_change(&user))
+        self.call_local(py, move |c| c.acknowledge_key_change(&user))
     }
 
     /// Whether `user`'s current key was verified.
     fn is_verified(&self, py: Python<'_>, user: String) -> PyResult<bool> {
-        self.call(py, move |c| c.is_verified(&user))
+        self.call_local(py, move |c| c.is_verified(&user))
     }
 
     /// The last `limit` messages of a room, oldest first; with `before` (a message's
@@ -585,8 +605,8 @@ impl PyMessage {
 #[pyclass(module = "smc._smc", name = "Event", frozen, eq)]
 #[derive(PartialEq)]
 pub struct PyEvent {
-    /// "joined", "members_changed", "removed", "key_changed", "missing" or
-    /// "undecryptable".
+    /// "invited", "joined", "members_changed", "removed", "key_changed", "missing",
+    /// "undecryptable", "disconnected" or "connected".
     #[pyo3(get)]
     kind: &'static str,
     /// The room ("" for "key_changed").
@@ -608,9 +628,16 @@ pub struct PyEvent {
     /// The message's place in the room (undecryptable).
     #[pyo3(get)]
     seq: u64,
-    /// Why the message cannot be read (undecryptable).
+    /// Why the message cannot be read (undecryptable), why the connection was lost
+    /// (disconnected).
     #[pyo3(get)]
     reason: String,
+    /// Whether the client reconnects by itself (disconnected).
+    #[pyo3(get)]
+    retrying: bool,
+    /// The address connected to (connected).
+    #[pyo3(get)]
+    address: String,
 }
 
 impl From<ChatEvent> for PyEvent {
@@ -624,6 +651,8 @@ impl From<ChatEvent> for PyEvent {
             count: 0,
             seq: 0,
             reason: String::new(),
+            retrying: false,
+            address: String::new(),
         };
         match e {
             ChatEvent::Message(m) => {
@@ -662,6 +691,10 @@ impl From<ChatEvent> for PyEvent {
                 (out.kind, out.room, out.seq, out.user, out.reason) =
                     ("undecryptable", room, seq, sender, reason);
             }
+            ChatEvent::Disconnected { reason, retrying } => {
+                (out.kind, out.reason, out.retrying) = ("disconnected", reason, retrying);
+            }
+            ChatEvent::Connected { address } => (out.kind, out.address) = ("connected", address),
         }
         out
     }

@@ -2,7 +2,6 @@
 //! message ([`line_mode`]) when stdin or stdout is not one. Both drive a [`worker`]
 //! thread that owns the [`smc::Client`].
 
-pub(super) mod backoff;
 pub(super) mod commands;
 pub(super) mod line_mode;
 pub(super) mod notices;

@@ -94,6 +94,18 @@ pub(crate) fn of_event(event: &ChatEvent) -> Vec<Notice> {
             Some(room),
             format!("message {seq} of #{room} (from {sender}) cannot be shown: {reason}"),
         )],
+        // The console's worker shows its connection in the status line.
+        ChatEvent::Disconnected { reason, retrying } => vec![Notice::warning(
+            None,
+            if *retrying {
+                format!("connection lost ({reason}): reconnecting")
+            } else {
+                format!("connection lost ({reason})")
+            },
+        )],
+        ChatEvent::Connected { address } => {
+            vec![Notice::info(None, format!("connected again to {address}"))]
+        }
     }
 }
 

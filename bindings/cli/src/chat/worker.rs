@@ -10,7 +10,7 @@ use smc::client::{ChatEvent, Message};
 use smc::error::ClientError;
 use smc::Client;
 
-use super::backoff::Backoff;
+use smc::client::Backoff;
 
 /// How long the worker listens to the server before looking at requests again.
 const POLL: Duration = Duration::from_millis(20);

@@ -303,7 +303,9 @@ impl App {
             }
             ChatEvent::MembersChanged { .. }
             | ChatEvent::Missing { .. }
-            | ChatEvent::Undecryptable { .. } => {}
+            | ChatEvent::Undecryptable { .. }
+            | ChatEvent::Disconnected { .. }
+            | ChatEvent::Connected { .. } => {}
         }
         for n in notices {
             match n.level {

@@ -1,5 +1,6 @@
 //! When to try again after the server went away: exponential, capped, with jitter so
-//! that many clients do not all come back at the same instant.
+//! that many clients do not all come back at the same instant. Used by
+//! [`super::Background`]'s reconnection, and by `smc chat`.
 
 use std::time::Duration;
 
@@ -11,18 +12,18 @@ pub(crate) const CAP: Duration = Duration::from_secs(10);
 /// Reconnection delays: 0.5 s, 1 s, 2 s, ... up to 10 s, each plus up to a quarter of
 /// itself at random.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Backoff {
+pub struct Backoff {
     attempts: u32,
 }
 
 impl Backoff {
     /// How many attempts failed since the last success.
-    pub(crate) fn attempts(&self) -> u32 {
+    pub fn attempts(&self) -> u32 {
         self.attempts
     }
 
     /// The next delay (and counts one more failure).
-    pub(crate) fn next_delay(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let base = FIRST.saturating_mul(1u32 << self.attempts.min(16)).min(CAP);
         self.attempts += 1;
         let mut byte = [0u8; 1];
@@ -35,7 +36,7 @@ impl Backoff {
     }
 
     /// After a success.
-    pub(crate) fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.attempts = 0;
     }
 }
