@@ -377,6 +377,16 @@ fn c_programs_wait_for_events_with_poll() {
 }
 
 #[test]
+fn c_clients_keep_themselves_connected_across_a_server_restart() {
+    let exe = compile("tests/c/reconnect.c", "reconnect", false);
+    let dir = fresh_dir("reconnect");
+    assert_eq!(
+        run(&exe, &[dir.as_os_str()]),
+        "all reconnection checks passed\n"
+    );
+}
+
+#[test]
 fn c_example_poll_chat_talks_through_its_own_event_loop() {
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;

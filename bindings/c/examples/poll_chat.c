@@ -63,6 +63,13 @@ static void print_event(const smc_event *e) {
                (unsigned long long)smc_event_seq(e), smc_event_room(e), smc_event_user(e),
                smc_event_reason(e));
         break;
+    case SMC_EVENT_DISCONNECTED:
+        printf("connection lost (%s)%s\n", smc_event_reason(e),
+               smc_event_retrying(e) ? ": reconnecting" : "");
+        break;
+    case SMC_EVENT_CONNECTED:
+        printf("connected again to %s\n", smc_event_address(e));
+        break;
     }
     fflush(stdout);
 }

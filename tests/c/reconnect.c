@@ -1,0 +1,120 @@
+/*
+ * A C client that keeps itself connected: its server freed and started again on the
+ * same address, bob's client says SMC_EVENT_DISCONNECTED (retrying), gets back by
+ * itself and says SMC_EVENT_CONNECTED with the address, then receives what alice sent
+ * meanwhile, once. A client with smc_client_set_reconnect(c, 0) says the loss
+ * (not retrying) and stays away until the program connects it again.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <string.h>
+
+#include "expect.h"
+
+static void expect_str(const char *got, const char *want, const char *what) {
+    if (got == NULL || strcmp(got, want) != 0) {
+        fprintf(stderr, "%s: got \"%s\", expected \"%s\"\n", what, got ? got : "(NULL)", want);
+        failures++;
+    }
+}
+
+/* The next event of `kind` within 20 s (others skipped; the caller frees it). */
+static smc_event *next_of(smc_client *c, smc_event_type kind) {
+    for (int round = 0; round < 40; round++) {
+        smc_event *e = NULL;
+        EXPECT(smc_client_recv_event(c, 500, &e), SMC_OK);
+        if (e == NULL) continue;
+        if (smc_event_kind(e) == kind) return e;
+        smc_event_free(e);
+    }
+    fprintf(stderr, "no event of kind %d\n", (int)kind);
+    failures++;
+    return NULL;
+}
+
+static smc_client *open_client(const char *dir, const char *user, const char *address) {
+    char home[4096];
+    snprintf(home, sizeof home, "%s/%s", dir, user);
+    smc_client *c = NULL;
+    EXPECT(smc_client_open(home, user, &c), SMC_OK);
+    EXPECT(smc_client_set_auto_join(c, 1), SMC_OK);
+    EXPECT(smc_client_connect(c, address), SMC_OK);
+    return c;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    char server_dir[4096];
+    snprintf(server_dir, sizeof server_dir, "%s/server", argv[1]);
+    smc_server *server = NULL;
+    EXPECT(smc_server_start(server_dir, "127.0.0.1:0", &server), SMC_OK);
+    char *address = NULL;
+    EXPECT(smc_server_address(server, &address), SMC_OK);
+
+    smc_client *alice = open_client(argv[1], "alice", address);
+    smc_client *bob = open_client(argv[1], "bob", address);
+    smc_client *carol = open_client(argv[1], "carol", address);
+    EXPECT(smc_client_set_reconnect(carol, 0), SMC_OK);
+    EXPECT(smc_client_set_reconnect(NULL, 0), SMC_NULL_POINTER);
+    EXPECT(smc_client_create_room(alice, "r"), SMC_OK);
+    EXPECT(smc_client_invite(alice, "r", "bob"), SMC_OK);
+    uint64_t id = 0;
+    EXPECT(smc_client_send(alice, "r", "before", &id), SMC_OK);
+    smc_message *m = NULL;
+    EXPECT(smc_client_recv(bob, 10000, &m), SMC_OK);
+    if (m != NULL) expect_str(smc_message_text(m), "before", "first message");
+    smc_message_free(m);
+
+    smc_server_free(server);
+    smc_event *e = next_of(bob, SMC_EVENT_DISCONNECTED);
+    if (e != NULL && !smc_event_retrying(e)) {
+        fprintf(stderr, "bob's client does not say it reconnects\n");
+        failures++;
+    }
+    smc_event_free(e);
+    e = next_of(carol, SMC_EVENT_DISCONNECTED);
+    if (e != NULL && smc_event_retrying(e)) {
+        fprintf(stderr, "carol's client reconnects with reconnection off\n");
+        failures++;
+    }
+    smc_event_free(e);
+
+    server = NULL;
+    EXPECT(smc_server_start(server_dir, address, &server), SMC_OK);
+    /* alice's client waits for its connection too, then sends what bob missed. */
+    EXPECT(smc_client_send(alice, "r", "missed", &id), SMC_OK);
+    e = next_of(bob, SMC_EVENT_CONNECTED);
+    if (e != NULL) expect_str(smc_event_address(e), address, "bob connected again to");
+    smc_event_free(e);
+    m = NULL;
+    EXPECT(smc_client_recv(bob, 10000, &m), SMC_OK);
+    if (m == NULL) {
+        fprintf(stderr, "the message sent while bob was away never came\n");
+        failures++;
+    } else {
+        expect_str(smc_message_text(m), "missed", "missed message");
+    }
+    smc_message_free(m);
+    m = NULL;
+    EXPECT(smc_client_recv(bob, 300, &m), SMC_OK);
+    if (m != NULL) {
+        fprintf(stderr, "a message came twice: %s\n", smc_message_text(m));
+        failures++;
+        smc_message_free(m);
+    }
+    /* carol stayed away. */
+    m = NULL;
+    EXPECT(smc_client_recv(carol, 1000, &m), SMC_CONNECTION_CLOSED);
+
+    smc_client_free(carol);
+    smc_client_free(bob);
+    smc_client_free(alice);
+    smc_string_free(address);
+    smc_server_free(server);
+    if (failures == 0) printf("all reconnection checks passed\n");
+    return failures != 0;
+}
