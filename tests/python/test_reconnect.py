@@ -96,3 +96,22 @@ def test_an_asyncio_client_gets_back_by_itself(tmp_path: Path) -> None:
                 assert bob.connected
 
     asyncio.run(main())
+
+
+def test_a_server_that_comes_back_with_another_key_stops_the_reconnection(tmp_path: Path) -> None:
+    bob = smc.Client(tmp_path / "b", "bob")
+    with smc.Server(tmp_path / "server") as first:
+        address = first.address
+        bob.connect(address)
+    assert next_kind(bob, "disconnected").retrying
+    host, port = address.rsplit(":", 1)
+    # Another key on the same address: the client gives up and says why.
+    with smc.Server(tmp_path / "impostor", host=host, port=int(port)):
+        final = next_kind(bob, "disconnected")
+        assert not final.retrying
+        assert "pinned" in final.reason, final.reason
+        time.sleep(1.5)
+        assert not bob.connected
+        with pytest.raises(smc.ServerKeyChanged):
+            bob.connect(address)
+    bob.close()
