@@ -124,9 +124,18 @@ impl Client {
 
     /// Accepts the invitation to `room`: the server routes it here from now on (with
     /// the messages since the invitation), and the held Welcome joins its group
-    /// ([`ChatEvent::Joined`]). [`Refusal::NotInvited`] without an invitation.
+    /// ([`ChatEvent::Joined`]). [`Refusal::NotInvited`] without an invitation. A room
+    /// this user is already in (auto-join accepted it first) is left as it is.
     pub fn accept(&mut self, room: &str) -> Result<(), ClientError> {
         name(room)?;
+        // Already in the room's group (auto-join accepted it first, or an earlier
+        // accept did): nothing is left to accept.
+        self.process_queued()?;
+        if self.joined_rooms()?.iter().any(|r| r == room)
+            && self.transaction(|tx| tx.held_welcome(room))?.is_none()
+        {
+            return Ok(());
+        }
         // Recorded before the server hears of it: a Welcome that comes after this
         // joins at once (see the module's documentation).
         self.transaction(|tx| tx.record_consent(room))?;

@@ -183,6 +183,33 @@ fn an_invitation_waits_for_an_offline_member_who_then_reads_the_room() {
 }
 
 #[test]
+fn accepting_a_room_already_joined_by_auto_join_changes_nothing() {
+    let dir = tempdir("e2e_accept_twice");
+    let server = support::server(&dir.join("server"));
+    let address = server.address().to_string();
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    let mut bob = client(&dir.join("bob"), "bob", &address); // auto-join on
+    alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    events_until(
+        &mut bob,
+        |e| matches!(e, ChatEvent::Joined { room, .. } if room == "r"),
+    );
+    // The program accepts too, as if it had not seen auto-join do it: no error, and
+    // the room is the same.
+    bob.accept("r").unwrap();
+    bob.accept("r").unwrap();
+    assert_eq!(bob.rooms().unwrap(), ["r"]);
+    alice.send("r", "still one room").unwrap();
+    assert_eq!(
+        next_text(&mut bob),
+        ("alice".into(), "still one room".into())
+    );
+    // A room never joined is still refused.
+    assert!(bob.accept("elsewhere").is_err());
+}
+
+#[test]
 fn an_offline_invitee_gets_every_message_in_one_session_even_more_than_wait_in_memory() {
     // The server sends a room's missed messages before the direct queue that holds the
     // room's Welcome: the invitee keeps a bounded number of them in memory while it has
