@@ -239,6 +239,25 @@ impl Background {
         result
     }
 
+    /// Keeps the client connected to `addresses` from now on, as
+    /// [`Background::connect`] does, when it was connected already before it was handed
+    /// to this [`Background`] (nothing happens otherwise).
+    pub fn keep_connected_to<S: AsRef<str>>(&self, addresses: &[S], expected: Option<&str>) {
+        let slot = lock(&self.shared.client);
+        if slot.as_ref().is_some_and(Client::is_connected) {
+            lock(&self.shared.link).connected(Target {
+                addresses: addresses.iter().map(|a| a.as_ref().to_owned()).collect(),
+                expected: expected.map(str::to_owned),
+            });
+            self.shared.linked.notify_all();
+        }
+    }
+
+    /// When the next reconnection attempt is due, while a reconnection is under way.
+    pub fn next_attempt(&self) -> Option<Instant> {
+        lock(&self.shared.link).wake_at()
+    }
+
     /// Whether a lost connection is reconnected by this client (the default) or left
     /// to the program (`false`: a loss is still said, with
     /// [`ChatEvent::Disconnected`]).

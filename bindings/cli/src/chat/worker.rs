@@ -1,16 +1,16 @@
-//! The network side of `smc chat`: a thread that owns the [`Client`], connects (and
-//! reconnects with a capped backoff), runs what the interface asks and hands back what
-//! happens, so that the interface never waits on the network.
+//! The network side of `smc chat`: a thread that owns the client, connects it (trying
+//! again with a capped backoff until the first connection), runs what the interface
+//! asks and hands back what happens, so that the interface never waits on the network.
+//! Once connected, the client engine ([`smc::client::Background`]) keeps it connected:
+//! its `Disconnected` / `Connected` events become the status line's states.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use smc::client::{ChatEvent, Message};
+use smc::client::{Background, Backoff, ChatEvent, Message};
 use smc::error::ClientError;
 use smc::Client;
-
-use smc::client::Backoff;
 
 /// How long the worker listens to the server before looking at requests again.
 const POLL: Duration = Duration::from_millis(20);
@@ -177,7 +177,8 @@ pub(crate) struct Worker {
 
 impl Worker {
     /// Starts the worker on `client`, which connects to `address` (unless it already
-    /// is connected).
+    /// is connected), and is kept connected by the client engine
+    /// ([`smc::client::Background`]) from then on.
     pub(crate) fn spawn(client: Client, address: String) -> Worker {
         let (requests, requests_rx) = mpsc::channel();
         let (updates_tx, updates) = mpsc::channel();
@@ -185,16 +186,27 @@ impl Worker {
             .name("smc-chat-network".into())
             .spawn(move || {
                 let connected = client.is_connected();
+                let fingerprint = client.server_fingerprint();
+                let client = match Background::start(client) {
+                    Ok(client) => client,
+                    Err(e) => {
+                        let _ = updates_tx.send(Update::Fatal(e.to_string()));
+                        return;
+                    }
+                };
+                let addresses = crate::keys::server_addresses(&address);
+                client.keep_connected_to(&addresses, None);
                 let mut run = Run {
                     client,
-                    address,
+                    addresses,
                     out: updates_tx,
                     backoff: Backoff::default(),
                     connected,
                     next_attempt: Instant::now(),
+                    reconnecting: None,
                 };
                 if connected {
-                    if let Some(fingerprint) = run.client.server_fingerprint() {
+                    if let Some(fingerprint) = fingerprint {
                         run.tell(Update::Server {
                             fingerprint,
                             address: None,
@@ -222,7 +234,7 @@ impl Worker {
     }
 }
 
-/// Errors after which the connection is gone: reconnect.
+/// Errors after which the connection is gone.
 fn is_disconnect(e: &ClientError) -> bool {
     e.kind().is_disconnect()
 }
@@ -233,12 +245,17 @@ fn is_fatal(e: &ClientError) -> bool {
 }
 
 struct Run {
-    client: Client,
-    address: String,
+    /// The client, kept connected by its engine once it connected.
+    client: Background,
+    addresses: Vec<String>,
     out: Sender<Update>,
+    /// Attempts of the first connection (later ones are the engine's).
     backoff: Backoff,
+    /// Connected once: from then on the engine reconnects.
     connected: bool,
     next_attempt: Instant,
+    /// While the engine reconnects: why, and the attempt last shown.
+    reconnecting: Option<(String, Option<Instant>)>,
 }
 
 impl Run {
@@ -262,14 +279,16 @@ impl Run {
             }
             if self.connected {
                 match self.client.recv_event(Some(POLL)) {
-                    Ok(Some(event)) => self.on_event(event),
-                    Ok(None) => {}
-                    Err(e) if is_disconnect(&e) => self.lost(&e),
+                    Ok(Some(event)) => {
+                        if !self.on_event(event) {
+                            return;
+                        }
+                    }
+                    Ok(None) => self.show_next_attempt(),
                     Err(e) => {
-                        self.tell(Update::Error {
-                            room: None,
-                            text: e.to_string(),
-                        });
+                        // The engine stopped (its last event said why).
+                        self.tell(Update::Fatal(e.to_string()));
+                        return;
                     }
                 }
             } else {
@@ -286,50 +305,63 @@ impl Run {
         }
     }
 
-    /// One attempt; false when the worker must stop.
+    /// One attempt of the first connection; false when the worker must stop.
     fn connect(&mut self) -> bool {
         self.tell(Update::Link(Link::Connecting(self.backoff.attempts() + 1)));
-        match self
-            .client
-            .connect_any(&crate::keys::server_addresses(&self.address))
-        {
+        match self.client.connect(&self.addresses, None) {
             Ok(used) => {
                 self.connected = true;
                 self.backoff.reset();
-                if let Some(fingerprint) = self.client.server_fingerprint() {
-                    self.tell(Update::Server {
-                        fingerprint,
-                        address: Some(used),
-                    });
-                }
-                self.load_rooms();
-                self.tell(Update::Link(Link::Connected))
+                self.connected_to(used);
+                true
             }
             Err(e) if is_fatal(&e) => {
                 self.tell(Update::Fatal(e.to_string()));
                 false
             }
             Err(e) => {
-                self.lost(&e);
+                let delay = self.backoff.next_delay();
+                self.next_attempt = Instant::now() + delay;
+                self.tell(Update::Link(Link::Waiting {
+                    reason: e.to_string(),
+                    retry_at: self.next_attempt,
+                }));
                 true
             }
         }
     }
 
-    fn lost(&mut self, e: &ClientError) {
-        self.connected = false;
-        self.client.close();
-        let delay = self.backoff.next_delay();
-        self.next_attempt = Instant::now() + delay;
-        self.tell(Update::Link(Link::Waiting {
-            reason: e.to_string(),
-            retry_at: self.next_attempt,
-        }));
+    /// Connected (at first, or again) to `address`.
+    fn connected_to(&mut self, address: String) {
+        self.reconnecting = None;
+        if let Ok(Some(fingerprint)) = self.client.with_local(|c| Ok(c.server_fingerprint())) {
+            self.tell(Update::Server {
+                fingerprint,
+                address: Some(address),
+            });
+        }
+        self.load_rooms();
+        self.tell(Update::Link(Link::Connected));
+    }
+
+    /// While the engine reconnects, shows when its next attempt is due (once per
+    /// attempt).
+    fn show_next_attempt(&mut self) {
+        let Some((reason, shown)) = self.reconnecting.clone() else {
+            return;
+        };
+        let next = self.client.next_attempt();
+        if next.is_some() && next != shown {
+            self.reconnecting = Some((reason.clone(), next));
+            if let Some(retry_at) = next {
+                self.tell(Update::Link(Link::Waiting { reason, retry_at }));
+            }
+        }
     }
 
     /// Sends the room list and each room's history (also offline, from the state).
     fn load_rooms(&mut self) {
-        let rooms = match self.client.joined_rooms() {
+        let rooms = match self.client.with_local(|c| c.joined_rooms()) {
             Ok(rooms) => rooms,
             Err(e) => {
                 self.tell(Update::Error {
@@ -341,13 +373,31 @@ impl Run {
         };
         self.tell(Update::Rooms(rooms.clone()));
         for room in rooms {
-            if let Ok(messages) = self.client.history(&room, HISTORY) {
+            if let Ok(messages) = self.client.with_local(|c| c.history(&room, HISTORY)) {
                 self.tell(Update::History { room, messages });
             }
         }
     }
 
-    fn on_event(&mut self, event: ChatEvent) {
+    /// Passes `event` on; false when the worker must stop (the engine gave up).
+    fn on_event(&mut self, event: ChatEvent) -> bool {
+        match event {
+            ChatEvent::Disconnected { reason, retrying } => {
+                if !retrying {
+                    self.tell(Update::Fatal(reason));
+                    return false;
+                }
+                let retry_at = self.client.next_attempt().unwrap_or_else(Instant::now);
+                self.reconnecting = Some((reason.clone(), Some(retry_at)));
+                self.tell(Update::Link(Link::Waiting { reason, retry_at }));
+                return true;
+            }
+            ChatEvent::Connected { address } => {
+                self.connected_to(address);
+                return true;
+            }
+            _ => {}
+        }
         let rooms_changed = matches!(event, ChatEvent::Joined { .. } | ChatEvent::Removed { .. });
         let members_of = match &event {
             ChatEvent::Joined { room, .. } | ChatEvent::MembersChanged { room, .. } => {
@@ -357,86 +407,80 @@ impl Run {
         };
         self.tell(Update::Event(event));
         if rooms_changed {
-            if let Ok(rooms) = self.client.joined_rooms() {
+            if let Ok(rooms) = self.client.with_local(|c| c.joined_rooms()) {
                 self.tell(Update::Rooms(rooms));
             }
         }
         if let Some(room) = members_of {
             self.who(&room);
         }
+        true
     }
 
     fn fail(&mut self, room: Option<&str>, e: ClientError) {
-        let disconnect = is_disconnect(&e);
         self.tell(Update::Error {
             room: room.map(str::to_owned),
             text: e.to_string(),
         });
-        if disconnect && self.connected {
-            self.lost(&e);
-        }
     }
 
     fn handle(&mut self, request: Request) {
         match request {
-            Request::Send { room, text } => match self.client.send(&room, &text) {
-                Ok(message) => {
-                    self.tell(Update::Sent(message));
-                }
-                Err(e) if is_disconnect(&e) && self.is_joined(&room) => {
-                    // Encrypted and in the outbox: sent again at the next connection.
-                    self.tell(Update::Queued { room, text });
-                    if self.connected {
-                        self.lost(&e);
+            Request::Send { room, text } => {
+                match self.client.with_local(|c| c.send(&room, &text)) {
+                    Ok(message) => {
+                        self.tell(Update::Sent(message));
+                    }
+                    Err(e) if is_disconnect(&e) && self.is_joined(&room) => {
+                        // Encrypted and in the outbox: sent when the engine reconnects.
+                        self.tell(Update::Queued { room, text });
+                    }
+                    Err(e) => {
+                        self.tell(Update::NotSent {
+                            room,
+                            text,
+                            error: e.to_string(),
+                        });
                     }
                 }
-                Err(e) => {
-                    let disconnect = is_disconnect(&e);
-                    self.tell(Update::NotSent {
-                        room,
-                        text,
-                        error: e.to_string(),
-                    });
-                    if disconnect && self.connected {
-                        self.lost(&e);
-                    }
-                }
-            },
-            Request::Create(room) => match self.client.create_room(&room) {
+            }
+            Request::Create(room) => match self.client.with_local(|c| c.create_room(&room)) {
                 Ok(()) => {
                     self.tell(Update::Created(room.clone()));
-                    if let Ok(rooms) = self.client.joined_rooms() {
+                    if let Ok(rooms) = self.client.with_local(|c| c.joined_rooms()) {
                         self.tell(Update::Rooms(rooms));
                     }
                     self.who(&room);
                 }
                 Err(e) => self.fail(Some(&room), e),
             },
-            Request::Invite { room, user } => match self.client.invite(&room, &user) {
-                // The commit's MembersChanged event tells who joined.
-                Ok(()) => self.who(&room),
-                Err(e) => self.fail(Some(&room), e),
-            },
-            Request::Leave(room) => match self.client.leave(&room) {
+            Request::Invite { room, user } => {
+                match self.client.with_local(|c| c.invite(&room, &user)) {
+                    // The commit's MembersChanged event tells who joined.
+                    Ok(()) => self.who(&room),
+                    Err(e) => self.fail(Some(&room), e),
+                }
+            }
+            Request::Leave(room) => match self.client.with_local(|c| c.leave(&room)) {
                 Ok(()) => {
                     self.tell(Update::Left(room));
-                    if let Ok(rooms) = self.client.joined_rooms() {
+                    if let Ok(rooms) = self.client.with_local(|c| c.joined_rooms()) {
                         self.tell(Update::Rooms(rooms));
                     }
                 }
                 Err(e) => self.fail(Some(&room), e),
             },
             Request::Who(room) => self.who(&room),
-            Request::Accept(room) => match self.client.accept(&room) {
+            Request::Accept(room) => match self.client.with_local(|c| c.accept(&room)) {
                 Ok(()) => {
-                    if let Ok(rooms) = self.client.joined_rooms() {
+                    if let Ok(rooms) = self.client.with_local(|c| c.joined_rooms()) {
                         self.tell(Update::Rooms(rooms));
                     }
                     self.who(&room);
                 }
                 Err(e) => self.fail(Some(&room), e),
             },
-            Request::Decline(room) => match self.client.decline(&room) {
+            Request::Decline(room) => match self.client.with_local(|c| c.decline(&room)) {
                 Ok(()) => {
                     self.tell(Update::Notice {
                         room: None,
@@ -445,7 +489,7 @@ impl Run {
                 }
                 Err(e) => self.fail(None, e),
             },
-            Request::Invitations => match self.client.invitations() {
+            Request::Invitations => match self.client.with_local(|c| c.invitations()) {
                 Ok(list) if list.is_empty() => {
                     self.tell(Update::Notice {
                         room: None,
@@ -468,10 +512,10 @@ impl Run {
             Request::Verify { user, confirm } => {
                 let result = (|| {
                     if confirm {
-                        self.client.verify(&user)?;
+                        self.client.with_local(|c| c.verify(&user))?;
                     }
-                    let number = self.client.safety_number(&user)?;
-                    let verified = self.client.is_verified(&user)?;
+                    let number = self.client.with_local(|c| c.safety_number(&user))?;
+                    let verified = self.client.with_local(|c| c.is_verified(&user))?;
                     Ok::<_, ClientError>((number, verified))
                 })();
                 match result {
@@ -491,20 +535,21 @@ impl Run {
 
     fn is_joined(&self, room: &str) -> bool {
         self.client
-            .joined_rooms()
+            .with_local(|c| c.joined_rooms())
             .is_ok_and(|rooms| rooms.iter().any(|r| r == room))
     }
 
     fn who(&mut self, room: &str) {
         let result = (|| {
-            let names = self.client.members(room)?;
+            let names = self.client.with_local(|c| c.members(room))?;
+            let user = self.client.with_local(|c| Ok(c.user().to_owned()))?;
             names
                 .into_iter()
                 .map(|name| {
-                    let me = name == self.client.user();
+                    let me = name == user;
                     Ok(Member {
-                        verified: me || self.client.is_verified(&name)?,
-                        changed: !me && self.client.key_change_pending(&name)?,
+                        verified: me || self.client.with_local(|c| c.is_verified(&name))?,
+                        changed: !me && self.client.with_local(|c| c.key_change_pending(&name))?,
                         name,
                     })
                 })
