@@ -195,6 +195,7 @@ impl App {
                     b.joined = rooms.contains(&b.room);
                 }
                 for room in &rooms {
+                    self.settled(room);
                     self.buffer(room).joined = true;
                 }
             }
@@ -267,6 +268,14 @@ impl App {
         }
     }
 
+    /// The invitation to `room` is settled (joined: by auto-join, by `/accept`): a
+    /// prompt still asking about it closes, and the keys typed next go to the input.
+    fn settled(&mut self, room: &str) {
+        if matches!(&self.prompt, Some(Prompt::Invitation { room: r, .. }) if r == room) {
+            self.prompt = None;
+        }
+    }
+
     fn on_event(&mut self, event: ChatEvent) {
         let notices = notices::of_event(&event);
         match event {
@@ -277,6 +286,7 @@ impl App {
                 }
             }
             ChatEvent::Joined { room, by } => {
+                self.settled(&room);
                 self.buffer(&room).joined = true;
                 let n = self.index(&room);
                 if n != self.current {

@@ -148,6 +148,49 @@ fn an_invitation_waits_for_an_answer_and_y_accepts_it() {
 }
 
 #[test]
+fn an_invitation_settled_elsewhere_closes_its_prompt() {
+    // With auto-join, the Joined event follows the invitation at once: the prompt
+    // closes, and the keys typed next go to the input, not to the question.
+    let (mut app, rx) = app_in(&["lobby"]);
+    app.on_update(Update::Event(ChatEvent::Invited {
+        room: "secret".into(),
+        by: "bob".into(),
+    }));
+    assert!(app.prompt.is_some());
+    app.on_update(Update::Event(ChatEvent::Joined {
+        room: "secret".into(),
+        by: "bob".into(),
+    }));
+    assert!(app.prompt.is_none(), "still asking about a room joined");
+    app.on_key(key(KeyCode::Char('y')));
+    assert!(
+        !requests(&rx).contains(&Request::Accept("secret".into())),
+        "the key answered a settled question"
+    );
+    // Accepted from another place (the room list says so): the same.
+    app.on_update(Update::Event(ChatEvent::Invited {
+        room: "other".into(),
+        by: "bob".into(),
+    }));
+    app.on_update(Update::Rooms(vec![
+        "lobby".into(),
+        "secret".into(),
+        "other".into(),
+    ]));
+    assert!(app.prompt.is_none());
+    // Another room's invitation keeps its prompt.
+    app.on_update(Update::Event(ChatEvent::Invited {
+        room: "third".into(),
+        by: "bob".into(),
+    }));
+    app.on_update(Update::Event(ChatEvent::Joined {
+        room: "secret".into(),
+        by: "bob".into(),
+    }));
+    assert!(app.prompt.is_some());
+}
+
+#[test]
 fn a_pasted_block_is_sent_only_when_confirmed() {
     let (mut app, rx) = app_in(&["lobby"]);
     app.on_paste("line one\r\nline two\n".into());
