@@ -3,7 +3,8 @@
  * same address, bob's client says SMC_EVENT_DISCONNECTED (retrying), gets back by
  * itself and says SMC_EVENT_CONNECTED with the address, then receives what alice sent
  * meanwhile, once. A client with smc_client_set_reconnect(c, 0) says the loss
- * (not retrying) and stays away until the program connects it again.
+ * (not retrying) and stays away until the program connects it again. A server that
+ * comes back with another key stops the reconnection (SMC_SERVER_KEY_CHANGED).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -110,9 +111,32 @@ int main(int argc, char **argv) {
     m = NULL;
     EXPECT(smc_client_recv(carol, 1000, &m), SMC_CONNECTION_CLOSED);
 
+    /* The server comes back with another key: bob's client tries, then stops and says
+     * so (not retrying, the pinned key named); connecting again is refused the same way. */
     smc_client_free(carol);
-    smc_client_free(bob);
     smc_client_free(alice);
+    smc_server_free(server);
+    e = next_of(bob, SMC_EVENT_DISCONNECTED);
+    smc_event_free(e);
+    char impostor_dir[4096];
+    snprintf(impostor_dir, sizeof impostor_dir, "%s/impostor", argv[1]);
+    server = NULL;
+    EXPECT(smc_server_start(impostor_dir, address, &server), SMC_OK);
+    e = next_of(bob, SMC_EVENT_DISCONNECTED);
+    if (e != NULL) {
+        if (smc_event_retrying(e)) {
+            fprintf(stderr, "bob's client goes on trying a server with another key\n");
+            failures++;
+        }
+        if (strstr(smc_event_reason(e), "pinned") == NULL) {
+            fprintf(stderr, "the reason does not name the pinned key: %s\n", smc_event_reason(e));
+            failures++;
+        }
+    }
+    smc_event_free(e);
+    EXPECT(smc_client_connect(bob, address), SMC_SERVER_KEY_CHANGED);
+
+    smc_client_free(bob);
     smc_string_free(address);
     smc_server_free(server);
     if (failures == 0) printf("all reconnection checks passed\n");
