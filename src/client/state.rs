@@ -133,7 +133,7 @@ pub(crate) enum Seen {
 
 impl ClientState {
     pub(super) fn open(home: &super::Home, passphrase: Option<&str>) -> Result<Self, ClientError> {
-        let mut conn = vault::open(home, passphrase)?;
+        let mut conn = vault::open(&home.state_db(), &home.state_salt(), passphrase)?;
         // Room for every statement the client runs (rusqlite keeps 16 by default).
         conn.set_prepared_statement_cache_capacity(128);
         super::schema::migrate(&mut conn)?;

@@ -13,7 +13,6 @@ use std::path::Path;
 use rusqlite::Connection;
 use zeroize::Zeroizing;
 
-use crate::client::Home;
 use crate::error::{E2eError, StoreError};
 
 /// Argon2id cost: 19 MiB, 2 passes, 1 lane (OWASP's recommended minimum).
@@ -46,33 +45,32 @@ fn private_file(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn salt(home: &Home) -> Result<[u8; SALT_LEN], StoreError> {
-    let path = home.state_salt();
-    match std::fs::read(&path) {
+fn salt(path: &Path) -> Result<[u8; SALT_LEN], StoreError> {
+    match std::fs::read(path) {
         Ok(bytes) if bytes.len() == SALT_LEN => {
             let mut salt = [0u8; SALT_LEN];
             salt.copy_from_slice(&bytes);
             Ok(salt)
         }
         Ok(_) => Err(io(
-            &path,
+            path,
             std::io::Error::new(std::io::ErrorKind::InvalidData, "salt file is damaged"),
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut salt = [0u8; SALT_LEN];
-            getrandom::fill(&mut salt).map_err(|e| io(&path, std::io::Error::other(e)))?;
+            getrandom::fill(&mut salt).map_err(|e| io(path, std::io::Error::other(e)))?;
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .open(&path)
-                .map_err(|e| io(&path, e))?;
+                .open(path)
+                .map_err(|e| io(path, e))?;
             f.write_all(&salt)
                 .and_then(|_| f.sync_all())
-                .map_err(|e| io(&path, e))?;
+                .map_err(|e| io(path, e))?;
             Ok(salt)
         }
-        Err(e) => Err(io(&path, e)),
+        Err(e) => Err(io(path, e)),
     }
 }
 
@@ -96,17 +94,23 @@ fn derive_key(passphrase: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, E2eE
     Ok(key)
 }
 
-/// Opens (creating if needed) the home's `state.db`, with SQLCipher when a passphrase is
-/// given. A wrong passphrase (or a passphrase missing for an encrypted file) is
-/// [`E2eError::WrongPassphrase`].
-pub fn open(home: &Home, passphrase: Option<&str>) -> Result<Connection, crate::ClientError> {
-    let path = home.state_db();
+/// Opens (creating if needed) the state database at `path` (a home's `state.db`), with
+/// SQLCipher when a passphrase is given, its key derived with the salt kept in
+/// `salt_file` (created on first use). A wrong passphrase (or a passphrase missing for
+/// an encrypted file) is [`E2eError::WrongPassphrase`]. Paths, not the client's
+/// `Home`: this module does not depend on the client.
+pub fn open(
+    path: &Path,
+    salt_file: &Path,
+    passphrase: Option<&str>,
+) -> Result<Connection, crate::ClientError> {
+    let path = path.to_path_buf();
     private_file(&path)?;
     let conn = Connection::open(&path).map_err(StoreError::from)?;
     if let Some(passphrase) = passphrase {
         // A wrong key is reported as an error value, not logged to stderr by SQLCipher.
         let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
-        let key = derive_key(passphrase, &salt(home)?)?;
+        let key = derive_key(passphrase, &salt(salt_file)?)?;
         let pragma = Zeroizing::new(format!(
             "PRAGMA key = \"x'{}'\";",
             data_encoding::HEXLOWER.encode(key.as_ref())
@@ -144,7 +148,7 @@ mod tests {
         let home = std::env::temp_dir().join(format!("smc_vault_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&home);
         std::fs::create_dir_all(&home).unwrap();
-        let conn = super::open(&super::Home::new(&home), None).unwrap();
+        let conn = super::open(&home.join("state.db"), &home.join("state.salt"), None).unwrap();
         let on: i64 = conn
             .pragma_query_value(None, "secure_delete", |r| r.get(0))
             .unwrap();
