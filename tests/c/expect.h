@@ -7,6 +7,7 @@
 #define SMC_TEST_EXPECT_H
 
 #include <stdio.h>
+#include <string.h>
 
 #include "smc.h"
 
@@ -22,5 +23,25 @@ static int failures = 0;
             failures++;                                                                  \
         }                                                                                \
     } while (0)
+
+/* Checks that `got` is the string `want` (`what` names it in the message). */
+static inline void expect_str(const char *got, const char *want, const char *what) {
+    if (got == NULL || strcmp(got, want) != 0) {
+        fprintf(stderr, "%s: got \"%s\", expected \"%s\"\n", what, got ? got : "(NULL)", want);
+        failures++;
+    }
+}
+
+/* The client of `user` with its home in DIR/USER, accepting invitations at once,
+ * connected to `address`. */
+static inline smc_client *open_client_in(const char *dir, const char *user, const char *address) {
+    char home[4096];
+    snprintf(home, sizeof home, "%s/%s", dir, user);
+    smc_client *c = NULL;
+    EXPECT(smc_client_open(home, user, &c), SMC_OK);
+    EXPECT(smc_client_set_auto_join(c, 1), SMC_OK);
+    EXPECT(smc_client_connect(c, address), SMC_OK);
+    return c;
+}
 
 #endif

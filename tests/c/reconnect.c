@@ -13,13 +13,6 @@
 
 #include "expect.h"
 
-static void expect_str(const char *got, const char *want, const char *what) {
-    if (got == NULL || strcmp(got, want) != 0) {
-        fprintf(stderr, "%s: got \"%s\", expected \"%s\"\n", what, got ? got : "(NULL)", want);
-        failures++;
-    }
-}
-
 /* The next event of `kind` within 20 s (others skipped; the caller frees it). */
 static smc_event *next_of(smc_client *c, smc_event_type kind) {
     for (int round = 0; round < 40; round++) {
@@ -34,16 +27,6 @@ static smc_event *next_of(smc_client *c, smc_event_type kind) {
     return NULL;
 }
 
-static smc_client *open_client(const char *dir, const char *user, const char *address) {
-    char home[4096];
-    snprintf(home, sizeof home, "%s/%s", dir, user);
-    smc_client *c = NULL;
-    EXPECT(smc_client_open(home, user, &c), SMC_OK);
-    EXPECT(smc_client_set_auto_join(c, 1), SMC_OK);
-    EXPECT(smc_client_connect(c, address), SMC_OK);
-    return c;
-}
-
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -56,9 +39,9 @@ int main(int argc, char **argv) {
     char *address = NULL;
     EXPECT(smc_server_address(server, &address), SMC_OK);
 
-    smc_client *alice = open_client(argv[1], "alice", address);
-    smc_client *bob = open_client(argv[1], "bob", address);
-    smc_client *carol = open_client(argv[1], "carol", address);
+    smc_client *alice = open_client_in(argv[1], "alice", address);
+    smc_client *bob = open_client_in(argv[1], "bob", address);
+    smc_client *carol = open_client_in(argv[1], "carol", address);
     EXPECT(smc_client_set_reconnect(carol, 0), SMC_OK);
     EXPECT(smc_client_set_reconnect(NULL, 0), SMC_NULL_POINTER);
     EXPECT(smc_client_create_room(alice, "r"), SMC_OK);
