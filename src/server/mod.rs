@@ -7,6 +7,7 @@
 //! events. Messages are committed by one [`committer`] in batches and fanned out through
 //! the [`hub`].
 
+mod accept;
 mod admin;
 mod admission;
 mod bus;
@@ -28,7 +29,7 @@ pub use data_dir::DataDir;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -40,7 +41,6 @@ use crate::error::ServerError;
 use crate::identity::StaticKeypair;
 use crate::net::Limits;
 use crate::server::hub::Hub;
-use crate::server::session::ConnectionSlot;
 use crate::server::store::{Durability, PostgresStore, RegistrationPolicy, SqliteStore, Store};
 
 /// The default listening address of `smc server`.
@@ -248,20 +248,7 @@ impl Server {
                     if let Some((_, listener)) = admin {
                         tokio::spawn(admin::serve(listener, shared.clone(), shutdown_rx.clone()));
                     }
-                    accept_loop(listener, shared.clone(), shutdown_rx).await;
-                    shared.hub.close_all();
-                    // Woken by each connection that ends (no polling), up to the deadline.
-                    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
-                    loop {
-                        let ended = shared.ended.notified();
-                        if shared.connections.load(Ordering::Acquire) == 0 {
-                            break;
-                        }
-                        if tokio::time::timeout_at(deadline, ended).await.is_err() {
-                            break;
-                        }
-                    }
-                    drop(shared);
+                    accept::run(listener, shared, shutdown_rx).await;
                     // Every accepted message is committed before the server stops
                     // (bounded, in case a connection refused to finish).
                     let _ = tokio::time::timeout(DRAIN_TIMEOUT, committer).await;
@@ -322,60 +309,5 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown_and_join();
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let accepted = tokio::select! {
-            _ = hub::until_closed(&mut shutdown) => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                // Out of file descriptors and the like: wait a little, never spin.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        shared.metrics.accepted.inc();
-        let from = admission::address_key(peer.ip());
-        let (slot, count, from_here) = ConnectionSlot::take(&shared, from);
-        // A full server, or an address that holds its share, makes room by closing the
-        // oldest connection still in its handshake (of that address, for the latter):
-        // bare sockets never keep a client that can prove who it is out. Only
-        // connections past their Hello are never closed for a newcomer.
-        let admitted = (count <= shared.limits.max_connections
-            || shared.admission.evict_oldest(None, "the server is full"))
-            && (from_here <= shared.limits.max_connections_per_address
-                || shared
-                    .admission
-                    .evict_oldest(Some(from), "too many connections from one address"));
-        if !admitted {
-            let why = if count > shared.limits.max_connections {
-                "too_many_connections"
-            } else {
-                "too_many_from_address"
-            };
-            shared.metrics.refused(why);
-            tracing::warn!(%peer, count, from_here, "too many connections: refusing");
-            drop(stream);
-            drop(slot);
-            continue;
-        }
-        let unauthenticated = shared
-            .admission
-            .admit(shared.limits.max_unauthenticated, Some(from));
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            session::serve(stream, peer, shared, unauthenticated).await;
-        });
     }
 }
