@@ -148,7 +148,8 @@ typedef enum smc_event_type {
    */
   SMC_EVENT_JOINED = 2,
   /*
-   Members of `room` joined or left: `smc_event_added_*` / `smc_event_removed_*`.
+   Members of `room` changed: `smc_event_added_*` were added (invited: they join
+   when they accept, `SMC_EVENT_MEMBER_JOINED`), `smc_event_removed_*` left.
    */
   SMC_EVENT_MEMBERS_CHANGED = 3,
   /*
@@ -178,6 +179,11 @@ typedef enum smc_event_type {
    missed meanwhile follows, in order, once.
    */
   SMC_EVENT_CONNECTED = 9,
+  /*
+   `user`, invited to `room`, accepted: they joined (their own word, authenticated
+   by their key).
+   */
+  SMC_EVENT_MEMBER_JOINED = 10,
 } smc_event_type;
 
 /*
@@ -404,7 +410,8 @@ enum smc_status smc_client_leave(struct smc_client *client, const char *room);
 enum smc_status smc_client_rooms(struct smc_client *client, char **out_names);
 
 /*
- Members of `room`, one name per line.
+ Members of `room` who joined, one name per line (see `smc_client_invitees_list`
+ for those only invited).
 
  Ownership: `client` and `room` are borrowed. On `SMC_OK`, `*out_names` receives a
  string owned by the caller (free with `smc_string_free`).
@@ -563,8 +570,9 @@ const char *smc_event_room(const struct smc_event *event);
 
 /*
  The user it is about: the sender (message, missing, undecryptable), who invited or
- added (invited, joined), whose key changed; "" otherwise. Borrowed from the event:
- valid until `smc_event_free`; NULL if `event` is NULL.
+ added (invited, joined), who joined (member joined), whose key changed; ""
+ otherwise. Borrowed from the event: valid until `smc_event_free`; NULL if `event`
+ is NULL.
 
  # Safety
  `event` is NULL or live.
@@ -991,7 +999,8 @@ const char *smc_status_message(int32_t status);
 enum smc_status smc_client_rooms_list(struct smc_client *client, struct smc_string_list **out_list);
 
 /*
- The members of `room`'s group, sorted, as a list.
+ The members of `room` who joined, sorted, as a list (those invited who have not
+ accepted yet are in `smc_client_invitees_list`).
 
  Ownership: `client` and `room` borrowed. On `SMC_OK`, `*out_list` receives a list
  owned by the caller, released with `smc_string_list_free`.
@@ -1006,6 +1015,25 @@ enum smc_status smc_client_rooms_list(struct smc_client *client, struct smc_stri
 enum smc_status smc_client_members_list(struct smc_client *client,
                                         const char *room,
                                         struct smc_string_list **out_list);
+
+/*
+ The members of `room` who were invited and have not accepted yet, sorted, as a
+ list. They can read the room already; `SMC_EVENT_MEMBER_JOINED` says when each
+ accepts.
+
+ Ownership: `client` and `room` borrowed. On `SMC_OK`, `*out_list` receives a list
+ owned by the caller, released with `smc_string_list_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_NOT_A_MEMBER`,
+ `SMC_UNKNOWN_ROOM`, `SMC_CONNECTION_CLOSED`.
+
+ # Safety
+ `client` is NULL or live; `room` is NULL or NUL-terminated; `out_list` is NULL or
+ writable.
+ */
+enum smc_status smc_client_invitees_list(struct smc_client *client,
+                                         const char *room,
+                                         struct smc_string_list **out_list);
 
 /*
  How many strings a list holds (0 if `list` is NULL).

@@ -161,6 +161,7 @@ class Event:
         "invited",
         "joined",
         "members_changed",
+        "member_joined",
         "removed",
         "key_changed",
         "missing",
@@ -239,7 +240,11 @@ class Client:
     def decline(self, room: str) -> None: ...
     def rooms(self) -> list[str]:
         """The rooms whose group this client is in (not what the server claims)."""
-    def members(self, room: str) -> list[str]: ...
+    def members(self, room: str) -> list[str]:
+        """The members of ``room`` who joined, sorted (see ``invitees``)."""
+    def invitees(self, room: str) -> list[str]:
+        """The members of ``room`` invited who have not accepted yet, sorted: they can
+        read the room already; an ``Event`` ``member_joined`` says when each accepts."""
     def send(self, room: str, text: str) -> str: ...
     def recv(self, timeout: float | None = None) -> Message | None: ...
     def recv_many(self, max: int = 256, timeout: float | None = None) -> list[Message]:

@@ -171,8 +171,12 @@ class Client:
         return await self._call(self._sync().rooms)
 
     async def members(self, room: str) -> list[str]:
-        """The members of `room`'s group (who can read it), sorted."""
+        """The members of `room` who joined, sorted (see `invitees`)."""
         return await self._call(self._sync().members, room)
+
+    async def invitees(self, room: str) -> list[str]:
+        """The members of `room` invited who have not accepted yet, sorted."""
+        return await self._call(self._sync().invitees, room)
 
     async def send(self, room: str, text: str) -> str:
         """Encrypts and sends `text`; returns the message id once the server stored it."""

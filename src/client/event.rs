@@ -32,7 +32,8 @@ pub enum ChatEvent {
     MembersChanged {
         /// The room.
         room: String,
-        /// Who joined.
+        /// Who was added: invited, they can read the room from now on, and count as
+        /// joined once they accept ([`ChatEvent::MemberJoined`]).
         added: Vec<String>,
         /// Who left or was removed.
         removed: Vec<String>,
@@ -88,6 +89,15 @@ pub enum ChatEvent {
     Connected {
         /// The address it is connected to.
         address: String,
+    },
+    /// A member who was invited to the room accepted: `user` joined. Known from their
+    /// first group change or message since they were added (accepting renews their
+    /// key), so it is their own word, authenticated by their key, not the server's.
+    MemberJoined {
+        /// The room.
+        room: String,
+        /// Who joined.
+        user: String,
     },
 }
 

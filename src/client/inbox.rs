@@ -15,8 +15,9 @@ use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::event::{next_messages, Pick};
+use super::invitees;
 use super::rooms::members_changed;
-use super::state::Scoped;
+use super::state::{Body, Scoped};
 use super::trust::{mls, observe_roster};
 use super::{ChatEvent, Client, Message};
 use crate::e2e::group::{checked_roster, from_bytes, member_name, roster};
@@ -218,9 +219,31 @@ impl Client {
         })
     }
 
+    /// The one step of the receive path, without waiting: processes what the
+    /// connection has received (messages decrypted and stored, invitations, accepted
+    /// with auto-join, group changes), then the commits and upkeep that are due. What
+    /// it produced waits for [`Client::recv_event`]. Whether it did any commit or
+    /// upkeep. The caller drives it: [`Client::recv_with`] between its waits for the
+    /// connection, [`super::Background`]'s thread at each arrival.
+    pub(crate) fn pump(&mut self) -> Result<bool, ClientError> {
+        self.process_queued()?;
+        let mut worked = false;
+        if self.synced && !self.to_commit.is_empty() {
+            self.commit_waiting()?;
+            worked = true;
+        }
+        if self.synced && Instant::now() >= self.next_upkeep {
+            self.next_upkeep = Instant::now() + super::MAINTENANCE_INTERVAL;
+            self.top_up_key_packages()?;
+            self.self_update_overdue()?;
+            worked = true;
+        }
+        Ok(worked)
+    }
+
     /// Waits up to `timeout` (forever with `None`) until `take` finds processed events
-    /// (it returns an empty batch when there are none), processing what arrives and
-    /// doing the upkeep that is due meanwhile; `Ok(None)` when the time is up.
+    /// (it returns an empty batch when there are none), driving [`Client::pump`] as
+    /// things arrive; `Ok(None)` when the time is up.
     fn recv_with(
         &mut self,
         timeout: Option<Duration>,
@@ -232,20 +255,12 @@ impl Client {
             if !events.is_empty() {
                 return Ok(Some(events));
             }
-            self.process_queued()?;
+            if self.pump()? {
+                continue;
+            }
             let events = take(self)?;
             if !events.is_empty() {
                 return Ok(Some(events));
-            }
-            if self.synced && !self.to_commit.is_empty() {
-                self.commit_waiting()?;
-                continue;
-            }
-            if self.synced && Instant::now() >= self.next_upkeep {
-                self.next_upkeep = Instant::now() + super::MAINTENANCE_INTERVAL;
-                self.top_up_key_packages()?;
-                self.self_update_overdue()?;
-                continue;
             }
             // Wakes up for the upkeep too, even when waiting for ever.
             let wake = match deadline {
@@ -423,7 +438,7 @@ impl Client {
                 }
             } else {
                 let digest = Sha256::digest(&envelope.payload).to_vec();
-                if let Some(text) = tx.take_outbox(&envelope.room, &digest)? {
+                if let Some(Body::Text(text)) = tx.take_outbox(&envelope.room, &digest)? {
                     tx.add_history(&Message {
                         id: envelope.id,
                         room: envelope.room.clone(),
@@ -499,7 +514,12 @@ impl Client {
                 format!("signed by {signer:?}, not by the sender the server names"),
             ));
         }
-        let read = match processed.into_content() {
+        // A proposal is not a word that the sender joined: declining posts one.
+        let spoke = !matches!(
+            processed.content(),
+            ProcessedMessageContent::ProposalMessage(_)
+        );
+        let mut read = match processed.into_content() {
             ProcessedMessageContent::ApplicationMessage(app) => {
                 Self::application(tx, envelope, &group, sent_epoch, app)?
             }
@@ -517,6 +537,12 @@ impl Client {
                 return Err(reject(envelope, "external proposals are not accepted"));
             }
         };
+        invitees::note(
+            tx,
+            room,
+            spoke.then_some(envelope.sender.as_str()),
+            &mut read.events,
+        )?;
         tx.advance(room, envelope.seq)?;
         tx.keep(group);
         tx.push_events(&read.events)?;
@@ -550,14 +576,20 @@ impl Client {
                 ),
             ));
         }
-        let Some(Sealed::V1 {
-            room: bound_room,
-            sender,
-            counter,
-            text,
-        }) = Sealed::decode(&app.into_bytes())
-        else {
-            return Err(reject(envelope, "not an smc message"));
+        let (bound_room, sender, counter, text) = match Sealed::decode(&app.into_bytes()) {
+            Some(Sealed::V1 {
+                room,
+                sender,
+                counter,
+                text,
+            }) => (room, sender, counter, Some(text)),
+            // Nothing to show: the sender's acceptance (see `invitees.rs`).
+            Some(Sealed::Joined {
+                room,
+                sender,
+                counter,
+            }) => (room, sender, counter, None),
+            None => return Err(reject(envelope, "not an smc message")),
         };
         if bound_room != room || sender != envelope.sender {
             return Err(reject(
@@ -574,16 +606,18 @@ impl Client {
                 count: counter - last - 1,
             });
         }
-        let message = Message {
-            id: envelope.id,
-            room: room.to_owned(),
-            seq: envelope.seq,
-            sender,
-            text,
-            timestamp: super::message::timestamp(envelope.timestamp_ms),
-        };
-        tx.add_history(&message)?;
-        events.push(ChatEvent::Message(message));
+        if let Some(text) = text {
+            let message = Message {
+                id: envelope.id,
+                room: room.to_owned(),
+                seq: envelope.seq,
+                sender,
+                text,
+                timestamp: super::message::timestamp(envelope.timestamp_ms),
+            };
+            tx.add_history(&message)?;
+            events.push(ChatEvent::Message(message));
+        }
         Ok(Read {
             events,
             proposal_waiting: false,

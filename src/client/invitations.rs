@@ -437,7 +437,8 @@ impl Client {
         self.stash_bytes -= waiting.iter().map(|e| e.payload.len()).sum::<usize>();
         self.on_envelopes(waiting)?;
         // Then what did not fit in memory while waiting, and what came since.
-        self.catch_up(room)
+        self.catch_up(room)?;
+        self.announce_joined(room)
     }
 
     /// Reports an unusable Welcome as [`ChatEvent::Undecryptable`] (and lets the server

@@ -16,6 +16,7 @@ pub mod hazmat;
 mod home;
 mod inbox;
 mod invitations;
+mod invitees;
 mod message;
 mod reconnect;
 mod rooms;
@@ -631,23 +632,6 @@ impl Client {
     }
 
     /// Takes the oldest event waiting for [`Client::recv_event`].
-    /// Processes what the connection has received, without waiting: messages
-    /// decrypted and stored, invitations (accepted with auto-join), group changes, and
-    /// the commits and upkeep that are due. What it produced waits for
-    /// [`Client::recv_event`].
-    pub(crate) fn pump(&mut self) -> Result<(), ClientError> {
-        self.process_queued()?;
-        if self.synced && !self.to_commit.is_empty() {
-            self.commit_waiting()?;
-        }
-        if self.synced && Instant::now() >= self.next_upkeep {
-            self.next_upkeep = Instant::now() + MAINTENANCE_INTERVAL;
-            self.top_up_key_packages()?;
-            self.self_update_overdue()?;
-        }
-        Ok(())
-    }
-
     /// Tells `arrivals` of everything the next connections receive.
     pub(crate) fn set_arrivals(&mut self, arrivals: Arc<Arrivals>) {
         self.arrivals = Some(arrivals);

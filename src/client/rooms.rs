@@ -11,7 +11,7 @@ use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::send_reservation::Reservation;
-use super::state::{Outgoing, PendingCommit};
+use super::state::{Body, Outgoing, PendingCommit};
 use super::trust::{mls, observe_roster};
 use super::{name, ChatEvent, Client, Message, Sent};
 use crate::e2e::group::{self, create_config, roster, to_bytes};
@@ -239,20 +239,6 @@ impl Client {
         self.transaction(|tx| tx.deactivate_room(room))
     }
 
-    /// The members of `room`'s group (who can read it), sorted.
-    pub fn members(&mut self, room: &str) -> Result<Vec<String>, ClientError> {
-        self.process_queued()?;
-        let group_id = self.require_group(room)?;
-        let mut names: Vec<String> = self.state.transaction(|tx| {
-            let group = tx.group(&group_id)?;
-            let names = roster(&group).into_iter().map(|(n, _)| n).collect();
-            tx.keep(group);
-            Ok(names)
-        })?;
-        names.sort();
-        Ok(names)
-    }
-
     /// The last `limit` decrypted messages of `room` (this user's included), oldest
     /// first, from the local state: what this client received or sent since it joined.
     pub fn history(&self, room: &str, limit: u32) -> Result<Vec<Message>, ClientError> {
@@ -290,7 +276,7 @@ impl Client {
         self.process_queued()?;
         let group_id = self.require_group(room)?;
         let me = self.user.clone();
-        let mut out = self.seal(room, &group_id, text, None)?;
+        let mut out = self.seal(room, &group_id, &Body::Text(text.to_owned()), None)?;
         let sent = match self.deliver(&mut out) {
             Ok(sent) => sent,
             // The server answered that it stored nothing: the message is not sent, and
@@ -330,11 +316,11 @@ impl Client {
     /// reservation ([`super::send_reservation`]: a message key is never used twice,
     /// even after a power loss). Waiting proposals are committed first; refused with
     /// [`E2eError::KeyChanged`] while a member's changed key is not acknowledged.
-    fn seal(
+    pub(super) fn seal(
         &mut self,
         room: &str,
         group_id: &[u8],
-        text: &str,
+        body: &Body,
         again: Option<&Outgoing>,
     ) -> Result<Outgoing, ClientError> {
         let cached = self.reservations.get(group_id).copied();
@@ -343,10 +329,10 @@ impl Client {
         loop {
             let prepared = if durable {
                 self.transaction_durable(|tx| {
-                    self.seal_in(tx, room, group_id, text, again, cached, true)
+                    self.seal_in(tx, room, group_id, body, again, cached, true)
                 })
             } else {
-                self.transaction(|tx| self.seal_in(tx, room, group_id, text, again, cached, false))
+                self.transaction(|tx| self.seal_in(tx, room, group_id, body, again, cached, false))
             }?;
             match prepared {
                 Prepared::Sealed(out, reservation) => {
@@ -371,7 +357,7 @@ impl Client {
         tx: &super::state::Scoped<'_, '_>,
         room: &str,
         group_id: &[u8],
-        text: &str,
+        body: &Body,
         again: Option<&Outgoing>,
         cached: Option<Reservation>,
         durable: bool,
@@ -412,11 +398,18 @@ impl Client {
             Some(old) if old.counter > 0 => old.counter,
             _ => tx.take_counter(room)?,
         };
-        let sealed = Sealed::V1 {
-            room: room.to_owned(),
-            sender: self.user.clone(),
-            counter,
-            text: text.to_owned(),
+        let sealed = match body {
+            Body::Text(text) => Sealed::V1 {
+                room: room.to_owned(),
+                sender: self.user.clone(),
+                counter,
+                text: text.clone(),
+            },
+            Body::Joined => Sealed::Joined {
+                room: room.to_owned(),
+                sender: self.user.clone(),
+                counter,
+            },
         };
         let message = group
             .create_message(&provider, &self.signer, &sealed.encode())
@@ -428,7 +421,7 @@ impl Client {
             room: room.to_owned(),
             digest: Sha256::digest(&payload).to_vec(),
             payload,
-            text: text.to_owned(),
+            body: body.clone(),
             counter,
         };
         match again {
@@ -444,7 +437,7 @@ impl Client {
     /// outbox while the group moved on): what was missed is processed and the same
     /// text is encrypted again, under the same counter, in the current epoch (`out`
     /// then is the entry as it now stands in the outbox).
-    fn deliver(&mut self, out: &mut Outgoing) -> Result<Sent, ClientError> {
+    pub(super) fn deliver(&mut self, out: &mut Outgoing) -> Result<Sent, ClientError> {
         for _ in 0..COMMIT_ATTEMPTS {
             match self.send_payload(&out.room, out.payload.clone(), None) {
                 Ok(sent) => return Ok(sent),
@@ -455,8 +448,8 @@ impl Client {
             let again = self.group_of(&room).and_then(|group_id| {
                 let group_id = group_id.ok_or_else(|| E2eError::NoGroup { room: room.clone() })?;
                 self.catch_up(&room)?;
-                let text = out.text.clone();
-                self.seal(&room, &group_id, &text, Some(out))
+                let body = out.body.clone();
+                self.seal(&room, &group_id, &body, Some(out))
             });
             match again {
                 Ok(new) => {
@@ -484,7 +477,7 @@ impl Client {
         for mut out in pending {
             match self.deliver(&mut out) {
                 Ok(sent) => self.transaction(|tx| {
-                    if let Some(text) = tx.take_outbox(&out.room, &out.digest)? {
+                    if let Some(Body::Text(text)) = tx.take_outbox(&out.room, &out.digest)? {
                         tx.add_history(&Message {
                             id: sent.id,
                             room: out.room.clone(),
@@ -616,8 +609,9 @@ impl Client {
             tx.forget_pending_commit(room)?;
             let after = roster(&group);
             observe_roster(tx, &after)?;
-            let changed: Vec<ChatEvent> =
+            let mut changed: Vec<ChatEvent> =
                 members_changed(room, &before, &after).into_iter().collect();
+            super::invitees::note(tx, room, None, &mut changed)?;
             tx.push_events(&changed)
         })
     }

@@ -82,6 +82,13 @@ CREATE TABLE IF NOT EXISTS last_resort (
     "CREATE TABLE consents (
          server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL,
          PRIMARY KEY (server, user, room)) WITHOUT ROWID;",
+    // 5 -> 6: the members of each room who were invited and have not joined yet (see
+    // `invitees.rs`); states from before know of none: every member counts as joined.
+    // An outgoing message may be the word that this user joined (no text).
+    "ALTER TABLE outbox ADD COLUMN joined INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE invitees (
+         server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, member TEXT NOT NULL,
+         PRIMARY KEY (server, user, room, member)) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

@@ -67,9 +67,36 @@ pub(crate) struct Outgoing {
     /// SHA-256 of `payload`: how the message is recognised when it comes back.
     pub digest: Vec<u8>,
     pub payload: Vec<u8>,
-    pub text: String,
+    pub body: Body,
     /// This sender's counter in the room, inside the encryption (0: not known).
     pub counter: u64,
+}
+
+/// What an outgoing message says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Body {
+    /// A text, kept in the history once sent.
+    Text(String),
+    /// That this user joined the room (see `invitees.rs`): nothing to keep.
+    Joined,
+}
+
+impl Body {
+    /// The outbox's columns: the text, and whether it is the word that this user joined.
+    fn columns(&self) -> (&str, bool) {
+        match self {
+            Body::Text(text) => (text, false),
+            Body::Joined => ("", true),
+        }
+    }
+
+    fn from_columns(text: String, joined: bool) -> Body {
+        if joined {
+            Body::Joined
+        } else {
+            Body::Text(text)
+        }
+    }
 }
 
 /// A group change of this client's that was sent (or about to be) and whose answer is
@@ -633,17 +660,21 @@ impl Scoped<'_, '_> {
     /// Puts an encrypted message in the outbox (until the server acknowledges it).
     pub(super) fn add_outbox(&self, out: &Outgoing) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
+        let (text, joined) = out.body.columns();
         db(self.cached_execute(
-            "INSERT OR REPLACE INTO outbox (server, user, room, digest, payload, text, counter, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT coalesce(max(created), 0) + 1 FROM outbox))",
+            "INSERT OR REPLACE INTO outbox
+                 (server, user, room, digest, payload, text, counter, joined, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                 (SELECT coalesce(max(created), 0) + 1 FROM outbox))",
             params![
                 server,
                 user,
                 out.room,
                 out.digest,
                 out.payload,
-                out.text,
-                out.counter as i64
+                text,
+                out.counter as i64,
+                joined
             ],
         ))
         .map(drop)
@@ -673,19 +704,19 @@ impl Scoped<'_, '_> {
         .map(drop)
     }
 
-    /// Removes an outbox entry; returns its text if it was there.
+    /// Removes an outbox entry; returns what it said if it was there.
     pub(super) fn take_outbox(
         &self,
         room: &str,
         digest: &[u8],
-    ) -> Result<Option<String>, ClientError> {
+    ) -> Result<Option<Body>, ClientError> {
         let (server, user) = (self.server, self.user);
         db(self
             .cached_query_row(
                 "DELETE FROM outbox WHERE server = ?1 AND user = ?2 AND room = ?3 AND digest = ?4
-                 RETURNING text",
+                 RETURNING text, joined",
                 params![server, user, room, digest],
-                |r| r.get(0),
+                |r| Ok(Body::from_columns(r.get(0)?, r.get(1)?)),
             )
             .optional())
     }
@@ -694,7 +725,7 @@ impl Scoped<'_, '_> {
     pub(super) fn outbox(&self) -> Result<Vec<Outgoing>, ClientError> {
         let (server, user) = (self.server, self.user);
         let mut stmt = db(self.conn.prepare(
-            "SELECT room, digest, payload, text, counter FROM outbox
+            "SELECT room, digest, payload, text, counter, joined FROM outbox
              WHERE server = ?1 AND user = ?2 ORDER BY created",
         ))?;
         let rows = db(stmt.query_map(params![server, user], |r| {
@@ -702,7 +733,7 @@ impl Scoped<'_, '_> {
                 room: r.get(0)?,
                 digest: r.get(1)?,
                 payload: r.get(2)?,
-                text: r.get(3)?,
+                body: Body::from_columns(r.get(3)?, r.get(5)?),
                 // Entries made before counters were kept: 0, a new one is taken.
                 counter: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
             })
@@ -962,6 +993,50 @@ impl Scoped<'_, '_> {
         .map(drop)
     }
 
+    /// Records `members` of `room` as invited, not joined yet (see `invitees.rs`).
+    pub(super) fn add_invitees(&self, room: &str, members: &[String]) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        for member in members {
+            db(self.cached_execute(
+                "INSERT OR IGNORE INTO invitees (server, user, room, member)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![server, user, room, member],
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Forgets that `member` of `room` was only invited; whether they were.
+    pub(super) fn drop_invitee(&self, room: &str, member: &str) -> Result<bool, ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.cached_execute(
+            "DELETE FROM invitees WHERE server = ?1 AND user = ?2 AND room = ?3 AND member = ?4",
+            params![server, user, room, member],
+        ))
+        .map(|n| n > 0)
+    }
+
+    /// Forgets every invitee of `room` (this user joins it anew).
+    pub(super) fn clear_invitees(&self, room: &str) -> Result<(), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.cached_execute(
+            "DELETE FROM invitees WHERE server = ?1 AND user = ?2 AND room = ?3",
+            params![server, user, room],
+        ))
+        .map(drop)
+    }
+
+    /// The members of `room` recorded as invited, not joined yet, sorted.
+    pub(super) fn invitees(&self, room: &str) -> Result<Vec<String>, ClientError> {
+        let (server, user) = (self.server, self.user);
+        let mut stmt = db(self.conn.prepare_cached(
+            "SELECT member FROM invitees WHERE server = ?1 AND user = ?2 AND room = ?3
+             ORDER BY member",
+        ))?;
+        let rows = db(stmt.query_map(params![server, user, room], |r| r.get(0)))?;
+        db(rows.collect())
+    }
+
     /// Records that this user accepted the invitation to `room` (see `invitations.rs`).
     pub(super) fn record_consent(&self, room: &str) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
@@ -1208,7 +1283,11 @@ mod tests {
             room: "r".into(),
             digest: vec![digest],
             payload: vec![digest; 3],
-            text: text.into(),
+            body: if text.is_empty() {
+                Body::Joined
+            } else {
+                Body::Text(text.into())
+            },
             counter: u64::from(digest),
         };
         state
@@ -1216,15 +1295,21 @@ mod tests {
                 let tx = tx.scoped("srv", "alice");
                 tx.add_outbox(&out("first", 1))?;
                 tx.add_outbox(&out("second", 2))?;
+                tx.add_outbox(&out("", 3))?;
                 tx.replace_outbox(&[1], &out("first", 9))?;
-                let texts: Vec<(String, u64)> = tx
+                let bodies: Vec<(Body, u64)> = tx
                     .outbox()?
                     .into_iter()
-                    .map(|o| (o.text, o.counter))
+                    .map(|o| (o.body, o.counter))
                     .collect();
-                assert_eq!(texts, [("first".into(), 9), ("second".into(), 2)]);
-                assert_eq!(tx.take_outbox("r", &[2])?.as_deref(), Some("second"));
+                let text = |t: &str| Body::Text(t.into());
+                assert_eq!(
+                    bodies,
+                    [(text("first"), 9), (text("second"), 2), (Body::Joined, 3)]
+                );
+                assert_eq!(tx.take_outbox("r", &[2])?, Some(text("second")));
                 assert_eq!(tx.take_outbox("r", &[2])?, None);
+                assert_eq!(tx.take_outbox("r", &[3])?, Some(Body::Joined));
                 assert_eq!(tx.outbox()?.len(), 1);
                 Ok(())
             })

@@ -20,6 +20,16 @@ pub enum Sealed {
         /// The text.
         text: String,
     },
+    /// The word that `sender` joined the room (accepted their invitation): their first
+    /// message there, which the other members take as their acceptance.
+    Joined {
+        /// The room it was written for.
+        room: String,
+        /// Who joined.
+        sender: String,
+        /// 1, 2, 3... per sender and room (shared with their texts).
+        counter: u64,
+    },
 }
 
 /// An MLS Welcome addressed to an invitee, with the room it is for.

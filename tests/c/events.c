@@ -118,6 +118,27 @@ int main(int argc, char **argv) {
     int carol_fd = -1;
     EXPECT(smc_client_fd(carol, &carol_fd), SMC_OK);
     smc_event_free(wait_for(carol, carol_fd, SMC_EVENT_JOINED));
+    /* bob hears it from carol: she joined; no longer an invitee. */
+    e = wait_for(bob, fd, SMC_EVENT_MEMBER_JOINED);
+    expect_str(smc_event_room(e), "c-room", "member joined room");
+    expect_str(smc_event_user(e), "carol", "member joined");
+    smc_event_free(e);
+    smc_string_list *names = NULL;
+    EXPECT(smc_client_members_list(bob, "c-room", &names), SMC_OK);
+    if (smc_string_list_len(names) != 3) {
+        fprintf(stderr, "bob sees %zu members who joined, not 3\n", smc_string_list_len(names));
+        failures++;
+    }
+    smc_string_list_free(names);
+    names = NULL;
+    EXPECT(smc_client_invitees_list(bob, "c-room", &names), SMC_OK);
+    if (smc_string_list_len(names) != 0) {
+        fprintf(stderr, "bob still sees %zu invitees\n", smc_string_list_len(names));
+        failures++;
+    }
+    smc_string_list_free(names);
+    EXPECT(smc_client_invitees_list(bob, NULL, &names), SMC_NULL_POINTER);
+    EXPECT(smc_client_invitees_list(bob, "c-room", NULL), SMC_NULL_POINTER);
     EXPECT(smc_client_leave(carol, "c-room"), SMC_OK);
     /* The removal is committed by a member who sends next. */
     EXPECT(smc_client_send(alice, "c-room", "bye carol", NULL), SMC_OK);

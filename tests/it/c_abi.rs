@@ -342,16 +342,20 @@ fn c_clients_get_key_changed_and_undecryptable_and_go_on() {
         .output()
         .unwrap();
     assert!(release.status.success(), "{release:?}");
-    // The last message of the room ("damaged") altered in the server's store, the one
-    // before it ("dropped") deleted.
+    // alice's last message of the room ("damaged") altered in the server's store, her
+    // one before it ("dropped") deleted (the others' words that they joined may come
+    // between or after them).
     server.tamper(|db| {
-        let (seq, mut payload): (i64, Vec<u8>) = db
-            .query_row(
-                "SELECT seq, payload FROM messages WHERE room = 'r' ORDER BY seq DESC LIMIT 1",
-                [],
+        let alices = |offset: i64| -> (i64, Vec<u8>) {
+            db.query_row(
+                "SELECT seq, payload FROM messages WHERE room = 'r' AND sender = 'alice'
+                 AND commit_epoch IS NULL ORDER BY seq DESC LIMIT 1 OFFSET ?1",
+                [offset],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .unwrap();
+            .unwrap()
+        };
+        let ((seq, mut payload), (dropped, _)) = (alices(0), alices(1));
         let middle = payload.len() / 2;
         payload[middle] ^= 0x55;
         db.execute(
@@ -361,7 +365,7 @@ fn c_clients_get_key_changed_and_undecryptable_and_go_on() {
         .unwrap();
         db.execute(
             "DELETE FROM messages WHERE room = 'r' AND seq = ?1",
-            [seq - 1],
+            [dropped],
         )
         .unwrap();
     });
@@ -384,6 +388,32 @@ fn c_clients_keep_themselves_connected_across_a_server_restart() {
         run(&exe, &[dir.as_os_str()]),
         "all reconnection checks passed\n"
     );
+}
+
+#[test]
+fn a_c_client_moves_to_the_next_node_when_its_node_is_killed() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let exe = compile("tests/c/cluster_failover.c", "cluster_failover", false);
+    let dir = fresh_dir("cluster_failover");
+    let mut cluster = crate::support::nodes::Nodes::start("c_failover", 2);
+    let mut program = Command::new(&exe)
+        .args([&cluster.addresses[0], &cluster.addresses[1]])
+        .arg(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(program.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    cluster.kill(0);
+    let mut stdin = program.stdin.take().unwrap();
+    stdin.write_all(b"killed\n").unwrap();
+    drop(stdin);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = program.wait().unwrap();
+    assert!(status.success(), "{status}: {rest:?} (its stderr above)");
+    assert_eq!(rest, ["all cluster failover checks passed"]);
 }
 
 #[test]

@@ -64,12 +64,22 @@ fn two_people_chat_full_screen() {
     alice.type_line("/create lobby");
     alice.wait_text("created #lobby");
     alice.type_line("/invite bob");
-    alice.wait_text("bob joined #lobby");
+    // Invited is not joined: said as it is, and counted apart in the status line.
+    let screen = alice.wait_text("invited bob to #lobby");
+    assert!(!screen.contains("bob joined"), "{screen}");
+    alice.wait_for("bob counted as invited", |s| {
+        s.contains("│ 1 member │ 1 invited")
+    });
     // An invitation is asked about; nothing of the room reaches bob before.
     let screen = bob.wait_text("Accept? [y] join");
     assert!(screen.contains("alice invites you to #lobby"), "{screen}");
     bob.keys(&["y"]);
     bob.wait_text("alice added you to #lobby");
+    // alice hears it from bob when he accepts.
+    alice.wait_text("bob joined #lobby");
+    alice.wait_for("bob counted as a member", |s| {
+        s.contains("2 members") && !s.contains("1 invited")
+    });
     bob.type_line("/join lobby");
     bob.wait_text("[#lobby]");
 

@@ -210,6 +210,87 @@ fn accepting_a_room_already_joined_by_auto_join_changes_nothing() {
 }
 
 #[test]
+fn an_invitee_is_invited_until_they_accept_and_every_member_hears_them_join() {
+    let dir = tempdir("e2e_invitees");
+    let server = support::server(&dir.join("server"));
+    let address = server.address().to_string();
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    let mut carol = client(&dir.join("carol"), "carol", &address);
+    let mut bob = client(&dir.join("bob"), "bob", &address);
+    bob.set_auto_join(false);
+    alice.create_room("r").unwrap();
+    alice.invite("r", "carol").unwrap();
+    events_until(
+        &mut carol,
+        |e| matches!(e, ChatEvent::Joined { room, .. } if room == "r"),
+    );
+    events_until(
+        &mut alice,
+        |e| matches!(e, ChatEvent::MemberJoined { user, .. } if user == "carol"),
+    );
+
+    // Invited: in the group (he can read the room), not joined.
+    alice.invite("r", "bob").unwrap();
+    events_until(
+        &mut carol,
+        |e| matches!(e, ChatEvent::MembersChanged { added, .. } if added == &["bob"]),
+    );
+    for c in [&mut alice, &mut carol] {
+        assert_eq!(c.members("r").unwrap(), ["alice", "carol"], "{}", c.user());
+        assert_eq!(c.invitees("r").unwrap(), ["bob"], "{}", c.user());
+    }
+    events_until(
+        &mut bob,
+        |e| matches!(e, ChatEvent::Invited { room, .. } if room == "r"),
+    );
+
+    // He accepts: every other member hears it from him, once.
+    bob.accept("r").unwrap();
+    for c in [&mut carol, &mut alice] {
+        let events = events_until(
+            c,
+            |e| matches!(e, ChatEvent::MemberJoined { room, user } if room == "r" && user == "bob"),
+        );
+        assert!(
+            support::events::texts(&events).is_empty(),
+            "the word that he joined is not a text: {events:?}"
+        );
+        assert_eq!(c.members("r").unwrap(), ["alice", "bob", "carol"]);
+        assert!(c.invitees("r").unwrap().is_empty());
+    }
+    // Said once: nothing more of it comes, and nothing of it is in the history.
+    alice.send("r", "welcome bob").unwrap();
+    let events = events_until(&mut carol, |e| matches!(e, ChatEvent::Message(_)));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ChatEvent::MemberJoined { .. })),
+        "{events:?}"
+    );
+    assert_eq!(
+        support::history_texts(&carol, "r", 10),
+        ["welcome bob"],
+        "carol's history"
+    );
+
+    // Who joins later learns from the server who has not accepted yet: eve is invited
+    // and away, dave joins after her.
+    drop(client(&dir.join("eve"), "eve", &address));
+    let mut dave = client(&dir.join("dave"), "dave", &address);
+    alice.invite("r", "eve").unwrap();
+    alice.invite("r", "dave").unwrap();
+    events_until(
+        &mut dave,
+        |e| matches!(e, ChatEvent::Joined { room, .. } if room == "r"),
+    );
+    assert_eq!(
+        dave.members("r").unwrap(),
+        ["alice", "bob", "carol", "dave"]
+    );
+    assert_eq!(dave.invitees("r").unwrap(), ["eve"]);
+}
+
+#[test]
 fn an_offline_invitee_gets_every_message_in_one_session_even_more_than_wait_in_memory() {
     // The server sends a room's missed messages before the direct queue that holds the
     // room's Welcome: the invitee keeps a bounded number of them in memory while it has
@@ -379,7 +460,11 @@ fn fifty_members_join_one_by_one_and_all_read_the_room() {
     expected.sort();
     for m in members.iter_mut() {
         assert_eq!(next_text(m), ("m00".into(), "hello, all 49 of you".into()));
-        assert_eq!(m.members("fifty").unwrap(), expected);
+        // All can read the room; those who have not accepted yet are invitees.
+        let mut all = m.members("fifty").unwrap();
+        all.extend(m.invitees("fifty").unwrap());
+        all.sort();
+        assert_eq!(all, expected);
     }
     members[24]
         .send("fifty", "a reply from the middle")
@@ -469,7 +554,12 @@ fn the_servers_data_directory_holds_none_of_the_plaintexts() {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(payloads.len(), said.len(), "one stored payload per message");
+        // And the word that bob joined (no text).
+        assert_eq!(
+            payloads.len(),
+            said.len() + 1,
+            "one stored payload per message"
+        );
         for payload in &payloads {
             assert!(payload.len() > 16);
             for text in said {

@@ -43,6 +43,35 @@ def drain(c: smc.Client) -> list[smc.Message | smc.Event]:
     return out
 
 
+def test_an_invitee_is_listed_apart_until_they_accept_and_the_others_hear_it(
+    tmp_path: Path,
+) -> None:
+    with smc.Server(tmp_path / "server") as server:
+        alice = connect(tmp_path / "a", "alice", server.address)
+        bob = smc.Client(tmp_path / "b", "bob")  # asked about each invitation
+        bob.connect(server.address)
+        alice.create_room("r")
+        alice.invite("r", "bob")
+        assert alice.members("r") == ["alice"]
+        assert alice.invitees("r") == ["bob"]
+        changed = [e for e in drain(alice) if isinstance(e, smc.Event)]
+        assert [(e.kind, e.added) for e in changed] == [("members_changed", ["bob"])], changed
+        with pytest.raises(TypeError):
+            alice.invitees(42)  # type: ignore[arg-type]
+
+        bob.accept("r")
+        joined = None
+        for _ in range(20):
+            e = alice.recv_event(timeout=0.5)
+            if isinstance(e, smc.Event) and e.kind == "member_joined":
+                joined = e
+                break
+        assert joined is not None, "alice never heard that bob joined"
+        assert (joined.room, joined.user) == ("r", "bob")
+        assert alice.members("r") == ["alice", "bob"]
+        assert alice.invitees("r") == []
+
+
 def test_events_safety_numbers_and_verification(tmp_path: Path) -> None:
     with smc.Server(tmp_path / "server") as server:
         alice = connect(tmp_path / "a", "alice", server.address)
@@ -107,13 +136,18 @@ def test_a_replayed_message_raises_undecryptable_and_recv_goes_on(tmp_path: Path
     alice.close()
     server.stop()
 
-    # The server replays the message as a new one.
+    # The server replays alice's message as a new one (bob's word that he joined may
+    # come after it).
     db = sqlite3.connect(data / "smc.db")
     (last,) = db.execute("SELECT last_seq FROM rooms WHERE name = 'r'").fetchone()
+    (replayed,) = db.execute(
+        "SELECT max(seq) FROM messages WHERE room = 'r' AND sender = 'alice' "
+        "AND commit_epoch IS NULL"
+    ).fetchone()
     db.execute(
         "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch) "
         "SELECT room, ?, sender, ts_ms, payload, commit_epoch FROM messages WHERE room = 'r' AND seq = ?",
-        (last + 1, last),
+        (last + 1, replayed),
     )
     db.execute("UPDATE rooms SET last_seq = ? WHERE name = 'r'", (last + 1,))
     db.commit()

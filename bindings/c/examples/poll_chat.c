@@ -44,7 +44,7 @@ static void print_event(const smc_event *e) {
         break;
     case SMC_EVENT_MEMBERS_CHANGED:
         for (size_t i = 0; i < smc_event_added_count(e); i++)
-            printf("%s joined #%s\n", smc_event_added(e, i), smc_event_room(e));
+            printf("invited %s to #%s\n", smc_event_added(e, i), smc_event_room(e));
         for (size_t i = 0; i < smc_event_removed_count(e); i++)
             printf("%s left #%s\n", smc_event_removed(e, i), smc_event_room(e));
         break;
@@ -69,6 +69,9 @@ static void print_event(const smc_event *e) {
         break;
     case SMC_EVENT_CONNECTED:
         printf("connected again to %s\n", smc_event_address(e));
+        break;
+    case SMC_EVENT_MEMBER_JOINED:
+        printf("%s joined #%s\n", smc_event_user(e), smc_event_room(e));
         break;
     }
     fflush(stdout);

@@ -223,7 +223,8 @@ pub unsafe extern "C" fn smc_client_rooms(
     })
 }
 
-/// Members of `room`, one name per line.
+/// Members of `room` who joined, one name per line (see `smc_client_invitees_list`
+/// for those only invited).
 ///
 /// Ownership: `client` and `room` are borrowed. On `SMC_OK`, `*out_names` receives a
 /// string owned by the caller (free with `smc_string_free`).

@@ -22,7 +22,8 @@ pub enum SmcEventKind {
     SMC_EVENT_INVITED = 1,
     /// This user joined `room` (added by `user`).
     SMC_EVENT_JOINED = 2,
-    /// Members of `room` joined or left: `smc_event_added_*` / `smc_event_removed_*`.
+    /// Members of `room` changed: `smc_event_added_*` were added (invited: they join
+    /// when they accept, `SMC_EVENT_MEMBER_JOINED`), `smc_event_removed_*` left.
     SMC_EVENT_MEMBERS_CHANGED = 3,
     /// This user is no longer in `room`.
     SMC_EVENT_REMOVED = 4,
@@ -39,6 +40,9 @@ pub enum SmcEventKind {
     /// Connected again, to `smc_event_address`: the outbox was sent, and what was
     /// missed meanwhile follows, in order, once.
     SMC_EVENT_CONNECTED = 9,
+    /// `user`, invited to `room`, accepted: they joined (their own word, authenticated
+    /// by their key).
+    SMC_EVENT_MEMBER_JOINED = 10,
 }
 
 /// An event (opaque). Created by `smc_client_recv_event`, released by `smc_event_free`.
@@ -134,6 +138,10 @@ impl From<ChatEvent> for SmcEvent {
                 out.kind = SmcEventKind::SMC_EVENT_CONNECTED;
                 out.address = nul_terminated(&address);
             }
+            ChatEvent::MemberJoined { room, user } => {
+                out.kind = SmcEventKind::SMC_EVENT_MEMBER_JOINED;
+                (out.room, out.user) = (nul_terminated(&room), nul_terminated(&user));
+            }
         }
         out
     }
@@ -219,8 +227,9 @@ pub unsafe extern "C" fn smc_event_room(event: *const SmcEvent) -> *const c_char
 }
 
 /// The user it is about: the sender (message, missing, undecryptable), who invited or
-/// added (invited, joined), whose key changed; "" otherwise. Borrowed from the event:
-/// valid until `smc_event_free`; NULL if `event` is NULL.
+/// added (invited, joined), who joined (member joined), whose key changed; ""
+/// otherwise. Borrowed from the event: valid until `smc_event_free`; NULL if `event`
+/// is NULL.
 ///
 /// # Safety
 /// `event` is NULL or live.

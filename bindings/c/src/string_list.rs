@@ -46,7 +46,8 @@ pub unsafe extern "C" fn smc_client_rooms_list(
     })
 }
 
-/// The members of `room`'s group, sorted, as a list.
+/// The members of `room` who joined, sorted, as a list (those invited who have not
+/// accepted yet are in `smc_client_invitees_list`).
 ///
 /// Ownership: `client` and `room` borrowed. On `SMC_OK`, `*out_list` receives a list
 /// owned by the caller, released with `smc_string_list_free`.
@@ -67,6 +68,33 @@ pub unsafe extern "C" fn smc_client_members_list(
         let out = out_arg(out_list, "out_list")?;
         let members = c.members(room)?;
         write_out(out, list(members)?);
+        Ok(())
+    })
+}
+
+/// The members of `room` who were invited and have not accepted yet, sorted, as a
+/// list. They can read the room already; `SMC_EVENT_MEMBER_JOINED` says when each
+/// accepts.
+///
+/// Ownership: `client` and `room` borrowed. On `SMC_OK`, `*out_list` receives a list
+/// owned by the caller, released with `smc_string_list_free`.
+///
+/// Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_NOT_A_MEMBER`,
+/// `SMC_UNKNOWN_ROOM`, `SMC_CONNECTION_CLOSED`.
+///
+/// # Safety
+/// `client` is NULL or live; `room` is NULL or NUL-terminated; `out_list` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn smc_client_invitees_list(
+    client: *mut SmcClient,
+    room: *const c_char,
+    out_list: *mut *mut SmcStringList,
+) -> SmcStatus {
+    with_name(client, room, "room", |c, room| {
+        let out = out_arg(out_list, "out_list")?;
+        let invitees = c.invitees(room)?;
+        write_out(out, list(invitees)?);
         Ok(())
     })
 }

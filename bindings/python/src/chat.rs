@@ -399,6 +399,10 @@ impl PyClient {
         self.call_local(py, move |c| c.members(&room))
     }
 
+    fn invitees(&self, py: Python<'_>, room: String) -> PyResult<Vec<String>> {
+        self.call_local(py, move |c| c.invitees(&room))
+    }
+
     /// Sends text; returns the message id once the server has stored it.
     fn send(&self, py: Python<'_>, room: String, text: String) -> PyResult<String> {
         self.call(py, move |c| c.send(&room, &text))
@@ -605,18 +609,19 @@ impl PyMessage {
 #[pyclass(module = "smc._smc", name = "Event", frozen, eq)]
 #[derive(PartialEq)]
 pub struct PyEvent {
-    /// "invited", "joined", "members_changed", "removed", "key_changed", "missing",
-    /// "undecryptable", "disconnected" or "connected".
+    /// "invited", "joined", "members_changed", "member_joined", "removed",
+    /// "key_changed", "missing", "undecryptable", "disconnected" or "connected".
     #[pyo3(get)]
     kind: &'static str,
     /// The room ("" for "key_changed").
     #[pyo3(get)]
     room: String,
-    /// Who: the inviter (joined), the user (key_changed), the sender (missing,
-    /// undecryptable); "" otherwise.
+    /// Who: the inviter (joined), who joined (member_joined), the user (key_changed),
+    /// the sender (missing, undecryptable); "" otherwise.
     #[pyo3(get)]
     user: String,
-    /// Who joined (members_changed).
+    /// Who was added (members_changed): invited, they join when they accept
+    /// (member_joined).
     #[pyo3(get)]
     added: Vec<String>,
     /// Who left (members_changed).
@@ -695,6 +700,9 @@ impl From<ChatEvent> for PyEvent {
                 (out.kind, out.reason, out.retrying) = ("disconnected", reason, retrying);
             }
             ChatEvent::Connected { address } => (out.kind, out.address) = ("connected", address),
+            ChatEvent::MemberJoined { room, user } => {
+                (out.kind, out.room, out.user) = ("member_joined", room, user);
+            }
         }
         out
     }

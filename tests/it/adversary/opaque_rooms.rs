@@ -60,13 +60,18 @@ fn an_invitee_of_an_untracked_room_speaks_its_wire_format() {
         other => panic!("{other:?}"),
     };
     let from_bob: Vec<_> = stored.iter().filter(|e| e.sender == "bob").collect();
-    assert_eq!(from_bob.len(), 2, "{stored:?}");
+    // The word that bob joined, his group change, his text.
+    assert_eq!(from_bob.len(), 3, "{stored:?}");
     assert_eq!(
         actor.process(&mut group, &from_bob[0].payload),
-        Ok("commit")
+        Ok("application")
     );
     assert_eq!(
         actor.process(&mut group, &from_bob[1].payload),
+        Ok("commit")
+    );
+    assert_eq!(
+        actor.process(&mut group, &from_bob[2].payload),
         Ok("application")
     );
 }

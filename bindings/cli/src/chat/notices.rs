@@ -65,13 +65,16 @@ pub(crate) fn of_event(event: &ChatEvent) -> Vec<Notice> {
             removed,
         } => added
             .iter()
-            .map(|u| Notice::info(Some(room), format!("{u} joined #{room}")))
+            .map(|u| Notice::info(Some(room), format!("invited {u} to #{room}")))
             .chain(
                 removed
                     .iter()
                     .map(|u| Notice::info(Some(room), format!("{u} left #{room}"))),
             )
             .collect(),
+        ChatEvent::MemberJoined { room, user } => {
+            vec![Notice::info(Some(room), format!("{user} joined #{room}"))]
+        }
         ChatEvent::Removed { room } => vec![Notice::warning(
             Some(room),
             format!("you are no longer in #{room}"),
@@ -117,10 +120,12 @@ pub(crate) fn key_changed(user: &str) -> String {
     )
 }
 
-/// How a member is marked in a list of members: `(you)`, `(KEY CHANGED)`,
-/// `(verified)` or `(not verified)`.
+/// How a member is marked in a list of members: `(invited, not joined yet)`, `(you)`,
+/// `(KEY CHANGED)`, `(verified)` or `(not verified)`.
 pub(crate) fn mark(member: &Member, me: &str) -> &'static str {
-    if member.name == me {
+    if member.invited {
+        "(invited, not joined yet)"
+    } else if member.name == me {
         "(you)"
     } else if member.changed {
         "(KEY CHANGED)"
@@ -183,6 +188,7 @@ mod tests {
             name: name.into(),
             verified,
             changed,
+            invited: false,
         }
     }
 
@@ -245,6 +251,29 @@ mod tests {
             removed: vec!["eve".into()],
         });
         let texts: Vec<&str> = notices.iter().map(|n| n.text.as_str()).collect();
-        assert_eq!(texts, ["carol joined #r", "dave joined #r", "eve left #r"]);
+        assert_eq!(
+            texts,
+            ["invited carol to #r", "invited dave to #r", "eve left #r"]
+        );
+    }
+
+    #[test]
+    fn an_invitee_joins_when_they_accept() {
+        let notices = of_event(&ChatEvent::MemberJoined {
+            room: "r".into(),
+            user: "yann".into(),
+        });
+        assert_eq!(notices[0].text, "yann joined #r");
+        let list = [
+            member("alice", false, false),
+            Member {
+                invited: true,
+                ..member("yann", false, false)
+            },
+        ];
+        assert_eq!(
+            members("r", &list, "alice"),
+            "members of #r: alice (you), yann (invited, not joined yet)"
+        );
     }
 }

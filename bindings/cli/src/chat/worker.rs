@@ -82,6 +82,8 @@ pub(crate) struct Member {
     pub verified: bool,
     /// Their key changed and the change was not acknowledged.
     pub changed: bool,
+    /// Invited, not joined yet (they have not accepted).
+    pub invited: bool,
 }
 
 /// What the worker tells the interface.
@@ -400,9 +402,9 @@ impl Run {
         }
         let rooms_changed = matches!(event, ChatEvent::Joined { .. } | ChatEvent::Removed { .. });
         let members_of = match &event {
-            ChatEvent::Joined { room, .. } | ChatEvent::MembersChanged { room, .. } => {
-                Some(room.clone())
-            }
+            ChatEvent::Joined { room, .. }
+            | ChatEvent::MembersChanged { room, .. }
+            | ChatEvent::MemberJoined { room, .. } => Some(room.clone()),
             _ => None,
         };
         self.tell(Update::Event(event));
@@ -456,7 +458,7 @@ impl Run {
             },
             Request::Invite { room, user } => {
                 match self.client.with_local(|c| c.invite(&room, &user)) {
-                    // The commit's MembersChanged event tells who joined.
+                    // The commit's MembersChanged event tells who was invited.
                     Ok(()) => self.who(&room),
                     Err(e) => self.fail(Some(&room), e),
                 }
@@ -541,16 +543,19 @@ impl Run {
 
     fn who(&mut self, room: &str) {
         let result = (|| {
-            let names = self.client.with_local(|c| c.members(room))?;
+            let joined = self.client.with_local(|c| c.members(room))?;
+            let invited = self.client.with_local(|c| c.invitees(room))?;
             let user = self.client.with_local(|c| Ok(c.user().to_owned()))?;
-            names
-                .into_iter()
-                .map(|name| {
+            let joined = joined.into_iter().map(|name| (name, false));
+            joined
+                .chain(invited.into_iter().map(|name| (name, true)))
+                .map(|(name, invited)| {
                     let me = name == user;
                     Ok(Member {
                         verified: me || self.client.with_local(|c| c.is_verified(&name))?,
                         changed: !me && self.client.with_local(|c| c.key_change_pending(&name))?,
                         name,
+                        invited,
                     })
                 })
                 .collect::<Result<Vec<_>, ClientError>>()

@@ -312,6 +312,7 @@ impl App {
                 }
             }
             ChatEvent::MembersChanged { .. }
+            | ChatEvent::MemberJoined { .. }
             | ChatEvent::Missing { .. }
             | ChatEvent::Undecryptable { .. }
             | ChatEvent::Disconnected { .. }

@@ -67,6 +67,7 @@ fn member(name: &str, verified: bool, changed: bool) -> Member {
         name: name.into(),
         verified,
         changed,
+        invited: false,
     }
 }
 

@@ -318,8 +318,14 @@ fn draw_status(frame: &mut Frame, app: &App, styles: &Styles, area: Rect) {
             .map(|m| m.name.as_str())
             .collect();
         let unverified = others.iter().filter(|m| !m.verified).count();
+        let invited = b.members.iter().filter(|m| m.invited).count();
         if !b.members.is_empty() {
-            spans.push(Span::raw(format!("│ {} members ", b.members.len())));
+            let joined = b.members.len() - invited;
+            let plural = if joined == 1 { "" } else { "s" };
+            spans.push(Span::raw(format!("│ {joined} member{plural} ")));
+        }
+        if invited > 0 {
+            spans.push(Span::raw(format!("│ {invited} invited ")));
         }
         if !changed.is_empty() {
             spans.push(Span::styled(
