@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::proto::{encode, Envelope, Event, Refusal, ServerFrame};
 use crate::server::bus::{Bus, BusEvent};
-use crate::server::hub::{Dedup, Hub, Outbound};
+use crate::server::hub::{Hub, Outbound};
 use crate::server::metrics::Metrics;
 use crate::server::store::{NewMessage, Store};
 
@@ -73,8 +73,9 @@ pub(crate) fn run(
                     // Stored and delivered the first time: only its sender hears of it.
                     return envelope;
                 }
-                let item = Outbound {
-                    dedup: Dedup::Room(envelope.room.as_str().into(), envelope.seq),
+                let item = Outbound::Room {
+                    room: envelope.room.as_str().into(),
+                    seq: envelope.seq,
                     bytes: encode(&ServerFrame::Event(Event::Message(envelope.clone()))).into(),
                 };
                 metrics.committed.inc();

@@ -18,17 +18,10 @@ use tokio::sync::{mpsc, watch};
 
 use crate::server::bus::SessionKey;
 
-/// One encoded server frame queued for a session, with what the writer needs to drop
-/// duplicates between the sync after Hello and live delivery.
-#[derive(Debug, Clone)]
-pub(crate) struct Outbound {
-    /// The encoded [`crate::proto::ServerFrame`] (shared by every recipient).
-    pub bytes: Arc<[u8]>,
-    /// What it delivers, for de-duplication.
-    pub dedup: Dedup,
-}
-
-/// The identity of a delivered item, and what the writer reads from the store first.
+/// What a session's writer is handed: an encoded server frame (the same bytes for every
+/// recipient), or word to read from the store; each says what the writer needs to drop
+/// duplicates between the catch-up after Hello and live delivery, and what it reads
+/// from the store first.
 ///
 /// A session receives a room's messages in sequence order without gaps: a message
 /// whose predecessors it has not sent yet (they were committed through another node,
@@ -36,29 +29,35 @@ pub(crate) struct Outbound {
 /// has them (a room's sequence number is taken under its lock, so every earlier one is
 /// committed).
 #[derive(Debug, Clone)]
-pub(crate) enum Dedup {
+pub(crate) enum Outbound {
     /// A reply or an event that is never duplicated.
-    None,
-    /// Message `seq` of a room (the bytes are that message).
-    Room(Arc<str>, u64),
-    /// No bytes: the room's newest message is `seq`; send whatever is missing up to it
-    /// (a node that may have missed messages on the bus).
-    RoomHead(Arc<str>, u64),
-    /// Direct delivery `id` (the bytes are that delivery).
-    Direct(u64),
-    /// No bytes: new direct deliveries wait in the store for this session's user; send
-    /// them in id order. Deliveries are pulled rather than pushed because their ids are
-    /// shared by every recipient: a session cannot see a gap, and a push from another
-    /// node may arrive before an earlier one.
+    Frame(Arc<[u8]>),
+    /// Message `seq` of `room`, encoded.
+    Room {
+        room: Arc<str>,
+        seq: u64,
+        bytes: Arc<[u8]>,
+    },
+    /// The room's newest message is `seq`: send whatever is missing up to it (a node
+    /// that may have missed messages on the bus).
+    RoomHead { room: Arc<str>, seq: u64 },
+    /// Direct delivery `id`, encoded.
+    Direct { id: u64, bytes: Arc<[u8]> },
+    /// New direct deliveries wait in the store for this session's user: send them in id
+    /// order. Deliveries are pulled rather than pushed because their ids are shared by
+    /// every recipient: a session cannot see a gap, and a push from another node may
+    /// arrive before an earlier one.
     DirectPull,
 }
 
 impl Outbound {
-    /// An item without bytes, telling the writer to read from the store.
-    pub(crate) fn pull(dedup: Dedup) -> Outbound {
-        Outbound {
-            bytes: Arc::from(&[][..]),
-            dedup,
+    /// The encoded frame it carries (empty for word to read from the store).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Outbound::Frame(bytes)
+            | Outbound::Room { bytes, .. }
+            | Outbound::Direct { bytes, .. } => bytes,
+            Outbound::RoomHead { .. } | Outbound::DirectPull => &[],
         }
     }
 }
@@ -111,7 +110,7 @@ impl SessionHandle {
     /// is full (in items or bytes) is closed: it catches up from the store when it
     /// reconnects.
     fn push(&self, item: Outbound, user: &str) -> bool {
-        let size = item.bytes.len();
+        let size = item.bytes().len();
         if !self.reserve(size) {
             tracing::warn!(
                 user,
@@ -504,9 +503,9 @@ impl Hub {
     /// sessions it was queued for.
     pub(crate) fn deliver_to_room(&self, room: &str, item: &Outbound) -> usize {
         let mut inner = self.lock();
-        match &item.dedup {
-            Dedup::Room(_, seq) => inner.route_in_order(room, *seq, item),
-            Dedup::RoomHead(_, seq) => {
+        match item {
+            Outbound::Room { seq, .. } => inner.route_in_order(room, *seq, item),
+            Outbound::RoomHead { seq, .. } => {
                 let queued = inner.push_to_room(room, item);
                 let head = inner.heads.entry(room.to_owned()).or_insert(0);
                 *head = (*head).max(*seq);
@@ -538,7 +537,7 @@ impl Hub {
         let Some(list) = inner.sessions.get(user) else {
             return;
         };
-        let item = Outbound::pull(Dedup::DirectPull);
+        let item = Outbound::DirectPull;
         for s in list {
             s.push(item.clone(), user);
         }
@@ -604,10 +603,7 @@ mod tests {
     }
 
     fn item(bytes: &[u8]) -> Outbound {
-        Outbound {
-            bytes: bytes.into(),
-            dedup: Dedup::None,
-        }
+        Outbound::Frame(bytes.into())
     }
 
     #[test]
@@ -624,8 +620,8 @@ mod tests {
         hub.register("bob", bob2, 4);
         hub.register("eve", eve, 4);
         hub.deliver_to_room("r", &item(b"hello"));
-        assert_eq!(&*bob1_rx.try_recv().unwrap().bytes, b"hello");
-        assert_eq!(&*bob2_rx.try_recv().unwrap().bytes, b"hello");
+        assert_eq!(bob1_rx.try_recv().unwrap().bytes(), b"hello");
+        assert_eq!(bob2_rx.try_recv().unwrap().bytes(), b"hello");
         assert!(eve_rx.try_recv().is_err(), "not a member");
 
         // Membership changes take effect at once.
@@ -633,22 +629,23 @@ mod tests {
         hub.leave("r", "bob");
         hub.deliver_to_room("r", &item(b"again"));
         assert!(bob1_rx.try_recv().is_err());
-        assert_eq!(&*eve_rx.try_recv().unwrap().bytes, b"again");
+        assert_eq!(eve_rx.try_recv().unwrap().bytes(), b"again");
         assert!(hub.is_member("r", "eve") && !hub.is_member("r", "bob"));
         hub.forget("eve");
         assert!(!hub.is_member("r", "eve"));
     }
 
     fn message(room: &str, seq: u64) -> Outbound {
-        Outbound {
+        Outbound::Room {
+            room: room.into(),
+            seq,
             bytes: seq.to_le_bytes().to_vec().into(),
-            dedup: Dedup::Room(room.into(), seq),
         }
     }
 
     fn seqs(rx: &mut mpsc::Receiver<Outbound>) -> Vec<u64> {
         std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|o| u64::from_le_bytes(o.bytes[..8].try_into().unwrap()))
+            .map(|o| u64::from_le_bytes(o.bytes()[..8].try_into().unwrap()))
             .collect()
     }
 
@@ -679,10 +676,16 @@ mod tests {
         assert_eq!(hub.head("r"), 6);
         // A catch-up to a head releases what follows it.
         hub.deliver_to_room("r", &message("r", 8));
-        hub.deliver_to_room("r", &Outbound::pull(Dedup::RoomHead("r".into(), 7)));
+        hub.deliver_to_room(
+            "r",
+            &Outbound::RoomHead {
+                room: "r".into(),
+                seq: 7,
+            },
+        );
         let got: Vec<Outbound> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
-        assert!(matches!(got[0].dedup, Dedup::RoomHead(_, 7)));
-        assert!(matches!(got[1].dedup, Dedup::Room(_, 8)));
+        assert!(matches!(got[0], Outbound::RoomHead { seq: 7, .. }));
+        assert!(matches!(got[1], Outbound::Room { seq: 8, .. }));
     }
 
     #[test]
@@ -698,7 +701,7 @@ mod tests {
         assert!(!*c2.borrow() && !*c3.borrow());
         hub.unregister("alice", 2);
         hub.deliver_to_user("alice", &item(b"direct"));
-        assert_eq!(&*r3.try_recv().unwrap().bytes, b"direct");
+        assert_eq!(r3.try_recv().unwrap().bytes(), b"direct");
     }
 
     #[test]

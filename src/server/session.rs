@@ -20,7 +20,7 @@ use crate::proto::{
 use crate::server::admission::{address_key, Unauthenticated};
 use crate::server::bus::{BusEvent, SessionKey};
 use crate::server::handler::blocking;
-use crate::server::hub::{until_closed, Dedup, Outbound, SessionHandle};
+use crate::server::hub::{until_closed, Outbound, SessionHandle};
 use crate::server::metrics::Metrics;
 use crate::server::rate::TokenBucket;
 use crate::server::store::{Newcomer, Registration};
@@ -424,13 +424,10 @@ async fn read_loop(
             id: frame.id,
             result,
         };
-        let item = Outbound {
-            bytes: encode(&reply).into(),
-            dedup: Dedup::None,
-        };
+        let item = Outbound::Frame(encode(&reply).into());
         // Replies wait for the writer (bounded in items); a peer that lets too many
         // bytes of replies pile up without reading them is cut off.
-        let size = item.bytes.len();
+        let size = item.bytes().len();
         if !session.reserve(size) {
             tracing::warn!(user, "not reading its replies: closing connection");
             return Err(NetError::Ended(
@@ -476,9 +473,9 @@ where
 impl Writer {
     /// Seals `item` into the output unless it was sent already.
     fn queue(&mut self, item: &Outbound) -> Result<(), NetError> {
-        match &item.dedup {
-            Dedup::None => {}
-            Dedup::Room(room, seq) => {
+        match item {
+            Outbound::Frame(_) => {}
+            Outbound::Room { room, seq, .. } => {
                 // Never one of a room whose start is unknown (not a member, as far as
                 // the store knows); [`Writer::deliver`] has read any gap before it.
                 match self.last_room_seq.get_mut(room) {
@@ -486,15 +483,15 @@ impl Writer {
                     _ => return Ok(()),
                 }
             }
-            Dedup::Direct(id) => {
+            Outbound::Direct { id, .. } => {
                 if *id <= self.last_direct {
                     return Ok(());
                 }
                 self.last_direct = *id;
             }
-            Dedup::RoomHead(..) | Dedup::DirectPull => return Ok(()),
+            Outbound::RoomHead { .. } | Outbound::DirectPull => return Ok(()),
         }
-        self.sealer.seal(&item.bytes, &mut self.out)
+        self.sealer.seal(item.bytes(), &mut self.out)
     }
 
     /// Whether `item` can be sent without reading the store first (no gap before it;
@@ -502,8 +499,8 @@ impl Writer {
     /// left for the next session's catch-up, or the client's cursor would pass the
     /// missing ones).
     fn is_in_order(&self, item: &Outbound) -> bool {
-        match &item.dedup {
-            Dedup::Room(room, seq) => self
+        match item {
+            Outbound::Room { room, seq, .. } => self
                 .last_room_seq
                 .get(room)
                 .is_some_and(|last| *seq <= last.saturating_add(1)),
@@ -514,11 +511,11 @@ impl Writer {
     /// Sends `item`, after whatever must precede it: a room's missing messages, or the
     /// direct deliveries waiting in the store.
     async fn deliver(&mut self, item: &Outbound) -> Result<(), NetError> {
-        match &item.dedup {
-            Dedup::Room(room, seq) => self.fill_room(room, seq.saturating_sub(1)).await?,
-            Dedup::RoomHead(room, head) => self.fill_room(room, *head).await?,
-            Dedup::DirectPull => self.pull_directs().await?,
-            Dedup::None | Dedup::Direct(_) => {}
+        match item {
+            Outbound::Room { room, seq, .. } => self.fill_room(room, seq.saturating_sub(1)).await?,
+            Outbound::RoomHead { room, seq } => self.fill_room(room, *seq).await?,
+            Outbound::DirectPull => self.pull_directs().await?,
+            Outbound::Frame(_) | Outbound::Direct { .. } => {}
         }
         self.queue(item)
     }
@@ -570,8 +567,9 @@ impl Writer {
                 _ => break,
             }
             for envelope in batch.into_iter().take_while(|e| e.seq <= upto) {
-                let item = Outbound {
-                    dedup: Dedup::Room(room.clone(), envelope.seq),
+                let item = Outbound::Room {
+                    room: room.clone(),
+                    seq: envelope.seq,
                     bytes: encode(&ServerFrame::Event(Event::Message(envelope))).into(),
                 };
                 self.queue(&item)?;
@@ -595,8 +593,8 @@ impl Writer {
                 _ => return Ok(()),
             }
             for direct in batch {
-                let item = Outbound {
-                    dedup: Dedup::Direct(direct.id),
+                let item = Outbound::Direct {
+                    id: direct.id,
                     bytes: encode(&ServerFrame::Event(Event::Direct(direct))).into(),
                 };
                 self.queue(&item)?;
@@ -631,10 +629,7 @@ impl Writer {
         }
         self.last_direct = self.last_direct.max(plan.direct_after);
         self.pull_directs().await?;
-        let done = Outbound {
-            bytes: encode(&ServerFrame::Event(Event::SyncDone)).into(),
-            dedup: Dedup::None,
-        };
+        let done = Outbound::Frame(encode(&ServerFrame::Event(Event::SyncDone)).into());
         self.queue(&done)?;
         self.flush().await
     }
@@ -672,7 +667,7 @@ async fn write_loop(
                         return Ok(());
                     }
                     for item in items.drain(..) {
-                        session.taken(item.bytes.len());
+                        session.taken(item.bytes().len());
                         writer.deliver(&item).await?;
                     }
                     writer.flush().await?;
@@ -680,7 +675,7 @@ async fn write_loop(
                 _ = until_closed(&mut closed) => {
                     // Flush what is already queued (replies to finished requests), then stop.
                     while let Ok(item) = rx.try_recv() {
-                        session.taken(item.bytes.len());
+                        session.taken(item.bytes().len());
                         if writer.is_in_order(&item) {
                             writer.queue(&item)?;
                         }

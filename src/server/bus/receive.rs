@@ -9,7 +9,7 @@ use crate::proto::{encode, Event, ServerFrame};
 use crate::server::bus::wire::{BusEvent, Replays};
 use crate::server::bus::{Incoming, SWEEP};
 use crate::server::handler::blocking;
-use crate::server::hub::{until_closed, Dedup, Outbound};
+use crate::server::hub::{until_closed, Outbound};
 use crate::server::Shared;
 
 /// How long a message is held back for a predecessor still on the bus (past it, the
@@ -94,8 +94,9 @@ fn apply(shared: &Shared, node: u64, started_ms: i64, event: BusEvent) {
     match event {
         BusEvent::Message { envelope, left } => {
             let room = envelope.room.clone();
-            let item = Outbound {
-                dedup: Dedup::Room(room.as_str().into(), envelope.seq),
+            let item = Outbound::Room {
+                room: room.as_str().into(),
+                seq: envelope.seq,
                 bytes: encode(&ServerFrame::Event(Event::Message(envelope))).into(),
             };
             let queued = hub.deliver_to_room(&room, &item);
@@ -106,10 +107,8 @@ fn apply(shared: &Shared, node: u64, started_ms: i64, event: BusEvent) {
         }
         BusEvent::Direct { user, id } => hub.notify_direct(&user, id),
         BusEvent::Invited { user, room, by } => {
-            let item = Outbound {
-                bytes: encode(&ServerFrame::Event(Event::Invited { room, by })).into(),
-                dedup: Dedup::None,
-            };
+            let item =
+                Outbound::Frame(encode(&ServerFrame::Event(Event::Invited { room, by })).into());
             hub.deliver_to_user(&user, &item);
         }
         BusEvent::Joined { room, user } => hub.join(&room, &user),
@@ -215,7 +214,10 @@ async fn catch_up(shared: &Arc<Shared>, full: bool) {
     for (room, head) in heads {
         // Behind what this node routed: its sessions may have missed messages.
         if head > shared.hub.head(&room) || (full && head > 0) {
-            let item = Outbound::pull(Dedup::RoomHead(room.as_str().into(), head));
+            let item = Outbound::RoomHead {
+                room: room.as_str().into(),
+                seq: head,
+            };
             shared.hub.deliver_to_room(&room, &item);
         }
     }

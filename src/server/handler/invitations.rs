@@ -5,7 +5,7 @@ use crate::net::MAX_PAYLOAD;
 use crate::proto::{encode, Event, Refusal, Reply, ServerFrame};
 use crate::server::bus::BusEvent;
 use crate::server::group_change;
-use crate::server::hub::{Dedup, Outbound};
+use crate::server::hub::Outbound;
 use crate::server::store::{Invited, NewMessage};
 use crate::server::Shared;
 
@@ -48,10 +48,7 @@ impl Shared {
             room: room.clone(),
             by: me.to_owned(),
         });
-        let item = Outbound {
-            bytes: encode(&event).into(),
-            dedup: Dedup::None,
-        };
+        let item = Outbound::Frame(encode(&event).into());
         self.hub.deliver_to_user(&user, &item);
         self.publish(BusEvent::Invited {
             user: user.clone(),
