@@ -44,4 +44,19 @@ static inline smc_client *open_client_in(const char *dir, const char *user, cons
     return c;
 }
 
+/* The next event of `kind` of `c` within 30 s (others skipped; the caller frees it),
+ * or NULL (counted as a failure). */
+static inline smc_event *next_of(smc_client *c, smc_event_type kind) {
+    for (int round = 0; round < 60; round++) {
+        smc_event *e = NULL;
+        EXPECT(smc_client_recv_event(c, 500, &e), SMC_OK);
+        if (e == NULL) continue;
+        if (smc_event_kind(e) == kind) return e;
+        smc_event_free(e);
+    }
+    fprintf(stderr, "no event of kind %d\n", (int)kind);
+    failures++;
+    return NULL;
+}
+
 #endif

@@ -13,20 +13,6 @@
 
 #include "expect.h"
 
-/* The next event of `kind` within 20 s (others skipped; the caller frees it). */
-static smc_event *next_of(smc_client *c, smc_event_type kind) {
-    for (int round = 0; round < 40; round++) {
-        smc_event *e = NULL;
-        EXPECT(smc_client_recv_event(c, 500, &e), SMC_OK);
-        if (e == NULL) continue;
-        if (smc_event_kind(e) == kind) return e;
-        smc_event_free(e);
-    }
-    fprintf(stderr, "no event of kind %d\n", (int)kind);
-    failures++;
-    return NULL;
-}
-
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);

@@ -7,6 +7,7 @@ use std::ffi::{c_char, CString};
 use super::boundary::{free_handle, guard, handle_mut, into_handle, out_arg, write_out, Failure};
 use super::client::{with_name, SmcClient};
 use super::status::SmcStatus;
+use smc::Client;
 
 /// Strings (opaque), from `smc_client_rooms_list` or `smc_client_members_list`,
 /// released by `smc_string_list_free`.
@@ -64,12 +65,7 @@ pub unsafe extern "C" fn smc_client_members_list(
     room: *const c_char,
     out_list: *mut *mut SmcStringList,
 ) -> SmcStatus {
-    with_name(client, room, "room", |c, room| {
-        let out = out_arg(out_list, "out_list")?;
-        let members = c.members(room)?;
-        write_out(out, list(members)?);
-        Ok(())
-    })
+    room_list(client, room, out_list, |c, room| Ok(c.members(room)?))
 }
 
 /// The members of `room` who were invited and have not accepted yet, sorted, as a
@@ -91,10 +87,22 @@ pub unsafe extern "C" fn smc_client_invitees_list(
     room: *const c_char,
     out_list: *mut *mut SmcStringList,
 ) -> SmcStatus {
+    room_list(client, room, out_list, |c, room| Ok(c.invitees(room)?))
+}
+
+/// Writes the names `names` gives for `room` to `*out_list`, as a list.
+///
+/// # Safety
+/// As the callers' contracts say of `client`, `room` and `out_list`.
+unsafe fn room_list(
+    client: *mut SmcClient,
+    room: *const c_char,
+    out_list: *mut *mut SmcStringList,
+    names: impl FnOnce(&mut Client, &str) -> Result<Vec<String>, Failure>,
+) -> SmcStatus {
     with_name(client, room, "room", |c, room| {
         let out = out_arg(out_list, "out_list")?;
-        let invitees = c.invitees(room)?;
-        write_out(out, list(invitees)?);
+        write_out(out, list(names(c, room)?)?);
         Ok(())
     })
 }
