@@ -24,6 +24,9 @@ pub mod server;
 
 mod private_fs;
 
+/// Entry points of the fuzz targets into internal checks: only with the `fuzzing`
+/// feature (the fuzz crate and the tests that replay its inputs), never part of the API.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 

@@ -49,17 +49,17 @@ impl Home {
     }
 
     /// The transport key file (used when the state is not encrypted).
-    pub fn identity_key(&self) -> PathBuf {
+    pub(crate) fn identity_key(&self) -> PathBuf {
         self.dir.join("identity.key")
     }
 
     /// The state database.
-    pub fn state_db(&self) -> PathBuf {
+    pub(crate) fn state_db(&self) -> PathBuf {
         self.dir.join("state.db")
     }
 
     /// The salt of the passphrase's key derivation.
-    pub fn state_salt(&self) -> PathBuf {
+    pub(crate) fn state_salt(&self) -> PathBuf {
         self.dir.join("state.salt")
     }
 
@@ -69,7 +69,7 @@ impl Home {
     }
 
     /// The file whose lock marks the home as in use.
-    pub fn lock_file(&self) -> PathBuf {
+    pub(crate) fn lock_file(&self) -> PathBuf {
         self.dir.join("lock")
     }
 

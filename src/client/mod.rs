@@ -114,7 +114,7 @@ pub struct Client {
 
 /// How often a connected client checks its key packages (top-up, last-resort rotation)
 /// while it waits for messages.
-pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(600);
+pub(crate) const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(600);
 
 fn name(n: &str) -> Result<(), ClientError> {
     check_name(n).map_err(|reason| ClientError::InvalidName {

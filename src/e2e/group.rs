@@ -13,12 +13,13 @@ pub const CIPHERSUITE: Ciphersuite =
 pub const MAX_PAST_EPOCHS: usize = 8;
 
 /// One-use key packages kept on the server; topped up when fewer than [`KEY_PACKAGES_LOW`].
-pub const KEY_PACKAGES_TARGET: usize = 10;
+pub(crate) const KEY_PACKAGES_TARGET: usize = 10;
 /// See [`KEY_PACKAGES_TARGET`].
-pub const KEY_PACKAGES_LOW: u64 = 4;
+pub(crate) const KEY_PACKAGES_LOW: u64 = 4;
 /// How often the last-resort key package is replaced (it is handed out to everyone
 /// once the one-use ones are gone, so its key must not live for long).
-pub const LAST_RESORT_ROTATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+pub(crate) const LAST_RESORT_ROTATION: std::time::Duration =
+    std::time::Duration::from_secs(7 * 24 * 3600);
 
 fn sender_ratchet() -> SenderRatchetConfiguration {
     // Tolerates 100 messages out of order and gaps of up to 10,000 dropped ones.
@@ -72,7 +73,7 @@ pub fn group_id(room: &str, random: &[u8; 16]) -> GroupId {
 }
 
 /// The room a group id names (see [`group_id`]).
-pub fn room_of(id: &GroupId) -> Option<&str> {
+pub(crate) fn room_of(id: &GroupId) -> Option<&str> {
     let bytes = id.as_slice();
     let nul = bytes.iter().position(|b| *b == 0)?;
     std::str::from_utf8(&bytes[..nul]).ok()
@@ -88,7 +89,7 @@ pub fn identity(credential: &Credential) -> Option<String> {
 /// ([`crate::proto::check_name`]): a credential that is not a valid name (not UTF-8,
 /// control or invisible characters...) is refused, so no member can hide from a roster
 /// or smuggle control characters into a screen or a C string.
-pub fn member_name(credential: &Credential) -> Result<String, String> {
+pub(crate) fn member_name(credential: &Credential) -> Result<String, String> {
     let name = identity(credential).ok_or("a member's credential is not a user name")?;
     crate::proto::check_name(&name).map_err(|why| format!("a member's name {name:?}: {why}"))?;
     Ok(name)
@@ -110,7 +111,7 @@ pub fn roster(group: &MlsGroup) -> Vec<(String, Vec<u8>)> {
 
 /// The members of a group, or why the roster is unacceptable (a member whose name is
 /// not valid).
-pub fn checked_roster(group: &MlsGroup) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub(crate) fn checked_roster(group: &MlsGroup) -> Result<Vec<(String, Vec<u8>)>, String> {
     group
         .members()
         .map(|m| Ok((member_name(&m.credential)?, m.signature_key.clone())))
@@ -119,7 +120,7 @@ pub fn checked_roster(group: &MlsGroup) -> Result<Vec<(String, Vec<u8>)>, String
 
 /// The SHA-256 of a group context: what the server records for each epoch of a room's
 /// group, and what an invitee compares its Welcome's group with.
-pub fn context_hash(context: &GroupContext) -> Vec<u8> {
+pub(crate) fn context_hash(context: &GroupContext) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     Sha256::digest(context.tls_serialize_detached().unwrap_or_default()).to_vec()
 }

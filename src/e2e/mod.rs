@@ -19,6 +19,6 @@ pub mod provider;
 pub mod safety;
 pub mod sealed;
 pub mod storage_codec;
-pub mod vault;
+pub(crate) mod vault;
 
 pub use safety::safety_number;

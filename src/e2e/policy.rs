@@ -13,7 +13,7 @@
 use openmls::prelude::*;
 
 /// Whether a standalone proposal is allowed: only a member's own removal.
-pub fn check_proposal(proposal: &QueuedProposal) -> Result<(), String> {
+pub(crate) fn check_proposal(proposal: &QueuedProposal) -> Result<(), String> {
     match (proposal.proposal(), proposal.sender()) {
         (Proposal::Remove(remove), Sender::Member(sender)) if remove.removed() == *sender => Ok(()),
         (Proposal::SelfRemove, Sender::Member(_)) => Ok(()),
@@ -29,7 +29,7 @@ pub fn check_proposal(proposal: &QueuedProposal) -> Result<(), String> {
 /// renewal, the removals members asked for themselves, and the replacement of a leaf
 /// by a new one of the same name in the same commit (an invitation made again;
 /// `leaf_name` names a leaf of the group before the commit); nothing else.
-pub fn check_commit(
+pub(crate) fn check_commit(
     commit: &StagedCommit,
     leaf_name: impl Fn(LeafNodeIndex) -> Option<String>,
 ) -> Result<(), String> {

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// First byte of a binary value (JSON text never starts with it).
-pub const BINARY: u8 = 0x00;
+pub(crate) const BINARY: u8 = 0x00;
 /// Version of the binary form (postcard, as of postcard 1.x).
 pub const VERSION: u8 = 1;
 

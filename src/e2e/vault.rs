@@ -99,7 +99,7 @@ fn derive_key(passphrase: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, E2eE
 /// `salt_file` (created on first use). A wrong passphrase (or a passphrase missing for
 /// an encrypted file) is [`E2eError::WrongPassphrase`]. Paths, not the client's
 /// `Home`: this module does not depend on the client.
-pub fn open(
+pub(crate) fn open(
     path: &Path,
     salt_file: &Path,
     passphrase: Option<&str>,

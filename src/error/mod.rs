@@ -185,7 +185,7 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the failure is a full disk (SQLite's `SQLITE_FULL`, or `ENOSPC` / a file
     /// size limit from the system): a condition that passes when space returns.
-    pub fn is_storage_full(&self) -> bool {
+    pub(crate) fn is_storage_full(&self) -> bool {
         match self {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
                 e.code == rusqlite::ErrorCode::DiskFull

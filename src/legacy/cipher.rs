@@ -119,7 +119,7 @@ fn char_index(c: char) -> Option<u8> {
 }
 
 /// First index in [`TABLE`] of a whole entry (one character, or backslash+space).
-pub fn entry_index(entry: &str) -> Option<usize> {
+pub(crate) fn entry_index(entry: &str) -> Option<usize> {
     TABLE.iter().position(|e| *e == entry)
 }
 

@@ -152,7 +152,7 @@ impl LegacyClient {
     ///
     /// # Errors
     /// [`LegacyError::BadReply`].
-    pub fn interpret(&self, reply: &str) -> Result<Received, LegacyError> {
+    pub(crate) fn interpret(&self, reply: &str) -> Result<Received, LegacyError> {
         let Some(Reply {
             tag, ciphertext, ..
         }) = wire::parse_reply(reply)

@@ -165,7 +165,7 @@ impl ConnectionLog {
 
 /// The Python repr the originals logged for an accepted socket, rebuilt for smc's own
 /// connections: `<socket.socket fd=N, family=2, type=1, proto=0, laddr=(...), raddr=(...)>`.
-pub fn socket_description(
+pub(crate) fn socket_description(
     fd: i64,
     local: std::net::SocketAddr,
     peer: std::net::SocketAddr,

@@ -32,13 +32,13 @@ pub fn isoformat(t: NaiveDateTime) -> String {
 }
 
 /// Local time now, as the original client stamps its messages.
-pub fn now_isoformat() -> String {
+pub(crate) fn now_isoformat() -> String {
     isoformat(chrono::Local::now().naive_local())
 }
 
 /// `<client id>[CLIENT <ip>:<port>]`: how a client names itself (`data2` in the
 /// originals), from its own socket address.
-pub fn client_tag(client_id: &str, local: SocketAddr) -> String {
+pub(crate) fn client_tag(client_id: &str, local: SocketAddr) -> String {
     format!("{client_id}[CLIENT {}:{}]", local.ip(), local.port())
 }
 

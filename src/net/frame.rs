@@ -47,7 +47,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
 }
 
 /// Writes one frame (`body` must be at most 65,535 bytes).
-pub async fn write_frame<W: AsyncWrite + Unpin>(
+pub(crate) async fn write_frame<W: AsyncWrite + Unpin>(
     writer: &mut W,
     body: &[u8],
 ) -> Result<(), NetError> {

@@ -14,16 +14,17 @@ mod limits;
 #[cfg(test)]
 pub(crate) use channel::test_ends;
 pub use channel::{Opener, Sealer};
-pub use frame::{read_frame, write_frame};
+pub use frame::read_frame;
+pub(crate) use frame::write_frame;
 pub use handshake::{client_handshake, server_handshake, Established};
 pub use limits::Limits;
 
 /// The Noise protocol name (pattern XX: both sides prove a static key).
-pub const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
+pub(crate) const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
 
 /// Mixed into the handshake hash: a peer speaking another protocol or version fails the
 /// handshake instead of being misread.
-pub const PROLOGUE: &[u8] = b"smc/2 Noise_XX_25519_ChaChaPoly_BLAKE2s";
+pub(crate) const PROLOGUE: &[u8] = b"smc/2 Noise_XX_25519_ChaChaPoly_BLAKE2s";
 
 /// Largest application payload (a message's text or MLS ciphertext): 1 MiB.
 pub const MAX_PAYLOAD: usize = 1 << 20;

@@ -36,7 +36,7 @@ impl DataDir {
 
     /// Every file SQLite may keep for the store (the database, its write-ahead log,
     /// shared memory and rollback journal).
-    pub fn database_files(&self) -> [PathBuf; 4] {
+    pub(crate) fn database_files(&self) -> [PathBuf; 4] {
         ["smc.db", "smc.db-wal", "smc.db-shm", "smc.db-journal"].map(|n| self.dir.join(n))
     }
 

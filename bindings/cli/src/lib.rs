@@ -15,6 +15,8 @@ mod logging;
 mod server;
 mod terminal_safe;
 
+/// Entry points of the fuzz targets: only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 
