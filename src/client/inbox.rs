@@ -111,10 +111,10 @@ impl Client {
         // The wait is for the next item, not for the whole catch-up: a long absence
         // means many messages to decrypt, which may take longer than one timeout.
         while !self.synced {
-            let deadline = Instant::now() + self.request_timeout;
+            let deadline = Instant::now() + self.settings.request_timeout;
             match self.wait_incoming(Some(deadline))? {
                 Some(event) => self.on_event(event)?,
-                None => return Err(ClientError::Timeout(self.request_timeout)),
+                None => return Err(ClientError::Timeout(self.settings.request_timeout)),
             }
         }
         self.settle_pending_commits()?;
@@ -126,7 +126,7 @@ impl Client {
     }
 
     pub(super) fn commit_waiting(&mut self) -> Result<(), ClientError> {
-        while let Some(room) = self.to_commit.pop_first() {
+        while let Some(room) = self.waiting.to_commit.pop_first() {
             self.commit_proposals(&room)?;
         }
         Ok(())
@@ -228,7 +228,7 @@ impl Client {
     pub(crate) fn pump(&mut self) -> Result<bool, ClientError> {
         self.process_queued()?;
         let mut worked = false;
-        if self.synced && !self.to_commit.is_empty() {
+        if self.synced && !self.waiting.to_commit.is_empty() {
             self.commit_waiting()?;
             worked = true;
         }
@@ -365,7 +365,7 @@ impl Client {
             match handled {
                 Handled::Before | Handled::Done => {}
                 Handled::ProposalWaiting => {
-                    self.to_commit.insert(envelope.room);
+                    self.waiting.to_commit.insert(envelope.room);
                 }
                 Handled::NotJoined => self.wait_for_welcome(envelope),
             }
@@ -379,10 +379,12 @@ impl Client {
     /// up from the server once joined (and at the next connect otherwise).
     fn wait_for_welcome(&mut self, envelope: Envelope) {
         let size = envelope.payload.len();
-        let waiting = self.stash.entry(envelope.room.clone()).or_default();
-        if waiting.len() < MAX_WAITING_FOR_WELCOME && self.stash_bytes + size <= MAX_WAITING_BYTES {
+        let waiting = self.waiting.stash.entry(envelope.room.clone()).or_default();
+        if waiting.len() < MAX_WAITING_FOR_WELCOME
+            && self.waiting.stash_bytes + size <= MAX_WAITING_BYTES
+        {
             waiting.push(envelope);
-            self.stash_bytes += size;
+            self.waiting.stash_bytes += size;
         }
     }
 
@@ -693,10 +695,10 @@ impl Client {
             // unrecognised is queued and sent again forever), kept in memory for
             // `take_direct` (bounded: the oldest go first).
             self.ack_directs(&[direct.id])?;
-            if self.directs.len() >= MAX_RAW_DIRECTS {
-                self.directs.pop_front();
+            if self.waiting.directs.len() >= MAX_RAW_DIRECTS {
+                self.waiting.directs.pop_front();
             }
-            self.directs.push_back(direct);
+            self.waiting.directs.push_back(direct);
             return Ok(());
         };
         self.on_welcome(direct, boxed)

@@ -111,7 +111,7 @@ impl Client {
     /// invitation waits for [`Client::accept`] or [`Client::decline`]). For bots and
     /// scripts that join wherever they are invited.
     pub fn set_auto_join(&mut self, on: bool) {
-        self.auto_join = on;
+        self.settings.auto_join = on;
     }
 
     /// This user's pending invitations, as the server holds them (oldest first).
@@ -208,7 +208,7 @@ impl Client {
         self.process_queued()?;
         let held = |c: &Self| c.transaction(|tx| tx.held_welcome(room));
         let invited = held(self)?.is_some() || self.invitations()?.iter().any(|i| i.room == room);
-        let deadline = std::time::Instant::now() + WELCOME_WAIT.min(self.request_timeout);
+        let deadline = std::time::Instant::now() + WELCOME_WAIT.min(self.settings.request_timeout);
         while invited && held(self)?.is_none() {
             match self.wait_incoming(Some(deadline))? {
                 Some(event) => self.on_event(event)?,
@@ -301,7 +301,7 @@ impl Client {
         }
         let mut standing = self.standing(&room, &sender)?;
         if matches!(standing, Standing::Routed)
-            && !self.auto_join
+            && !self.settings.auto_join
             && !self.transaction(|tx| tx.consented(&room))?
         {
             // The server says this user is in the room, but the user never said yes:
@@ -353,7 +353,7 @@ impl Client {
                 })?;
                 // Kept in the state: the server may forget it.
                 self.ack_directs(&[direct.id])?;
-                if self.auto_join {
+                if self.settings.auto_join {
                     self.accept(&room)?;
                 }
                 Ok(())
@@ -433,8 +433,8 @@ impl Client {
     /// waited for the Welcome (or came since the invitation) are processed.
     fn after_join(&mut self, room: &str) -> Result<(), ClientError> {
         self.top_up_key_packages()?;
-        let waiting = self.stash.remove(room).unwrap_or_default();
-        self.stash_bytes -= waiting.iter().map(|e| e.payload.len()).sum::<usize>();
+        let waiting = self.waiting.stash.remove(room).unwrap_or_default();
+        self.waiting.stash_bytes -= waiting.iter().map(|e| e.payload.len()).sum::<usize>();
         self.on_envelopes(waiting)?;
         // Then what did not fit in memory while waiting, and what came since.
         self.catch_up(room)?;

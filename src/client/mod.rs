@@ -24,8 +24,10 @@ mod schema;
 mod self_update;
 mod send_reservation;
 mod server_trust;
+mod settings;
 mod state;
 mod trust;
+mod waiting;
 
 pub use background::Background;
 pub use backoff::Backoff;
@@ -37,7 +39,7 @@ pub use rooms::MAX_TEXT;
 pub use self_update::SelfUpdatePolicy;
 pub use server_trust::{probe_server, same_fingerprint, ServerProbe, ServerTrust};
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -82,29 +84,16 @@ pub struct Client {
     conn: Option<Connection>,
     /// The id (key, hex) of the server last connected to: the local state is per server.
     server: Option<String>,
-    /// Raw direct deliveries not meant for the encryption layer (see [`Client::take_direct`]).
-    directs: VecDeque<DirectEnvelope>,
-    /// Room messages that arrived before the Welcome of their room.
-    stash: HashMap<String, Vec<Envelope>>,
-    /// Payload bytes in `stash`.
-    stash_bytes: usize,
-    /// Rooms with proposals (a member leaving) waiting for a commit.
-    to_commit: BTreeSet<String>,
+    /// What was received and waits to be handled, in memory.
+    waiting: waiting::Waiting,
     /// The sending ratchets' reservations as this process left them (by group id):
     /// a group missing here has not sent since the home was opened.
     reservations: HashMap<Vec<u8>, send_reservation::Reservation>,
     synced: bool,
-    request_timeout: Duration,
     /// When the periodic upkeep runs next while connected ([`MAINTENANCE_INTERVAL`]).
     next_upkeep: Instant,
-    /// Keep-alive interval of the next connections ([`Client::set_keepalive`]).
-    keepalive: Duration,
-    /// Accept checked invitations at once ([`Client::set_auto_join`]).
-    auto_join: bool,
-    /// When the leaf key is renewed ([`Client::set_self_update_policy`]).
-    self_update: SelfUpdatePolicy,
-    /// Presented at Hello ([`Client::set_registration_token`]).
-    registration_token: Option<String>,
+    /// What the program set.
+    settings: settings::Settings,
     /// Told of everything a connection receives (a [`Background`] client's thread).
     arrivals: Option<Arc<Arrivals>>,
     /// Why the last connection ended, when the server or the network ended it (for a
@@ -183,18 +172,11 @@ impl Client {
             _lock: lock,
             conn: None,
             server,
-            directs: VecDeque::new(),
-            stash: HashMap::new(),
-            stash_bytes: 0,
-            to_commit: BTreeSet::new(),
+            waiting: waiting::Waiting::default(),
             reservations: HashMap::new(),
             synced: false,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             next_upkeep: Instant::now() + MAINTENANCE_INTERVAL,
-            keepalive: connection::KEEPALIVE,
-            auto_join: false,
-            self_update: SelfUpdatePolicy::default(),
-            registration_token: None,
+            settings: settings::Settings::default(),
             arrivals: None,
             lost: None,
         })
@@ -217,7 +199,7 @@ impl Client {
 
     /// Changes how long requests wait for their reply.
     pub fn set_request_timeout(&mut self, timeout: Duration) {
-        self.request_timeout = timeout;
+        self.settings.request_timeout = timeout;
     }
 
     /// The keep-alive interval of a new client's connections (for the tests of the
@@ -232,14 +214,14 @@ impl Client {
     /// nothing arrives for 2.5 times that long is taken for gone
     /// ([`ClientError::ConnectionClosed`]; the console client reconnects).
     pub fn set_keepalive(&mut self, interval: Duration) {
-        self.keepalive = interval.max(Duration::from_millis(10));
+        self.settings.keepalive = interval.max(Duration::from_millis(10));
     }
 
     /// A one-time registration token (issued by the server's operator with `smc admin
     /// issue-token`), presented at the next [`Client::connect`]: needed once, to
     /// register this user's name on a server that registers by invitation only.
     pub fn set_registration_token(&mut self, token: Option<String>) {
-        self.registration_token = token;
+        self.settings.registration_token = token;
     }
 
     /// Whether a connection is open (it may still have been closed by the server).
@@ -372,7 +354,7 @@ impl Client {
             address,
             &self.key,
             &self.known,
-            self.keepalive,
+            self.settings.keepalive,
             expected,
             self.arrivals.clone(),
         ))?;
@@ -391,14 +373,14 @@ impl Client {
         self.conn = Some(conn);
         self.server = Some(server);
         self.synced = false;
-        self.stash.clear();
-        self.stash_bytes = 0;
+        self.waiting.stash.clear();
+        self.waiting.stash_bytes = 0;
         let hello = Request::Hello {
             version: VERSION,
             user: self.user.clone(),
             cursors: rooms,
             direct_after,
-            token: self.registration_token.clone(),
+            token: self.settings.registration_token.clone(),
         };
         match self.request(hello) {
             Ok(Reply::Welcome { .. }) => self.after_hello(),
@@ -428,7 +410,7 @@ impl Client {
 
     /// How long a request waits for its reply ([`Client::set_request_timeout`]).
     pub(crate) fn request_timeout(&self) -> Duration {
-        self.request_timeout
+        self.settings.request_timeout
     }
 
     fn conn(&self) -> Result<&Connection, ClientError> {
@@ -444,7 +426,7 @@ impl Client {
             match self.request_once(&request) {
                 Err(ClientError::Refused(Refusal::RateLimited { retry_after_ms })) => {
                     let wait = Duration::from_millis(retry_after_ms);
-                    if start.elapsed() + wait > self.request_timeout {
+                    if start.elapsed() + wait > self.settings.request_timeout {
                         return Err(Refusal::RateLimited { retry_after_ms }.into());
                     }
                     tracing::debug!(retry_after_ms, "rate limited: waiting, then sending again");
@@ -459,11 +441,11 @@ impl Client {
     pub(crate) fn request_once(&self, request: &Request) -> Result<Reply, ClientError> {
         let conn = self.conn()?;
         let (id, rx) = conn.submit(request)?;
-        let limit = self.request_timeout;
+        let limit = self.settings.request_timeout;
         match runtime()?.block_on(async move { tokio::time::timeout(limit, rx).await }) {
             Err(_) => {
                 conn.forget(id);
-                Err(ClientError::Timeout(self.request_timeout))
+                Err(ClientError::Timeout(self.settings.request_timeout))
             }
             Ok(Err(_)) => Err(ClientError::ConnectionClosed),
             Ok(Ok(result)) => Ok(result?),
@@ -624,7 +606,7 @@ impl Client {
                         return Ok(Some(envelope));
                     }
                 }
-                Some(Event::Direct(d)) => self.directs.push_back(d),
+                Some(Event::Direct(d)) => self.waiting.directs.push_back(d),
                 Some(Event::SyncDone) => self.synced = true,
                 Some(Event::Invited { .. }) => {}
             }
@@ -703,7 +685,7 @@ impl Client {
     /// moves the saved cursor past it; [`Client::ack_directs`] lets the server delete
     /// them.
     pub(crate) fn take_direct(&mut self) -> Result<Option<DirectEnvelope>, ClientError> {
-        let Some(d) = self.directs.pop_front() else {
+        let Some(d) = self.waiting.directs.pop_front() else {
             return Ok(None);
         };
         if self.server.is_some() {

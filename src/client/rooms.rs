@@ -65,7 +65,7 @@ impl Client {
             return Ok(id);
         }
         self.routed_members(room)?;
-        let deadline = Instant::now() + WELCOME_WAIT.min(self.request_timeout);
+        let deadline = Instant::now() + WELCOME_WAIT.min(self.settings.request_timeout);
         while let Some(event) = self.wait_incoming(Some(deadline))? {
             self.on_event(event)?;
             if let Some(id) = self.group_of(room)? {
@@ -235,7 +235,7 @@ impl Client {
             Err(ClientError::Refused(Refusal::NotAMember { .. })) if proposed => {}
             Err(e) => return Err(e),
         }
-        self.to_commit.remove(room);
+        self.waiting.to_commit.remove(room);
         self.transaction(|tx| tx.deactivate_room(room))
     }
 
@@ -514,7 +514,7 @@ impl Client {
 
     /// Commits the proposals waiting in `room`'s group (a member leaving), if any.
     pub(super) fn commit_proposals(&mut self, room: &str) -> Result<(), ClientError> {
-        self.to_commit.remove(room);
+        self.waiting.to_commit.remove(room);
         let Some(group_id) = self.group_of(room)? else {
             return Ok(());
         };

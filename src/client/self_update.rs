@@ -42,7 +42,7 @@ impl Client {
     /// Sets when this client renews its leaf key in each room (see
     /// [`SelfUpdatePolicy`]).
     pub fn set_self_update_policy(&mut self, policy: SelfUpdatePolicy) {
-        self.self_update = policy;
+        self.settings.self_update = policy;
     }
 
     /// Renews this user's leaf key in `room` now: after it, a copy of this client's
@@ -63,7 +63,7 @@ impl Client {
     /// Counts a message sent in `room`; renews the leaf key when the policy says so.
     pub(super) fn sent_one(&mut self, room: &str) -> Result<(), ClientError> {
         let since = self.transaction(|tx| tx.count_sent(room, now_ms()))?;
-        if since.sent >= self.self_update.messages || self.overdue(since.renewed_ms) {
+        if since.sent >= self.settings.self_update.messages || self.overdue(since.renewed_ms) {
             self.self_update(room)?;
         }
         Ok(())
@@ -88,6 +88,6 @@ impl Client {
     }
 
     fn overdue(&self, since_ms: i64) -> bool {
-        now_ms().saturating_sub(since_ms) >= self.self_update.interval.as_millis() as i64
+        now_ms().saturating_sub(since_ms) >= self.settings.self_update.interval.as_millis() as i64
     }
 }
