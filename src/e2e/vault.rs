@@ -132,6 +132,12 @@ pub(crate) fn open(
     // with zeros, not left in free pages of the file.
     conn.pragma_update(None, "secure_delete", "ON")
         .map_err(StoreError::from)?;
+    // One client opens a home at a time (its lock file), and this is its only
+    // connection: the database is locked once for the connection's life instead of
+    // at every transaction (fcntl locks, and no shared-memory index: the WAL's index
+    // lives in this process's heap).
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+        .map_err(StoreError::from)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(StoreError::from)?;
     // NORMAL in WAL mode: a committed transaction survives a crash of the process; the
