@@ -17,7 +17,8 @@
 //!   later ones as above;
 //! - when asked ([`Client::members`]), a connected client also takes the server's
 //!   word: an invitee the server routes the room to has accepted there (a client older
-//!   than this one never says it joined). That word is the server's, as the routing
+//!   than this one never says it joined), and is listed as joined; their own word
+//!   is still announced when it comes. That word is the server's, as the routing
 //!   of the room's messages is; who can read the room is the group's roster, invitees
 //!   included.
 //!
@@ -106,14 +107,13 @@ impl Client {
             let mut names: Vec<String> = roster(&group).into_iter().map(|(n, _)| n).collect();
             tx.keep(group);
             names.sort();
-            let mut invitees = Vec::new();
-            for invitee in tx.invitees(room)? {
-                if routed.contains(&invitee) {
-                    tx.drop_invitee(room, &invitee)?;
-                } else if names.contains(&invitee) {
-                    invitees.push(invitee);
-                }
-            }
+            // One the server routes accepted there: counted as joined, but still
+            // recorded, so that their own word is announced when it comes.
+            let invitees = tx
+                .invitees(room)?
+                .into_iter()
+                .filter(|i| names.contains(i) && !routed.contains(i))
+                .collect();
             Ok((names, invitees))
         })
     }

@@ -11,6 +11,7 @@ pub use crate::support::raw;
 mod consent;
 mod directs;
 mod epochs;
+mod joined;
 mod key_packages;
 mod legacy;
 mod limits;
