@@ -2,30 +2,14 @@
 //! another (it is bound to its signer inside the encryption), and an invitee stays an
 //! invitee until they say it themselves.
 
-use std::time::Duration;
-
 use openmls::prelude::tls_codec::Serialize as _;
 use smc::client::ChatEvent;
 use smc::e2e::sealed::Sealed;
-use smc::proto::{Event, Request, ServerFrame};
+use smc::proto::Request;
 
-use super::drain;
+use super::{drain, welcome_of};
 use crate::support::evil::Evil;
 use crate::support::{client, tempdir};
-
-/// The Welcome waiting for `mallory` (a direct delivery).
-fn welcome_of(mallory: &mut crate::support::raw::Raw) -> Vec<u8> {
-    loop {
-        if let Some(Event::Direct(d)) = mallory.events.pop() {
-            return d.payload;
-        }
-        match mallory.next_frame(Duration::from_secs(10)) {
-            Some(ServerFrame::Event(e)) => mallory.events.push(e),
-            Some(_) => {}
-            None => panic!("no Welcome for mallory"),
-        }
-    }
-}
 
 #[test]
 fn a_member_cannot_say_that_someone_else_joined() {

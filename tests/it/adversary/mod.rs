@@ -84,3 +84,18 @@ pub fn mallory_in(
 ) -> (raw::Raw, support::mls::Actor) {
     raw::member(server, alice, room, "mallory")
 }
+
+/// The Welcome waiting for `mallory` (a direct delivery on his raw connection).
+pub fn welcome_of(mallory: &mut raw::Raw) -> Vec<u8> {
+    use smc::proto::{Event, ServerFrame};
+    loop {
+        if let Some(Event::Direct(d)) = mallory.events.pop() {
+            return d.payload;
+        }
+        match mallory.next_frame(std::time::Duration::from_secs(10)) {
+            Some(ServerFrame::Event(e)) => mallory.events.push(e),
+            Some(_) => {}
+            None => panic!("no Welcome for mallory"),
+        }
+    }
+}

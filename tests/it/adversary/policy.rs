@@ -2,32 +2,16 @@
 //! are invitations, one's own key renewal and one's own leaving, and the server and
 //! every client refuse anything else.
 
-use std::time::Duration;
-
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::{KeyPackageIn, ProtocolVersion};
 use openmls_traits::OpenMlsProvider as _;
-use smc::proto::{Event, Request, ServerFrame};
+use smc::proto::Request;
 use smc::Refusal;
 
-use super::{drain, still_chatting, texts, unreadable};
+use super::{drain, still_chatting, texts, unreadable, welcome_of};
 use crate::support::evil::Evil;
 use crate::support::mls::Actor;
 use crate::support::{client, tempdir};
-
-/// The Welcome waiting for `mallory` (a direct delivery).
-fn welcome_of(mallory: &mut crate::support::raw::Raw) -> Vec<u8> {
-    loop {
-        if let Some(Event::Direct(d)) = mallory.events.pop() {
-            return d.payload;
-        }
-        match mallory.next_frame(Duration::from_secs(10)) {
-            Some(ServerFrame::Event(e)) => mallory.events.push(e),
-            Some(_) => {}
-            None => panic!("no Welcome for mallory"),
-        }
-    }
-}
 
 #[test]
 fn removing_another_member_is_refused_by_the_server_and_by_the_clients() {
