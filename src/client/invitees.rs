@@ -94,9 +94,12 @@ impl Client {
         let routed = if self.is_connected() {
             match self.routed_members(room) {
                 Ok(routed) => routed,
-                // Not routed here (yet): the server says nothing of the others.
-                Err(ClientError::Refused(_)) => Vec::new(),
-                Err(e) => return Err(e),
+                // Not routed here (yet), or the connection just ended: the answer is
+                // this client's own view.
+                Err(e) => {
+                    tracing::debug!(room, error = %e, "members without the server's word");
+                    Vec::new()
+                }
             }
         } else {
             Vec::new()
