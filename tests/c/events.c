@@ -51,12 +51,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
         return 2;
     }
-    char server_dir[4096];
-    snprintf(server_dir, sizeof server_dir, "%s/server", argv[1]);
-    smc_server *server = NULL;
-    EXPECT(smc_server_start(server_dir, "127.0.0.1:0", &server), SMC_OK);
     char *address = NULL;
-    EXPECT(smc_server_address(server, &address), SMC_OK);
+    smc_server *server = start_server_in(argv[1], &address);
 
     smc_client *alice = open_client_in(argv[1], "alice", address);
     smc_client *bob = open_client_in(argv[1], "bob", address);

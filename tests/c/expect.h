@@ -32,6 +32,18 @@ static inline void expect_str(const char *got, const char *want, const char *wha
     }
 }
 
+/* A server with its data in DIR/server, on a free loopback port; its address in
+ * `*address` (freed by the caller with smc_string_free). */
+static inline smc_server *start_server_in(const char *dir, char **address) {
+    char server_dir[4096];
+    snprintf(server_dir, sizeof server_dir, "%s/server", dir);
+    smc_server *server = NULL;
+    EXPECT(smc_server_start(server_dir, "127.0.0.1:0", &server), SMC_OK);
+    *address = NULL;
+    EXPECT(smc_server_address(server, address), SMC_OK);
+    return server;
+}
+
 /* The client of `user` with its home in DIR/USER, accepting invitations at once,
  * connected to `address`. */
 static inline smc_client *open_client_in(const char *dir, const char *user, const char *address) {
