@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::self_update::now_ms;
 use super::send_reservation::Reservation;
 use super::state::{Body, Outgoing, PendingCommit};
 use super::trust::{mls, observe_roster};
@@ -298,12 +299,14 @@ impl Client {
             text: text.to_owned(),
             timestamp: sent.timestamp,
         };
-        self.transaction(|tx| {
+        // Out of the outbox, into the history, counted for the self-update: one commit.
+        let since = self.transaction(|tx| {
             tx.take_outbox(room, &out.digest)?;
-            tx.add_history(&message)
+            tx.add_history(&message)?;
+            tx.count_sent(room, now_ms())
         })?;
         // The message is stored: renewing the leaf key (when due) cannot lose it.
-        if let Err(e) = self.sent_one(room) {
+        if let Err(e) = self.after_sent(room, since) {
             tracing::warn!(room, error = %e, "self-update postponed");
         }
         Ok(message)

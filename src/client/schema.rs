@@ -89,6 +89,35 @@ CREATE TABLE IF NOT EXISTS last_resort (
      CREATE TABLE invitees (
          server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, member TEXT NOT NULL,
          PRIMARY KEY (server, user, room, member)) WITHOUT ROWID;",
+    // 6 -> 7: fewer pages written per message (each is a WAL frame, and the WAL's size
+    // sets how often a checkpoint flushes it): the history and the outbox become
+    // clustered on their keys (one b-tree each instead of a table and its key's index),
+    // and the event queue drops AUTOINCREMENT (which rewrote `sqlite_sequence` with
+    // every event; ids still grow, as each is above every id still queued).
+    "CREATE TABLE history_7 (
+         server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, seq INTEGER NOT NULL,
+         id INTEGER NOT NULL, sender TEXT NOT NULL, ts_ms INTEGER NOT NULL, text TEXT NOT NULL,
+         PRIMARY KEY (server, user, room, seq)) WITHOUT ROWID;
+     INSERT INTO history_7 (server, user, room, seq, id, sender, ts_ms, text)
+         SELECT server, user, room, seq, id, sender, ts_ms, text FROM history;
+     DROP TABLE history;
+     ALTER TABLE history_7 RENAME TO history;
+     CREATE TABLE outbox_7 (
+         server TEXT NOT NULL, user TEXT NOT NULL, room TEXT NOT NULL, digest BLOB NOT NULL,
+         payload BLOB NOT NULL, text TEXT NOT NULL, created INTEGER NOT NULL,
+         counter INTEGER, joined INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (server, user, room, digest)) WITHOUT ROWID;
+     INSERT INTO outbox_7 (server, user, room, digest, payload, text, created, counter, joined)
+         SELECT server, user, room, digest, payload, text, created, counter, joined FROM outbox;
+     DROP TABLE outbox;
+     ALTER TABLE outbox_7 RENAME TO outbox;
+     CREATE TABLE inbox_7 (
+         id INTEGER PRIMARY KEY, server TEXT NOT NULL, user TEXT NOT NULL,
+         event BLOB NOT NULL);
+     INSERT INTO inbox_7 (id, server, user, event) SELECT id, server, user, event FROM inbox;
+     DROP TABLE inbox;
+     ALTER TABLE inbox_7 RENAME TO inbox;
+     DELETE FROM sqlite_sequence WHERE name = 'inbox';",
 ];
 
 /// The schema version this build writes.
@@ -122,10 +151,14 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         // A state as the first versions wrote it: the tables, user_version 0.
         conn.execute_batch(MIGRATIONS[0]).unwrap();
-        conn.execute(
+        conn.execute_batch(
             "INSERT INTO outbox (server, user, room, digest, payload, text, created)
-             VALUES ('s', 'u', 'r', x'01', x'02', 'hi', 1)",
-            [],
+                 VALUES ('s', 'u', 'r', x'01', x'02', 'hi', 1);
+             INSERT INTO history (server, user, room, seq, id, sender, ts_ms, text)
+                 VALUES ('s', 'u', 'r', 7, 70, 'bob', 5, 'old');
+             INSERT INTO inbox (server, user, event) VALUES ('s', 'u', x'00');
+             INSERT INTO inbox (server, user, event) VALUES ('s', 'u', x'01');
+             DELETE FROM inbox WHERE event = x'00';",
         )
         .unwrap();
         migrate(&mut conn).unwrap();
@@ -139,6 +172,25 @@ mod tests {
             })
             .unwrap();
         assert_eq!((text.as_str(), counter), ("hi", None));
+        // Migration 6 -> 7 rebuilt the history, the outbox and the event queue: their
+        // rows are kept, and a new event's id still comes after the ones queued.
+        let old: String = conn
+            .query_row("SELECT text FROM history WHERE seq = 7", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(old, "old");
+        conn.execute(
+            "INSERT INTO inbox (server, user, event) VALUES ('s', 'u', x'02')",
+            [],
+        )
+        .unwrap();
+        let ids: Vec<i64> = conn
+            .prepare("SELECT id FROM inbox ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, vec![2, 3]);
         // Idempotent.
         migrate(&mut conn).unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use openmls::prelude::LeafNodeParameters;
 
+use super::state::SinceRenewal;
 use super::trust::mls;
 use super::Client;
 use crate::error::ClientError;
@@ -34,7 +35,7 @@ impl Default for SelfUpdatePolicy {
     }
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -60,9 +61,14 @@ impl Client {
         self.transaction(|tx| tx.set_self_updated(room, now_ms()))
     }
 
-    /// Counts a message sent in `room`; renews the leaf key when the policy says so.
-    pub(super) fn sent_one(&mut self, room: &str) -> Result<(), ClientError> {
-        let since = self.transaction(|tx| tx.count_sent(room, now_ms()))?;
+    /// Renews the leaf key in `room` when the policy says so, `since` being what
+    /// [`Tx::count_sent`](super::state::Tx) returned for the message just sent (counted
+    /// in the transaction that stored it).
+    pub(super) fn after_sent(
+        &mut self,
+        room: &str,
+        since: SinceRenewal,
+    ) -> Result<(), ClientError> {
         if since.sent >= self.settings.self_update.messages || self.overdue(since.renewed_ms) {
             self.self_update(room)?;
         }

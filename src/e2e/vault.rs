@@ -94,6 +94,9 @@ fn derive_key(passphrase: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, E2eE
     Ok(key)
 }
 
+/// Pages written to the WAL between two automatic checkpoints (see [`open`]).
+const WAL_AUTOCHECKPOINT: i64 = 100;
+
 /// Opens (creating if needed) the state database at `path` (a home's `state.db`), with
 /// SQLCipher when a passphrase is given, its key derived with the salt kept in
 /// `salt_file` (created on first use). A wrong passphrase (or a passphrase missing for
@@ -143,6 +146,15 @@ pub(crate) fn open(
     // NORMAL in WAL mode: a committed transaction survives a crash of the process; the
     // transaction that steps the sending ratchet is made durable (FULL) by the client.
     conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(StoreError::from)?;
+    // With `synchronous=NORMAL` the WAL reaches the disk only at a checkpoint (or at the
+    // durable commit that reserves message keys), and whatever was written since the
+    // last one is flushed then, on the thread that happens to commit: SQLite's default
+    // of 1,000 pages (~60 messages) made that a stall of 2-4 ms for one message in 60,
+    // the p99 of the one-way latency. Checkpoints every 100 pages cost the same disk
+    // work in smaller steps, each short enough to stay out of the tail (BENCHMARKS.md,
+    // "The tail: checkpoints").
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)
         .map_err(StoreError::from)?;
     Ok(conn)
 }
