@@ -116,34 +116,13 @@ pub(crate) fn create(
 }
 
 /// What a verified handshake message did.
+#[derive(Debug, Default)]
 pub(crate) struct Applied {
     /// Members no longer in the group (their routing goes).
     pub removed: Vec<String>,
     /// Members whose leaf the commit replaced by a new one (an invitation made again):
     /// the store refuses it for a member who joined the room.
     pub replaced: Vec<String>,
-}
-
-/// Verifies a handshake message (`commit_epoch` marks a commit) of the room whose group
-/// is `group_id`, sent by `sender`, and applies it to the public state: a commit is
-/// merged, a proposal queued for the commit that will include it. Application
-/// messages (PrivateMessage) are left alone. Must run in the transaction that stores
-/// the message.
-pub(crate) fn apply(
-    conn: &Connection,
-    room: &str,
-    group_id: &[u8],
-    sender: &str,
-    payload: &[u8],
-    commit_epoch: Option<u64>,
-) -> Result<Applied, Refusal> {
-    match handshake(payload, commit_epoch)? {
-        None => Ok(Applied {
-            replaced: Vec::new(),
-            removed: Vec::new(),
-        }),
-        Some(protocol) => apply_handshake(conn, room, group_id, sender, protocol, commit_epoch),
-    }
 }
 
 /// The handshake message (commit or proposal) in `payload`, which the group's public
@@ -171,8 +150,10 @@ pub(crate) fn handshake(
     }
 }
 
-/// Verifies `protocol` (a [`handshake`] message) against the public state in `conn`
-/// and applies it (see [`apply`]).
+/// Verifies `protocol` (a [`handshake`] message of the room whose group is
+/// `group_id`, sent by `sender`; `commit_epoch` marks a commit) against the public
+/// state in `conn` and applies it: a commit is merged, a proposal queued for the commit
+/// that will include it. Must run in the transaction that stores the message.
 pub(crate) fn apply_handshake(
     conn: &Connection,
     room: &str,

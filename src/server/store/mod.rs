@@ -4,16 +4,15 @@
 //! Every method is blocking; the server calls them off its async threads
 //! (`spawn_blocking`). Payloads are opaque bytes: the store never looks inside.
 
+mod append;
 mod backup;
-mod pg;
-mod pg_password;
-mod pg_pool;
+mod postgres;
 mod rules;
 mod schema;
 mod sqlite;
 
 pub use backup::{backup, restore, Copied, FENCE_PER_MS};
-pub use pg::PostgresStore;
+pub use postgres::PostgresStore;
 pub use sqlite::{check, SqliteStore};
 
 use crate::error::StoreError;

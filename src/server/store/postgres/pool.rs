@@ -60,11 +60,11 @@ struct PoolState {
 impl Pool {
     /// A pool for `url`; nothing is connected yet. Without a password in the URL, it
     /// comes from `PGPASSWORD` or the password file, as with libpq
-    /// (`pg_password.rs`).
+    /// (`password.rs`).
     pub(super) fn new(url: &str) -> Result<Pool, StoreError> {
         let config: postgres::Config = url.parse()?;
         Ok(Pool {
-            config: super::pg_password::fill(config),
+            config: super::password::fill(config),
             state: Mutex::new(PoolState::default()),
             freed: Condvar::new(),
         })

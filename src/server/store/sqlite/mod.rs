@@ -6,6 +6,8 @@
 //! One connection writes; a second one serves the reads (sync, history), which WAL lets
 //! run beside the writer.
 
+mod append;
+
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -14,9 +16,10 @@ use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 use crate::proto::{DirectEnvelope, Envelope, Invitation, Refusal};
+use crate::server::store::append::append_one;
 use crate::server::store::rules::{
-    admission, admit, direct_fits, invitation_fits, may_post, name_standing, position,
-    registration_allowed, replacing_a_member, storage_allowed, TOKEN_REFUSED,
+    admission, direct_fits, invitation_fits, name_standing, position, registration_allowed,
+    TOKEN_REFUSED,
 };
 use crate::server::store::schema::{claim_skeletons, migrate};
 use crate::server::store::{
@@ -24,6 +27,7 @@ use crate::server::store::{
     NewMessage, Newcomer, Registration, RegistrationPolicy, Store, UserRow,
 };
 use crate::server::{public_group, DataDir};
+use append::Appending;
 
 /// The SQLite store: one file, `smc.db`, in the server's data directory.
 #[derive(Debug)]
@@ -43,28 +47,6 @@ fn open(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
-}
-
-/// Whether one of `replaced` (whose leaf a commit replaces) has joined `room`.
-fn replaces_a_member(
-    conn: &Connection,
-    room: &str,
-    replaced: &[String],
-) -> Result<bool, StoreError> {
-    for user in replaced {
-        if conn
-            .query_row(
-                "SELECT 1 FROM members WHERE room = ?1 AND user = ?2",
-                params![room, user],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some()
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// A damaged or foreign file, reported by SQLite as such, becomes
@@ -603,154 +585,13 @@ impl Store for SqliteStore {
     }
 
     fn append(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended, Refusal>>, StoreError> {
-        /// A room's row as a message is stored: last seq, epoch, tracked group, and
-        /// whether the sender is a member, or invited.
-        type RoomState = (i64, i64, Option<Vec<u8>>, bool, bool);
         let mut conn = lock(&self.writer);
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut out = Vec::with_capacity(batch.len());
-        for m in batch {
-            // The same bytes again: the stored message is the answer (its sender lost
-            // the first answer and sends it again); from anyone else it is a replay.
-            let digest = Sha256::digest(&m.payload).to_vec();
-            let stored: Option<(i64, i64, String, i64, Option<i64>)> = tx
-                .prepare_cached(
-                    "SELECT id, seq, sender, ts_ms, commit_epoch FROM messages
-                     WHERE room = ?1 AND digest = ?2",
-                )?
-                .query_row(params![m.room, digest], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-                .optional()?;
-            let mut copy = false;
-            match stored {
-                Some((id, seq, sender, ts_ms, commit_epoch)) if sender == m.sender => {
-                    out.push(Ok(Appended {
-                        envelope: Envelope {
-                            id: id as u64,
-                            room: m.room.clone(),
-                            seq: seq as u64,
-                            sender,
-                            timestamp_ms: ts_ms,
-                            payload: m.payload.clone(),
-                            commit_epoch: commit_epoch.map(|e| e as u64),
-                        },
-                        unrouted: Vec::new(),
-                        duplicate: true,
-                    }));
-                    continue;
-                }
-                // Someone else's bytes: refused below, after the checks that say more
-                // (a stale epoch), and never stored twice.
-                Some(_) => copy = true,
-                None => {}
-            }
-            let state: Option<RoomState> = tx
-                .prepare_cached(
-                    "SELECT last_seq, commit_epoch, group_id,
-                            EXISTS (SELECT 1 FROM members WHERE room = ?1 AND user = ?2),
-                            EXISTS (SELECT 1 FROM invitations WHERE room = ?1 AND user = ?2)
-                     FROM rooms WHERE name = ?1",
-                )?
-                .query_row(params![m.room, m.sender], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-                .optional()?;
-            let Some((last_seq, epoch, group_id, member, invited)) = state else {
-                out.push(Err(Refusal::UnknownRoom {
-                    room: m.room.clone(),
-                }));
-                continue;
-            };
-            if let Err(refusal) = may_post(m, member, invited) {
-                out.push(Err(refusal));
-                continue;
-            }
-            let next_epoch = match admit(m, epoch as u64, copy) {
-                Ok(next) => next,
-                Err(refusal) => {
-                    out.push(Err(refusal));
-                    continue;
-                }
-            };
-            let stored: i64 = tx
-                .prepare_cached("SELECT coalesce(max(bytes), 0) FROM user_usage WHERE user = ?1")?
-                .query_row([&m.sender], |r| r.get(0))?;
-            if let Err(refusal) = storage_allowed(m, stored as u64) {
-                out.push(Err(refusal));
-                continue;
-            }
-            // A room whose group the server tracks: the message is verified against
-            // its public state, and applied to it, or refused with nothing kept.
-            let mut unrouted = Vec::new();
-            if let Some(group_id) = group_id {
-                let sp = tx.savepoint()?;
-                match public_group::apply(
-                    &sp,
-                    &m.room,
-                    &group_id,
-                    &m.sender,
-                    &m.payload,
-                    m.commit_epoch,
-                ) {
-                    Ok(applied) if replaces_a_member(&sp, &m.room, &applied.replaced)? => {
-                        drop(sp); // rolled back
-                        out.push(Err(replacing_a_member()));
-                        continue;
-                    }
-                    Ok(applied) => {
-                        for user in &applied.removed {
-                            sp.execute(
-                                "DELETE FROM members WHERE room = ?1 AND user = ?2",
-                                params![m.room, user],
-                            )?;
-                        }
-                        unrouted = applied.removed;
-                        sp.commit()?;
-                    }
-                    Err(refusal) => {
-                        drop(sp); // rolled back
-                        out.push(Err(refusal));
-                        continue;
-                    }
-                }
-            }
-            let seq = last_seq + 1;
-            tx.prepare_cached(
-                "INSERT INTO messages (room, seq, sender, ts_ms, payload, commit_epoch, digest)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                m.room,
-                seq,
-                m.sender,
-                m.timestamp_ms,
-                m.payload,
-                m.commit_epoch.map(|e| e as i64),
-                digest
-            ])?;
-            let id = tx.last_insert_rowid();
-            tx.prepare_cached("UPDATE rooms SET last_seq = ?2, commit_epoch = ?3 WHERE name = ?1")?
-                .execute(params![m.room, seq, next_epoch as i64])?;
-            tx.prepare_cached(
-                "INSERT INTO user_usage (user, bytes) VALUES (?1, ?2)
-                 ON CONFLICT (user) DO UPDATE SET bytes = bytes + excluded.bytes",
-            )?
-            .execute(params![m.sender, m.payload.len() as i64])?;
-            out.push(Ok(Appended {
-                envelope: Envelope {
-                    id: id as u64,
-                    room: m.room.clone(),
-                    seq: seq as u64,
-                    sender: m.sender.clone(),
-                    timestamp_ms: m.timestamp_ms,
-                    payload: m.payload.clone(),
-                    commit_epoch: m.commit_epoch,
-                },
-                unrouted,
-                duplicate: false,
-            }));
-        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut appending = Appending::new(&tx);
+        let out = batch
+            .iter()
+            .map(|m| append_one(&mut appending, m))
+            .collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
         Ok(out)
     }
@@ -790,7 +631,11 @@ impl Store for SqliteStore {
             "SELECT {ENVELOPE_COLUMNS} FROM messages WHERE room = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
         ))?;
         let rows = stmt.query_map(params![room, position(after), limit], envelope)?;
-        Ok(super::rules::page(rows, |e| e.payload.len(), max_bytes)?)
+        Ok(crate::server::store::rules::page(
+            rows,
+            |e| e.payload.len(),
+            max_bytes,
+        )?)
     }
 
     fn history(
@@ -806,7 +651,7 @@ impl Store for SqliteStore {
         ))?;
         let before = before.map_or(i64::MAX, |b| b as i64);
         let rows = stmt.query_map(params![room, before, limit], envelope)?;
-        let mut out = super::rules::page(rows, |e| e.payload.len(), max_bytes)?;
+        let mut out = crate::server::store::rules::page(rows, |e| e.payload.len(), max_bytes)?;
         out.reverse();
         Ok(out)
     }
@@ -990,7 +835,11 @@ impl Store for SqliteStore {
              ORDER BY id LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![user, position(after), limit], direct)?;
-        Ok(super::rules::page(rows, |d| d.payload.len(), max_bytes)?)
+        Ok(crate::server::store::rules::page(
+            rows,
+            |d| d.payload.len(),
+            max_bytes,
+        )?)
     }
 
     fn ack_directs(&self, user: &str, ids: &[u64]) -> Result<(), StoreError> {

@@ -13,10 +13,15 @@
 //! the hot path, appending messages: READ COMMITTED with the room's row locked first,
 //! which orders a room's writers as SERIALIZABLE would but without failing all but one
 //! of them when several nodes write to one room at once. Statements are prepared once
-//! per connection ([`super::pg_pool`]). A commit returns
+//! per connection ([`pool`]). A commit returns
 //! once PostgreSQL has it durably (`synchronous_commit` as the server is configured:
 //! on by default). Connections come from a pool of at most 16; a broken one is
 //! dropped and replaced when needed.
+
+mod append;
+mod password;
+mod pool;
+mod public_state;
 
 use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel, Row};
@@ -25,15 +30,18 @@ use sha2::{Digest, Sha256};
 use crate::error::StoreError;
 use crate::proto::{skeletons, DirectEnvelope, Envelope, Invitation, Refusal};
 use crate::server::public_group;
-use crate::server::store::pg_pool::{Pool, Pooled, Tx};
+use crate::server::store::append::append_one;
 use crate::server::store::rules::{
-    admission, admit, direct_fits, invitation_fits, may_post, name_standing, position,
-    registration_allowed, replacing_a_member, storage_allowed, TOKEN_REFUSED,
+    admission, direct_fits, invitation_fits, name_standing, position, registration_allowed,
+    TOKEN_REFUSED,
 };
 use crate::server::store::{
     Appended, Creation, DirectQuota, InvitationQuota, Invited, KeyPackageRow, NewMessage, Newcomer,
     Registration, RegistrationPolicy, Store, UserRow,
 };
+use append::Appending;
+use pool::{Pool, Pooled, Tx};
+use public_state::with_public_state;
 
 /// Migration `i` takes the schema from version `i` to `i + 1` (tracked in
 /// `smc_schema`). The same tables as the SQLite store's, at its version 9.
@@ -209,52 +217,6 @@ fn claim_skeletons(tx: &mut Tx<'_>, kind: &str, name: &str) -> Result<bool, Stor
         )?;
     }
     Ok(true)
-}
-
-/// Runs `f` on the public state of `room`'s group, loaded from `snapshot` (a new, empty
-/// state without one) into an in-memory SQLite database holding openmls's tables and
-/// `group_epochs`. When `f` succeeds, the epochs it recorded are written to
-/// PostgreSQL's `group_epochs` and the new snapshot is returned, to be stored with the
-/// room in the same transaction.
-fn with_public_state<T>(
-    tx: &mut Tx<'_>,
-    room: &str,
-    snapshot: Option<&[u8]>,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<T, Refusal>,
-) -> Result<Result<(T, Vec<u8>), Refusal>, StoreError> {
-    let mut mem = rusqlite::Connection::open_in_memory()?;
-    match snapshot {
-        Some(bytes) => mem.deserialize_read_exact(rusqlite::MAIN_DB, bytes, bytes.len(), false)?,
-        None => {
-            crate::e2e::provider::migrate(&mut mem).map_err(StoreError::Mls)?;
-            mem.execute_batch(
-                "CREATE TABLE group_epochs (
-                     room TEXT NOT NULL,
-                     epoch INTEGER NOT NULL,
-                     context_hash BLOB NOT NULL,
-                     PRIMARY KEY (room, epoch)
-                 )",
-            )?;
-        }
-    }
-    let value = match f(&mem) {
-        Ok(v) => v,
-        Err(refusal) => return Ok(Err(refusal)),
-    };
-    let epochs: Vec<(i64, Vec<u8>)> = mem
-        .prepare("SELECT epoch, context_hash FROM group_epochs")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    for (epoch, hash) in epochs {
-        tx.execute(
-            "INSERT INTO group_epochs (room, epoch, context_hash) VALUES ($1, $2, $3)
-             ON CONFLICT (room, epoch) DO UPDATE SET context_hash = EXCLUDED.context_hash",
-            &[&room, &epoch, &hash],
-        )?;
-    }
-    mem.execute("DELETE FROM group_epochs", [])?;
-    let bytes = mem.serialize(rusqlite::MAIN_DB)?.to_vec();
-    Ok(Ok((value, bytes)))
 }
 
 impl PostgresStore {
@@ -497,19 +459,22 @@ impl Store for PostgresStore {
                 return Ok(Creation::Lookalike);
             }
             let (group_id, public_state) = match group_info {
-                Some(info) => match with_public_state(tx, room, None, |c| {
-                    public_group::create(c, room, creator, info)
-                })? {
-                    Ok((id, state)) => (Some(id), Some(state)),
-                    Err(refusal) => return Ok(Creation::BadGroup(refusal)),
-                },
+                Some(info) => {
+                    match with_public_state(None, |c| public_group::create(c, room, creator, info))?
+                    {
+                        Ok((id, state)) => (Some(id), Some(state)),
+                        Err(refusal) => return Ok(Creation::BadGroup(refusal)),
+                    }
+                }
                 None => (None, None),
             };
             tx.execute(
-                "INSERT INTO rooms (name, creator, created_ms, group_id, public_state)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[&room, &creator, &now_ms, &group_id, &public_state],
+                "INSERT INTO rooms (name, creator, created_ms, group_id) VALUES ($1, $2, $3, $4)",
+                &[&room, &creator, &now_ms, &group_id],
             )?;
+            if let Some(state) = public_state {
+                state.store(tx, room)?;
+            }
             tx.execute(
                 "INSERT INTO members (room, user_name, joined_seq) VALUES ($1, $2, 0)",
                 &[&room, &creator],
@@ -745,188 +710,11 @@ impl Store for PostgresStore {
         // mostly fail with serialization errors and retry after the lock's holder
         // commits; here they simply queue on the lock.
         self.write_at(IsolationLevel::ReadCommitted, |tx| {
-            let mut out = Vec::with_capacity(batch.len());
-            for m in batch {
-                let digest = Sha256::digest(&m.payload).to_vec();
-                // One round trip: the room's row, locked until the commit (one writer
-                // per room), whether the sender may post, and the same bytes if they
-                // are stored already.
-                let Some(state) = tx.query_opt(
-                    "SELECT r.last_seq, r.commit_epoch, r.group_id,
-                            EXISTS (SELECT 1 FROM members
-                                    WHERE room = $1 AND user_name = $2),
-                            EXISTS (SELECT 1 FROM invitations
-                                    WHERE room = $1 AND user_name = $2),
-                            m.id, m.seq, m.sender, m.ts_ms, m.commit_epoch
-                     FROM rooms r
-                     LEFT JOIN messages m ON m.room = r.name AND m.digest = $3
-                     WHERE r.name = $1 FOR UPDATE OF r",
-                    &[&m.room, &m.sender, &digest],
-                )?
-                else {
-                    out.push(Err(Refusal::UnknownRoom {
-                        room: m.room.clone(),
-                    }));
-                    continue;
-                };
-                let mut copy = false;
-                if let Some(id) = state.get::<_, Option<i64>>(5) {
-                    let sender: String = state.get(7);
-                    if sender == m.sender {
-                        // Its sender lost the first answer: the stored one again.
-                        out.push(Ok(Appended {
-                            envelope: Envelope {
-                                id: id as u64,
-                                room: m.room.clone(),
-                                seq: state.get::<_, i64>(6) as u64,
-                                sender,
-                                timestamp_ms: state.get(8),
-                                payload: m.payload.clone(),
-                                commit_epoch: state.get::<_, Option<i64>>(9).map(|e| e as u64),
-                            },
-                            unrouted: Vec::new(),
-                            duplicate: true,
-                        }));
-                        continue;
-                    }
-                    copy = true;
-                }
-                if let Err(refusal) = may_post(m, state.get(3), state.get(4)) {
-                    out.push(Err(refusal));
-                    continue;
-                }
-                let (last_seq, epoch, group_id): (i64, i64, Option<Vec<u8>>) =
-                    (state.get(0), state.get(1), state.get(2));
-                let next_epoch = match admit(m, epoch as u64, copy) {
-                    Ok(next) => next,
-                    Err(refusal) => {
-                        out.push(Err(refusal));
-                        continue;
-                    }
-                };
-                // The sender's stored bytes, their row locked until the commit (their
-                // sends on other nodes wait: the quota is exact).
-                let stored: i64 = tx
-                    .query_one(
-                        "INSERT INTO user_usage (user_name, bytes) VALUES ($1, 0)
-                         ON CONFLICT (user_name) DO UPDATE SET bytes = user_usage.bytes
-                         RETURNING bytes",
-                        &[&m.sender],
-                    )?
-                    .get(0);
-                if let Err(refusal) = storage_allowed(m, stored as u64) {
-                    out.push(Err(refusal));
-                    continue;
-                }
-                // A room whose group the server tracks: a group change is verified
-                // against its public state and applied to it, or refused with nothing
-                // kept; an application message leaves it alone.
-                let mut unrouted = Vec::new();
-                if let Some(group_id) = &group_id {
-                    let protocol = match public_group::handshake(&m.payload, m.commit_epoch) {
-                        Ok(p) => p,
-                        Err(refusal) => {
-                            out.push(Err(refusal));
-                            continue;
-                        }
-                    };
-                    if let Some(protocol) = protocol {
-                        // Loaded for a group change only (it may be tens of KiB).
-                        let snapshot: Option<Vec<u8>> = tx
-                            .query_one(
-                                "SELECT public_state FROM rooms WHERE name = $1",
-                                &[&m.room],
-                            )?
-                            .get(0);
-                        let applied = with_public_state(tx, &m.room, snapshot.as_deref(), |c| {
-                            public_group::apply_handshake(
-                                c,
-                                &m.room,
-                                group_id,
-                                &m.sender,
-                                protocol,
-                                m.commit_epoch,
-                            )
-                        })?;
-                        let mut member_replaced = false;
-                        if let Ok((a, _)) = &applied {
-                            for user in &a.replaced {
-                                member_replaced |= tx
-                                    .query_opt(
-                                        "SELECT 1 FROM members WHERE room = $1 AND user_name = $2",
-                                        &[&m.room, user],
-                                    )?
-                                    .is_some();
-                            }
-                        }
-                        let applied = if member_replaced {
-                            Err(replacing_a_member())
-                        } else {
-                            applied
-                        };
-                        match applied {
-                            Ok((applied, public_state)) => {
-                                for user in &applied.removed {
-                                    tx.execute(
-                                        "DELETE FROM members WHERE room = $1 AND user_name = $2",
-                                        &[&m.room, user],
-                                    )?;
-                                }
-                                tx.execute(
-                                    "UPDATE rooms SET public_state = $2 WHERE name = $1",
-                                    &[&m.room, &public_state],
-                                )?;
-                                unrouted = applied.removed;
-                            }
-                            Err(refusal) => {
-                                out.push(Err(refusal));
-                                continue;
-                            }
-                        }
-                    }
-                }
-                let seq = last_seq + 1;
-                let commit_epoch = m.commit_epoch.map(|e| e as i64);
-                // One round trip: the message and the room's new head.
-                let id: i64 = tx
-                    .query_one(
-                        "WITH stored AS (
-                             INSERT INTO messages
-                                 (room, seq, sender, ts_ms, payload, commit_epoch, digest)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
-                         ), counted AS (
-                             UPDATE user_usage SET bytes = bytes + octet_length($5)
-                             WHERE user_name = $3
-                         )
-                         UPDATE rooms SET last_seq = $2, commit_epoch = $8 WHERE name = $1
-                         RETURNING (SELECT id FROM stored)",
-                        &[
-                            &m.room,
-                            &seq,
-                            &m.sender,
-                            &m.timestamp_ms,
-                            &m.payload,
-                            &commit_epoch,
-                            &digest,
-                            &(next_epoch as i64),
-                        ],
-                    )?
-                    .get(0);
-                out.push(Ok(Appended {
-                    envelope: Envelope {
-                        id: id as u64,
-                        room: m.room.clone(),
-                        seq: seq as u64,
-                        sender: m.sender.clone(),
-                        timestamp_ms: m.timestamp_ms,
-                        payload: m.payload.clone(),
-                        commit_epoch: m.commit_epoch,
-                    },
-                    unrouted,
-                    duplicate: false,
-                }));
-            }
-            Ok(out)
+            let mut appending = Appending::new(tx);
+            batch
+                .iter()
+                .map(|m| append_one(&mut appending, m))
+                .collect()
         })
     }
 
