@@ -10,6 +10,7 @@
 
 mod background;
 mod backoff;
+mod catch_up;
 mod connection;
 mod event;
 pub mod hazmat;

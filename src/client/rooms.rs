@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::catch_up::{Gathered, Gathering};
 use super::self_update::now_ms;
 use super::send_reservation::Reservation;
 use super::state::{Body, Outgoing, PendingCommit};
@@ -19,7 +20,7 @@ use crate::e2e::group::{self, create_config, roster, to_bytes};
 use crate::e2e::sealed::{Sealed, WelcomeBox};
 use crate::error::{ClientError, E2eError, NetError};
 use crate::net::MAX_PAYLOAD;
-use crate::proto::{Envelope, Refusal, Reply, Request};
+use crate::proto::{Refusal, Reply, Request};
 
 /// What [`Client::seal`]'s transaction came to.
 enum Prepared {
@@ -34,9 +35,6 @@ enum Prepared {
 /// The longest text [`Client::send`] takes: the server's payload limit minus room for
 /// the MLS framing, signature and padding.
 pub const MAX_TEXT: usize = MAX_PAYLOAD - 8 * 1024;
-
-/// Messages [`Client::catch_up`] gathers from the room's history, at most.
-const MAX_CATCH_UP: usize = 100_000;
 
 /// How long an operation on a room waits for the room's Welcome when the server already
 /// routes the room to this user.
@@ -704,43 +702,19 @@ impl Client {
 
     /// Fetches and processes the room's messages after the saved cursor (used when a
     /// commit was refused as stale: what made it stale may not have arrived yet, and
-    /// after joining: what did not fit in memory while the Welcome was awaited).
-    ///
-    /// The server's pages are not trusted to end: each must go further back than the
-    /// last, and at most [`MAX_CATCH_UP`] messages are gathered; past that nothing is
-    /// processed here (the cursor stays, and the next connection's catch-up, which the
-    /// server sends forward from the cursor, brings them in order).
+    /// after joining: what did not fit in memory while the Welcome was awaited). The
+    /// server's pages are not trusted: see [`Gathering`].
     pub(super) fn catch_up(&mut self, room: &str) -> Result<(), ClientError> {
         let cursor = self.transaction(|tx| tx.cursor(room))?;
-        let mut missed: Vec<Envelope> = Vec::new();
-        let mut before: Option<u64> = None;
-        loop {
-            let page = self.history_envelopes(room, before, 500)?;
-            let Some(oldest) = page.first().map(|e| e.seq) else {
-                break;
-            };
-            if before.is_some_and(|b| oldest >= b) {
-                tracing::warn!(
-                    room,
-                    "the server's history does not go back: catch-up stopped"
-                );
-                break;
+        let mut gathering = Gathering::new(room, cursor);
+        let missed = loop {
+            let page = self.history_envelopes(room, gathering.before(), 500)?;
+            match gathering.page(page) {
+                None => {}
+                Some(Gathered::All(missed) | Gathered::Partial(missed)) => break missed,
+                Some(Gathered::TooMuch) => return Ok(()),
             }
-            missed.extend(page.into_iter().filter(|e| e.seq > cursor));
-            if missed.len() > MAX_CATCH_UP {
-                tracing::warn!(
-                    room,
-                    "more than {MAX_CATCH_UP} messages to catch up: left to the next connection"
-                );
-                return Ok(());
-            }
-            if oldest <= cursor + 1 {
-                break;
-            }
-            before = Some(oldest);
-        }
-        missed.sort_by_key(|e| e.seq);
-        missed.dedup_by_key(|e| e.seq);
+        };
         self.on_envelopes(missed)
     }
 }
