@@ -30,19 +30,6 @@ use crate::proto::{check_name, DirectEnvelope, Envelope, Event};
 /// Room messages handled in one state transaction, at most.
 const MAX_RUN: usize = 256;
 
-/// How many messages of one room wait in memory for that room's Welcome, at most.
-/// Those beyond are not lost: the cursor stays before them, and once the Welcome is
-/// processed the room is caught up from the server ([`Client::catch_up`]), which sends
-/// them again; so the bound only limits memory (a server could route a room's
-/// messages without ever sending its Welcome).
-const MAX_WAITING_FOR_WELCOME: usize = 1_000;
-/// How many bytes of messages wait for their rooms' Welcomes, at most, all rooms
-/// together (beyond: as above, fetched again after the join).
-const MAX_WAITING_BYTES: usize = 16 << 20;
-
-/// Raw direct deliveries kept in memory for [`Client::take_direct`], at most.
-const MAX_RAW_DIRECTS: usize = 1000;
-
 /// What reading another member's message produced.
 struct Read {
     /// The events to hand out.
@@ -374,18 +361,11 @@ impl Client {
     }
 
     /// Keeps a message of a room not joined yet until the room's Welcome arrives (the
-    /// cursor stays before it). Bounded ([`MAX_WAITING_FOR_WELCOME`],
-    /// [`MAX_WAITING_BYTES`]): what does not fit is not lost, since the room is caught
-    /// up from the server once joined (and at the next connect otherwise).
+    /// cursor stays before it). Bounded ([`Waiting::stash`](super::waiting::Waiting)):
+    /// what does not fit is not lost, since the room is caught up from the server once
+    /// joined (and at the next connect otherwise).
     fn wait_for_welcome(&mut self, envelope: Envelope) {
-        let size = envelope.payload.len();
-        let waiting = self.waiting.stash.entry(envelope.room.clone()).or_default();
-        if waiting.len() < MAX_WAITING_FOR_WELCOME
-            && self.waiting.stash_bytes + size <= MAX_WAITING_BYTES
-        {
-            waiting.push(envelope);
-            self.waiting.stash_bytes += size;
-        }
+        self.waiting.stash(envelope);
     }
 
     /// One room message, inside the run's transaction: the check, the decryption, the
@@ -695,10 +675,7 @@ impl Client {
             // unrecognised is queued and sent again forever), kept in memory for
             // `take_direct` (bounded: the oldest go first).
             self.ack_directs(&[direct.id])?;
-            if self.waiting.directs.len() >= MAX_RAW_DIRECTS {
-                self.waiting.directs.pop_front();
-            }
-            self.waiting.directs.push_back(direct);
+            self.waiting.push_direct(direct);
             return Ok(());
         };
         self.on_welcome(direct, boxed)

@@ -433,8 +433,7 @@ impl Client {
     /// waited for the Welcome (or came since the invitation) are processed.
     fn after_join(&mut self, room: &str) -> Result<(), ClientError> {
         self.top_up_key_packages()?;
-        let waiting = self.waiting.stash.remove(room).unwrap_or_default();
-        self.waiting.stash_bytes -= waiting.iter().map(|e| e.payload.len()).sum::<usize>();
+        let waiting = self.waiting.take_stashed(room);
         self.on_envelopes(waiting)?;
         // Then what did not fit in memory while waiting, and what came since.
         self.catch_up(room)?;

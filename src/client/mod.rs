@@ -374,8 +374,7 @@ impl Client {
         self.conn = Some(conn);
         self.server = Some(server);
         self.synced = false;
-        self.waiting.stash.clear();
-        self.waiting.stash_bytes = 0;
+        self.waiting.clear_stash();
         let hello = Request::Hello {
             version: VERSION,
             user: self.user.clone(),
@@ -607,7 +606,7 @@ impl Client {
                         return Ok(Some(envelope));
                     }
                 }
-                Some(Event::Direct(d)) => self.waiting.directs.push_back(d),
+                Some(Event::Direct(d)) => self.waiting.push_direct(d),
                 Some(Event::SyncDone) => self.synced = true,
                 Some(Event::Invited { .. }) => {}
             }
@@ -686,7 +685,7 @@ impl Client {
     /// moves the saved cursor past it; [`Client::ack_directs`] lets the server delete
     /// them.
     pub(crate) fn take_direct(&mut self) -> Result<Option<DirectEnvelope>, ClientError> {
-        let Some(d) = self.waiting.directs.pop_front() else {
+        let Some(d) = self.waiting.pop_direct() else {
             return Ok(None);
         };
         if self.server.is_some() {
