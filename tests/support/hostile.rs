@@ -11,7 +11,7 @@ use smc::proto::{decode, encode, ClientFrame, Refusal, Reply, ServerFrame};
 use tokio::io::AsyncWriteExt;
 
 /// A listener on 127.0.0.1 that answers each request of each connection with
-/// `answer(request)`, until the test ends.
+/// `answer(request)` (an accepted Hello followed by `SyncDone`), until the test ends.
 pub struct Hostile {
     /// Its address.
     pub address: SocketAddr,
@@ -53,12 +53,21 @@ impl Hostile {
                             else {
                                 return;
                             };
-                            let frame = ServerFrame::Reply {
-                                id,
-                                result: answer(&request),
-                            };
+                            let result = answer(&request);
+                            // An accepted Hello is followed, as on any server, by the
+                            // end of its (here empty) catch-up.
+                            let synced = matches!(
+                                (&request, &result),
+                                (smc::proto::Request::Hello { .. }, Ok(_))
+                            );
                             let mut out = Vec::new();
-                            sealer.seal(&encode(&frame), &mut out).unwrap();
+                            sealer
+                                .seal(&encode(&ServerFrame::Reply { id, result }), &mut out)
+                                .unwrap();
+                            if synced {
+                                let done = ServerFrame::Event(smc::proto::Event::SyncDone);
+                                sealer.seal(&encode(&done), &mut out).unwrap();
+                            }
                             if wr.write_all(&out).await.is_err() {
                                 return;
                             }

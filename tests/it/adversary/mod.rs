@@ -8,6 +8,7 @@ use crate::support;
 
 pub use crate::support::raw;
 
+mod client_memory;
 mod consent;
 mod directs;
 mod epochs;

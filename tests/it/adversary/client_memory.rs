@@ -1,0 +1,72 @@
+//! A hostile server's answers cannot make a client hold more than a bounded amount of
+//! memory: here, a server that refuses a send as stale (which makes the client catch
+//! the room up from its history) and answers each history page with one message of
+//! ~1 MB, always one seq further back. Before the fix the client gathered up to
+//! 100,000 of them (~100 GB) before processing any; now it stops at 64 MiB.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use smc::proto::{Envelope, Reply, Request};
+use smc::{Client, Refusal};
+
+use crate::support::hostile::Hostile;
+use crate::support::tempdir;
+
+/// The payload of each message the server sends back.
+const SIZE: usize = 1_000_000;
+/// History pages the server answers before it gives up on the client stopping (~300
+/// MB; the client's bound is ~67 pages).
+const GIVE_UP: usize = 300;
+
+#[test]
+fn history_pages_of_big_messages_without_end_do_not_pile_up_in_a_client() {
+    let dir = tempdir("adv_client_memory");
+    let pages = Arc::new(AtomicUsize::new(0));
+    let served = pages.clone();
+    let sends = AtomicUsize::new(0);
+    let hostile = Hostile::start(move |request| match request {
+        Request::Hello { user, .. } => Ok(Reply::Welcome {
+            user: user.clone(),
+            registered: true,
+        }),
+        Request::KeyPackageCount => Ok(Reply::Count(1_000)),
+        // The first send is stale (a catch-up follows), the next ones refused.
+        Request::Send { .. } if sends.fetch_add(1, Ordering::SeqCst) == 0 => {
+            Err(Refusal::Stale { current: 0 })
+        }
+        Request::Send { .. } => Err(Refusal::Internal),
+        Request::History { room, before, .. } => {
+            if served.fetch_add(1, Ordering::SeqCst) >= GIVE_UP {
+                return Err(Refusal::Internal);
+            }
+            let seq = before.unwrap_or(1 << 40) - 1;
+            Ok(Reply::Messages(vec![Envelope {
+                id: seq,
+                room: room.clone(),
+                seq,
+                sender: "mallory".into(),
+                timestamp_ms: 0,
+                payload: vec![7; SIZE],
+                commit_epoch: None,
+            }]))
+        }
+        _ => Ok(Reply::Done),
+    });
+    let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
+    alice.connect(&hostile.address.to_string()).unwrap();
+    alice.create_room("r").unwrap();
+    let refused = alice.send("r", "hello");
+    let served = pages.load(Ordering::SeqCst);
+    assert!(
+        refused.is_err(),
+        "a send the server never took: {refused:?}"
+    );
+    // One catch-up of at most 64 MiB (~67 pages of ~1 MB): the client stopped asking
+    // by itself, long before the server gave up.
+    assert!(
+        served <= 70,
+        "the client kept asking for history: {served} pages of ~1 MB"
+    );
+    assert!(served > 0, "the catch-up ran");
+}
