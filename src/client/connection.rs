@@ -2,7 +2,7 @@
 //! task (requests and keep-alives) on the shared client runtime.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -30,6 +30,56 @@ pub(crate) fn dead_after(keepalive: Duration) -> Duration {
 const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 /// The whole handshake must complete within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bytes of pushed events the reader has passed on and the client has not taken yet,
+/// at most: past it the reader stops reading until the client takes some, and the
+/// server waits (a catch-up is paced by its writes) or drops a session that lets too
+/// much pile up in its queue (the client then catches up from its cursor). A program
+/// that does not call into its client, or a catch-up read faster than it is
+/// decrypted, cannot grow the client's memory past it.
+pub(crate) const MAX_BACKLOG: usize = 64 << 20;
+/// While a request waits for its reply (which comes after the events before it),
+/// reading goes on past [`MAX_BACKLOG`] by up to this much; a server that sends more
+/// before answering is dropped.
+const BACKLOG_SLACK: usize = 64 << 20;
+/// How often a paused reader looks again whether a request now waits for its reply.
+const BACKLOG_RECHECK: Duration = Duration::from_millis(20);
+
+/// What the reader passed on and the client has not taken yet.
+#[derive(Debug, Default)]
+struct Backlog {
+    bytes: AtomicUsize,
+    taken: tokio::sync::Notify,
+}
+
+/// The pushed events of a connection, as its reader passes them on: taking one lets
+/// the reader read further ([`MAX_BACKLOG`]).
+#[derive(Debug)]
+pub(crate) struct Events {
+    rx: mpsc::UnboundedReceiver<(Incoming, usize)>,
+    backlog: Arc<Backlog>,
+}
+
+impl Events {
+    /// The next one, waiting for it (`None`: the reader is gone).
+    pub(crate) async fn recv(&mut self) -> Option<Incoming> {
+        let (incoming, size) = self.rx.recv().await?;
+        self.took(size);
+        Some(incoming)
+    }
+
+    /// The next one if it is there.
+    pub(crate) fn try_recv(&mut self) -> Result<Incoming, mpsc::error::TryRecvError> {
+        let (incoming, size) = self.rx.try_recv()?;
+        self.took(size);
+        Ok(incoming)
+    }
+
+    fn took(&self, size: usize) {
+        self.backlog.bytes.fetch_sub(size, Ordering::AcqRel);
+        self.backlog.taken.notify_one();
+    }
+}
 
 type Pending = Arc<Mutex<Waiters>>;
 
@@ -77,7 +127,7 @@ pub(crate) struct Connection {
     out: mpsc::UnboundedSender<Vec<u8>>,
     pending: Pending,
     next_id: AtomicU64,
-    pub events: mpsc::UnboundedReceiver<Incoming>,
+    pub events: Events,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -140,12 +190,13 @@ impl Connection {
         let pending: Pending = Arc::default();
         let (out, out_rx) = mpsc::unbounded_channel();
         let (events_tx, events) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::default());
         tokio::spawn(write_loop(wr, established.sealer, out_rx, keepalive));
         let reader = tokio::spawn(read_loop(
             rd,
             established.opener,
             pending.clone(),
-            events_tx,
+            (events_tx, backlog.clone()),
             dead_after(keepalive),
             arrivals,
         ));
@@ -154,7 +205,10 @@ impl Connection {
             out,
             pending,
             next_id: AtomicU64::new(1),
-            events,
+            events: Events {
+                rx: events,
+                backlog,
+            },
             reader,
         })
     }
@@ -260,7 +314,7 @@ async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
     mut rd: R,
     mut opener: Opener,
     pending: Pending,
-    events: mpsc::UnboundedSender<Incoming>,
+    (events, backlog): (mpsc::UnboundedSender<(Incoming, usize)>, Arc<Backlog>),
     silent: Duration,
     arrivals: Option<Arc<Arrivals>>,
 ) {
@@ -290,7 +344,11 @@ async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
                 }
             }
             Ok(ServerFrame::Event(event)) => {
-                if events.send(Incoming::Event(event)).is_err() {
+                if let Err(reason) = room_for(&backlog, &pending, bytes.len()).await {
+                    break reason;
+                }
+                backlog.bytes.fetch_add(bytes.len(), Ordering::AcqRel);
+                if events.send((Incoming::Event(event), bytes.len())).is_err() {
                     break "closed by the client".to_owned();
                 }
                 arrived();
@@ -304,8 +362,36 @@ async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
         waiters.closed = true;
         waiters.by_id.clear();
     }
-    let _ = events.send(Incoming::Closed(reason));
+    let _ = events.send((Incoming::Closed(reason), 0));
     arrived();
+}
+
+/// Waits until an event of `size` bytes fits the backlog ([`MAX_BACKLOG`]; with a
+/// reply awaited, up to [`BACKLOG_SLACK`] more): the reason to drop the connection
+/// when it cannot.
+async fn room_for(backlog: &Backlog, pending: &Pending, size: usize) -> Result<(), String> {
+    loop {
+        let taken = backlog.taken.notified();
+        let held = backlog.bytes.load(Ordering::Acquire);
+        if held + size <= MAX_BACKLOG {
+            return Ok(());
+        }
+        let awaited = !pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_id
+            .is_empty();
+        if awaited {
+            if held + size <= MAX_BACKLOG + BACKLOG_SLACK {
+                return Ok(());
+            }
+            return Err(format!(
+                "the server sent more than {} MiB of events before answering a request",
+                (MAX_BACKLOG + BACKLOG_SLACK) >> 20
+            ));
+        }
+        let _ = tokio::time::timeout(BACKLOG_RECHECK, taken).await;
+    }
 }
 
 /// Counts what a connection's reader passed on, and wakes whoever waits for it (the
@@ -356,14 +442,19 @@ mod tests {
         let (client_rd, client_wr) = tokio::io::split(client_io);
         let (mut server_rd, _server_wr) = tokio::io::split(server_io);
         let (_requests, rx) = mpsc::unbounded_channel();
-        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::default());
+        let mut events = Events {
+            rx: events,
+            backlog: backlog.clone(),
+        };
         let start = Instant::now();
         tokio::spawn(write_loop(client_wr, client_sealer, rx, KEEPALIVE));
         tokio::spawn(read_loop(
             client_rd,
             client_opener,
             Pending::default(),
-            events_tx,
+            (events_tx, backlog),
             dead_after(KEEPALIVE),
             None,
         ));

@@ -1,13 +1,18 @@
-//! A hostile server's answers cannot make a client hold more than a bounded amount of
-//! memory: here, a server that refuses a send as stale (which makes the client catch
-//! the room up from its history) and answers each history page with one message of
-//! ~1 MB, always one seq further back. Before the fix the client gathered up to
-//! 100,000 of them (~100 GB) before processing any; now it stops at 64 MiB.
+//! A hostile server cannot make a client hold more than a bounded amount of memory:
+//! - a server that refuses a send as stale (which makes the client catch the room up
+//!   from its history) and answers each history page with one message of ~1 MB,
+//!   always one seq further back: before the fix the client gathered up to 100,000 of
+//!   them (~100 GB) before processing any; now it stops at 64 MiB;
+//! - a server that pushes ~1 MB events to a client whose program does not call into
+//!   it: before the fix its connection's reader took them all into memory; now it
+//!   stops reading at 64 MiB not taken, and goes on once the program calls again.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use smc::proto::{Envelope, Reply, Request};
+use std::time::{Duration, Instant};
+
+use smc::proto::{Envelope, Event, Reply, Request};
 use smc::{Client, Refusal};
 
 use crate::support::hostile::Hostile;
@@ -69,4 +74,70 @@ fn history_pages_of_big_messages_without_end_do_not_pile_up_in_a_client() {
         "the client kept asking for history: {served} pages of ~1 MB"
     );
     assert!(served > 0, "the catch-up ran");
+}
+
+#[test]
+fn events_pushed_to_a_client_that_takes_none_stop_at_its_bound_and_flow_again() {
+    const EVENTS: usize = 200;
+    let dir = tempdir("adv_client_backlog");
+    let hostile = Hostile::start_pushing(
+        |request| match request {
+            Request::Hello { user, .. } => Ok(Reply::Welcome {
+                user: user.clone(),
+                registered: true,
+            }),
+            Request::KeyPackageCount => Ok(Reply::Count(1_000)),
+            _ => Ok(Reply::Done),
+        },
+        |i| {
+            (i < EVENTS).then(|| {
+                Event::Message(Envelope {
+                    id: i as u64 + 1,
+                    room: "elsewhere".into(),
+                    seq: i as u64 + 1,
+                    sender: "mallory".into(),
+                    timestamp_ms: 0,
+                    payload: vec![7; SIZE],
+                    commit_epoch: None,
+                })
+            })
+        },
+    );
+    let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
+    alice.connect(&hostile.address.to_string()).unwrap();
+    hostile.push();
+    // Alice's program calls nothing; her connection's reader runs on its own. Until
+    // what it read stops growing:
+    let settled = |hostile: &Hostile| {
+        let start = Instant::now();
+        let mut last = usize::MAX;
+        while start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(700));
+            let now = hostile.pushed();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+        last
+    };
+    let held = settled(&hostile);
+    let all = EVENTS * (SIZE + 100);
+    // 64 MiB passed on, plus what the sockets' buffers and the frame being read hold.
+    assert!(
+        held <= (64 + 24) << 20,
+        "{held} bytes read into a client that took none of them"
+    );
+    assert!(held < all);
+    // Her program calls again: the rest flows, nothing was cut.
+    let start = Instant::now();
+    while hostile.pushed() < EVENTS * SIZE && start.elapsed() < Duration::from_secs(60) {
+        alice.recv(Some(Duration::from_millis(100))).unwrap();
+    }
+    assert!(
+        hostile.pushed() >= EVENTS * SIZE,
+        "only {} of {} bytes flowed once the client was read",
+        hostile.pushed(),
+        EVENTS * SIZE
+    );
 }
