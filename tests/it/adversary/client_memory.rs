@@ -78,7 +78,7 @@ fn history_pages_of_big_messages_without_end_do_not_pile_up_in_a_client() {
 
 #[test]
 fn events_pushed_to_a_client_that_takes_none_stop_at_its_bound_and_flow_again() {
-    const EVENTS: usize = 200;
+    const EVENTS: usize = 120;
     let dir = tempdir("adv_client_backlog");
     let hostile = Hostile::start_pushing(
         |request| match request {
