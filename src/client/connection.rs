@@ -37,7 +37,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// much pile up in its queue (the client then catches up from its cursor). A program
 /// that does not call into its client, or a catch-up read faster than it is
 /// decrypted, cannot grow the client's memory past it.
-pub(crate) const MAX_BACKLOG: usize = 64 << 20;
+const MAX_BACKLOG: usize = 64 << 20;
 /// While a request waits for its reply (which comes after the events before it),
 /// reading goes on past [`MAX_BACKLOG`] by up to this much; a server that sends more
 /// before answering is dropped.
