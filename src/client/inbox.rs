@@ -121,7 +121,7 @@ impl Client {
 
     /// Processes everything the connection has already received, without waiting.
     pub(super) fn process_queued(&mut self) -> Result<(), ClientError> {
-        if self.conn.is_none() {
+        if self.conn.is_none() || self.waiting.handling {
             return Ok(());
         }
         while let Some(event) = self.wait_incoming(Some(Instant::now()))? {
@@ -130,7 +130,15 @@ impl Client {
         Ok(())
     }
 
+    /// Handles one received item (see [`Waiting::handling`](super::waiting::Waiting)).
     pub(super) fn on_event(&mut self, event: Event) -> Result<(), ClientError> {
+        let outer = std::mem::replace(&mut self.waiting.handling, true);
+        let result = self.handle_event(event);
+        self.waiting.handling = outer;
+        result
+    }
+
+    fn handle_event(&mut self, event: Event) -> Result<(), ClientError> {
         match event {
             // Every name that comes from the server is checked like any name: an honest
             // server never sends an invalid one (it checks them where they enter), so

@@ -29,6 +29,14 @@ use crate::proto::{check_name, DirectEnvelope, Invitation, Refusal, Reply, Reque
 /// How long `decline` waits for the invitation's Welcome.
 const WELCOME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Welcomes held for a decision, at most. A server holds 200 pending invitations per
+/// user by default; a hostile one (which can sign Welcomes as a user of its own, to this
+/// user's last-resort key package) could otherwise fill the disk with invitations.
+const MAX_HELD_WELCOMES: u64 = 256;
+
+/// The bytes of the held Welcomes (room names included), at most.
+const MAX_HELD_WELCOME_BYTES: u64 = 64 << 20;
+
 /// Where this user stands with a room, as the server says.
 enum Standing {
     /// The room is routed here and the sender is a member: the Welcome joins at once.
@@ -342,6 +350,18 @@ impl Client {
                         return self.refuse_welcome(&room, &sender, Some(direct.id), &reason);
                     }
                 };
+                if !self.room_to_hold(&room, boxed.welcome.len())? {
+                    let _ = self.expect_done(Request::Decline {
+                        room: room.clone(),
+                        farewell: None,
+                    });
+                    let reason = format!(
+                        "{MAX_HELD_WELCOMES} invitations (or {} MiB of them) already wait \
+                         for an answer",
+                        MAX_HELD_WELCOME_BYTES >> 20
+                    );
+                    return self.refuse_welcome(&room, &sender, Some(direct.id), &reason);
+                }
                 let event = ChatEvent::Invited {
                     room: room.clone(),
                     by: sender.clone(),
@@ -359,6 +379,30 @@ impl Client {
                 Ok(())
             }
         }
+    }
+
+    /// Whether one more Welcome of `size` bytes, for `room`, fits under the bounds of
+    /// the held Welcomes. Past them, the Welcomes of invitations the server no longer
+    /// holds (withdrawn, expired, settled elsewhere) are forgotten first.
+    fn room_to_hold(&mut self, room: &str, size: usize) -> Result<bool, ClientError> {
+        let fits = |(count, bytes): (u64, u64)| {
+            count < MAX_HELD_WELCOMES
+                && bytes.saturating_add((size + room.len()) as u64) <= MAX_HELD_WELCOME_BYTES
+        };
+        if fits(self.transaction(|tx| tx.held_welcomes_besides(room))?) {
+            return Ok(true);
+        }
+        let pending: std::collections::HashSet<String> =
+            self.invitations()?.into_iter().map(|i| i.room).collect();
+        let usage = self.transaction(|tx| {
+            for held in tx.held_welcome_rooms()? {
+                if !pending.contains(&held) {
+                    tx.drop_held_welcome(&held)?;
+                }
+            }
+            tx.held_welcomes_besides(room)
+        })?;
+        Ok(fits(usage))
     }
 
     /// Stages `welcome` without keeping anything and checks it (see [`stage`]), and

@@ -983,6 +983,28 @@ impl Scoped<'_, '_> {
             .optional())
     }
 
+    /// How many Welcomes are held, and their bytes (room names included), besides
+    /// `room`'s.
+    pub(super) fn held_welcomes_besides(&self, room: &str) -> Result<(u64, u64), ClientError> {
+        let (server, user) = (self.server, self.user);
+        db(self.cached_query_row(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(welcome) + LENGTH(room)), 0)
+             FROM held_welcomes WHERE server = ?1 AND user = ?2 AND room != ?3",
+            params![server, user, room],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        ))
+    }
+
+    /// The rooms whose Welcome is held.
+    pub(super) fn held_welcome_rooms(&self) -> Result<Vec<String>, ClientError> {
+        let (server, user) = (self.server, self.user);
+        let mut stmt = db(self
+            .conn
+            .prepare_cached("SELECT room FROM held_welcomes WHERE server = ?1 AND user = ?2"))?;
+        let rows = db(stmt.query_map(params![server, user], |r| r.get(0)))?;
+        db(rows.collect())
+    }
+
     /// Forgets the held Welcome of `room`.
     pub(super) fn drop_held_welcome(&self, room: &str) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);

@@ -57,6 +57,11 @@ pub(super) struct Waiting {
     stash_bytes: usize,
     /// Rooms with proposals (a member leaving) waiting for a commit.
     pub to_commit: BTreeSet<String>,
+    /// An item is being handled: what the handling calls (an auto-join's accept, say)
+    /// does not start handling the items queued behind it. Without this, every queued
+    /// invitation accepted by auto-join handled the next one one call deeper, and a
+    /// flood of them overflowed the stack.
+    pub handling: bool,
 }
 
 impl Waiting {

@@ -3,6 +3,7 @@
 //! member whose name is invalid or hidden.
 
 use smc::client::hazmat::RawAccess;
+use smc::client::ChatEvent;
 use smc::proto::{Reply, Request};
 
 use super::raw::Raw;
@@ -203,4 +204,125 @@ fn a_member_cannot_hand_out_a_group_of_his_own_making() {
     alice.invite("r", "bob").unwrap();
     alice.send("r", "the real r").unwrap();
     assert_eq!(super::texts(&drain(&mut bob)), ["the real r"]);
+}
+
+/// A server that lets mallory invite bob without end (as a hostile server can: it signs
+/// Welcomes as a user of its own, to bob's last-resort key package), mallory with a raw
+/// client and hand-built Welcomes.
+fn flood_server(dir: &std::path::Path) -> smc::Server {
+    start(
+        &dir.join("server"),
+        smc::net::Limits {
+            max_pending_invitations: 2_000,
+            invitations_per_stranger: 1_000,
+            direct_per_sender: 1_000,
+            directs_per_minute: 10_000,
+            key_package_fetches_per_minute: 10_000,
+            ..Default::default()
+        },
+    )
+}
+
+/// mallory creates `room` (opaque) and invites bob to it with a real Welcome.
+fn invite_bob(mallory: &mut Raw, actor: &Actor, room: &str) {
+    mallory
+        .request(Request::CreateRoom {
+            room: room.into(),
+            group_info: None,
+        })
+        .unwrap();
+    mallory
+        .request(Request::Invite {
+            room: room.into(),
+            user: "bob".into(),
+        })
+        .unwrap();
+    let mut group = actor.group(room);
+    let package = key_package_of(mallory, "bob");
+    let (welcome, _) = actor.add(&mut group, room, &[package]);
+    send_direct(mallory, "bob", welcome);
+}
+
+fn invited(events: &[ChatEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::Invited { .. }))
+        .count()
+}
+
+/// The client holds at most 256 undecided invitations, refuses the next ones with a
+/// reason (declined on the server), and holds new ones again once the server no longer
+/// holds an older one.
+#[test]
+fn a_flood_of_invitations_is_held_only_up_to_a_bound() {
+    const HELD: usize = 256;
+    let dir = tempdir("adv_welcome_flood");
+    let server = flood_server(&dir);
+    // bob decides for himself (no auto-join): the invitations wait in his state.
+    let mut bob = smc::Client::open(dir.join("bob"), "bob").unwrap();
+    bob.connect(&server.address().to_string()).unwrap();
+    let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
+    let actor = Actor::new(b"mallory");
+    for i in 0..=HELD {
+        invite_bob(&mut mallory, &actor, &format!("flood{i}"));
+    }
+    let events = drain(&mut bob);
+    assert_eq!(invited(&events), HELD, "held past the bound");
+    assert!(
+        unreadable(&events)
+            .iter()
+            .any(|r| r.contains("invitations") && r.contains("already wait")),
+        "{:?}",
+        unreadable(&events)
+    );
+    // The one past the bound was declined on the server, not left pending.
+    assert_eq!(bob.invitations().unwrap().len(), HELD);
+
+    // Once the server no longer holds one of them (withdrawn here), a new invitation
+    // is held again: the bound counts what still waits, not what ever came.
+    mallory
+        .request(Request::Uninvite {
+            room: "flood0".into(),
+            user: "bob".into(),
+        })
+        .unwrap();
+    invite_bob(&mut mallory, &actor, "after");
+    let events = drain(&mut bob);
+    assert!(
+        events.contains(&ChatEvent::Invited {
+            room: "after".into(),
+            by: "mallory".into()
+        }),
+        "{events:?}"
+    );
+}
+
+/// With auto-join, each queued invitation is accepted in turn, not one call deeper
+/// than the one before: 300 queued invitations used to overflow the client's stack
+/// (an abort, across the C and Python boundaries too).
+#[test]
+fn auto_join_takes_a_flood_of_queued_invitations_in_turn() {
+    const ROOMS: usize = 300;
+    let dir = tempdir("adv_welcome_flood_auto");
+    let server = flood_server(&dir);
+    let mut bob = smc::Client::open(dir.join("bob"), "bob").unwrap();
+    bob.set_auto_join(true);
+    bob.connect(&server.address().to_string()).unwrap();
+    let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
+    let actor = Actor::new(b"mallory");
+    for i in 0..ROOMS {
+        invite_bob(&mut mallory, &actor, &format!("flood{i}"));
+    }
+    let events = drain(&mut bob);
+    let joined = events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::Joined { .. }))
+        .count();
+    assert_eq!(
+        (invited(&events), joined),
+        (ROOMS, ROOMS),
+        "{:?}",
+        unreadable(&events)
+    );
+    assert_eq!(bob.rooms().unwrap().len(), ROOMS);
 }
