@@ -246,7 +246,10 @@ class Client:
         """The members of ``room`` invited who have not accepted yet, sorted: they can
         read the room already; an ``Event`` ``member_joined`` says when each accepts."""
     def send(self, room: str, text: str) -> str: ...
-    def recv(self, timeout: float | None = None) -> Message | None: ...
+    def recv(self, timeout: float | None = None) -> Message | None:
+        """The next message from someone else, or None after ``timeout`` seconds.
+        ``None`` waits without end, as does a timeout too long for the clock
+        (``math.inf``); a negative or NaN timeout raises ``ValueError``."""
     def recv_many(self, max: int = 256, timeout: float | None = None) -> list[Message]:
         """The next message and those waiting behind it, up to ``max`` (at most 1024),
         taken at once; ``[]`` after ``timeout`` seconds. A batch stops before a message

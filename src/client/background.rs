@@ -136,10 +136,13 @@ impl Shared {
         let Some(timeout) = lock(&self.client).as_ref().map(Client::request_timeout) else {
             return;
         };
-        let deadline = Instant::now() + timeout;
+        // A timeout past what the clock holds waits without end (an hour at a time).
+        let deadline = Instant::now().checked_add(timeout);
         let mut link = lock(&self.link);
         while link.reconnecting() {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::from_secs(3600), |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             if left.is_zero() {
                 return;
             }
@@ -347,7 +350,8 @@ impl Background {
         max: usize,
         take: impl Fn(&Client) -> Result<Vec<ChatEvent>, ClientError>,
     ) -> Result<Option<Vec<ChatEvent>>, ClientError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout past what the clock holds is a wait without end, not a panic.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             let round = *lock(&self.shared.rounds);
             {

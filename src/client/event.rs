@@ -146,7 +146,8 @@ pub(crate) fn next_messages(
     timeout: Option<Duration>,
     mut wait: impl FnMut(Option<Duration>) -> Result<Option<Vec<ChatEvent>>, ClientError>,
 ) -> Result<Vec<Message>, ClientError> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout past what the clock holds is a wait without end, not a panic.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let Some(events) = wait(left)? else {

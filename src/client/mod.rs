@@ -590,7 +590,8 @@ impl Client {
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Option<Envelope>, ClientError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout past what the clock holds is a wait without end, not a panic.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             match self.wait_incoming(deadline)? {
                 None => return Ok(None),

@@ -134,13 +134,15 @@ impl LegacyServer {
 
     /// Waits until the server stops or `timeout` passes; true if it has stopped.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
+        // A timeout past what the clock holds waits without end.
+        let deadline = std::time::Instant::now().checked_add(timeout);
         while self.is_running() {
             let now = std::time::Instant::now();
-            if now >= deadline {
+            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
+            if left.is_zero() {
                 return false;
             }
-            std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+            std::thread::sleep(left.min(Duration::from_millis(20)));
         }
         true
     }

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "expect.h"
@@ -140,6 +141,17 @@ int main(int argc, char **argv) {
     EXPECT(smc_client_recv_many(carol, 0, 100, &empty), SMC_INVALID_ARGUMENT);
     EXPECT(smc_client_recv_many(carol, 16, 100, NULL), SMC_NULL_POINTER);
     EXPECT(smc_client_recv_many(NULL, 16, 100, &empty), SMC_NULL_POINTER);
+
+    /* The longest timeout C can give waits (without end), not a panic: the message
+       already there comes at once. */
+    EXPECT(smc_client_send(alice, "r", "long wait", NULL), SMC_OK);
+    smc_message *waited = NULL;
+    EXPECT(smc_client_recv(carol, INT64_MAX, &waited), SMC_OK);
+    if (waited == NULL || strcmp(smc_message_text(waited), "long wait") != 0) {
+        fprintf(stderr, "recv with INT64_MAX did not give the waiting message\n");
+        failures++;
+    }
+    smc_message_free(waited);
 
     /* Same name, another key. */
     EXPECT(smc_client_open(m_home, "alice", &mallory), SMC_OK);

@@ -442,3 +442,33 @@ fn a_background_client_stays_current_and_its_descriptor_says_when_an_event_waits
         Err(ClientError::ConnectionClosed)
     ));
 }
+
+/// The longest timeout a caller can give (`Duration::MAX`, far past what the clock
+/// holds) waits without end, in every `recv` of a plain client and a `Background` one:
+/// turning it into a deadline used to panic (and in Python, `recv(1e300)` raised
+/// `PanicException`).
+#[test]
+fn the_longest_timeout_waits_instead_of_panicking() {
+    let dir = tempdir("v2_longest_timeout");
+    let server = server(&dir.join("server"));
+    let address = server.address().to_string();
+    let mut alice = client(&dir.join("alice"), "alice", &server);
+    let mut bob = client(&dir.join("bob"), "bob", &server);
+    bob.set_request_timeout(Duration::MAX);
+    alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    alice.send("r", "one").unwrap();
+    let forever = Some(Duration::MAX);
+    assert_eq!(bob.recv(forever).unwrap().unwrap().text, "one");
+    alice.send("r", "two").unwrap();
+    assert!(bob.recv_event(forever).unwrap().is_some());
+    drop(bob);
+    let bob =
+        smc::client::Background::start(support::client(&dir.join("bob"), "bob", &address)).unwrap();
+    alice.send("r", "three").unwrap();
+    let texts: Vec<String> = std::iter::from_fn(|| bob.recv(forever).unwrap())
+        .map(|m| m.text)
+        .take_while(|t| t != "three")
+        .collect();
+    assert!(texts.iter().all(|t| t == "two"), "{texts:?}");
+}

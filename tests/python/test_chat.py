@@ -177,6 +177,27 @@ def test_wrong_types_are_type_errors(server: smc.Server, tmp_path: Path) -> None
         smc.Client(tmp_path / "z", "z").connect("127.0.0.1:1")
 
 
+@pytest.mark.parametrize("timeout", [1e300, float(2**70), float("inf")])
+def test_a_timeout_too_long_for_the_clock_waits_without_end(
+    server: smc.Server, tmp_path: Path, timeout: float
+) -> None:
+    # Not a panic (PanicException) from turning it into a deadline: a wait without end,
+    # which the next message ends.
+    alice = connect(tmp_path / "a", "alice", server)
+    bob = connect(tmp_path / "b", "bob", server)
+    alice.create_room("r")
+    alice.invite("r", "bob")
+    got: list[object] = []
+    waiter = threading.Thread(target=lambda: got.append(bob.recv(timeout=timeout)), daemon=True)
+    waiter.start()
+    time.sleep(0.3)
+    alice.send("r", "after a long wait")
+    waiter.join(timeout=10)
+    assert [m.text for m in got if isinstance(m, smc.Message)] == ["after a long wait"]
+    with pytest.raises(ValueError):
+        bob.recv(timeout=float("nan"))
+
+
 def test_recv_releases_the_gil(server: smc.Server, tmp_path: Path) -> None:
     bob = connect(tmp_path / "b", "bob", server)
     ticks = 0

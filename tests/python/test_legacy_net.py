@@ -88,6 +88,19 @@ def test_legacy_server_and_clients_chat(tmp_path: Path) -> None:
     assert lines[0].split("@")[1] == smc.crypt("Bonjour tout le monde", 35, 19)
 
 
+def test_legacy_server_wait_takes_any_timeout(tmp_path: Path) -> None:
+    # A wait too long for the clock waits until the server stops (no PanicException);
+    # NaN and negative waits are refused.
+    server = smc.LegacyServer("127.0.0.1", 0, tmp_path)
+    server.start()
+    assert server.wait(0.05) is False
+    threading.Timer(0.3, server.stop).start()
+    assert server.wait(1e300) is True
+    for bad in (float("nan"), -1.0):
+        with pytest.raises(ValueError):
+            server.wait(bad)
+
+
 def test_unwritable_log_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(smc.SmcIOError) as info:
         smc.LegacyServer("127.0.0.1", 0, tmp_path / "missing" / "dir").start()

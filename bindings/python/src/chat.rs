@@ -132,13 +132,16 @@ impl PyServer {
     }
 }
 
-/// The end of a wait of `timeout` seconds (`None`: forever).
-fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
+/// The end of a wait of `timeout` seconds (`None`: forever, as is a wait too long for
+/// the clock to hold, `math.inf` included). NaN and negative numbers are refused.
+pub(crate) fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
     match timeout {
-        Some(t) if !t.is_finite() || t < 0.0 => Err(pyo3::exceptions::PyValueError::new_err(
+        Some(t) if t.is_nan() || t < 0.0 => Err(pyo3::exceptions::PyValueError::new_err(
             "timeout must be a non-negative number of seconds, or None",
         )),
-        Some(t) => Ok(Some(Instant::now() + Duration::from_secs_f64(t))),
+        Some(t) => Ok(Duration::try_from_secs_f64(t)
+            .ok()
+            .and_then(|d| Instant::now().checked_add(d))),
         None => Ok(None),
     }
 }

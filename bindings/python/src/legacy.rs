@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use smc::legacy::{log, wire, LegacyClient, LegacyServer, LegacyServerConfig, Received};
@@ -67,8 +67,11 @@ impl PyLegacyServer {
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let step = Duration::from_millis(100);
-        let mut left = timeout.map(|t| Duration::from_secs_f64(t.max(0.0)));
+        // The same rule as every wait of the module (NaN and negatives refused, a wait
+        // too long for the clock is a wait without end).
+        let deadline = crate::chat::deadline(timeout)?;
         loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let slice = left.map_or(step, |l| l.min(step));
             let server = Arc::clone(&self.server);
             let stopped = py.detach(move || match locked(&server).as_ref() {
@@ -80,11 +83,8 @@ impl PyLegacyServer {
             }
             // Let Ctrl-C interrupt a long wait.
             py.check_signals()?;
-            if let Some(l) = left.as_mut() {
-                *l = l.saturating_sub(slice);
-                if l.is_zero() {
-                    return Ok(false);
-                }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
             }
         }
     }
