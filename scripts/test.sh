@@ -83,6 +83,8 @@ postgres_pass() {
         --skip e2e_groups::after_leaving --skip e2e_groups::the_servers_data_directory \
         --skip failover::a_standby --skip failover::a_backup_restored_twice \
         --skip failover::addresses_that_do_not_answer --skip failover::a_new_address_must_present \
+        --skip failover::an_address_whose_host_is_gone --skip adversary::welcome::a_flood \
+        --skip adversary::welcome::auto_join_takes \
         --skip messaging::stopping_the_server_under_load
 }
 

@@ -28,7 +28,9 @@ pub(crate) fn dead_after(keepalive: Duration) -> Duration {
 }
 /// A frame from the server must complete within this.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
-/// The whole handshake must complete within this.
+/// The whole handshake must complete within this; the TCP connection too (a host
+/// that is gone drops the connection's first packets, and the system would wait about
+/// two minutes before giving up on it: the next address of a list is tried instead).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bytes of pushed events the reader has passed on and the client has not taken yet,
@@ -137,14 +139,19 @@ impl Drop for Connection {
     }
 }
 
-/// Opens the TCP connection to `address`.
+/// Opens the TCP connection to `address`, within [`HANDSHAKE_TIMEOUT`].
 async fn dial(address: &str) -> Result<TcpStream, ClientError> {
-    TcpStream::connect(address)
-        .await
-        .map_err(|source| ClientError::Connect {
-            address: address.to_owned(),
-            source,
-        })
+    let failed = |source| ClientError::Connect {
+        address: address.to_owned(),
+        source,
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(address)).await {
+        Ok(connected) => connected.map_err(failed),
+        Err(_) => Err(failed(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer within {} s", HANDSHAKE_TIMEOUT.as_secs()),
+        ))),
+    }
 }
 
 impl Connection {

@@ -41,6 +41,49 @@ fn addresses_that_do_not_answer_are_passed_over_in_order() {
     assert!(alice.connect_any(&none).is_err());
 }
 
+/// An address whose host is gone: a listener whose queue is full and that never
+/// accepts, so that the system drops new connections' first packets unanswered (as a
+/// dead host does). Kept alive by the returned runtime and listener.
+fn silent_address() -> (tokio::runtime::Runtime, tokio::net::TcpListener, String) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        socket.listen(0).unwrap()
+    });
+    let address = listener.local_addr().unwrap();
+    // Fill the queue (its first connections complete; those after are left hanging).
+    let _fill: Vec<_> = (0..3)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_millis(300))
+                .ok()
+        })
+        .collect();
+    std::mem::forget(_fill);
+    (runtime, listener, address.to_string())
+}
+
+#[test]
+fn an_address_whose_host_is_gone_is_given_up_after_the_handshake_timeout() {
+    let dir = tempdir("failover_silent");
+    let server = support::server(&dir.join("server"));
+    let live = server.address().to_string();
+    let (_runtime, _listener, silent) = silent_address();
+    let mut alice = Client::open(dir.join("alice"), "alice").unwrap();
+    // Without a bound on the TCP connection itself, the system gives up on a host
+    // that does not answer only after about two minutes.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let list = [silent.clone(), live.clone()];
+    std::thread::spawn(move || {
+        let _ = tx.send(alice.connect_any(&list).map_err(|e| e.to_string()));
+    });
+    let used = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the silent address held the connection for a minute")
+        .unwrap();
+    assert_eq!(used, live);
+}
+
 #[test]
 fn a_new_address_must_present_the_key_pinned_for_the_others() {
     let dir = tempdir("failover_trust");
