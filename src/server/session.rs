@@ -369,6 +369,12 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
     shared.hub.unregister(&user, handle.id);
     handle.close.send_replace(true);
     drop(tx);
+    if result.is_err() {
+        // A peer cut off (replies left unread past the byte bound, a flood, a bad
+        // frame): what is left is not written to it, and its connection closes now,
+        // not once a write blocked on it times out.
+        writer.abort();
+    }
     let _ = writer.await;
     result.map(|()| user)
 }
