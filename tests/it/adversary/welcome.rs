@@ -94,20 +94,7 @@ fn a_welcome_hiding_a_member_or_signed_by_someone_else_is_refused() {
     let (mut alice, mut bob) = pair(&dir, &server, "general");
     // mallory creates rooms of his own and routes bob into them (as an inviter may).
     let mut mallory = Raw::hello(server.address(), "mallory").unwrap();
-    let invite = |mallory: &mut Raw, room: &str| {
-        mallory
-            .request(Request::CreateRoom {
-                room: room.into(),
-                group_info: None,
-            })
-            .unwrap();
-        mallory
-            .request(Request::Invite {
-                room: room.into(),
-                user: "bob".into(),
-            })
-            .unwrap();
-    };
+    let invite = room_inviting_bob;
     let actor = Actor::new(b"mallory");
     for (room, hidden) in [
         ("den1", b"\xff\xfeeve".as_slice()), // not UTF-8: used to vanish from the roster
@@ -223,8 +210,8 @@ fn flood_server(dir: &std::path::Path) -> smc::Server {
     )
 }
 
-/// mallory creates `room` (opaque) and invites bob to it with a real Welcome.
-fn invite_bob(mallory: &mut Raw, actor: &Actor, room: &str) {
+/// mallory creates `room` (opaque) and records an invitation of bob to it.
+fn room_inviting_bob(mallory: &mut Raw, room: &str) {
     mallory
         .request(Request::CreateRoom {
             room: room.into(),
@@ -237,6 +224,11 @@ fn invite_bob(mallory: &mut Raw, actor: &Actor, room: &str) {
             user: "bob".into(),
         })
         .unwrap();
+}
+
+/// mallory creates `room` (opaque) and invites bob to it with a real Welcome.
+fn invite_bob(mallory: &mut Raw, actor: &Actor, room: &str) {
+    room_inviting_bob(mallory, room);
     let mut group = actor.group(room);
     let package = key_package_of(mallory, "bob");
     let (welcome, _) = actor.add(&mut group, room, &[package]);
