@@ -136,8 +136,8 @@ impl Shared {
         let Some(timeout) = lock(&self.client).as_ref().map(Client::request_timeout) else {
             return;
         };
-        // A timeout past what the clock holds waits without end (an hour at a time).
-        let deadline = Instant::now().checked_add(timeout);
+        // Without end (an hour at a time) when the clock cannot hold the deadline.
+        let deadline = crate::client::deadline_in(timeout);
         let mut link = lock(&self.link);
         while link.reconnecting() {
             let left = deadline.map_or(Duration::from_secs(3600), |d| {
@@ -350,8 +350,7 @@ impl Background {
         max: usize,
         take: impl Fn(&Client) -> Result<Vec<ChatEvent>, ClientError>,
     ) -> Result<Option<Vec<ChatEvent>>, ClientError> {
-        // A timeout past what the clock holds is a wait without end, not a panic.
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = timeout.and_then(crate::client::deadline_in);
         loop {
             let round = *lock(&self.shared.rounds);
             {

@@ -146,8 +146,7 @@ pub(crate) fn next_messages(
     timeout: Option<Duration>,
     mut wait: impl FnMut(Option<Duration>) -> Result<Option<Vec<ChatEvent>>, ClientError>,
 ) -> Result<Vec<Message>, ClientError> {
-    // A timeout past what the clock holds is a wait without end, not a panic.
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let deadline = timeout.and_then(crate::client::deadline_in);
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let Some(events) = wait(left)? else {

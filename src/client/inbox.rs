@@ -98,8 +98,7 @@ impl Client {
         // The wait is for the next item, not for the whole catch-up: a long absence
         // means many messages to decrypt, which may take longer than one timeout.
         while !self.synced {
-            // (A timeout past what the clock holds waits without end.)
-            let deadline = Instant::now().checked_add(self.settings.request_timeout);
+            let deadline = crate::client::deadline_in(self.settings.request_timeout);
             match self.wait_incoming(deadline)? {
                 Some(event) => self.on_event(event)?,
                 None => return Err(ClientError::Timeout(self.settings.request_timeout)),
@@ -245,8 +244,7 @@ impl Client {
         timeout: Option<Duration>,
         take: impl Fn(&Self) -> Result<Vec<ChatEvent>, ClientError>,
     ) -> Result<Option<Vec<ChatEvent>>, ClientError> {
-        // A timeout past what the clock holds is a wait without end, not a panic.
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = timeout.and_then(crate::client::deadline_in);
         loop {
             let events = take(self)?;
             if !events.is_empty() {

@@ -106,6 +106,13 @@ pub struct Client {
 /// while it waits for messages.
 pub(crate) const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(600);
 
+/// When a wait of `wait` from now ends; `None` (a wait without end, never a panic)
+/// when that is past what the clock can hold, as with `Duration::MAX` or Python's
+/// `recv(1e300)`.
+pub(crate) fn deadline_in(wait: Duration) -> Option<Instant> {
+    Instant::now().checked_add(wait)
+}
+
 fn name(n: &str) -> Result<(), ClientError> {
     check_name(n).map_err(|reason| ClientError::InvalidName {
         name: n.to_owned(),
@@ -590,8 +597,7 @@ impl Client {
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Option<Envelope>, ClientError> {
-        // A timeout past what the clock holds is a wait without end, not a panic.
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let deadline = timeout.and_then(deadline_in);
         loop {
             match self.wait_incoming(deadline)? {
                 None => return Ok(None),
