@@ -28,8 +28,8 @@ fi
 # The test builds link SQLCipher against the system's libcrypto when it has one
 # (libssl-dev; .ci/run installs it): OpenSSL built from source is the longest step of
 # a fresh test build (164 s of one core, on its critical path: 333 s -> 256 s for the
-# library). The release artefacts keep the OpenSSL compiled in (`release` below runs
-# without this), so what ships needs no system OpenSSL.
+# library). The release artefacts link libcrypto statically (release.sh chooses how,
+# below it runs without this), so what ships needs no system OpenSSL.
 if pkg-config --exists openssl 2>/dev/null; then
     export OPENSSL_NO_VENDOR=1
 fi
@@ -139,6 +139,9 @@ stop_release() {
     if kill -0 "$RELEASE_PID" 2>/dev/null; then
         kill -- "-$RELEASE_PID" 2>/dev/null || true
     fi
+    if [ -n "${C_INSTALL_PID:-}" ] && kill -0 "$C_INSTALL_PID" 2>/dev/null; then
+        kill "$C_INSTALL_PID" 2>/dev/null || true
+    fi
 }
 trap 'code=$?; stop_release; summary "$code"' EXIT
 release_artefacts() {
@@ -160,13 +163,27 @@ stage "every benchmark once in a tiny configuration, linted as it builds (SMC_BE
 stage "the release artefacts (scripts/release.sh, in the background since the start): manylinux wheel, sdist, C install tree" \
     release_artefacts
 WHEEL="$(ls "$ROOT"/dist/smc-*-manylinux_*.whl)"
-stage "the C library as installed: pkg-config, shared and static, SONAME, exports" \
-    bash "$ROOT/scripts/test_c_install.sh" "$ROOT/dist/libsmc-$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -1)"
+# The installed C library's checks (C compiles, mostly) run beside the wheel's (pytest
+# mostly waits on sockets): both only read dist/. Its stage below waits for it.
+C_INSTALL_LOG="$(mktemp)"
+bash "$ROOT/scripts/test_c_install.sh" \
+    "$ROOT/dist/libsmc-$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -1)" \
+    >"$C_INSTALL_LOG" 2>&1 &
+C_INSTALL_PID=$!
+c_install_checks() {
+    local code=0
+    wait "$C_INSTALL_PID" || code=$?
+    cat "$C_INSTALL_LOG"
+    rm -f "$C_INSTALL_LOG"
+    return "$code"
+}
 stage "auditwheel: a manylinux wheel that needs no library outside the policy" auditwheel_check
 stage "the type stubs against the installed wheel (mypy.stubtest), the examples under mypy --strict" \
     stubs_check
 stage "pytest on the wheel installed into a brand-new virtualenv outside the source tree" \
     pytest_on_wheel
+stage "the C library as installed (beside the stages above): pkg-config, shared and static, SONAME, exports" \
+    c_install_checks
 # With the `smc` the test build made (target/debug/smc, the program the tests ran).
 stage "the README's main command (scripts/demo.sh) runs to the end" \
     env SMC_DEMO_SMC="$ROOT/target/debug/smc" bash "$ROOT/scripts/demo.sh"
