@@ -9,10 +9,17 @@
 //! - [`vault`]: opening that database, encrypted at rest (SQLCipher, key from Argon2id),
 //! - [`group`]: group configuration and (de)serialisation of MLS messages,
 //! - [`sealed`]: what is inside an application message (room, sender, counter, text),
-//! - [`safety`]: safety numbers two people compare out of band.
+//! - [`safety`]: safety numbers two people compare out of band,
+//! - `attachment`: files, sealed in chunks under a key of their own (ChaCha20-Poly1305
+//!   under STREAM), whose key and digest travel in an MLS message.
 //!
-//! Nothing here invents cryptography: MLS, SQLCipher, Argon2id and SHA-512 do the work.
+//! Nothing here invents cryptography: MLS, SQLCipher, Argon2id, SHA-512 and
+//! ChaCha20-Poly1305 do the work.
 
+// The client's `send_file` and `download` (issue 31's next step) are its first users;
+// until then only its tests use it.
+#[cfg_attr(not(test), allow(dead_code, unused_imports))]
+pub(crate) mod attachment;
 pub mod group;
 pub mod policy;
 pub mod provider;

@@ -4,8 +4,8 @@
 //! and every front end matches `ErrorKind` exhaustively, so that a new kind cannot be
 //! forgotten by one of them and the front ends cannot disagree on what an error is.
 
+use super::{AttachmentError, ServerError, StoreError};
 use super::{CipherError, ClientError, E2eError, KeyError, LegacyError, NetError};
-use super::{ServerError, StoreError};
 use crate::proto::Refusal;
 
 /// What kind of failure an error is.
@@ -168,6 +168,7 @@ classified!(
     ServerError,
     ClientError,
     E2eError,
+    AttachmentError,
     Refusal
 );
 
@@ -260,6 +261,19 @@ impl Refusal {
             Refusal::VersionMismatch { .. } => ErrorKind::VersionMismatch,
             Refusal::Internal => ErrorKind::ServerFailure,
             Refusal::StorageFull => ErrorKind::StorageFull,
+        }
+    }
+}
+
+impl AttachmentError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AttachmentError::Io { .. } | AttachmentError::Unreadable { .. } => ErrorKind::Io,
+            AttachmentError::TooLarge { .. } => ErrorKind::MessageTooLong,
+            AttachmentError::Tampered { .. }
+            | AttachmentError::WrongLength { .. }
+            | AttachmentError::DigestMismatch => ErrorKind::Undecryptable,
         }
     }
 }

@@ -395,6 +395,58 @@ impl From<NetError> for ClientError {
     }
 }
 
+/// Errors sealing a file for a room or opening a received one
+/// (`e2e::attachment`). What a received file fails on leaves nothing at its
+/// destination.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachmentError {
+    /// A file could not be read, or the received one could not be written.
+    #[error("cannot use {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The file is larger than an attachment can be.
+    #[error("{size} bytes is more than an attachment can hold ({max} at most)")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The file being sent is not a regular file, or was cut short while it was read.
+    #[error("{path} {reason}")]
+    Unreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A chunk failed to open: changed, moved, taken from another file, or marked as
+    /// the last one when it is not.
+    #[error(
+        "chunk {chunk} of the file does not open: it was tampered with, reordered or replaced"
+    )]
+    Tampered {
+        /// Its position (from 0).
+        chunk: u32,
+    },
+    /// The file ended before all its chunks came, or more came than it has.
+    #[error("the file has {expected} chunks, {received} came")]
+    WrongLength {
+        /// How many chunks were received.
+        received: u32,
+        /// How many the sender announced.
+        expected: u32,
+    },
+    /// Every chunk opened, but the content's SHA-256 is not the one its sender
+    /// announced.
+    #[error("the file's SHA-256 differs from the one its sender announced")]
+    DigestMismatch,
+}
+
 /// End-to-end encryption errors (MLS through openmls, the encrypted state).
 #[derive(Debug, thiserror::Error)]
 pub enum E2eError {

@@ -1,0 +1,117 @@
+//! The sending side: a file on disk, sealed one chunk at a time.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::chunk::ChunkCipher;
+use super::{chunk_count, chunk_len, FileKey, CHUNK_SIZE, MAX_FILE_SIZE};
+use crate::error::AttachmentError;
+
+/// A file being sent: its size is taken when it is opened, and each chunk is read
+/// from the file and sealed when it is asked for, so that memory holds one chunk
+/// whatever the file's size, and a transfer can resume from any chunk.
+pub(crate) struct SealedFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    count: u32,
+    key: FileKey,
+    cipher: ChunkCipher,
+    /// The SHA-256 of the chunks sealed so far in order, and the next one it takes.
+    hasher: Sha256,
+    hashed: u32,
+}
+
+impl SealedFile {
+    /// Opens the regular file at `path` to send it, under a fresh key.
+    pub(crate) fn open(path: &Path) -> Result<Self, AttachmentError> {
+        let io = |source| AttachmentError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(AttachmentError::Unreadable {
+                path: path.to_owned(),
+                reason: "is not a regular file",
+            });
+        }
+        let size = meta.len();
+        let count = chunk_count(size).ok_or(AttachmentError::TooLarge {
+            size,
+            max: MAX_FILE_SIZE,
+        })?;
+        let key = FileKey::generate()?;
+        Ok(SealedFile {
+            path: path.to_owned(),
+            file,
+            size,
+            count,
+            cipher: ChunkCipher::new(&key),
+            key,
+            hasher: Sha256::new(),
+            hashed: 0,
+        })
+    }
+
+    /// The file's size in bytes (when it was opened).
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// How many chunks it is sealed in.
+    pub(crate) fn chunk_count(&self) -> u32 {
+        self.count
+    }
+
+    /// Its key, for the message that announces it.
+    pub(crate) fn key(&self) -> &FileKey {
+        &self.key
+    }
+
+    /// Chunk `index`, read from the file and sealed.
+    pub(crate) fn chunk(&mut self, index: u32) -> Result<Vec<u8>, AttachmentError> {
+        if index >= self.count {
+            return Err(AttachmentError::WrongLength {
+                received: index.saturating_add(1),
+                expected: self.count,
+            });
+        }
+        let len = chunk_len(self.size, self.count, index);
+        let mut plain = zeroize::Zeroizing::new(vec![0u8; len]);
+        let offset = u64::from(index) * CHUNK_SIZE as u64;
+        self.file
+            .read_exact_at(&mut plain, offset)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => AttachmentError::Unreadable {
+                    path: self.path.clone(),
+                    reason: "was cut short while it was being sent",
+                },
+                _ => AttachmentError::Io {
+                    path: self.path.clone(),
+                    source: e,
+                },
+            })?;
+        if index == self.hashed {
+            self.hasher.update(&plain[..]);
+            self.hashed += 1;
+        }
+        let last = index + 1 == self.count;
+        self.cipher
+            .seal(index, last, &plain)
+            .ok_or(AttachmentError::TooLarge {
+                size: self.size,
+                max: MAX_FILE_SIZE,
+            })
+    }
+
+    /// The SHA-256 of the content, once every chunk was sealed at least once, in
+    /// order: what the receiver checks the opened file against.
+    pub(crate) fn digest(&self) -> Option<[u8; 32]> {
+        (self.hashed == self.count).then(|| self.hasher.clone().finalize().into())
+    }
+}
