@@ -59,7 +59,7 @@ use state::{ClientState, Scoped, DIRECT_STREAM};
 /// How long a request waits for its reply by default.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What [`Client::send_payload`] returns: where the message was stored.
+/// What `Client::send_payload` returns: where the message was stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
     /// Server-wide id.

@@ -97,7 +97,7 @@ pub(crate) fn member_name(credential: &Credential) -> Result<String, String> {
 
 /// The members of a group: (name, public signature key), in leaf order. Every member
 /// is listed; groups whose roster holds an invalid name are refused when they are
-/// joined or changed ([`checked_roster`]), so none is in the state.
+/// joined or changed (`checked_roster`), so none is in the state.
 pub fn roster(group: &MlsGroup) -> Vec<(String, Vec<u8>)> {
     group
         .members()

@@ -6,7 +6,7 @@
 //!
 //! - [`provider`]: the openmls provider (RustCrypto primitives + SQLite storage on the
 //!   client's state database),
-//! - [`vault`]: opening that database, encrypted at rest (SQLCipher, key from Argon2id),
+//! - `vault`: opening that database, encrypted at rest (SQLCipher, key from Argon2id),
 //! - [`group`]: group configuration and (de)serialisation of MLS messages,
 //! - [`sealed`]: what is inside an application message (room, sender, counter, text),
 //! - [`safety`]: safety numbers two people compare out of band,

@@ -6,7 +6,7 @@
 //! which openmls writes again after every message sent or read. As JSON (byte vectors
 //! as arrays of numbers) its serialisation was the largest cost of reading a message
 //! (~30% of the receiving thread in a `perf` profile of a catch-up). It is written in
-//! postcard (compact binary) behind a two-byte header: [`BINARY`] (a byte no JSON text
+//! postcard (compact binary) behind a two-byte header: `BINARY` (a byte no JSON text
 //! starts with) and the format's version, [`VERSION`].
 //!
 //! Values written by an older smc (JSON) still read, and are rewritten in binary the

@@ -199,8 +199,8 @@ impl StoreError {
         }
     }
 
-    /// The refusal a client gets for this failure: [`Refusal::StorageFull`] for a full
-    /// disk, [`Refusal::Internal`] otherwise (the details stay in the server's log).
+    /// The refusal a client gets for this failure: [`crate::proto::Refusal::StorageFull`] for a full
+    /// disk, [`crate::proto::Refusal::Internal`] otherwise (the details stay in the server's log).
     pub fn refusal(&self) -> crate::proto::Refusal {
         if self.is_storage_full() {
             crate::proto::Refusal::StorageFull

@@ -2,10 +2,10 @@
 //!
 //! [`Server::start`] opens the data directory (its static key `server.key`, created 0600,
 //! and the SQLite store `smc.db`), listens, and serves on a tokio runtime of its own.
-//! Each connection is a [`session`]: handshake, Hello (trust-on-first-use registration of
+//! Each connection is a `session`: handshake, Hello (trust-on-first-use registration of
 //! the user name to the handshake's static key), catch-up sync, then requests and live
-//! events. Messages are committed by one [`committer`] in batches and fanned out through
-//! the [`hub`].
+//! events. Messages are committed by one `committer` in batches and fanned out through
+//! the `hub`.
 
 mod accept;
 mod admin;

@@ -4,7 +4,7 @@
 //! - every function returns an [`SmcStatus`] (`smc_status`), `SMC_OK == 0`;
 //! - results go to out-parameters, written only on success;
 //! - NULL pointers and invalid UTF-8 give an error status, never a crash;
-//! - every entry point runs inside one panic boundary ([`boundary::guard`]): no panic
+//! - every entry point runs inside one panic boundary (`boundary::guard`): no panic
 //!   crosses into C;
 //! - strings returned to C are owned by the caller and freed with `smc_string_free`;
 //! - after a failure, `smc_last_error_message` gives a detail message for this thread.

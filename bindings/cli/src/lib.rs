@@ -3,7 +3,7 @@
 //!
 //! It lives in a library so that the `smc` binary and `python -m smc` run the same
 //! code ([`run_cli`]). Settings come from flags, then `SMC_*` environment variables, then
-//! the config file ([`config`]), then defaults. Exit codes: 0 success, 1 error, 2 usage.
+//! the config file (`config`), then defaults. Exit codes: 0 success, 1 error, 2 usage.
 
 mod admin;
 mod chat;

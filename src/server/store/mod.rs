@@ -56,7 +56,7 @@ pub enum Registration {
     /// The name is bound to another key.
     Taken,
     /// The name is free but looks like a registered one (same confusable skeleton,
-    /// [`crate::proto::skeleton`]): refused.
+    /// `proto::skeleton`): refused.
     Lookalike,
     /// The address registered as many new names as it may in the last hour
     /// ([`Newcomer::per_hour`]): refused, nothing recorded.
@@ -69,7 +69,7 @@ pub enum Registration {
 /// (the operator vouched for it).
 #[derive(Debug, Clone)]
 pub struct Newcomer {
-    /// The address, as counted ([`crate::server::admission`]: an IPv6 /64 is one).
+    /// The address, as counted (`server::admission`: an IPv6 /64 is one).
     pub address: String,
     /// New names per address per hour (0: no limit).
     pub per_hour: u32,
