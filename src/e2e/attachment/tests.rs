@@ -282,6 +282,21 @@ fn what_is_not_a_whole_regular_file_is_not_sent() {
     );
     let error = SealedFile::open(&dir.join("missing")).err().unwrap();
     assert!(matches!(error, AttachmentError::Io { .. }), "{error}");
+    // A FIFO with no writer is refused at once, not waited on.
+    let fifo = dir.join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(SealedFile::open(&fifo).err().map(|e| e.to_string()));
+    });
+    let refused = receiver
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("opening a FIFO to send it must not wait for a writer");
+    assert!(refused.unwrap().contains("not a regular file"));
     // A file cut short while it is sent.
     write_file(&dir.join("source"), 2 * CHUNK_SIZE, 9);
     let mut file = SealedFile::open(&dir.join("source")).unwrap();

@@ -1,7 +1,7 @@
 //! The sending side: a file on disk, sealed one chunk at a time.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -32,7 +32,14 @@ impl SealedFile {
             path: path.to_owned(),
             source,
         };
-        let file = File::open(path).map_err(io)?;
+        // Without blocking: opening a FIFO for reading would otherwise wait for a
+        // writer, maybe forever, before it could be refused below. The flag changes
+        // nothing for a regular file.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         if !meta.is_file() {
             return Err(AttachmentError::Unreadable {
