@@ -144,13 +144,15 @@ stop_release() {
     fi
 }
 trap 'code=$?; stop_release; summary "$code"' EXIT
-release_artefacts() {
+# await_job PID LOG: waits for a background job, shows its log, and fails as it failed.
+await_job() {
     local code=0
-    wait "$RELEASE_PID" || code=$?
-    cat "$RELEASE_LOG"
-    rm -f "$RELEASE_LOG"
+    wait "$1" || code=$?
+    cat "$2"
+    rm -f "$2"
     return "$code"
 }
+release_artefacts() { await_job "$RELEASE_PID" "$RELEASE_LOG"; }
 
 stage "cargo fmt --check" cargo fmt --all -- --check
 # The C programs run once, under the sanitizers (SMC_C_SANITIZE, read by tests/it/c_abi.rs).
@@ -170,13 +172,7 @@ bash "$ROOT/scripts/test_c_install.sh" \
     "$ROOT/dist/libsmc-$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -1)" \
     >"$C_INSTALL_LOG" 2>&1 &
 C_INSTALL_PID=$!
-c_install_checks() {
-    local code=0
-    wait "$C_INSTALL_PID" || code=$?
-    cat "$C_INSTALL_LOG"
-    rm -f "$C_INSTALL_LOG"
-    return "$code"
-}
+c_install_checks() { await_job "$C_INSTALL_PID" "$C_INSTALL_LOG"; }
 stage "auditwheel: a manylinux wheel that needs no library outside the policy" auditwheel_check
 stage "the type stubs against the installed wheel (mypy.stubtest), the examples under mypy --strict" \
     stubs_check
