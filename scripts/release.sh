@@ -36,15 +36,16 @@ HOST="$(rustc -vV | sed -n 's/^host: //p')"
 # Debian splits OpenSSL's headers in two directories (opensslconf.h and configuration.h
 # are under the multiarch one); zig's compiler searches neither, and adding the
 # multiarch directory would put the machine's glibc headers in front of zig's glibc
-# 2.28, so the two are merged into one directory of their own.
+# 2.28, so the two are merged into one directory of their own. Its path stays the same
+# from run to run (openssl-sys's build script runs again, with everything after it, when
+# OPENSSL_INCLUDE_DIR changes), and `cp -u` keeps the headers' times.
 MULTIARCH="$(cc -print-multiarch 2>/dev/null || true)"
-OPENSSL_TMP=""
 if [ -n "$MULTIARCH" ] && [ -e "/usr/lib/$MULTIARCH/libcrypto.a" ] \
     && [ -e /usr/include/openssl/evp.h ] && [ -e "/usr/include/$MULTIARCH/openssl/opensslconf.h" ]; then
-    OPENSSL_TMP="$(mktemp -d)"
-    mkdir "$OPENSSL_TMP/openssl"
-    cp /usr/include/openssl/*.h "/usr/include/$MULTIARCH/openssl/"*.h "$OPENSSL_TMP/openssl/"
-    export OPENSSL_NO_VENDOR=1 OPENSSL_STATIC=1 OPENSSL_INCLUDE_DIR="$OPENSSL_TMP" \
+    OPENSSL_INC="$ROOT/target/wheel/openssl-include"
+    mkdir -p "$OPENSSL_INC/openssl"
+    cp -u /usr/include/openssl/*.h "/usr/include/$MULTIARCH/openssl/"*.h "$OPENSSL_INC/openssl/"
+    export OPENSSL_NO_VENDOR=1 OPENSSL_STATIC=1 OPENSSL_INCLUDE_DIR="$OPENSSL_INC" \
         OPENSSL_LIB_DIR="/usr/lib/$MULTIARCH"
     echo "==> libcrypto: the system's static one ($OPENSSL_LIB_DIR/libcrypto.a, $(pkg-config --modversion libcrypto 2>/dev/null || echo "version unknown"))"
 else
@@ -52,7 +53,7 @@ else
     echo "==> libcrypto: OpenSSL compiled from source (no static libcrypto on this machine)"
 fi
 LOG="$(mktemp)"
-trap 'rm -f "$LOG"; [ -z "$OPENSSL_TMP" ] || rm -rf "$OPENSSL_TMP"' EXIT
+trap 'rm -f "$LOG"' EXIT
 echo "==> wheel (maturin --zig, manylinux_2_28, abi3), and libsmc from the same build"
 start=$SECONDS
 # A target directory of its own: zig as the C compiler would otherwise make cargo
