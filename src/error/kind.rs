@@ -261,6 +261,8 @@ impl Refusal {
             Refusal::VersionMismatch { .. } => ErrorKind::VersionMismatch,
             Refusal::Internal => ErrorKind::ServerFailure,
             Refusal::StorageFull => ErrorKind::StorageFull,
+            // A kind of its own comes with the client's downloads (issue 31).
+            Refusal::UnknownBlob => ErrorKind::InvalidRequest,
         }
     }
 }

@@ -86,6 +86,19 @@ pub struct Limits {
     pub max_stored_bytes_per_user: u64,
     /// Rooms one user may create (default 1,000).
     pub max_rooms_per_user: usize,
+    /// The largest file one may send, bytes before sealing (default 100 MiB).
+    pub max_file_size: u64,
+    /// Bytes of files (as stored, sealed) one user may have on the server at once,
+    /// uploads under way included (default 1 GiB). Files deleted by retention no
+    /// longer count.
+    pub max_file_bytes_per_user: u64,
+    /// File bytes one user may upload per second, on all nodes together (default
+    /// 32 MiB/s, bursts of two seconds' worth).
+    pub upload_bytes_per_second: u64,
+    /// A file is deleted this long after its upload began (default 30 days), and an
+    /// upload not complete within a day (or within this, if shorter) is deleted;
+    /// so is a file whose room has no member left. Checked every minute.
+    pub file_retention: Duration,
 }
 
 impl Default for Limits {
@@ -116,6 +129,10 @@ impl Default for Limits {
             registrations_per_address_per_hour: 20,
             max_stored_bytes_per_user: 1 << 30,
             max_rooms_per_user: 1_000,
+            max_file_size: 100 << 20,
+            max_file_bytes_per_user: 1 << 30,
+            upload_bytes_per_second: 32 << 20,
+            file_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

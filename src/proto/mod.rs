@@ -5,12 +5,16 @@
 //! [`Event`] it pushes on its own (a new message, a direct delivery). Values are encoded
 //! with postcard; [`VERSION`] is checked in [`Request::Hello`].
 
+mod blob;
 mod codec;
 mod envelope;
 mod names;
 mod refusal;
 mod request;
 
+pub use blob::{
+    blob_chunk_len, blob_chunks, sealed_size, BlobId, BLOB_CHUNK, BLOB_TAG, MAX_BLOB_SIZE,
+};
 pub use codec::{decode, encode};
 pub use envelope::{DirectEnvelope, Envelope};
 pub use names::{check_name, look_alike, skeletons, MAX_NAME};

@@ -94,6 +94,12 @@ pub enum Refusal {
     /// The server's disk is full: nothing was stored; reads still work. Retry later.
     #[error("the server's storage is full; nothing was stored (retry later)")]
     StorageFull,
+    /// No such file on the server, or none the caller may have: the id is unknown, its
+    /// upload is not complete (or is not the caller's), the caller is not a member of
+    /// its room, or it was deleted (retention). One refusal for all, so that it tells
+    /// nothing of other people's files.
+    #[error("no such file on the server (unknown, incomplete, not yours to read, or expired)")]
+    UnknownBlob,
 }
 
 impl Refusal {
@@ -116,6 +122,7 @@ impl Refusal {
             Refusal::VersionMismatch { .. } => "version_mismatch",
             Refusal::Internal => "internal",
             Refusal::StorageFull => "storage_full",
+            Refusal::UnknownBlob => "unknown_blob",
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::proto::{DirectEnvelope, Envelope, Refusal};
+use crate::proto::{BlobId, DirectEnvelope, Envelope, Refusal};
 
 /// A request and the id its reply will carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +156,43 @@ pub enum Request {
         /// Opaque bytes (the sealed Welcome).
         payload: Vec<u8>,
     },
+    /// Begin the upload of a sealed file of `size` plaintext bytes to `room`, of which
+    /// the caller is a member ([`Reply::Upload`]): within the server's size limit and
+    /// the caller's quota of stored file bytes, which the whole sealed size counts
+    /// against from now on.
+    BeginUpload {
+        /// The room whose members may fetch it.
+        room: String,
+        /// The file's size in bytes (its chunks' lengths follow from it:
+        /// [`crate::proto::blob_chunk_len`], plus the tag).
+        size: u64,
+    },
+    /// Store chunk `index` of a blob the caller is uploading ([`Reply::Stored`]). The
+    /// chunks go in order; a chunk the server holds already is answered without being
+    /// stored again (an upload resumed after a lost answer), and the blob is complete,
+    /// and can be fetched, once its last chunk is stored.
+    PutChunk {
+        /// The blob.
+        blob: BlobId,
+        /// The chunk's position.
+        index: u32,
+        /// The sealed chunk: exactly its plaintext length plus [`crate::proto::BLOB_TAG`].
+        bytes: Vec<u8>,
+    },
+    /// How many chunks of a blob the caller is uploading the server holds
+    /// ([`Reply::Stored`]): where a resumed upload goes on.
+    UploadState {
+        /// The blob.
+        blob: BlobId,
+    },
+    /// One chunk of a complete blob posted to a room the caller is a member of
+    /// ([`Reply::Chunk`]).
+    FetchChunk {
+        /// The blob.
+        blob: BlobId,
+        /// The chunk's position.
+        index: u32,
+    },
 }
 
 /// The answer to a successful request.
@@ -212,6 +249,18 @@ pub enum Reply {
         /// through).
         welcome_sent: bool,
     },
+    /// An upload began ([`Request::BeginUpload`]).
+    Upload {
+        /// The blob's id: its chunks go there, and its readers fetch them from there.
+        blob: BlobId,
+    },
+    /// The chunks of a blob the server holds, from the first: the next one to send.
+    Stored {
+        /// How many.
+        held: u32,
+    },
+    /// A sealed chunk ([`Request::FetchChunk`]).
+    Chunk(Vec<u8>),
 }
 
 /// A pending invitation to a room.

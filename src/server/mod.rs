@@ -22,6 +22,7 @@ mod metrics;
 mod public_group;
 mod rate;
 mod read_share;
+mod retention;
 mod session;
 pub mod store;
 
@@ -245,6 +246,7 @@ impl Server {
                         tokio::spawn(bus::receive(incoming, shared.clone(), shutdown_rx.clone()));
                     }
                     tokio::spawn(expiry::run(shared.clone(), shutdown_rx.clone()));
+                    tokio::spawn(retention::run(shared.clone(), shutdown_rx.clone()));
                     if let Some((_, listener)) = admin {
                         tokio::spawn(admin::serve(listener, shared.clone(), shutdown_rx.clone()));
                     }

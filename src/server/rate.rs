@@ -142,17 +142,20 @@ pub(crate) struct UserRates {
     pub one_use: KeyedLimiter,
     /// One-use key packages of one owner handed to one requester.
     pub one_use_pair: KeyedLimiter,
+    /// File chunks uploaded, per uploader.
+    pub chunks: KeyedLimiter,
 }
 
 impl UserRates {
     /// Every limiter, with its name on the bus.
-    pub(crate) fn all(&self) -> [(crate::server::bus::Limit, &KeyedLimiter); 4] {
+    pub(crate) fn all(&self) -> [(crate::server::bus::Limit, &KeyedLimiter); 5] {
         use crate::server::bus::Limit;
         [
             (Limit::Directs, &self.directs),
             (Limit::Fetches, &self.fetches),
             (Limit::OneUse, &self.one_use),
             (Limit::OneUsePair, &self.one_use_pair),
+            (Limit::Chunks, &self.chunks),
         ]
     }
 
@@ -164,6 +167,7 @@ impl UserRates {
             Limit::Fetches => &self.fetches,
             Limit::OneUse => &self.one_use,
             Limit::OneUsePair => &self.one_use_pair,
+            Limit::Chunks => &self.chunks,
         }
     }
 
@@ -186,6 +190,12 @@ impl UserRates {
                 3600,
                 limits.one_use_packages_per_requester,
             ),
+            chunks: {
+                // A chunk is BLOB_CHUNK bytes of the file; bursts of two seconds' worth.
+                let per_second = limits.upload_bytes_per_second / crate::proto::BLOB_CHUNK as u64;
+                let per_second = u32::try_from(per_second.max(1)).unwrap_or(u32::MAX);
+                KeyedLimiter::new(per_second, 1, per_second.saturating_mul(2))
+            },
         }
     }
 }

@@ -170,7 +170,24 @@ pub fn member(
     room: &str,
     user: &str,
 ) -> (Raw, crate::support::mls::Actor) {
-    let mut raw = Raw::hello(server.address(), user).unwrap();
+    member_with(
+        server,
+        inviter,
+        room,
+        user,
+        &StaticKeypair::generate().unwrap(),
+    )
+}
+
+/// [`member`] with the Noise key `key` (to connect again as him).
+pub fn member_with(
+    server: &smc::Server,
+    inviter: &mut smc::Client,
+    room: &str,
+    user: &str,
+    key: &StaticKeypair,
+) -> (Raw, crate::support::mls::Actor) {
+    let mut raw = Raw::hello_with(server.address(), user, key).unwrap();
     let actor = crate::support::mls::Actor::new(user.as_bytes());
     raw.request(Request::PublishKeyPackages {
         packages: vec![actor.key_package()],

@@ -129,6 +129,29 @@ pub(super) struct ServerArgs {
     /// Payload bytes one user may have stored in rooms, all rooms together.
     #[arg(long, default_value_t = Limits::default().max_stored_bytes_per_user)]
     max_stored_bytes_per_user: u64,
+    /// The largest file one may send, bytes.
+    #[arg(long, default_value_t = Limits::default().max_file_size)]
+    max_file_size: u64,
+    /// Bytes of files (sealed) one user may have on the server at once, uploads under
+    /// way included.
+    #[arg(long, default_value_t = Limits::default().max_file_bytes_per_user)]
+    max_file_bytes_per_user: u64,
+    /// File bytes one user may upload per second, all nodes together.
+    #[arg(long, default_value_t = Limits::default().upload_bytes_per_second)]
+    upload_bytes_per_second: u64,
+    /// Days after which a file is deleted (a fraction for less than a day); an upload
+    /// not complete within a day is deleted, and so is a file whose room has no
+    /// member left.
+    #[arg(long, default_value_t = 30.0, value_parser = retention_days)]
+    file_retention_days: f64,
+}
+
+/// A number of days, finite and not negative.
+fn retention_days(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(days) if (0.0..=36_500.0).contains(&days) => Ok(days),
+        _ => Err(format!("{text:?} is not a number of days from 0 to 36500")),
+    }
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then drains and exits.
@@ -194,6 +217,10 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
         ),
         registrations_per_address_per_hour: args.registrations_per_address,
         max_stored_bytes_per_user: args.max_stored_bytes_per_user,
+        max_file_size: args.max_file_size,
+        max_file_bytes_per_user: args.max_file_bytes_per_user,
+        upload_bytes_per_second: args.upload_bytes_per_second,
+        file_retention: Duration::from_secs_f64(args.file_retention_days * 86_400.0),
     };
     let registration = match args.registration.or(file.registration.clone()).as_deref() {
         None | Some("open") => RegistrationPolicy::Open,

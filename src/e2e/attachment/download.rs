@@ -97,7 +97,7 @@ impl Download {
         }
         let index = self.next;
         let last = index + 1 == self.count;
-        let expected = chunk_len(self.size, self.count, index);
+        let expected = chunk_len(self.size, index);
         // Its length is checked before any work on it: a chunk is exactly its part of
         // the announced size, plus the tag.
         if sealed.len() != expected + TAG_SIZE {

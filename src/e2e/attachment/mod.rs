@@ -30,14 +30,14 @@ use crate::error::AttachmentError;
 
 /// The plaintext bytes of every chunk but the last (64 KiB, as age): a sealed chunk
 /// (plus its 16-byte tag) fits in one request well under the protocol's limits.
-pub(crate) const CHUNK_SIZE: usize = 64 * 1024;
+pub(crate) const CHUNK_SIZE: usize = crate::proto::BLOB_CHUNK;
 
 /// The bytes a sealed chunk adds to its plaintext (the Poly1305 tag).
-pub(crate) const TAG_SIZE: usize = 16;
+pub(crate) const TAG_SIZE: usize = crate::proto::BLOB_TAG;
 
-/// The largest file the format can carry: 2^32 chunks (the STREAM counter is 32
+/// The largest file the format can carry: 2^32 - 1 chunks (the STREAM counter is 32
 /// bits). Servers set a far lower limit.
-pub(crate) const MAX_FILE_SIZE: u64 = (u32::MAX as u64) * CHUNK_SIZE as u64;
+pub(crate) const MAX_FILE_SIZE: u64 = crate::proto::MAX_BLOB_SIZE;
 
 /// The secret of one file: the ChaCha20-Poly1305 key its chunks are sealed with,
 /// fresh from the operating system's random source for every file, wiped on drop.
@@ -75,21 +75,13 @@ impl FileKey {
 /// How many chunks a file of `size` bytes is sealed in: one at least (an empty file
 /// is one empty last chunk), `None` past [`MAX_FILE_SIZE`].
 pub(crate) fn chunk_count(size: u64) -> Option<u32> {
-    if size > MAX_FILE_SIZE {
-        return None;
-    }
-    let count = size.div_ceil(CHUNK_SIZE as u64).max(1);
-    u32::try_from(count).ok()
+    crate::proto::blob_chunks(size)
 }
 
-/// The plaintext length of chunk `index` of a file of `size` bytes in `count` chunks.
-fn chunk_len(size: u64, count: u32, index: u32) -> usize {
-    if index + 1 < count {
-        CHUNK_SIZE
-    } else {
-        // The last chunk holds the rest: at most CHUNK_SIZE, so it fits a usize.
-        (size - u64::from(index) * CHUNK_SIZE as u64) as usize
-    }
+/// The plaintext length of chunk `index` of a file of `size` bytes (`index` below its
+/// chunk count, which the callers hold).
+fn chunk_len(size: u64, index: u32) -> usize {
+    crate::proto::blob_chunk_len(size, index).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ impl SealedFile {
                 expected: self.count,
             });
         }
-        let len = chunk_len(self.size, self.count, index);
+        let len = chunk_len(self.size, index);
         let mut plain = zeroize::Zeroizing::new(vec![0u8; len]);
         let offset = u64::from(index) * CHUNK_SIZE as u64;
         self.file

@@ -57,6 +57,8 @@ pub(crate) enum Limit {
     /// One-use key packages of one owner handed to one requester (key: owner, NUL,
     /// requester).
     OneUsePair,
+    /// File chunks uploaded, per uploader.
+    Chunks,
 }
 
 /// What happened on one node that the others act on.

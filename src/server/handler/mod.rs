@@ -1,8 +1,9 @@
 //! What the server does for each request of an identified user: [`Shared::handle`]
 //! dispatches each request to one function, grouped by family in the files beside
 //! this one (`rooms.rs`, `invitations.rs`, `messages.rs`, `key_packages.rs`,
-//! `directs.rs`); what they share is here.
+//! `directs.rs`, `blobs.rs`); what they share is here.
 
+mod blobs;
 mod directs;
 mod invitations;
 mod key_packages;
@@ -111,6 +112,12 @@ impl Shared {
                 payload,
             } => self.send_direct(me, user, payload, Some(room)).await,
             Request::AckDirect { ids } => self.ack_directs(me, ids).await,
+            Request::BeginUpload { room, size } => self.begin_upload(me, room, size).await,
+            Request::PutChunk { blob, index, bytes } => {
+                self.put_chunk(me, blob, index, bytes).await
+            }
+            Request::UploadState { blob } => self.upload_state(me, blob).await,
+            Request::FetchChunk { blob, index } => self.fetch_chunk(me, blob, index).await,
         }
     }
 

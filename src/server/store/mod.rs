@@ -6,12 +6,14 @@
 
 mod append;
 mod backup;
+mod blobs;
 mod postgres;
 mod rules;
 mod schema;
 mod sqlite;
 
 pub use backup::{backup, restore, Copied, FENCE_PER_MS};
+pub use blobs::{Began, BlobStore, NewBlob, Put, Retention};
 pub use postgres::PostgresStore;
 pub use sqlite::{check, SqliteStore};
 
@@ -208,8 +210,9 @@ pub struct NewMessage {
     pub max_stored: u64,
 }
 
-/// A durable store of users, rooms, members, messages, key packages and direct queues.
-pub trait Store: Send + Sync + 'static {
+/// A durable store of users, rooms, members, messages, key packages, direct queues
+/// and blobs.
+pub trait Store: BlobStore + Send + Sync + 'static {
     /// Whether the store can take writes now (a write transaction begins, reads, and is
     /// rolled back): what the admin listener's `/healthz` asks.
     fn ping(&self) -> Result<(), StoreError>;

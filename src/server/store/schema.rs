@@ -119,6 +119,28 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      INSERT INTO user_usage (user, bytes)
          SELECT sender, sum(length(payload)) FROM messages GROUP BY sender;",
+    // 9 -> 10: blobs, the sealed chunks of files sent in rooms: each posted to a room
+    // by its owner, complete once `held` reaches `chunks`; `sealed` is what it counts
+    // against its owner's quota. Chunks go with their blob.
+    "CREATE TABLE blobs (
+         id BLOB PRIMARY KEY,
+         room TEXT NOT NULL,
+         owner TEXT NOT NULL,
+         size INTEGER NOT NULL,
+         chunks INTEGER NOT NULL,
+         held INTEGER NOT NULL DEFAULT 0,
+         sealed INTEGER NOT NULL,
+         created_ms INTEGER NOT NULL
+     );
+     CREATE INDEX blobs_by_owner ON blobs (owner);
+     CREATE INDEX blobs_by_room ON blobs (room);
+     CREATE INDEX blobs_by_age ON blobs (created_ms);
+     CREATE TABLE blob_chunks (
+         blob BLOB NOT NULL REFERENCES blobs (id) ON DELETE CASCADE,
+         idx INTEGER NOT NULL,
+         bytes BLOB NOT NULL,
+         PRIMARY KEY (blob, idx)
+     );",
 ];
 
 /// The schema version this build writes.

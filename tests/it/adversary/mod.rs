@@ -12,6 +12,7 @@ mod client_memory;
 mod consent;
 mod directs;
 mod epochs;
+mod files;
 mod joined;
 mod key_packages;
 mod legacy;

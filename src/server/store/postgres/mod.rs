@@ -19,6 +19,7 @@
 //! dropped and replaced when needed.
 
 mod append;
+mod blobs;
 mod password;
 mod pool;
 mod public_state;
@@ -44,7 +45,7 @@ use pool::{Pool, Pooled, Tx};
 use public_state::with_public_state;
 
 /// Migration `i` takes the schema from version `i` to `i + 1` (tracked in
-/// `smc_schema`). The same tables as the SQLite store's, at its version 9.
+/// `smc_schema`). The same tables as the SQLite store's, at its version 10.
 const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE users (
@@ -145,6 +146,29 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO user_usage (user_name, bytes)
         SELECT sender, sum(octet_length(payload)) FROM messages GROUP BY sender;
+",
+    // Blobs (as the SQLite store's version 10): the sealed chunks of files sent in
+    // rooms, here so that every node serves every blob.
+    "
+    CREATE TABLE blobs (
+        id BYTEA PRIMARY KEY,
+        room TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        chunks BIGINT NOT NULL,
+        held BIGINT NOT NULL DEFAULT 0,
+        sealed BIGINT NOT NULL,
+        created_ms BIGINT NOT NULL
+    );
+    CREATE INDEX blobs_by_owner ON blobs (owner);
+    CREATE INDEX blobs_by_room ON blobs (room);
+    CREATE INDEX blobs_by_age ON blobs (created_ms);
+    CREATE TABLE blob_chunks (
+        blob BYTEA NOT NULL REFERENCES blobs (id) ON DELETE CASCADE,
+        idx BIGINT NOT NULL,
+        bytes BYTEA NOT NULL,
+        PRIMARY KEY (blob, idx)
+    );
 ",
 ];
 

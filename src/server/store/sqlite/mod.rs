@@ -7,6 +7,7 @@
 //! run beside the writer.
 
 mod append;
+mod blobs;
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -22,6 +22,8 @@ use smc::server::store::{
 use crate::support::postgres::Cluster;
 use crate::support::tempdir;
 
+mod blobs;
+
 /// Opens (or opens again) the store kept in a directory.
 type Open = fn(&Path) -> Arc<dyn Store>;
 
@@ -45,12 +47,12 @@ fn postgres(dir: &Path) -> Arc<dyn Store> {
 }
 
 /// Every backend, by name.
-fn backends() -> Vec<(&'static str, Open)> {
+pub(super) fn backends() -> Vec<(&'static str, Open)> {
     vec![("sqlite", sqlite as Open), ("postgres", postgres as Open)]
 }
 
-const NOW: i64 = 1_800_000_000_000;
-const THREADS: usize = 8;
+pub(super) const NOW: i64 = 1_800_000_000_000;
+pub(super) const THREADS: usize = 8;
 
 fn message(room: &str, sender: &str, payload: Vec<u8>, commit_epoch: Option<u64>) -> NewMessage {
     NewMessage {
@@ -66,7 +68,7 @@ fn message(room: &str, sender: &str, payload: Vec<u8>, commit_epoch: Option<u64>
 }
 
 /// A newcomer from an address without a registration limit.
-fn anyone() -> Newcomer {
+pub(super) fn anyone() -> Newcomer {
     Newcomer {
         address: "192.0.2.1".into(),
         per_hour: 0,
@@ -83,7 +85,7 @@ const INVITATIONS: InvitationQuota = InvitationQuota {
 };
 
 /// A store with users u0..u7 and an opaque room `r` of u0 that they all joined.
-fn room_of_eight(open: Open, dir: &Path) -> Arc<dyn Store> {
+pub(super) fn room_of_eight(open: Open, dir: &Path) -> Arc<dyn Store> {
     let store = open(dir);
     for i in 0..THREADS {
         let user = format!("u{i}");
@@ -108,7 +110,9 @@ fn room_of_eight(open: Open, dir: &Path) -> Arc<dyn Store> {
 }
 
 /// Runs `f(i)` on THREADS threads started together; their results in thread order.
-fn together<T: Send + 'static>(f: impl Fn(usize) -> T + Send + Sync + 'static) -> Vec<T> {
+pub(super) fn together<T: Send + 'static>(
+    f: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
     let f = Arc::new(f);
     let start = Arc::new(Barrier::new(THREADS));
     let threads: Vec<_> = (0..THREADS)

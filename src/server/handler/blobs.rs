@@ -1,0 +1,116 @@
+//! Requests about files: begin an upload, store a chunk, ask where an upload stands,
+//! fetch a chunk. The server sees sealed chunks under a random id and the size of the
+//! file, nothing else: the key, the name and the digest travel in the room's MLS
+//! message that announces the file.
+
+use super::{bad, blocking, name, now_ms};
+use crate::proto::{blob_chunks, sealed_size, BlobId, Refusal, Reply};
+use crate::server::bus::Limit;
+use crate::server::rate::limited;
+use crate::server::store::{Began, NewBlob, Put};
+use crate::server::Shared;
+
+impl Shared {
+    /// [`crate::proto::Request::BeginUpload`]: `me`, a member of `room`, begins the
+    /// upload of a file of `size` bytes, within the size limit and their quota.
+    pub(super) async fn begin_upload(
+        &self,
+        me: &str,
+        room: String,
+        size: u64,
+    ) -> Result<Reply, Refusal> {
+        name(&room)?;
+        let max = self.limits.max_file_size;
+        let too_large = || Refusal::QuotaExceeded {
+            reason: format!("a file is at most {max} bytes on this server ({size} given)"),
+        };
+        if size > max {
+            return Err(too_large());
+        }
+        let (chunks, sealed) = blob_chunks(size)
+            .zip(sealed_size(size))
+            .ok_or_else(too_large)?;
+        self.require_member(&room, me, false).await?;
+        let id = BlobId::random().ok_or(Refusal::Internal)?;
+        let quota = self.limits.max_file_bytes_per_user;
+        let blob = NewBlob {
+            id,
+            room: room.clone(),
+            owner: me.to_owned(),
+            size,
+            chunks,
+            sealed,
+            now_ms: now_ms(),
+            quota,
+        };
+        match blocking(&self.store, move |s| s.begin_blob(&blob)).await? {
+            Began::Started => {
+                tracing::debug!(user = me, room, blob = %id, size, "upload began");
+                Ok(Reply::Upload { blob: id })
+            }
+            Began::NotAMember => Err(Refusal::NotAMember { room }),
+            Began::OverQuota => Err(Refusal::QuotaExceeded {
+                reason: format!(
+                    "your files on this server may take {quota} bytes in all; this one \
+                     ({sealed} bytes sealed) does not fit"
+                ),
+            }),
+        }
+    }
+
+    /// [`crate::proto::Request::PutChunk`]: chunk `index` of `me`'s upload `blob`, in
+    /// order, within the upload rate.
+    pub(super) async fn put_chunk(
+        &self,
+        me: &str,
+        blob: BlobId,
+        index: u32,
+        bytes: Vec<u8>,
+    ) -> Result<Reply, Refusal> {
+        self.spend(Limit::Chunks, me).map_err(limited)?;
+        let owner = me.to_owned();
+        let put = blocking(&self.store, move |s| {
+            s.put_chunk(&blob, &owner, index, &bytes)
+        })
+        .await?;
+        match put {
+            Put::Held(held) => Ok(Reply::Stored { held }),
+            Put::Ahead { held } => Err(bad(format!(
+                "chunk {index} of file {blob}, but the next one is chunk {held}"
+            ))),
+            Put::WrongLength { expected: 0 } => {
+                Err(bad(format!("file {blob} has no chunk {index}")))
+            }
+            Put::WrongLength { expected } => Err(bad(format!(
+                "chunk {index} of file {blob} is {expected} bytes sealed"
+            ))),
+            Put::Unknown => Err(Refusal::UnknownBlob),
+        }
+    }
+
+    /// [`crate::proto::Request::UploadState`]: how many chunks of `me`'s upload `blob`
+    /// the server holds.
+    pub(super) async fn upload_state(&self, me: &str, blob: BlobId) -> Result<Reply, Refusal> {
+        let owner = me.to_owned();
+        match blocking(&self.store, move |s| s.blob_held(&blob, &owner)).await? {
+            Some(held) => Ok(Reply::Stored { held }),
+            None => Err(Refusal::UnknownBlob),
+        }
+    }
+
+    /// [`crate::proto::Request::FetchChunk`]: chunk `index` of the complete blob
+    /// `blob`, for a member of its room (one read at a time per user, as history).
+    pub(super) async fn fetch_chunk(
+        &self,
+        me: &str,
+        blob: BlobId,
+        index: u32,
+    ) -> Result<Reply, Refusal> {
+        let _turn = self.reads.turn(me).await;
+        let reader = me.to_owned();
+        match blocking(&self.store, move |s| s.fetch_chunk(&blob, index, &reader)).await? {
+            Some(bytes) => Ok(Reply::Chunk(bytes)),
+            None => Err(Refusal::UnknownBlob),
+        }
+    }
+}
