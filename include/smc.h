@@ -129,6 +129,15 @@ typedef enum smc_status {
    The server's disk is full: nothing was stored (reads still work); retry later.
    */
   SMC_STORAGE_FULL = 23,
+  /*
+   The file is not on the server: unknown, its upload not complete, not yours to
+   read, or deleted after the server's retention.
+   */
+  SMC_FILE_UNAVAILABLE = 24,
+  /*
+   The transfer was stopped by its progress callback.
+   */
+  SMC_CANCELLED = 25,
 } smc_status;
 
 /*

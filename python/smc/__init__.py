@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from . import aio, legacy
 from ._smc import (
+    Attachment,
     Client,
     Event,
     LegacyClient,
@@ -61,6 +62,8 @@ from .exceptions import (
     ServerKeyChanged,
     ServerNotTrusted,
     StorageFull,
+    FileUnavailable,
+    Cancelled,
     SmcError,
     SmcIOError,
     StaleEpoch,
@@ -94,6 +97,7 @@ __all__ = [
     "Client",
     "probe_server",
     "Message",
+    "Attachment",
     "ServerKeyChanged",
     "ServerNotTrusted",
     "NotAMember",
@@ -110,6 +114,8 @@ __all__ = [
     "InvalidRequest",
     "ServerFailure",
     "StorageFull",
+    "FileUnavailable",
+    "Cancelled",
     "RequestTimeout",
     "NotText",
     "Event",

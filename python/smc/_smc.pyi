@@ -2,7 +2,7 @@
 
 import datetime
 from types import TracebackType
-from typing import Literal, Sequence, final
+from typing import Callable, Literal, Sequence, final
 
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Server",
     "Client",
     "Message",
+    "Attachment",
     "Event",
     "run_cli",
     "_error_kinds",
@@ -151,6 +152,31 @@ class Message:
     def text(self) -> str: ...
     @property
     def timestamp(self) -> datetime.datetime: ...
+    @property
+    def attachment(self) -> Attachment | None:
+        """The file this message carries, or None for a text (whose ``text`` it has)."""
+
+@final
+class Attachment:
+    """A file a message carries, as its sender announced it inside the encryption:
+    pass it to ``Client.download``. The server never sees its name or content."""
+
+    @property
+    def name(self) -> str:
+        """The name its sender gave it (anything: save under ``safe_name``)."""
+    @property
+    def safe_name(self) -> str:
+        """The name made safe to save under in a directory: no separators, no "..",
+        no control or invisible characters, not hidden."""
+    @property
+    def size(self) -> int:
+        """Its size in bytes."""
+    @property
+    def mime(self) -> str:
+        """Its media type (``application/octet-stream`` when the sender gave none)."""
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of its content, in hex (checked by ``Client.download``)."""
 
 @final
 class Event:
@@ -246,6 +272,31 @@ class Client:
         """The members of ``room`` invited who have not accepted yet, sorted: they can
         read the room already; an ``Event`` ``member_joined`` says when each accepts."""
     def send(self, room: str, text: str) -> str: ...
+    def send_file(
+        self,
+        room: str,
+        path: str | PathLike[str],
+        name: str | None = None,
+        mime: str | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> str:
+        """Sends the file at ``path`` to ``room``, end-to-end encrypted, in chunks (the
+        server sees only sealed chunks and the size; the name and type travel inside
+        the encryption). ``progress(done_bytes, total_bytes)`` is called as it goes;
+        an exception it raises (or Ctrl-C) stops the upload and is raised here. A
+        connection lost meanwhile is restored and the upload goes on where the server
+        stopped. Returns the message id. Raises QuotaExceeded past the server's file
+        size limit or your quota of stored files."""
+    def download(
+        self,
+        attachment: Attachment,
+        path: str | PathLike[str],
+        progress: Callable[[int, int], object] | None = None,
+    ) -> None:
+        """Downloads ``attachment`` into ``path``: every chunk opened and checked, then
+        the file's SHA-256; ``path`` appears only then. A tampered file raises
+        Undecryptable and leaves nothing at ``path``; a file the server no longer has
+        (retention) or that you may not read raises FileUnavailable."""
     def recv(self, timeout: float | None = None) -> Message | None:
         """The next message from someone else, or None after ``timeout`` seconds.
         ``None`` waits without end, as does a timeout too long for the clock

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any, AsyncIterator, Callable, Deque, Sequence, TypeVar
 
 from . import _smc
-from ._smc import Event, Message
+from ._smc import Attachment, Event, Message
 from .exceptions import Undecryptable
 
 __all__ = ["Client"]
@@ -181,6 +181,27 @@ class Client:
     async def send(self, room: str, text: str) -> str:
         """Encrypts and sends `text`; returns the message id once the server stored it."""
         return await self._call(self._sync().send, room, text)
+
+    async def send_file(
+        self,
+        room: str,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        mime: str | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> str:
+        """Sends the file at `path` to `room` (see ``smc.Client.send_file``); the
+        transfer runs in a worker thread, `progress` is called from it."""
+        return await self._call(self._sync().send_file, room, path, name, mime, progress)
+
+    async def download(
+        self,
+        attachment: Attachment,
+        path: str | os.PathLike[str],
+        progress: Callable[[int, int], object] | None = None,
+    ) -> None:
+        """Downloads `attachment` into `path` (see ``smc.Client.download``)."""
+        return await self._call(self._sync().download, attachment, path, progress)
 
     async def history(self, room: str, limit: int = 100, before: int | None = None) -> list[Message]:
         """The last `limit` messages of `room`, oldest first (before message `before`)."""

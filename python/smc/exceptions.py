@@ -203,6 +203,16 @@ class StorageFull(ServerFailure):
     """The server's disk is full: nothing was stored (reads still work); retry later."""
 
 
+class FileUnavailable(SmcError, LookupError):
+    """The file is not on the server: unknown, its upload not complete, not yours to
+    read (you are not a member of its room), or deleted after the server's retention."""
+
+
+class Cancelled(SmcError):
+    """The transfer was stopped by its progress callback (a download leaves nothing at
+    its destination)."""
+
+
 class RequestTimeout(SmcError, TimeoutError):
     """The server did not answer in time."""
 
@@ -229,6 +239,8 @@ __all__ += [
     "InvalidRequest",
     "ServerFailure",
     "StorageFull",
+    "FileUnavailable",
+    "Cancelled",
     "RequestTimeout",
     "NotText",
 ]

@@ -280,6 +280,11 @@ impl Background {
         self.with_local(f)
     }
 
+    /// Whether the client keeps itself connected now (connected, or reconnecting).
+    pub(crate) fn keeps_connected(&self) -> bool {
+        lock(&self.shared.link).keeps_trying()
+    }
+
     /// Like [`Background::with`], without waiting for a reconnection: for what needs
     /// no network (the local state, settings).
     pub fn with_local<T>(

@@ -19,7 +19,7 @@ use super::invitees;
 use super::rooms::members_changed;
 use super::state::{Body, Scoped};
 use super::trust::{mls, observe_roster};
-use super::{ChatEvent, Client, Message};
+use super::{Attachment, ChatEvent, Client, Message};
 use crate::e2e::group::{checked_roster, from_bytes, member_name, roster};
 use crate::e2e::policy;
 use crate::e2e::provider::Provider;
@@ -428,7 +428,10 @@ impl Client {
                 }
             } else {
                 let digest = Sha256::digest(&envelope.payload).to_vec();
-                if let Some(Body::Text(text)) = tx.take_outbox(&envelope.room, &digest)? {
+                let kept = tx
+                    .take_outbox(&envelope.room, &digest)?
+                    .and_then(Body::kept);
+                if let Some((text, attachment)) = kept {
                     tx.add_history(&Message {
                         id: envelope.id,
                         room: envelope.room.clone(),
@@ -436,6 +439,7 @@ impl Client {
                         sender: me.to_owned(),
                         text,
                         timestamp: super::message::timestamp(envelope.timestamp_ms),
+                        attachment,
                     })?;
                 }
             }
@@ -566,19 +570,30 @@ impl Client {
                 ),
             ));
         }
-        let (bound_room, sender, counter, text) = match Sealed::decode(&app.into_bytes()) {
+        let (bound_room, sender, counter, shown) = match Sealed::decode(&app.into_bytes()) {
             Some(Sealed::V1 {
                 room,
                 sender,
                 counter,
                 text,
-            }) => (room, sender, counter, Some(text)),
+            }) => (room, sender, counter, Some((text, None))),
             // Nothing to show: the sender's acceptance (see `invitees.rs`).
             Some(Sealed::Joined {
                 room,
                 sender,
                 counter,
             }) => (room, sender, counter, None),
+            Some(Sealed::File {
+                room,
+                sender,
+                counter,
+                file,
+            }) => (
+                room,
+                sender,
+                counter,
+                Some((String::new(), Some(Attachment(file)))),
+            ),
             None => return Err(reject(envelope, "not an smc message")),
         };
         if bound_room != room || sender != envelope.sender {
@@ -596,7 +611,7 @@ impl Client {
                 count: counter - last - 1,
             });
         }
-        if let Some(text) = text {
+        if let Some((text, attachment)) = shown {
             let message = Message {
                 id: envelope.id,
                 room: room.to_owned(),
@@ -604,6 +619,7 @@ impl Client {
                 sender,
                 text,
                 timestamp: super::message::timestamp(envelope.timestamp_ms),
+                attachment,
             };
             tx.add_history(&message)?;
             events.push(ChatEvent::Message(message));

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use super::Attachment;
 use crate::error::ClientError;
 use crate::proto::Envelope;
 
@@ -16,10 +17,12 @@ pub struct Message {
     pub seq: u64,
     /// Who sent it.
     pub sender: String,
-    /// The text.
+    /// The text (empty for a file).
     pub text: String,
     /// When the server stored it.
     pub timestamp: DateTime<Utc>,
+    /// The file it carries, or `None` for a text.
+    pub attachment: Option<Attachment>,
 }
 
 pub(crate) fn timestamp(ms: i64) -> DateTime<Utc> {
@@ -40,6 +43,7 @@ impl TryFrom<Envelope> for Message {
             sender: e.sender,
             text,
             timestamp: timestamp(e.timestamp_ms),
+            attachment: None,
         })
     }
 }

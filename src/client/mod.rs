@@ -8,6 +8,7 @@
 //! Calls block the calling thread and must not be made from inside an async runtime;
 //! the network work runs on a shared background runtime.
 
+mod attachment;
 mod background;
 mod backoff;
 mod catch_up;
@@ -27,9 +28,11 @@ mod send_reservation;
 mod server_trust;
 mod settings;
 mod state;
+mod transfer;
 mod trust;
 mod waiting;
 
+pub use attachment::Attachment;
 pub use background::Background;
 pub use backoff::Backoff;
 use event::Pick;
@@ -457,6 +460,67 @@ impl Client {
             Ok(Err(_)) => Err(ClientError::ConnectionClosed),
             Ok(Ok(result)) => Ok(result?),
         }
+    }
+
+    /// Sends `requests` one after the other without waiting, then waits for their
+    /// replies (each within the request timeout): the answers in order. Once one
+    /// fails to go out or to come back, the rest fail the same way.
+    pub(crate) fn request_all(&self, requests: Vec<Request>) -> Vec<Result<Reply, ClientError>> {
+        let conn = match self.conn() {
+            Ok(conn) => conn,
+            Err(_) => {
+                return requests
+                    .iter()
+                    .map(|_| Err(ClientError::ConnectionClosed))
+                    .collect()
+            }
+        };
+        let mut sent = Vec::with_capacity(requests.len());
+        for request in &requests {
+            sent.push(conn.submit(request));
+        }
+        let limit = self.settings.request_timeout;
+        let mut answers = Vec::with_capacity(sent.len());
+        let mut failed: Option<ClientError> = None;
+        for submitted in sent {
+            if let Some(e) = &failed {
+                if let Ok((id, _)) = &submitted {
+                    conn.forget(*id);
+                }
+                answers.push(Err(match e {
+                    ClientError::Timeout(d) => ClientError::Timeout(*d),
+                    _ => ClientError::ConnectionClosed,
+                }));
+                continue;
+            }
+            let answer = match submitted {
+                Err(e) => Err(e),
+                Ok((id, rx)) => {
+                    let waited = runtime().map_err(ClientError::from).map(|rt| {
+                        rt.block_on(async move { tokio::time::timeout(limit, rx).await })
+                    });
+                    match waited {
+                        Err(e) => Err(e),
+                        Ok(Err(_)) => {
+                            conn.forget(id);
+                            Err(ClientError::Timeout(limit))
+                        }
+                        Ok(Ok(Err(_))) => Err(ClientError::ConnectionClosed),
+                        Ok(Ok(Ok(result))) => result.map_err(ClientError::from),
+                    }
+                }
+            };
+            if let Err(e) = &answer {
+                if e.kind().is_disconnect() {
+                    failed = Some(match e {
+                        ClientError::Timeout(d) => ClientError::Timeout(*d),
+                        _ => ClientError::ConnectionClosed,
+                    });
+                }
+            }
+            answers.push(answer);
+        }
+        answers
     }
 
     fn expect_done(&self, request: Request) -> Result<(), ClientError> {

@@ -272,10 +272,16 @@ impl Client {
             }
             .into());
         }
+        self.send_body(room, Body::Text(text.to_owned()))
+    }
+
+    /// Encrypts `body` for `room` and sends it (see [`Client::send`]): the message as
+    /// stored.
+    pub(crate) fn send_body(&mut self, room: &str, body: Body) -> Result<Message, ClientError> {
         self.process_queued()?;
         let group_id = self.require_group(room)?;
         let me = self.user.clone();
-        let mut out = self.seal(room, &group_id, &Body::Text(text.to_owned()), None)?;
+        let mut out = self.seal(room, &group_id, &body, None)?;
         let sent = match self.deliver(&mut out) {
             Ok(sent) => sent,
             // The server answered that it stored nothing: the message is not sent, and
@@ -289,13 +295,15 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
+        let (text, attachment) = body.kept().unwrap_or_default();
         let message = Message {
             id: sent.id,
             room: room.to_owned(),
             seq: sent.seq,
             sender: me,
-            text: text.to_owned(),
+            text,
             timestamp: sent.timestamp,
+            attachment,
         };
         // Out of the outbox, into the history, counted for the self-update: one commit.
         let since = self.transaction(|tx| {
@@ -411,6 +419,12 @@ impl Client {
                 sender: self.user.clone(),
                 counter,
             },
+            Body::File(file) => Sealed::File {
+                room: room.to_owned(),
+                sender: self.user.clone(),
+                counter,
+                file: file.as_ref().clone(),
+            },
         };
         let message = group
             .create_message(&provider, &self.signer, &sealed.encode())
@@ -478,7 +492,8 @@ impl Client {
         for mut out in pending {
             match self.deliver(&mut out) {
                 Ok(sent) => self.transaction(|tx| {
-                    if let Some(Body::Text(text)) = tx.take_outbox(&out.room, &out.digest)? {
+                    let kept = tx.take_outbox(&out.room, &out.digest)?.and_then(Body::kept);
+                    if let Some((text, attachment)) = kept {
                         tx.add_history(&Message {
                             id: sent.id,
                             room: out.room.clone(),
@@ -486,6 +501,7 @@ impl Client {
                             sender: me.clone(),
                             text,
                             timestamp: sent.timestamp,
+                            attachment,
                         })?;
                     }
                     Ok(())

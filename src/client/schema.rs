@@ -118,7 +118,15 @@ CREATE TABLE IF NOT EXISTS last_resort (
      DROP TABLE inbox;
      ALTER TABLE inbox_7 RENAME TO inbox;
      DELETE FROM sqlite_sequence WHERE name = 'inbox';",
+    // 7 -> 8: files. The outbox keeps a file message's reference (`file`, postcard),
+    // the history a received or sent file (`attachment`); queued messages gain their
+    // (empty) attachment (`reencode_queued_messages`).
+    "ALTER TABLE outbox ADD COLUMN file BLOB;
+     ALTER TABLE history ADD COLUMN attachment BLOB;",
 ];
+
+/// The version whose migration gives messages their attachment.
+const FILES: i64 = 8;
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -136,8 +144,35 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if version as i64 + 1 == FILES {
+            reencode_queued_messages(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version as i64 + 1)?;
         tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Queued events are postcard-encoded [`crate::client::ChatEvent`]s. A `Message` queued before
+/// [`FILES`] ends where its attachment now follows: it is given its `None` (one zero
+/// byte), so that it reads again. Other events are unchanged.
+fn reencode_queued_messages(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    let rows: Vec<(i64, Vec<u8>)> = {
+        let mut stmt = tx.prepare("SELECT id, event FROM inbox")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, mut bytes) in rows {
+        if postcard::from_bytes::<crate::client::ChatEvent>(&bytes).is_ok() {
+            continue;
+        }
+        bytes.push(0);
+        if let Ok(crate::client::ChatEvent::Message(_)) = postcard::from_bytes(&bytes) {
+            tx.execute(
+                "UPDATE inbox SET event = ?2 WHERE id = ?1",
+                rusqlite::params![id, bytes],
+            )?;
+        }
     }
     Ok(())
 }
@@ -199,5 +234,51 @@ mod tests {
             migrate(&mut conn),
             Err(StoreError::SchemaTooNew { .. })
         ));
+    }
+
+    #[test]
+    fn messages_queued_before_files_read_again_after_the_migration() {
+        use crate::client::{ChatEvent, Message};
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..(FILES - 1) as usize] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", FILES - 1).unwrap();
+        let message = Message {
+            id: 70,
+            room: "r".into(),
+            seq: 7,
+            sender: "bob".into(),
+            text: "queued before files".into(),
+            timestamp: crate::client::message::timestamp(5),
+            attachment: None,
+        };
+        // As the version before wrote it: the same bytes without the attachment.
+        let mut old = postcard::to_stdvec(&ChatEvent::Message(message.clone())).unwrap();
+        assert_eq!(old.pop(), Some(0));
+        let other = postcard::to_stdvec(&ChatEvent::Removed { room: "r".into() }).unwrap();
+        for event in [&old, &other] {
+            conn.execute(
+                "INSERT INTO inbox (server, user, event) VALUES ('s', 'u', ?1)",
+                [event],
+            )
+            .unwrap();
+        }
+        assert!(postcard::from_bytes::<ChatEvent>(&old).is_err());
+        migrate(&mut conn).unwrap();
+        let events: Vec<ChatEvent> = conn
+            .prepare("SELECT event FROM inbox ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .unwrap()
+            .map(|b| postcard::from_bytes(&b.unwrap()).unwrap())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                ChatEvent::Message(message),
+                ChatEvent::Removed { room: "r".into() }
+            ]
+        );
     }
 }

@@ -19,8 +19,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::client::event::Pick;
 use crate::client::message::timestamp;
-use crate::client::{ChatEvent, Message};
+use crate::client::{Attachment, ChatEvent, Message};
 use crate::e2e::provider::{migrate, Provider};
+use crate::e2e::sealed::FileRef;
 use crate::e2e::vault;
 use crate::error::{E2eError, StoreError};
 use crate::identity::StaticKeypair;
@@ -79,22 +80,38 @@ pub(crate) enum Body {
     Text(String),
     /// That this user joined the room (see `invitees.rs`): nothing to keep.
     Joined,
+    /// A file (its chunks uploaded already), kept in the history once sent.
+    File(Box<FileRef>),
 }
 
 impl Body {
-    /// The outbox's columns: the text, and whether it is the word that this user joined.
-    fn columns(&self) -> (&str, bool) {
+    /// The outbox's columns: the text, whether it is the word that this user joined,
+    /// and the file.
+    fn columns(&self) -> (&str, bool, Option<Vec<u8>>) {
         match self {
-            Body::Text(text) => (text, false),
-            Body::Joined => ("", true),
+            Body::Text(text) => (text, false, None),
+            Body::Joined => ("", true, None),
+            Body::File(file) => ("", false, postcard::to_stdvec(file.as_ref()).ok()),
         }
     }
 
-    fn from_columns(text: String, joined: bool) -> Body {
+    fn from_columns(text: String, joined: bool, file: Option<Vec<u8>>) -> Body {
         if joined {
-            Body::Joined
-        } else {
-            Body::Text(text)
+            return Body::Joined;
+        }
+        match file.and_then(|bytes| postcard::from_bytes(&bytes).ok()) {
+            Some(file) => Body::File(Box::new(file)),
+            None => Body::Text(text),
+        }
+    }
+
+    /// What the history keeps of it once sent: the text and the file (nothing for the
+    /// word that this user joined).
+    pub(crate) fn kept(self) -> Option<(String, Option<Attachment>)> {
+        match self {
+            Body::Text(text) => Some((text, None)),
+            Body::Joined => None,
+            Body::File(file) => Some((String::new(), Some(Attachment(*file)))),
         }
     }
 }
@@ -609,9 +626,17 @@ impl Scoped<'_, '_> {
     /// Adds a decrypted (or sent) message to the local history (once per seq).
     pub(super) fn add_history(&self, message: &Message) -> Result<(), ClientError> {
         let mut stmt = db(self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO history (server, user, room, seq, id, sender, ts_ms, text)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT OR IGNORE INTO history
+                 (server, user, room, seq, id, sender, ts_ms, text, attachment)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         ))?;
+        let attachment = match &message.attachment {
+            Some(a) => Some(
+                postcard::to_stdvec(&a.0)
+                    .map_err(|e| ClientError::Store(StoreError::Encoding(e.to_string())))?,
+            ),
+            None => None,
+        };
         db(stmt.execute(params![
             self.server,
             self.user,
@@ -620,7 +645,8 @@ impl Scoped<'_, '_> {
             message.id as i64,
             message.sender,
             message.timestamp.timestamp_millis(),
-            message.text
+            message.text,
+            attachment
         ]))
         .map(drop)
     }
@@ -636,7 +662,7 @@ impl Scoped<'_, '_> {
         let (server, user) = (self.server, self.user);
         let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
         let mut stmt = db(self.conn.prepare_cached(
-            "SELECT seq, id, sender, ts_ms, text FROM history
+            "SELECT seq, id, sender, ts_ms, text, attachment FROM history
              WHERE server = ?1 AND user = ?2 AND room = ?3 AND seq < ?5
              ORDER BY seq DESC LIMIT ?4",
         ))?;
@@ -649,6 +675,10 @@ impl Scoped<'_, '_> {
                     sender: r.get(2)?,
                     timestamp: timestamp(r.get(3)?),
                     text: r.get(4)?,
+                    attachment: r
+                        .get::<_, Option<Vec<u8>>>(5)?
+                        .and_then(|b| postcard::from_bytes(&b).ok())
+                        .map(Attachment),
                 })
             }),
         )?;
@@ -660,11 +690,11 @@ impl Scoped<'_, '_> {
     /// Puts an encrypted message in the outbox (until the server acknowledges it).
     pub(super) fn add_outbox(&self, out: &Outgoing) -> Result<(), ClientError> {
         let (server, user) = (self.server, self.user);
-        let (text, joined) = out.body.columns();
+        let (text, joined, file) = out.body.columns();
         db(self.cached_execute(
             "INSERT OR REPLACE INTO outbox
-                 (server, user, room, digest, payload, text, counter, joined, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                 (server, user, room, digest, payload, text, counter, joined, file, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
                  (SELECT coalesce(max(created), 0) + 1 FROM outbox))",
             params![
                 server,
@@ -674,7 +704,8 @@ impl Scoped<'_, '_> {
                 out.payload,
                 text,
                 out.counter as i64,
-                joined
+                joined,
+                file
             ],
         ))
         .map(drop)
@@ -714,9 +745,9 @@ impl Scoped<'_, '_> {
         db(self
             .cached_query_row(
                 "DELETE FROM outbox WHERE server = ?1 AND user = ?2 AND room = ?3 AND digest = ?4
-                 RETURNING text, joined",
+                 RETURNING text, joined, file",
                 params![server, user, room, digest],
-                |r| Ok(Body::from_columns(r.get(0)?, r.get(1)?)),
+                |r| Ok(Body::from_columns(r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional())
     }
@@ -725,7 +756,7 @@ impl Scoped<'_, '_> {
     pub(super) fn outbox(&self) -> Result<Vec<Outgoing>, ClientError> {
         let (server, user) = (self.server, self.user);
         let mut stmt = db(self.conn.prepare(
-            "SELECT room, digest, payload, text, counter, joined FROM outbox
+            "SELECT room, digest, payload, text, counter, joined, file FROM outbox
              WHERE server = ?1 AND user = ?2 ORDER BY created",
         ))?;
         let rows = db(stmt.query_map(params![server, user], |r| {
@@ -733,7 +764,7 @@ impl Scoped<'_, '_> {
                 room: r.get(0)?,
                 digest: r.get(1)?,
                 payload: r.get(2)?,
-                body: Body::from_columns(r.get(3)?, r.get(5)?),
+                body: Body::from_columns(r.get(3)?, r.get(5)?, r.get(6)?),
                 // Entries made before counters were kept: 0, a new one is taken.
                 counter: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
             })
@@ -1160,6 +1191,7 @@ mod tests {
             sender: "bob".into(),
             text: text.into(),
             timestamp: timestamp(1_700_000_000_000 + seq as i64),
+            attachment: None,
         }
     }
 

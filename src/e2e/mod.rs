@@ -16,9 +16,6 @@
 //! Nothing here invents cryptography: MLS, SQLCipher, Argon2id, SHA-512 and
 //! ChaCha20-Poly1305 do the work.
 
-// The client's `send_file` and `download` (issue 31's next step) are its first users;
-// until then only its tests use it.
-#[cfg_attr(not(test), allow(dead_code, unused_imports))]
 pub(crate) mod attachment;
 pub mod group;
 pub mod policy;

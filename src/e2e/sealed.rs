@@ -30,6 +30,50 @@ pub enum Sealed {
         /// 1, 2, 3... per sender and room (shared with their texts).
         counter: u64,
     },
+    /// A file: where its sealed chunks are on the server and what opens them.
+    File {
+        /// The room it was written for.
+        room: String,
+        /// Who sent it.
+        sender: String,
+        /// 1, 2, 3... per sender and room (shared with their texts).
+        counter: u64,
+        /// The file.
+        file: FileRef,
+    },
+}
+
+/// What a room's members need to fetch, open and check a file, and nobody else sees:
+/// it travels only inside MLS. The server knows the blob and its size, nothing more.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, zeroize::ZeroizeOnDrop)]
+pub struct FileRef {
+    /// The blob's id on the server.
+    #[zeroize(skip)]
+    pub blob: [u8; 16],
+    /// The file's key ([`crate::e2e::attachment`]), wiped on drop.
+    pub key: [u8; 32],
+    /// The file's size, bytes.
+    #[zeroize(skip)]
+    pub size: u64,
+    /// The SHA-256 of its content.
+    #[zeroize(skip)]
+    pub sha256: [u8; 32],
+    /// Its name, as the sender gave it (a receiver sanitises it before saving under it).
+    #[zeroize(skip)]
+    pub name: String,
+    /// Its media type, as the sender gave it (`application/octet-stream` if unknown).
+    #[zeroize(skip)]
+    pub mime: String,
+}
+
+impl std::fmt::Debug for FileRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileRef")
+            .field("name", &self.name)
+            .field("size", &self.size)
+            .field("mime", &self.mime)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An MLS Welcome addressed to an invitee, with the room it is for.

@@ -77,11 +77,16 @@ pub enum ErrorKind {
     WrongPassphrase,
     /// End-to-end encryption failed otherwise.
     Encryption,
+    /// A file is not on the server: unknown, its upload not complete, not the caller's
+    /// to read, or deleted after the server's retention.
+    FileUnavailable,
+    /// The program stopped the transfer (its progress callback said so).
+    Cancelled,
 }
 
 impl ErrorKind {
     /// Every kind, once.
-    pub const ALL: [ErrorKind; 33] = [
+    pub const ALL: [ErrorKind; 35] = [
         ErrorKind::UnsupportedCharacter,
         ErrorKind::NotCoprime,
         ErrorKind::NotATableEntry,
@@ -115,6 +120,8 @@ impl ErrorKind {
         ErrorKind::Undecryptable,
         ErrorKind::WrongPassphrase,
         ErrorKind::Encryption,
+        ErrorKind::FileUnavailable,
+        ErrorKind::Cancelled,
     ];
 
     /// The connection is gone (or never came): reconnecting may help.
@@ -261,8 +268,7 @@ impl Refusal {
             Refusal::VersionMismatch { .. } => ErrorKind::VersionMismatch,
             Refusal::Internal => ErrorKind::ServerFailure,
             Refusal::StorageFull => ErrorKind::StorageFull,
-            // A kind of its own comes with the client's downloads (issue 31).
-            Refusal::UnknownBlob => ErrorKind::InvalidRequest,
+            Refusal::UnknownBlob => ErrorKind::FileUnavailable,
         }
     }
 }
@@ -276,6 +282,7 @@ impl AttachmentError {
             AttachmentError::Tampered { .. }
             | AttachmentError::WrongLength { .. }
             | AttachmentError::DigestMismatch => ErrorKind::Undecryptable,
+            AttachmentError::Cancelled => ErrorKind::Cancelled,
         }
     }
 }
@@ -315,6 +322,7 @@ impl ClientError {
             ClientError::E2e(e) => e.kind(),
             ClientError::HomeInUse { .. } => ErrorKind::HomeInUse,
             ClientError::Undecryptable { .. } => ErrorKind::Undecryptable,
+            ClientError::File(e) => e.kind(),
         }
     }
 

@@ -382,6 +382,10 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
+    /// A file could not be sent or received: unreadable, too large, or tampered with
+    /// on the way (nothing is left at the destination).
+    #[error(transparent)]
+    File(#[from] AttachmentError),
 }
 
 impl From<NetError> for ClientError {
@@ -445,6 +449,10 @@ pub enum AttachmentError {
     /// announced.
     #[error("the file's SHA-256 differs from the one its sender announced")]
     DigestMismatch,
+    /// The transfer was stopped by its progress callback (nothing is left at a
+    /// download's destination; an upload's chunks are deleted by the server's retention).
+    #[error("the transfer was stopped by its progress callback")]
+    Cancelled,
 }
 
 /// End-to-end encryption errors (MLS through openmls, the encrypted state).

@@ -17,6 +17,7 @@ pub use blob::{
 };
 pub use codec::{decode, encode};
 pub use envelope::{DirectEnvelope, Envelope};
+pub(crate) use names::unfit;
 pub use names::{check_name, look_alike, skeletons, MAX_NAME};
 pub use refusal::Refusal;
 pub use request::{ClientFrame, Event, Invitation, Reply, Request, ServerFrame};

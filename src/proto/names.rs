@@ -39,6 +39,12 @@ fn forbidden(c: char) -> Option<&'static str> {
     }
 }
 
+/// Whether `c` is a character no name may hold (control, invisible, direction-changing,
+/// separator, private-use or unassigned): also what a file name is cleaned of.
+pub(crate) fn unfit(c: char) -> bool {
+    forbidden(c).is_some()
+}
+
 /// Checks a user or room name: 1 to 64 bytes, in NFKC form, no whitespace at the ends,
 /// no control, format, separator or invisible characters. Returns why not.
 pub fn check_name(name: &str) -> Result<(), &'static str> {

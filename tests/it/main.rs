@@ -25,6 +25,9 @@ mod client_state;
 mod e2e_groups;
 mod e2e_malicious_server;
 
+// Files: sent, received, tampered with.
+mod files;
+
 // Attacks, one file per finding.
 mod adversary;
 

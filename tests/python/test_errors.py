@@ -35,6 +35,8 @@ AGREE: dict[str, set[type[BaseException]]] = {
         smc.ServerFailure,
     },
     "SMC_STORAGE_FULL": {smc.StorageFull},
+    "SMC_FILE_UNAVAILABLE": {smc.FileUnavailable},
+    "SMC_CANCELLED": {smc.Cancelled},
     "SMC_KEY_CHANGED": {smc.KeyChanged},
     "SMC_UNDECRYPTABLE": {smc.Undecryptable},
     "SMC_WRONG_PASSPHRASE": {smc.WrongPassphrase},

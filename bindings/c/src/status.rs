@@ -62,11 +62,16 @@ pub enum SmcStatus {
     SMC_ENCRYPTION_ERROR = 22,
     /// The server's disk is full: nothing was stored (reads still work); retry later.
     SMC_STORAGE_FULL = 23,
+    /// The file is not on the server: unknown, its upload not complete, not yours to
+    /// read, or deleted after the server's retention.
+    SMC_FILE_UNAVAILABLE = 24,
+    /// The transfer was stopped by its progress callback.
+    SMC_CANCELLED = 25,
 }
 
 impl SmcStatus {
     /// Every status, in the order of their codes (`ALL[n]` has code `n`).
-    pub const ALL: [SmcStatus; 24] = [
+    pub const ALL: [SmcStatus; 26] = [
         SmcStatus::SMC_OK,
         SmcStatus::SMC_NULL_POINTER,
         SmcStatus::SMC_INVALID_UTF8,
@@ -91,6 +96,8 @@ impl SmcStatus {
         SmcStatus::SMC_WRONG_PASSPHRASE,
         SmcStatus::SMC_ENCRYPTION_ERROR,
         SmcStatus::SMC_STORAGE_FULL,
+        SmcStatus::SMC_FILE_UNAVAILABLE,
+        SmcStatus::SMC_CANCELLED,
     ];
 
     /// The status whose code is `code`, if there is one.
@@ -135,6 +142,10 @@ impl SmcStatus {
             SmcStatus::SMC_STORAGE_FULL => {
                 b"the server's storage is full; nothing was stored (retry later)\0"
             }
+            SmcStatus::SMC_FILE_UNAVAILABLE => {
+                b"the file is not on the server (unknown, incomplete, not yours, or expired)\0"
+            }
+            SmcStatus::SMC_CANCELLED => b"the transfer was stopped by its progress callback\0",
         }
     }
 }
@@ -166,6 +177,8 @@ impl From<ErrorKind> for SmcStatus {
             ErrorKind::RoomExists => SmcStatus::SMC_ROOM_EXISTS,
             ErrorKind::NameTaken => SmcStatus::SMC_NAME_TAKEN,
             ErrorKind::StorageFull => SmcStatus::SMC_STORAGE_FULL,
+            ErrorKind::FileUnavailable => SmcStatus::SMC_FILE_UNAVAILABLE,
+            ErrorKind::Cancelled => SmcStatus::SMC_CANCELLED,
             ErrorKind::NotInvited
             | ErrorKind::RegistrationRefused
             | ErrorKind::StaleEpoch
@@ -206,7 +219,7 @@ mod tests {
             assert_eq!(*status as usize, n);
             assert_eq!(SmcStatus::from_code(n as i32), Some(*status));
         }
-        for code in [-1, 24, 1000, i32::MIN, i32::MAX] {
+        for code in [-1, 26, 1000, i32::MIN, i32::MAX] {
             assert_eq!(SmcStatus::from_code(code), None);
             let text = unsafe { std::ffi::CStr::from_ptr(smc_status_message(code)) };
             assert_eq!(text.to_str().unwrap(), "unknown status code");

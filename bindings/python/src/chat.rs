@@ -412,6 +412,50 @@ impl PyClient {
             .map(|m| m.id.to_string())
     }
 
+    /// Sends the file at `path` to `room`, end-to-end encrypted (the server sees only
+    /// sealed chunks and the size); `name` (the file's own name by default) and `mime`
+    /// travel inside the encryption. `progress(done_bytes, total_bytes)` is called as
+    /// the upload proceeds; an exception it raises (or Ctrl-C) stops the upload and is
+    /// raised here. Returns the message id once the server has stored it.
+    #[pyo3(signature = (room, path, name=None, mime=None, progress=None))]
+    fn send_file(
+        &self,
+        py: Python<'_>,
+        room: String,
+        path: PathBuf,
+        name: Option<String>,
+        mime: Option<String>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<String> {
+        let background = self.background()?;
+        let mut report = Progress::new(progress);
+        let sent = py.detach(|| {
+            background.send_file(&room, &path, name.as_deref(), mime.as_deref(), |d, t| {
+                report.call(d, t)
+            })
+        });
+        report.result(sent.map(|m| m.id.to_string()))
+    }
+
+    /// Downloads `attachment` (a received `Message.attachment`) into `path`: every
+    /// chunk opened and checked, then the whole file's SHA-256; `path` appears only
+    /// then. A tampered file raises Undecryptable and leaves nothing at `path`; a file
+    /// the server no longer has raises FileUnavailable. `progress` as for `send_file`.
+    #[pyo3(signature = (attachment, path, progress=None))]
+    fn download(
+        &self,
+        py: Python<'_>,
+        attachment: PyRef<'_, PyAttachment>,
+        path: PathBuf,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let background = self.background()?;
+        let attachment = attachment.inner.clone();
+        let mut report = Progress::new(progress);
+        let done = py.detach(|| background.download(&attachment, &path, |d, t| report.call(d, t)));
+        report.result(done.map(drop))
+    }
+
     /// The next message from someone else, or None after `timeout` seconds (None: wait
     /// forever; Ctrl-C interrupts).
     #[pyo3(signature = (timeout=None))]
@@ -557,10 +601,13 @@ pub struct PyMessage {
     /// Who sent it.
     #[pyo3(get)]
     sender: String,
-    /// The text.
+    /// The text ("" for a file).
     #[pyo3(get)]
     text: String,
     timestamp_ms: i64,
+    /// The file it carries, or None for a text.
+    #[pyo3(get)]
+    attachment: Option<PyAttachment>,
 }
 
 impl PartialEq for PyMessage {
@@ -584,6 +631,7 @@ impl From<Message> for PyMessage {
             sender: m.sender,
             text: m.text,
             timestamp_ms: m.timestamp.timestamp_millis(),
+            attachment: m.attachment.map(|inner| PyAttachment { inner }),
         }
     }
 }
@@ -605,6 +653,100 @@ impl PyMessage {
             "<smc.Message id={} room={:?} sender={:?} text={:?}>",
             self.id, self.room, self.sender, self.text
         )
+    }
+}
+
+/// A file a message carries: its name, size, media type and SHA-256, as its sender
+/// announced them inside the encryption (pass it to `Client.download`).
+#[pyclass(module = "smc._smc", name = "Attachment", frozen, eq)]
+#[derive(Clone, PartialEq)]
+pub struct PyAttachment {
+    inner: smc::client::Attachment,
+}
+
+#[pymethods]
+impl PyAttachment {
+    /// The name its sender gave it (anything: `safe_name` is what to save it under).
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// The name made safe to save under in a directory (no separators, no "..", no
+    /// control characters, not hidden).
+    #[getter]
+    fn safe_name(&self) -> String {
+        self.inner.safe_name()
+    }
+
+    /// Its size in bytes.
+    #[getter]
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    /// Its media type.
+    #[getter]
+    fn mime(&self) -> &str {
+        self.inner.mime()
+    }
+
+    /// The SHA-256 of its content, in hex.
+    #[getter]
+    fn sha256(&self) -> String {
+        self.inner.sha256_hex()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<smc.Attachment name={:?} size={} mime={:?}>",
+            self.inner.name(),
+            self.inner.size(),
+            self.inner.mime()
+        )
+    }
+}
+
+/// A Python progress callback, called with the GIL from a transfer's thread: the
+/// first exception it raises (or a signal, Ctrl-C) stops the transfer and is what the
+/// call raises.
+struct Progress {
+    callback: Option<Py<PyAny>>,
+    error: Option<PyErr>,
+}
+
+impl Progress {
+    fn new(callback: Option<Py<PyAny>>) -> Self {
+        Progress {
+            callback,
+            error: None,
+        }
+    }
+
+    /// Reports `done` of `total` bytes; whether to go on.
+    fn call(&mut self, done: u64, total: u64) -> bool {
+        let outcome = Python::attach(|py| {
+            py.check_signals()?;
+            match &self.callback {
+                Some(callback) => callback.call1(py, (done, total)).map(drop),
+                None => Ok(()),
+            }
+        });
+        match outcome {
+            Ok(()) => true,
+            Err(e) => {
+                self.error = Some(e);
+                false
+            }
+        }
+    }
+
+    /// The transfer's outcome: the callback's exception if it stopped it.
+    fn result<T>(self, outcome: Result<T, smc::ClientError>) -> PyResult<T> {
+        match (outcome, self.error) {
+            (Err(_), Some(e)) => Err(e),
+            (outcome, _) => outcome.map_err(client_error),
+        }
     }
 }
 
@@ -746,6 +888,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyServer>()?;
     m.add_class::<PyClient>()?;
     m.add_class::<PyMessage>()?;
+    m.add_class::<PyAttachment>()?;
     m.add_class::<PyEvent>()?;
     Ok(())
 }

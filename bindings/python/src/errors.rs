@@ -40,6 +40,8 @@ pyo3::import_exception!(smc.exceptions, EncryptionError);
 pyo3::import_exception!(smc.exceptions, KeyChanged);
 pyo3::import_exception!(smc.exceptions, Undecryptable);
 pyo3::import_exception!(smc.exceptions, WrongPassphrase);
+pyo3::import_exception!(smc.exceptions, FileUnavailable);
+pyo3::import_exception!(smc.exceptions, Cancelled);
 
 /// What an exception carries besides its message (each class takes its own).
 #[derive(Debug, Default)]
@@ -100,6 +102,8 @@ fn exception(kind: ErrorKind, message: String, f: Fields) -> PyErr {
         }
         ErrorKind::WrongPassphrase => WrongPassphrase::new_err(message),
         ErrorKind::Encryption => EncryptionError::new_err(message),
+        ErrorKind::FileUnavailable => FileUnavailable::new_err(message),
+        ErrorKind::Cancelled => Cancelled::new_err(message),
     }
 }
 

@@ -59,6 +59,7 @@ fn message(room: &str, seq: u64, sender: &str, text: &str) -> Message {
         sender: sender.into(),
         text: text.into(),
         timestamp: chrono::DateTime::from_timestamp_millis(1_700_000_000_000).unwrap(),
+        attachment: None,
     }
 }
 

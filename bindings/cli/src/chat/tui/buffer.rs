@@ -134,6 +134,7 @@ mod tests {
             sender: sender.into(),
             text: text.into(),
             timestamp: chrono::Utc::now(),
+            attachment: None,
         }
     }
 

@@ -1,0 +1,379 @@
+//! Files sent and received: a file is sealed chunk by chunk
+//! ([`crate::e2e::attachment`]), its chunks uploaded to the server under a random id,
+//! then announced to the room in an MLS message that carries its key, size, digest,
+//! name and media type ([`Body::File`]). A member downloads the chunks, opens them in
+//! order into a temporary file and renames it into place once the digest matches.
+//!
+//! Each transfer moves in steps of a few chunks ([`WINDOW`] requests in flight on the
+//! connection), so that a chat message waits for a few chunks at most, and a client
+//! shared with a background thread ([`super::Background`]) is held one step at a time.
+//! A step cut by a lost connection fails as such; the transfer is then where the
+//! server acknowledged it, and goes on from there once connected again (an upload asks
+//! the server how many chunks it holds; a download goes on from the next chunk it
+//! needs).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::state::Body;
+use super::{Attachment, Background, Client, Message};
+use crate::e2e::attachment::{Download, FileKey, SealedFile};
+use crate::e2e::sealed::FileRef;
+use crate::error::{AttachmentError, ClientError};
+use crate::proto::{BlobId, Refusal, Reply, Request, BLOB_CHUNK, MAX_NAME};
+
+/// Chunk requests in flight on the connection at once, per transfer.
+const WINDOW: usize = 4;
+
+/// The media type of a file whose sender gave none.
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// The longest file name or media type a message carries, bytes.
+const MAX_FILE_NAME: usize = 4 * MAX_NAME;
+
+/// A file being uploaded.
+pub(crate) struct Upload {
+    room: String,
+    file: SealedFile,
+    name: String,
+    mime: String,
+    blob: BlobId,
+    /// Chunks the server holds, from the first.
+    held: u32,
+    /// The connection was lost since the last step: ask the server where it stands.
+    resync: bool,
+}
+
+/// A file being downloaded.
+pub(crate) struct Downloading {
+    blob: BlobId,
+    size: u64,
+    download: Download,
+}
+
+/// Bytes of a file of `size` bytes in its first `chunks` chunks.
+fn bytes_in(size: u64, chunks: u32) -> u64 {
+    (u64::from(chunks) * BLOB_CHUNK as u64).min(size)
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+impl Upload {
+    /// Bytes the server holds, and the file's size.
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        (bytes_in(self.file.size(), self.held), self.file.size())
+    }
+
+    /// Whether the server holds every chunk.
+    pub(crate) fn complete(&self) -> bool {
+        self.held == self.file.chunk_count()
+    }
+}
+
+impl Downloading {
+    /// Bytes received, and the file's size.
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        (bytes_in(self.size, self.download.next_chunk()), self.size)
+    }
+
+    /// Whether every chunk was received.
+    pub(crate) fn complete(&self) -> bool {
+        self.download.next_chunk() == crate::proto::blob_chunks(self.size).unwrap_or(0)
+    }
+}
+
+impl Client {
+    /// Sends the file at `path` to `room`, end-to-end encrypted: its chunks are sealed
+    /// under a fresh key and uploaded, then a message announces it to the members with
+    /// its key, size, SHA-256, `name` (the file's own name by default) and `mime`
+    /// (`application/octet-stream` by default). `progress(done, total)` is called as
+    /// the upload proceeds, and returns whether to go on (`false` stops it:
+    /// [`crate::ErrorKind::Cancelled`]). The server sees only sealed chunks and the
+    /// size. Returns the message as stored.
+    pub fn send_file(
+        &mut self,
+        room: &str,
+        path: impl AsRef<Path>,
+        name: Option<&str>,
+        mime: Option<&str>,
+        mut progress: impl FnMut(u64, u64) -> bool,
+    ) -> Result<Message, ClientError> {
+        let mut upload = self.begin_upload(room, path.as_ref(), name, mime)?;
+        while !upload.complete() {
+            self.upload_step(&mut upload)?;
+            let (done, total) = upload.progress();
+            if !progress(done, total) {
+                return Err(AttachmentError::Cancelled.into());
+            }
+        }
+        self.finish_upload(upload)
+    }
+
+    /// Downloads the file of `attachment` into `path`: every chunk fetched, opened and
+    /// checked, then the SHA-256 of the whole; only then is `path` created (or
+    /// replaced). A tampered, truncated or reordered file leaves nothing there
+    /// ([`crate::ErrorKind::Undecryptable`]). `progress(done, total)` is called as it
+    /// proceeds, and returns whether to go on (as for [`Client::send_file`]).
+    pub fn download(
+        &mut self,
+        attachment: &Attachment,
+        path: impl AsRef<Path>,
+        mut progress: impl FnMut(u64, u64) -> bool,
+    ) -> Result<PathBuf, ClientError> {
+        let mut download = self.begin_download(attachment, path.as_ref())?;
+        while !download.complete() {
+            self.download_step(&mut download)?;
+            let (done, total) = download.progress();
+            if !progress(done, total) {
+                return Err(AttachmentError::Cancelled.into());
+            }
+        }
+        Ok(download.download.finish()?)
+    }
+
+    /// Opens the file and begins its upload to `room` (of which this user must be a
+    /// member).
+    pub(crate) fn begin_upload(
+        &mut self,
+        room: &str,
+        path: &Path,
+        name: Option<&str>,
+        mime: Option<&str>,
+    ) -> Result<Upload, ClientError> {
+        self.require_group(room)?;
+        let file = SealedFile::open(path)?;
+        let name = match name {
+            Some(name) => name.to_owned(),
+            None => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let mime = mime.filter(|m| !m.is_empty()).unwrap_or(OCTET_STREAM);
+        let blob = match self.request(Request::BeginUpload {
+            room: room.to_owned(),
+            size: file.size(),
+        })? {
+            Reply::Upload { blob } => blob,
+            other => return Err(ClientError::Protocol(format!("{other:?}"))),
+        };
+        Ok(Upload {
+            room: room.to_owned(),
+            file,
+            name: cut(&name, MAX_FILE_NAME),
+            mime: cut(mime, MAX_FILE_NAME),
+            blob,
+            held: 0,
+            resync: false,
+        })
+    }
+
+    /// Sends the next chunks of `upload` ([`WINDOW`] at most in flight) and waits for
+    /// their answers.
+    pub(crate) fn upload_step(&mut self, upload: &mut Upload) -> Result<(), ClientError> {
+        if upload.resync {
+            match self.request(Request::UploadState { blob: upload.blob })? {
+                Reply::Stored { held } => upload.held = held.max(upload.held),
+                other => return Err(ClientError::Protocol(format!("{other:?}"))),
+            }
+            upload.resync = false;
+        }
+        let end = upload
+            .held
+            .saturating_add(WINDOW as u32)
+            .min(upload.file.chunk_count());
+        let mut requests = Vec::with_capacity(WINDOW);
+        for index in upload.held..end {
+            requests.push(Request::PutChunk {
+                blob: upload.blob,
+                index,
+                bytes: upload.file.chunk(index)?,
+            });
+        }
+        for answer in self.request_all(requests) {
+            match answer {
+                Ok(Reply::Stored { held }) => upload.held = upload.held.max(held),
+                Ok(other) => return Err(ClientError::Protocol(format!("{other:?}"))),
+                // Waits, then the chunks not stored go again at the next step.
+                Err(ClientError::Refused(Refusal::RateLimited { retry_after_ms })) => {
+                    std::thread::sleep(Duration::from_millis(retry_after_ms));
+                    break;
+                }
+                Err(e) => {
+                    if e.kind().is_disconnect() {
+                        upload.resync = true;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Announces the uploaded file to its room.
+    pub(crate) fn finish_upload(&mut self, upload: Upload) -> Result<Message, ClientError> {
+        let sha256 = upload
+            .file
+            .digest()
+            .ok_or_else(|| ClientError::Protocol("the file's upload is not complete".to_owned()))?;
+        let file = FileRef {
+            blob: upload.blob.0,
+            key: *upload.file.key().as_bytes(),
+            size: upload.file.size(),
+            sha256,
+            name: upload.name.clone(),
+            mime: upload.mime.clone(),
+        };
+        self.send_body(&upload.room, Body::File(Box::new(file)))
+    }
+
+    /// Begins the download of `attachment` into `path` (a temporary file beside it).
+    pub(crate) fn begin_download(
+        &mut self,
+        attachment: &Attachment,
+        path: &Path,
+    ) -> Result<Downloading, ClientError> {
+        let file = &attachment.0;
+        let key = FileKey::from_bytes(&file.key)
+            .ok_or_else(|| ClientError::Protocol("a file key of the wrong length".to_owned()))?;
+        Ok(Downloading {
+            blob: BlobId(file.blob),
+            size: file.size,
+            download: Download::begin(path, &key, file.size, file.sha256)?,
+        })
+    }
+
+    /// Fetches, opens and writes the next chunks of `downloading`.
+    pub(crate) fn download_step(
+        &mut self,
+        downloading: &mut Downloading,
+    ) -> Result<(), ClientError> {
+        let next = downloading.download.next_chunk();
+        let count = crate::proto::blob_chunks(downloading.size).unwrap_or(0);
+        let end = next.saturating_add(WINDOW as u32).min(count);
+        let requests = (next..end)
+            .map(|index| Request::FetchChunk {
+                blob: downloading.blob,
+                index,
+            })
+            .collect();
+        for answer in self.request_all(requests) {
+            match answer {
+                Ok(Reply::Chunk(bytes)) => downloading.download.push(&bytes)?,
+                Ok(other) => return Err(ClientError::Protocol(format!("{other:?}"))),
+                Err(ClientError::Refused(Refusal::RateLimited { retry_after_ms })) => {
+                    std::thread::sleep(Duration::from_millis(retry_after_ms));
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How long a transfer waits between tries while its connection is being restored.
+const RETRY: Duration = Duration::from_millis(50);
+
+/// A transfer that moves in steps.
+trait Transfer {
+    /// One step on the client.
+    fn step(&mut self, client: &mut Client) -> Result<(), ClientError>;
+    /// Whether it is done.
+    fn complete(&self) -> bool;
+    /// Bytes moved, and the file's size.
+    fn progress(&self) -> (u64, u64);
+}
+
+impl Transfer for Upload {
+    fn step(&mut self, client: &mut Client) -> Result<(), ClientError> {
+        client.upload_step(self)
+    }
+    fn complete(&self) -> bool {
+        Upload::complete(self)
+    }
+    fn progress(&self) -> (u64, u64) {
+        Upload::progress(self)
+    }
+}
+
+impl Transfer for Downloading {
+    fn step(&mut self, client: &mut Client) -> Result<(), ClientError> {
+        client.download_step(self)
+    }
+    fn complete(&self) -> bool {
+        Downloading::complete(self)
+    }
+    fn progress(&self) -> (u64, u64) {
+        Downloading::progress(self)
+    }
+}
+
+impl Background {
+    /// [`Client::send_file`], holding the client one step (a few chunks) at a time, so
+    /// that messages are received and sent meanwhile. A transfer cut by a lost
+    /// connection goes on where the server stopped once the client has reconnected
+    /// (it fails if no step succeeds within the request timeout).
+    pub fn send_file(
+        &self,
+        room: &str,
+        path: impl AsRef<Path>,
+        name: Option<&str>,
+        mime: Option<&str>,
+        progress: impl FnMut(u64, u64) -> bool,
+    ) -> Result<Message, ClientError> {
+        let path = path.as_ref();
+        let mut upload = self.with(|c| c.begin_upload(room, path, name, mime))?;
+        self.drive(&mut upload, progress)?;
+        self.with(|c| c.finish_upload(upload))
+    }
+
+    /// [`Client::download`], one step at a time (see [`Background::send_file`]).
+    pub fn download(
+        &self,
+        attachment: &Attachment,
+        path: impl AsRef<Path>,
+        progress: impl FnMut(u64, u64) -> bool,
+    ) -> Result<PathBuf, ClientError> {
+        let path = path.as_ref();
+        let mut downloading = self.with_local(|c| c.begin_download(attachment, path))?;
+        self.drive(&mut downloading, progress)?;
+        Ok(downloading.download.finish()?)
+    }
+
+    /// Moves `transfer` to its end, step by step, through reconnections.
+    fn drive(
+        &self,
+        transfer: &mut impl Transfer,
+        mut progress: impl FnMut(u64, u64) -> bool,
+    ) -> Result<(), ClientError> {
+        let timeout = self.with_local(|c| Ok(c.request_timeout()))?;
+        let mut stalled: Option<Instant> = None;
+        while !transfer.complete() {
+            match self.with(|c| transfer.step(c)) {
+                Ok(()) => {
+                    stalled = None;
+                    let (done, total) = transfer.progress();
+                    if !progress(done, total) {
+                        return Err(AttachmentError::Cancelled.into());
+                    }
+                }
+                Err(e) if e.kind().is_disconnect() && self.keeps_connected() => {
+                    if stalled.get_or_insert_with(Instant::now).elapsed() > timeout {
+                        return Err(e);
+                    }
+                    std::thread::sleep(RETRY);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,256 @@
+//! Files between two real clients through a real server: every size that matters
+//! (empty, one byte, a chunk and one byte, several chunks), names in UTF-8, the
+//! receiver's copy equal to the sender's file and its digest the one announced; and
+//! a server that tampers with the stored chunks (a byte changed, two chunks swapped,
+//! a chunk from another file, the last chunk gone): the download fails as
+//! `Undecryptable` (or as the file missing) and leaves nothing at its destination.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use smc::client::{Attachment, ChatEvent};
+use smc::{Client, ErrorKind};
+
+use crate::support::{self, tempdir};
+
+const CHUNK: usize = 64 * 1024;
+
+/// A file of `len` bytes whose content depends on `seed`.
+fn write_file(path: &Path, len: usize, seed: u8) -> Vec<u8> {
+    let content: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(29).wrapping_add(seed) ^ (i / 7919) as u8)
+        .collect();
+    std::fs::write(path, &content).unwrap();
+    content
+}
+
+/// The attachments among `c`'s next events.
+fn attachments(c: &mut Client) -> Vec<(String, Attachment)> {
+    support::events::drain(c)
+        .into_iter()
+        .filter_map(|e| match e {
+            ChatEvent::Message(m) => m.attachment.map(|a| (m.sender, a)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// alice and bob in room `r`, on a server whose data is in `dir/server`.
+fn pair(dir: &Path) -> (smc::Server, Client, Client) {
+    let server = support::server_with(&dir.join("server"), Default::default());
+    let address = server.address().to_string();
+    let mut alice = support::client(&dir.join("alice"), "alice", &address);
+    let mut bob = support::client(&dir.join("bob"), "bob", &address);
+    alice.create_room("r").unwrap();
+    alice.invite("r", "bob").unwrap();
+    alice.send("r", "hello").unwrap();
+    assert_eq!(
+        support::events::texts(&support::events::drain(&mut bob)),
+        ["hello"]
+    );
+    (server, alice, bob)
+}
+
+/// Whether `dir` holds anything but `keep`.
+fn leftovers(dir: &Path, keep: &[&str]) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !keep.iter().any(|k| p.file_name().unwrap() == *k))
+        .collect()
+}
+
+#[test]
+fn files_of_every_size_arrive_whole_under_their_utf8_names() {
+    let dir = tempdir("files_sizes");
+    let (_server, mut alice, mut bob) = pair(&dir);
+    let out = dir.join("received");
+    std::fs::create_dir_all(&out).unwrap();
+    for (len, name) in [
+        (0, "empty.txt"),
+        (1, "one byte"),
+        (CHUNK + 1, "résumé 履歴書.pdf"),
+        (3 * CHUNK + 5, "photo 🌄.jpg"),
+    ] {
+        let source = dir.join(format!("source-{len}"));
+        let content = write_file(&source, len, len as u8);
+        let mut seen = Vec::new();
+        let sent = alice
+            .send_file(
+                "r",
+                &source,
+                Some(name),
+                Some("image/jpeg"),
+                |done, total| {
+                    seen.push((done, total));
+                    true
+                },
+            )
+            .unwrap();
+        // The sender's progress ends at the whole file; its own history shows the file.
+        assert_eq!(seen.last(), Some(&(len as u64, len as u64)), "{name}");
+        assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert_eq!(sent.attachment.as_ref().unwrap().name(), name);
+        let mine = alice.history("r", 1).unwrap();
+        assert_eq!(
+            mine[0].attachment.as_ref().map(|a| a.size()),
+            Some(len as u64)
+        );
+
+        // What bob receives: from alice, this name, size, type and digest.
+        let received = attachments(&mut bob);
+        assert_eq!(received.len(), 1, "{name}");
+        let (from, attachment) = &received[0];
+        assert_eq!(from, "alice");
+        assert_eq!(attachment.name(), name);
+        assert_eq!(attachment.size(), len as u64);
+        assert_eq!(attachment.mime(), "image/jpeg");
+        assert_eq!(
+            attachment.sha256(),
+            <[u8; 32]>::from(Sha256::digest(&content))
+        );
+        // Downloaded under its safe name: the same bytes.
+        let dest = out.join(attachment.safe_name());
+        let mut progress = Vec::new();
+        bob.download(attachment, &dest, |done, total| {
+            progress.push((done, total));
+            true
+        })
+        .unwrap();
+        assert!(
+            std::fs::read(&dest).unwrap() == content,
+            "{name}: content differs"
+        );
+        assert_eq!(progress.last(), Some(&(len as u64, len as u64)));
+        // Kept in bob's history too, and downloadable again from there.
+        let kept = bob.history("r", 1).unwrap();
+        let again = out.join("again");
+        bob.download(kept[0].attachment.as_ref().unwrap(), &again, |_, _| true)
+            .unwrap();
+        assert!(std::fs::read(&again).unwrap() == content);
+        std::fs::remove_file(&again).unwrap();
+    }
+    // No temporary file was left behind.
+    let names: Vec<String> = leftovers(&out, &[])
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with(".smc-")), "{names:?}");
+    assert_eq!(names.len(), 4);
+}
+
+/// How the server's copy of the newest blob is changed.
+#[derive(Debug, Clone, Copy)]
+enum Tamper {
+    /// One byte of chunk 1 flipped.
+    Byte,
+    /// Chunks 0 and 1 swapped.
+    Swap,
+    /// Chunk 1 replaced by chunk 1 of the other file.
+    Foreign,
+    /// The last chunk deleted (and the blob said to be complete without it).
+    Truncate,
+}
+
+fn tamper(db: &Path, how: Tamper) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let blobs: Vec<Vec<u8>> = conn
+        .prepare("SELECT id FROM blobs ORDER BY created_ms, rowid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let (other, target) = (&blobs[0], &blobs[1]);
+    let chunk = |blob: &Vec<u8>, idx: i64| -> Vec<u8> {
+        conn.query_row(
+            "SELECT bytes FROM blob_chunks WHERE blob = ?1 AND idx = ?2",
+            rusqlite::params![blob, idx],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let set = |idx: i64, bytes: &Vec<u8>| {
+        conn.execute(
+            "UPDATE blob_chunks SET bytes = ?3 WHERE blob = ?1 AND idx = ?2",
+            rusqlite::params![target, idx, bytes],
+        )
+        .unwrap();
+    };
+    match how {
+        Tamper::Byte => {
+            let mut c = chunk(target, 1);
+            c[100] ^= 1;
+            set(1, &c);
+        }
+        Tamper::Swap => {
+            let (a, b) = (chunk(target, 0), chunk(target, 1));
+            set(0, &b);
+            set(1, &a);
+        }
+        Tamper::Foreign => set(1, &chunk(other, 1)),
+        Tamper::Truncate => {
+            conn.execute(
+                "DELETE FROM blob_chunks WHERE blob = ?1 AND idx = 2",
+                [target],
+            )
+            .unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_file_the_server_tampered_with_leaves_nothing_at_its_destination() {
+    for how in [
+        Tamper::Byte,
+        Tamper::Swap,
+        Tamper::Foreign,
+        Tamper::Truncate,
+    ] {
+        let dir = tempdir(&format!("files_tamper_{how:?}"));
+        let (server, mut alice, mut bob) = pair(&dir);
+        let address = server.address().to_string();
+        // Two files of three chunks each, of the same size.
+        for seed in [1, 2] {
+            let source = dir.join(format!("source-{seed}"));
+            write_file(&source, 2 * CHUNK + 10, seed);
+            alice
+                .send_file("r", &source, None, None, |_, _| true)
+                .unwrap();
+        }
+        let received = attachments(&mut bob);
+        assert_eq!(received.len(), 2);
+        bob.close();
+        alice.close();
+        drop(server);
+        tamper(&dir.join("server").join("smc.db"), how);
+        let _server = support::server_at(&dir.join("server"), &address);
+        bob.connect(&address).unwrap();
+
+        let out = dir.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let dest = out.join("file");
+        let error = bob
+            .download(&received[1].1, &dest, |_, _| true)
+            .expect_err(&format!("{how:?}: a tampered file was accepted"));
+        match how {
+            // The server cannot claim a chunk it does not have: it answers that the
+            // file is not there.
+            Tamper::Truncate => assert!(
+                matches!(
+                    error.kind(),
+                    ErrorKind::Undecryptable | ErrorKind::FileUnavailable
+                ),
+                "{how:?}: {error}"
+            ),
+            _ => assert_eq!(error.kind(), ErrorKind::Undecryptable, "{how:?}: {error}"),
+        }
+        assert!(
+            leftovers(&out, &[]).is_empty(),
+            "{how:?}: {:?}",
+            leftovers(&out, &[])
+        );
+        // The other file is untouched and still arrives whole.
+        bob.download(&received[0].1, &dest, |_, _| true).unwrap();
+    }
+}

@@ -1,0 +1,141 @@
+"""Files from Python, through the wheel: send_file and download between two clients on
+a real server, with progress; names in UTF-8; a progress callback that raises stops
+the transfer and leaves nothing behind; a file the reader may not have raises
+FileUnavailable; the same from smc.aio."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+import smc
+
+CHUNK = 64 * 1024
+
+
+@pytest.fixture()
+def server(tmp_path: Path):
+    with smc.Server(tmp_path / "server") as s:
+        yield s
+
+
+def pair(tmp_path: Path, server: smc.Server) -> tuple[smc.Client, smc.Client]:
+    alice = smc.Client(tmp_path / "alice", "alice", auto_join=True)
+    bob = smc.Client(tmp_path / "bob", "bob", auto_join=True)
+    alice.connect(server.address)
+    bob.connect(server.address)
+    alice.create_room("r")
+    alice.invite("r", "bob")
+    alice.send("r", "hello")
+    m = bob.recv(timeout=10)
+    assert m is not None and m.text == "hello" and m.attachment is None
+    return alice, bob
+
+
+def write(path: Path, size: int) -> bytes:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return data
+
+
+def test_a_file_arrives_whole_with_its_name_type_and_digest(server: smc.Server, tmp_path: Path) -> None:
+    alice, bob = pair(tmp_path, server)
+    with alice, bob:
+        for size, name in [(0, "vide.txt"), (CHUNK + 1, "résumé 履歴書.pdf"), (3 * CHUNK + 7, "../../evil")]:
+            source = tmp_path / f"source-{size}"
+            data = write(source, size)
+            sent_progress: list[tuple[int, int]] = []
+            msg_id = alice.send_file(
+                "r", source, name=name, mime="application/pdf", progress=lambda d, t: sent_progress.append((d, t))
+            )
+            assert sent_progress[-1] == (size, size)
+            m = bob.recv(timeout=10)
+            assert m is not None and m.id == msg_id and m.sender == "alice" and m.text == ""
+            a = m.attachment
+            assert isinstance(a, smc.Attachment)
+            assert (a.name, a.size, a.mime) == (name, size, "application/pdf")
+            assert a.sha256 == hashlib.sha256(data).hexdigest()
+            assert "/" not in a.safe_name and not a.safe_name.startswith(".")
+            out = tmp_path / "out"
+            out.mkdir(exist_ok=True)
+            got: list[tuple[int, int]] = []
+            bob.download(a, out / a.safe_name, progress=lambda d, t: got.append((d, t)))
+            assert (out / a.safe_name).read_bytes() == data
+            assert got[-1] == (size, size)
+            # The sender's history keeps the file too.
+            (mine,) = alice.history("r", limit=1)
+            assert mine.attachment is not None and mine.attachment.sha256 == a.sha256
+        # Bad arguments are clear errors.
+        with pytest.raises(TypeError):
+            bob.download("not an attachment", tmp_path / "x")  # type: ignore[arg-type]
+        with pytest.raises(smc.SmcIOError):
+            alice.send_file("r", tmp_path / "does-not-exist")
+        with pytest.raises(smc.UnknownRoom):
+            alice.send_file("elsewhere", source)
+
+
+def test_a_progress_callback_that_raises_stops_the_transfer(server: smc.Server, tmp_path: Path) -> None:
+    alice, bob = pair(tmp_path, server)
+    with alice, bob:
+        source = tmp_path / "big"
+        write(source, 20 * CHUNK)
+
+        class Stop(Exception):
+            pass
+
+        def stop_at_half(done: int, total: int) -> None:
+            if done >= total // 2:
+                raise Stop()
+
+        with pytest.raises(Stop):
+            alice.send_file("r", source, progress=stop_at_half)
+        # Nothing was announced; a full send works.
+        assert bob.recv(timeout=1) is None
+        alice.send_file("r", source)
+        m = bob.recv(timeout=10)
+        assert m is not None and m.attachment is not None
+        out = tmp_path / "out"
+        out.mkdir()
+        with pytest.raises(Stop):
+            bob.download(m.attachment, out / "big", progress=stop_at_half)
+        assert list(out.iterdir()) == [], "a stopped download left a file behind"
+        bob.download(m.attachment, out / "big")
+        assert (out / "big").read_bytes() == source.read_bytes()
+
+
+def test_a_reader_who_left_the_room_gets_file_unavailable(server: smc.Server, tmp_path: Path) -> None:
+    alice, bob = pair(tmp_path, server)
+    with alice, bob:
+        source = tmp_path / "f"
+        write(source, 100)
+        alice.send_file("r", source)
+        m = bob.recv(timeout=10)
+        assert m is not None and m.attachment is not None
+        bob.leave("r")
+        with pytest.raises(smc.FileUnavailable):
+            bob.download(m.attachment, tmp_path / "copy")
+        assert not (tmp_path / "copy").exists()
+
+
+def test_files_from_asyncio(server: smc.Server, tmp_path: Path) -> None:
+    async def main() -> None:
+        async with smc.aio.Client(tmp_path / "alice", "alice", auto_join=True) as alice, smc.aio.Client(
+            tmp_path / "bob", "bob", auto_join=True
+        ) as bob:
+            await alice.connect(server.address)
+            await bob.connect(server.address)
+            await alice.create_room("r")
+            await alice.invite("r", "bob")
+            source = tmp_path / "a.bin"
+            data = write(source, CHUNK + 3)
+            await alice.send_file("r", source, name="a.bin")
+            m = await bob.recv(timeout=10)
+            assert m is not None and m.attachment is not None and m.attachment.name == "a.bin"
+            await bob.download(m.attachment, tmp_path / "b.bin")
+            assert (tmp_path / "b.bin").read_bytes() == data
+
+    asyncio.run(main())
