@@ -196,6 +196,12 @@ typedef enum smc_event_type {
 } smc_event_type;
 
 /*
+ A file a received message carries (opaque), borrowed from its message
+ (`smc_message_attachment`): valid while the message lives. Its strings too.
+ */
+typedef struct smc_attachment smc_attachment;
+
+/*
  A user's client (opaque). Created by `smc_client_open`, released by `smc_client_free`.
  What arrives is processed by a thread of the client's own as it arrives (see
  `smc_client_fd`).
@@ -242,6 +248,14 @@ typedef struct smc_server smc_server;
  released by `smc_string_list_free`.
  */
 typedef struct smc_string_list smc_string_list;
+
+/*
+ A transfer's progress callback: `done` bytes of `total` so far, and the
+ `user_data` given with it. Called on the thread that called the transfer, between
+ steps of a few chunks. Return 0 to go on, anything else to stop the transfer (it
+ then fails with `SMC_CANCELLED`).
+ */
+typedef int (*smc_progress_fn)(uint64_t done, uint64_t total, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -688,6 +702,101 @@ const char *smc_event_removed(const struct smc_event *event, size_t index);
 void smc_event_free(struct smc_event *event);
 
 /*
+ Sends the file at `path` to `room`, end-to-end encrypted: its chunks are sealed
+ under a fresh key and uploaded (the server sees only sealed chunks and the size),
+ then a message announces it to the members with its key, size, SHA-256, `name`
+ (NULL: the file's own name) and `mime` (NULL: `application/octet-stream`). A
+ connection lost meanwhile is restored and the upload goes on where the server
+ stopped. `progress` (may be NULL) is called with `user_data` as it proceeds.
+
+ Ownership: all borrowed. On `SMC_OK`, the message's id is written to `*out_id`
+ unless `out_id` is NULL.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_IO_ERROR` (the file cannot be
+ read), `SMC_UNKNOWN_ROOM`, `SMC_NOT_A_MEMBER`, `SMC_REFUSED` (past the server's
+ file size limit or your file quota: `QuotaExceeded` in `smc_last_error_message`),
+ `SMC_CANCELLED` (the callback stopped it), `SMC_CONNECTION_CLOSED`, `SMC_TIMEOUT`.
+
+ # Safety
+ `client` is NULL or live; strings are NULL or NUL-terminated; `progress` is NULL
+ or a function of that signature, which may be called with `user_data`; `out_id`
+ is NULL or writable.
+ */
+enum smc_status smc_client_send_file(struct smc_client *client,
+                                     const char *room,
+                                     const char *path,
+                                     const char *name,
+                                     const char *mime,
+                                     smc_progress_fn progress,
+                                     void *user_data,
+                                     uint64_t *out_id);
+
+/*
+ Downloads the file of `attachment` into `path`: every chunk fetched, opened and
+ checked, then the SHA-256 of the whole; only then is `path` created (or replaced).
+ `progress` (may be NULL) as for `smc_client_send_file`.
+
+ Ownership: all borrowed.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_UNDECRYPTABLE` (tampered with, truncated or
+ reordered: nothing is left at `path`), `SMC_FILE_UNAVAILABLE` (not on the server,
+ or not yours to read), `SMC_IO_ERROR` (`path` cannot be written), `SMC_CANCELLED`,
+ `SMC_CONNECTION_CLOSED`, `SMC_TIMEOUT`.
+
+ # Safety
+ `client` is NULL or live; `attachment` is NULL or borrowed from a live message;
+ `path` is NULL or NUL-terminated; `progress` as for `smc_client_send_file`.
+ */
+enum smc_status smc_client_download(struct smc_client *client,
+                                    const struct smc_attachment *attachment,
+                                    const char *path,
+                                    smc_progress_fn progress,
+                                    void *user_data);
+
+/*
+ The name its sender gave the file (UTF-8; anything: save under
+ `smc_attachment_safe_name`). Borrowed; NULL if `attachment` is NULL.
+
+ # Safety
+ `attachment` is NULL or borrowed from a live message.
+ */
+const char *smc_attachment_name(const struct smc_attachment *attachment);
+
+/*
+ The name made safe to save under in a directory: no separators, no "..", no
+ control or invisible characters, not hidden. Borrowed; NULL if `attachment` is NULL.
+
+ # Safety
+ `attachment` is NULL or borrowed from a live message.
+ */
+const char *smc_attachment_safe_name(const struct smc_attachment *attachment);
+
+/*
+ The file's media type. Borrowed; NULL if `attachment` is NULL.
+
+ # Safety
+ `attachment` is NULL or borrowed from a live message.
+ */
+const char *smc_attachment_mime(const struct smc_attachment *attachment);
+
+/*
+ The SHA-256 of the file's content, 64 lower-case hex digits. Borrowed; NULL if
+ `attachment` is NULL.
+
+ # Safety
+ `attachment` is NULL or borrowed from a live message.
+ */
+const char *smc_attachment_sha256(const struct smc_attachment *attachment);
+
+/*
+ The file's size in bytes (0 if `attachment` is NULL).
+
+ # Safety
+ `attachment` is NULL or borrowed from a live message.
+ */
+uint64_t smc_attachment_size(const struct smc_attachment *attachment);
+
+/*
  Whether invitations are accepted as soon as their Welcome is checked (`on` non-zero)
  or wait for `smc_client_accept` / `smc_client_decline` (`on` zero, the default).
 
@@ -891,6 +1000,15 @@ const char *smc_message_text(const struct smc_message *message);
  `message` is NULL or live.
  */
 size_t smc_message_text_len(const struct smc_message *message);
+
+/*
+ The file the message carries, or NULL for a text (or if `message` is NULL).
+ Borrowed from the message: valid until `smc_message_free`.
+
+ # Safety
+ `message` is NULL or live.
+ */
+const struct smc_attachment *smc_message_attachment(const struct smc_message *message);
 
 /*
  Frees a message.

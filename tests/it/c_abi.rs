@@ -374,6 +374,13 @@ fn c_clients_get_key_changed_and_undecryptable_and_go_on() {
 }
 
 #[test]
+fn c_clients_send_and_download_files() {
+    let exe = compile("tests/c/files.c", "files", false);
+    let dir = fresh_dir("files");
+    assert_eq!(run(&exe, &[dir.as_os_str()]), "all file checks passed\n");
+}
+
+#[test]
 fn c_programs_wait_for_events_with_poll() {
     let exe = compile("tests/c/events.c", "events", false);
     let dir = fresh_dir("events");

@@ -65,7 +65,15 @@ fn every_name_the_header_declares_carries_the_smc_prefix() {
         {
             // A declaration (comments, macros and continuation lines never start at
             // column 0 with a letter).
-            if let Some(open) = code.find('(') {
+            if let Some(pointer) = code
+                .strip_prefix("typedef ")
+                .and_then(|c| c.split_once("(*"))
+            {
+                // A function pointer type: `typedef int (*smc_name)(...);`.
+                let name = pointer.1.split(')').next().unwrap_or_default();
+                assert!(name.starts_with("smc_"), "unprefixed type {name:?}: {line}");
+                types += 1;
+            } else if let Some(open) = code.find('(') {
                 let name = name_before(code, open);
                 assert!(
                     name.starts_with("smc_"),

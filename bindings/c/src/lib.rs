@@ -15,6 +15,7 @@ pub mod boundary;
 pub mod cipher;
 pub mod client;
 pub mod event;
+pub mod files;
 pub mod invitations;
 pub mod legacy;
 pub mod message;

@@ -4,6 +4,7 @@
 use std::ffi::c_char;
 
 use super::boundary::free_handle;
+use super::files::SmcAttachment;
 use smc::client::Message;
 
 /// A message (opaque). Created by `smc_client_recv` or taken from a list, released by
@@ -13,6 +14,7 @@ pub struct SmcMessage {
     room: Vec<u8>,
     sender: Vec<u8>,
     text: Vec<u8>,
+    attachment: Option<SmcAttachment>,
 }
 
 /// Messages (opaque), from `smc_client_history` and `smc_client_recv_many`, released by
@@ -32,6 +34,7 @@ impl From<Message> for SmcMessage {
             room: nul_terminated(&message.room),
             sender: nul_terminated(&message.sender),
             text: nul_terminated(&message.text),
+            attachment: message.attachment.clone().map(SmcAttachment::from),
             message,
         }
     }
@@ -107,6 +110,20 @@ pub unsafe extern "C" fn smc_message_text(message: *const SmcMessage) -> *const 
 #[no_mangle]
 pub unsafe extern "C" fn smc_message_text_len(message: *const SmcMessage) -> usize {
     borrow_message(message).map_or(0, |m| m.text.len() - 1)
+}
+
+/// The file the message carries, or NULL for a text (or if `message` is NULL).
+/// Borrowed from the message: valid until `smc_message_free`.
+///
+/// # Safety
+/// `message` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_message_attachment(
+    message: *const SmcMessage,
+) -> *const SmcAttachment {
+    borrow_message(message)
+        .and_then(|m| m.attachment.as_ref())
+        .map_or(std::ptr::null(), |a| a as *const SmcAttachment)
 }
 
 /// Frees a message.

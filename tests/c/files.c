@@ -1,0 +1,167 @@
+/*
+ * Files from C: alice sends a file of one chunk and one byte under a UTF-8 name, with
+ * a progress callback that sees it through to the end; bob receives the message, reads
+ * its attachment (name, safe name, type, size, digest) and downloads it: the same
+ * bytes. A callback that asks to stop gives SMC_CANCELLED and leaves nothing behind;
+ * NULL arguments give SMC_NULL_POINTER; a text message has no attachment.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "expect.h"
+
+#define SIZE (64 * 1024 + 1)
+
+struct progress {
+    uint64_t calls, done, total;
+    uint64_t stop_after; /* stop once `done` reaches it (0: never) */
+};
+
+static int on_progress(uint64_t done, uint64_t total, void *user_data) {
+    struct progress *p = user_data;
+    if (done < p->done) {
+        fprintf(stderr, "progress went back: %llu after %llu\n", (unsigned long long)done,
+                (unsigned long long)p->done);
+        failures++;
+    }
+    p->calls++;
+    p->done = done;
+    p->total = total;
+    return p->stop_after != 0 && done >= p->stop_after;
+}
+
+static int write_file(const char *path, const unsigned char *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) return -1;
+    size_t n = fwrite(data, 1, len, f);
+    return fclose(f) == 0 && n == len ? 0 : -1;
+}
+
+/* The file at `path` is exactly `data`. */
+static int same_file(const char *path, const unsigned char *data, size_t len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return 0;
+    unsigned char *got = malloc(len + 1);
+    size_t n = fread(got, 1, len + 1, f);
+    fclose(f);
+    int same = n == len && memcmp(got, data, len) == 0;
+    free(got);
+    return same;
+}
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    const char *dir = argv[1];
+    char *address = NULL;
+    smc_server *server = start_server_in(dir, &address);
+    smc_client *alice = open_client_in(dir, "alice", address);
+    smc_client *bob = open_client_in(dir, "bob", address);
+    EXPECT(smc_client_create_room(alice, "files"), SMC_OK);
+    EXPECT(smc_client_invite(alice, "files", "bob"), SMC_OK);
+    EXPECT(smc_client_send(alice, "files", "a text first", NULL), SMC_OK);
+
+    unsigned char *data = malloc(SIZE);
+    for (size_t i = 0; i < SIZE; i++) data[i] = (unsigned char)(i * 31 + i / 251);
+    char source[4096], dest[4096], stopped[4096];
+    snprintf(source, sizeof source, "%s/source.bin", dir);
+    snprintf(dest, sizeof dest, "%s/received.bin", dir);
+    snprintf(stopped, sizeof stopped, "%s/stopped.bin", dir);
+    if (write_file(source, data, SIZE) != 0) {
+        fprintf(stderr, "cannot write %s\n", source);
+        return 2;
+    }
+
+    /* Bad arguments. */
+    uint64_t id = 0;
+    EXPECT(smc_client_send_file(NULL, "files", source, NULL, NULL, NULL, NULL, &id), SMC_NULL_POINTER);
+    EXPECT(smc_client_send_file(alice, NULL, source, NULL, NULL, NULL, NULL, &id), SMC_NULL_POINTER);
+    EXPECT(smc_client_send_file(alice, "files", NULL, NULL, NULL, NULL, NULL, &id), SMC_NULL_POINTER);
+    EXPECT(smc_client_send_file(alice, "files", "", NULL, NULL, NULL, NULL, &id), SMC_INVALID_ARGUMENT);
+    EXPECT(smc_client_send_file(alice, "files", source, "\xff", NULL, NULL, NULL, &id), SMC_INVALID_UTF8);
+    EXPECT(smc_client_download(bob, NULL, dest, NULL, NULL), SMC_NULL_POINTER);
+
+    /* The file, with progress. */
+    struct progress sent = {0};
+    EXPECT(smc_client_send_file(alice, "files", source, "données 資料.bin", "application/x-test",
+                                on_progress, &sent, &id),
+           SMC_OK);
+    if (sent.calls == 0 || sent.done != SIZE || sent.total != SIZE) {
+        fprintf(stderr, "send progress: %llu calls, ended at %llu of %llu\n",
+                (unsigned long long)sent.calls, (unsigned long long)sent.done,
+                (unsigned long long)sent.total);
+        failures++;
+    }
+
+    /* bob: the text (no attachment), then the file. */
+    smc_message *text = NULL;
+    EXPECT(smc_client_recv(bob, 10000, &text), SMC_OK);
+    if (text == NULL || smc_message_attachment(text) != NULL) {
+        fprintf(stderr, "the text message has an attachment (or did not come)\n");
+        failures++;
+    }
+    smc_message_free(text);
+    smc_message *m = NULL;
+    EXPECT(smc_client_recv(bob, 10000, &m), SMC_OK);
+    const smc_attachment *a = smc_message_attachment(m);
+    if (m == NULL || a == NULL || smc_message_id(m) != id) {
+        fprintf(stderr, "no file message\n");
+        return 1;
+    }
+    expect_str(smc_attachment_name(a), "données 資料.bin", "name");
+    expect_str(smc_attachment_safe_name(a), "données 資料.bin", "safe name");
+    expect_str(smc_attachment_mime(a), "application/x-test", "mime");
+    expect_str(smc_message_text(m), "", "text");
+    if (smc_attachment_size(a) != SIZE || strlen(smc_attachment_sha256(a)) != 64) {
+        fprintf(stderr, "size %llu, sha256 %s\n", (unsigned long long)smc_attachment_size(a),
+                smc_attachment_sha256(a));
+        failures++;
+    }
+    if (smc_attachment_name(NULL) != NULL || smc_attachment_size(NULL) != 0 ||
+        smc_message_attachment(NULL) != NULL) {
+        fprintf(stderr, "an accessor of NULL did not give NULL or 0\n");
+        failures++;
+    }
+
+    /* Stopped by the callback: SMC_CANCELLED, nothing at the destination. */
+    struct progress halt = {.stop_after = 1};
+    EXPECT(smc_client_download(bob, a, stopped, on_progress, &halt), SMC_CANCELLED);
+    if (exists(stopped)) {
+        fprintf(stderr, "a stopped download left %s\n", stopped);
+        failures++;
+    }
+
+    /* Downloaded whole. */
+    struct progress got = {0};
+    EXPECT(smc_client_download(bob, a, dest, on_progress, &got), SMC_OK);
+    if (!same_file(dest, data, SIZE)) {
+        fprintf(stderr, "the downloaded file differs from the one sent\n");
+        failures++;
+    }
+    if (got.done != SIZE || got.total != SIZE) {
+        fprintf(stderr, "download progress ended at %llu of %llu\n", (unsigned long long)got.done,
+                (unsigned long long)got.total);
+        failures++;
+    }
+
+    smc_message_free(m);
+    smc_client_free(alice);
+    smc_client_free(bob);
+    smc_string_free(address);
+    smc_server_free(server);
+    free(data);
+    if (failures == 0) printf("all file checks passed\n");
+    return failures != 0;
+}
