@@ -21,7 +21,7 @@
 //! asyncio registers it with `loop.add_reader`.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -57,6 +57,9 @@ struct Shared {
     link: Mutex<Link>,
     /// Notified when the link changes (calls waiting for a reconnection).
     linked: Condvar,
+    /// Callers (and the thread's rounds) waiting for the client's lock: a transfer,
+    /// which takes it step after step, lets them go first.
+    waiting: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -154,9 +157,17 @@ impl Shared {
         }
     }
 
+    /// The client's lock, counted in `waiting` while it is waited for.
+    fn client(&self) -> MutexGuard<'_, Option<Client>> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let slot = lock(&self.client);
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        slot
+    }
+
     /// One round: everything received so far is processed.
     fn round(&self) {
-        let mut slot = lock(&self.client);
+        let mut slot = self.client();
         let Some(client) = slot.as_mut() else {
             return;
         };
@@ -186,6 +197,7 @@ impl Background {
             rounds: Mutex::new(0),
             processed: Condvar::new(),
             stop: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
             readiness,
             link: Mutex::new(Link::new()),
             linked: Condvar::new(),
@@ -280,6 +292,16 @@ impl Background {
         self.with_local(f)
     }
 
+    /// Lets whoever waits for the client's lock (a call of the program, the thread's
+    /// processing of what arrived) have it first, for up to `at_most`: a transfer
+    /// calls this between its steps, so that chat goes on beside it.
+    pub(crate) fn yield_to_others(&self, at_most: Duration) {
+        let until = Instant::now() + at_most;
+        while self.shared.waiting.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
     /// Whether the client keeps itself connected now (connected, or reconnecting).
     pub(crate) fn keeps_connected(&self) -> bool {
         lock(&self.shared.link).keeps_trying()
@@ -292,7 +314,7 @@ impl Background {
         f: impl FnOnce(&mut Client) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
         let out = {
-            let mut slot = lock(&self.shared.client);
+            let mut slot = self.shared.client();
             let client = slot.as_mut().ok_or(ClientError::ConnectionClosed)?;
             let out = f(client);
             // A call may have processed or produced events (a connect, a send).

@@ -58,6 +58,7 @@ use crate::net::MAX_PAYLOAD;
 use crate::proto::{check_name, DirectEnvelope, Envelope, Event, Refusal, Reply, Request, VERSION};
 use connection::{runtime, Arrivals, Connection, Incoming};
 use state::{ClientState, Scoped, DIRECT_STREAM};
+use tokio::sync::oneshot;
 
 /// How long a request waits for its reply by default.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -462,65 +463,38 @@ impl Client {
         }
     }
 
-    /// Sends `requests` one after the other without waiting, then waits for their
-    /// replies (each within the request timeout): the answers in order. Once one
-    /// fails to go out or to come back, the rest fail the same way.
-    pub(crate) fn request_all(&self, requests: Vec<Request>) -> Vec<Result<Reply, ClientError>> {
-        let conn = match self.conn() {
-            Ok(conn) => conn,
-            Err(_) => {
-                return requests
-                    .iter()
-                    .map(|_| Err(ClientError::ConnectionClosed))
-                    .collect()
-            }
-        };
-        let mut sent = Vec::with_capacity(requests.len());
-        for request in &requests {
-            sent.push(conn.submit(request));
-        }
+    /// Sends `request` without waiting for its reply: its id, and where the reply
+    /// comes ([`Client::await_reply`]).
+    pub(crate) fn submit(
+        &self,
+        request: &Request,
+    ) -> Result<(u64, oneshot::Receiver<Result<Reply, Refusal>>), ClientError> {
+        self.conn()?.submit(request)
+    }
+
+    /// Waits for the reply of request `id` ([`Client::submit`]), up to the request
+    /// timeout.
+    pub(crate) fn await_reply(
+        &self,
+        id: u64,
+        reply: oneshot::Receiver<Result<Reply, Refusal>>,
+    ) -> Result<Reply, ClientError> {
         let limit = self.settings.request_timeout;
-        let mut answers = Vec::with_capacity(sent.len());
-        let mut failed: Option<ClientError> = None;
-        for submitted in sent {
-            if let Some(e) = &failed {
-                if let Ok((id, _)) = &submitted {
-                    conn.forget(*id);
-                }
-                answers.push(Err(match e {
-                    ClientError::Timeout(d) => ClientError::Timeout(*d),
-                    _ => ClientError::ConnectionClosed,
-                }));
-                continue;
+        match runtime()?.block_on(async move { tokio::time::timeout(limit, reply).await }) {
+            Err(_) => {
+                self.forget(id);
+                Err(ClientError::Timeout(limit))
             }
-            let answer = match submitted {
-                Err(e) => Err(e),
-                Ok((id, rx)) => {
-                    let waited = runtime().map_err(ClientError::from).map(|rt| {
-                        rt.block_on(async move { tokio::time::timeout(limit, rx).await })
-                    });
-                    match waited {
-                        Err(e) => Err(e),
-                        Ok(Err(_)) => {
-                            conn.forget(id);
-                            Err(ClientError::Timeout(limit))
-                        }
-                        Ok(Ok(Err(_))) => Err(ClientError::ConnectionClosed),
-                        Ok(Ok(Ok(result))) => result.map_err(ClientError::from),
-                    }
-                }
-            };
-            if let Err(e) = &answer {
-                if e.kind().is_disconnect() {
-                    failed = Some(match e {
-                        ClientError::Timeout(d) => ClientError::Timeout(*d),
-                        _ => ClientError::ConnectionClosed,
-                    });
-                }
-            }
-            answers.push(answer);
+            Ok(Err(_)) => Err(ClientError::ConnectionClosed),
+            Ok(Ok(result)) => Ok(result?),
         }
-        answers
+    }
+
+    /// Drops the reply of request `id` when it comes.
+    pub(crate) fn forget(&self, id: u64) {
+        if let Ok(conn) = self.conn() {
+            conn.forget(id);
+        }
     }
 
     fn expect_done(&self, request: Request) -> Result<(), ClientError> {

@@ -4,14 +4,16 @@
 //! name and media type ([`Body::File`]). A member downloads the chunks, opens them in
 //! order into a temporary file and renames it into place once the digest matches.
 //!
-//! Each transfer moves in steps of a few chunks ([`WINDOW`] requests in flight on the
-//! connection), so that a chat message waits for a few chunks at most, and a client
-//! shared with a background thread ([`super::Background`]) is held one step at a time.
+//! Each transfer keeps [`WINDOW`] chunk requests in flight on the connection (a new one
+//! goes out as each answer comes), so that a chat message waits behind a few chunks at
+//! most; it moves one answer per step, and a client shared with a background thread
+//! ([`super::Background`]) is held one step at a time.
 //! A step cut by a lost connection fails as such; the transfer is then where the
 //! server acknowledged it, and goes on from there once connected again (an upload asks
 //! the server how many chunks it holds; a download goes on from the next chunk it
 //! needs).
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,7 +22,8 @@ use super::{Attachment, Background, Client, Message};
 use crate::e2e::attachment::{Download, FileKey, SealedFile};
 use crate::e2e::sealed::FileRef;
 use crate::error::{AttachmentError, ClientError};
-use crate::proto::{BlobId, Refusal, Reply, Request, BLOB_CHUNK, MAX_NAME};
+use crate::proto::{blob_chunks, BlobId, Refusal, Reply, Request, BLOB_CHUNK, MAX_NAME};
+use tokio::sync::oneshot;
 
 /// Chunk requests in flight on the connection at once, per transfer.
 const WINDOW: usize = 4;
@@ -40,7 +43,11 @@ pub(crate) struct Upload {
     blob: BlobId,
     /// Chunks the server holds, from the first.
     held: u32,
-    /// The connection was lost since the last step: ask the server where it stands.
+    /// The next chunk to send.
+    next: u32,
+    in_flight: InFlight,
+    /// The connection was lost (or a chunk refused) since the last step: ask the
+    /// server where it stands.
     resync: bool,
 }
 
@@ -49,6 +56,23 @@ pub(crate) struct Downloading {
     blob: BlobId,
     size: u64,
     download: Download,
+    /// The next chunk to ask for.
+    next: u32,
+    in_flight: InFlight,
+}
+
+/// Chunk requests sent and not answered yet, oldest first: the request's id and where
+/// its answer comes.
+#[derive(Default)]
+struct InFlight(VecDeque<(u64, oneshot::Receiver<Result<Reply, Refusal>>)>);
+
+impl InFlight {
+    /// Forgets every request in flight (their answers are dropped when they come).
+    fn clear(&mut self, client: &Client) {
+        for (id, _) in self.0.drain(..) {
+            client.forget(id);
+        }
+    }
 }
 
 /// Bytes of a file of `size` bytes in its first `chunks` chunks.
@@ -85,7 +109,7 @@ impl Downloading {
 
     /// Whether every chunk was received.
     pub(crate) fn complete(&self) -> bool {
-        self.download.next_chunk() == crate::proto::blob_chunks(self.size).unwrap_or(0)
+        self.download.next_chunk() == blob_chunks(self.size).unwrap_or(0)
     }
 }
 
@@ -171,50 +195,60 @@ impl Client {
             mime: cut(mime, MAX_FILE_NAME),
             blob,
             held: 0,
+            next: 0,
+            in_flight: InFlight::default(),
             resync: false,
         })
     }
 
-    /// Sends the next chunks of `upload` ([`WINDOW`] at most in flight) and waits for
-    /// their answers.
+    /// Sends chunks of `upload` until [`WINDOW`] are in flight, and takes the answer
+    /// of the oldest.
     pub(crate) fn upload_step(&mut self, upload: &mut Upload) -> Result<(), ClientError> {
         if upload.resync {
+            upload.in_flight.clear(self);
             match self.request(Request::UploadState { blob: upload.blob })? {
-                Reply::Stored { held } => upload.held = held.max(upload.held),
+                Reply::Stored { held } => upload.held = held,
                 other => return Err(ClientError::Protocol(format!("{other:?}"))),
             }
+            upload.next = upload.held;
             upload.resync = false;
         }
-        let end = upload
-            .held
-            .saturating_add(WINDOW as u32)
-            .min(upload.file.chunk_count());
-        let mut requests = Vec::with_capacity(WINDOW);
-        for index in upload.held..end {
-            requests.push(Request::PutChunk {
+        while upload.in_flight.0.len() < WINDOW && upload.next < upload.file.chunk_count() {
+            let request = Request::PutChunk {
                 blob: upload.blob,
-                index,
-                bytes: upload.file.chunk(index)?,
-            });
-        }
-        for answer in self.request_all(requests) {
-            match answer {
-                Ok(Reply::Stored { held }) => upload.held = upload.held.max(held),
-                Ok(other) => return Err(ClientError::Protocol(format!("{other:?}"))),
-                // Waits, then the chunks not stored go again at the next step.
-                Err(ClientError::Refused(Refusal::RateLimited { retry_after_ms })) => {
-                    std::thread::sleep(Duration::from_millis(retry_after_ms));
-                    break;
-                }
+                index: upload.next,
+                bytes: upload.file.chunk(upload.next)?,
+            };
+            match self.submit(&request) {
+                Ok(sent) => upload.in_flight.0.push_back(sent),
                 Err(e) => {
-                    if e.kind().is_disconnect() {
-                        upload.resync = true;
-                    }
+                    upload.resync = true;
                     return Err(e);
                 }
             }
+            upload.next += 1;
         }
-        Ok(())
+        let Some((id, reply)) = upload.in_flight.0.pop_front() else {
+            return Ok(());
+        };
+        match self.await_reply(id, reply) {
+            Ok(Reply::Stored { held }) => {
+                upload.held = upload.held.max(held);
+                Ok(())
+            }
+            Ok(other) => Err(ClientError::Protocol(format!("{other:?}"))),
+            // Waits; the chunks after it were refused as out of order: the upload goes
+            // on from where the server stands.
+            Err(ClientError::Refused(Refusal::RateLimited { retry_after_ms })) => {
+                upload.resync = true;
+                std::thread::sleep(Duration::from_millis(retry_after_ms));
+                Ok(())
+            }
+            Err(e) => {
+                upload.resync = true;
+                Err(e)
+            }
+        }
     }
 
     /// Announces the uploaded file to its room.
@@ -247,37 +281,63 @@ impl Client {
             blob: BlobId(file.blob),
             size: file.size,
             download: Download::begin(path, &key, file.size, file.sha256)?,
+            next: 0,
+            in_flight: InFlight::default(),
         })
     }
 
-    /// Fetches, opens and writes the next chunks of `downloading`.
+    /// Asks for chunks of `downloading` until [`WINDOW`] are in flight, and opens and
+    /// writes the oldest one's answer.
     pub(crate) fn download_step(
         &mut self,
         downloading: &mut Downloading,
     ) -> Result<(), ClientError> {
-        let next = downloading.download.next_chunk();
-        let count = crate::proto::blob_chunks(downloading.size).unwrap_or(0);
-        let end = next.saturating_add(WINDOW as u32).min(count);
-        let requests = (next..end)
-            .map(|index| Request::FetchChunk {
+        let count = blob_chunks(downloading.size).unwrap_or(0);
+        while downloading.in_flight.0.len() < WINDOW && downloading.next < count {
+            let request = Request::FetchChunk {
                 blob: downloading.blob,
-                index,
-            })
-            .collect();
-        for answer in self.request_all(requests) {
-            match answer {
-                Ok(Reply::Chunk(bytes)) => downloading.download.push(&bytes)?,
-                Ok(other) => return Err(ClientError::Protocol(format!("{other:?}"))),
-                Err(ClientError::Refused(Refusal::RateLimited { retry_after_ms })) => {
-                    std::thread::sleep(Duration::from_millis(retry_after_ms));
-                    break;
+                index: downloading.next,
+            };
+            match self.submit(&request) {
+                Ok(sent) => downloading.in_flight.0.push_back(sent),
+                Err(e) => {
+                    downloading.restart(self);
+                    return Err(e);
                 }
-                Err(e) => return Err(e),
+            }
+            downloading.next += 1;
+        }
+        let Some((id, reply)) = downloading.in_flight.0.pop_front() else {
+            return Ok(());
+        };
+        match self.await_reply(id, reply) {
+            Ok(Reply::Chunk(bytes)) => Ok(downloading.download.push(&bytes)?),
+            Ok(other) => Err(ClientError::Protocol(format!("{other:?}"))),
+            Err(e) => {
+                // Asked again from the next chunk needed (after a wait, if the server
+                // said so).
+                downloading.restart(self);
+                if let ClientError::Refused(Refusal::RateLimited { retry_after_ms }) = e {
+                    std::thread::sleep(Duration::from_millis(retry_after_ms));
+                    return Ok(());
+                }
+                Err(e)
             }
         }
-        Ok(())
     }
 }
+
+impl Downloading {
+    /// Forgets the requests in flight: the next step asks again from the next chunk
+    /// needed.
+    fn restart(&mut self, client: &Client) {
+        self.in_flight.clear(client);
+        self.next = self.download.next_chunk();
+    }
+}
+
+/// How long a transfer lets other callers of its client go first, at most, per step.
+const YIELD: Duration = Duration::from_millis(100);
 
 /// How long a transfer waits between tries while its connection is being restored.
 const RETRY: Duration = Duration::from_millis(50);
@@ -357,6 +417,7 @@ impl Background {
         let timeout = self.with_local(|c| Ok(c.request_timeout()))?;
         let mut stalled: Option<Instant> = None;
         while !transfer.complete() {
+            self.yield_to_others(YIELD);
             match self.with(|c| transfer.step(c)) {
                 Ok(()) => {
                     stalled = None;

@@ -93,7 +93,7 @@ pub struct Limits {
     /// longer count.
     pub max_file_bytes_per_user: u64,
     /// File bytes one user may upload per second, on all nodes together (default
-    /// 32 MiB/s, bursts of two seconds' worth).
+    /// 128 MiB/s, bursts of two seconds' worth).
     pub upload_bytes_per_second: u64,
     /// A file is deleted this long after its upload began (default 30 days), and an
     /// upload not complete within a day (or within this, if shorter) is deleted;
@@ -131,7 +131,7 @@ impl Default for Limits {
             max_rooms_per_user: 1_000,
             max_file_size: 100 << 20,
             max_file_bytes_per_user: 1 << 30,
-            upload_bytes_per_second: 32 << 20,
+            upload_bytes_per_second: 128 << 20,
             file_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }

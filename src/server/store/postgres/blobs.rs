@@ -1,7 +1,11 @@
 //! [`BlobStore`] on PostgreSQL: blobs in the cluster's database, so that a file
 //! uploaded through one node downloads through any other. A chunk is one short
 //! transaction that locks its blob's row (chunks of one blob are stored in order,
-//! whichever node they came through).
+//! whichever node they came through). A chunk other than the last commits without
+//! waiting for the WAL's flush (`synchronous_commit = off` for that transaction): a
+//! crash may take it back with the count of chunks held, and the uploader sends it
+//! again; the last chunk's commit waits, and PostgreSQL's WAL is flushed in order, so
+//! every chunk before it is durable with it.
 
 use postgres::IsolationLevel;
 
@@ -76,6 +80,9 @@ impl BlobStore for PostgresStore {
             );
             if let Some(answer) = chunk_answer(size, chunks, held, index, bytes.len()) {
                 return Ok(answer);
+            }
+            if index + 1 < chunks {
+                tx.execute("SET LOCAL synchronous_commit TO OFF", &[])?;
             }
             tx.execute(
                 "INSERT INTO blob_chunks (blob, idx, bytes) VALUES ($1, $2, $3)",

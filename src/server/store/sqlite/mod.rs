@@ -35,6 +35,7 @@ use append::Appending;
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    durability: Durability,
 }
 
 fn open(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
@@ -169,6 +170,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            durability,
         })
     }
 }

@@ -1,0 +1,247 @@
+//! Files, side by side on this machine (issue 31):
+//!
+//! - the floor: the same file copied over a raw loopback TCP connection, then fsynced
+//!   by the receiver;
+//! - upload (`Background::send_file`) and download (`Background::download`) through a
+//!   real `smc server` process, and their ratio to the floor;
+//! - chat while a transfer runs: the sender's own `send` from another thread of the
+//!   same client (same connection) while it uploads, p50 and p99, against the same
+//!   client idle;
+//! - the server's peak memory (VmHWM) while four clients upload at once, against its
+//!   memory before.
+//!
+//! `cargo bench --bench files` (100 MiB files); `SMC_BENCH_QUICK=1` for a tiny run.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use smc::client::{Background, ChatEvent, Client};
+
+fn quick() -> bool {
+    std::env::var_os("SMC_BENCH_QUICK").is_some()
+}
+
+/// The file size.
+fn size() -> usize {
+    if quick() {
+        2 << 20
+    } else {
+        100 << 20
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An `smc server` process on `data`: it and its address.
+fn server(data: &Path) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line.split_whitespace().nth(4).unwrap().to_owned();
+    (Killed(child), address)
+}
+
+fn peak_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn write_file(path: &Path, len: usize) {
+    let mut f = std::fs::File::create(path).unwrap();
+    let block: Vec<u8> = (0..1 << 20).map(|i| (i * 7 + i / 4093) as u8).collect();
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(block.len());
+        f.write_all(&block[..n]).unwrap();
+        left -= n;
+    }
+    f.sync_all().unwrap();
+}
+
+fn mib_s(bytes: usize, took: Duration) -> f64 {
+    bytes as f64 / (1 << 20) as f64 / took.as_secs_f64()
+}
+
+/// The floor: `source` over loopback TCP into `dest`, fsynced.
+fn floor(source: &Path, dest: &Path) -> Duration {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let dest = dest.to_owned();
+    let start = Instant::now();
+    let receiver = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut out = std::fs::File::create(&dest).unwrap();
+        std::io::copy(&mut conn, &mut out).unwrap();
+        out.sync_all().unwrap();
+    });
+    let mut conn = TcpStream::connect(address).unwrap();
+    let mut file = std::fs::File::open(source).unwrap();
+    std::io::copy(&mut file, &mut conn).unwrap();
+    drop(conn);
+    receiver.join().unwrap();
+    start.elapsed()
+}
+
+/// A client of `user` in `dir`, connected, accepting invitations, in the background.
+fn client(dir: &Path, user: &str, address: &str) -> Background {
+    let mut c = Client::open(dir.join(user), user).unwrap();
+    c.set_auto_join(true);
+    let bg = Background::start(c).unwrap();
+    bg.connect(&[address], None).unwrap();
+    bg
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3
+}
+
+/// `send` latencies of `bg` in `room`, for `n` messages or until `stop` (at least 20).
+fn chat(bg: &Background, room: &str, n: usize, stop: Option<&AtomicBool>) -> Vec<Duration> {
+    let mut took = Vec::new();
+    while took.len() < n
+        || (stop.is_some_and(|s| !s.load(Ordering::Relaxed)) && took.len() < 100_000)
+    {
+        if took.len() >= 20 && stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
+        let start = Instant::now();
+        bg.with(|c| c.send(room, "ping")).unwrap();
+        took.push(start.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    took.sort();
+    took
+}
+
+fn transfers(dir: &Path) {
+    let len = size();
+    let source = dir.join("source");
+    write_file(&source, len);
+    // Floor, three times (the best).
+    let best_floor = (0..3)
+        .map(|i| floor(&source, &dir.join(format!("floor{i}"))))
+        .min()
+        .unwrap();
+    let (server, address) = server(&dir.join("server"));
+    let alice = client(dir, "alice", &address);
+    let bob = client(dir, "bob", &address);
+    alice.with(|c| c.create_room("r")).unwrap();
+    alice.with(|c| c.invite("r", "bob")).unwrap();
+
+    // Chat alone.
+    let idle = chat(&alice, "r", 200, None);
+
+    // Upload, with chat from another thread of the same client.
+    let alice = Arc::new(alice);
+    let done = Arc::new(AtomicBool::new(false));
+    let chatter = {
+        let (alice, done) = (alice.clone(), done.clone());
+        std::thread::spawn(move || chat(&alice, "r", 20, Some(&done)))
+    };
+    let start = Instant::now();
+    alice
+        .send_file("r", &source, Some("big.bin"), None, |_, _| true)
+        .unwrap();
+    let upload = start.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let busy = chatter.join().unwrap();
+
+    // Download.
+    let attachment = loop {
+        match bob.recv_event(Some(Duration::from_secs(30))).unwrap() {
+            Some(ChatEvent::Message(m)) if m.attachment.is_some() => break m.attachment.unwrap(),
+            Some(_) => {}
+            None => panic!("the file never came"),
+        }
+    };
+    let start = Instant::now();
+    bob.download(&attachment, dir.join("downloaded"), |_, _| true)
+        .unwrap();
+    let download = start.elapsed();
+    let floor_rate = mib_s(len, best_floor);
+    let (up, down) = (mib_s(len, upload), mib_s(len, download));
+    println!(
+        "file of {} MiB: floor (loopback TCP + fsync) {floor_rate:.0} MiB/s; upload {up:.1} MiB/s ({:.2}x the floor); download {down:.1} MiB/s ({:.2}x)",
+        len >> 20,
+        up / floor_rate,
+        down / floor_rate
+    );
+    println!(
+        "chat send from the uploading client: idle p50 {:.2} ms p99 {:.2} ms ({} sends); during the upload p50 {:.2} ms p99 {:.2} ms ({} sends)",
+        percentile(&idle, 0.5),
+        percentile(&idle, 0.99),
+        idle.len(),
+        percentile(&busy, 0.5),
+        percentile(&busy, 0.99),
+        busy.len()
+    );
+    drop(server);
+}
+
+fn server_memory(dir: &Path) {
+    let len = size();
+    let source = dir.join("source4");
+    write_file(&source, len);
+    let (server, address) = server(&dir.join("server4"));
+    let pid = server.0.id();
+    let users: Vec<Background> = (0..4)
+        .map(|i| client(dir, &format!("u{i}"), &address))
+        .collect();
+    for (i, u) in users.iter().enumerate() {
+        u.with(|c| c.create_room(&format!("room{i}"))).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let before = peak_kib(pid, "VmRSS:");
+    std::thread::scope(|s| {
+        for (i, u) in users.iter().enumerate() {
+            let source = &source;
+            s.spawn(move || {
+                u.send_file(&format!("room{i}"), source, None, None, |_, _| true)
+                    .unwrap()
+            });
+        }
+    });
+    let peak = peak_kib(pid, "VmHWM:");
+    println!(
+        "server memory, 4 clients uploading {} MiB each at once: RSS {before} KiB before, peak {peak} KiB (+{} KiB)",
+        len >> 20,
+        peak.saturating_sub(before)
+    );
+    drop(server);
+}
+
+fn main() {
+    let dir: PathBuf = std::env::temp_dir().join(format!("smc_bench_files_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    transfers(&dir);
+    server_memory(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stdin().read(&mut [0u8; 0]);
+}
