@@ -13,7 +13,7 @@
 //! `cargo bench --bench files` (100 MiB files); `SMC_BENCH_QUICK=1` for a tiny run.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -242,6 +242,4 @@ fn main() {
     transfers(&dir);
     server_memory(&dir);
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stdin().read(&mut [0u8; 0]);
 }

@@ -56,6 +56,8 @@ impl Chat {
             ])
             .arg("--home")
             .arg(dir.join(user))
+            // Where `/save N` puts a file by default.
+            .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -171,6 +173,56 @@ fn line_mode_chats_through_pipes_and_survives_a_server_restart() {
     };
     assert_eq!(said(&alice_out), said(&bob_out));
     assert_eq!(said(&bob_out).len(), 4, "{bob_out:#?}");
+    server.stop();
+}
+
+#[test]
+fn files_go_through_the_console_and_are_saved_under_a_safe_name() {
+    let dir = tempdir("chat_files");
+    let server = support::server(&dir.join("server"));
+    let (address, fp) = (server.address().to_string(), server.fingerprint());
+    let mut bob = Chat::start(&dir, "bob", &address, &fp);
+    bob.wait(true, "connected to");
+    let mut alice = Chat::start(&dir, "alice", &address, &fp);
+    alice.wait(true, "connected to");
+    alice.type_line("/create files");
+    alice.wait(true, "created #files");
+    alice.type_line("/invite bob");
+    bob.wait(true, "alice added you to #files");
+
+    // One chunk and one byte, under a UTF-8 name with a space.
+    let source = dir.join("résumé 📄.txt");
+    let content: Vec<u8> = (0..65_537u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&source, &content).unwrap();
+    alice.type_line(&format!("/send {}", source.display()));
+    alice.wait(true, "100%");
+    let line = bob.wait(false, "[file 1] résumé 📄.txt (64.0 KiB)");
+    assert!(line.contains("<alice>"), "{line}");
+    alice.wait(false, "[file 1] résumé 📄.txt");
+    let saved = dir.join("saved copy.txt");
+    bob.type_line(&format!("/save 1 {}", saved.display()));
+    bob.wait(true, "saved file 1");
+    assert!(
+        std::fs::read(&saved).unwrap() == content,
+        "the saved file differs"
+    );
+
+    // A name that would hide the file and drive the terminal: shown escaped, saved
+    // under a safe name in the current directory.
+    let hostile = dir.join("..hidden\x1b[31m.txt");
+    std::fs::write(&hostile, b"x").unwrap();
+    alice.type_line(&format!("/send {}", hostile.display()));
+    let line = bob.wait(false, "[file 2]");
+    assert!(!line.contains('\x1b'), "{line:?}");
+    bob.type_line("/save 2");
+    bob.wait(true, "saved file 2");
+    assert_eq!(std::fs::read(dir.join("hidden_[31m.txt")).unwrap(), b"x");
+    bob.type_line("/save 9");
+    bob.wait(true, "there is no file 9");
+    alice.type_line("/send /no/such/file");
+    alice.wait(true, "was not sent");
+    assert_eq!(alice.finish().0, 0);
+    assert_eq!(bob.finish().0, 0);
     server.stop();
 }
 

@@ -39,6 +39,15 @@ pub(crate) enum Command {
     },
     /// `/fingerprint`: this user's and the server's fingerprints.
     Fingerprint,
+    /// `/send PATH`: send a file to the current room.
+    SendFile(String),
+    /// `/save N [PATH]`: download file N (as numbered when shown).
+    Save {
+        /// Its number.
+        n: usize,
+        /// Where (default: its name, made safe, in the current directory).
+        path: Option<String>,
+    },
     /// `/help`.
     Help,
     /// `/quit`.
@@ -58,6 +67,8 @@ pub(crate) const HELP: &[&str] = &[
     "/verify USER         show your safety number with USER (compare it with theirs)",
     "/verify USER confirm mark USER's key verified after comparing",
     "/fingerprint         your key fingerprints and the server's",
+    "/send PATH           send a file to this room (end-to-end encrypted)",
+    "/save N [PATH]       download file N (shown as [file N]) here, or to PATH",
     "/quit                leave smc chat (Ctrl-C, or Ctrl-D on an empty line)",
     "//text               send a message that starts with /",
     "PageUp/PageDown scroll · Up/Down typed lines · Ctrl-A/E/U/K/W edit · Alt-A next unread",
@@ -115,6 +126,25 @@ pub(crate) fn parse(line: &str) -> Result<Input, String> {
             _ => return Err("usage: /verify USER [confirm]".into()),
         },
         "fingerprint" | "fp" => none(name, &args).map(|()| Command::Fingerprint)?,
+        // A path may hold spaces: everything after the command.
+        "send" | "file" => match rest[name.len()..].trim() {
+            "" => return Err("usage: /send PATH".into()),
+            path => Command::SendFile(path.to_owned()),
+        },
+        "save" => {
+            let mut parts = rest[name.len()..].trim().splitn(2, char::is_whitespace);
+            let n = parts.next().and_then(|n| n.parse::<usize>().ok());
+            match n {
+                Some(n) if n > 0 => Command::Save {
+                    n,
+                    path: parts
+                        .next()
+                        .map(|p| p.trim().to_owned())
+                        .filter(|p| !p.is_empty()),
+                },
+                _ => return Err("usage: /save N [PATH] (N: the number shown as [file N])".into()),
+            }
+        }
         "help" | "h" | "?" => Command::Help,
         "quit" | "exit" | "q" => Command::Quit,
         "" => return Err("a command name must follow / (//text sends /text)".into()),
@@ -150,5 +180,29 @@ mod tests {
             .unwrap_err()
             .contains("unknown command"));
         assert!(parse("/leave now").is_err());
+    }
+
+    #[test]
+    fn files_take_paths_with_spaces_and_a_number() {
+        assert_eq!(
+            parse("/send  my report (final).pdf "),
+            Ok(Input::Command(Command::SendFile(
+                "my report (final).pdf".into()
+            )))
+        );
+        assert_eq!(
+            parse("/save 3"),
+            Ok(Input::Command(Command::Save { n: 3, path: None }))
+        );
+        assert_eq!(
+            parse("/save 3 ~/Downloads/a b.pdf"),
+            Ok(Input::Command(Command::Save {
+                n: 3,
+                path: Some("~/Downloads/a b.pdf".into())
+            }))
+        );
+        for wrong in ["/send", "/save", "/save 0", "/save x", "/save -1 p"] {
+            assert!(parse(wrong).unwrap_err().contains("usage"), "{wrong}");
+        }
     }
 }

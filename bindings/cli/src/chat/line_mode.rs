@@ -32,6 +32,25 @@ pub(crate) fn format_message(m: &Message) -> String {
     )
 }
 
+/// A transfer's progress bar on stderr, drawn again in place at each whole percent.
+fn progress(what: &str, done: u64, total: u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(u64::MAX);
+    let percent = (done * 100).checked_div(total).unwrap_or(100);
+    if LAST.swap(percent, Ordering::Relaxed) == percent && done < total {
+        return;
+    }
+    let end = if done >= total { "\n" } else { "" };
+    eprint!(
+        "\rsmc: {} {}{end}",
+        terminal_safe::escape(what),
+        super::files::bar(done, total, 30)
+    );
+    if done >= total {
+        LAST.store(u64::MAX, Ordering::Relaxed);
+    }
+}
+
 /// A note on stderr (what it quotes from others is escaped: [`terminal_safe`]).
 fn note(text: impl std::fmt::Display) {
     eprintln!("smc: {}", terminal_safe::escape(&text.to_string()));
@@ -162,6 +181,14 @@ fn typed(line: &str, current: &mut Option<String>, worker: &Worker, fingerprints
             Command::Decline(room) => send(Request::Decline(room)),
             Command::Invitations => send(Request::Invitations),
             Command::Fingerprint => note(fingerprints),
+            Command::SendFile(path) => match current {
+                Some(room) => send(Request::SendFile {
+                    room: room.clone(),
+                    path,
+                }),
+                None => note("no room yet: /create ROOM, or /join ROOM once invited"),
+            },
+            Command::Save { n, path } => send(Request::Save { n, path }),
             Command::Verify { user, confirm } => send(Request::Verify { user, confirm }),
             Command::Rooms => note("the rooms you are in are listed as they change"),
             Command::Invite(_) | Command::Leave | Command::Who => {
@@ -192,6 +219,7 @@ fn typed(line: &str, current: &mut Option<String>, worker: &Worker, fingerprints
 fn shown(update: Update, current: &mut Option<String>, me: &str) -> Option<String> {
     match update {
         Update::Event(ChatEvent::Message(m)) | Update::Sent(m) => return Some(format_message(&m)),
+        Update::Progress { what, done, total } => progress(&what, done, total),
         Update::Link(Link::Connected) => {}
         Update::Link(Link::Connecting(n)) if n > 1 => {
             note(format_args!("reconnecting (attempt {n})"))

@@ -3,6 +3,7 @@
 //! thread that owns the [`smc::Client`].
 
 pub(super) mod commands;
+pub(super) mod files;
 pub(super) mod line_mode;
 pub(super) mod notices;
 pub(super) mod trust;

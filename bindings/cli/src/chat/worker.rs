@@ -8,6 +8,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::sync::{Arc, Mutex};
+
+use super::files::{default_path, human_size, Files};
 use smc::client::{Background, Backoff, ChatEvent, Message};
 use smc::error::ClientError;
 use smc::Client;
@@ -52,6 +55,20 @@ pub(crate) enum Request {
         user: String,
         /// Mark the key verified.
         confirm: bool,
+    },
+    /// Send a file.
+    SendFile {
+        /// The room.
+        room: String,
+        /// The file.
+        path: String,
+    },
+    /// Download file `n` (as numbered when shown).
+    Save {
+        /// Its number.
+        n: usize,
+        /// Where (default: its safe name in the current directory).
+        path: Option<String>,
     },
     /// Stop (after what was asked before).
     Quit,
@@ -163,6 +180,15 @@ pub(crate) enum Update {
         /// The text.
         text: String,
     },
+    /// A file transfer's progress.
+    Progress {
+        /// What is moving ("sending report.pdf").
+        what: String,
+        /// Bytes moved.
+        done: u64,
+        /// Bytes in all (`done == total`: finished).
+        total: u64,
+    },
     /// The worker stopped for good (the server's key changed, the name is taken...).
     Fatal(String),
 }
@@ -199,7 +225,8 @@ impl Worker {
                 let addresses = crate::keys::server_addresses(&address);
                 client.keep_connected_to(&addresses, None);
                 let mut run = Run {
-                    client,
+                    client: Arc::new(client),
+                    files: Arc::default(),
                     addresses,
                     out: updates_tx,
                     backoff: Backoff::default(),
@@ -236,6 +263,39 @@ impl Worker {
     }
 }
 
+/// Sends `update` to the interface, file messages labelled with their number
+/// ([`Files::label`]); whether the interface still listens.
+fn tell(out: &Sender<Update>, files: &Mutex<Files>, mut update: Update) -> bool {
+    {
+        let mut files = files.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut update {
+            Update::Event(ChatEvent::Message(m)) | Update::Sent(m) => files.label(m),
+            Update::History { messages, .. } => messages.iter_mut().for_each(|m| files.label(m)),
+            _ => {}
+        }
+    }
+    out.send(update).is_ok()
+}
+
+/// A transfer's progress, as told to the interface.
+fn progress(what: &str, done: u64, total: u64) -> Update {
+    Update::Progress {
+        what: what.to_owned(),
+        done,
+        total,
+    }
+}
+
+/// Runs a file transfer on a thread of its own.
+fn spawn_transfer(transfer: impl FnOnce() + Send + 'static) {
+    let spawned = std::thread::Builder::new()
+        .name("smc-chat-transfer".into())
+        .spawn(transfer);
+    if let Err(e) = spawned {
+        eprintln!("smc: cannot start a file transfer: {e}");
+    }
+}
+
 /// Errors after which the connection is gone.
 fn is_disconnect(e: &ClientError) -> bool {
     e.kind().is_disconnect()
@@ -247,8 +307,11 @@ fn is_fatal(e: &ClientError) -> bool {
 }
 
 struct Run {
-    /// The client, kept connected by its engine once it connected.
-    client: Background,
+    /// The client, kept connected by its engine once it connected (shared with the
+    /// threads of file transfers).
+    client: Arc<Background>,
+    /// The files shown so far, by number.
+    files: Arc<Mutex<Files>>,
     addresses: Vec<String>,
     out: Sender<Update>,
     /// Attempts of the first connection (later ones are the engine's).
@@ -262,7 +325,7 @@ struct Run {
 
 impl Run {
     fn tell(&self, update: Update) -> bool {
-        self.out.send(update).is_ok()
+        tell(&self.out, &self.files, update)
     }
 
     fn main(&mut self, requests: Receiver<Request>) {
@@ -531,8 +594,70 @@ impl Run {
                     Err(e) => self.fail(None, e),
                 }
             }
+            Request::SendFile { room, path } => self.send_file(room, path),
+            Request::Save { n, path } => self.save(n, path),
             Request::Quit => {}
         }
+    }
+
+    /// Sends a file from a thread of its own (chat goes on meanwhile): its progress,
+    /// then the message as sent, or why not.
+    fn send_file(&mut self, room: String, path: String) {
+        let (client, out, files) = (self.client.clone(), self.out.clone(), self.files.clone());
+        let name = std::path::Path::new(&path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.clone());
+        spawn_transfer(move || {
+            let what = format!("sending {name}");
+            let sent = client.send_file(&room, &path, None, None, |done, total| {
+                tell(&out, &files, progress(&what, done, total))
+            });
+            match sent {
+                Ok(message) => tell(&out, &files, Update::Sent(message)),
+                Err(e) => tell(
+                    &out,
+                    &files,
+                    Update::Error {
+                        room: Some(room),
+                        text: format!("{path} was not sent: {e}"),
+                    },
+                ),
+            };
+        });
+    }
+
+    /// Downloads file `n` from a thread of its own.
+    fn save(&mut self, n: usize, path: Option<String>) {
+        let found = self.files.lock().unwrap_or_else(|e| e.into_inner()).get(n);
+        let Some(attachment) = found else {
+            self.tell(Update::Error {
+                room: None,
+                text: format!("there is no file {n} (files are numbered as shown: [file N])"),
+            });
+            return;
+        };
+        let dest = match path {
+            Some(p) if std::path::Path::new(&p).is_dir() => default_path(p.as_ref(), &attachment),
+            Some(p) => std::path::PathBuf::from(p),
+            None => default_path(std::path::Path::new("."), &attachment),
+        };
+        let (client, out, files) = (self.client.clone(), self.out.clone(), self.files.clone());
+        spawn_transfer(move || {
+            let what = format!("saving {}", attachment.safe_name());
+            let saved = client.download(&attachment, &dest, |done, total| {
+                tell(&out, &files, progress(&what, done, total))
+            });
+            let text = match saved {
+                Ok(_) => format!(
+                    "saved file {n} ({}) to {}",
+                    human_size(attachment.size()),
+                    dest.display()
+                ),
+                Err(e) => format!("file {n} was not saved: {e}"),
+            };
+            tell(&out, &files, Update::Notice { room: None, text });
+        });
     }
 
     fn is_joined(&self, room: &str) -> bool {

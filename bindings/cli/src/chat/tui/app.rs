@@ -69,6 +69,8 @@ pub(crate) struct App {
     pub page: usize,
     /// The worker stopped for good.
     pub stopped: bool,
+    /// A file transfer under way: what, bytes moved, bytes in all.
+    pub progress: Option<(String, u64, u64)>,
     who_asked: HashSet<String>,
     /// Users whose key the user just confirmed as verified.
     confirming: HashSet<String>,
@@ -103,6 +105,7 @@ impl App {
             colors,
             page: 10,
             stopped: false,
+            progress: None,
             who_asked: HashSet::new(),
             confirming: HashSet::new(),
             requests,
@@ -208,6 +211,9 @@ impl App {
             }
             Update::Event(event) => self.on_event(event),
             Update::Sent(m) => self.message(&m),
+            Update::Progress { what, done, total } => {
+                self.progress = (done < total).then_some((what, done, total));
+            }
             Update::Queued { room, .. } => {
                 let text = notices::queued(&room);
                 self.notice(Some(&room), text);
@@ -549,6 +555,11 @@ impl App {
                 }
                 self.request(Request::Verify { user, confirm })
             }
+            Command::SendFile(_) if !in_room => {
+                self.warn(None, "switch to a room first (/join ROOM)")
+            }
+            Command::SendFile(path) => self.request(Request::SendFile { room, path }),
+            Command::Save { n, path } => self.request(Request::Save { n, path }),
             Command::Invite(_) | Command::Leave | Command::Who if !in_room => {
                 self.warn(None, "switch to a room first (/join ROOM)")
             }

@@ -341,6 +341,12 @@ fn draw_status(frame: &mut Frame, app: &App, styles: &Styles, area: Rect) {
             ));
         }
     }
+    if let Some((what, done, total)) = &app.progress {
+        spans.push(Span::styled(
+            format!("│ {what} {} ", crate::chat::files::bar(*done, *total, 20)),
+            styles.fg(Color::Cyan),
+        ));
+    }
     spans.push(Span::raw(format!("│ {}@{} │ /help", app.user, app.address)));
     frame.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
 }
