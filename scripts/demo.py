@@ -2,9 +2,10 @@
 
 A server on a temporary data directory; alice, bob and carol as three `smc chat`
 processes in line mode (stdin: what they type; stdout: one line per message). alice
-creates #general and invites the others; they talk, with accents and emoji; then each
-member's screen is printed, and the server's data directory is searched byte for byte
-for what was said: it holds only ciphertext.
+creates #general and invites the others; they talk, with accents and emoji; alice sends
+a file (/send) and bob saves it (/save); then each member's screen is printed, and the
+server's data directory is searched byte for byte for what was said and for the file's
+content and name: it holds only ciphertext.
 
 Usage: python scripts/demo.py path/to/smc   (scripts/demo.sh builds it and runs this)
 """
@@ -21,6 +22,7 @@ import tempfile
 import threading
 import time
 
+FILE_NAME = "compte-rendu réunion 📎.txt"
 SMC = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/debug/smc")
 TIMEOUT = 30.0
 
@@ -115,6 +117,23 @@ def main():
             p.wait_for(re.escape(f"<{speaker}> {text}"))
         print(f"    {speaker:>5} typed: {text}")
 
+    # A file: three chunks' worth of minutes, end-to-end encrypted like the messages.
+    notes = os.path.join(work, FILE_NAME)
+    content = ("Compte-rendu confidentiel : le budget de l'éléphant est validé. 🐘\n" * 2500).encode()
+    with open(notes, "wb") as f:
+        f.write(content)
+    alice.type(f"/send {notes}")
+    for name, p in people.items():
+        p.wait_for(re.escape(f"<alice> [file 1] {FILE_NAME}"))
+    print(f"    alice sent a file: {FILE_NAME} ({len(content)} bytes, /send)")
+    saved = os.path.join(work, "bob-saved.txt")
+    people["bob"].type(f"/save 1 {saved}")
+    people["bob"].wait_for(r"saved file 1", where="err")
+    with open(saved, "rb") as f:
+        if f.read() != content:
+            fail("the file bob saved differs from the one alice sent")
+    print(f"    bob saved it (/save 1): the same {len(content)} bytes")
+
     for p in people.values():
         p.proc.stdin.close()
     for p in people.values():
@@ -125,7 +144,8 @@ def main():
         print(f"==> the conversation as {name} saw it (smc chat's output)")
         for line in p.out:
             print(f"    {line}")
-        said = [line.split("> ", 1)[1] for line in p.out if re.search(r"#general <\w+> ", line)]
+        said = [line.split("> ", 1)[1] for line in p.out
+                if re.search(r"#general <\w+> ", line) and "> [file " not in line]
         if said != [text for _, text in CONVERSATION]:
             fail(f"{name} did not see the conversation in order: {said}")
 
@@ -154,9 +174,13 @@ def main():
     print("    (room and user names are routing metadata the server sees; the texts are not)")
     found = [t for _, t in CONVERSATION if t.encode() in blob]
     found += [w for w in words if w.encode() in blob or w.encode("utf-16-le") in blob]
+    # The file: its name, and any 32 bytes of its content.
+    print("    and for the file's name and for 32-byte pieces of its content")
+    found += [n for n in (FILE_NAME, "Compte-rendu", "confidentiel") if n.encode() in blob]
+    found += ["the file's content" for i in range(0, 4096, 32) if content[i:i + 32] in blob][:1]
     if found:
         fail(f"plaintext found in the server's data: {found}")
-    print("    none found: the server stored only ciphertext (MLS, end-to-end encrypted)")
+    print("    none found: the server stored only ciphertext (MLS and sealed file chunks)")
     shutil.rmtree(work)
     print("==> demo OK")
 

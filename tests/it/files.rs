@@ -254,3 +254,27 @@ fn a_file_the_server_tampered_with_leaves_nothing_at_its_destination() {
         bob.download(&received[0].1, &dest, |_, _| true).unwrap();
     }
 }
+
+#[test]
+fn a_backup_holds_the_files_and_a_restored_server_serves_them() {
+    let dir = tempdir("files_backup");
+    let (server, mut alice, mut bob) = pair(&dir);
+    let address = server.address().to_string();
+    let source = dir.join("source");
+    let content = write_file(&source, CHUNK + 7, 9);
+    alice
+        .send_file("r", &source, Some("kept.bin"), None, |_, _| true)
+        .unwrap();
+    let (_, attachment) = attachments(&mut bob).pop().unwrap();
+    // Taken while the server runs, restored into a new data directory.
+    smc::server::store::backup(&dir.join("server"), &dir.join("backup")).unwrap();
+    bob.close();
+    alice.close();
+    drop(server);
+    smc::server::store::restore(&dir.join("backup"), &dir.join("restored")).unwrap();
+    let _restored = support::server_at(&dir.join("restored"), &address);
+    bob.connect(&address).unwrap();
+    let dest = dir.join("from-backup");
+    bob.download(&attachment, &dest, |_, _| true).unwrap();
+    assert!(std::fs::read(&dest).unwrap() == content);
+}
