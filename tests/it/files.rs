@@ -278,3 +278,68 @@ fn a_backup_holds_the_files_and_a_restored_server_serves_them() {
     bob.download(&attachment, &dest, |_, _| true).unwrap();
     assert!(std::fs::read(&dest).unwrap() == content);
 }
+
+#[test]
+fn an_upload_cut_by_a_server_restart_goes_on_where_the_server_stopped() {
+    use smc::client::Background;
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempdir("files_restart");
+    let (server, alice, mut bob) = pair(&dir);
+    let address = server.address().to_string();
+    let alice = Background::start(alice).unwrap();
+    alice.keep_connected_to(&[address.as_str()], None);
+    let source = dir.join("source");
+    let content = write_file(&source, 40 * CHUNK + 3, 4);
+    // At a third of the upload the server stops (graceful: what it acknowledged is
+    // stored) and comes back on the same address a moment later.
+    let server = Arc::new(Mutex::new(Some(server)));
+    let (mut cut_at, mut after_cut) = (None, Vec::new());
+    let data = dir.join("server");
+    let sent = alice
+        .send_file("r", &source, None, None, |done, total| {
+            match cut_at {
+                None if done >= total / 3 => {
+                    cut_at = Some(done);
+                    server.lock().unwrap().take().unwrap().stop();
+                    let (data, address) = (data.clone(), address.clone());
+                    std::thread::spawn(move || {
+                        std::thread::sleep(std::time::Duration::from_millis(300));
+                        let restarted = support::server_at(&data, &address);
+                        std::thread::sleep(std::time::Duration::from_secs(60));
+                        drop(restarted);
+                    });
+                }
+                None => {}
+                Some(_) => after_cut.push(done),
+            }
+            true
+        })
+        .unwrap();
+    let cut_at = cut_at.expect("the upload was never cut");
+    // Resumed, not started over: the server held every chunk acknowledged before.
+    assert!(
+        after_cut.iter().all(|d| *d >= cut_at),
+        "started over from {:?} after {cut_at}",
+        after_cut.iter().min()
+    );
+    // One progress call per chunk answered: no more than the chunks left (and the
+    // few in flight when the server stopped), not the whole file again.
+    let chunks = content.len().div_ceil(CHUNK) as u64;
+    let left = chunks - cut_at.div_ceil(CHUNK as u64);
+    assert!(
+        (1..=left as usize + 6).contains(&after_cut.len()),
+        "{} chunks sent after the restart, {left} were left",
+        after_cut.len()
+    );
+    // bob (reconnected by hand: a plain client) gets the whole file.
+    let attachment = sent.attachment.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while bob.connect(&address).is_err() {
+        assert!(std::time::Instant::now() < deadline, "bob cannot reconnect");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let dest = dir.join("dest");
+    bob.download(&attachment, &dest, |_, _| true).unwrap();
+    assert!(std::fs::read(&dest).unwrap() == content);
+}
