@@ -628,3 +628,35 @@ fn a_rate_spent_through_a_node_whose_word_was_lost_still_counts_on_the_other() {
         "node 1 granted {granted} units, {refilled} refilled: it never heard of the burst"
     );
 }
+
+#[test]
+fn a_file_uploaded_through_one_node_downloads_through_another() {
+    let cluster = Nodes::start("cluster_files", 2);
+    let dir = tempdir("cluster_files_clients");
+    let mut members: Vec<Client> = ["alice", "bob"]
+        .iter()
+        .enumerate()
+        .map(|(i, user)| client(&dir.join(user), user, &cluster.node(i).address))
+        .collect();
+    room(&mut members);
+    let [mut alice, mut bob]: [Client; 2] = members.try_into().ok().unwrap();
+    let source = dir.join("source");
+    let content: Vec<u8> = (0..3 * 65_536 + 11).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&source, &content).unwrap();
+    // alice on node 0 uploads; bob on node 1 is told of it live and downloads it.
+    alice
+        .send_file("r", &source, Some("across.bin"), None, |_, _| true)
+        .unwrap();
+    let m = bob.recv(WAIT).unwrap().expect("the file's message in time");
+    let attachment = m.attachment.expect("a file");
+    assert_eq!(attachment.name(), "across.bin");
+    let dest = dir.join("dest");
+    bob.download(&attachment, &dest, |_, _| true).unwrap();
+    assert!(std::fs::read(&dest).unwrap() == content);
+    // And through node 0 too, once bob moves there.
+    bob.close();
+    bob.connect(&cluster.node(0).address).unwrap();
+    let again = dir.join("again");
+    bob.download(&attachment, &again, |_, _| true).unwrap();
+    assert!(std::fs::read(&again).unwrap() == content);
+}

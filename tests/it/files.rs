@@ -343,3 +343,53 @@ fn an_upload_cut_by_a_server_restart_goes_on_where_the_server_stopped() {
     bob.download(&attachment, &dest, |_, _| true).unwrap();
     assert!(std::fs::read(&dest).unwrap() == content);
 }
+
+/// A process's memory field (`VmRSS:`, `VmHWM:`), KiB.
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_servers_memory_does_not_grow_with_the_files_it_receives() {
+    let dir = tempdir("files_server_memory");
+    let (mut child, address) = support::server_process(&dir.join("server"), "127.0.0.1:0");
+    let pid = child.id();
+    let uploaders: Vec<Client> = (0..4)
+        .map(|i| {
+            let user = format!("u{i}");
+            let mut c = support::client(&dir.join(&user), &user, &address);
+            c.create_room(&format!("room{i}")).unwrap();
+            c
+        })
+        .collect();
+    // Four files of 16 MiB at once: 64 MiB through the server.
+    let size = 16 << 20;
+    let source = dir.join("source");
+    write_file(&source, size, 3);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = memory_kib(pid, "VmRSS:");
+    std::thread::scope(|s| {
+        for (i, mut c) in uploaders.into_iter().enumerate() {
+            let source = &source;
+            s.spawn(move || {
+                c.send_file(&format!("room{i}"), source, None, None, |_, _| true)
+                    .unwrap()
+            });
+        }
+    });
+    let peak = memory_kib(pid, "VmHWM:");
+    let _ = child.kill();
+    let _ = child.wait();
+    // A few chunks per transfer, whatever the file's size (the store's page cache
+    // aside): far below the 64 MiB that went through.
+    let grew_mib = peak.saturating_sub(before) / 1024;
+    assert!(
+        grew_mib < 32,
+        "the server grew by {grew_mib} MiB while receiving 64 MiB ({before} KiB before, peak {peak} KiB)"
+    );
+}
