@@ -139,3 +139,33 @@ def test_files_from_asyncio(server: smc.Server, tmp_path: Path) -> None:
             assert (tmp_path / "b.bin").read_bytes() == data
 
     asyncio.run(main())
+
+
+def test_a_100_mib_file_round_trip_in_bounded_memory(server: smc.Server, tmp_path: Path) -> None:
+    import resource
+
+    alice, bob = pair(tmp_path, server)
+    with alice, bob:
+        source = tmp_path / "big.bin"
+        digest = hashlib.sha256()
+        with open(source, "wb") as f:
+            for _ in range(100):
+                block = os.urandom(1 << 20)
+                digest.update(block)
+                f.write(block)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB, the peak so far
+        alice.send_file("r", source)
+        m = bob.recv(timeout=60)
+        assert m is not None and m.attachment is not None
+        assert m.attachment.size == 100 << 20 and m.attachment.sha256 == digest.hexdigest()
+        dest = tmp_path / "copy.bin"
+        bob.download(m.attachment, dest)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        got = hashlib.sha256()
+        with open(dest, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                got.update(block)
+        assert got.hexdigest() == digest.hexdigest()
+        # Both clients of this process sent and received 100 MiB holding a few chunks
+        # each: the peak grew far less than the file.
+        assert peak - before < 40 * 1024, f"the process's peak grew by {(peak - before) // 1024} MiB"
