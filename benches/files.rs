@@ -8,7 +8,9 @@
 //!   same client (same connection) while it uploads, p50 and p99, against the same
 //!   client idle;
 //! - the server's peak memory (VmHWM) while four clients upload at once, against its
-//!   memory before.
+//!   memory before;
+//! - the chunk store alone: `SqliteStore::put_chunk` of a whole file in a loop, and
+//!   `fetch_chunk` of it.
 //!
 //! `cargo bench --bench files` (100 MiB files); `SMC_BENCH_QUICK=1` for a tiny run.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
@@ -235,11 +237,59 @@ fn server_memory(dir: &Path) {
     drop(server);
 }
 
+fn store(dir: &Path) {
+    use smc::proto::{blob_chunk_len, sealed_size, BlobId, BLOB_CHUNK, BLOB_TAG};
+    use smc::server::store::{
+        BlobStore, Durability, NewBlob, Newcomer, RegistrationPolicy, SqliteStore, Store,
+    };
+    let store = SqliteStore::open(&dir.join("store"), Durability::Full).unwrap();
+    let anyone = Newcomer {
+        address: "192.0.2.1".into(),
+        per_hour: 0,
+        now_ms: 1,
+    };
+    store
+        .register("u", &[1; 32], RegistrationPolicy::Open, None, &anyone)
+        .unwrap();
+    store.create_room("r", "u", 1, 10, None).unwrap();
+    let size = size() as u64;
+    let chunks = (size / BLOB_CHUNK as u64) as u32;
+    let blob = NewBlob {
+        id: BlobId([7; 16]),
+        room: "r".into(),
+        owner: "u".into(),
+        size,
+        chunks,
+        sealed: sealed_size(size).unwrap(),
+        now_ms: 1,
+        quota: u64::MAX,
+    };
+    store.begin_blob(&blob).unwrap();
+    let chunk = vec![5u8; blob_chunk_len(size, 0).unwrap() + BLOB_TAG];
+    let start = Instant::now();
+    for i in 0..chunks {
+        store.put_chunk(&blob.id, "u", i, &chunk).unwrap();
+    }
+    let put = start.elapsed();
+    let start = Instant::now();
+    for i in 0..chunks {
+        store.fetch_chunk(&blob.id, i, "u").unwrap().unwrap();
+    }
+    let fetch = start.elapsed();
+    println!(
+        "chunk store alone (SQLite, {chunks} chunks of 64 KiB): put {:.0} us per chunk ({:.1} MiB/s), fetch {:.1} MiB/s",
+        put.as_secs_f64() * 1e6 / f64::from(chunks),
+        mib_s(size as usize, put),
+        mib_s(size as usize, fetch)
+    );
+}
+
 fn main() {
     let dir: PathBuf = std::env::temp_dir().join(format!("smc_bench_files_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     transfers(&dir);
     server_memory(&dir);
+    store(&dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
