@@ -587,13 +587,19 @@ impl Client {
                 room,
                 sender,
                 counter,
-                file,
-            }) => (
-                room,
-                sender,
-                counter,
-                Some((String::new(), Some(Attachment(file)))),
-            ),
+                mut file,
+            }) => {
+                // What another member announced is bounded like what this client sends.
+                use super::transfer::{cut, MAX_FILE_NAME};
+                file.name = cut(&file.name, MAX_FILE_NAME);
+                file.mime = cut(&file.mime, MAX_FILE_NAME);
+                (
+                    room,
+                    sender,
+                    counter,
+                    Some((String::new(), Some(Attachment(file)))),
+                )
+            }
             None => return Err(reject(envelope, "not an smc message")),
         };
         if bound_room != room || sender != envelope.sender {

@@ -31,8 +31,9 @@ const WINDOW: usize = 4;
 /// The media type of a file whose sender gave none.
 const OCTET_STREAM: &str = "application/octet-stream";
 
-/// The longest file name or media type a message carries, bytes.
-const MAX_FILE_NAME: usize = 4 * MAX_NAME;
+/// The longest file name or media type a message carries, bytes (a longer one received
+/// is cut).
+pub(crate) const MAX_FILE_NAME: usize = 4 * MAX_NAME;
 
 /// A file being uploaded.
 pub(crate) struct Upload {
@@ -81,7 +82,7 @@ fn bytes_in(size: u64, chunks: u32) -> u64 {
 }
 
 /// `text` cut to at most `max` bytes, on a character boundary.
-fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;

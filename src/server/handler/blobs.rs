@@ -4,7 +4,7 @@
 //! message that announces the file.
 
 use super::{bad, blocking, name, now_ms};
-use crate::proto::{blob_chunks, sealed_size, BlobId, Refusal, Reply};
+use crate::proto::{blob_chunks, sealed_size, BlobId, Refusal, Reply, BLOB_CHUNK, BLOB_TAG};
 use crate::server::bus::Limit;
 use crate::server::rate::limited;
 use crate::server::store::{Began, NewBlob, Put};
@@ -30,6 +30,9 @@ impl Shared {
         let (chunks, sealed) = blob_chunks(size)
             .zip(sealed_size(size))
             .ok_or_else(too_large)?;
+        // Counted as one full chunk at least: the quota also bounds how many uploads
+        // (rows) one user can hold, however small their files.
+        let sealed = sealed.max((BLOB_CHUNK + BLOB_TAG) as u64);
         self.require_member(&room, me, false).await?;
         let id = BlobId::random().ok_or(Refusal::Internal)?;
         let quota = self.limits.max_file_bytes_per_user;

@@ -158,6 +158,17 @@ fn the_size_limit_the_quota_and_the_order_of_chunks_hold() {
         Err(Refusal::QuotaExceeded { .. })
     ));
     let small = begin(&mut carol, "r", 10).unwrap();
+    // A tiny file counts as a whole chunk: the quota also bounds how many uploads one
+    // user holds (four here), not only their bytes.
+    for size in [0, 1] {
+        assert!(
+            matches!(
+                begin(&mut carol, "r", size),
+                Err(Refusal::QuotaExceeded { .. })
+            ),
+            "a {size}-byte upload past the quota"
+        );
+    }
 
     // Chunks in order, at their exact length.
     assert!(matches!(
