@@ -24,3 +24,39 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, NetError> {
     }
     Ok(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::Envelope;
+
+    /// An [`Envelope`] as it was declared before its payload was encoded as bytes
+    /// (`serde_bytes`): element by element.
+    #[derive(Serialize)]
+    struct PlainEnvelope {
+        id: u64,
+        room: String,
+        seq: u64,
+        sender: String,
+        timestamp_ms: i64,
+        payload: Vec<u8>,
+        commit_epoch: Option<u64>,
+    }
+
+    #[test]
+    fn byte_fields_keep_their_wire_format() {
+        let plain = PlainEnvelope {
+            id: 7,
+            room: "r".into(),
+            seq: 3,
+            sender: "alice".into(),
+            timestamp_ms: 1_700_000_000_000,
+            payload: (0..=255u8).chain(0..=255u8).collect(),
+            commit_epoch: Some(2),
+        };
+        let before = encode(&plain);
+        let now: Envelope = decode(&before).unwrap();
+        assert_eq!(now.payload, plain.payload);
+        assert_eq!(encode(&now), before);
+    }
+}

@@ -16,6 +16,7 @@ pub struct Envelope {
     /// When the server stored it, in milliseconds since the Unix epoch (UTC).
     pub timestamp_ms: i64,
     /// The bytes the sender sent (text today, MLS ciphertext with end-to-end encryption).
+    #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
     /// For a group-state change (an MLS commit): the epoch it applies to.
     pub commit_epoch: Option<u64>,
@@ -31,5 +32,6 @@ pub struct DirectEnvelope {
     /// When the server stored it (ms since the Unix epoch, UTC).
     pub timestamp_ms: i64,
     /// Opaque bytes.
+    #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
 }

@@ -39,6 +39,7 @@ pub enum Request {
         /// The signed MLS GroupInfo (with its ratchet tree) of the room's new group:
         /// the server then verifies every group change against the group's public
         /// state. Without it the room is opaque: its changes are only ordered.
+        #[serde(with = "serde_bytes")]
         group_info: Option<Vec<u8>>,
     },
     /// Invite a user to a room the caller is a member of: the room is routed to them
@@ -81,6 +82,7 @@ pub enum Request {
         /// The room.
         room: String,
         /// The caller's self-removal proposal, if it joined the group to make one.
+        #[serde(with = "serde_bytes")]
         farewell: Option<Vec<u8>>,
     },
     /// Leave a room.
@@ -100,6 +102,7 @@ pub enum Request {
         /// The room.
         room: String,
         /// Opaque bytes (at most [`crate::net::MAX_PAYLOAD`]).
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
         /// Marks a group-state change for this epoch: accepted only if it is the first
         /// for its epoch ([`Refusal::Stale`] otherwise).
@@ -119,6 +122,7 @@ pub enum Request {
         /// Each handed out at most once.
         packages: Vec<Vec<u8>>,
         /// Handed out when no one-use package is left; never consumed.
+        #[serde(with = "serde_bytes")]
         last_resort: Option<Vec<u8>>,
     },
     /// Take one of a user's key packages (one-use first, else the last-resort one).
@@ -133,6 +137,7 @@ pub enum Request {
         /// The recipient.
         user: String,
         /// Opaque bytes.
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
     },
     /// Forget these direct deliveries of the caller (handled or discarded), and only
@@ -154,6 +159,7 @@ pub enum Request {
         /// The invitee.
         user: String,
         /// Opaque bytes (the sealed Welcome).
+        #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
     },
     /// Begin the upload of a sealed file of `size` plaintext bytes to `room`, of which
@@ -177,6 +183,7 @@ pub enum Request {
         /// The chunk's position.
         index: u32,
         /// The sealed chunk: exactly its plaintext length plus [`crate::proto::BLOB_TAG`].
+        #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
     /// How many chunks of a blob the caller is uploading the server holds
@@ -221,7 +228,7 @@ pub enum Reply {
     /// Messages, oldest first.
     Messages(Vec<Envelope>),
     /// One key package.
-    KeyPackage(Vec<u8>),
+    KeyPackage(#[serde(with = "serde_bytes")] Vec<u8>),
     /// A count.
     Count(u64),
     /// A direct delivery is queued.
@@ -235,7 +242,7 @@ pub enum Reply {
     Invitations(Vec<Invitation>),
     /// The SHA-256 of a group context (`None`: the room's group is not tracked, or the
     /// epoch is unknown).
-    GroupState(Option<Vec<u8>>),
+    GroupState(#[serde(with = "serde_bytes")] Option<Vec<u8>>),
     /// An invitation was accepted: the room's messages after `after` are the caller's.
     Joined {
         /// The room's last sequence number when the caller was invited.
@@ -260,7 +267,7 @@ pub enum Reply {
         held: u32,
     },
     /// A sealed chunk ([`Request::FetchChunk`]).
-    Chunk(Vec<u8>),
+    Chunk(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// A pending invitation to a room.

@@ -34,6 +34,12 @@ impl DataDir {
         self.dir.join("smc.db")
     }
 
+    /// The directory of the chunks of files sent in rooms, one file per blob (on
+    /// SQLite; a cluster keeps them in PostgreSQL).
+    pub fn blobs(&self) -> PathBuf {
+        self.dir.join("blobs")
+    }
+
     /// Every file SQLite may keep for the store (the database, its write-ahead log,
     /// shared memory and rollback journal).
     pub(crate) fn database_files(&self) -> [PathBuf; 4] {

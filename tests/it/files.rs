@@ -152,8 +152,8 @@ enum Tamper {
     Truncate,
 }
 
-fn tamper(db: &Path, how: Tamper) {
-    let conn = rusqlite::Connection::open(db).unwrap();
+fn tamper(data: &Path, how: Tamper) {
+    let conn = rusqlite::Connection::open(data.join("smc.db")).unwrap();
     let blobs: Vec<Vec<u8>> = conn
         .prepare("SELECT id FROM blobs ORDER BY created_ms, rowid")
         .unwrap()
@@ -161,42 +161,28 @@ fn tamper(db: &Path, how: Tamper) {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    let (other, target) = (&blobs[0], &blobs[1]);
-    let chunk = |blob: &Vec<u8>, idx: i64| -> Vec<u8> {
-        conn.query_row(
-            "SELECT bytes FROM blob_chunks WHERE blob = ?1 AND idx = ?2",
-            rusqlite::params![blob, idx],
-            |r| r.get(0),
-        )
-        .unwrap()
+    // Each blob's chunks in a file named by its id, chunk i at i sealed chunks.
+    let file = |blob: &Vec<u8>| {
+        let name: String = blob.iter().map(|b| format!("{b:02x}")).collect();
+        data.join("blobs").join(name)
     };
-    let set = |idx: i64, bytes: &Vec<u8>| {
-        conn.execute(
-            "UPDATE blob_chunks SET bytes = ?3 WHERE blob = ?1 AND idx = ?2",
-            rusqlite::params![target, idx, bytes],
-        )
-        .unwrap();
-    };
+    let (other, target) = (file(&blobs[0]), file(&blobs[1]));
+    let sealed = CHUNK + 16;
+    let mut bytes = std::fs::read(&target).unwrap();
+    let range = |i: usize| i * sealed..(i + 1) * sealed;
     match how {
-        Tamper::Byte => {
-            let mut c = chunk(target, 1);
-            c[100] ^= 1;
-            set(1, &c);
-        }
+        Tamper::Byte => bytes[sealed + 100] ^= 1,
         Tamper::Swap => {
-            let (a, b) = (chunk(target, 0), chunk(target, 1));
-            set(0, &b);
-            set(1, &a);
+            let first = bytes[range(0)].to_vec();
+            bytes.copy_within(range(1), 0);
+            bytes[range(1)].copy_from_slice(&first);
         }
-        Tamper::Foreign => set(1, &chunk(other, 1)),
-        Tamper::Truncate => {
-            conn.execute(
-                "DELETE FROM blob_chunks WHERE blob = ?1 AND idx = 2",
-                [target],
-            )
-            .unwrap();
+        Tamper::Foreign => {
+            bytes[range(1)].copy_from_slice(&std::fs::read(&other).unwrap()[range(1)])
         }
+        Tamper::Truncate => bytes.truncate(2 * sealed),
     }
+    std::fs::write(&target, bytes).unwrap();
 }
 
 #[test]
@@ -223,7 +209,7 @@ fn a_file_the_server_tampered_with_leaves_nothing_at_its_destination() {
         bob.close();
         alice.close();
         drop(server);
-        tamper(&dir.join("server").join("smc.db"), how);
+        tamper(&dir.join("server"), how);
         let _server = support::server_at(&dir.join("server"), &address);
         bob.connect(&address).unwrap();
 

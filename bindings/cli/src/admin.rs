@@ -105,12 +105,14 @@ pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError>
     if let Action::Restore { backup } = &args.action {
         let copied = smc::server::store::restore(backup, &data_dir)?;
         println!(
-            "restored {} into {}: {} rooms, {} messages, {} bytes; start the server on it",
+            "restored {} into {}: {} rooms, {} messages, {} bytes, {} files ({} bytes); start the server on it",
             backup.display(),
             data_dir.display(),
             copied.rooms,
             copied.messages,
-            copied.bytes
+            copied.bytes,
+            copied.files,
+            copied.file_bytes
         );
         return Ok(());
     }
@@ -130,12 +132,14 @@ pub(super) fn run(args: AdminArgs, file: &ServerSection) -> Result<(), CliError>
         Action::Backup { dest } => {
             let copied = smc::server::store::backup(&data_dir, &dest)?;
             println!(
-                "backed up {} into {}: {} rooms, {} messages, {} bytes (smc.db and server.key, 0600)",
+                "backed up {} into {}: {} rooms, {} messages, {} bytes, {} files ({} bytes) (smc.db, blobs/ and server.key, 0600)",
                 data_dir.display(),
                 dest.display(),
                 copied.rooms,
                 copied.messages,
-                copied.bytes
+                copied.bytes,
+                copied.files,
+                copied.file_bytes
             );
         }
         other => users_and_tokens(other, open()?.as_ref())?,

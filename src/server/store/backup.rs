@@ -2,8 +2,11 @@
 //!
 //! A backup is a complete data directory: `smc.db`, a consistent copy taken with
 //! SQLite's online backup API while the server runs (one read transaction: every
-//! message committed before it began, none after), and `server.key`, the server's
-//! identity that clients pin. Both are created 0600 in a directory created 0700.
+//! message committed before it began, none after); `blobs/`, the files of the blobs
+//! that copy knows of (a complete blob's file does not change; an upload in progress
+//! is copied as far as it went, and its uploader goes on from there after a restore);
+//! and `server.key`, the server's identity that clients pin. Files are created 0600 in
+//! directories created 0700.
 //! `smc server --data-dir BACKUP` would serve it as it is; a restore copies it into a
 //! data directory that holds no store yet, and never overwrites one.
 //!
@@ -31,6 +34,7 @@ use zeroize::Zeroizing;
 
 use super::sqlite::{corrupt, integrity, private_files};
 use crate::error::StoreError;
+use crate::proto::{sealed_size, BlobId};
 use crate::server::DataDir;
 
 /// A fence sets every counter (room seqs, message and direct ids) to at least this
@@ -55,6 +59,10 @@ pub struct Copied {
     pub messages: u64,
     /// Size of the copied database, bytes.
     pub bytes: u64,
+    /// Files (blobs) in the copy.
+    pub files: u64,
+    /// Their bytes.
+    pub file_bytes: u64,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
@@ -84,10 +92,78 @@ pub fn backup(from: &Path, dest: &Path) -> Result<Copied, StoreError> {
     }
     // 0700, also when it existed (an empty 0777 directory is tightened).
     crate::private_fs::private_dir(dest).map_err(io(dest))?;
-    copy_store(&source.database(), &DataDir::new(dest).database(), true)?;
-    fence(&DataDir::new(dest).database())?;
-    copy_key(&source.server_key(), &DataDir::new(dest).server_key())?;
-    summarize(&DataDir::new(dest).database())
+    let target = DataDir::new(dest);
+    copy_store(&source.database(), &target.database(), true)?;
+    fence(&target.database())?;
+    let files = copy_blobs(&source.blobs(), &target)?;
+    copy_key(&source.server_key(), &target.server_key())?;
+    summarize(&target.database(), files)
+}
+
+/// Copies into `to`'s `blobs/` the file of every blob its database (a copy just
+/// taken) knows of, from `from`: a complete blob's file up to its sealed size, an
+/// incomplete one as far as it is. A complete blob whose file is gone or short (it
+/// was collected after the database was copied) leaves the copy with its row. The
+/// files copied and their bytes.
+fn copy_blobs(from: &Path, to: &DataDir) -> Result<(u64, u64), StoreError> {
+    let dir = to.blobs();
+    crate::private_fs::private_dir(&dir).map_err(io(&dir))?;
+    let conn = Connection::open(to.database())?;
+    let rows: Vec<(Vec<u8>, i64, bool)> = conn
+        .prepare("SELECT id, size, held = chunks FROM blobs")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let (mut files, mut bytes) = (0, 0);
+    for (id, size, complete) in rows {
+        let Ok(raw) = <[u8; 16]>::try_from(id.as_slice()) else {
+            continue;
+        };
+        let name = BlobId(raw).to_string();
+        let want = if complete {
+            sealed_size(size.max(0) as u64)
+        } else {
+            None
+        };
+        let copied = match std::fs::File::open(from.join(&name)) {
+            Ok(src) => copy_file(src, &dir.join(&name), want)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(&from.join(&name))(e)),
+        };
+        match copied {
+            Some(n) => {
+                files += 1;
+                bytes += n;
+            }
+            None if complete => {
+                let _ = std::fs::remove_file(dir.join(&name));
+                conn.execute("DELETE FROM blobs WHERE id = ?1", [&id])?;
+            }
+            None => {}
+        }
+    }
+    std::fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(&dir))?;
+    Ok((files, bytes))
+}
+
+/// Copies `src` into the new file `to` (0600), synced: `want` bytes exactly (`None`
+/// if `src` holds fewer), or all of it.
+fn copy_file(src: std::fs::File, to: &Path, want: Option<u64>) -> Result<Option<u64>, StoreError> {
+    use std::io::Read;
+    let mut dst = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(to)
+        .map_err(io(to))?;
+    let mut src = src.take(want.unwrap_or(u64::MAX));
+    let n = std::io::copy(&mut src, &mut dst).map_err(io(to))?;
+    if want.is_some_and(|w| w != n) {
+        return Ok(None);
+    }
+    dst.sync_all().map_err(io(to))?;
+    Ok(Some(n))
 }
 
 /// Moves the copy's counters [`FENCE`] ahead (see the module's documentation), in one
@@ -152,13 +228,21 @@ pub fn restore(from: &Path, into: &Path) -> Result<Copied, StoreError> {
              directory, or move this one aside)",
         ));
     }
+    if std::fs::read_dir(target.blobs()).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(refuse(
+            &target.blobs(),
+            "holds files: a restore never overwrites a server's data (restore into a \
+             new directory, or move this one aside)",
+        ));
+    }
     private_files(into)?;
     copy_store(&source.database(), &target.database(), false)?;
     // Fenced again: this backup may have been restored before, and that server may
     // have numbered messages past the backup's own fence.
     fence(&target.database())?;
+    let files = copy_blobs(&source.blobs(), &target)?;
     copy_key(&source.server_key(), &target.server_key())?;
-    summarize(&target.database())
+    summarize(&target.database(), files)
 }
 
 fn missing(path: &Path) -> StoreError {
@@ -218,8 +302,8 @@ fn copy_key(from: &Path, to: &Path) -> Result<(), StoreError> {
     file.sync_all().map_err(io(to))
 }
 
-/// Counts what the copy at `path` holds.
-fn summarize(path: &PathBuf) -> Result<Copied, StoreError> {
+/// Counts what the copy at `path` holds, with its `files` (count, bytes).
+fn summarize(path: &PathBuf, files: (u64, u64)) -> Result<Copied, StoreError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let count = |table: &str| -> Result<u64, StoreError> {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
@@ -229,5 +313,7 @@ fn summarize(path: &PathBuf) -> Result<Copied, StoreError> {
         rooms: count("rooms")?,
         messages: count("messages")?,
         bytes: std::fs::metadata(path).map_err(io(path))?.len(),
+        files: files.0,
+        file_bytes: files.1,
     })
 }

@@ -141,6 +141,11 @@ const MIGRATIONS: &[&str] = &[
          bytes BLOB NOT NULL,
          PRIMARY KEY (blob, idx)
      );",
+    // 10 -> 11: the chunks move out of the database into a file per blob, under
+    // `blobs/` (`sqlite::blob_files`; `export_chunks` has copied them there before this
+    // runs). A blob's `held` is `chunks` once it is complete; until then its file's
+    // length says how many chunks it holds.
+    "DROP TABLE blob_chunks;",
 ];
 
 /// The schema version this build writes.

@@ -1,25 +1,52 @@
-//! [`BlobStore`] on SQLite: blobs in `smc.db`, written through the one writer (a chunk
-//! is one short transaction, so a message waits at most for one chunk's commit), read
-//! through the reader.
+//! [`BlobStore`] on SQLite: each blob's row in `smc.db` (its room, owner, size, and
+//! `held = chunks` once complete), its chunks in a file of its own
+//! ([`super::blob_files`]).
 //!
-//! A chunk other than the last is committed without syncing the WAL (`synchronous =
-//! NORMAL` for that transaction): a crash of the machine may take it back, with the
-//! count of chunks held in the same transaction, and the uploader, who asks where the
-//! server stands after a lost connection (`blob_held`), sends it again. The last
-//! chunk's commit syncs (with [`Durability::Full`]), and so every chunk before it:
-//! a blob is durable before anyone can fetch it or be told of it.
+//! A chunk other than the last is a write into its file and nothing else: no database
+//! transaction, no sync (a crash of the machine may take it back, and the uploader,
+//! who asks where the server stands after a lost connection, sends it again). The
+//! last chunk is synced with the whole file (with [`Durability::Full`]), then the row
+//! is marked complete in a synced commit: a blob is durable before anyone can fetch it
+//! or be told of it.
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{lock, SqliteStore};
 use crate::error::StoreError;
-use crate::proto::BlobId;
+use crate::proto::{blob_chunk_len, BlobId, BLOB_TAG};
 use crate::server::store::blobs::chunk_answer;
-use crate::server::store::{Began, BlobStore, Durability, NewBlob, Put, Retention};
+use crate::server::store::{Began, BlobStore, NewBlob, Put, Retention};
 
 /// A count or size as SQLite's signed integers hold it.
 fn int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A blob's row: its size, its chunks, and whether it is complete.
+struct Row {
+    size: u64,
+    chunks: u32,
+    complete: bool,
+}
+
+impl SqliteStore {
+    /// The row of `owner`'s blob `id`.
+    fn blob_row(&self, id: &BlobId, owner: &str) -> Result<Option<Row>, StoreError> {
+        let conn = lock(&self.reader);
+        Ok(conn
+            .query_row(
+                "SELECT size, chunks, held = chunks FROM blobs WHERE id = ?1 AND owner = ?2",
+                params![&id.0[..], owner],
+                |r| {
+                    Ok(Row {
+                        size: r.get::<_, i64>(0)? as u64,
+                        chunks: r.get(1)?,
+                        complete: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
 }
 
 impl BlobStore for SqliteStore {
@@ -69,36 +96,47 @@ impl BlobStore for SqliteStore {
         index: u32,
         bytes: &[u8],
     ) -> Result<Put, StoreError> {
-        let mut conn = lock(&self.writer);
-        // Only this connection writes blobs, under this lock: what it reads here is
-        // what the transaction below reads again.
-        let chunks: Option<u32> = conn
-            .query_row("SELECT chunks FROM blobs WHERE id = ?1", [&id.0[..]], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let lazy = self.durability == Durability::Full && chunks.is_some_and(|c| index + 1 < c);
-        if lazy {
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let Some(row) = self.blob_row(id, owner)? else {
+            return Ok(Put::Unknown);
+        };
+        // One writer per blob from here: what `held` says stays true until the
+        // chunk is written.
+        let _blob = self.files.lock(id);
+        let held = if row.complete {
+            row.chunks
+        } else {
+            self.files.held(id, row.chunks)?
+        };
+        if let Some(answer) = chunk_answer(row.size, row.chunks, held, index, bytes.len()) {
+            return Ok(answer);
         }
-        let put = store_chunk(&mut conn, id, owner, index, bytes);
-        if lazy {
-            // Setting a connection flag does no I/O; the messages committed next
-            // through this connection sync again.
-            conn.pragma_update(None, "synchronous", "FULL")?;
+        let last = index + 1 == row.chunks;
+        self.files.write(id, index, bytes, last)?;
+        if last {
+            let conn = lock(&self.writer);
+            let marked = conn.execute(
+                "UPDATE blobs SET held = chunks WHERE id = ?1 AND owner = ?2",
+                params![&id.0[..], owner],
+            )?;
+            if marked == 0 {
+                // Collected meanwhile: its file goes too.
+                drop(conn);
+                self.files.remove(id)?;
+                return Ok(Put::Unknown);
+            }
         }
-        put
+        Ok(Put::Held(index + 1))
     }
 
     fn blob_held(&self, id: &BlobId, owner: &str) -> Result<Option<u32>, StoreError> {
-        let conn = lock(&self.reader);
-        Ok(conn
-            .query_row(
-                "SELECT held FROM blobs WHERE id = ?1 AND owner = ?2",
-                params![&id.0[..], owner],
-                |r| r.get(0),
-            )
-            .optional()?)
+        let Some(row) = self.blob_row(id, owner)? else {
+            return Ok(None);
+        };
+        if row.complete {
+            return Ok(Some(row.chunks));
+        }
+        let _blob = self.files.lock(id);
+        self.files.held(id, row.chunks).map(Some)
     }
 
     fn fetch_chunk(
@@ -107,28 +145,53 @@ impl BlobStore for SqliteStore {
         index: u32,
         reader: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let conn = lock(&self.reader);
-        Ok(conn
+        let size: Option<i64> = lock(&self.reader)
             .query_row(
-                "SELECT c.bytes FROM blobs b
-                 JOIN members m ON m.room = b.room AND m.user = ?3
-                 JOIN blob_chunks c ON c.blob = b.id AND c.idx = ?2
+                "SELECT b.size FROM blobs b
+                 JOIN members m ON m.room = b.room AND m.user = ?2
                  WHERE b.id = ?1 AND b.held = b.chunks",
-                params![&id.0[..], index, reader],
+                params![&id.0[..], reader],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()?;
+        let Some(len) = size.and_then(|size| blob_chunk_len(size as u64, index)) else {
+            return Ok(None);
+        };
+        self.files.read(id, index, len + BLOB_TAG)
     }
 
     fn collect_blobs(&self, retention: &Retention) -> Result<u64, StoreError> {
         let conn = lock(&self.writer);
-        let deleted = conn.execute(
-            "DELETE FROM blobs WHERE created_ms < ?1
-                OR (held < chunks AND created_ms < ?2)
-                OR NOT EXISTS (SELECT 1 FROM members m WHERE m.room = blobs.room)",
-            params![retention.created_before_ms, retention.abandoned_before_ms],
-        )?;
-        Ok(deleted as u64)
+        let deleted: Vec<Vec<u8>> = conn
+            .prepare(
+                "DELETE FROM blobs WHERE created_ms < ?1
+                    OR (held < chunks AND created_ms < ?2)
+                    OR NOT EXISTS (SELECT 1 FROM members m WHERE m.room = blobs.room)
+                 RETURNING id",
+            )?
+            .query_map(
+                params![retention.created_before_ms, retention.abandoned_before_ms],
+                |r| r.get(0),
+            )?
+            .collect::<Result<_, _>>()?;
+        for id in &deleted {
+            if let Ok(id) = <[u8; 16]>::try_from(id.as_slice()) {
+                self.files.remove(&BlobId(id))?;
+            }
+        }
+        // Files left without a row (a crash between a row's deletion and its file's):
+        // no upload writes a file before its row exists, and rows are made under this
+        // lock.
+        for id in self.files.ids()? {
+            let known = conn
+                .query_row("SELECT 1 FROM blobs WHERE id = ?1", [&id.0[..]], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !known {
+                self.files.remove(&id)?;
+            }
+        }
+        Ok(deleted.len() as u64)
     }
 
     fn blob_usage(&self, owner: &str) -> Result<u64, StoreError> {
@@ -142,62 +205,15 @@ impl BlobStore for SqliteStore {
     }
 }
 
-/// Stores chunk `index` of `owner`'s blob `id` in one transaction, if it is the next.
-fn store_chunk(
-    conn: &mut rusqlite::Connection,
-    id: &BlobId,
-    owner: &str,
-    index: u32,
-    bytes: &[u8],
-) -> Result<Put, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some((size, chunks, held)) = tx
-        .query_row(
-            "SELECT size, chunks, held FROM blobs WHERE id = ?1 AND owner = ?2",
-            params![&id.0[..], owner],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, u32>(1)?,
-                    r.get::<_, u32>(2)?,
-                ))
-            },
-        )
-        .optional()?
-    else {
-        return Ok(Put::Unknown);
-    };
-    if let Some(answer) = chunk_answer(size as u64, chunks, held, index, bytes.len()) {
-        return Ok(answer);
-    }
-    tx.execute(
-        "INSERT INTO blob_chunks (blob, idx, bytes) VALUES (?1, ?2, ?3)",
-        params![&id.0[..], index, bytes],
-    )?;
-    tx.execute(
-        "UPDATE blobs SET held = held + 1 WHERE id = ?1",
-        [&id.0[..]],
-    )?;
-    tx.commit()?;
-    Ok(Put::Held(held + 1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{blob_chunk_len, sealed_size, BLOB_TAG};
-    use crate::server::store::{Newcomer, RegistrationPolicy, Store};
-
-    /// What the writer connection syncs with (2: FULL, 1: NORMAL).
-    fn synchronous(store: &SqliteStore) -> i64 {
-        lock(&store.writer)
-            .pragma_query_value(None, "synchronous", |r| r.get(0))
-            .unwrap()
-    }
+    use crate::proto::{sealed_size, BLOB_CHUNK};
+    use crate::server::store::{Durability, Newcomer, RegistrationPolicy, Store};
 
     #[test]
-    fn messages_sync_again_after_a_chunk_committed_without_syncing() {
-        let dir = std::env::temp_dir().join(format!("smc_lazy_chunk_{}", std::process::id()));
+    fn chunks_kept_in_the_database_by_schema_10_move_into_files() {
+        let dir = std::env::temp_dir().join(format!("smc_export_chunks_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = SqliteStore::open(&dir, Durability::Full).unwrap();
         let anyone = Newcomer {
@@ -209,27 +225,59 @@ mod tests {
             .register("u", &[1; 32], RegistrationPolicy::Open, None, &anyone)
             .unwrap();
         store.create_room("r", "u", 1, 10, None).unwrap();
-        let size = 3 * crate::proto::BLOB_CHUNK as u64;
+        let size = BLOB_CHUNK as u64 + 5;
         let blob = NewBlob {
             id: BlobId([7; 16]),
             room: "r".into(),
             owner: "u".into(),
             size,
-            chunks: 3,
+            chunks: 2,
             sealed: sealed_size(size).unwrap(),
             now_ms: 1,
             quota: u64::MAX,
         };
         assert_eq!(store.begin_blob(&blob).unwrap(), Began::Started);
-        assert_eq!(synchronous(&store), 2);
-        for index in 0..3 {
-            let chunk = vec![0u8; blob_chunk_len(size, index).unwrap() + BLOB_TAG];
-            assert_eq!(
-                store.put_chunk(&blob.id, "u", index, &chunk).unwrap(),
-                Put::Held(index + 1)
-            );
-            assert_eq!(synchronous(&store), 2, "after chunk {index}");
+        let chunks = [vec![1u8; BLOB_CHUNK + BLOB_TAG], vec![2u8; 5 + BLOB_TAG]];
+        // The same blob as schema 10 held it: its chunks in `blob_chunks`.
+        lock(&store.writer)
+            .execute_batch(
+                "CREATE TABLE blob_chunks (
+                     blob BLOB NOT NULL REFERENCES blobs (id) ON DELETE CASCADE,
+                     idx INTEGER NOT NULL,
+                     bytes BLOB NOT NULL,
+                     PRIMARY KEY (blob, idx)
+                 );
+                 UPDATE blobs SET held = 2;
+                 PRAGMA user_version = 10;",
+            )
+            .unwrap();
+        for (index, bytes) in chunks.iter().enumerate() {
+            lock(&store.writer)
+                .execute(
+                    "INSERT INTO blob_chunks (blob, idx, bytes) VALUES (?1, ?2, ?3)",
+                    params![&blob.id.0[..], index as u32, bytes],
+                )
+                .unwrap();
         }
+        drop(store);
+        let store = SqliteStore::open(&dir, Durability::Full).unwrap();
+        for (index, bytes) in chunks.iter().enumerate() {
+            assert_eq!(
+                store.fetch_chunk(&blob.id, index as u32, "u").unwrap().as_ref(),
+                Some(bytes)
+            );
+        }
+        let left: i64 = lock(&store.reader)
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'blob_chunks'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+        assert!(super::super::check(&dir).unwrap().is_empty());
+        std::fs::write(store.files.path(&blob.id), b"short").unwrap();
+        assert_eq!(super::super::check(&dir).unwrap().len(), 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

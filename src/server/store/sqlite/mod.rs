@@ -7,6 +7,7 @@
 //! run beside the writer.
 
 mod append;
+mod blob_files;
 mod blobs;
 
 use std::path::Path;
@@ -29,13 +30,15 @@ use crate::server::store::{
 };
 use crate::server::{public_group, DataDir};
 use append::Appending;
+use blob_files::BlobFiles;
 
-/// The SQLite store: one file, `smc.db`, in the server's data directory.
+/// The SQLite store: `smc.db` in the server's data directory, and the chunks of files
+/// sent in rooms beside it, in `blobs/`.
 #[derive(Debug)]
 pub struct SqliteStore {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
-    durability: Durability,
+    files: BlobFiles,
 }
 
 fn open(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
@@ -80,11 +83,49 @@ pub(super) fn integrity(conn: &Connection, pragma: &str) -> Result<Vec<String>, 
 /// Checks the store in `dir` with SQLite's full `integrity_check` (every page, every
 /// index against its table), without changing it: the problems found, none when the
 /// file is sound. For `smc admin check`.
+///
+/// Then every complete blob's file: present, and of its sealed size.
 pub fn check(dir: &Path) -> Result<Vec<String>, StoreError> {
-    let path = DataDir::new(dir).database();
+    let data = DataDir::new(dir);
+    let path = data.database();
     let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| corrupt(&path, e.into()))?;
-    integrity(&conn, "integrity_check").map_err(|e| corrupt(&path, e))
+    let mut problems = integrity(&conn, "integrity_check").map_err(|e| corrupt(&path, e))?;
+    if !problems.is_empty() {
+        return Ok(problems);
+    }
+    let has_blobs = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blobs'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !has_blobs {
+        return Ok(problems);
+    }
+    let mut stmt = conn.prepare("SELECT id, size FROM blobs WHERE held = chunks")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (id, size) = row?;
+        let Ok(id) = <[u8; 16]>::try_from(id.as_slice()) else {
+            problems.push("a blob with an id of the wrong length".into());
+            continue;
+        };
+        let file = data.blobs().join(crate::proto::BlobId(id).to_string());
+        let want = crate::proto::sealed_size(size.max(0) as u64).unwrap_or(0);
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.len() == want => {}
+            Ok(meta) => problems.push(format!(
+                "{}: {} bytes, {want} expected for a complete file",
+                file.display(),
+                meta.len()
+            )),
+            Err(e) => problems.push(format!("{}: {e}", file.display())),
+        }
+    }
+    Ok(problems)
 }
 
 /// Makes the data directory and the database files private to the server's user,
@@ -163,6 +204,8 @@ impl SqliteStore {
                 detail: format!("{first} ({} problems)", problems.len()),
             });
         }
+        let files = BlobFiles::open(&DataDir::new(dir).blobs(), durability)?;
+        blob_files::export_chunks(&writer, &files).map_err(|e| corrupt(&path, e))?;
         migrate(&mut writer).map_err(|e| corrupt(&path, e))?;
         // openmls's tables: the public state of the rooms' groups.
         crate::e2e::provider::migrate(&mut writer).map_err(StoreError::Mls)?;
@@ -170,7 +213,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
-            durability,
+            files,
         })
     }
 }
