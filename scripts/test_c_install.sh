@@ -45,16 +45,19 @@ echo "==> every example and C test, built with pkg-config (shared and static)"
 for src in "$ROOT"/bindings/c/examples/*.c "$ROOT"/tests/c/*.c; do
     build "$(basename "$src" .c)" "$src"
 done
-run() { # run PROGRAM KIND: a program that runs on its own (starting its own server)
+run() { # run PROGRAM KIND [ARG...]: a program that runs on its own (starting its own server)
     local dir="$WORK/run-$1-$2"
     mkdir -p "$dir"
-    "$WORK/$1.$2" "$dir" > "$dir.out" || { cat "$dir.out" >&2; echo "$1.$2 failed" >&2; exit 1; }
+    "$WORK/$1.$2" "$dir" "${@:3}" > "$dir.out" || { cat "$dir.out" >&2; echo "$1.$2 failed" >&2; exit 1; }
+    rm -rf "$dir"
 }
 echo "==> running them (shared)"
 [ "$("$WORK/crypt.shared")" = "e[j-" ] || { echo "crypt.shared" >&2; exit 1; }
 for prog in chat events chat_bad_input server_trust legacy_bad_input legacy_chat; do
     run "$prog" shared
 done
+echo "==> files, an empty one and one of 100 MiB among them (shared)"
+run files shared $((100 << 20))
 echo "==> running the chat and the cipher (static)"
 [ "$("$WORK/crypt.static")" = "e[j-" ] || { echo "crypt.static" >&2; exit 1; }
 run chat static

@@ -464,30 +464,12 @@ impl Client {
     }
 
     /// Sends `request` without waiting for its reply: its id, and where the reply
-    /// comes ([`Client::await_reply`]).
+    /// comes (a transfer waits for it without the client: `transfer::Pending`).
     pub(crate) fn submit(
         &self,
         request: &Request,
     ) -> Result<(u64, oneshot::Receiver<Result<Reply, Refusal>>), ClientError> {
         self.conn()?.submit(request)
-    }
-
-    /// Waits for the reply of request `id` ([`Client::submit`]), up to the request
-    /// timeout.
-    pub(crate) fn await_reply(
-        &self,
-        id: u64,
-        reply: oneshot::Receiver<Result<Reply, Refusal>>,
-    ) -> Result<Reply, ClientError> {
-        let limit = self.settings.request_timeout;
-        match runtime()?.block_on(async move { tokio::time::timeout(limit, reply).await }) {
-            Err(_) => {
-                self.forget(id);
-                Err(ClientError::Timeout(limit))
-            }
-            Ok(Err(_)) => Err(ClientError::ConnectionClosed),
-            Ok(Ok(result)) => Ok(result?),
-        }
     }
 
     /// Drops the reply of request `id` when it comes.

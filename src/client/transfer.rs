@@ -7,7 +7,8 @@
 //! Each transfer keeps [`WINDOW`] chunk requests in flight on the connection (a new one
 //! goes out as each answer comes), so that a chat message waits behind a few chunks at
 //! most; it moves one answer per step, and a client shared with a background thread
-//! ([`super::Background`]) is held one step at a time.
+//! ([`super::Background`]) is held to send requests and to take an answer, not while
+//! the answer comes ([`Pending`]).
 //! A step cut by a lost connection fails as such; the transfer is then where the
 //! server acknowledged it, and goes on from there once connected again (an upload asks
 //! the server how many chunks it holds; a download goes on from the next chunk it
@@ -202,9 +203,21 @@ impl Client {
         })
     }
 
-    /// Sends chunks of `upload` until [`WINDOW`] are in flight, and takes the answer
-    /// of the oldest.
+    /// One step of `upload`: [`Client::upload_fill`], the wait, [`Client::upload_take`].
     pub(crate) fn upload_step(&mut self, upload: &mut Upload) -> Result<(), ClientError> {
+        match self.upload_fill(upload)? {
+            Some(pending) => {
+                let (id, answer) = pending.wait();
+                self.upload_take(upload, id, answer)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Sends chunks of `upload` until [`WINDOW`] are in flight (after asking the
+    /// server where the upload stands, if it must), and hands back the oldest one's
+    /// answer to wait for.
+    fn upload_fill(&mut self, upload: &mut Upload) -> Result<Option<Pending>, ClientError> {
         if upload.resync {
             upload.in_flight.clear(self);
             match self.request(Request::UploadState { blob: upload.blob })? {
@@ -229,10 +242,21 @@ impl Client {
             }
             upload.next += 1;
         }
-        let Some((id, reply)) = upload.in_flight.0.pop_front() else {
-            return Ok(());
-        };
-        match self.await_reply(id, reply) {
+        Ok(upload.in_flight.0.pop_front().map(|(id, reply)| Pending {
+            id,
+            reply,
+            limit: self.request_timeout(),
+        }))
+    }
+
+    /// Takes the `answer` to chunk request `id` of `upload`.
+    fn upload_take(
+        &mut self,
+        upload: &mut Upload,
+        id: u64,
+        answer: Result<Reply, ClientError>,
+    ) -> Result<(), ClientError> {
+        match answer {
             Ok(Reply::Stored { held }) => {
                 upload.held = upload.held.max(held);
                 Ok(())
@@ -246,6 +270,7 @@ impl Client {
                 Ok(())
             }
             Err(e) => {
+                self.forget(id);
                 upload.resync = true;
                 Err(e)
             }
@@ -287,12 +312,27 @@ impl Client {
         })
     }
 
-    /// Asks for chunks of `downloading` until [`WINDOW`] are in flight, and opens and
-    /// writes the oldest one's answer.
+    /// One step of `downloading`: [`Client::download_fill`], the wait,
+    /// [`Client::download_take`].
     pub(crate) fn download_step(
         &mut self,
         downloading: &mut Downloading,
     ) -> Result<(), ClientError> {
+        match self.download_fill(downloading)? {
+            Some(pending) => {
+                let (id, answer) = pending.wait();
+                self.download_take(downloading, id, answer)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Asks for chunks of `downloading` until [`WINDOW`] are in flight, and hands back
+    /// the oldest one's answer to wait for.
+    fn download_fill(
+        &mut self,
+        downloading: &mut Downloading,
+    ) -> Result<Option<Pending>, ClientError> {
         let count = blob_chunks(downloading.size).unwrap_or(0);
         while downloading.in_flight.0.len() < WINDOW && downloading.next < count {
             let request = Request::FetchChunk {
@@ -308,15 +348,28 @@ impl Client {
             }
             downloading.next += 1;
         }
-        let Some((id, reply)) = downloading.in_flight.0.pop_front() else {
-            return Ok(());
-        };
-        match self.await_reply(id, reply) {
+        Ok(downloading.in_flight.0.pop_front().map(|(id, reply)| Pending {
+            id,
+            reply,
+            limit: self.request_timeout(),
+        }))
+    }
+
+    /// Takes the `answer` to chunk request `id` of `downloading`: the chunk opened and
+    /// written.
+    fn download_take(
+        &mut self,
+        downloading: &mut Downloading,
+        id: u64,
+        answer: Result<Reply, ClientError>,
+    ) -> Result<(), ClientError> {
+        match answer {
             Ok(Reply::Chunk(bytes)) => Ok(downloading.download.push(&bytes)?),
             Ok(other) => Err(ClientError::Protocol(format!("{other:?}"))),
             Err(e) => {
                 // Asked again from the next chunk needed (after a wait, if the server
                 // said so).
+                self.forget(id);
                 downloading.restart(self);
                 if let ClientError::Refused(Refusal::RateLimited { retry_after_ms }) = e {
                     std::thread::sleep(Duration::from_millis(retry_after_ms));
@@ -325,6 +378,32 @@ impl Client {
                 Err(e)
             }
         }
+    }
+}
+
+/// The answer to a chunk request, waited for without the client: a client shared with
+/// a background thread is free for others meanwhile.
+pub(crate) struct Pending {
+    id: u64,
+    reply: oneshot::Receiver<Result<Reply, Refusal>>,
+    limit: Duration,
+}
+
+impl Pending {
+    /// Waits for the answer, up to the request timeout: the request's id and its
+    /// answer (a timeout or a lost connection as errors).
+    fn wait(self) -> (u64, Result<Reply, ClientError>) {
+        let Pending { id, reply, limit } = self;
+        let answer = super::connection::runtime()
+            .map_err(ClientError::from)
+            .and_then(|rt| {
+                match rt.block_on(async move { tokio::time::timeout(limit, reply).await }) {
+                    Err(_) => Err(ClientError::Timeout(limit)),
+                    Ok(Err(_)) => Err(ClientError::ConnectionClosed),
+                    Ok(Ok(result)) => Ok(result?),
+                }
+            });
+        (id, answer)
     }
 }
 
@@ -343,10 +422,18 @@ const YIELD: Duration = Duration::from_millis(100);
 /// How long a transfer waits between tries while its connection is being restored.
 const RETRY: Duration = Duration::from_millis(50);
 
-/// A transfer that moves in steps.
+/// A transfer that moves in steps: requests sent, an answer waited for (without the
+/// client), the answer taken.
 trait Transfer {
-    /// One step on the client.
-    fn step(&mut self, client: &mut Client) -> Result<(), ClientError>;
+    /// Sends what may be sent: the answer to wait for next, if any.
+    fn fill(&mut self, client: &mut Client) -> Result<Option<Pending>, ClientError>;
+    /// Takes the answer to request `id`.
+    fn take(
+        &mut self,
+        client: &mut Client,
+        id: u64,
+        answer: Result<Reply, ClientError>,
+    ) -> Result<(), ClientError>;
     /// Whether it is done.
     fn complete(&self) -> bool;
     /// Bytes moved, and the file's size.
@@ -354,8 +441,16 @@ trait Transfer {
 }
 
 impl Transfer for Upload {
-    fn step(&mut self, client: &mut Client) -> Result<(), ClientError> {
-        client.upload_step(self)
+    fn fill(&mut self, client: &mut Client) -> Result<Option<Pending>, ClientError> {
+        client.upload_fill(self)
+    }
+    fn take(
+        &mut self,
+        client: &mut Client,
+        id: u64,
+        answer: Result<Reply, ClientError>,
+    ) -> Result<(), ClientError> {
+        client.upload_take(self, id, answer)
     }
     fn complete(&self) -> bool {
         Upload::complete(self)
@@ -366,8 +461,16 @@ impl Transfer for Upload {
 }
 
 impl Transfer for Downloading {
-    fn step(&mut self, client: &mut Client) -> Result<(), ClientError> {
-        client.download_step(self)
+    fn fill(&mut self, client: &mut Client) -> Result<Option<Pending>, ClientError> {
+        client.download_fill(self)
+    }
+    fn take(
+        &mut self,
+        client: &mut Client,
+        id: u64,
+        answer: Result<Reply, ClientError>,
+    ) -> Result<(), ClientError> {
+        client.download_take(self, id, answer)
     }
     fn complete(&self) -> bool {
         Downloading::complete(self)
@@ -419,7 +522,15 @@ impl Background {
         let mut stalled: Option<Instant> = None;
         while !transfer.complete() {
             self.yield_to_others(YIELD);
-            match self.with(|c| transfer.step(c)) {
+            // The client is held to send and to take an answer, not while it comes.
+            let step = self.with(|c| transfer.fill(c)).and_then(|pending| match pending {
+                Some(pending) => {
+                    let (id, answer) = pending.wait();
+                    self.with_local(|c| transfer.take(c, id, answer))
+                }
+                None => Ok(()),
+            });
+            match step {
                 Ok(()) => {
                     stalled = None;
                     let (done, total) = transfer.progress();
