@@ -23,6 +23,8 @@ pub(crate) struct SealedFile {
     /// The SHA-256 of the chunks sealed so far in order, and the next one it takes.
     hasher: Sha256,
     hashed: u32,
+    /// The plaintext of the chunk being sealed.
+    plain: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl SealedFile {
@@ -62,6 +64,7 @@ impl SealedFile {
             key,
             hasher: Sha256::new(),
             hashed: 0,
+            plain: zeroize::Zeroizing::new(Vec::new()),
         })
     }
 
@@ -89,10 +92,12 @@ impl SealedFile {
             });
         }
         let len = chunk_len(self.size, index);
-        let mut plain = zeroize::Zeroizing::new(vec![0u8; len]);
+        // One buffer for every chunk, wiped when the file is done with.
+        self.plain.resize(len, 0);
+        let plain = &mut self.plain[..len];
         let offset = u64::from(index) * CHUNK_SIZE as u64;
         self.file
-            .read_exact_at(&mut plain, offset)
+            .read_exact_at(plain, offset)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::UnexpectedEof => AttachmentError::Unreadable {
                     path: self.path.clone(),
@@ -104,12 +109,12 @@ impl SealedFile {
                 },
             })?;
         if index == self.hashed {
-            self.hasher.update(&plain[..]);
+            self.hasher.update(&*plain);
             self.hashed += 1;
         }
         let last = index + 1 == self.count;
         self.cipher
-            .seal(index, last, &plain)
+            .seal(index, last, plain)
             .ok_or(AttachmentError::TooLarge {
                 size: self.size,
                 max: MAX_FILE_SIZE,
