@@ -56,8 +56,9 @@ impl Chat {
             ])
             .arg("--home")
             .arg(dir.join(user))
-            // Where `/save N` puts a file by default.
+            // Where `/save N` puts a file by default, and what `~` is at `/save N ~/x`.
             .current_dir(dir)
+            .env("HOME", dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -206,6 +207,10 @@ fn files_go_through_the_console_and_are_saved_under_a_safe_name() {
         std::fs::read(&saved).unwrap() == content,
         "the saved file differs"
     );
+    // `~/` is the home directory, as in a shell.
+    bob.type_line("/save 1 ~/tilde copy.txt");
+    bob.wait(true, &format!("to {}", dir.join("tilde copy.txt").display()));
+    assert!(std::fs::read(dir.join("tilde copy.txt")).unwrap() == content);
 
     // A name that would hide the file and drive the terminal: shown escaped, saved
     // under a safe name in the current directory.

@@ -169,3 +169,89 @@ def test_a_100_mib_file_round_trip_in_bounded_memory(server: smc.Server, tmp_pat
         # Both clients of this process sent and received 100 MiB holding a few chunks
         # each: the peak grew far less than the file.
         assert peak - before < 40 * 1024, f"the process's peak grew by {(peak - before) // 1024} MiB"
+
+
+class Console:
+    """``python -m smc chat`` in line mode (the wheel's console), its output read as it
+    comes."""
+
+    def __init__(self, tmp_path: Path, server: smc.Server, user: str) -> None:
+        import queue
+        import subprocess
+        import sys
+        import threading
+
+        env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"),
+                   XDG_DATA_HOME=str(tmp_path / "data"))
+        for var in ("SMC_USER", "SMC_HOME", "SMC_SERVER", "SMC_CONFIG"):
+            env.pop(var, None)
+        self.user = user
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "smc", "chat", "--server", server.address, "--user", user,
+             "--trust-server", server.fingerprint, "--auto-join"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=tmp_path, env=env)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        for stream in (self.proc.stdout, self.proc.stderr):
+            threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream) -> None:  # type: ignore[no-untyped-def]
+        for line in stream:
+            self.lines.put(line)
+
+    def type(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def wait(self, text: str, timeout: float = 120) -> str:
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.seen:
+                if text in line:
+                    self.seen.remove(line)
+                    return line
+            try:
+                self.seen.append(self.lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                raise AssertionError(f"{self.user} never printed {text!r}: {self.seen}") from None
+
+    def finish(self) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        return self.proc.wait(timeout=60)
+
+
+def test_a_100_mib_file_from_console_to_console(server: smc.Server, tmp_path: Path) -> None:
+    source = tmp_path / "gros fichier 大.bin"
+    digest = hashlib.sha256()
+    with open(source, "wb") as f:
+        for _ in range(100):
+            block = os.urandom(1 << 20)
+            digest.update(block)
+            f.write(block)
+    bob = Console(tmp_path, server, "bob")
+    bob.wait("connected to")
+    alice = Console(tmp_path, server, "alice")
+    alice.wait("connected to")
+    alice.type("/create big")
+    alice.wait("created #big")
+    alice.type("/invite bob")
+    bob.wait("alice added you to #big")
+    alice.type(f"/send {source}")
+    line = bob.wait("[file 1] gros fichier 大.bin (100.0 MiB)")
+    assert "<alice>" in line, line
+    dest = tmp_path / "saved.bin"
+    bob.type(f"/save 1 {dest}")
+    bob.wait("saved file 1")
+    got = hashlib.sha256()
+    with open(dest, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            got.update(block)
+    assert got.hexdigest() == digest.hexdigest()
+    assert alice.finish() == 0
+    assert bob.finish() == 0

@@ -303,3 +303,69 @@ fn retention_deletes_files_by_itself() {
     // What it took no longer counts: a file as large as the quota still fits.
     assert!(begin(&mut carol, "r", size).is_ok());
 }
+
+#[test]
+fn a_file_name_or_type_announced_by_a_hostile_member_is_cut_and_made_safe() {
+    use openmls::prelude::tls_codec::Serialize as _;
+    use smc::client::ChatEvent;
+    use smc::e2e::sealed::{FileRef, Sealed};
+
+    let dir = tempdir("adv_files_names");
+    let server = start(&dir.join("server"), Limits::default());
+    let (mut alice, _bob) = pair(&dir, &server, "r");
+    // mallory, a real member, announces a file under a name and a type of 10 KB each,
+    // which smc's own client never sends (it cuts them to 256 bytes).
+    let (mut mallory, actor) = super::mallory_in(&server, &mut alice, "r");
+    let mut group = actor.join(&super::welcome_of(&mut mallory));
+    super::drain(&mut alice);
+    let name = format!("{}\x1b[31m/../x", "é".repeat(5_000));
+    let words = Sealed::File {
+        room: "r".into(),
+        sender: "mallory".into(),
+        counter: 1,
+        file: FileRef {
+            blob: [1; 16],
+            key: [2; 32],
+            size: 10,
+            sha256: [3; 32],
+            name: name.clone(),
+            mime: format!("x/{}", "y".repeat(10_000)),
+        },
+    };
+    let payload = group
+        .create_message(&actor.provider, &actor.signer, &words.encode())
+        .unwrap()
+        .tls_serialize_detached()
+        .unwrap();
+    mallory
+        .request(Request::Send {
+            room: "r".into(),
+            payload,
+            commit_epoch: None,
+        })
+        .unwrap();
+    let events = super::drain(&mut alice);
+    let attachment = events
+        .iter()
+        .find_map(|e| match e {
+            ChatEvent::Message(m) if m.sender == "mallory" => m.attachment.clone(),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no file from mallory: {events:?}"));
+    // Cut on a character boundary, to at most 256 bytes: what the receiver keeps and
+    // shows of it.
+    assert!(attachment.name().len() <= 256, "{}", attachment.name().len());
+    assert!(attachment.name().len() > 200);
+    assert!(name.starts_with(attachment.name()));
+    assert!(attachment.mime().len() <= 256 && attachment.mime().starts_with("x/yyy"));
+    let safe = attachment.safe_name();
+    assert!(safe.len() <= 256, "{}", safe.len());
+    assert!(
+        !safe.contains(['/', '\x1b']) && !safe.starts_with('.'),
+        "{safe:?}"
+    );
+    // Kept so in the history too.
+    let kept = alice.history("r", 10).unwrap();
+    let file = kept.iter().find_map(|m| m.attachment.as_ref()).unwrap();
+    assert_eq!(file.name(), attachment.name());
+}

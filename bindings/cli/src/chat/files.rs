@@ -54,6 +54,20 @@ pub(crate) fn human_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// A path as typed at `/send` or `/save`: `~` and `~/...` are under the home
+/// directory (`$HOME`), as in a shell; anything else is taken as it is.
+pub(crate) fn typed_path(typed: &str, home: Option<&std::ffi::OsStr>) -> PathBuf {
+    let rest = match typed.strip_prefix('~') {
+        Some("") => Some(""),
+        Some(rest) => rest.strip_prefix('/'),
+        None => None,
+    };
+    match (rest, home) {
+        (Some(rest), Some(home)) if !home.is_empty() => Path::new(home).join(rest),
+        _ => PathBuf::from(typed),
+    }
+}
+
 /// Where `/save` puts `attachment` when no path is given: its safe name in `dir`, with
 /// ` (1)`, ` (2)`... before the extension if that is taken (nothing is overwritten).
 pub(crate) fn default_path(dir: &Path, attachment: &Attachment) -> PathBuf {
@@ -90,6 +104,18 @@ pub(crate) fn bar(done: u64, total: u64, width: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_typed_tilde_is_the_home_directory() {
+        use std::ffi::OsStr;
+        let home = Some(OsStr::new("/home/ann"));
+        assert_eq!(super::typed_path("~", home), Path::new("/home/ann"));
+        assert_eq!(super::typed_path("~/a b.txt", home), Path::new("/home/ann/a b.txt"));
+        // Another user's home, a tilde inside a name, and no known home: as typed.
+        assert_eq!(super::typed_path("~bob/x", home), Path::new("~bob/x"));
+        assert_eq!(super::typed_path("a~/x", home), Path::new("a~/x"));
+        assert_eq!(super::typed_path("~/x", None), Path::new("~/x"));
+    }
+
     use super::*;
 
     #[test]

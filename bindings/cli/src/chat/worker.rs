@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::{Arc, Mutex};
 
-use super::files::{default_path, human_size, Files};
+use super::files::{default_path, human_size, typed_path, Files};
 use smc::client::{Background, Backoff, ChatEvent, Message};
 use smc::error::ClientError;
 use smc::Client;
@@ -604,13 +604,15 @@ impl Run {
     /// then the message as sent, or why not.
     fn send_file(&mut self, room: String, path: String) {
         let (client, out, files) = (self.client.clone(), self.out.clone(), self.files.clone());
-        let name = std::path::Path::new(&path)
+        let home = std::env::var_os("HOME");
+        let file = typed_path(&path, home.as_deref());
+        let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.clone());
         spawn_transfer(move || {
             let what = format!("sending {name}");
-            let sent = client.send_file(&room, &path, None, None, |done, total| {
+            let sent = client.send_file(&room, &file, None, None, |done, total| {
                 tell(&out, &files, progress(&what, done, total))
             });
             match sent {
@@ -637,9 +639,10 @@ impl Run {
             });
             return;
         };
-        let dest = match path {
-            Some(p) if std::path::Path::new(&p).is_dir() => default_path(p.as_ref(), &attachment),
-            Some(p) => std::path::PathBuf::from(p),
+        let home = std::env::var_os("HOME");
+        let dest = match path.map(|p| typed_path(&p, home.as_deref())) {
+            Some(p) if p.is_dir() => default_path(&p, &attachment),
+            Some(p) => p,
             None => default_path(std::path::Path::new("."), &attachment),
         };
         let (client, out, files) = (self.client.clone(), self.out.clone(), self.files.clone());
