@@ -348,11 +348,15 @@ impl Client {
             }
             downloading.next += 1;
         }
-        Ok(downloading.in_flight.0.pop_front().map(|(id, reply)| Pending {
-            id,
-            reply,
-            limit: self.request_timeout(),
-        }))
+        Ok(downloading
+            .in_flight
+            .0
+            .pop_front()
+            .map(|(id, reply)| Pending {
+                id,
+                reply,
+                limit: self.request_timeout(),
+            }))
     }
 
     /// Takes the `answer` to chunk request `id` of `downloading`: the chunk opened and
@@ -523,13 +527,15 @@ impl Background {
         while !transfer.complete() {
             self.yield_to_others(YIELD);
             // The client is held to send and to take an answer, not while it comes.
-            let step = self.with(|c| transfer.fill(c)).and_then(|pending| match pending {
-                Some(pending) => {
-                    let (id, answer) = pending.wait();
-                    self.with_local(|c| transfer.take(c, id, answer))
-                }
-                None => Ok(()),
-            });
+            let step = self
+                .with(|c| transfer.fill(c))
+                .and_then(|pending| match pending {
+                    Some(pending) => {
+                        let (id, answer) = pending.wait();
+                        self.with_local(|c| transfer.take(c, id, answer))
+                    }
+                    None => Ok(()),
+                });
             match step {
                 Ok(()) => {
                     stalled = None;

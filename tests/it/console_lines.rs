@@ -209,7 +209,10 @@ fn files_go_through_the_console_and_are_saved_under_a_safe_name() {
     );
     // `~/` is the home directory, as in a shell.
     bob.type_line("/save 1 ~/tilde copy.txt");
-    bob.wait(true, &format!("to {}", dir.join("tilde copy.txt").display()));
+    bob.wait(
+        true,
+        &format!("to {}", dir.join("tilde copy.txt").display()),
+    );
     assert!(std::fs::read(dir.join("tilde copy.txt")).unwrap() == content);
 
     // A name that would hide the file and drive the terminal: shown escaped, saved

@@ -354,7 +354,11 @@ fn a_file_name_or_type_announced_by_a_hostile_member_is_cut_and_made_safe() {
         .unwrap_or_else(|| panic!("no file from mallory: {events:?}"));
     // Cut on a character boundary, to at most 256 bytes: what the receiver keeps and
     // shows of it.
-    assert!(attachment.name().len() <= 256, "{}", attachment.name().len());
+    assert!(
+        attachment.name().len() <= 256,
+        "{}",
+        attachment.name().len()
+    );
     assert!(attachment.name().len() > 200);
     assert!(name.starts_with(attachment.name()));
     assert!(attachment.mime().len() <= 256 && attachment.mime().starts_with("x/yyy"));

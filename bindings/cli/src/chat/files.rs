@@ -109,7 +109,10 @@ mod tests {
         use std::ffi::OsStr;
         let home = Some(OsStr::new("/home/ann"));
         assert_eq!(super::typed_path("~", home), Path::new("/home/ann"));
-        assert_eq!(super::typed_path("~/a b.txt", home), Path::new("/home/ann/a b.txt"));
+        assert_eq!(
+            super::typed_path("~/a b.txt", home),
+            Path::new("/home/ann/a b.txt")
+        );
         // Another user's home, a tilde inside a name, and no known home: as typed.
         assert_eq!(super::typed_path("~bob/x", home), Path::new("~bob/x"));
         assert_eq!(super::typed_path("a~/x", home), Path::new("a~/x"));

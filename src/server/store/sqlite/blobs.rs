@@ -263,7 +263,10 @@ mod tests {
         let store = SqliteStore::open(&dir, Durability::Full).unwrap();
         for (index, bytes) in chunks.iter().enumerate() {
             assert_eq!(
-                store.fetch_chunk(&blob.id, index as u32, "u").unwrap().as_ref(),
+                store
+                    .fetch_chunk(&blob.id, index as u32, "u")
+                    .unwrap()
+                    .as_ref(),
                 Some(bytes)
             );
         }
