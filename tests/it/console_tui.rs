@@ -171,6 +171,65 @@ fn two_people_chat_full_screen() {
     bob.wait_text("EXITED 0");
 }
 
+#[test]
+fn a_file_goes_through_the_full_screen_with_a_progress_bar() {
+    let dir = tempdir("chat_tui_files");
+    let server = support::server(&dir.join("server"));
+    let address = server.address().to_string();
+    let trust = format!(
+        " chat --auto-join --trust-server '{}' ",
+        server.fingerprint()
+    );
+    let tmux = Tmux::new("files");
+    let pane = |user: &str| {
+        let command = smc_chat(&dir, user, &address, "").replace(" chat ", &trust);
+        tmux.pane(user, &dir, &command, 120, 30)
+    };
+    let alice = pane("alice");
+    alice.wait_text("connected to");
+    let bob = pane("bob");
+    bob.wait_text("connected to");
+    alice.type_line("/create files");
+    alice.wait_text("created #files");
+    alice.type_line("/invite bob");
+    bob.wait_text("alice added you to #files");
+    bob.keys(&["M-2"]);
+    bob.wait_text("[#files]");
+
+    // Large enough that the status line shows the transfer under way for a while.
+    let source = dir.join("big.bin");
+    let content: Vec<u8> = (0..24u32 << 20).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&source, &content).unwrap();
+    alice.type_line(&format!("/send {}", source.display()));
+    let screen = alice.wait_for("the upload's progress bar", |s| {
+        s.lines()
+            .any(|l| l.contains("sending big.bin [#") && !l.contains("100%"))
+    });
+    let bar = screen
+        .lines()
+        .find(|l| l.contains("sending big.bin"))
+        .unwrap();
+    assert!(bar.contains('%'), "{bar}");
+    // Chat goes on meanwhile, and the bar is gone once the file is sent.
+    alice.type_line("pendant l'envoi");
+    bob.wait_text("<alice> pendant l'envoi");
+    bob.wait_text("[file 1] big.bin (24.0 MiB)");
+    alice.wait_for("no bar once sent", |s| !s.contains("sending big.bin"));
+
+    let saved = dir.join("saved.bin");
+    bob.type_line(&format!("/save 1 {}", saved.display()));
+    bob.wait_text("saved file 1");
+    assert!(
+        std::fs::read(&saved).unwrap() == content,
+        "the saved file differs"
+    );
+
+    alice.type_line("/quit");
+    alice.wait_text("EXITED 0");
+    bob.type_line("/quit");
+    bob.wait_text("EXITED 0");
+}
+
 /// Whether SGR escape sequences set a foreground or background colour (39 and 49,
 /// "default colour", do not count).
 fn has_colors(styled: &str) -> bool {
