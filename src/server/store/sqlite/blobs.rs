@@ -33,19 +33,20 @@ impl SqliteStore {
     /// The row of `owner`'s blob `id`.
     fn blob_row(&self, id: &BlobId, owner: &str) -> Result<Option<Row>, StoreError> {
         let conn = lock(&self.reader);
-        Ok(conn
-            .query_row(
-                "SELECT size, chunks, held = chunks FROM blobs WHERE id = ?1 AND owner = ?2",
-                params![&id.0[..], owner],
-                |r| {
-                    Ok(Row {
-                        size: r.get::<_, i64>(0)? as u64,
-                        chunks: r.get(1)?,
-                        complete: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?)
+        // Cached: asked once per chunk.
+        let mut stmt = conn.prepare_cached(
+            "SELECT size, chunks, held = chunks FROM blobs WHERE id = ?1 AND owner = ?2",
+        )?;
+        let row = stmt
+            .query_row(params![&id.0[..], owner], |r| {
+                Ok(Row {
+                    size: r.get::<_, i64>(0)? as u64,
+                    chunks: r.get(1)?,
+                    complete: r.get(2)?,
+                })
+            })
+            .optional()?;
+        Ok(row)
     }
 }
 
@@ -145,15 +146,16 @@ impl BlobStore for SqliteStore {
         index: u32,
         reader: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let size: Option<i64> = lock(&self.reader)
-            .query_row(
+        let conn = lock(&self.reader);
+        let size: Option<i64> = conn
+            .prepare_cached(
                 "SELECT b.size FROM blobs b
                  JOIN members m ON m.room = b.room AND m.user = ?2
                  WHERE b.id = ?1 AND b.held = b.chunks",
-                params![&id.0[..], reader],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![&id.0[..], reader], |r| r.get(0))
             .optional()?;
+        drop(conn);
         let Some(len) = size.and_then(|size| blob_chunk_len(size as u64, index)) else {
             return Ok(None);
         };
