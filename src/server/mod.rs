@@ -25,6 +25,7 @@ mod read_share;
 mod retention;
 mod session;
 pub mod store;
+mod upkeep;
 
 pub use data_dir::DataDir;
 

@@ -9,10 +9,7 @@ use tokio::sync::watch;
 
 use crate::server::handler::blocking;
 use crate::server::store::Retention;
-use crate::server::Shared;
-
-/// How often files are collected, at most.
-const EVERY: Duration = Duration::from_secs(60);
+use crate::server::{upkeep, Shared};
 
 /// An upload not complete after this long is abandoned (or after the retention, if
 /// that is shorter).
@@ -28,23 +25,18 @@ fn retention(keep: Duration, now_ms: i64) -> Retention {
 }
 
 /// Runs until `shutdown` turns true.
-pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn run(shared: Arc<Shared>, shutdown: watch::Receiver<bool>) {
     let keep = shared.limits.file_retention;
-    let mut tick = tokio::time::interval((keep / 2).clamp(Duration::from_millis(100), EVERY));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
+    upkeep::every(upkeep::twice_per(keep), shutdown, || {
+        let shared = shared.clone();
+        async move {
+            let due = retention(keep, chrono::Utc::now().timestamp_millis());
+            match blocking(&shared.store, move |s| s.collect_blobs(&due)).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "files deleted (retention)"),
+                Err(refusal) => tracing::warn!(%refusal, "deleting files past retention failed"),
+            }
         }
-        if *shutdown.borrow() {
-            return;
-        }
-        let due = retention(keep, chrono::Utc::now().timestamp_millis());
-        match blocking(&shared.store, move |s| s.collect_blobs(&due)).await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "files deleted (retention)"),
-            Err(refusal) => tracing::warn!(%refusal, "deleting files past retention failed"),
-        }
-    }
+    })
+    .await
 }
