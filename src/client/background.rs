@@ -292,6 +292,22 @@ impl Background {
         self.with_local(f)
     }
 
+    /// Like [`Background::with`], for a transfer's step: what it does neither
+    /// processes nor produces events, so the readiness the program polls is left as
+    /// it is (checking it asks the local store, twice per chunk otherwise).
+    pub(crate) fn with_transfer<T>(
+        &self,
+        wait_for_connection: bool,
+        f: impl FnOnce(&mut Client) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        if wait_for_connection {
+            self.shared.wait_for_reconnection();
+        }
+        let mut slot = self.shared.client();
+        let client = slot.as_mut().ok_or(ClientError::ConnectionClosed)?;
+        f(client)
+    }
+
     /// Lets whoever waits for the client's lock (a call of the program, the thread's
     /// processing of what arrived) have it first, for up to `at_most`: a transfer
     /// calls this between its steps, so that chat goes on beside it.

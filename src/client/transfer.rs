@@ -526,13 +526,14 @@ impl Background {
         let mut stalled: Option<Instant> = None;
         while !transfer.complete() {
             self.yield_to_others(YIELD);
-            // The client is held to send and to take an answer, not while it comes.
+            // The client is held to send and to take an answer, not while it comes
+            // (and its readiness is not asked about: a step makes no events).
             let step = self
-                .with(|c| transfer.fill(c))
+                .with_transfer(true, |c| transfer.fill(c))
                 .and_then(|pending| match pending {
                     Some(pending) => {
                         let (id, answer) = pending.wait();
-                        self.with_local(|c| transfer.take(c, id, answer))
+                        self.with_transfer(false, |c| transfer.take(c, id, answer))
                     }
                     None => Ok(()),
                 });
