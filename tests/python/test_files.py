@@ -42,6 +42,26 @@ def write(path: Path, size: int) -> bytes:
     return data
 
 
+def write_mib(path: Path, mib: int) -> str:
+    """Writes `mib` MiB of random bytes to `path`, a MiB at a time: their SHA-256 (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            block = os.urandom(1 << 20)
+            digest.update(block)
+            f.write(block)
+    return digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 (hex) of the file at `path`, read a MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def test_a_file_arrives_whole_with_its_name_type_and_digest(server: smc.Server, tmp_path: Path) -> None:
     alice, bob = pair(tmp_path, server)
     with alice, bob:
@@ -147,25 +167,16 @@ def test_a_100_mib_file_round_trip_in_bounded_memory(server: smc.Server, tmp_pat
     alice, bob = pair(tmp_path, server)
     with alice, bob:
         source = tmp_path / "big.bin"
-        digest = hashlib.sha256()
-        with open(source, "wb") as f:
-            for _ in range(100):
-                block = os.urandom(1 << 20)
-                digest.update(block)
-                f.write(block)
+        digest = write_mib(source, 100)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB, the peak so far
         alice.send_file("r", source)
         m = bob.recv(timeout=60)
         assert m is not None and m.attachment is not None
-        assert m.attachment.size == 100 << 20 and m.attachment.sha256 == digest.hexdigest()
+        assert m.attachment.size == 100 << 20 and m.attachment.sha256 == digest
         dest = tmp_path / "copy.bin"
         bob.download(m.attachment, dest)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        got = hashlib.sha256()
-        with open(dest, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                got.update(block)
-        assert got.hexdigest() == digest.hexdigest()
+        assert sha256_of(dest) == digest
         # Both clients of this process sent and received 100 MiB holding a few chunks
         # each: the peak grew far less than the file.
         assert peak - before < 40 * 1024, f"the process's peak grew by {(peak - before) // 1024} MiB"
@@ -228,12 +239,7 @@ class Console:
 
 def test_a_100_mib_file_from_console_to_console(server: smc.Server, tmp_path: Path) -> None:
     source = tmp_path / "gros fichier 大.bin"
-    digest = hashlib.sha256()
-    with open(source, "wb") as f:
-        for _ in range(100):
-            block = os.urandom(1 << 20)
-            digest.update(block)
-            f.write(block)
+    digest = write_mib(source, 100)
     bob = Console(tmp_path, server, "bob")
     bob.wait("connected to")
     alice = Console(tmp_path, server, "alice")
@@ -248,10 +254,6 @@ def test_a_100_mib_file_from_console_to_console(server: smc.Server, tmp_path: Pa
     dest = tmp_path / "saved.bin"
     bob.type(f"/save 1 {dest}")
     bob.wait("saved file 1")
-    got = hashlib.sha256()
-    with open(dest, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            got.update(block)
-    assert got.hexdigest() == digest.hexdigest()
+    assert sha256_of(dest) == digest
     assert alice.finish() == 0
     assert bob.finish() == 0
