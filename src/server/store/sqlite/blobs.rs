@@ -97,12 +97,13 @@ impl BlobStore for SqliteStore {
         index: u32,
         bytes: &[u8],
     ) -> Result<Put, StoreError> {
+        // One writer per blob from here: the row (complete or not) and what `held`
+        // says stay true until the chunk is written, so a last chunk sent twice at
+        // once is written once, and a complete blob is never written again.
+        let _blob = self.files.lock(id);
         let Some(row) = self.blob_row(id, owner)? else {
             return Ok(Put::Unknown);
         };
-        // One writer per blob from here: what `held` says stays true until the
-        // chunk is written.
-        let _blob = self.files.lock(id);
         let held = if row.complete {
             row.chunks
         } else {
@@ -130,13 +131,13 @@ impl BlobStore for SqliteStore {
     }
 
     fn blob_held(&self, id: &BlobId, owner: &str) -> Result<Option<u32>, StoreError> {
+        let _blob = self.files.lock(id);
         let Some(row) = self.blob_row(id, owner)? else {
             return Ok(None);
         };
         if row.complete {
             return Ok(Some(row.chunks));
         }
-        let _blob = self.files.lock(id);
         self.files.held(id, row.chunks).map(Some)
     }
 
