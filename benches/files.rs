@@ -12,7 +12,8 @@
 //! - the chunk store alone: `SqliteStore::put_chunk` of a whole file in a loop, and
 //!   `fetch_chunk` of it.
 //!
-//! `cargo bench --bench files` (100 MiB files); `SMC_BENCH_QUICK=1` for a tiny run.
+//! `cargo bench --bench files` (100 MiB files); `SMC_BENCH_QUICK=1` for a tiny run;
+//! `SMC_BENCH_TRANSFERS_ONLY=1` for the transfers without the memory and store parts.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -83,6 +84,17 @@ fn write_file(path: &Path, len: usize) {
         left -= n;
     }
     f.sync_all().unwrap();
+}
+
+/// CPU seconds (user + system) that process `pid` has used so far.
+fn cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command's name (which is in parentheses): utime is the 14th
+    // field of the line, stime the 15th, in clock ticks (100 per second on Linux).
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
 }
 
 fn mib_s(bytes: usize, took: Duration) -> f64 {
@@ -165,11 +177,14 @@ fn transfers(dir: &Path) {
         let (alice, done) = (alice.clone(), done.clone());
         std::thread::spawn(move || chat(&alice, "r", 20, Some(&done)))
     };
+    let (me, server_pid) = (std::process::id(), server.0.id());
+    let cpu_before = (cpu_s(me), cpu_s(server_pid));
     let start = Instant::now();
     alice
         .send_file("r", &source, Some("big.bin"), None, |_, _| true)
         .unwrap();
     let upload = start.elapsed();
+    let upload_cpu = (cpu_s(me) - cpu_before.0, cpu_s(server_pid) - cpu_before.1);
     done.store(true, Ordering::Relaxed);
     let busy = chatter.join().unwrap();
 
@@ -181,10 +196,12 @@ fn transfers(dir: &Path) {
             None => panic!("the file never came"),
         }
     };
+    let cpu_before = (cpu_s(me), cpu_s(server_pid));
     let start = Instant::now();
     bob.download(&attachment, dir.join("downloaded"), |_, _| true)
         .unwrap();
     let download = start.elapsed();
+    let download_cpu = (cpu_s(me) - cpu_before.0, cpu_s(server_pid) - cpu_before.1);
     let floor_rate = mib_s(len, best_floor);
     let (up, down) = (mib_s(len, upload), mib_s(len, download));
     println!(
@@ -192,6 +209,15 @@ fn transfers(dir: &Path) {
         len >> 20,
         up / floor_rate,
         down / floor_rate
+    );
+    println!(
+        "CPU seconds (user + system) while it ran: upload {:.2} s, clients {:.2} s, server {:.2} s; download {:.2} s, clients {:.2} s, server {:.2} s (this machine has 2 cores; the clients' side includes the chat during the upload)",
+        upload.as_secs_f64(),
+        upload_cpu.0,
+        upload_cpu.1,
+        download.as_secs_f64(),
+        download_cpu.0,
+        download_cpu.1
     );
     println!(
         "chat send from the uploading client: idle p50 {:.2} ms p99 {:.2} ms ({} sends); during the upload p50 {:.2} ms p99 {:.2} ms ({} sends)",
@@ -289,7 +315,10 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     transfers(&dir);
-    server_memory(&dir);
-    store(&dir);
+    // SMC_BENCH_TRANSFERS_ONLY=1: the transfers alone, for a quicker before/after.
+    if std::env::var_os("SMC_BENCH_TRANSFERS_ONLY").is_none() {
+        server_memory(&dir);
+        store(&dir);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

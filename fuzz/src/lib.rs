@@ -179,7 +179,7 @@ pub fn channel(data: &[u8]) {
                     .open(&mut reader, None, Duration::from_secs(1))
                     .await
                 {
-                    Ok(message) => opened.push(message),
+                    Ok(message) => opened.push(message.to_vec()),
                     Err(e) => return e,
                 }
             }

@@ -368,7 +368,7 @@ impl Client {
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError> {
         match answer {
-            Ok(Reply::Chunk(bytes)) => Ok(downloading.download.push(&bytes)?),
+            Ok(Reply::Chunk(bytes)) => Ok(downloading.download.push(bytes)?),
             Ok(other) => Err(ClientError::Protocol(format!("{other:?}"))),
             Err(e) => {
                 // Asked again from the next chunk needed (after a wait, if the server

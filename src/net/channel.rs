@@ -27,9 +27,26 @@ pub struct Sealer {
 pub struct Opener {
     keys: Arc<StatelessTransportState>,
     nonce: u64,
-    /// Decrypted chunks of a message not yet complete.
-    partial: Vec<u8>,
     limit: usize,
+}
+
+/// One whole message, as [`Opener::open`] returns it: its bytes (what it dereferences
+/// to) follow one spare byte, where each frame's flag byte was decrypted, so that every
+/// frame is decrypted straight into its place in the message, without another copy.
+pub struct Message(Vec<u8>);
+
+impl std::ops::Deref for Message {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.0.get(1..).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Message({} bytes)", self.len())
+    }
 }
 
 impl std::fmt::Debug for Sealer {
@@ -60,7 +77,6 @@ pub(crate) fn split(state: StatelessTransportState) -> (Sealer, Opener) {
         Opener {
             keys,
             nonce: 0,
-            partial: Vec::new(),
             limit: MAX_MESSAGE,
         },
     )
@@ -125,33 +141,39 @@ impl Opener {
         reader: &mut R,
         idle: Option<Duration>,
         frame_timeout: Duration,
-    ) -> Result<Vec<u8>, NetError> {
-        self.partial.clear();
+    ) -> Result<Message, NetError> {
+        // The spare byte, then the message as its frames come.
+        let mut message = vec![0u8];
         loop {
             let frame = read_frame(reader, idle, frame_timeout, MAX_FRAME).await?;
             if frame.len() < TAG_LEN + 1 {
                 return Err(NetError::BadFrame(frame.len()));
             }
-            let mut plain = vec![0u8; frame.len()];
-            let n = self
-                .keys
-                .read_message(self.nonce, &frame, &mut plain)
-                .map_err(|_| NetError::Decrypt)?;
-            self.nonce += 1;
-            let (flag, data) = (plain[0], &plain[1..n]);
-            if self.partial.len() + data.len() > self.limit {
+            let size = message.len() - 1 + frame.len() - TAG_LEN - 1;
+            if size > self.limit {
                 return Err(NetError::MessageTooLarge {
-                    size: self.partial.len() + data.len(),
+                    size,
                     limit: self.limit,
                 });
             }
+            // The frame's plaintext (its flag, then its part of the message) goes over
+            // the message's last byte and on: the flag is read, and that byte put back.
+            let at = message.len() - 1;
+            let kept = message[at];
+            message.resize(at + frame.len(), 0);
+            let n = self
+                .keys
+                .read_message(self.nonce, &frame, &mut message[at..])
+                .map_err(|_| NetError::Decrypt)?;
+            self.nonce += 1;
+            let flag = message[at];
+            message[at] = kept;
+            message.truncate(at + n);
             match flag {
-                LAST if self.partial.is_empty() => return Ok(data.to_vec()),
-                LAST => {
-                    self.partial.extend_from_slice(data);
-                    return Ok(std::mem::take(&mut self.partial));
-                }
-                MORE => self.partial.extend_from_slice(data),
+                LAST => return Ok(Message(message)),
+                // Room for a whole next frame, so that a message of two frames (a
+                // file's chunk) is never moved to grow.
+                MORE => message.reserve(MAX_FRAME),
                 other => return Err(NetError::Malformed(format!("frame flag {other}"))),
             }
         }
@@ -199,7 +221,10 @@ mod tests {
     }
 
     async fn open_all(opener: &mut Opener, mut wire: &[u8]) -> Result<Vec<u8>, NetError> {
-        opener.open(&mut wire, None, Duration::from_secs(1)).await
+        Ok(opener
+            .open(&mut wire, None, Duration::from_secs(1))
+            .await?
+            .to_vec())
     }
 
     #[tokio::test]

@@ -32,8 +32,14 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         if len > max_len {
             return Err(NetError::BadFrame(len));
         }
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).await?;
+        // Read into the vector's spare room (no zeroing first), never past the frame.
+        let mut body = Vec::with_capacity(len);
+        while body.len() < len {
+            let want = (len - body.len()) as u64;
+            if (&mut *reader).take(want).read_buf(&mut body).await? == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+            }
+        }
         Ok(body)
     };
     match tokio::time::timeout(frame_timeout, rest).await {

@@ -13,7 +13,7 @@ mod limits;
 
 #[cfg(test)]
 pub(crate) use channel::test_ends;
-pub use channel::{Opener, Sealer};
+pub use channel::{Message, Opener, Sealer};
 pub use frame::read_frame;
 pub(crate) use frame::write_frame;
 pub use handshake::{client_handshake, server_handshake, Established};

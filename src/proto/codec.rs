@@ -7,8 +7,12 @@ use crate::error::NetError;
 
 /// Encodes a protocol value.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serializing these plain data types into a Vec cannot fail.
-    postcard::to_stdvec(value).unwrap_or_default()
+    // Measured first, then written into a vector of that size: a file's chunk (64 KiB)
+    // is not copied again each time a growing vector would move. Serializing these
+    // plain data types cannot fail.
+    let size = postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
+        .unwrap_or_default();
+    postcard::to_extend(value, Vec::with_capacity(size)).unwrap_or_default()
 }
 
 /// Decodes a protocol value; malformed bytes, or bytes left over after the value, are

@@ -18,21 +18,18 @@ impl ChunkCipher {
         ChunkCipher(StreamBE32::from_aead(aead, &Default::default()))
     }
 
-    /// Seals `plaintext` as chunk `index`, the last one of its file if `last`.
-    pub(super) fn seal(&self, index: u32, last: bool, plaintext: &[u8]) -> Option<Vec<u8>> {
-        let mut sealed = Vec::with_capacity(plaintext.len() + TAG_SIZE);
-        sealed.extend_from_slice(plaintext);
-        self.0
-            .encrypt_in_place(index, last, &[], &mut sealed)
-            .ok()?;
-        Some(sealed)
+    /// Seals chunk `index` (the last one of its file if `last`) in place: `buf` holds
+    /// its plaintext and ends up holding it sealed (the ciphertext, then the tag).
+    /// `None` if `index` is past what STREAM can number.
+    pub(super) fn seal(&self, index: u32, last: bool, buf: &mut Vec<u8>) -> Option<()> {
+        buf.reserve_exact(TAG_SIZE);
+        self.0.encrypt_in_place(index, last, &[], buf).ok()
     }
 
-    /// Opens `sealed` as chunk `index` (the last one if `last`): `None` if it is not
-    /// that chunk of this file.
-    pub(super) fn open(&self, index: u32, last: bool, sealed: &[u8]) -> Option<Vec<u8>> {
-        let mut plain = sealed.to_vec();
-        self.0.decrypt_in_place(index, last, &[], &mut plain).ok()?;
-        Some(plain)
+    /// Opens `buf` in place as chunk `index` (the last one if `last`): `buf` ends up
+    /// holding the plaintext, or `None` if it is not that chunk of this file (and then
+    /// `buf` is left as it came: the tag is checked before anything is decrypted).
+    pub(super) fn open(&self, index: u32, last: bool, buf: &mut Vec<u8>) -> Option<()> {
+        self.0.decrypt_in_place(index, last, &[], buf).ok()
     }
 }

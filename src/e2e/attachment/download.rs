@@ -87,8 +87,8 @@ impl Download {
         self.next
     }
 
-    /// Opens `sealed` as the next chunk and appends its content to the file.
-    pub(crate) fn push(&mut self, sealed: &[u8]) -> Result<(), AttachmentError> {
+    /// Opens `sealed` (in place) as the next chunk and appends its content to the file.
+    pub(crate) fn push(&mut self, sealed: Vec<u8>) -> Result<(), AttachmentError> {
         if self.next >= self.count {
             return Err(AttachmentError::WrongLength {
                 received: self.next.saturating_add(1),
@@ -103,10 +103,10 @@ impl Download {
         if sealed.len() != expected + TAG_SIZE {
             return Err(AttachmentError::Tampered { chunk: index });
         }
-        let plain = self
-            .cipher
-            .open(index, last, sealed)
-            .map(zeroize::Zeroizing::new)
+        // Opened where it lies; wiped once written.
+        let mut plain = zeroize::Zeroizing::new(sealed);
+        self.cipher
+            .open(index, last, &mut plain)
             .ok_or(AttachmentError::Tampered { chunk: index })?;
         let file = self.file.as_mut().ok_or(AttachmentError::WrongLength {
             received: index,

@@ -71,7 +71,7 @@ fn files_of_every_boundary_size_come_back_byte_for_byte() {
         let dest = dir.join("résumé 日本語.bin");
         let mut download = Download::begin(&dest, &key, len, digest).unwrap();
         for chunk in &chunks {
-            download.push(chunk).unwrap();
+            download.push(chunk.clone()).unwrap();
         }
         assert_eq!(download.finish().unwrap(), dest);
         assert_eq!(
@@ -102,7 +102,7 @@ fn receive_fails(
     let mut download = Download::begin(&dest, key, size, digest).unwrap();
     let error = chunks
         .iter()
-        .find_map(|c| download.push(c).err())
+        .find_map(|c| download.push(c.clone()).err())
         .unwrap_or_else(|| download.finish().expect_err("the file must be refused"));
     assert!(
         !dest.exists(),
@@ -224,21 +224,21 @@ fn a_transfer_resumes_from_the_chunk_the_receiver_expects() {
     for i in 0..3 {
         let chunk = file.chunk(i).unwrap();
         if i < 2 {
-            download.push(&chunk).unwrap();
+            download.push(chunk).unwrap();
         }
     }
     // The sender resumes where the receiver stands: the same chunk, sealed again,
     // is the same bytes.
     assert_eq!(download.next_chunk(), 2);
     for i in download.next_chunk()..file.chunk_count() {
-        download.push(&file.chunk(i).unwrap()).unwrap();
+        download.push(file.chunk(i).unwrap()).unwrap();
     }
     let digest = file.digest().unwrap();
     // (The digest is only known once the sender read everything: the announced one
     // goes with the message that follows the upload.)
     let mut again = Download::begin(&dest, file.key(), file.size(), digest).unwrap();
     for i in 0..file.chunk_count() {
-        again.push(&file.chunk(i).unwrap()).unwrap();
+        again.push(file.chunk(i).unwrap()).unwrap();
     }
     drop(download);
     again.finish().unwrap();
@@ -256,7 +256,7 @@ fn the_partial_file_is_private_and_gone_when_the_download_is_dropped() {
     write_file(&dir.join("source"), 2 * CHUNK_SIZE, 8);
     let (key, size, digest, chunks) = seal_all(&dir.join("source"));
     let mut download = Download::begin(&dir.join("received"), &key, size, digest).unwrap();
-    download.push(&chunks[0]).unwrap();
+    download.push(chunks[0].clone()).unwrap();
     let partial: Vec<String> = names(&dir)
         .into_iter()
         .filter(|n| n.ends_with(".part"))

@@ -23,8 +23,6 @@ pub(crate) struct SealedFile {
     /// The SHA-256 of the chunks sealed so far in order, and the next one it takes.
     hasher: Sha256,
     hashed: u32,
-    /// The plaintext of the chunk being sealed.
-    plain: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl SealedFile {
@@ -64,7 +62,6 @@ impl SealedFile {
             key,
             hasher: Sha256::new(),
             hashed: 0,
-            plain: zeroize::Zeroizing::new(Vec::new()),
         })
     }
 
@@ -83,7 +80,8 @@ impl SealedFile {
         &self.key
     }
 
-    /// Chunk `index`, read from the file and sealed.
+    /// Chunk `index`, read from the file and sealed (in the vector it is returned in:
+    /// the plaintext is never copied, and is overwritten by the ciphertext, or wiped).
     pub(crate) fn chunk(&mut self, index: u32) -> Result<Vec<u8>, AttachmentError> {
         if index >= self.count {
             return Err(AttachmentError::WrongLength {
@@ -92,12 +90,11 @@ impl SealedFile {
             });
         }
         let len = chunk_len(self.size, index);
-        // One buffer for every chunk, wiped when the file is done with.
-        self.plain.resize(len, 0);
-        let plain = &mut self.plain[..len];
+        let mut buf = zeroize::Zeroizing::new(vec![0u8; len]);
+        buf.reserve_exact(super::TAG_SIZE);
         let offset = u64::from(index) * CHUNK_SIZE as u64;
         self.file
-            .read_exact_at(plain, offset)
+            .read_exact_at(&mut buf, offset)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::UnexpectedEof => AttachmentError::Unreadable {
                     path: self.path.clone(),
@@ -109,16 +106,18 @@ impl SealedFile {
                 },
             })?;
         if index == self.hashed {
-            self.hasher.update(&*plain);
+            self.hasher.update(&*buf);
             self.hashed += 1;
         }
         let last = index + 1 == self.count;
         self.cipher
-            .seal(index, last, plain)
+            .seal(index, last, &mut buf)
             .ok_or(AttachmentError::TooLarge {
                 size: self.size,
                 max: MAX_FILE_SIZE,
-            })
+            })?;
+        // Sealed: nothing in it is secret any more, so it leaves its wiping wrapper.
+        Ok(std::mem::take(&mut *buf))
     }
 
     /// The SHA-256 of the content, once every chunk was sealed at least once, in
