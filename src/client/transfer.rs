@@ -5,8 +5,8 @@
 //! order into a temporary file and renames it into place once the digest matches.
 //!
 //! Each transfer keeps [`WINDOW`] chunk requests in flight on the connection (a new one
-//! goes out as each answer comes), so that a chat message waits behind a few chunks at
-//! most; it moves one answer per step, and a client shared with a background thread
+//! goes out as each answer comes), each of up to [`BLOB_BATCH`] chunks (256 KiB), so
+//! that a chat message waits behind a few hundred KiB at most; it moves one answer per step, and a client shared with a background thread
 //! ([`super::Background`]) is held to send requests and to take an answer, not while
 //! the answer comes ([`Pending`]).
 //! A step cut by a lost connection fails as such; the transfer is then where the
@@ -23,11 +23,13 @@ use super::{Attachment, Background, Client, Message};
 use crate::e2e::attachment::{Download, FileKey, SealedFile};
 use crate::e2e::sealed::FileRef;
 use crate::error::{AttachmentError, ClientError};
-use crate::proto::{blob_chunks, BlobId, Refusal, Reply, Request, BLOB_CHUNK, MAX_NAME};
+use crate::proto::{
+    blob_chunks, BlobId, Refusal, Reply, Request, BLOB_BATCH, BLOB_CHUNK, MAX_NAME,
+};
 use tokio::sync::oneshot;
 
 /// Chunk requests in flight on the connection at once, per transfer.
-const WINDOW: usize = 4;
+const WINDOW: usize = 2;
 
 /// The media type of a file whose sender gave none.
 const OCTET_STREAM: &str = "application/octet-stream";
@@ -63,17 +65,33 @@ pub(crate) struct Downloading {
     in_flight: InFlight,
 }
 
-/// Chunk requests sent and not answered yet, oldest first: the request's id and where
-/// its answer comes.
+/// A chunk request sent: its id, and the chunks it moves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asked {
+    id: u64,
+    count: u32,
+}
+
+/// Chunk requests sent and not answered yet, oldest first: each one, and where its
+/// answer comes.
 #[derive(Default)]
-struct InFlight(VecDeque<(u64, oneshot::Receiver<Result<Reply, Refusal>>)>);
+struct InFlight(VecDeque<(Asked, oneshot::Receiver<Result<Reply, Refusal>>)>);
 
 impl InFlight {
     /// Forgets every request in flight (their answers are dropped when they come).
     fn clear(&mut self, client: &Client) {
-        for (id, _) in self.0.drain(..) {
-            client.forget(id);
+        for (asked, _) in self.0.drain(..) {
+            client.forget(asked.id);
         }
+    }
+
+    /// The oldest request's answer, to wait for.
+    fn oldest(&mut self, client: &Client) -> Option<Pending> {
+        self.0.pop_front().map(|(asked, reply)| Pending {
+            asked,
+            reply,
+            limit: client.request_timeout(),
+        })
     }
 }
 
@@ -207,8 +225,8 @@ impl Client {
     pub(crate) fn upload_step(&mut self, upload: &mut Upload) -> Result<(), ClientError> {
         match self.upload_fill(upload)? {
             Some(pending) => {
-                let (id, answer) = pending.wait();
-                self.upload_take(upload, id, answer)
+                let (asked, answer) = pending.wait();
+                self.upload_take(upload, asked, answer)
             }
             None => Ok(()),
         }
@@ -227,33 +245,34 @@ impl Client {
             upload.next = upload.held;
             upload.resync = false;
         }
-        while upload.in_flight.0.len() < WINDOW && upload.next < upload.file.chunk_count() {
-            let request = Request::PutChunk {
+        let count = upload.file.chunk_count();
+        while upload.in_flight.0.len() < WINDOW && upload.next < count {
+            let n = BLOB_BATCH.min(count - upload.next);
+            let request = Request::PutChunks {
                 blob: upload.blob,
                 index: upload.next,
-                bytes: upload.file.chunk(upload.next)?,
+                bytes: upload.file.chunks(upload.next, n)?,
             };
             match self.submit(&request) {
-                Ok(sent) => upload.in_flight.0.push_back(sent),
+                Ok((id, reply)) => upload
+                    .in_flight
+                    .0
+                    .push_back((Asked { id, count: n }, reply)),
                 Err(e) => {
                     upload.resync = true;
                     return Err(e);
                 }
             }
-            upload.next += 1;
+            upload.next += n;
         }
-        Ok(upload.in_flight.0.pop_front().map(|(id, reply)| Pending {
-            id,
-            reply,
-            limit: self.request_timeout(),
-        }))
+        Ok(upload.in_flight.oldest(self))
     }
 
-    /// Takes the `answer` to chunk request `id` of `upload`.
+    /// Takes the `answer` to chunk request `asked` of `upload`.
     fn upload_take(
         &mut self,
         upload: &mut Upload,
-        id: u64,
+        asked: Asked,
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError> {
         match answer {
@@ -270,7 +289,7 @@ impl Client {
                 Ok(())
             }
             Err(e) => {
-                self.forget(id);
+                self.forget(asked.id);
                 upload.resync = true;
                 Err(e)
             }
@@ -320,8 +339,8 @@ impl Client {
     ) -> Result<(), ClientError> {
         match self.download_fill(downloading)? {
             Some(pending) => {
-                let (id, answer) = pending.wait();
-                self.download_take(downloading, id, answer)
+                let (asked, answer) = pending.wait();
+                self.download_take(downloading, asked, answer)
             }
             None => Ok(()),
         }
@@ -335,45 +354,42 @@ impl Client {
     ) -> Result<Option<Pending>, ClientError> {
         let count = blob_chunks(downloading.size).unwrap_or(0);
         while downloading.in_flight.0.len() < WINDOW && downloading.next < count {
-            let request = Request::FetchChunk {
+            let n = BLOB_BATCH.min(count - downloading.next);
+            let request = Request::FetchChunks {
                 blob: downloading.blob,
                 index: downloading.next,
+                count: n,
             };
             match self.submit(&request) {
-                Ok(sent) => downloading.in_flight.0.push_back(sent),
+                Ok((id, reply)) => downloading
+                    .in_flight
+                    .0
+                    .push_back((Asked { id, count: n }, reply)),
                 Err(e) => {
                     downloading.restart(self);
                     return Err(e);
                 }
             }
-            downloading.next += 1;
+            downloading.next += n;
         }
-        Ok(downloading
-            .in_flight
-            .0
-            .pop_front()
-            .map(|(id, reply)| Pending {
-                id,
-                reply,
-                limit: self.request_timeout(),
-            }))
+        Ok(downloading.in_flight.oldest(self))
     }
 
-    /// Takes the `answer` to chunk request `id` of `downloading`: the chunk opened and
-    /// written.
+    /// Takes the `answer` to chunk request `asked` of `downloading`: the chunks opened
+    /// and written.
     fn download_take(
         &mut self,
         downloading: &mut Downloading,
-        id: u64,
+        asked: Asked,
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError> {
         match answer {
-            Ok(Reply::Chunk(bytes)) => Ok(downloading.download.push(bytes)?),
+            Ok(Reply::Chunk(bytes)) => Ok(downloading.download.push(bytes, asked.count)?),
             Ok(other) => Err(ClientError::Protocol(format!("{other:?}"))),
             Err(e) => {
                 // Asked again from the next chunk needed (after a wait, if the server
                 // said so).
-                self.forget(id);
+                self.forget(asked.id);
                 downloading.restart(self);
                 if let ClientError::Refused(Refusal::RateLimited { retry_after_ms }) = e {
                     std::thread::sleep(Duration::from_millis(retry_after_ms));
@@ -388,7 +404,7 @@ impl Client {
 /// The answer to a chunk request, waited for without the client: a client shared with
 /// a background thread is free for others meanwhile.
 pub(crate) struct Pending {
-    id: u64,
+    asked: Asked,
     reply: oneshot::Receiver<Result<Reply, Refusal>>,
     limit: Duration,
 }
@@ -396,8 +412,12 @@ pub(crate) struct Pending {
 impl Pending {
     /// Waits for the answer, up to the request timeout: the request's id and its
     /// answer (a timeout or a lost connection as errors).
-    fn wait(self) -> (u64, Result<Reply, ClientError>) {
-        let Pending { id, reply, limit } = self;
+    fn wait(self) -> (Asked, Result<Reply, ClientError>) {
+        let Pending {
+            asked,
+            reply,
+            limit,
+        } = self;
         let answer = super::connection::runtime()
             .map_err(ClientError::from)
             .and_then(|rt| {
@@ -407,7 +427,7 @@ impl Pending {
                     Ok(Ok(result)) => Ok(result?),
                 }
             });
-        (id, answer)
+        (asked, answer)
     }
 }
 
@@ -431,11 +451,11 @@ const RETRY: Duration = Duration::from_millis(50);
 trait Transfer {
     /// Sends what may be sent: the answer to wait for next, if any.
     fn fill(&mut self, client: &mut Client) -> Result<Option<Pending>, ClientError>;
-    /// Takes the answer to request `id`.
+    /// Takes the answer to request `asked`.
     fn take(
         &mut self,
         client: &mut Client,
-        id: u64,
+        asked: Asked,
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError>;
     /// Whether it is done.
@@ -451,10 +471,10 @@ impl Transfer for Upload {
     fn take(
         &mut self,
         client: &mut Client,
-        id: u64,
+        asked: Asked,
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError> {
-        client.upload_take(self, id, answer)
+        client.upload_take(self, asked, answer)
     }
     fn complete(&self) -> bool {
         Upload::complete(self)
@@ -471,10 +491,10 @@ impl Transfer for Downloading {
     fn take(
         &mut self,
         client: &mut Client,
-        id: u64,
+        asked: Asked,
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError> {
-        client.download_take(self, id, answer)
+        client.download_take(self, asked, answer)
     }
     fn complete(&self) -> bool {
         Downloading::complete(self)
@@ -532,8 +552,8 @@ impl Background {
                 .with_transfer(true, |c| transfer.fill(c))
                 .and_then(|pending| match pending {
                     Some(pending) => {
-                        let (id, answer) = pending.wait();
-                        self.with_transfer(false, |c| transfer.take(c, id, answer))
+                        let (asked, answer) = pending.wait();
+                        self.with_transfer(false, |c| transfer.take(c, asked, answer))
                     }
                     None => Ok(()),
                 });

@@ -42,6 +42,24 @@ pub fn blob_chunk_len(size: u64, index: u32) -> Option<usize> {
     Some((size - u64::from(index) * BLOB_CHUNK as u64) as usize)
 }
 
+/// The most chunks one request moves ([`crate::proto::Request::PutChunks`],
+/// [`crate::proto::Request::FetchChunks`]): 256 KiB of a file, so that each request's
+/// fixed costs (its answer, its turn on both sides, the store's look-up) are paid once
+/// for four chunks, while a chat message sent beside a transfer waits behind at most
+/// this much of it.
+pub const BLOB_BATCH: u32 = 4;
+
+/// The sealed bytes of `count` chunks of a file of `size` bytes from chunk `index` on:
+/// `None` if `count` is 0 or above [`BLOB_BATCH`], or a chunk past the last is asked.
+pub fn blob_batch_len(size: u64, index: u32, count: u32) -> Option<usize> {
+    if count == 0 || count > BLOB_BATCH {
+        return None;
+    }
+    (index..index.checked_add(count)?)
+        .map(|i| blob_chunk_len(size, i).map(|len| len + BLOB_TAG))
+        .sum()
+}
+
 /// The bytes the server stores for a file of `size` bytes: every chunk sealed.
 pub fn sealed_size(size: u64) -> Option<u64> {
     let chunks = blob_chunks(size)?;

@@ -13,7 +13,8 @@ mod refusal;
 mod request;
 
 pub use blob::{
-    blob_chunk_len, blob_chunks, sealed_size, BlobId, BLOB_CHUNK, BLOB_TAG, MAX_BLOB_SIZE,
+    blob_batch_len, blob_chunk_len, blob_chunks, sealed_size, BlobId, BLOB_BATCH, BLOB_CHUNK,
+    BLOB_TAG, MAX_BLOB_SIZE,
 };
 pub use codec::{decode, encode};
 pub use envelope::{DirectEnvelope, Envelope};

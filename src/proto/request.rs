@@ -200,6 +200,30 @@ pub enum Request {
         /// The chunk's position.
         index: u32,
     },
+    /// [`Request::PutChunk`] for up to [`crate::proto::BLOB_BATCH`] consecutive chunks
+    /// at once, from chunk `index` on ([`Reply::Stored`]): what clients send. Chunks
+    /// the server holds already are skipped, the others stored in order.
+    PutChunks {
+        /// The blob.
+        blob: BlobId,
+        /// The first chunk's position.
+        index: u32,
+        /// The sealed chunks, one after the other: exactly
+        /// [`crate::proto::blob_batch_len`] bytes for some count of chunks.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// [`Request::FetchChunk`] for `count` consecutive chunks (at most
+    /// [`crate::proto::BLOB_BATCH`], none past the last) from chunk `index` on
+    /// ([`Reply::Chunk`]: the sealed chunks one after the other).
+    FetchChunks {
+        /// The blob.
+        blob: BlobId,
+        /// The first chunk's position.
+        index: u32,
+        /// How many chunks.
+        count: u32,
+    },
 }
 
 /// The answer to a successful request.
@@ -266,7 +290,8 @@ pub enum Reply {
         /// How many.
         held: u32,
     },
-    /// A sealed chunk ([`Request::FetchChunk`]).
+    /// A sealed chunk ([`Request::FetchChunk`]), or consecutive ones
+    /// ([`Request::FetchChunks`]).
     Chunk(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 

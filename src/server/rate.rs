@@ -64,23 +64,31 @@ impl TokenBucket {
 
     /// Takes one token, or says how long until there is one.
     pub(super) fn take_or_wait(&mut self) -> Result<(), std::time::Duration> {
+        self.take_n_or_wait(1)
+    }
+
+    /// Takes `n` tokens (`n` units at once), or says how long until there are enough.
+    /// More than the burst are taken once the bucket is full, leaving it in debt (down
+    /// to minus the rest), so that no `n` waits forever and the rate still holds.
+    pub(super) fn take_n_or_wait(&mut self, n: u32) -> Result<(), std::time::Duration> {
         let now = Instant::now();
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
+        let need = f64::from(n.max(1)).min(self.burst);
+        if self.tokens >= need {
             if self.tokens >= self.burst || self.units == 0 {
                 // Full (or never taken from here): nothing spent before counts any
                 // more; a new episode begins.
                 self.since_ms = chrono::Utc::now().timestamp_millis();
                 self.units = 0;
             }
-            self.tokens -= 1.0;
-            self.units = self.units.saturating_add(1);
+            self.tokens -= f64::from(n.max(1));
+            self.units = self.units.saturating_add(n.max(1));
             Ok(())
         } else if self.rate > 0.0 {
             Err(std::time::Duration::from_secs_f64(
-                ((1.0 - self.tokens) / self.rate).min(86_400.0),
+                ((need - self.tokens) / self.rate).min(86_400.0),
             ))
         } else {
             Err(std::time::Duration::from_secs(86_400))
@@ -222,8 +230,16 @@ impl KeyedLimiter {
 
     /// Takes one token of `key`'s bucket, or says how long until there is one. Taken,
     /// it says what this node has now spent of `key`, for the other nodes.
+    #[cfg(test)]
     pub(crate) fn take_or_wait(&self, key: &str) -> Result<Spending, Duration> {
-        self.with_bucket(key, |b| b.take_or_wait().map(|()| b.spending(key)))
+        self.take_n_or_wait(key, 1)
+    }
+
+    /// Takes `n` tokens of `key`'s bucket at once ([`TokenBucket::take_n_or_wait`]),
+    /// or says how long until there are enough. Taken, it says what this node has now
+    /// spent of `key`, for the other nodes.
+    pub(crate) fn take_n_or_wait(&self, key: &str, n: u32) -> Result<Spending, Duration> {
+        self.with_bucket(key, |b| b.take_n_or_wait(n).map(|()| b.spending(key)))
     }
 
     /// Takes one token of `key`'s bucket whatever it holds: spent through another
@@ -336,6 +352,30 @@ mod tests {
         assert!(bucket.is_full());
         assert!(bucket.take() && bucket.take() && bucket.take());
         assert!(!bucket.take());
+    }
+
+    #[test]
+    fn units_taken_at_once_count_each_and_more_than_the_burst_pass_once_full() {
+        // 10 a second, 4 at once.
+        let mut bucket = TokenBucket::new(10, 4);
+        assert!(bucket.take_n_or_wait(3).is_ok());
+        // One token left: 2 more wait for the one missing (about 0.1 s).
+        let wait = bucket.take_n_or_wait(2).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(50) && wait <= Duration::from_millis(100),
+            "{wait:?}"
+        );
+        assert_eq!(bucket.units, 3);
+        // Six at once, above the burst: waits for a full bucket, then passes and leaves
+        // a debt of two, so that the rate holds (the next unit waits about 0.3 s).
+        let mut bucket = TokenBucket::new(10, 4);
+        assert!(bucket.take_n_or_wait(6).is_ok());
+        let wait = bucket.take_n_or_wait(1).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(250) && wait <= Duration::from_millis(300),
+            "{wait:?}"
+        );
+        assert_eq!(bucket.units, 6);
     }
 
     #[test]

@@ -87,38 +87,48 @@ impl Download {
         self.next
     }
 
-    /// Opens `sealed` (in place) as the next chunk and appends its content to the file.
-    pub(crate) fn push(&mut self, sealed: Vec<u8>) -> Result<(), AttachmentError> {
-        if self.next >= self.count {
+    /// Opens `sealed`, the next `count` chunks one after the other, in place, and
+    /// appends their content to the file. Its length must be exactly theirs: it is
+    /// checked before any work on them.
+    pub(crate) fn push(&mut self, sealed: Vec<u8>, count: u32) -> Result<(), AttachmentError> {
+        let index = self.next;
+        let end = index
+            .checked_add(count)
+            .filter(|&end| end <= self.count && count > 0);
+        let Some(end) = end else {
             return Err(AttachmentError::WrongLength {
-                received: self.next.saturating_add(1),
+                received: index.saturating_add(count),
                 expected: self.count,
             });
-        }
-        let index = self.next;
-        let last = index + 1 == self.count;
-        let expected = chunk_len(self.size, index);
-        // Its length is checked before any work on it: a chunk is exactly its part of
-        // the announced size, plus the tag.
-        if sealed.len() != expected + TAG_SIZE {
+        };
+        let expected: usize = (index..end)
+            .map(|i| chunk_len(self.size, i) + TAG_SIZE)
+            .sum();
+        if sealed.len() != expected {
             return Err(AttachmentError::Tampered { chunk: index });
         }
-        // Opened where it lies; wiped once written.
+        // Opened where they lie; wiped once written.
         let mut plain = zeroize::Zeroizing::new(sealed);
-        self.cipher
-            .open(index, last, &mut plain)
-            .ok_or(AttachmentError::Tampered { chunk: index })?;
-        let file = self.file.as_mut().ok_or(AttachmentError::WrongLength {
-            received: index,
-            expected: self.count,
-        })?;
-        file.write_all(&plain)
-            .map_err(|source| AttachmentError::Io {
-                path: self.temp.clone(),
-                source,
+        let mut at = 0;
+        for i in index..end {
+            let len = chunk_len(self.size, i);
+            let region = &mut plain[at..at + len + TAG_SIZE];
+            self.cipher
+                .open(i, i + 1 == self.count, region)
+                .ok_or(AttachmentError::Tampered { chunk: i })?;
+            let file = self.file.as_mut().ok_or(AttachmentError::WrongLength {
+                received: i,
+                expected: self.count,
             })?;
-        self.hasher.update(&plain[..]);
-        self.next += 1;
+            file.write_all(&region[..len])
+                .map_err(|source| AttachmentError::Io {
+                    path: self.temp.clone(),
+                    source,
+                })?;
+            self.hasher.update(&region[..len]);
+            self.next += 1;
+            at += len + TAG_SIZE;
+        }
         Ok(())
     }
 

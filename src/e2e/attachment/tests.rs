@@ -71,7 +71,7 @@ fn files_of_every_boundary_size_come_back_byte_for_byte() {
         let dest = dir.join("résumé 日本語.bin");
         let mut download = Download::begin(&dest, &key, len, digest).unwrap();
         for chunk in &chunks {
-            download.push(chunk.clone()).unwrap();
+            download.push(chunk.clone(), 1).unwrap();
         }
         assert_eq!(download.finish().unwrap(), dest);
         assert_eq!(
@@ -102,7 +102,7 @@ fn receive_fails(
     let mut download = Download::begin(&dest, key, size, digest).unwrap();
     let error = chunks
         .iter()
-        .find_map(|c| download.push(c.clone()).err())
+        .find_map(|c| download.push(c.clone(), 1).err())
         .unwrap_or_else(|| download.finish().expect_err("the file must be refused"));
     assert!(
         !dest.exists(),
@@ -224,21 +224,21 @@ fn a_transfer_resumes_from_the_chunk_the_receiver_expects() {
     for i in 0..3 {
         let chunk = file.chunk(i).unwrap();
         if i < 2 {
-            download.push(chunk).unwrap();
+            download.push(chunk, 1).unwrap();
         }
     }
     // The sender resumes where the receiver stands: the same chunk, sealed again,
     // is the same bytes.
     assert_eq!(download.next_chunk(), 2);
     for i in download.next_chunk()..file.chunk_count() {
-        download.push(file.chunk(i).unwrap()).unwrap();
+        download.push(file.chunk(i).unwrap(), 1).unwrap();
     }
     let digest = file.digest().unwrap();
     // (The digest is only known once the sender read everything: the announced one
     // goes with the message that follows the upload.)
     let mut again = Download::begin(&dest, file.key(), file.size(), digest).unwrap();
     for i in 0..file.chunk_count() {
-        again.push(file.chunk(i).unwrap()).unwrap();
+        again.push(file.chunk(i).unwrap(), 1).unwrap();
     }
     drop(download);
     again.finish().unwrap();
@@ -256,7 +256,7 @@ fn the_partial_file_is_private_and_gone_when_the_download_is_dropped() {
     write_file(&dir.join("source"), 2 * CHUNK_SIZE, 8);
     let (key, size, digest, chunks) = seal_all(&dir.join("source"));
     let mut download = Download::begin(&dir.join("received"), &key, size, digest).unwrap();
-    download.push(chunks[0].clone()).unwrap();
+    download.push(chunks[0].clone(), 1).unwrap();
     let partial: Vec<String> = names(&dir)
         .into_iter()
         .filter(|n| n.ends_with(".part"))
@@ -308,5 +308,73 @@ fn what_is_not_a_whole_regular_file_is_not_sent() {
         "{error}"
     );
     assert_eq!(file.digest(), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn chunks_sealed_and_opened_in_batches_are_the_chunks_one_by_one() {
+    let dir = scratch("batches");
+    let source = dir.join("source");
+    let size = 6 * CHUNK_SIZE + 11;
+    write_file(&source, size, 3);
+    let (key, len, digest, chunks) = seal_all(&source);
+    // Sealed four, then three, at once (the same key): the same bytes, one after the
+    // other, and the same digest.
+    let mut file = SealedFile::open(&source).unwrap();
+    let mut batches = file.chunks(0, 4).unwrap();
+    batches.extend(file.chunks(4, 3).unwrap());
+    assert!(file.chunks(6, 2).is_err(), "a batch past the last chunk");
+    assert!(file.chunks(0, 0).is_err(), "an empty batch");
+    let mut again = SealedFile::open(&source).unwrap();
+    let one_by_one: Vec<u8> = (0..7).flat_map(|i| again.chunk(i).unwrap()).collect();
+    assert_eq!(file.digest(), again.digest());
+    // Under its own key each time: compare the lengths and, under one key, the bytes.
+    assert_eq!(batches.len(), one_by_one.len());
+    let joined: Vec<u8> = chunks.concat();
+    // Opened in batches of three, three and one.
+    let dest = dir.join("dest");
+    let mut download = Download::begin(&dest, &key, len, digest).unwrap();
+    let sealed = |i: usize| i * (CHUNK_SIZE + super::TAG_SIZE);
+    // An answer shorter than the chunks asked for is refused before it is opened.
+    assert!(matches!(
+        download.push(joined[..sealed(2)].to_vec(), 3),
+        Err(AttachmentError::Tampered { chunk: 0 })
+    ));
+    assert_eq!(download.next_chunk(), 0);
+    download.push(joined[..sealed(3)].to_vec(), 3).unwrap();
+    download
+        .push(joined[sealed(3)..sealed(6)].to_vec(), 3)
+        .unwrap();
+    // Chunks past the last one asked for: refused.
+    assert!(matches!(
+        download.push(joined[sealed(6)..].to_vec(), 2),
+        Err(AttachmentError::WrongLength { .. })
+    ));
+    download.push(joined[sealed(6)..].to_vec(), 1).unwrap();
+    download.finish().unwrap();
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        std::fs::read(&source).unwrap()
+    );
+
+    // A batch with one chunk in it changed: refused at that chunk, nothing in place.
+    let mut bad = joined.clone();
+    bad[sealed(1) + 5] ^= 1;
+    let dest = dir.join("tampered");
+    let mut download = Download::begin(&dest, &key, len, digest).unwrap();
+    assert!(matches!(
+        download.push(bad[..sealed(4)].to_vec(), 4),
+        Err(AttachmentError::Tampered { chunk: 1 })
+    ));
+    drop(download);
+    assert!(!dest.exists());
+    // Two chunks of a batch in each other's places: refused.
+    let mut swapped = joined[..sealed(2)].to_vec();
+    swapped.rotate_left(sealed(1));
+    let mut download = Download::begin(&dest, &key, len, digest).unwrap();
+    assert!(matches!(
+        download.push(swapped, 2),
+        Err(AttachmentError::Tampered { chunk: 0 })
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }

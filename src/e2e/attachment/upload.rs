@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::chunk::ChunkCipher;
-use super::{chunk_count, chunk_len, FileKey, CHUNK_SIZE, MAX_FILE_SIZE};
+use super::{chunk_count, chunk_len, FileKey, CHUNK_SIZE, MAX_FILE_SIZE, TAG_SIZE};
 use crate::error::AttachmentError;
 
 /// A file being sent: its size is taken when it is opened, and each chunk is read
@@ -80,21 +80,56 @@ impl SealedFile {
         &self.key
     }
 
-    /// Chunk `index`, read from the file and sealed (in the vector it is returned in:
-    /// the plaintext is never copied, and is overwritten by the ciphertext, or wiped).
+    /// Chunk `index`, read from the file and sealed.
+    #[cfg(test)]
     pub(crate) fn chunk(&mut self, index: u32) -> Result<Vec<u8>, AttachmentError> {
-        if index >= self.count {
+        self.chunks(index, 1)
+    }
+
+    /// `count` chunks from chunk `index` on (none past the last), read from the file
+    /// and sealed, one after the other in the vector returned: each chunk's plaintext
+    /// is read into its place there and sealed where it lies (never copied, and
+    /// overwritten by its ciphertext, or wiped).
+    pub(crate) fn chunks(&mut self, index: u32, count: u32) -> Result<Vec<u8>, AttachmentError> {
+        let end = index
+            .checked_add(count)
+            .filter(|&end| end <= self.count && count > 0);
+        let Some(end) = end else {
             return Err(AttachmentError::WrongLength {
-                received: index.saturating_add(1),
+                received: index.saturating_add(count),
                 expected: self.count,
             });
+        };
+        let total = (index..end)
+            .map(|i| chunk_len(self.size, i) + TAG_SIZE)
+            .sum();
+        let mut buf = zeroize::Zeroizing::new(vec![0u8; total]);
+        let mut at = 0;
+        for i in index..end {
+            let len = chunk_len(self.size, i);
+            let region = &mut buf[at..at + len + TAG_SIZE];
+            self.read_at(i, &mut region[..len])?;
+            if i == self.hashed {
+                self.hasher.update(&region[..len]);
+                self.hashed += 1;
+            }
+            self.cipher
+                .seal(i, i + 1 == self.count, region)
+                .ok_or(AttachmentError::TooLarge {
+                    size: self.size,
+                    max: MAX_FILE_SIZE,
+                })?;
+            at += len + TAG_SIZE;
         }
-        let len = chunk_len(self.size, index);
-        let mut buf = zeroize::Zeroizing::new(vec![0u8; len]);
-        buf.reserve_exact(super::TAG_SIZE);
+        // Sealed: nothing in it is secret any more, so it leaves its wiping wrapper.
+        Ok(std::mem::take(&mut *buf))
+    }
+
+    /// Reads the plaintext of chunk `index` into `plain` (its length).
+    fn read_at(&self, index: u32, plain: &mut [u8]) -> Result<(), AttachmentError> {
         let offset = u64::from(index) * CHUNK_SIZE as u64;
         self.file
-            .read_exact_at(&mut buf, offset)
+            .read_exact_at(plain, offset)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::UnexpectedEof => AttachmentError::Unreadable {
                     path: self.path.clone(),
@@ -104,20 +139,7 @@ impl SealedFile {
                     path: self.path.clone(),
                     source: e,
                 },
-            })?;
-        if index == self.hashed {
-            self.hasher.update(&*buf);
-            self.hashed += 1;
-        }
-        let last = index + 1 == self.count;
-        self.cipher
-            .seal(index, last, &mut buf)
-            .ok_or(AttachmentError::TooLarge {
-                size: self.size,
-                max: MAX_FILE_SIZE,
-            })?;
-        // Sealed: nothing in it is secret any more, so it leaves its wiping wrapper.
-        Ok(std::mem::take(&mut *buf))
+            })
     }
 
     /// The SHA-256 of the content, once every chunk was sealed at least once, in

@@ -4,7 +4,9 @@
 //! message that announces the file.
 
 use super::{bad, blocking, name, now_ms};
-use crate::proto::{blob_chunks, sealed_size, BlobId, Refusal, Reply, BLOB_CHUNK, BLOB_TAG};
+use crate::proto::{
+    blob_chunks, sealed_size, BlobId, Refusal, Reply, BLOB_BATCH, BLOB_CHUNK, BLOB_TAG,
+};
 use crate::server::bus::Limit;
 use crate::server::rate::limited;
 use crate::server::store::{Began, NewBlob, Put};
@@ -61,19 +63,30 @@ impl Shared {
         }
     }
 
-    /// [`crate::proto::Request::PutChunk`]: chunk `index` of `me`'s upload `blob`, in
-    /// order, within the upload rate.
-    pub(super) async fn put_chunk(
+    /// [`crate::proto::Request::PutChunks`] (and [`crate::proto::Request::PutChunk`],
+    /// a batch of one): the chunks of `me`'s upload `blob` from `index` on, in order,
+    /// within the upload rate (each chunk a unit of it).
+    pub(super) async fn put_chunks(
         &self,
         me: &str,
         blob: BlobId,
         index: u32,
         bytes: Vec<u8>,
     ) -> Result<Reply, Refusal> {
-        self.spend(Limit::Chunks, me).map_err(limited)?;
+        // The chunks these bytes can be (checked against the blob's sizes below): more
+        // than a batch is refused before it costs anything.
+        let units = bytes.len().div_ceil(BLOB_CHUNK + BLOB_TAG).max(1);
+        if units > BLOB_BATCH as usize {
+            return Err(bad(format!(
+                "{} bytes of chunks at once: at most {BLOB_BATCH} chunks may be",
+                bytes.len()
+            )));
+        }
+        self.spend_units(Limit::Chunks, me, u32::try_from(units).unwrap_or(u32::MAX))
+            .map_err(limited)?;
         let owner = me.to_owned();
         let put = blocking(&self.store, move |s| {
-            s.put_chunk(&blob, &owner, index, &bytes)
+            s.put_chunks(&blob, &owner, index, &bytes)
         })
         .await?;
         match put {
@@ -85,7 +98,8 @@ impl Shared {
                 Err(bad(format!("file {blob} has no chunk {index}")))
             }
             Put::WrongLength { expected } => Err(bad(format!(
-                "chunk {index} of file {blob} is {expected} bytes sealed"
+                "the chunks from {index} of file {blob} are not 1 to {BLOB_BATCH} whole \
+                 sealed chunks (chunk {index} is {expected} bytes sealed)"
             ))),
             Put::Unknown => Err(Refusal::UnknownBlob),
         }
@@ -101,17 +115,29 @@ impl Shared {
         }
     }
 
-    /// [`crate::proto::Request::FetchChunk`]: chunk `index` of the complete blob
-    /// `blob`, for a member of its room (one read at a time per user, as history).
-    pub(super) async fn fetch_chunk(
+    /// [`crate::proto::Request::FetchChunks`] (and
+    /// [`crate::proto::Request::FetchChunk`], a batch of one): `count` chunks of the
+    /// complete blob `blob` from `index` on, for a member of its room (one read at a
+    /// time per user, as history).
+    pub(super) async fn fetch_chunks(
         &self,
         me: &str,
         blob: BlobId,
         index: u32,
+        count: u32,
     ) -> Result<Reply, Refusal> {
+        if !(1..=BLOB_BATCH).contains(&count) {
+            return Err(bad(format!(
+                "{count} chunks asked at once: 1 to {BLOB_BATCH} may be"
+            )));
+        }
         let _turn = self.reads.turn(me).await;
         let reader = me.to_owned();
-        match blocking(&self.store, move |s| s.fetch_chunk(&blob, index, &reader)).await? {
+        match blocking(&self.store, move |s| {
+            s.fetch_chunks(&blob, index, count, &reader)
+        })
+        .await?
+        {
             Some(bytes) => Ok(Reply::Chunk(bytes)),
             None => Err(Refusal::UnknownBlob),
         }

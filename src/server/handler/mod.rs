@@ -113,11 +113,15 @@ impl Shared {
             } => self.send_direct(me, user, payload, Some(room)).await,
             Request::AckDirect { ids } => self.ack_directs(me, ids).await,
             Request::BeginUpload { room, size } => self.begin_upload(me, room, size).await,
-            Request::PutChunk { blob, index, bytes } => {
-                self.put_chunk(me, blob, index, bytes).await
+            Request::PutChunk { blob, index, bytes }
+            | Request::PutChunks { blob, index, bytes } => {
+                self.put_chunks(me, blob, index, bytes).await
             }
             Request::UploadState { blob } => self.upload_state(me, blob).await,
-            Request::FetchChunk { blob, index } => self.fetch_chunk(me, blob, index).await,
+            Request::FetchChunk { blob, index } => self.fetch_chunks(me, blob, index, 1).await,
+            Request::FetchChunks { blob, index, count } => {
+                self.fetch_chunks(me, blob, index, count).await
+            }
         }
     }
 
@@ -169,7 +173,12 @@ impl Shared {
 
     /// Takes one unit of a per-user rate, on every node.
     fn spend(&self, limit: Limit, user: &str) -> Result<(), std::time::Duration> {
-        let spent = self.rates.get(limit).take_or_wait(user)?;
+        self.spend_units(limit, user, 1)
+    }
+
+    /// [`Shared::spend`] of `units` at once.
+    fn spend_units(&self, limit: Limit, user: &str, units: u32) -> Result<(), std::time::Duration> {
+        let spent = self.rates.get(limit).take_n_or_wait(user, units)?;
         self.publish(BusEvent::Spending {
             limit,
             live: true,

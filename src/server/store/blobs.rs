@@ -4,7 +4,7 @@
 //! inside a chunk: it checks only lengths, order, ownership and membership.
 
 use crate::error::StoreError;
-use crate::proto::{blob_chunk_len, BlobId, BLOB_TAG};
+use crate::proto::{blob_batch_len, blob_chunk_len, BlobId, BLOB_BATCH, BLOB_CHUNK, BLOB_TAG};
 
 /// A blob whose upload begins.
 #[derive(Debug, Clone)]
@@ -68,31 +68,51 @@ pub struct Retention {
     pub abandoned_before_ms: i64,
 }
 
-/// Whether chunk `index` of `bytes` bytes may be stored next in a blob of `size` bytes
-/// in `chunks` chunks of which `held` are stored: `None` if it is the next one,
-/// the answer otherwise. The same for every backend.
-pub(crate) fn chunk_answer(
+/// The chunks of a [`BlobStore::put_chunks`] to store: from `from` up to `end`
+/// (excluded), beginning `skip` bytes into the bytes given (those before `from` are
+/// held already).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ToStore {
+    pub(crate) from: u32,
+    pub(crate) end: u32,
+    pub(crate) skip: usize,
+}
+
+/// What to store of `len` bytes of chunks, consecutive from `index`, of a blob of
+/// `size` bytes in `chunks` chunks of which `held` are stored: the chunks from the
+/// next one on, or the answer when there is nothing to store. `len` must be exactly
+/// the sealed length of 1 to [`BLOB_BATCH`] chunks from `index`, none past the last.
+/// The same for every backend.
+pub(crate) fn chunks_to_store(
     size: u64,
     chunks: u32,
     held: u32,
     index: u32,
-    bytes: usize,
-) -> Option<Put> {
-    let Some(plain) = blob_chunk_len(size, index).filter(|_| index < chunks) else {
-        return Some(Put::WrongLength { expected: 0 });
-    };
-    if bytes != plain + BLOB_TAG {
-        return Some(Put::WrongLength {
-            expected: plain + BLOB_TAG,
+    len: usize,
+) -> Result<ToStore, Put> {
+    let count = (1..=BLOB_BATCH)
+        .take_while(|&n| index.checked_add(n).is_some_and(|end| end <= chunks))
+        .find(|&n| blob_batch_len(size, index, n) == Some(len));
+    let Some(count) = count else {
+        return Err(Put::WrongLength {
+            expected: blob_chunk_len(size, index)
+                .filter(|_| index < chunks)
+                .map_or(0, |plain| plain + BLOB_TAG),
         });
-    }
-    if index < held {
-        return Some(Put::Held(held));
+    };
+    let end = index + count;
+    if end <= held {
+        return Err(Put::Held(held));
     }
     if index > held {
-        return Some(Put::Ahead { held });
+        return Err(Put::Ahead { held });
     }
-    None
+    // The chunks before `held` are not the blob's last: each is a whole sealed chunk.
+    Ok(ToStore {
+        from: held,
+        end,
+        skip: (held - index) as usize * (BLOB_CHUNK + BLOB_TAG),
+    })
 }
 
 /// The blobs of a store (a part of [`crate::server::store::Store`]).
@@ -101,9 +121,10 @@ pub trait BlobStore {
     /// sealed bytes of every blob the owner holds (complete or not), this one
     /// included, stay within `blob.quota`: checked in the transaction that records it.
     fn begin_blob(&self, blob: &NewBlob) -> Result<Began, StoreError>;
-    /// Stores chunk `index` of `owner`'s blob `id` if it is the next one
-    /// ([`chunk_answer`]); the blob is complete once its last chunk is stored.
-    fn put_chunk(
+    /// Stores `bytes`, 1 to [`BLOB_BATCH`] sealed chunks of `owner`'s blob `id` one
+    /// after the other from chunk `index` on, from the next one the store does not
+    /// hold ([`chunks_to_store`]); the blob is complete once its last chunk is stored.
+    fn put_chunks(
         &self,
         id: &BlobId,
         owner: &str,
@@ -113,12 +134,14 @@ pub trait BlobStore {
     /// How many chunks of `owner`'s blob `id` are stored (`None`: no such blob of
     /// theirs).
     fn blob_held(&self, id: &BlobId, owner: &str) -> Result<Option<u32>, StoreError>;
-    /// Chunk `index` of blob `id` for `reader`: only when the blob is complete and
-    /// `reader` is a member of its room now (`None` otherwise, whichever it is).
-    fn fetch_chunk(
+    /// `count` chunks (1 to [`BLOB_BATCH`]) of blob `id` from chunk `index` on, one
+    /// after the other, for `reader`: only when the blob is complete, has those chunks,
+    /// and `reader` is a member of its room now (`None` otherwise, whichever it is).
+    fn fetch_chunks(
         &self,
         id: &BlobId,
         index: u32,
+        count: u32,
         reader: &str,
     ) -> Result<Option<Vec<u8>>, StoreError>;
     /// Deletes, with their chunks, the blobs past `retention` and those of rooms that

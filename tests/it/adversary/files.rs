@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use smc::net::Limits;
 use smc::proto::{
-    blob_chunk_len, blob_chunks, sealed_size, BlobId, Reply, Request, BLOB_CHUNK, BLOB_TAG,
+    blob_chunk_len, blob_chunks, sealed_size, BlobId, Reply, Request, BLOB_BATCH, BLOB_CHUNK,
+    BLOB_TAG,
 };
 use smc::Refusal;
 
@@ -233,6 +234,97 @@ fn the_upload_rate_holds() {
     assert_eq!(held(&mut carol, blob).unwrap(), stored);
     std::thread::sleep(Duration::from_millis(wait));
     assert_eq!(put(&mut carol, blob, size, stored, 0).unwrap(), stored + 1);
+}
+
+/// Chunks `from..end` of a file of `size` bytes in one request.
+fn put_batch(
+    raw: &mut Raw,
+    blob: BlobId,
+    size: u64,
+    (from, end): (u32, u32),
+    seed: u8,
+) -> Result<u32, Refusal> {
+    let bytes = (from..end).flat_map(|i| chunk(size, i, seed)).collect();
+    match raw.request(Request::PutChunks {
+        blob,
+        index: from,
+        bytes,
+    })? {
+        Reply::Stored { held } => Ok(held),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn chunks_sent_or_asked_together_keep_every_limit_of_single_ones() {
+    let dir = tempdir("adv_files_batch");
+    // One chunk a second, bursts of two.
+    let limits = Limits {
+        upload_bytes_per_second: BLOB_CHUNK as u64,
+        ..Limits::default()
+    };
+    let server = start(&dir.join("server"), limits);
+    let (mut alice, _bob) = pair(&dir, &server, "r");
+    let (mut carol, _) = member(&server, &mut alice, "r", "carol");
+    let size = 10 * BLOB_CHUNK as u64;
+    let blob = begin(&mut carol, "r", size).unwrap();
+    // More chunks than a batch: refused, nothing stored, and the session goes on.
+    let refused = put_batch(&mut carol, blob, size, (0, BLOB_BATCH + 1), 0);
+    assert!(
+        matches!(refused, Err(Refusal::BadRequest { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(held(&mut carol, blob).unwrap(), 0);
+    // A whole batch passes on a full bucket (more than its burst of two), and each of
+    // its chunks is counted: the next chunk waits for about four of them, not one.
+    assert_eq!(put_batch(&mut carol, blob, size, (0, 4), 0).unwrap(), 4);
+    match put(&mut carol, blob, size, 4, 0) {
+        Err(Refusal::RateLimited { retry_after_ms }) => assert!(
+            (2_500..=3_000).contains(&retry_after_ms),
+            "the batch counted as {retry_after_ms} ms of the rate"
+        ),
+        other => panic!("a chunk right after a batch: {other:?}"),
+    }
+
+    // Asking for chunks together: 1 to a batch, and none past the last (a server
+    // without a tight upload rate).
+    let dir = tempdir("adv_files_batch_fetch");
+    let server = start(&dir.join("server"), Limits::default());
+    let (mut alice, _bob) = pair(&dir, &server, "r");
+    let (mut carol, _) = member(&server, &mut alice, "r", "carol");
+    let done = upload(&mut carol, "r", 6 * BLOB_CHUNK as u64 + 1, 7);
+    for count in [0, BLOB_BATCH + 1] {
+        let refused = carol.request(Request::FetchChunks {
+            blob: done,
+            index: 0,
+            count,
+        });
+        assert!(
+            matches!(refused, Err(Refusal::BadRequest { .. })),
+            "{count}: {refused:?}"
+        );
+    }
+    let refused = carol.request(Request::FetchChunks {
+        blob: done,
+        index: 5,
+        count: 3,
+    });
+    assert!(matches!(refused, Err(Refusal::UnknownBlob)), "{refused:?}");
+    match carol
+        .request(Request::FetchChunks {
+            blob: done,
+            index: 3,
+            count: 4,
+        })
+        .unwrap()
+    {
+        Reply::Chunk(bytes) => {
+            let size = 6 * BLOB_CHUNK as u64 + 1;
+            let want: Vec<u8> = (3..7).flat_map(|i| chunk(size, i, 7)).collect();
+            assert!(bytes == want, "chunks 3 to 6 together");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! now, chunks that survive the store being opened again, and retention that deletes
 //! old, abandoned and orphaned blobs with their chunks.
 
-use smc::proto::{blob_chunk_len, blob_chunks, sealed_size, BlobId, BLOB_CHUNK, BLOB_TAG};
+use smc::proto::{
+    blob_chunk_len, blob_chunks, sealed_size, BlobId, BLOB_BATCH, BLOB_CHUNK, BLOB_TAG,
+};
 use smc::server::store::{Began, NewBlob, Put, Retention, Store};
 
 use super::{backends, room_of_eight, together, NOW, THREADS};
@@ -37,7 +39,7 @@ fn chunk(size: u64, index: u32, seed: u8) -> Vec<u8> {
 fn upload(store: &dyn Store, blob: &NewBlob, seed: u8) {
     for i in 0..blob.chunks {
         let put = store
-            .put_chunk(&blob.id, &blob.owner, i, &chunk(blob.size, i, seed))
+            .put_chunks(&blob.id, &blob.owner, i, &chunk(blob.size, i, seed))
             .unwrap();
         assert_eq!(put, Put::Held(i + 1));
     }
@@ -77,7 +79,7 @@ fn an_upload_is_a_members_within_quota_and_its_chunks_go_in_order_once() {
         // Someone else's upload is unknown to them, for writing and for asking.
         assert_eq!(
             store
-                .put_chunk(&blob.id, "u2", 0, &chunk(size, 0, 1))
+                .put_chunks(&blob.id, "u2", 0, &chunk(size, 0, 1))
                 .unwrap(),
             Put::Unknown
         );
@@ -85,7 +87,7 @@ fn an_upload_is_a_members_within_quota_and_its_chunks_go_in_order_once() {
         // A chunk ahead, a wrong length, an index past the end: nothing stored.
         assert_eq!(
             store
-                .put_chunk(&blob.id, "u1", 1, &chunk(size, 1, 1))
+                .put_chunks(&blob.id, "u1", 1, &chunk(size, 1, 1))
                 .unwrap(),
             Put::Ahead { held: 0 },
             "{name}"
@@ -93,7 +95,7 @@ fn an_upload_is_a_members_within_quota_and_its_chunks_go_in_order_once() {
         let mut short = chunk(size, 0, 1);
         short.pop();
         assert_eq!(
-            store.put_chunk(&blob.id, "u1", 0, &short).unwrap(),
+            store.put_chunks(&blob.id, "u1", 0, &short).unwrap(),
             Put::WrongLength {
                 expected: BLOB_CHUNK + BLOB_TAG
             },
@@ -101,7 +103,7 @@ fn an_upload_is_a_members_within_quota_and_its_chunks_go_in_order_once() {
         );
         assert_eq!(
             store
-                .put_chunk(&blob.id, "u1", 3, &chunk(size, 2, 1))
+                .put_chunks(&blob.id, "u1", 3, &chunk(size, 2, 1))
                 .unwrap(),
             Put::WrongLength { expected: 0 },
             "{name}"
@@ -110,38 +112,38 @@ fn an_upload_is_a_members_within_quota_and_its_chunks_go_in_order_once() {
         // In order; the first chunk sent again is answered, not stored again.
         assert_eq!(
             store
-                .put_chunk(&blob.id, "u1", 0, &chunk(size, 0, 1))
+                .put_chunks(&blob.id, "u1", 0, &chunk(size, 0, 1))
                 .unwrap(),
             Put::Held(1)
         );
         assert_eq!(
             store
-                .put_chunk(&blob.id, "u1", 0, &chunk(size, 0, 9))
+                .put_chunks(&blob.id, "u1", 0, &chunk(size, 0, 9))
                 .unwrap(),
             Put::Held(1),
             "{name}"
         );
         // Not readable before it is complete, even by its owner.
         assert!(
-            store.fetch_chunk(&blob.id, 0, "u1").unwrap().is_none(),
+            store.fetch_chunks(&blob.id, 0, 1, "u1").unwrap().is_none(),
             "{name}: incomplete"
         );
         assert_eq!(
             store
-                .put_chunk(&blob.id, "u1", 1, &chunk(size, 1, 1))
+                .put_chunks(&blob.id, "u1", 1, &chunk(size, 1, 1))
                 .unwrap(),
             Put::Held(2)
         );
         assert_eq!(
             store
-                .put_chunk(&blob.id, "u1", 2, &chunk(size, 2, 1))
+                .put_chunks(&blob.id, "u1", 2, &chunk(size, 2, 1))
                 .unwrap(),
             Put::Held(3)
         );
         // A chunk after the last one: refused.
         assert_eq!(
             store
-                .put_chunk(&blob.id, "u1", 3, &chunk(size, 0, 1))
+                .put_chunks(&blob.id, "u1", 3, &chunk(size, 0, 1))
                 .unwrap(),
             Put::WrongLength { expected: 0 }
         );
@@ -153,29 +155,137 @@ fn an_upload_is_a_members_within_quota_and_its_chunks_go_in_order_once() {
         for reader in ["u0", "u1", "u7"] {
             for i in 0..3 {
                 assert!(
-                    store.fetch_chunk(&blob.id, i, reader).unwrap() == Some(chunk(size, i, 1)),
+                    store.fetch_chunks(&blob.id, i, 1, reader).unwrap() == Some(chunk(size, i, 1)),
                     "{name}: {reader} chunk {i}"
                 );
             }
-            assert!(store.fetch_chunk(&blob.id, 3, reader).unwrap().is_none());
+            assert!(store
+                .fetch_chunks(&blob.id, 3, 1, reader)
+                .unwrap()
+                .is_none());
         }
         assert!(
             store
-                .fetch_chunk(&blob.id, 0, "stranger")
+                .fetch_chunks(&blob.id, 0, 1, "stranger")
                 .unwrap()
                 .is_none(),
             "{name}: a non-member read a blob"
         );
         assert!(store
-            .fetch_chunk(&BlobId::random().unwrap(), 0, "u0")
+            .fetch_chunks(&BlobId::random().unwrap(), 0, 1, "u0")
             .unwrap()
             .is_none());
         // A member who leaves reads it no more.
         assert!(store.remove_member("r", "u7").unwrap());
         assert!(
-            store.fetch_chunk(&blob.id, 0, "u7").unwrap().is_none(),
+            store.fetch_chunks(&blob.id, 0, 1, "u7").unwrap().is_none(),
             "{name}: a former member read a blob"
         );
+    }
+}
+
+/// Chunks `from..end` of a file of `size` bytes, one after the other.
+fn chunks(size: u64, from: u32, end: u32, seed: u8) -> Vec<u8> {
+    (from..end).flat_map(|i| chunk(size, i, seed)).collect()
+}
+
+#[test]
+fn chunks_sent_together_are_stored_from_the_next_one_held_and_read_together() {
+    for (name, open) in backends() {
+        let dir = tempdir(&format!("contract_blob_batch_{name}"));
+        let store = room_of_eight(open, &dir);
+        // Seven chunks, the last one short.
+        let size = 6 * BLOB_CHUNK as u64 + 9;
+        let blob = new_blob("u1", size, u64::MAX, NOW);
+        assert_eq!(store.begin_blob(&blob).unwrap(), Began::Started, "{name}");
+        // More than a batch at once, or bytes that are not whole chunks: nothing stored.
+        let too_many = BLOB_BATCH + 1;
+        assert_eq!(
+            store
+                .put_chunks(&blob.id, "u1", 0, &chunks(size, 0, too_many, 1))
+                .unwrap(),
+            Put::WrongLength {
+                expected: BLOB_CHUNK + BLOB_TAG
+            },
+            "{name}: {too_many} chunks at once"
+        );
+        let mut torn = chunks(size, 0, 2, 1);
+        torn.pop();
+        assert_eq!(
+            store.put_chunks(&blob.id, "u1", 0, &torn).unwrap(),
+            Put::WrongLength {
+                expected: BLOB_CHUNK + BLOB_TAG
+            },
+            "{name}: two chunks but a byte"
+        );
+        assert_eq!(store.blob_held(&blob.id, "u1").unwrap(), Some(0), "{name}");
+        // Chunks 0 to 2 together.
+        assert_eq!(
+            store
+                .put_chunks(&blob.id, "u1", 0, &chunks(size, 0, 3, 1))
+                .unwrap(),
+            Put::Held(3),
+            "{name}"
+        );
+        // Chunks 1 to 4 again (an answer lost, the batch sent again with more): the
+        // held ones are skipped, 3 and 4 stored, and the first copies stay.
+        assert_eq!(
+            store
+                .put_chunks(&blob.id, "u1", 1, &chunks(size, 1, 5, 9))
+                .unwrap(),
+            Put::Held(5),
+            "{name}"
+        );
+        // A batch wholly held is answered; one beginning ahead is refused.
+        assert_eq!(
+            store
+                .put_chunks(&blob.id, "u1", 0, &chunks(size, 0, 2, 1))
+                .unwrap(),
+            Put::Held(5),
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .put_chunks(&blob.id, "u1", 6, &chunks(size, 6, 7, 1))
+                .unwrap(),
+            Put::Ahead { held: 5 },
+            "{name}"
+        );
+        // The last two, the short one included: complete.
+        assert_eq!(
+            store
+                .put_chunks(&blob.id, "u1", 5, &chunks(size, 5, 7, 1))
+                .unwrap(),
+            Put::Held(7),
+            "{name}"
+        );
+        // Read back together: exactly what was stored, the first copies of 1 and 2,
+        // the second batch's 3 and 4; a range past the last chunk, or wider than a
+        // batch, is not served, even in part.
+        let mut stored = chunks(size, 0, 3, 1);
+        stored.extend(chunks(size, 3, 5, 9));
+        stored.extend(chunks(size, 5, 7, 1));
+        let sealed = |i: u32| (i as usize) * (BLOB_CHUNK + BLOB_TAG);
+        for (from, count) in [(0, 4), (1, 4), (3, 4), (4, 3), (6, 1)] {
+            let end = (sealed(from + count)).min(stored.len());
+            assert!(
+                store
+                    .fetch_chunks(&blob.id, from, count, "u2")
+                    .unwrap()
+                    .as_deref()
+                    == Some(&stored[sealed(from)..end]),
+                "{name}: chunks {from} + {count}"
+            );
+        }
+        for (from, count) in [(5, 3), (6, 2), (7, 1), (0, BLOB_BATCH + 1), (0, 0)] {
+            assert!(
+                store
+                    .fetch_chunks(&blob.id, from, count, "u2")
+                    .unwrap()
+                    .is_none(),
+                "{name}: chunks {from} + {count} served"
+            );
+        }
     }
 }
 
@@ -223,7 +333,7 @@ fn a_chunk_sent_by_many_at_once_is_stored_once() {
             let (store, id) = (store.clone(), blob.id);
             together(move |_| {
                 (0..3)
-                    .map(|i| store.put_chunk(&id, "u1", i, &chunk(size, i, 4)).unwrap())
+                    .map(|i| store.put_chunks(&id, "u1", i, &chunk(size, i, 4)).unwrap())
                     .collect::<Vec<_>>()
             })
         };
@@ -235,7 +345,7 @@ fn a_chunk_sent_by_many_at_once_is_stored_once() {
         }
         assert_eq!(store.blob_held(&blob.id, "u1").unwrap(), Some(3), "{name}");
         for i in 0..3 {
-            assert!(store.fetch_chunk(&blob.id, i, "u2").unwrap() == Some(chunk(size, i, 4)));
+            assert!(store.fetch_chunks(&blob.id, i, 1, "u2").unwrap() == Some(chunk(size, i, 4)));
         }
     }
 }
@@ -261,7 +371,7 @@ fn retention_deletes_old_abandoned_and_orphaned_blobs_with_their_chunks() {
         };
         assert_eq!(store.collect_blobs(&retention).unwrap(), 2, "{name}");
         assert!(
-            store.fetch_chunk(&old.id, 0, "u0").unwrap().is_none(),
+            store.fetch_chunks(&old.id, 0, 1, "u0").unwrap().is_none(),
             "{name}: past retention"
         );
         assert_eq!(
@@ -270,7 +380,7 @@ fn retention_deletes_old_abandoned_and_orphaned_blobs_with_their_chunks() {
             "{name}: abandoned"
         );
         assert!(
-            store.fetch_chunk(&fresh.id, 0, "u0").unwrap() == Some(chunk(size, 0, 2)),
+            store.fetch_chunks(&fresh.id, 0, 1, "u0").unwrap() == Some(chunk(size, 0, 2)),
             "{name}"
         );
         assert_eq!(

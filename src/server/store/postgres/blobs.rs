@@ -11,8 +11,8 @@ use postgres::IsolationLevel;
 
 use super::PostgresStore;
 use crate::error::StoreError;
-use crate::proto::BlobId;
-use crate::server::store::blobs::chunk_answer;
+use crate::proto::{blob_chunk_len, BlobId, BLOB_BATCH, BLOB_TAG};
+use crate::server::store::blobs::chunks_to_store;
 use crate::server::store::{Began, BlobStore, NewBlob, Put, Retention};
 
 /// A count or size as PostgreSQL's `bigint` holds it.
@@ -58,7 +58,7 @@ impl BlobStore for PostgresStore {
         })
     }
 
-    fn put_chunk(
+    fn put_chunks(
         &self,
         id: &BlobId,
         owner: &str,
@@ -78,21 +78,29 @@ impl BlobStore for PostgresStore {
                 row.get::<_, i64>(1) as u32,
                 row.get::<_, i64>(2) as u32,
             );
-            if let Some(answer) = chunk_answer(size, chunks, held, index, bytes.len()) {
-                return Ok(answer);
-            }
-            if index + 1 < chunks {
+            let put = match chunks_to_store(size, chunks, held, index, bytes.len()) {
+                Ok(put) => put,
+                Err(answer) => return Ok(answer),
+            };
+            if put.end < chunks {
                 tx.execute("SET LOCAL synchronous_commit TO OFF", &[])?;
             }
+            // One row per chunk, as a single chunk's request stores it.
+            let mut at = put.skip;
+            for i in put.from..put.end {
+                let len = blob_chunk_len(size, i).unwrap_or(0) + BLOB_TAG;
+                let chunk = bytes.get(at..at + len).unwrap_or_default();
+                tx.execute(
+                    "INSERT INTO blob_chunks (blob, idx, bytes) VALUES ($1, $2, $3)",
+                    &[&&id.0[..], &i64::from(i), &chunk],
+                )?;
+                at += len;
+            }
             tx.execute(
-                "INSERT INTO blob_chunks (blob, idx, bytes) VALUES ($1, $2, $3)",
-                &[&&id.0[..], &i64::from(index), &bytes],
+                "UPDATE blobs SET held = $2 WHERE id = $1",
+                &[&&id.0[..], &i64::from(put.end)],
             )?;
-            tx.execute(
-                "UPDATE blobs SET held = held + 1 WHERE id = $1",
-                &[&&id.0[..]],
-            )?;
-            Ok(Put::Held(held + 1))
+            Ok(Put::Held(put.end))
         })
     }
 
@@ -106,22 +114,36 @@ impl BlobStore for PostgresStore {
             .map(|r| r.get::<_, i64>(0) as u32))
     }
 
-    fn fetch_chunk(
+    fn fetch_chunks(
         &self,
         id: &BlobId,
         index: u32,
+        count: u32,
         reader: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .client()?
-            .query_opt(
-                "SELECT c.bytes FROM blobs b
-                 JOIN members m ON m.room = b.room AND m.user_name = $3
-                 JOIN blob_chunks c ON c.blob = b.id AND c.idx = $2
-                 WHERE b.id = $1 AND b.held = b.chunks",
-                &[&&id.0[..], &i64::from(index), &reader],
-            )?
-            .map(|r| r.get(0)))
+        let Some(end) = index
+            .checked_add(count)
+            .filter(|_| (1..=BLOB_BATCH).contains(&count))
+        else {
+            return Ok(None);
+        };
+        let rows = self.client()?.query(
+            "SELECT c.bytes FROM blobs b
+             JOIN members m ON m.room = b.room AND m.user_name = $4
+             JOIN blob_chunks c ON c.blob = b.id AND c.idx >= $2 AND c.idx < $3
+             WHERE b.id = $1 AND b.held = b.chunks
+             ORDER BY c.idx",
+            &[&&id.0[..], &i64::from(index), &i64::from(end), &reader],
+        )?;
+        // All of them, or none: a range past the last chunk is not served in part.
+        if rows.len() != count as usize {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for row in rows {
+            out.extend_from_slice(row.get::<_, &[u8]>(0));
+        }
+        Ok(Some(out))
     }
 
     fn collect_blobs(&self, retention: &Retention) -> Result<u64, StoreError> {

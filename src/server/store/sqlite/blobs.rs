@@ -13,8 +13,8 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{lock, SqliteStore};
 use crate::error::StoreError;
-use crate::proto::{blob_chunk_len, BlobId, BLOB_TAG};
-use crate::server::store::blobs::chunk_answer;
+use crate::proto::{blob_batch_len, BlobId};
+use crate::server::store::blobs::chunks_to_store;
 use crate::server::store::{Began, BlobStore, NewBlob, Put, Retention};
 
 /// A count or size as SQLite's signed integers hold it.
@@ -90,7 +90,7 @@ impl BlobStore for SqliteStore {
         Ok(Began::Started)
     }
 
-    fn put_chunk(
+    fn put_chunks(
         &self,
         id: &BlobId,
         owner: &str,
@@ -109,11 +109,13 @@ impl BlobStore for SqliteStore {
         } else {
             self.files.held(id, row.chunks)?
         };
-        if let Some(answer) = chunk_answer(row.size, row.chunks, held, index, bytes.len()) {
-            return Ok(answer);
-        }
-        let last = index + 1 == row.chunks;
-        self.files.write(id, index, bytes, last)?;
+        let put = match chunks_to_store(row.size, row.chunks, held, index, bytes.len()) {
+            Ok(put) => put,
+            Err(answer) => return Ok(answer),
+        };
+        // One write for the batch: its chunks lie one after the other in the file too.
+        let last = put.end == row.chunks;
+        self.files.write(id, put.from, &bytes[put.skip..], last)?;
         if last {
             let conn = lock(&self.writer);
             let marked = conn.execute(
@@ -127,7 +129,7 @@ impl BlobStore for SqliteStore {
                 return Ok(Put::Unknown);
             }
         }
-        Ok(Put::Held(index + 1))
+        Ok(Put::Held(put.end))
     }
 
     fn blob_held(&self, id: &BlobId, owner: &str) -> Result<Option<u32>, StoreError> {
@@ -141,10 +143,11 @@ impl BlobStore for SqliteStore {
         self.files.held(id, row.chunks).map(Some)
     }
 
-    fn fetch_chunk(
+    fn fetch_chunks(
         &self,
         id: &BlobId,
         index: u32,
+        count: u32,
         reader: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let conn = lock(&self.reader);
@@ -157,10 +160,10 @@ impl BlobStore for SqliteStore {
             .query_row(params![&id.0[..], reader], |r| r.get(0))
             .optional()?;
         drop(conn);
-        let Some(len) = size.and_then(|size| blob_chunk_len(size as u64, index)) else {
+        let Some(len) = size.and_then(|size| blob_batch_len(size as u64, index, count)) else {
             return Ok(None);
         };
-        self.files.read(id, index, len + BLOB_TAG)
+        self.files.read(id, index, len)
     }
 
     fn collect_blobs(&self, retention: &Retention) -> Result<u64, StoreError> {
@@ -211,7 +214,7 @@ impl BlobStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{sealed_size, BLOB_CHUNK};
+    use crate::proto::{sealed_size, BLOB_CHUNK, BLOB_TAG};
     use crate::server::store::{Durability, Newcomer, RegistrationPolicy, Store};
 
     #[test]
@@ -267,7 +270,7 @@ mod tests {
         for (index, bytes) in chunks.iter().enumerate() {
             assert_eq!(
                 store
-                    .fetch_chunk(&blob.id, index as u32, "u")
+                    .fetch_chunks(&blob.id, index as u32, 1, "u")
                     .unwrap()
                     .as_ref(),
                 Some(bytes)
