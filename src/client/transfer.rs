@@ -50,9 +50,19 @@ pub(crate) struct Upload {
     /// The next chunk to send.
     next: u32,
     in_flight: InFlight,
+    /// Batches read and sealed ahead, without the client ([`Upload::prepare`]), oldest
+    /// first.
+    ready: VecDeque<Batch>,
     /// The connection was lost (or a chunk refused) since the last step: ask the
     /// server where it stands.
     resync: bool,
+}
+
+/// Chunks of an upload sealed together, for one request.
+struct Batch {
+    index: u32,
+    count: u32,
+    bytes: Vec<u8>,
 }
 
 /// A file being downloaded.
@@ -63,6 +73,9 @@ pub(crate) struct Downloading {
     /// The next chunk to ask for.
     next: u32,
     in_flight: InFlight,
+    /// Chunks received and not opened yet (they are opened and written without the
+    /// client: [`Downloading::settle`]), and how many they are.
+    arrived: Option<(Vec<u8>, u32)>,
 }
 
 /// A chunk request sent: its id, and the chunks it moves.
@@ -119,6 +132,46 @@ impl Upload {
     pub(crate) fn complete(&self) -> bool {
         self.held == self.file.chunk_count()
     }
+
+    /// Reads and seals the batches the next step will send, so that the step holds a
+    /// shared client only to send them: a chat message waits for no file's reading
+    /// or sealing.
+    fn prepare(&mut self) -> Result<(), ClientError> {
+        if self.resync {
+            // Where the upload goes on is not known yet.
+            return Ok(());
+        }
+        let count = self.file.chunk_count();
+        let mut at = self.ready.back().map_or(self.next, |b| b.index + b.count);
+        while self.in_flight.0.len() + self.ready.len() < WINDOW && at < count {
+            let n = BLOB_BATCH.min(count - at);
+            let bytes = self.file.chunks(at, n)?;
+            self.ready.push_back(Batch {
+                index: at,
+                count: n,
+                bytes,
+            });
+            at += n;
+        }
+        Ok(())
+    }
+
+    /// The batch from the next chunk to send on: prepared ahead, or read and sealed
+    /// now.
+    fn next_batch(&mut self) -> Result<Batch, ClientError> {
+        match self.ready.pop_front() {
+            Some(batch) if batch.index == self.next => Ok(batch),
+            _ => {
+                self.ready.clear();
+                let n = BLOB_BATCH.min(self.file.chunk_count() - self.next);
+                Ok(Batch {
+                    index: self.next,
+                    count: n,
+                    bytes: self.file.chunks(self.next, n)?,
+                })
+            }
+        }
+    }
 }
 
 impl Downloading {
@@ -130,6 +183,15 @@ impl Downloading {
     /// Whether every chunk was received.
     pub(crate) fn complete(&self) -> bool {
         self.download.next_chunk() == blob_chunks(self.size).unwrap_or(0)
+    }
+
+    /// Opens the chunks received last and appends them to the file: the work a step
+    /// does without the client.
+    fn settle(&mut self) -> Result<(), ClientError> {
+        if let Some((bytes, count)) = self.arrived.take() {
+            self.download.push(bytes, count)?;
+        }
+        Ok(())
     }
 }
 
@@ -217,6 +279,7 @@ impl Client {
             held: 0,
             next: 0,
             in_flight: InFlight::default(),
+            ready: VecDeque::new(),
             resync: false,
         })
     }
@@ -238,6 +301,7 @@ impl Client {
     fn upload_fill(&mut self, upload: &mut Upload) -> Result<Option<Pending>, ClientError> {
         if upload.resync {
             upload.in_flight.clear(self);
+            upload.ready.clear();
             match self.request(Request::UploadState { blob: upload.blob })? {
                 Reply::Stored { held } => upload.held = held,
                 other => return Err(ClientError::Protocol(format!("{other:?}"))),
@@ -247,11 +311,15 @@ impl Client {
         }
         let count = upload.file.chunk_count();
         while upload.in_flight.0.len() < WINDOW && upload.next < count {
-            let n = BLOB_BATCH.min(count - upload.next);
+            let Batch {
+                index,
+                count: n,
+                bytes,
+            } = upload.next_batch()?;
             let request = Request::PutChunks {
                 blob: upload.blob,
-                index: upload.next,
-                bytes: upload.file.chunks(upload.next, n)?,
+                index,
+                bytes,
             };
             match self.submit(&request) {
                 Ok((id, reply)) => upload
@@ -328,6 +396,7 @@ impl Client {
             download: Download::begin(path, &key, file.size, file.sha256)?,
             next: 0,
             in_flight: InFlight::default(),
+            arrived: None,
         })
     }
 
@@ -340,7 +409,8 @@ impl Client {
         match self.download_fill(downloading)? {
             Some(pending) => {
                 let (asked, answer) = pending.wait();
-                self.download_take(downloading, asked, answer)
+                self.download_take(downloading, asked, answer)?;
+                downloading.settle()
             }
             None => Ok(()),
         }
@@ -375,8 +445,8 @@ impl Client {
         Ok(downloading.in_flight.oldest(self))
     }
 
-    /// Takes the `answer` to chunk request `asked` of `downloading`: the chunks opened
-    /// and written.
+    /// Takes the `answer` to chunk request `asked` of `downloading`: the chunks, to be
+    /// opened and written by [`Downloading::settle`].
     fn download_take(
         &mut self,
         downloading: &mut Downloading,
@@ -384,7 +454,10 @@ impl Client {
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError> {
         match answer {
-            Ok(Reply::Chunk(bytes)) => Ok(downloading.download.push(bytes, asked.count)?),
+            Ok(Reply::Chunk(bytes)) => {
+                downloading.arrived = Some((bytes, asked.count));
+                Ok(())
+            }
             Ok(other) => Err(ClientError::Protocol(format!("{other:?}"))),
             Err(e) => {
                 // Asked again from the next chunk needed (after a wait, if the server
@@ -458,6 +531,10 @@ trait Transfer {
         asked: Asked,
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError>;
+    /// The work of the next step that needs no client (reading and sealing chunks).
+    fn prepare(&mut self) -> Result<(), ClientError>;
+    /// The work of the last step that needs no client (opening and writing chunks).
+    fn settle(&mut self) -> Result<(), ClientError>;
     /// Whether it is done.
     fn complete(&self) -> bool;
     /// Bytes moved, and the file's size.
@@ -475,6 +552,12 @@ impl Transfer for Upload {
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError> {
         client.upload_take(self, asked, answer)
+    }
+    fn prepare(&mut self) -> Result<(), ClientError> {
+        Upload::prepare(self)
+    }
+    fn settle(&mut self) -> Result<(), ClientError> {
+        Ok(())
     }
     fn complete(&self) -> bool {
         Upload::complete(self)
@@ -495,6 +578,12 @@ impl Transfer for Downloading {
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError> {
         client.download_take(self, asked, answer)
+    }
+    fn prepare(&mut self) -> Result<(), ClientError> {
+        Ok(())
+    }
+    fn settle(&mut self) -> Result<(), ClientError> {
+        Downloading::settle(self)
     }
     fn complete(&self) -> bool {
         Downloading::complete(self)
@@ -546,17 +635,20 @@ impl Background {
         let mut stalled: Option<Instant> = None;
         while !transfer.complete() {
             self.yield_to_others(YIELD);
-            // The client is held to send and to take an answer, not while it comes
-            // (and its readiness is not asked about: a step makes no events).
-            let step = self
-                .with_transfer(true, |c| transfer.fill(c))
+            // The client is held to send and to take an answer, not while it comes,
+            // nor while chunks are read and sealed, or opened and written (and its
+            // readiness is not asked about: a step makes no events).
+            let step = transfer
+                .prepare()
+                .and_then(|()| self.with_transfer(true, |c| transfer.fill(c)))
                 .and_then(|pending| match pending {
                     Some(pending) => {
                         let (asked, answer) = pending.wait();
                         self.with_transfer(false, |c| transfer.take(c, asked, answer))
                     }
                     None => Ok(()),
-                });
+                })
+                .and_then(|()| transfer.settle());
             match step {
                 Ok(()) => {
                     stalled = None;
