@@ -83,6 +83,8 @@ pub(crate) struct Downloading {
 pub(crate) struct Asked {
     id: u64,
     count: u32,
+    /// The chunk after the last one it moves.
+    end: u32,
 }
 
 /// Chunk requests sent and not answered yet, oldest first: each one, and where its
@@ -106,6 +108,14 @@ impl InFlight {
             limit: client.request_timeout(),
         })
     }
+}
+
+/// A server's answer that it holds `held` chunks of `upload`, more than the file has.
+fn past_the_end(held: u32, upload: &Upload) -> ClientError {
+    ClientError::Protocol(format!(
+        "the server says it holds {held} chunks of a file of {}",
+        upload.file.chunk_count()
+    ))
 }
 
 /// Bytes of a file of `size` bytes in its first `chunks` chunks.
@@ -303,7 +313,8 @@ impl Client {
             upload.in_flight.clear(self);
             upload.ready.clear();
             match self.request(Request::UploadState { blob: upload.blob })? {
-                Reply::Stored { held } => upload.held = held,
+                Reply::Stored { held } if held <= upload.file.chunk_count() => upload.held = held,
+                Reply::Stored { held } => return Err(past_the_end(held, upload)),
                 other => return Err(ClientError::Protocol(format!("{other:?}"))),
             }
             upload.next = upload.held;
@@ -322,16 +333,27 @@ impl Client {
                 bytes,
             };
             match self.submit(&request) {
-                Ok((id, reply)) => upload
-                    .in_flight
-                    .0
-                    .push_back((Asked { id, count: n }, reply)),
+                Ok((id, reply)) => upload.in_flight.0.push_back((
+                    Asked {
+                        id,
+                        count: n,
+                        end: index + n,
+                    },
+                    reply,
+                )),
                 Err(e) => {
                     upload.resync = true;
                     return Err(e);
                 }
             }
             upload.next += n;
+        }
+        if upload.in_flight.0.is_empty() && !upload.complete() {
+            // Everything sent and answered, and the server holds less: never spin.
+            return Err(ClientError::Protocol(format!(
+                "the server holds {} of the file's {count} chunks, with none left to send",
+                upload.held
+            )));
         }
         Ok(upload.in_flight.oldest(self))
     }
@@ -344,6 +366,17 @@ impl Client {
         answer: Result<Reply, ClientError>,
     ) -> Result<(), ClientError> {
         match answer {
+            // A server stores a batch whole, in order: it holds at least up to its end
+            // once it answers, and never more than the file. An answer that says
+            // otherwise would leave the upload with nothing left to send and never
+            // complete: it fails instead.
+            Ok(Reply::Stored { held }) if held > upload.file.chunk_count() => {
+                Err(past_the_end(held, upload))
+            }
+            Ok(Reply::Stored { held }) if held < asked.end => Err(ClientError::Protocol(format!(
+                "the server says it holds {held} chunks of the file once given chunks up to {}",
+                asked.end
+            ))),
             Ok(Reply::Stored { held }) => {
                 upload.held = upload.held.max(held);
                 Ok(())
@@ -431,10 +464,14 @@ impl Client {
                 count: n,
             };
             match self.submit(&request) {
-                Ok((id, reply)) => downloading
-                    .in_flight
-                    .0
-                    .push_back((Asked { id, count: n }, reply)),
+                Ok((id, reply)) => downloading.in_flight.0.push_back((
+                    Asked {
+                        id,
+                        count: n,
+                        end: downloading.next + n,
+                    },
+                    reply,
+                )),
                 Err(e) => {
                     downloading.restart(self);
                     return Err(e);

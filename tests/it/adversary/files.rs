@@ -465,3 +465,56 @@ fn a_file_name_or_type_announced_by_a_hostile_member_is_cut_and_made_safe() {
     let file = kept.iter().find_map(|m| m.attachment.as_ref()).unwrap();
     assert_eq!(file.name(), attachment.name());
 }
+
+#[test]
+fn a_server_that_misstates_what_it_holds_of_an_upload_fails_it_instead_of_holding_the_client() {
+    use crate::support::hostile::Hostile;
+    // A file of six chunks: two requests of chunks.
+    let dir = tempdir("adv_files_hostile_held");
+    let source = dir.join("source");
+    std::fs::write(&source, vec![5u8; 5 * BLOB_CHUNK + 1]).unwrap();
+    type Lie = fn(u32, u32) -> u32;
+    let lies: [(&str, Lie); 3] = [
+        // Nothing stored, whatever was sent.
+        ("holds none", |_, _| 0),
+        // Less than the request that was just answered.
+        ("holds less than it was given", |index, _| index),
+        // More than the file has.
+        ("holds more than the file", |_, _| 1_000_000),
+    ];
+    for (what, lie) in lies {
+        let hostile = Hostile::start(move |request| match request {
+            Request::Hello { user, .. } => Ok(Reply::Welcome {
+                user: user.clone(),
+                registered: true,
+            }),
+            Request::KeyPackageCount => Ok(Reply::Count(1_000)),
+            Request::BeginUpload { .. } => Ok(Reply::Upload {
+                blob: BlobId([9; 16]),
+            }),
+            Request::PutChunks { index, bytes, .. } => Ok(Reply::Stored {
+                held: lie(*index, bytes.len() as u32),
+            }),
+            Request::UploadState { .. } => Ok(Reply::Stored { held: 0 }),
+            _ => Ok(Reply::Done),
+        });
+        let home = dir.join(what.replace(' ', "_"));
+        let mut alice = smc::Client::open(&home, "alice").unwrap();
+        alice.connect(&hostile.address.to_string()).unwrap();
+        alice.create_room("r").unwrap();
+        // On a thread of its own: before the fix the upload never ended (a client
+        // held at full speed, forever), and the test would hang with it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let source = source.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(alice.send_file("r", &source, None, None, |_, _| true));
+        });
+        let sent = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("a server that {what}: the upload never ended"));
+        match sent {
+            Err(e) => assert_eq!(e.kind(), smc::ErrorKind::Protocol, "{what}: {e}"),
+            Ok(m) => panic!("a server that {what}: the file was announced: {m:?}"),
+        }
+    }
+}
