@@ -100,6 +100,17 @@ impl InFlight {
         }
     }
 
+    /// Records request `sent` of `count` chunks from chunk `index` on.
+    fn push(
+        &mut self,
+        (id, reply): (u64, oneshot::Receiver<Result<Reply, Refusal>>),
+        index: u32,
+        count: u32,
+    ) {
+        let end = index + count;
+        self.0.push_back((Asked { id, count, end }, reply));
+    }
+
     /// The oldest request's answer, to wait for.
     fn oldest(&mut self, client: &Client) -> Option<Pending> {
         self.0.pop_front().map(|(asked, reply)| Pending {
@@ -333,14 +344,7 @@ impl Client {
                 bytes,
             };
             match self.submit(&request) {
-                Ok((id, reply)) => upload.in_flight.0.push_back((
-                    Asked {
-                        id,
-                        count: n,
-                        end: index + n,
-                    },
-                    reply,
-                )),
+                Ok(sent) => upload.in_flight.push(sent, index, n),
                 Err(e) => {
                     upload.resync = true;
                     return Err(e);
@@ -464,14 +468,7 @@ impl Client {
                 count: n,
             };
             match self.submit(&request) {
-                Ok((id, reply)) => downloading.in_flight.0.push_back((
-                    Asked {
-                        id,
-                        count: n,
-                        end: downloading.next + n,
-                    },
-                    reply,
-                )),
+                Ok(sent) => downloading.in_flight.push(sent, downloading.next, n),
                 Err(e) => {
                     downloading.restart(self);
                     return Err(e);

@@ -65,11 +65,40 @@ fn members_on_different_nodes_chat_in_real_time_and_catch_up_through_another_nod
         .map(|(i, user)| client(&dir.join(user), user, &cluster.node(i).address))
         .collect();
     room(&mut members);
+    // Each member says something and the others read it: every message of the room's
+    // making (the joins among them) has then reached every session, and is not counted
+    // in the window measured below.
+    for i in 0..members.len() {
+        let said = format!("ready {i}");
+        members[i].send("r", &said).unwrap();
+        for (j, other) in members.iter_mut().enumerate() {
+            if j != i {
+                assert_eq!(text(other), said);
+            }
+        }
+    }
     let [mut alice, mut bob, mut carol]: [Client; 3] = members.try_into().ok().unwrap();
 
     // Live across nodes; the metrics of each node show its share.
     let scrape = |i: usize| http(&cluster.node(i).admin, "GET", "/metrics").1;
-    let before: Vec<String> = (0..3).map(scrape).collect();
+    // Taken once no count moves for 200 ms (a push to the sender's own session may be
+    // counted a moment after its send returned).
+    let counts = |pages: &[String]| -> Vec<f64> {
+        let names = ["smc_messages_committed_total", "smc_messages_delivered_total"];
+        pages
+            .iter()
+            .flat_map(|p| names.map(|name| sample(p, name)))
+            .collect()
+    };
+    let mut before: Vec<String> = (0..3).map(scrape).collect();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let again: Vec<String> = (0..3).map(scrape).collect();
+        if counts(&again) == counts(&before) {
+            break;
+        }
+        before = again;
+    }
     for i in 0..5 {
         bob.send("r", &format!("bob {i}")).unwrap();
     }
