@@ -84,7 +84,10 @@ fn members_on_different_nodes_chat_in_real_time_and_catch_up_through_another_nod
     // Taken once no count moves for 200 ms (a push to the sender's own session may be
     // counted a moment after its send returned).
     let counts = |pages: &[String]| -> Vec<f64> {
-        let names = ["smc_messages_committed_total", "smc_messages_delivered_total"];
+        let names = [
+            "smc_messages_committed_total",
+            "smc_messages_delivered_total",
+        ];
         pages
             .iter()
             .flat_map(|p| names.map(|name| sample(p, name)))
