@@ -6,9 +6,10 @@
 //!
 //! Each transfer keeps [`WINDOW`] chunk requests in flight on the connection (a new one
 //! goes out as each answer comes), each of up to [`BLOB_BATCH`] chunks (256 KiB), so
-//! that a chat message waits behind a few hundred KiB at most; it moves one answer per step, and a client shared with a background thread
-//! ([`super::Background`]) is held to send requests and to take an answer, not while
-//! the answer comes ([`Pending`]).
+//! that a chat message waits behind a few hundred KiB at most. It moves one answer per
+//! step, and a client shared with a background thread ([`super::Background`]) is held
+//! to send requests and to take an answer: not while the answer comes ([`Pending`]),
+//! nor while chunks are sealed or opened.
 //! A step cut by a lost connection fails as such; the transfer is then where the
 //! server acknowledged it, and goes on from there once connected again (an upload asks
 //! the server how many chunks it holds; a download goes on from the next chunk it
