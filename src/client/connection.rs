@@ -145,13 +145,31 @@ async fn dial(address: &str) -> Result<TcpStream, ClientError> {
         address: address.to_owned(),
         source,
     };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(address)).await {
-        Ok(connected) => connected.map_err(failed),
-        Err(_) => Err(failed(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!("no answer within {} s", HANDSHAKE_TIMEOUT.as_secs()),
-        ))),
+    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, TcpStream::connect(address)).await {
+        Ok(connected) => connected.map_err(failed)?,
+        Err(_) => {
+            return Err(failed(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {} s", HANDSHAKE_TIMEOUT.as_secs()),
+            )))
+        }
+    };
+    if connected_to_itself(&stream) {
+        return Err(failed(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "nothing listens there (the connection reached its own end)",
+        )));
     }
+    Ok(stream)
+}
+
+/// Whether `stream` is a TCP self-connection: dialing a local port nothing listens on,
+/// the kernel may give the client that very port as its own end, and the connection
+/// then "succeeds" to itself (simultaneous open). Such a connection is dropped at once:
+/// kept, it would wait out the handshake on its own echo and hold the port that the
+/// server, being restarted there, needs.
+fn connected_to_itself(stream: &TcpStream) -> bool {
+    matches!((stream.local_addr(), stream.peer_addr()), (Ok(l), Ok(p)) if l == p)
 }
 
 impl Connection {
@@ -431,6 +449,23 @@ impl Arrivals {
 mod tests {
     use super::*;
     use tokio::time::Instant;
+
+    /// A connection whose two ends are one socket (what dialing a free local port may
+    /// give) is told apart from a connection to a listener.
+    #[tokio::test]
+    async fn a_connection_to_itself_is_told_apart_from_one_to_a_listener() {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let own = socket.local_addr().unwrap();
+        let looped = socket.connect(own).await.unwrap();
+        assert!(connected_to_itself(&looped));
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let normal = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        assert!(!connected_to_itself(&normal));
+    }
 
     /// The real defaults, on a paused clock (time moves only when every task waits on
     /// a timer, straight to the next one): with nothing to send, a keep-alive goes out

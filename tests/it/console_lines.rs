@@ -272,23 +272,6 @@ fn an_unknown_server_is_not_trusted_without_its_fingerprint() {
     server.stop();
 }
 
-/// A socket bound to `address` without listening: the port is this test's (no other
-/// socket may bind it), and a connection to it is refused at once. A port that just
-/// served connections may be held only with `SO_REUSEADDR` (its closed connections
-/// wait in TIME_WAIT): then it is held against everything but another socket that sets
-/// it too, which is the best a test can do.
-fn hold_port(address: &str) -> tokio::net::TcpSocket {
-    let address = address.parse().unwrap();
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    if socket.bind(address).is_ok() {
-        return socket;
-    }
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_reuseaddr(true).unwrap();
-    socket.bind(address).unwrap();
-    socket
-}
-
 #[test]
 fn line_mode_fails_over_to_the_next_address_of_the_list() {
     // `--server PRIMARY,STANDBY`: the standby (a backup of the primary, same key)
@@ -297,10 +280,10 @@ fn line_mode_fails_over_to_the_next_address_of_the_list() {
     let primary = support::server(&dir.join("primary"));
     let first = primary.address().to_string();
     let fp = primary.fingerprint();
-    // The standby's address, held (bound, not listening: a connection there is refused)
-    // until the standby starts, so that no other test's server takes the port meanwhile.
-    let held = hold_port("127.0.0.1:0");
-    let second = held.local_addr().unwrap().to_string();
+    // The standby's address: nothing listens there until the standby starts (a
+    // connection there is refused), and being below the ephemeral range, no other
+    // test's server and no client's own end takes it meanwhile (`support::ports`).
+    let second = support::ports::free_address();
     let list = format!("{first},{second}");
     let mut bob = Chat::start(&dir, "bob", &list, &fp);
     bob.wait(true, &format!("connected to {first}"));
@@ -315,11 +298,7 @@ fn line_mode_fails_over_to_the_next_address_of_the_list() {
 
     smc::server::store::backup(&dir.join("primary"), &dir.join("standby")).unwrap();
     primary.stop();
-    // The primary's port too: a server of another test taking it would present another
-    // key there, which the clients rightly refuse.
-    let _primary_port = hold_port(&first);
     bob.wait(true, "disconnected");
-    drop(held);
     let standby = support::server_at(&dir.join("standby"), &second);
     assert_eq!(standby.fingerprint(), fp);
     alice.type_line("on the standby");

@@ -37,7 +37,7 @@ fn a_server_on_postgres_keeps_every_acknowledged_message_across_a_kill() {
     let dir = tempdir("pg_server");
     let url = Cluster::get().database();
     let data = dir.join("data");
-    let (first, address) = server(&data, &url, "127.0.0.1:0");
+    let (first, address) = server(&data, &url, &support::ports::free_address());
     let mut alice = client(&dir.join("alice"), "alice", &address);
     let mut bob = client(&dir.join("bob"), "bob", &address);
     alice.create_room("r").unwrap();

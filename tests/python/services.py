@@ -14,10 +14,39 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+_next_port = 0
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free now, below the kernel's ephemeral range.
+
+    A port of that range (what binding port 0 gives) is also where the kernel takes a
+    client's own end of a connection from: a client trying again the address of a
+    server being restarted there may be given that very port, connect to itself and
+    keep the server from binding it. A port below the range is never handed out so.
+    """
+    global _next_port
+    end = _ephemeral_start()
+    start = max(1024, end - 12000)
+    span = end - start
+    offset = os.getpid() % span
+    for _ in range(span):
+        port = start + (offset + _next_port) % span
+        _next_port += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {start}..{end}")
 
 
 def _as_postgres() -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import services
 import smc
 
 
@@ -59,7 +60,7 @@ def test_real_time_delivery_to_a_member_waiting_in_recv(server: smc.Server, tmp_
 
 def test_offline_history_and_restart(tmp_path: Path) -> None:
     data = tmp_path / "server"
-    with smc.Server(data) as server:
+    with smc.Server(data, port=services.free_port()) as server:
         address = server.address
         fingerprint = server.fingerprint
         alice = connect(tmp_path / "a", "alice", server)

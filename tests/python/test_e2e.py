@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import services
 import smc
 
 
@@ -26,7 +27,7 @@ def connect(home: Path, user: str, address: str, passphrase: str | None = None) 
 def pair_in_room(data: Path, tmp_path: Path) -> tuple[smc.Server, int, smc.Client, smc.Client]:
     """A started server on ``data`` (and its port, to restart it on the same address),
     with alice and bob in room "r" that alice created."""
-    server = smc.Server(data)
+    server = smc.Server(data, port=services.free_port())
     server.start()
     port = int(server.address.rsplit(":", 1)[1])
     alice = connect(tmp_path / "a", "alice", server.address)

@@ -14,15 +14,10 @@ from pathlib import Path
 
 import pytest
 
+import services
 import smc
 import smc.client
 import smc.server
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _connect_when_up(port: int, client_id: str, alive=lambda: True) -> smc.LegacyClient:
@@ -108,14 +103,14 @@ def test_unwritable_log_dir_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_connect_refused_is_an_oserror() -> None:
-    port = _free_port()
+    port = services.free_port()
     with pytest.raises(OSError):
         smc.LegacyClient("127.0.0.1", port, "#x")
 
 
 def test_connection_server_in_a_thread_stopped_from_another(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    port = _free_port()
+    port = services.free_port()
     monkeypatch.setattr(smc.server, "PORT", port)  # read at call time
     t = threading.Thread(target=smc.server.connection_server, daemon=True)
     t.start()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import services
 import smc
 import smc.aio
 
@@ -31,7 +32,7 @@ def test_a_client_gets_back_by_itself_after_a_server_restart(tmp_path: Path) -> 
     data = tmp_path / "server"
     bob = smc.Client(tmp_path / "b", "bob", auto_join=True)
     alice = smc.Client(tmp_path / "a", "alice")
-    with smc.Server(data) as first:
+    with smc.Server(data, port=services.free_port()) as first:
         address = first.address
         alice.connect(address)
         bob.connect(address)
@@ -61,7 +62,7 @@ def test_a_client_gets_back_by_itself_after_a_server_restart(tmp_path: Path) -> 
 def test_with_reconnect_false_the_loss_is_said_and_the_client_stays_away(tmp_path: Path) -> None:
     data = tmp_path / "server"
     bob = smc.Client(tmp_path / "b", "bob", reconnect=False)
-    with smc.Server(data) as first:
+    with smc.Server(data, port=services.free_port()) as first:
         address = first.address
         bob.connect(address)
     lost = next_kind(bob, "disconnected")
@@ -82,7 +83,7 @@ def test_an_asyncio_client_gets_back_by_itself(tmp_path: Path) -> None:
 
     async def main() -> None:
         async with smc.aio.Client(tmp_path / "b", "bob") as bob:
-            with smc.Server(data) as first:
+            with smc.Server(data, port=services.free_port()) as first:
                 address = first.address
                 await bob.connect(address)
             kinds: list[str] = []

@@ -9,6 +9,7 @@ pub mod http;
 pub mod mls;
 pub mod nats;
 pub mod nodes;
+pub mod ports;
 pub mod postgres;
 pub mod raw;
 pub mod tmux;
@@ -79,7 +80,8 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// How long the tests wait for something that should arrive.
 pub const WAIT: Option<Duration> = Some(Duration::from_secs(10));
 
-/// A server with its data in `data`, on a free loopback port.
+/// A server with its data in `data`, on a free loopback port ([`ports`]: one that a
+/// restart on the same address finds free).
 pub fn server(data: &Path) -> Server {
     server_at(data, "127.0.0.1:0")
 }
@@ -116,7 +118,7 @@ fn postgres_database_for(data: &Path) -> String {
 /// A server whose key is in `data` and whose store is a database of its own on the
 /// tests' PostgreSQL cluster ([`postgres::Cluster`]).
 pub fn server_on_postgres(data: &Path) -> Server {
-    let mut config = ServerConfig::new(data, "127.0.0.1:0");
+    let mut config = ServerConfig::new(data, ports::free_address());
     config.store = Some(postgres_database_for(data));
     Server::start(config).unwrap()
 }
@@ -131,16 +133,16 @@ pub fn stores() -> [(&'static str, Start); 2] {
 
 /// A server with its data in `data`, on a free loopback port, with `limits`.
 pub fn server_with(data: &Path, limits: Limits) -> Server {
-    let mut config = ServerConfig::new(data, "127.0.0.1:0");
+    let mut config = ServerConfig::new(data, ports::free_address());
     config.limits = limits;
     config.store = store_for(data);
     Server::start(config).unwrap()
 }
 
 /// A server with its data in `data`, listening on `address` (a restart on the address
-/// its clients know).
+/// its clients know; `127.0.0.1:0`: a [`ports::free_address`]).
 pub fn server_at(data: &Path, address: &str) -> Server {
-    let mut config = ServerConfig::new(data, address);
+    let mut config = ServerConfig::new(data, ports::resolve(address));
     config.store = store_for(data);
     Server::start(config).unwrap()
 }
@@ -164,12 +166,14 @@ pub fn client(home: &Path, user: &str, address: &str) -> Client {
 }
 
 /// A real `smc server` process on `data`, listening on `listen`: the process and its
-/// address. Tried again for a while when the port is not free yet (a killed server's).
+/// address (`127.0.0.1:0`: a [`ports::free_address`]). Tried again for a while when the
+/// port is not free yet (a killed server's).
 pub fn server_process(data: &Path, listen: &str) -> (std::process::Child, String) {
     use std::process::{Command, Stdio};
     for _ in 0..100 {
+        let listen = ports::resolve(listen);
         let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
-            .args(["server", "--listen", listen, "--data-dir"])
+            .args(["server", "--listen", &listen, "--data-dir"])
             .arg(data)
             .env_remove("SMC_CONFIG")
             .stdout(Stdio::piped())

@@ -23,11 +23,9 @@ fn binary() -> PathBuf {
 impl Nats {
     /// Starts one on a free port.
     pub fn start() -> Nats {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // Below the ephemeral range: the servers reconnecting to it while it is
+        // stopped cannot take its port themselves ([`super::ports`]).
+        let port = super::ports::free_port();
         let mut nats = Nats { child: None, port };
         nats.resume();
         nats

@@ -41,11 +41,12 @@ pub struct Nodes {
 /// Starts `smc server` on `data` (its first two lines name its addresses).
 fn node(data: &Path, url: &str, bus: &str, listen: &str, extra: &[&str]) -> Node {
     for _ in 0..100 {
+        let listen = super::ports::resolve(listen);
         let mut child = Command::new(env!("CARGO_BIN_EXE_smc"))
             .args([
                 "server",
                 "--listen",
-                listen,
+                &listen,
                 "--admin-listen",
                 "127.0.0.1:0",
             ])

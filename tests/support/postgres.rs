@@ -41,11 +41,7 @@ fn as_postgres(program: &Path) -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    super::ports::free_port()
 }
 
 extern "C" fn stop_at_exit() {
