@@ -28,6 +28,11 @@ mod http;
 #[allow(dead_code)]
 mod nats;
 
+/// Ports below the ephemeral range, for the two above (tests/support/ports.rs).
+#[path = "../tests/support/ports.rs"]
+#[allow(dead_code)]
+mod ports;
+
 use smc::client::hazmat::RawAccess;
 use smc::client::Background;
 use std::io::{BufRead, BufReader, Read, Write};
