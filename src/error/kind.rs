@@ -4,7 +4,7 @@
 //! and every front end matches `ErrorKind` exhaustively, so that a new kind cannot be
 //! forgotten by one of them and the front ends cannot disagree on what an error is.
 
-use super::{AttachmentError, ServerError, StoreError};
+use super::{AttachmentError, DeviceError, LinkError, ServerError, StoreError};
 use super::{CipherError, ClientError, E2eError, KeyError, LegacyError, NetError};
 use crate::proto::Refusal;
 
@@ -176,8 +176,40 @@ classified!(
     ClientError,
     E2eError,
     AttachmentError,
+    DeviceError,
+    LinkError,
     Refusal
 );
+
+impl DeviceError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DeviceError::BadName { .. } | DeviceError::BadId(_) => ErrorKind::InvalidArgument,
+            DeviceError::Signing(_) | DeviceError::Random(_) => ErrorKind::Encryption,
+            DeviceError::WrongUser { .. }
+            | DeviceError::WrongIdentity
+            | DeviceError::BadSignature
+            | DeviceError::BadKey
+            | DeviceError::Malformed(_) => ErrorKind::Protocol,
+        }
+    }
+}
+
+impl LinkError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LinkError::BadCode(_) => ErrorKind::InvalidArgument,
+            LinkError::WrongCode | LinkError::Expired | LinkError::Mismatch => {
+                ErrorKind::Encryption
+            }
+            LinkError::Malformed(_) => ErrorKind::Protocol,
+            LinkError::Device(e) => e.kind(),
+            LinkError::Random(_) => ErrorKind::Encryption,
+        }
+    }
+}
 
 impl CipherError {
     /// What kind of failure this is.

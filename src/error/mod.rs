@@ -513,3 +513,72 @@ pub enum E2eError {
         room: String,
     },
 }
+
+/// Errors of device certificates ([`crate::identity::device`]).
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// The certificate is another person's.
+    #[error("the device certificate is {found}'s, not {expected}'s")]
+    WrongUser {
+        /// The person it was checked for.
+        expected: String,
+        /// The person it names.
+        found: String,
+    },
+    /// The certificate is signed by another identity key than the person's.
+    #[error("the device certificate is not signed by the person's identity key")]
+    WrongIdentity,
+    /// The signature does not verify (a field was changed, or it was never signed).
+    #[error("the device certificate's signature does not verify")]
+    BadSignature,
+    /// A key that is not an Ed25519 public key.
+    #[error("not an Ed25519 public key")]
+    BadKey,
+    /// A device name that cannot be shown as it is.
+    #[error("device name {name:?}: {why}")]
+    BadName {
+        /// The name (cut to 64 characters).
+        name: String,
+        /// Why it is refused.
+        why: &'static str,
+    },
+    /// A device id that is not 16 hex digits.
+    #[error("{0:?} is not a device id (16 hex digits)")]
+    BadId(String),
+    /// Bytes that are not a certificate.
+    #[error("malformed device certificate: {0}")]
+    Malformed(String),
+    /// The identity key could not sign.
+    #[error("signing with the identity key failed: {0}")]
+    Signing(String),
+    /// The system's random generator failed.
+    #[error("no randomness: {0}")]
+    Random(String),
+}
+
+/// Errors of linking a device: a code that does not match, has expired or is not one.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// Text that is not a link code.
+    #[error("not a link code: {0}")]
+    BadCode(&'static str),
+    /// The two devices do not hold the same code (mistyped, guessed, or not this
+    /// person's); the code is spent.
+    #[error("the link code does not match (mistyped, or not this user's); ask for a new one")]
+    WrongCode,
+    /// The code's time is over.
+    #[error("the link code has expired; ask for a new one")]
+    Expired,
+    /// The certificate granted does not vouch for what was asked.
+    #[error("the device in use vouched for other keys than this device's")]
+    Mismatch,
+    /// A message of the exchange is malformed.
+    #[error("malformed link message: {0}")]
+    Malformed(String),
+    /// The certificate is not acceptable.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// The system's random generator failed.
+    #[error("no randomness: {0}")]
+    Random(String),
+}
