@@ -138,6 +138,14 @@ typedef enum smc_status {
    The transfer was stopped by its progress callback.
    */
   SMC_CANCELLED = 25,
+  /*
+   This device was revoked by its user: the server refuses it from then on.
+   */
+  SMC_DEVICE_REVOKED = 26,
+  /*
+   Linking a device failed: no such code, expired, already used, or not matching.
+   */
+  SMC_LINK_REFUSED = 27,
 } smc_status;
 
 /*
@@ -193,6 +201,11 @@ typedef enum smc_event_type {
    by their key).
    */
   SMC_EVENT_MEMBER_JOINED = 10,
+  /*
+   A new device of this user was linked with the code this client showed
+   (`smc_event_device`, `smc_event_device_name`).
+   */
+  SMC_EVENT_DEVICE_LINKED = 11,
 } smc_event_type;
 
 /*
@@ -620,6 +633,24 @@ const char *smc_event_reason(const struct smc_event *event);
  `event` is NULL or live.
  */
 const char *smc_event_address(const struct smc_event *event);
+
+/*
+ The device's id (device_linked; "" otherwise). Borrowed from the event: valid until
+ `smc_event_free`; NULL if `event` is NULL.
+
+ # Safety
+ `event` is NULL or live.
+ */
+const char *smc_event_device(const struct smc_event *event);
+
+/*
+ The device's name (device_linked; "" otherwise). Borrowed from the event: valid
+ until `smc_event_free`; NULL if `event` is NULL.
+
+ # Safety
+ `event` is NULL or live.
+ */
+const char *smc_event_device_name(const struct smc_event *event);
 
 /*
  Whether the client reconnects by itself (disconnected: 1 or 0; 0 otherwise or if

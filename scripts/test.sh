@@ -74,7 +74,7 @@ postgres_pass() {
     # behaviour (the legacy server, the transport's framing, names refused before any
     # store call). The cluster and store-contract tests run on PostgreSQL above.
     SMC_TEST_STORE=postgres cargo test --locked --test it -- \
-        messaging:: e2e_groups:: server_mls_support:: server_bad_input:: adversary:: failover:: \
+        messaging:: e2e_groups:: server_mls_support:: server_bad_input:: adversary:: failover:: devices:: \
         --skip adversary::directs::a_flood --skip adversary::epochs::a_commit_without \
         --skip adversary::epochs::a_member_removed_by_a_commit --skip adversary::policy::removing_another \
         --skip adversary::removed:: --skip adversary::server_forgery:: --skip adversary::storage:: \

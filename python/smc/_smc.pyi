@@ -194,6 +194,7 @@ class Event:
         "undecryptable",
         "disconnected",
         "connected",
+        "device_linked",
     ]: ...
     @property
     def room(self) -> str: ...
@@ -213,6 +214,12 @@ class Event:
     def retrying(self) -> bool: ...
     @property
     def address(self) -> str: ...
+    @property
+    def device(self) -> str:
+        """The new device's id (``"device_linked"``)."""
+    @property
+    def device_name(self) -> str:
+        """The new device's name (``"device_linked"``)."""
 
 @final
 class Client:

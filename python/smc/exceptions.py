@@ -213,6 +213,16 @@ class Cancelled(SmcError):
     its destination)."""
 
 
+class DeviceRevoked(SmcError):
+    """This device was revoked by its user (from another device): the server refuses it
+    from then on, and the client stops reconnecting."""
+
+
+class LinkRefused(SmcError):
+    """Linking a device failed: no offer at that code (none, expired or already used), a
+    code that does not match, or a device that may not link or be linked."""
+
+
 class RequestTimeout(SmcError, TimeoutError):
     """The server did not answer in time."""
 
@@ -241,6 +251,8 @@ __all__ += [
     "StorageFull",
     "FileUnavailable",
     "Cancelled",
+    "DeviceRevoked",
+    "LinkRefused",
     "RequestTimeout",
     "NotText",
 ]

@@ -172,6 +172,107 @@ fn connected_to_itself(stream: &TcpStream) -> bool {
     matches!((stream.local_addr(), stream.peer_addr()), (Ok(l), Ok(p)) if l == p)
 }
 
+/// The check of a server's key in the handshake, before anything about the user is
+/// sent: the fingerprint `expected` (when given) and the key pinned for `address` (or
+/// pinned now, trust on first use).
+fn verifier<'a>(
+    address: &'a str,
+    known: &'a KnownServers,
+    expected: Option<&'a str>,
+) -> impl FnOnce(&[u8; 32]) -> Result<(), ClientError> + 'a {
+    move |server_key: &[u8; 32]| {
+        if let Some(expected) = expected {
+            let presented = fingerprint(server_key);
+            if !same_fingerprint(&presented, expected) {
+                return Err(ClientError::ServerNotTrusted {
+                    address: address.to_owned(),
+                    expected: expected.to_owned(),
+                    presented,
+                });
+            }
+        }
+        match known.check_or_pin(address, server_key)? {
+            Pin::New | Pin::Matches => Ok(()),
+            Pin::Mismatch(pinned) => Err(ClientError::ServerKeyChanged {
+                address: address.to_owned(),
+                pinned: fingerprint(&pinned),
+                presented: fingerprint(server_key),
+                known_servers: known.path().to_owned(),
+            }),
+        }
+    }
+}
+
+/// How long a new device waits for the device in use to grant it, once it answered.
+const GRANT_WAIT: Duration = Duration::from_secs(90);
+
+/// The new device's side of linking, on a connection of its own: `LinkJoin` for
+/// `user`'s offer at `slot`, then the answer `answer` computes from the offer, then
+/// the grant sealed for it (the server relays what it cannot open). The server's key
+/// is checked as for any connection.
+pub(super) async fn link_exchange(
+    address: &str,
+    key: &StaticKeypair,
+    known: &KnownServers,
+    expected: Option<&str>,
+    (user, slot): (&str, &str),
+    answer: impl FnOnce(&[u8]) -> Result<Vec<u8>, ClientError>,
+) -> Result<Vec<u8>, ClientError> {
+    let mut stream = dial(address).await?;
+    let _ = stream.set_nodelay(true);
+    let verify = verifier(address, known, expected);
+    let established = client_handshake(&mut stream, key, HANDSHAKE_TIMEOUT, verify).await??;
+    let (mut sealer, mut opener) = (established.sealer, established.opener);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut out = Vec::new();
+    let mut ask = |id: u64, request: Request, out: &mut Vec<u8>| -> Result<(), ClientError> {
+        out.clear();
+        sealer.seal(&encode(&ClientFrame { id, request }), out)?;
+        Ok(())
+    };
+    ask(
+        1,
+        Request::LinkJoin {
+            version: crate::proto::VERSION,
+            user: user.to_owned(),
+            slot: slot.to_owned(),
+        },
+        &mut out,
+    )?;
+    wr.write_all(&out).await.map_err(NetError::Io)?;
+    let offer = match one_reply(&mut opener, &mut rd, HANDSHAKE_TIMEOUT).await? {
+        Reply::LinkOffer(offer) => offer,
+        other => return Err(ClientError::Protocol(format!("{other:?}"))),
+    };
+    ask(
+        2,
+        Request::LinkAnswer {
+            answer: answer(&offer)?,
+        },
+        &mut out,
+    )?;
+    wr.write_all(&out).await.map_err(NetError::Io)?;
+    match one_reply(&mut opener, &mut rd, GRANT_WAIT).await? {
+        Reply::LinkGrant(sealed) => Ok(sealed),
+        other => Err(ClientError::Protocol(format!("{other:?}"))),
+    }
+}
+
+/// The next reply on a connection without a reader task (linking), within `wait`.
+async fn one_reply(
+    opener: &mut Opener,
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    wait: Duration,
+) -> Result<Reply, ClientError> {
+    let bytes = opener.open(rd, Some(wait), FRAME_TIMEOUT).await?;
+    match decode::<ServerFrame>(&bytes)? {
+        ServerFrame::Reply { result, .. } => Ok(result?),
+        ServerFrame::Event(_) => Err(ClientError::Protocol(
+            "an event on a linking connection".into(),
+        )),
+    }
+}
+
 impl Connection {
     /// Connects, runs the handshake (checking the server key against `known` before
     /// revealing the client's identity) and starts the tasks.
@@ -188,27 +289,7 @@ impl Connection {
     ) -> Result<Self, ClientError> {
         let mut stream = dial(address).await?;
         let _ = stream.set_nodelay(true);
-        let verify = |server_key: &[u8; 32]| {
-            if let Some(expected) = expected {
-                let presented = fingerprint(server_key);
-                if !same_fingerprint(&presented, expected) {
-                    return Err(ClientError::ServerNotTrusted {
-                        address: address.to_owned(),
-                        expected: expected.to_owned(),
-                        presented,
-                    });
-                }
-            }
-            match known.check_or_pin(address, server_key)? {
-                Pin::New | Pin::Matches => Ok(()),
-                Pin::Mismatch(pinned) => Err(ClientError::ServerKeyChanged {
-                    address: address.to_owned(),
-                    pinned: fingerprint(&pinned),
-                    presented: fingerprint(server_key),
-                    known_servers: known.path().to_owned(),
-                }),
-            }
-        };
+        let verify = verifier(address, known, expected);
         let established = client_handshake(&mut stream, key, HANDSHAKE_TIMEOUT, verify).await??;
         let server_id = data_encoding::HEXLOWER.encode(&established.peer_key);
         let (rd, wr) = stream.into_split();

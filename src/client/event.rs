@@ -99,6 +99,14 @@ pub enum ChatEvent {
         /// Who joined.
         user: String,
     },
+    /// A new device of this user was linked with the code this client showed
+    /// ([`crate::Client::link_code`]).
+    DeviceLinked {
+        /// Its id.
+        device: String,
+        /// Its name.
+        name: String,
+    },
 }
 
 /// The most events one batch call ([`crate::Client::recv_events`],

@@ -155,6 +155,7 @@ impl Client {
                 self.ack_directs(&[direct.id])
             }
             Event::Direct(direct) => self.on_direct(direct),
+            Event::LinkAnswered { slot, answer } => self.on_link_answered(slot, answer),
             Event::SyncDone => {
                 self.synced = true;
                 Ok(())

@@ -13,6 +13,7 @@ mod background;
 mod backoff;
 mod catch_up;
 mod connection;
+mod devices;
 mod event;
 pub mod hazmat;
 mod home;
@@ -35,6 +36,7 @@ mod waiting;
 pub use attachment::Attachment;
 pub use background::Background;
 pub use backoff::Backoff;
+pub use devices::Device;
 use event::Pick;
 pub use event::{ChatEvent, MAX_BATCH};
 pub use home::Home;
@@ -104,6 +106,8 @@ pub struct Client {
     /// Why the last connection ended, when the server or the network ended it (for a
     /// [`Background`] client's reconnection).
     lost: Option<String>,
+    /// The offer to link a device this client made, until a device answers it.
+    linking: Option<devices::PendingLink>,
 }
 
 /// How often a connected client checks its key packages (top-up, last-resort rotation)
@@ -191,6 +195,7 @@ impl Client {
             settings: settings::Settings::default(),
             arrivals: None,
             lost: None,
+            linking: None,
         })
     }
 
@@ -635,7 +640,7 @@ impl Client {
                 }
                 Some(Event::Direct(d)) => self.waiting.push_direct(d),
                 Some(Event::SyncDone) => self.synced = true,
-                Some(Event::Invited { .. }) => {}
+                Some(Event::Invited { .. } | Event::LinkAnswered { .. }) => {}
             }
         }
     }

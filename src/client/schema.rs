@@ -123,6 +123,10 @@ CREATE TABLE IF NOT EXISTS last_resort (
     // (empty) attachment (`reencode_queued_messages`).
     "ALTER TABLE outbox ADD COLUMN file BLOB;
      ALTER TABLE history ADD COLUMN attachment BLOB;",
+    // 8 -> 9: a linked device's certificate (`identity::device`), signed by its
+    // user's identity key; a first device (every home before) has none.
+    "CREATE TABLE device (
+         user TEXT PRIMARY KEY, certificate BLOB NOT NULL) WITHOUT ROWID;",
 ];
 
 /// The version whose migration gives messages their attachment.

@@ -416,6 +416,30 @@ impl<'a> Tx<'a> {
             .optional())
     }
 
+    /// This home's device certificate, when it is a linked device of `user`.
+    pub(super) fn device_certificate(&self, user: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        db(self
+            .cached_query_row(
+                "SELECT certificate FROM device WHERE user = ?1",
+                [user],
+                |r| r.get(0),
+            )
+            .optional())
+    }
+
+    /// Records this home's device certificate (it was linked).
+    pub(super) fn set_device_certificate(
+        &self,
+        user: &str,
+        certificate: &[u8],
+    ) -> Result<(), ClientError> {
+        db(self.cached_execute(
+            "INSERT INTO device (user, certificate) VALUES (?1, ?2)",
+            params![user, certificate],
+        ))
+        .map(drop)
+    }
+
     pub(super) fn set_my_key(&self, user: &str, key: &[u8]) -> Result<(), ClientError> {
         db(self.cached_execute(
             "INSERT INTO me (user, signature_key) VALUES (?1, ?2)",

@@ -85,6 +85,11 @@ impl Client {
     /// key is replaced regularly). Runs after connecting, after joining a group, and
     /// from time to time while connected ([`Client::recv_event`]).
     pub(super) fn top_up_key_packages(&mut self) -> Result<(), ClientError> {
+        // A linked device takes no part in rooms yet (`devices.rs`): no key packages,
+        // so that every invitation still reaches the user's first device.
+        if self.is_linked_device()? {
+            return Ok(());
+        }
         let count = self.key_package_count()?;
         let now = chrono::Utc::now().timestamp_millis();
         let last_resort_needed = self

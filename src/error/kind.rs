@@ -82,11 +82,15 @@ pub enum ErrorKind {
     FileUnavailable,
     /// The program stopped the transfer (its progress callback said so).
     Cancelled,
+    /// This device was revoked by its user.
+    DeviceRevoked,
+    /// Linking a device failed (no such code, expired, used, or not matching).
+    LinkRefused,
 }
 
 impl ErrorKind {
     /// Every kind, once.
-    pub const ALL: [ErrorKind; 35] = [
+    pub const ALL: [ErrorKind; 37] = [
         ErrorKind::UnsupportedCharacter,
         ErrorKind::NotCoprime,
         ErrorKind::NotATableEntry,
@@ -122,6 +126,8 @@ impl ErrorKind {
         ErrorKind::Encryption,
         ErrorKind::FileUnavailable,
         ErrorKind::Cancelled,
+        ErrorKind::DeviceRevoked,
+        ErrorKind::LinkRefused,
     ];
 
     /// The connection is gone (or never came): reconnecting may help.
@@ -145,6 +151,7 @@ impl ErrorKind {
                 | ErrorKind::NameTaken
                 | ErrorKind::VersionMismatch
                 | ErrorKind::WrongPassphrase
+                | ErrorKind::DeviceRevoked
         )
     }
 }
@@ -201,9 +208,11 @@ impl LinkError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             LinkError::BadCode(_) => ErrorKind::InvalidArgument,
-            LinkError::WrongCode | LinkError::Expired | LinkError::Mismatch => {
-                ErrorKind::Encryption
-            }
+            LinkError::WrongCode
+            | LinkError::Expired
+            | LinkError::Mismatch
+            | LinkError::NotFirstDevice => ErrorKind::LinkRefused,
+            LinkError::HomeInUse => ErrorKind::InvalidArgument,
             LinkError::Malformed(_) => ErrorKind::Protocol,
             LinkError::Device(e) => e.kind(),
             LinkError::Random(_) => ErrorKind::Encryption,
@@ -301,6 +310,8 @@ impl Refusal {
             Refusal::Internal => ErrorKind::ServerFailure,
             Refusal::StorageFull => ErrorKind::StorageFull,
             Refusal::UnknownBlob => ErrorKind::FileUnavailable,
+            Refusal::DeviceRevoked => ErrorKind::DeviceRevoked,
+            Refusal::LinkRefused { .. } => ErrorKind::LinkRefused,
         }
     }
 }
@@ -355,6 +366,8 @@ impl ClientError {
             ClientError::HomeInUse { .. } => ErrorKind::HomeInUse,
             ClientError::Undecryptable { .. } => ErrorKind::Undecryptable,
             ClientError::File(e) => e.kind(),
+            ClientError::Link(e) => e.kind(),
+            ClientError::Device(e) => e.kind(),
         }
     }
 

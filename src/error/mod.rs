@@ -386,6 +386,13 @@ pub enum ClientError {
     /// on the way (nothing is left at the destination).
     #[error(transparent)]
     File(#[from] AttachmentError),
+    /// Linking a device failed on this side (a code that does not match or is not
+    /// one, a grant that does not verify).
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// A device's certificate or name is not acceptable.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
 }
 
 impl From<NetError> for ClientError {
@@ -572,6 +579,12 @@ pub enum LinkError {
     /// The certificate granted does not vouch for what was asked.
     #[error("the device in use vouched for other keys than this device's")]
     Mismatch,
+    /// Only the user's first device (which holds the identity key) links and revokes.
+    #[error("only the user's first device links and revokes devices")]
+    NotFirstDevice,
+    /// A device is linked on a new home only (one that never connected).
+    #[error("this home has been used already: link a device on a new home")]
+    HomeInUse,
     /// A message of the exchange is malformed.
     #[error("malformed link message: {0}")]
     Malformed(String),

@@ -35,6 +35,35 @@ impl DeviceId {
         Ok(DeviceId(id))
     }
 
+    /// The id's bytes.
+    pub fn to_bytes(self) -> [u8; 8] {
+        self.0
+    }
+
+    /// The id of a person's first device: derived from their identity key (that
+    /// device's own signature key), so that every device and the server agree on it
+    /// without it being stored anywhere.
+    pub fn first_of(identity_key: &[u8]) -> DeviceId {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"smc first device v1\0")
+            .chain_update(identity_key)
+            .finalize();
+        let mut id = [0; 8];
+        id.copy_from_slice(&digest[..8]);
+        DeviceId(id)
+    }
+
+    /// The id of these bytes.
+    pub fn from_bytes(bytes: [u8; 8]) -> DeviceId {
+        DeviceId(bytes)
+    }
+
+    /// The id of these bytes (`None` unless there are 8).
+    pub fn from_slice(bytes: &[u8]) -> Option<DeviceId> {
+        <[u8; 8]>::try_from(bytes).ok().map(DeviceId)
+    }
+
     /// The id written as [`Display`](std::fmt::Display) writes it (16 hex digits).
     pub fn parse(text: &str) -> Result<DeviceId, DeviceError> {
         let bytes = data_encoding::HEXLOWER_PERMISSIVE

@@ -31,6 +31,8 @@ pub struct Limits {
     /// slot; the oldest session is closed to make room for a new one (the owner of the
     /// key always gets in).
     pub max_sessions_per_user: usize,
+    /// Devices of one user, their first included and revoked ones not (default 10).
+    pub max_devices_per_user: usize,
     /// Sustained requests per second per connection (default 1,000).
     pub requests_per_second: u32,
     /// Requests a connection may send in a burst above the rate (default 2,000).
@@ -111,6 +113,7 @@ impl Default for Limits {
             max_connections_per_address: 256,
             max_unauthenticated: 256,
             max_sessions_per_user: 8,
+            max_devices_per_user: 10,
             requests_per_second: 1_000,
             request_burst: 2_000,
             outbound_queue: 4_096,

@@ -21,7 +21,10 @@ pub use envelope::{DirectEnvelope, Envelope};
 pub(crate) use names::unfit;
 pub use names::{check_name, look_alike, skeletons, MAX_NAME};
 pub use refusal::Refusal;
-pub use request::{ClientFrame, Event, Invitation, Reply, Request, ServerFrame};
+pub use request::{
+    ClientFrame, DeviceInfo, Event, Invitation, Reply, Request, ServerFrame, MAX_LINK_MESSAGE,
+    MAX_LINK_SEALED,
+};
 
 /// Protocol version spoken by this build.
 pub const VERSION: u16 = 2;

@@ -100,6 +100,16 @@ pub enum Refusal {
     /// nothing of other people's files.
     #[error("no such file on the server (unknown, incomplete, not yours to read, or expired)")]
     UnknownBlob,
+    /// This device was revoked by its user: the server refuses it from then on.
+    #[error("this device was revoked by its user; link it again to use it")]
+    DeviceRevoked,
+    /// Linking a device failed: no offer at that code (none, expired or used), a code
+    /// that does not match, or a device that may not link or be linked.
+    #[error("linking refused: {reason}")]
+    LinkRefused {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Refusal {
@@ -123,6 +133,8 @@ impl Refusal {
             Refusal::Internal => "internal",
             Refusal::StorageFull => "storage_full",
             Refusal::UnknownBlob => "unknown_blob",
+            Refusal::DeviceRevoked => "device_revoked",
+            Refusal::LinkRefused { .. } => "link_refused",
         }
     }
 }

@@ -4,6 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::proto::{BlobId, DirectEnvelope, Envelope, Refusal};
 
+/// The longest SPAKE2 message of an offer, and the longest answer or grant relayed
+/// between two devices being linked.
+pub const MAX_LINK_MESSAGE: usize = 64;
+/// See [`MAX_LINK_MESSAGE`].
+pub const MAX_LINK_SEALED: usize = 8 * 1024;
+
 /// A request and the id its reply will carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientFrame {
@@ -224,6 +230,56 @@ pub enum Request {
         /// How many chunks.
         count: u32,
     },
+    /// The first request of a device being linked, instead of Hello: the offer that
+    /// `user`'s first device made at `slot` ([`Reply::LinkOffer`]). The connection then
+    /// sends [`Request::LinkAnswer`], gets [`Reply::LinkGrant`] and ends.
+    LinkJoin {
+        /// Protocol version ([`crate::proto::VERSION`]).
+        version: u16,
+        /// The user whose device offers.
+        user: String,
+        /// The code's slot.
+        slot: String,
+    },
+    /// The new device's answer to the offer (at most [`MAX_LINK_SEALED`] bytes),
+    /// relayed to the offering device ([`Event::LinkAnswered`]).
+    LinkAnswer {
+        /// The answer (a SPAKE2 message and what is sealed with its key).
+        #[serde(with = "serde_bytes")]
+        answer: Vec<u8>,
+    },
+    /// From a user's first device: offer to link a device at `slot` for `lifetime_s`
+    /// seconds (at most 600), replacing its earlier offer.
+    OfferLink {
+        /// The code's slot.
+        slot: String,
+        /// Its SPAKE2 message (at most [`MAX_LINK_MESSAGE`] bytes).
+        #[serde(with = "serde_bytes")]
+        message: Vec<u8>,
+        /// How long the offer stands, seconds.
+        lifetime_s: u32,
+    },
+    /// From a user's first device: the certificate of the device that answered at
+    /// `slot` (checked, and recorded with the identity key that signs it), and the
+    /// grant sealed for that device, relayed to it.
+    GrantLink {
+        /// The code's slot.
+        slot: String,
+        /// The certificate ([`crate::identity::device::DeviceCertificate::to_bytes`]).
+        #[serde(with = "serde_bytes")]
+        certificate: Vec<u8>,
+        /// The grant, sealed for the new device (at most [`MAX_LINK_SEALED`] bytes).
+        #[serde(with = "serde_bytes")]
+        sealed: Vec<u8>,
+    },
+    /// The caller's linked devices ([`Reply::Devices`]).
+    Devices,
+    /// From a user's first device: revoke a linked device. Its connections are closed
+    /// and refused from then on.
+    RevokeDevice {
+        /// The device's id.
+        device: [u8; 8],
+    },
 }
 
 /// The answer to a successful request.
@@ -293,6 +349,27 @@ pub enum Reply {
     /// A sealed chunk ([`Request::FetchChunk`]), or consecutive ones
     /// ([`Request::FetchChunks`]).
     Chunk(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The offer's SPAKE2 message ([`Request::LinkJoin`]).
+    LinkOffer(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The grant sealed for the new device ([`Request::LinkAnswer`]).
+    LinkGrant(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The caller's linked devices, in the order they were linked.
+    Devices(Vec<DeviceInfo>),
+}
+
+/// A linked device, as the server lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// Its id.
+    pub id: [u8; 8],
+    /// Its certificate (its name, keys and when it was linked, signed by the user's
+    /// identity key: check it before trusting any of it).
+    #[serde(with = "serde_bytes")]
+    pub certificate: Vec<u8>,
+    /// When the server recorded it (ms since the Unix epoch).
+    pub linked_ms: i64,
+    /// When it was revoked, if it was.
+    pub revoked_ms: Option<i64>,
 }
 
 /// A pending invitation to a room.
@@ -336,4 +413,12 @@ pub enum Event {
     },
     /// The sync that follows Hello is complete; what follows is live.
     SyncDone,
+    /// A new device answered this user's offer at `slot` ([`Request::OfferLink`]).
+    LinkAnswered {
+        /// The slot.
+        slot: String,
+        /// Its answer.
+        #[serde(with = "serde_bytes")]
+        answer: Vec<u8>,
+    },
 }

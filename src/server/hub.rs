@@ -78,6 +78,8 @@ pub(crate) struct SessionHandle {
     pub max_bytes: usize,
     /// Set to `true` to close the session.
     pub close: Arc<watch::Sender<bool>>,
+    /// The transport key it authenticated with: which of its user's devices it is.
+    pub transport_key: [u8; 32],
 }
 
 impl SessionHandle {
@@ -453,6 +455,20 @@ impl Hub {
         }
     }
 
+    /// Asks the sessions of `user`'s device with `transport_key` to close (a revoked
+    /// device); returns how many there were.
+    pub(crate) fn close_device(&self, user: &str, transport_key: &[u8]) -> usize {
+        let inner = self.lock();
+        let mut closed = 0;
+        for s in inner.sessions.get(user).into_iter().flatten() {
+            if s.transport_key[..] == *transport_key {
+                s.close.send_replace(true);
+                closed += 1;
+            }
+        }
+        closed
+    }
+
     /// Asks every session to close.
     pub(crate) fn close_all(&self) {
         for list in self.lock().sessions.values() {
@@ -559,6 +575,18 @@ impl Hub {
         }
     }
 
+    /// Queues `item` for the sessions of `user`'s device with `transport_key`.
+    pub(crate) fn deliver_to_device(&self, user: &str, transport_key: &[u8], item: &Outbound) {
+        if let Some(list) = self.lock().sessions.get(user) {
+            for s in list
+                .iter()
+                .filter(|s| s.transport_key[..] == *transport_key)
+            {
+                s.push(item.clone(), user);
+            }
+        }
+    }
+
     /// How many authenticated sessions are registered.
     pub(crate) fn session_count(&self) -> usize {
         self.lock().sessions.values().map(Vec::len).sum()
@@ -598,6 +626,7 @@ mod tests {
             queued: Arc::new(AtomicUsize::new(0)),
             max_bytes,
             close: Arc::new(close),
+            transport_key: [0; 32],
         };
         (handle, rx, closed)
     }

@@ -18,6 +18,8 @@ mod group_change;
 mod handler;
 mod hub;
 pub(crate) mod key_package;
+mod link_offers;
+mod linking;
 mod metrics;
 mod public_group;
 mod rate;
@@ -97,6 +99,9 @@ impl ServerConfig {
     }
 }
 
+/// Attempts to link a device one address may make per hour (a burst of as many).
+const LINK_JOINS_PER_HOUR: u32 = 20;
+
 /// State shared by every connection of a server.
 pub(crate) struct Shared {
     pub key: StaticKeypair,
@@ -120,6 +125,11 @@ pub(crate) struct Shared {
     pub metrics: Arc<metrics::Metrics>,
     /// The bus to the other nodes of a cluster, if any.
     pub bus: Option<Arc<bus::Bus>>,
+    /// The standing offers to link a device.
+    pub link_offers: link_offers::LinkOffers,
+    /// Attempts to link a device, per address ([`session`]'s `LinkJoin`): each costs
+    /// the guesser an offer, and these bound how many offers one address can spoil.
+    pub link_joins: rate::KeyedLimiter,
 }
 
 impl Shared {
@@ -219,6 +229,8 @@ impl Server {
             admission: Arc::default(),
             rates: rate::UserRates::new(&config.limits),
             reads: Default::default(),
+            link_offers: Default::default(),
+            link_joins: rate::KeyedLimiter::new(LINK_JOINS_PER_HOUR, 3600, LINK_JOINS_PER_HOUR),
             metrics,
             bus: bus.clone(),
         });

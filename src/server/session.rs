@@ -23,7 +23,7 @@ use crate::server::handler::blocking;
 use crate::server::hub::{until_closed, Outbound, SessionHandle};
 use crate::server::metrics::Metrics;
 use crate::server::rate::TokenBucket;
-use crate::server::store::{Newcomer, Registration};
+use crate::server::store::{DeviceStanding, Newcomer, Registration};
 use crate::server::Shared;
 
 /// Messages read from the store per step of the catch-up sync.
@@ -60,7 +60,7 @@ pub(crate) async fn serve(
 
 /// Writes one frame before the session's writer runs (Hello's reply), within
 /// `limit`.
-async fn write_direct(
+pub(crate) async fn write_direct(
     wr: &mut OwnedWriteHalf,
     sealer: &mut Sealer,
     frame: &ServerFrame,
@@ -103,6 +103,8 @@ struct Authenticated {
     opener: Opener,
     hello_id: u64,
     user: String,
+    /// The transport key the client authenticated with (its device).
+    peer_key: [u8; 32],
     cursors: Vec<(String, u64)>,
     direct_after: u64,
     registration: Registration,
@@ -179,6 +181,22 @@ async fn authenticate(
             }
             (user, cursors, direct_after, token)
         }
+        Request::LinkJoin {
+            version,
+            user,
+            slot,
+        } => {
+            let joining = crate::server::linking::Joining {
+                rd,
+                wr,
+                sealer,
+                opener,
+                peer_key: established.peer_key,
+                peer,
+                shared,
+            };
+            return Err(joining.serve(frame.id, version, user, slot).await);
+        }
         _ => {
             let refusal = Refusal::BadRequest {
                 reason: "the first request must be Hello".into(),
@@ -221,6 +239,7 @@ async fn authenticate(
                 limits.registrations_per_address_per_hour
             ),
         }),
+        Registration::Revoked => Some(Refusal::DeviceRevoked),
         Registration::Registered | Registration::Reclaimed | Registration::Known => None,
     };
     if let Some(refusal) = refusal {
@@ -242,6 +261,7 @@ async fn authenticate(
         opener,
         hello_id: frame.id,
         user,
+        peer_key: established.peer_key,
         cursors,
         direct_after,
         registration,
@@ -257,6 +277,7 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
         mut opener,
         hello_id,
         user,
+        peer_key,
         cursors,
         direct_after,
         registration,
@@ -278,10 +299,27 @@ async fn live(auth: Authenticated, shared: &Arc<Shared>) -> Result<String, NetEr
         queued: Arc::new(AtomicUsize::new(0)),
         max_bytes: limits.outbound_bytes,
         close: Arc::new(close),
+        transport_key: peer_key,
     };
     shared
         .hub
         .register(&user, handle.clone(), limits.max_sessions_per_user);
+    // A device revoked between its Hello's check and now was not among the sessions
+    // the revocation closed: it is refused here.
+    let u = user.clone();
+    let standing = blocking(&shared.store, move |s| s.device_standing(&u, &peer_key)).await;
+    if matches!(standing, Ok(DeviceStanding::Revoked(_))) {
+        shared.hub.unregister(&user, id);
+        return Err(refuse_hello(
+            &shared.metrics,
+            &mut wr,
+            &mut sealer,
+            hello_id,
+            Refusal::DeviceRevoked,
+            limits.write_timeout,
+        )
+        .await);
+    }
     shared.publish(BusEvent::SessionOpened {
         user: user.clone(),
         key,
@@ -412,7 +450,9 @@ async fn read_loop(
         let result = match bucket.take_or_wait() {
             Ok(()) => {
                 refused_in_a_row = 0;
-                shared.handle(user, frame.request).await
+                shared
+                    .handle(user, &session.transport_key, frame.request)
+                    .await
             }
             Err(wait) => {
                 refused_in_a_row += 1;

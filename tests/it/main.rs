@@ -28,6 +28,9 @@ mod e2e_malicious_server;
 // Files: sent, received, tampered with.
 mod files;
 
+// Linked devices: linking with a one-time code, listing, revoking.
+mod devices;
+
 // Attacks, one file per finding.
 mod adversary;
 

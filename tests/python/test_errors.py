@@ -37,6 +37,8 @@ AGREE: dict[str, set[type[BaseException]]] = {
     "SMC_STORAGE_FULL": {smc.StorageFull},
     "SMC_FILE_UNAVAILABLE": {smc.FileUnavailable},
     "SMC_CANCELLED": {smc.Cancelled},
+    "SMC_DEVICE_REVOKED": {smc.DeviceRevoked},
+    "SMC_LINK_REFUSED": {smc.LinkRefused},
     "SMC_KEY_CHANGED": {smc.KeyChanged},
     "SMC_UNDECRYPTABLE": {smc.Undecryptable},
     "SMC_WRONG_PASSPHRASE": {smc.WrongPassphrase},

@@ -43,6 +43,9 @@ pub enum SmcEventKind {
     /// `user`, invited to `room`, accepted: they joined (their own word, authenticated
     /// by their key).
     SMC_EVENT_MEMBER_JOINED = 10,
+    /// A new device of this user was linked with the code this client showed
+    /// (`smc_event_device`, `smc_event_device_name`).
+    SMC_EVENT_DEVICE_LINKED = 11,
 }
 
 /// An event (opaque). Created by `smc_client_recv_event`, released by `smc_event_free`.
@@ -53,6 +56,8 @@ pub struct SmcEvent {
     user: Vec<u8>,
     reason: Vec<u8>,
     address: Vec<u8>,
+    device: Vec<u8>,
+    device_name: Vec<u8>,
     retrying: bool,
     seq: u64,
     count: u64,
@@ -69,6 +74,8 @@ impl From<ChatEvent> for SmcEvent {
             user: nul_terminated(""),
             reason: nul_terminated(""),
             address: nul_terminated(""),
+            device: nul_terminated(""),
+            device_name: nul_terminated(""),
             retrying: false,
             seq: 0,
             count: 0,
@@ -141,6 +148,10 @@ impl From<ChatEvent> for SmcEvent {
             ChatEvent::MemberJoined { room, user } => {
                 out.kind = SmcEventKind::SMC_EVENT_MEMBER_JOINED;
                 (out.room, out.user) = (nul_terminated(&room), nul_terminated(&user));
+            }
+            ChatEvent::DeviceLinked { device, name } => {
+                out.kind = SmcEventKind::SMC_EVENT_DEVICE_LINKED;
+                (out.device, out.device_name) = (nul_terminated(&device), nul_terminated(&name));
             }
         }
         out
@@ -257,6 +268,26 @@ pub unsafe extern "C" fn smc_event_reason(event: *const SmcEvent) -> *const c_ch
 #[no_mangle]
 pub unsafe extern "C" fn smc_event_address(event: *const SmcEvent) -> *const c_char {
     borrow(event).map_or(std::ptr::null(), |e| e.address.as_ptr().cast())
+}
+
+/// The device's id (device_linked; "" otherwise). Borrowed from the event: valid until
+/// `smc_event_free`; NULL if `event` is NULL.
+///
+/// # Safety
+/// `event` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_event_device(event: *const SmcEvent) -> *const c_char {
+    borrow(event).map_or(std::ptr::null(), |e| e.device.as_ptr().cast())
+}
+
+/// The device's name (device_linked; "" otherwise). Borrowed from the event: valid
+/// until `smc_event_free`; NULL if `event` is NULL.
+///
+/// # Safety
+/// `event` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn smc_event_device_name(event: *const SmcEvent) -> *const c_char {
+    borrow(event).map_or(std::ptr::null(), |e| e.device_name.as_ptr().cast())
 }
 
 /// Whether the client reconnects by itself (disconnected: 1 or 0; 0 otherwise or if

@@ -67,11 +67,15 @@ pub enum SmcStatus {
     SMC_FILE_UNAVAILABLE = 24,
     /// The transfer was stopped by its progress callback.
     SMC_CANCELLED = 25,
+    /// This device was revoked by its user: the server refuses it from then on.
+    SMC_DEVICE_REVOKED = 26,
+    /// Linking a device failed: no such code, expired, already used, or not matching.
+    SMC_LINK_REFUSED = 27,
 }
 
 impl SmcStatus {
     /// Every status, in the order of their codes (`ALL[n]` has code `n`).
-    pub const ALL: [SmcStatus; 26] = [
+    pub const ALL: [SmcStatus; 28] = [
         SmcStatus::SMC_OK,
         SmcStatus::SMC_NULL_POINTER,
         SmcStatus::SMC_INVALID_UTF8,
@@ -98,6 +102,8 @@ impl SmcStatus {
         SmcStatus::SMC_STORAGE_FULL,
         SmcStatus::SMC_FILE_UNAVAILABLE,
         SmcStatus::SMC_CANCELLED,
+        SmcStatus::SMC_DEVICE_REVOKED,
+        SmcStatus::SMC_LINK_REFUSED,
     ];
 
     /// The status whose code is `code`, if there is one.
@@ -146,6 +152,10 @@ impl SmcStatus {
                 b"the file is not on the server (unknown, incomplete, not yours, or expired)\0"
             }
             SmcStatus::SMC_CANCELLED => b"the transfer was stopped by its progress callback\0",
+            SmcStatus::SMC_DEVICE_REVOKED => b"this device was revoked by its user\0",
+            SmcStatus::SMC_LINK_REFUSED => {
+                b"linking refused (no such code, expired, used, or not matching)\0"
+            }
         }
     }
 }
@@ -179,6 +189,8 @@ impl From<ErrorKind> for SmcStatus {
             ErrorKind::StorageFull => SmcStatus::SMC_STORAGE_FULL,
             ErrorKind::FileUnavailable => SmcStatus::SMC_FILE_UNAVAILABLE,
             ErrorKind::Cancelled => SmcStatus::SMC_CANCELLED,
+            ErrorKind::DeviceRevoked => SmcStatus::SMC_DEVICE_REVOKED,
+            ErrorKind::LinkRefused => SmcStatus::SMC_LINK_REFUSED,
             ErrorKind::NotInvited
             | ErrorKind::RegistrationRefused
             | ErrorKind::StaleEpoch

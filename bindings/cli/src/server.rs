@@ -66,6 +66,9 @@ pub(super) struct ServerArgs {
     /// Most simultaneous sessions of one user (the oldest is closed past it).
     #[arg(long, default_value_t = Limits::default().max_sessions_per_user)]
     max_sessions_per_user: usize,
+    /// Most devices of one user, their first included (revoked ones do not count).
+    #[arg(long, default_value_t = Limits::default().max_devices_per_user)]
+    max_devices: usize,
     /// Bytes waiting to be written to one connection before it is closed.
     #[arg(long, default_value_t = Limits::default().outbound_bytes)]
     outbound_bytes: usize,
@@ -198,6 +201,7 @@ pub(super) fn run(args: ServerArgs, file: &ServerSection) -> Result<(), CliError
         max_unauthenticated: args.max_unauthenticated,
         handshake_timeout: Duration::from_secs(args.handshake_timeout),
         max_sessions_per_user: args.max_sessions_per_user,
+        max_devices_per_user: args.max_devices,
         outbound_bytes: args.outbound_bytes,
         outbound_queue: args.outbound_queue,
         frame_timeout: Duration::from_secs(args.frame_timeout),

@@ -755,7 +755,8 @@ impl Progress {
 #[derive(PartialEq)]
 pub struct PyEvent {
     /// "invited", "joined", "members_changed", "member_joined", "removed",
-    /// "key_changed", "missing", "undecryptable", "disconnected" or "connected".
+    /// "key_changed", "missing", "undecryptable", "disconnected", "connected" or
+    /// "device_linked".
     #[pyo3(get)]
     kind: &'static str,
     /// The room ("" for "key_changed").
@@ -788,6 +789,12 @@ pub struct PyEvent {
     /// The address connected to (connected).
     #[pyo3(get)]
     address: String,
+    /// The device's id (device_linked).
+    #[pyo3(get)]
+    device: String,
+    /// The device's name (device_linked).
+    #[pyo3(get)]
+    device_name: String,
 }
 
 impl From<ChatEvent> for PyEvent {
@@ -803,6 +810,8 @@ impl From<ChatEvent> for PyEvent {
             reason: String::new(),
             retrying: false,
             address: String::new(),
+            device: String::new(),
+            device_name: String::new(),
         };
         match e {
             ChatEvent::Message(m) => {
@@ -847,6 +856,9 @@ impl From<ChatEvent> for PyEvent {
             ChatEvent::Connected { address } => (out.kind, out.address) = ("connected", address),
             ChatEvent::MemberJoined { room, user } => {
                 (out.kind, out.room, out.user) = ("member_joined", room, user);
+            }
+            ChatEvent::DeviceLinked { device, name } => {
+                (out.kind, out.device, out.device_name) = ("device_linked", device, name);
             }
         }
         out

@@ -42,6 +42,8 @@ pyo3::import_exception!(smc.exceptions, Undecryptable);
 pyo3::import_exception!(smc.exceptions, WrongPassphrase);
 pyo3::import_exception!(smc.exceptions, FileUnavailable);
 pyo3::import_exception!(smc.exceptions, Cancelled);
+pyo3::import_exception!(smc.exceptions, DeviceRevoked);
+pyo3::import_exception!(smc.exceptions, LinkRefused);
 
 /// What an exception carries besides its message (each class takes its own).
 #[derive(Debug, Default)]
@@ -104,6 +106,8 @@ fn exception(kind: ErrorKind, message: String, f: Fields) -> PyErr {
         ErrorKind::Encryption => EncryptionError::new_err(message),
         ErrorKind::FileUnavailable => FileUnavailable::new_err(message),
         ErrorKind::Cancelled => Cancelled::new_err(message),
+        ErrorKind::DeviceRevoked => DeviceRevoked::new_err(message),
+        ErrorKind::LinkRefused => LinkRefused::new_err(message),
     }
 }
 

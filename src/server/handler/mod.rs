@@ -4,6 +4,7 @@
 //! `directs.rs`, `blobs.rs`); what they share is here.
 
 mod blobs;
+mod devices;
 mod directs;
 mod invitations;
 mod key_packages;
@@ -70,10 +71,31 @@ where
 }
 
 impl Shared {
-    /// Handles one request of `me` (already identified).
-    pub(crate) async fn handle(&self, me: &str, request: Request) -> Result<Reply, Refusal> {
+    /// Handles one request of `me` (already identified), on their device whose
+    /// transport key is `key`.
+    pub(crate) async fn handle(
+        &self,
+        me: &str,
+        key: &[u8; 32],
+        request: Request,
+    ) -> Result<Reply, Refusal> {
         match request {
-            Request::Hello { .. } => Err(bad("hello was already done on this connection")),
+            Request::Hello { .. } | Request::LinkJoin { .. } => {
+                Err(bad("hello was already done on this connection"))
+            }
+            Request::LinkAnswer { .. } => Err(bad("no link offer was asked on this connection")),
+            Request::OfferLink {
+                slot,
+                message,
+                lifetime_s,
+            } => self.offer_link(me, key, slot, message, lifetime_s).await,
+            Request::GrantLink {
+                slot,
+                certificate,
+                sealed,
+            } => self.grant_link(me, key, slot, certificate, sealed).await,
+            Request::Devices => self.devices(me).await,
+            Request::RevokeDevice { device } => self.revoke_device(me, key, device).await,
             Request::Ping => Ok(Reply::Pong),
             Request::CreateRoom { room, group_info } => {
                 self.create_room(me, room, group_info).await

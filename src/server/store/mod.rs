@@ -7,6 +7,7 @@
 mod append;
 mod backup;
 mod blobs;
+mod devices;
 mod postgres;
 mod rules;
 mod schema;
@@ -14,6 +15,7 @@ mod sqlite;
 
 pub use backup::{backup, restore, Copied, FENCE_PER_MS};
 pub use blobs::{Began, BlobStore, NewBlob, Put, Retention};
+pub use devices::{DeviceAdded, DeviceRow, DeviceStanding, DeviceStore};
 pub use postgres::PostgresStore;
 pub use sqlite::{check, SqliteStore};
 
@@ -53,8 +55,10 @@ pub enum Registration {
     Reclaimed,
     /// The policy refuses a new name (why).
     Refused(&'static str),
-    /// The name was already bound to this key.
+    /// The name was already bound to this key, or the key is a device linked to it.
     Known,
+    /// The key is a device of the user's that was revoked: refused.
+    Revoked,
     /// The name is bound to another key.
     Taken,
     /// The name is free but looks like a registered one (same confusable skeleton,
@@ -212,7 +216,7 @@ pub struct NewMessage {
 
 /// A durable store of users, rooms, members, messages, key packages, direct queues
 /// and blobs.
-pub trait Store: BlobStore + Send + Sync + 'static {
+pub trait Store: BlobStore + DeviceStore + Send + Sync + 'static {
     /// Whether the store can take writes now (a write transaction begins, reads, and is
     /// rolled back): what the admin listener's `/healthz` asks.
     fn ping(&self) -> Result<(), StoreError>;

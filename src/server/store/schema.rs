@@ -146,6 +146,20 @@ const MIGRATIONS: &[&str] = &[
     // runs). A blob's `held` is `chunks` once it is complete; until then its file's
     // length says how many chunks it holds.
     "DROP TABLE blob_chunks;",
+    // 11 -> 12: linked devices, each with the certificate its user's identity key
+    // signed (`identity::device`), and that identity key, recorded when the user's
+    // first device links another.
+    "CREATE TABLE devices (
+         user TEXT NOT NULL,
+         id BLOB NOT NULL,
+         name TEXT NOT NULL,
+         transport_key BLOB NOT NULL UNIQUE,
+         certificate BLOB NOT NULL,
+         linked_ms INTEGER NOT NULL,
+         revoked_ms INTEGER,
+         PRIMARY KEY (user, id)
+     ) WITHOUT ROWID;
+     ALTER TABLE users ADD COLUMN identity_key BLOB;",
 ];
 
 /// The schema version this build writes.

@@ -23,6 +23,7 @@ use crate::support::postgres::Cluster;
 use crate::support::tempdir;
 
 mod blobs;
+mod devices;
 
 /// Opens (or opens again) the store kept in a directory.
 type Open = fn(&Path) -> Arc<dyn Store>;

@@ -20,6 +20,7 @@
 
 mod append;
 mod blobs;
+mod devices;
 mod password;
 mod pool;
 mod public_state;
@@ -45,7 +46,7 @@ use pool::{Pool, Pooled, Tx};
 use public_state::with_public_state;
 
 /// Migration `i` takes the schema from version `i` to `i + 1` (tracked in
-/// `smc_schema`). The same tables as the SQLite store's, at its version 10.
+/// `smc_schema`). The same tables as the SQLite store's, at its version 12.
 const MIGRATIONS: &[&str] = &[
     "
     CREATE TABLE users (
@@ -169,6 +170,21 @@ const MIGRATIONS: &[&str] = &[
         bytes BYTEA NOT NULL,
         PRIMARY KEY (blob, idx)
     );
+",
+    // Linked devices (as the SQLite store's version 12): each with its certificate,
+    // and the identity key that signs them.
+    "
+    CREATE TABLE devices (
+        user_name TEXT NOT NULL,
+        id BYTEA NOT NULL,
+        name TEXT NOT NULL,
+        transport_key BYTEA NOT NULL UNIQUE,
+        certificate BYTEA NOT NULL,
+        linked_ms BIGINT NOT NULL,
+        revoked_ms BIGINT,
+        PRIMARY KEY (user_name, id)
+    );
+    ALTER TABLE users ADD COLUMN identity_key BYTEA;
 ",
 ];
 
@@ -346,6 +362,21 @@ impl Store for PostgresStore {
             let existing = tx
                 .query_opt("SELECT key, released FROM users WHERE name = $1", &[&user])?
                 .map(|r| (r.get::<_, Vec<u8>>(0), r.get::<_, bool>(1)));
+            if existing
+                .as_ref()
+                .is_some_and(|(k, released)| k != key && !released)
+            {
+                // Another key for a held name: one of the user's linked devices, maybe.
+                let device = tx.query_opt(
+                    "SELECT revoked_ms FROM devices WHERE user_name = $1 AND transport_key = $2",
+                    &[&user, &key],
+                )?;
+                match device.map(|r| r.get::<_, Option<i64>>(0)) {
+                    Some(None) => return Ok(Registration::Known),
+                    Some(Some(_)) => return Ok(Registration::Revoked),
+                    None => {}
+                }
+            }
             let reclaimed = match name_standing(existing.map(|(k, released)| (k == key, released)))
             {
                 Ok(reclaimed) => reclaimed,
@@ -397,6 +428,7 @@ impl Store for PostgresStore {
                     "DELETE FROM key_packages WHERE user_name = $1",
                     "DELETE FROM directs WHERE recipient = $1",
                     "DELETE FROM user_usage WHERE user_name = $1",
+                    "DELETE FROM devices WHERE user_name = $1",
                     "DELETE FROM skeletons WHERE kind = 'user' AND name = $1",
                     "DELETE FROM users WHERE name = $1",
                 ] {

@@ -244,7 +244,8 @@ mod tests {
         };
         assert_eq!(store.begin_blob(&blob).unwrap(), Began::Started);
         let chunks = [vec![1u8; BLOB_CHUNK + BLOB_TAG], vec![2u8; 5 + BLOB_TAG]];
-        // The same blob as schema 10 held it: its chunks in `blob_chunks`.
+        // The same blob as schema 10 held it: its chunks in `blob_chunks` (and none of
+        // what later versions added).
         lock(&store.writer)
             .execute_batch(
                 "CREATE TABLE blob_chunks (
@@ -254,6 +255,8 @@ mod tests {
                      PRIMARY KEY (blob, idx)
                  );
                  UPDATE blobs SET held = 2;
+                 DROP TABLE devices;
+                 ALTER TABLE users DROP COLUMN identity_key;
                  PRAGMA user_version = 10;",
             )
             .unwrap();

@@ -9,6 +9,7 @@
 mod append;
 mod blob_files;
 mod blobs;
+mod devices;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -245,6 +246,24 @@ impl Store for SqliteStore {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
+        if existing
+            .as_ref()
+            .is_some_and(|(k, released)| k != key && !released)
+        {
+            // Another key for a held name: one of the user's linked devices, maybe.
+            let revoked: Option<Option<i64>> = tx
+                .query_row(
+                    "SELECT revoked_ms FROM devices WHERE user = ?1 AND transport_key = ?2",
+                    params![user, key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match revoked {
+                Some(None) => return Ok(Registration::Known),
+                Some(Some(_)) => return Ok(Registration::Revoked),
+                None => {}
+            }
+        }
         let reclaimed = match name_standing(existing.map(|(k, released)| (k == key, released))) {
             Ok(reclaimed) => reclaimed,
             Err(answer) => return Ok(answer),
@@ -291,6 +310,7 @@ impl Store for SqliteStore {
                 "DELETE FROM key_packages WHERE user = ?1",
                 "DELETE FROM directs WHERE recipient = ?1",
                 "DELETE FROM user_usage WHERE user = ?1",
+                "DELETE FROM devices WHERE user = ?1",
                 "DELETE FROM skeletons WHERE kind = 'user' AND name = ?1",
                 "DELETE FROM users WHERE name = ?1",
             ] {

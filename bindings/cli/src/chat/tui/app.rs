@@ -322,7 +322,8 @@ impl App {
             | ChatEvent::Missing { .. }
             | ChatEvent::Undecryptable { .. }
             | ChatEvent::Disconnected { .. }
-            | ChatEvent::Connected { .. } => {}
+            | ChatEvent::Connected { .. }
+            | ChatEvent::DeviceLinked { .. } => {}
         }
         for n in notices {
             match n.level {
