@@ -15,7 +15,7 @@ use crate::support::{client, server, server_with, tempdir};
 /// Links a new home `home` of alice with `code`, on its own thread, while `first`
 /// handles the answer (a plain client handles what arrives when it is called): the
 /// new device's outcome, and the id `first` announced when it succeeded.
-fn link_while_handling(
+pub(crate) fn link_while_handling(
     first: &mut Client,
     home: &Path,
     address: &str,

@@ -10,6 +10,7 @@ pub use crate::support::raw;
 
 mod client_memory;
 mod consent;
+mod devices;
 mod directs;
 mod epochs;
 mod files;
