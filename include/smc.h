@@ -222,6 +222,12 @@ typedef struct smc_attachment smc_attachment;
 typedef struct smc_client smc_client;
 
 /*
+ The user's devices (opaque), from `smc_client_devices`, released by
+ `smc_device_list_free`.
+ */
+typedef struct smc_device_list smc_device_list;
+
+/*
  An event (opaque). Created by `smc_client_recv_event`, released by `smc_event_free`.
  Its strings stay valid while it lives.
  */
@@ -550,6 +556,145 @@ void smc_client_close(struct smc_client *client);
  `client` is NULL or a live handle from `smc_client_open`, freed once.
  */
 void smc_client_free(struct smc_client *client);
+
+/*
+ This device's id (16 hex digits).
+
+ Ownership: `client` borrowed. On `SMC_OK`, `*out_id` receives a new string owned by
+ the caller, released with `smc_string_free`.
+
+ Errors: `SMC_NULL_POINTER`.
+
+ # Safety
+ `client` is NULL or live; `out_id` is NULL or writable.
+ */
+enum smc_status smc_client_device_id(struct smc_client *client, char **out_id);
+
+/*
+ Offers to link a new device of this user for `timeout_ms` milliseconds (at most 10
+ minutes): the one-time code to type on it (`smc_client_link`). Only the user's first
+ device links. The new device's answer is handled by the client's thread as it
+ arrives; `SMC_EVENT_DEVICE_LINKED` says when it is linked. A wrong code spends the
+ offer.
+
+ Ownership: `client` borrowed. On `SMC_OK`, `*out_code` receives a new string owned
+ by the caller, released with `smc_string_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_LINK_REFUSED` (not the first device),
+ `SMC_CONNECTION_CLOSED`, `SMC_TIMEOUT`.
+
+ # Safety
+ `client` is NULL or live; `out_code` is NULL or writable.
+ */
+enum smc_status smc_client_link_code(struct smc_client *client,
+                                     uint64_t timeout_ms,
+                                     char **out_code);
+
+/*
+ Links this client's new home (one that never connected) to its user's first device
+ with `code` (shown there by `smc_client_link_code`), through the server at `address`
+ ("host:port"), waiting up to `timeout_ms` milliseconds for the first device to
+ grant; then keeps the client connected there as `smc_client_connect` does. `name`
+ names this device (NULL: the host name).
+
+ Ownership: all borrowed.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_INVALID_ARGUMENT` (a used home,
+ a code or name that is not one), `SMC_LINK_REFUSED` (a wrong, used or expired code),
+ `SMC_IO_ERROR` (unreachable), `SMC_SERVER_KEY_CHANGED`, `SMC_TIMEOUT`.
+
+ # Safety
+ `client` is NULL or live; the strings are NULL (`name` only: the default) or
+ NUL-terminated.
+ */
+enum smc_status smc_client_link(struct smc_client *client,
+                                const char *address,
+                                const char *code,
+                                const char *name,
+                                uint64_t timeout_ms);
+
+/*
+ The user's devices: the first, then each linked one not revoked, every one checked
+ against the user's identity key (the server cannot add one).
+
+ Ownership: `client` borrowed. On `SMC_OK`, `*out_list` receives a list owned by the
+ caller, released with `smc_device_list_free`.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_CONNECTION_CLOSED`, `SMC_TIMEOUT`.
+
+ # Safety
+ `client` is NULL or live; `out_list` is NULL or writable.
+ */
+enum smc_status smc_client_devices(struct smc_client *client, struct smc_device_list **out_list);
+
+/*
+ Revokes the linked device `device_id` (see `smc_client_devices`): the server closes
+ its connections and refuses it from then on (`SMC_DEVICE_REVOKED` there). Only the
+ first device revokes.
+
+ Ownership: all borrowed.
+
+ Errors: `SMC_NULL_POINTER`, `SMC_INVALID_UTF8`, `SMC_INVALID_ARGUMENT` (not a device
+ id), `SMC_LINK_REFUSED` (not the first device), `SMC_REFUSED` (no such device).
+
+ # Safety
+ `client` is NULL or live; `device_id` is NULL or NUL-terminated.
+ */
+enum smc_status smc_client_revoke_device(struct smc_client *client, const char *device_id);
+
+/*
+ How many devices a list holds (0 if `list` is NULL).
+
+ # Safety
+ `list` is NULL or live.
+ */
+size_t smc_device_list_len(const struct smc_device_list *list);
+
+/*
+ The id of device `index`, borrowed from the list (valid until
+ `smc_device_list_free`); NULL if `list` is NULL or `index` is out of range.
+
+ # Safety
+ `list` is NULL or live.
+ */
+const char *smc_device_list_id(const struct smc_device_list *list, size_t index);
+
+/*
+ The name of device `index` ("first device" for the one that registered the name),
+ borrowed from the list; NULL if `list` is NULL or `index` is out of range.
+
+ # Safety
+ `list` is NULL or live.
+ */
+const char *smc_device_list_name(const struct smc_device_list *list, size_t index);
+
+/*
+ Whether device `index` is this client's (1 or 0; 0 if out of range or NULL).
+
+ # Safety
+ `list` is NULL or live.
+ */
+int32_t smc_device_list_current(const struct smc_device_list *list, size_t index);
+
+/*
+ When device `index` was linked (ms since the Unix epoch; 0 for the first device, or
+ if out of range or NULL).
+
+ # Safety
+ `list` is NULL or live.
+ */
+int64_t smc_device_list_linked_at_ms(const struct smc_device_list *list, size_t index);
+
+/*
+ Releases a list.
+
+ Ownership: takes back `list`. NULL is a no-op.
+ Never fails; `smc_last_error_message` is left as it is.
+
+ # Safety
+ `list` is NULL or a live list from libsmc, freed once.
+ */
+void smc_device_list_free(struct smc_device_list *list);
 
 /*
  Writes to `*out_fd` a descriptor that is readable exactly while an event waits for

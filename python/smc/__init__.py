@@ -20,6 +20,7 @@ from . import aio, legacy
 from ._smc import (
     Attachment,
     Client,
+    Device,
     Event,
     LegacyClient,
     LegacyServer,
@@ -97,6 +98,7 @@ __all__ = [
     "LegacyClient",
     "Server",
     "Client",
+    "Device",
     "probe_server",
     "Message",
     "Attachment",

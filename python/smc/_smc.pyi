@@ -157,6 +157,23 @@ class Message:
         """The file this message carries, or None for a text (whose ``text`` it has)."""
 
 @final
+class Device:
+    """One of the user's devices (``Client.devices``)."""
+
+    @property
+    def id(self) -> str:
+        """Its id (16 hex digits)."""
+    @property
+    def name(self) -> str:
+        """Its name ("first device" for the one that registered the name)."""
+    @property
+    def current(self) -> bool:
+        """Whether it is this client's device."""
+    @property
+    def linked_at(self) -> datetime.datetime | None:
+        """When it was linked (UTC), or None for the first device."""
+
+@final
 class Attachment:
     """A file a message carries, as its sender announced it inside the encryption:
     pass it to ``Client.download``. The server never sees its name or content."""
@@ -264,6 +281,30 @@ class Client:
         service that answers (tried in order); returns the address connected to."""
     def trust_server(self, address: str, fingerprint: str) -> None: ...
     def pinned_server(self, address: str) -> str | None: ...
+    @property
+    def device_id(self) -> str:
+        """This device's id (16 hex digits)."""
+    def link_code(self, timeout: float = 600) -> str:
+        """Offers to link a new device of this user: the one-time code to type on it.
+        Only the first device links (``LinkRefused`` otherwise); an Event
+        ``"device_linked"`` says when it is linked."""
+    def link(
+        self,
+        address: str | Sequence[str],
+        code: str,
+        timeout: float | None = 60,
+        name: str | None = None,
+        history: bool = True,
+        fingerprint: str | None = None,
+    ) -> str:
+        """Links this new home to its user's first device with the code shown there,
+        then stays connected; returns the address linked through. ``LinkRefused`` for
+        a wrong, used or expired code."""
+    def devices(self) -> list[Device]:
+        """The user's devices, each checked against the user's identity key."""
+    def revoke_device(self, device_id: str) -> None:
+        """Revokes a linked device (only the first device revokes): its connections are
+        closed and refused from then on (``DeviceRevoked``)."""
     def close(self) -> None: ...
     def create_room(self, name: str) -> None: ...
     def invite(self, room: str, user: str) -> None: ...

@@ -142,6 +142,49 @@ class Client:
         """Whether a connection is open."""
         return self._client is not None and self._client.connected
 
+    @property
+    def device_id(self) -> str:
+        """This device's id (16 hex digits)."""
+        return self._sync().device_id
+
+    async def link_code(self, timeout: float = 600) -> str:
+        """Offers to link a new device of this user (see :meth:`smc.Client.link_code`):
+        the one-time code to type on it."""
+        code: str = await self._call(self._sync().link_code, timeout)
+        return code
+
+    async def link(
+        self,
+        address: str | Sequence[str],
+        code: str,
+        timeout: float | None = 60,
+        name: str | None = None,
+        history: bool = True,
+        fingerprint: str | None = None,
+    ) -> str:
+        """Links this new home to its user's first device with the code shown there
+        (see :meth:`smc.Client.link`), opening the home first if needed; returns the
+        address linked through. The client then stays connected."""
+        await self.open()
+        used: str = await self._call(
+            self._sync().link,
+            address,
+            code,
+            timeout=timeout,
+            name=name,
+            history=history,
+            fingerprint=fingerprint,
+        )
+        return used
+
+    async def devices(self) -> list[_smc.Device]:
+        """The user's devices (see :meth:`smc.Client.devices`)."""
+        return await self._call(self._sync().devices)
+
+    async def revoke_device(self, device_id: str) -> None:
+        """Revokes the linked device `device_id` (only the first device revokes)."""
+        await self._call(self._sync().revoke_device, device_id)
+
     async def create_room(self, name: str) -> None:
         """Creates room `name` (an end-to-end encrypted group) with this user alone in it."""
         await self._call(self._sync().create_room, name)

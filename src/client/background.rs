@@ -254,6 +254,45 @@ impl Background {
         result
     }
 
+    /// Links this new home to its user's first device with `code`
+    /// ([`Client::link`]) through the first of `addresses` that answers, waiting up to
+    /// `wait` for the grant, then keeps it connected to them as [`Background::connect`]
+    /// does. Returns the address linked through.
+    pub fn link<S: AsRef<str>>(
+        &self,
+        addresses: &[S],
+        code: &str,
+        name: Option<&str>,
+        expected: Option<&str>,
+        wait: Duration,
+    ) -> Result<String, ClientError> {
+        let mut slot = lock(&self.shared.client);
+        let client = slot.as_mut().ok_or(ClientError::ConnectionClosed)?;
+        let mut result = Err(ClientError::InvalidName {
+            name: String::new(),
+            reason: "no address to link through",
+        });
+        for address in addresses {
+            let address = address.as_ref();
+            result = client
+                .link_inner(address, code, name, expected, wait)
+                .map(|()| address.to_owned());
+            // Only an address that cannot be reached is passed over for the next.
+            if !matches!(&result, Err(e) if e.kind() == crate::ErrorKind::Unreachable) {
+                break;
+            }
+        }
+        if result.is_ok() {
+            lock(&self.shared.link).connected(Target {
+                addresses: addresses.iter().map(|a| a.as_ref().to_owned()).collect(),
+                expected: expected.map(str::to_owned),
+            });
+            self.shared.linked.notify_all();
+        }
+        self.shared.update_readiness(client);
+        result
+    }
+
     /// Keeps the client connected to `addresses` from now on, as
     /// [`Background::connect`] does, when it was connected already before it was handed
     /// to this [`Background`] (nothing happens otherwise).

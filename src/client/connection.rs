@@ -203,9 +203,6 @@ fn verifier<'a>(
     }
 }
 
-/// How long a new device waits for the device in use to grant it, once it answered.
-const GRANT_WAIT: Duration = Duration::from_secs(90);
-
 /// The new device's side of linking, on a connection of its own: `LinkJoin` for
 /// `user`'s offer at `slot`, then the answer `answer` computes from the offer, then
 /// the grant sealed for it (the server relays what it cannot open). The server's key
@@ -215,7 +212,7 @@ pub(super) async fn link_exchange(
     key: &StaticKeypair,
     known: &KnownServers,
     expected: Option<&str>,
-    (user, slot): (&str, &str),
+    (user, slot, wait): (&str, &str, Duration),
     answer: impl FnOnce(&[u8]) -> Result<Vec<u8>, ClientError>,
 ) -> Result<Vec<u8>, ClientError> {
     let mut stream = dial(address).await?;
@@ -252,7 +249,7 @@ pub(super) async fn link_exchange(
         &mut out,
     )?;
     wr.write_all(&out).await.map_err(NetError::Io)?;
-    match one_reply(&mut opener, &mut rd, GRANT_WAIT).await? {
+    match one_reply(&mut opener, &mut rd, wait).await? {
         Reply::LinkGrant(sealed) => Ok(sealed),
         other => Err(ClientError::Protocol(format!("{other:?}"))),
     }

@@ -22,6 +22,9 @@ use crate::identity::device::{check_device_name, DeviceCertificate, DeviceId, De
 use crate::identity::link::{Joiner, LinkCode, LinkGrant, Offer, CODE_LIFETIME};
 use crate::proto::{Reply, Request};
 
+/// How long [`Client::link`] waits for the device in use to grant, once it answered.
+pub const DEFAULT_LINK_WAIT: Duration = Duration::from_secs(60);
+
 /// One of the user's devices, as [`Client::devices`] lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
@@ -196,7 +199,7 @@ impl Client {
         code: &str,
         name: Option<&str>,
     ) -> Result<(), ClientError> {
-        self.link_inner(address, code, name, None)
+        self.link_inner(address, code, name, None, DEFAULT_LINK_WAIT)
     }
 
     /// Like [`Client::link`], with the server's fingerprint given by its operator
@@ -208,15 +211,18 @@ impl Client {
         name: Option<&str>,
         expected: &str,
     ) -> Result<(), ClientError> {
-        self.link_inner(address, code, name, Some(expected))
+        self.link_inner(address, code, name, Some(expected), DEFAULT_LINK_WAIT)
     }
 
-    fn link_inner(
+    /// [`Client::link`] with everything given: the server's fingerprint, if the
+    /// operator gave one, and how long to wait for the device in use to grant.
+    pub(crate) fn link_inner(
         &mut self,
         address: &str,
         code: &str,
         name: Option<&str>,
         expected: Option<&str>,
+        wait: Duration,
     ) -> Result<(), ClientError> {
         let code = LinkCode::parse(code)?;
         let name = name.map_or_else(default_device_name, str::to_owned);
@@ -240,7 +246,7 @@ impl Client {
             &self.key,
             &self.known,
             expected,
-            (&self.user, code.slot()),
+            (&self.user, code.slot(), wait),
             |offer| {
                 let (j, answer) = Joiner::join(&self.user, &code, offer, keys.clone())?;
                 joiner = Some(j);

@@ -7,6 +7,7 @@
 #define SMC_TEST_EXPECT_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "smc.h"
@@ -32,13 +33,17 @@ static inline void expect_str(const char *got, const char *want, const char *wha
     }
 }
 
-/* A server with its data in DIR/server, on a free loopback port; its address in
- * `*address` (freed by the caller with smc_string_free). */
+/* A server with its data in DIR/server, on $SMC_TEST_LISTEN (a free port the test
+ * harness picked outside the ephemeral range, so that a restart on the address finds
+ * it free) or else any free loopback port; its address in `*address` (freed by the
+ * caller with smc_string_free). */
 static inline smc_server *start_server_in(const char *dir, char **address) {
     char server_dir[4096];
     snprintf(server_dir, sizeof server_dir, "%s/server", dir);
+    const char *listen = getenv("SMC_TEST_LISTEN");
     smc_server *server = NULL;
-    EXPECT(smc_server_start(server_dir, "127.0.0.1:0", &server), SMC_OK);
+    EXPECT(smc_server_start(server_dir, listen != NULL ? listen : "127.0.0.1:0", &server),
+           SMC_OK);
     *address = NULL;
     EXPECT(smc_server_address(server, address), SMC_OK);
     return server;

@@ -149,9 +149,13 @@ fn vector_file(name: &str) -> PathBuf {
     path
 }
 
+/// Runs a C program; the servers it starts listen on `SMC_TEST_LISTEN`, a free port
+/// below the ephemeral range (`support::ports`: a server it restarts on its address
+/// finds the port free).
 fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> String {
     let out = Command::new(exe)
         .args(args)
+        .env("SMC_TEST_LISTEN", crate::support::ports::free_address())
         .output()
         .expect("run C program");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -385,6 +389,13 @@ fn c_programs_wait_for_events_with_poll() {
     let exe = compile("tests/c/events.c", "events", false);
     let dir = fresh_dir("events");
     assert_eq!(run(&exe, &[dir.as_os_str()]), "all event checks passed\n");
+}
+
+#[test]
+fn c_clients_link_list_and_revoke_devices() {
+    let exe = compile("tests/c/devices.c", "devices", false);
+    let dir = fresh_dir("devices");
+    assert_eq!(run(&exe, &[dir.as_os_str()]), "all device checks passed\n");
 }
 
 #[test]

@@ -14,6 +14,7 @@
 pub mod boundary;
 pub mod cipher;
 pub mod client;
+pub mod devices;
 pub mod event;
 pub mod files;
 pub mod invitations;

@@ -347,6 +347,80 @@ impl PyClient {
         self.call_local(py, move |c| c.pinned_server(&address))
     }
 
+    /// This device's id (16 hex digits).
+    #[getter]
+    fn device_id(&self, py: Python<'_>) -> PyResult<String> {
+        self.call_local(py, |c| c.device_id())
+    }
+
+    /// Offers to link a new device of this user for `timeout` seconds (at most 600):
+    /// the one-time code to type on it (`Client.link`). Only the user's first device
+    /// links (LinkRefused otherwise). The new device's answer is handled as it arrives;
+    /// an Event "device_linked" says when it is linked. A wrong code spends the offer.
+    #[pyo3(signature = (timeout=600.0))]
+    fn link_code(&self, py: Python<'_>, timeout: f64) -> PyResult<String> {
+        if timeout.is_nan() || timeout <= 0.0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "timeout must be a positive number of seconds",
+            ));
+        }
+        let lifetime = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::MAX);
+        self.call(py, move |c| c.link_code(lifetime))
+    }
+
+    /// Links this client's new home (one that never connected) to its user's first
+    /// device with the `code` shown there, through the server at `address` (or the
+    /// first of a list that answers), waiting up to `timeout` seconds for the first
+    /// device to grant (None: forever); then stays connected as after `connect`.
+    /// `name` names this device (default: the host name). LinkRefused for a wrong,
+    /// used or expired code. `history`: whether to ask for the rooms' history (linked
+    /// devices do not take part in rooms yet, so none is sent for now).
+    #[pyo3(signature = (address, code, timeout=Some(60.0), name=None, history=true, fingerprint=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn link(
+        &self,
+        py: Python<'_>,
+        address: Addresses,
+        code: String,
+        timeout: Option<f64>,
+        name: Option<String>,
+        history: bool,
+        fingerprint: Option<String>,
+    ) -> PyResult<String> {
+        let _ = history;
+        let list = match address {
+            Addresses::One(a) => vec![a],
+            Addresses::Many(list) if list.is_empty() => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "address: an empty list (give at least one \"host:port\")",
+                ))
+            }
+            Addresses::Many(list) => list,
+        };
+        let wait = match deadline(timeout)? {
+            Some(end) => end.saturating_duration_since(Instant::now()),
+            None => Duration::from_secs(365 * 24 * 3600),
+        };
+        let background = self.background()?;
+        py.detach(move || {
+            background.link(&list, &code, name.as_deref(), fingerprint.as_deref(), wait)
+        })
+        .map_err(client_error)
+    }
+
+    /// The user's devices (smc.Device): the first, then each linked one not revoked,
+    /// every one checked against the user's identity key.
+    fn devices(&self, py: Python<'_>) -> PyResult<Vec<PyDevice>> {
+        let devices = self.call(py, |c| c.devices())?;
+        Ok(devices.into_iter().map(PyDevice::from).collect())
+    }
+
+    /// Revokes the linked device `device_id` (see `devices`): the server closes its
+    /// connections and refuses it from then on. Only the first device revokes.
+    fn revoke_device(&self, py: Python<'_>, device_id: String) -> PyResult<()> {
+        self.call(py, move |c| c.revoke_device(&device_id))
+    }
+
     /// Closes the client: the connection, the state and the home's lock are released
     /// at once (another `Client` may open the same home right after). Later calls raise
     /// `ConnectionClosed`, except `connect`, which opens the home again. Leaving a
@@ -656,6 +730,57 @@ impl PyMessage {
     }
 }
 
+/// One of the user's devices (`Client.devices`).
+#[pyclass(module = "smc._smc", name = "Device", frozen, eq)]
+#[derive(PartialEq)]
+pub struct PyDevice {
+    /// Its id (16 hex digits).
+    #[pyo3(get)]
+    id: String,
+    /// Its name ("first device" for the one that registered the name).
+    #[pyo3(get)]
+    name: String,
+    /// Whether it is this client's device.
+    #[pyo3(get)]
+    current: bool,
+    linked_at_ms: Option<i64>,
+}
+
+impl From<smc::client::Device> for PyDevice {
+    fn from(d: smc::client::Device) -> Self {
+        PyDevice {
+            id: d.id,
+            name: d.name,
+            current: d.current,
+            linked_at_ms: d.linked_at.map(|t| t.timestamp_millis()),
+        }
+    }
+}
+
+#[pymethods]
+impl PyDevice {
+    /// When it was linked (timezone-aware, UTC), or None for the first device.
+    #[getter]
+    fn linked_at<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(ms) = self.linked_at_ms else {
+            return Ok(None);
+        };
+        let datetime = py.import("datetime")?;
+        let utc = datetime.getattr("timezone")?.getattr("utc")?;
+        datetime
+            .getattr("datetime")?
+            .call_method1("fromtimestamp", (ms as f64 / 1000.0, utc))
+            .map(Some)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<smc.Device id={} name={:?} current={}>",
+            self.id, self.name, self.current
+        )
+    }
+}
+
 /// A file a message carries: its name, size, media type and SHA-256, as its sender
 /// announced them inside the encryption (pass it to `Client.download`).
 #[pyclass(module = "smc._smc", name = "Attachment", frozen, eq)]
@@ -902,5 +1027,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMessage>()?;
     m.add_class::<PyAttachment>()?;
     m.add_class::<PyEvent>()?;
+    m.add_class::<PyDevice>()?;
     Ok(())
 }
