@@ -22,6 +22,9 @@ use crate::identity::device::{check_device_name, DeviceCertificate, DeviceId, De
 use crate::identity::link::{Joiner, LinkCode, LinkGrant, Offer, CODE_LIFETIME};
 use crate::proto::{Reply, Request};
 
+/// How long a code of [`Client::link_code`] stands by default, and at most.
+pub const DEFAULT_LINK_CODE_LIFETIME: Duration = CODE_LIFETIME;
+
 /// How long [`Client::link`] waits for the device in use to grant, once it answered.
 pub const DEFAULT_LINK_WAIT: Duration = Duration::from_secs(60);
 

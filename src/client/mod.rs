@@ -36,7 +36,7 @@ mod waiting;
 pub use attachment::Attachment;
 pub use background::Background;
 pub use backoff::Backoff;
-pub use devices::{Device, DEFAULT_LINK_WAIT};
+pub use devices::{Device, DEFAULT_LINK_CODE_LIFETIME, DEFAULT_LINK_WAIT};
 use event::Pick;
 pub use event::{ChatEvent, MAX_BATCH};
 pub use home::Home;

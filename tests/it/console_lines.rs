@@ -43,6 +43,18 @@ fn smc(dir: &Path) -> Command {
 
 impl Chat {
     fn start(dir: &Path, user: &str, address: &str, trust: &str) -> Chat {
+        Chat::start_in(dir, user, user, address, trust, &[])
+    }
+
+    /// `user`'s console with its home in `dir/home`, with `extra` options.
+    fn start_in(
+        dir: &Path,
+        home: &str,
+        user: &str,
+        address: &str,
+        trust: &str,
+        extra: &[&str],
+    ) -> Chat {
         let mut child = smc(dir)
             .args([
                 "chat",
@@ -54,8 +66,9 @@ impl Chat {
                 trust,
                 "--auto-join",
             ])
+            .args(extra)
             .arg("--home")
-            .arg(dir.join(user))
+            .arg(dir.join(home))
             // Where `/save N` puts a file by default, and what `~` is at `/save N ~/x`.
             .current_dir(dir)
             .env("HOME", dir)
@@ -65,7 +78,7 @@ impl Chat {
             .spawn()
             .unwrap();
         Chat {
-            name: user.to_owned(),
+            name: home.to_owned(),
             stdin: child.stdin.take(),
             out: lines(child.stdout.take().unwrap()),
             err: lines(child.stderr.take().unwrap()),
@@ -456,4 +469,54 @@ fn local_users_read_neither_the_passphrase_nor_the_home() {
     }
     drop(stdin);
     assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn line_mode_links_a_device_with_the_code_lists_and_revokes_it() {
+    // alice's console shows a code with /link; a second console started with
+    // `--link CODE` on a new home becomes alice's laptop; /devices lists both on each;
+    // /revoke on the first shuts the laptop out.
+    let dir = tempdir("chat_devices");
+    let server = support::server(&dir.join("server"));
+    let (address, fp) = (server.address().to_string(), server.fingerprint());
+    let mut alice = Chat::start(&dir, "alice", &address, &fp);
+    alice.wait(true, &format!("connected to {address}"));
+    alice.type_line("/link");
+    let shown = alice.wait(true, "link code: ");
+    let code = shown
+        .split("link code: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    alice.wait(true, &format!("smc chat --user alice --link {code}"));
+
+    let mut laptop = Chat::start_in(&dir, "laptop", "alice", &address, &fp, &["--link", &code]);
+    let linked = laptop.wait(true, "smc: linked: this device is ");
+    let laptop_id = linked
+        .rsplit("this device is ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    alice.wait(true, "linked a new device: ");
+    laptop.wait(true, &format!("connected to {address}"));
+    laptop.type_line("/devices");
+    laptop.wait(true, &format!("{laptop_id} "));
+    laptop.wait(true, "(this device)");
+    alice.type_line("/devices");
+    alice.wait(true, &format!("{laptop_id} "));
+
+    // The laptop may not link or revoke; alice revokes it.
+    laptop.type_line("/link");
+    laptop.wait(true, "only the user's first device");
+    alice.type_line(&format!("/revoke {laptop_id}"));
+    alice.wait(true, &format!("device {laptop_id} revoked"));
+    laptop.wait(true, "revoked");
+    let (code, _) = alice.finish();
+    assert_eq!(code, 0);
+    let _ = laptop.finish();
+    server.stop();
 }

@@ -48,6 +48,12 @@ pub(crate) enum Command {
         /// Where (default: its name, made safe, in the current directory).
         path: Option<String>,
     },
+    /// `/link`: show a one-time code that links a new device of this user.
+    Link,
+    /// `/devices`: this user's devices.
+    Devices,
+    /// `/revoke ID`: revoke a linked device.
+    Revoke(String),
     /// `/help`.
     Help,
     /// `/quit`.
@@ -69,6 +75,8 @@ pub(crate) const HELP: &[&str] = &[
     "/fingerprint         your key fingerprints and the server's",
     "/send PATH           send a file to this room (end-to-end encrypted)",
     "/save N [PATH]       download file N (shown as [file N]) here, or to PATH",
+    "/link                show a code that links a new device (smc chat --link CODE there)",
+    "/devices             your devices (/revoke ID removes one)",
     "/quit                leave smc chat (Ctrl-C, or Ctrl-D on an empty line)",
     "//text               send a message that starts with /",
     "PageUp/PageDown scroll · Up/Down typed lines · Ctrl-A/E/U/K/W edit · Alt-A next unread",
@@ -126,6 +134,9 @@ pub(crate) fn parse(line: &str) -> Result<Input, String> {
             _ => return Err("usage: /verify USER [confirm]".into()),
         },
         "fingerprint" | "fp" => none(name, &args).map(|()| Command::Fingerprint)?,
+        "link" => none(name, &args).map(|()| Command::Link)?,
+        "devices" => none(name, &args).map(|()| Command::Devices)?,
+        "revoke" => Command::Revoke(one(name, &args, "DEVICE-ID")?),
         // A path may hold spaces: everything after the command.
         "send" | "file" => match rest[name.len()..].trim() {
             "" => return Err("usage: /send PATH".into()),

@@ -189,6 +189,9 @@ fn typed(line: &str, current: &mut Option<String>, worker: &Worker, fingerprints
                 None => note("no room yet: /create ROOM, or /join ROOM once invited"),
             },
             Command::Save { n, path } => send(Request::Save { n, path }),
+            Command::Link => send(Request::LinkCode),
+            Command::Devices => send(Request::Devices),
+            Command::Revoke(id) => send(Request::Revoke(id)),
             Command::Verify { user, confirm } => send(Request::Verify { user, confirm }),
             Command::Rooms => note("the rooms you are in are listed as they change"),
             Command::Invite(_) | Command::Leave | Command::Who => {

@@ -48,6 +48,10 @@ pub(super) struct ChatArgs {
     /// server that registers by invitation).
     #[arg(long, env = "SMC_TOKEN")]
     pub token: Option<String>,
+    /// Link this new home to the user's first device with the code `/link` shows
+    /// there (the first device must be running), then chat as that user from here.
+    #[arg(long, value_name = "CODE")]
+    pub link: Option<String>,
 }
 
 /// Runs `smc chat`.
@@ -80,6 +84,9 @@ pub(super) fn run(args: ChatArgs, file: &ChatSection) -> Result<(), CliError> {
         trust.as_deref(),
         full_screen,
     )?;
+    if let Some(code) = &args.link {
+        link(&mut client, &keys::server_addresses(&address), code, &user)?;
+    }
     if full_screen {
         logging::to_file("warn", &smc::client::Home::new(&home).chat_log());
         tui::run(client, address, args.room)
@@ -87,4 +94,32 @@ pub(super) fn run(args: ChatArgs, file: &ChatSection) -> Result<(), CliError> {
         logging::to_stderr("warn", false);
         line_mode::run(client, address, args.room)
     }
+}
+
+/// Links `client`'s new home to `user`'s first device with `code`, through the first
+/// of `addresses` that answers (a server that cannot be reached is passed over).
+fn link(
+    client: &mut smc::Client,
+    addresses: &[String],
+    code: &str,
+    user: &str,
+) -> Result<(), CliError> {
+    eprintln!("smc: linking this device to {user}'s first device (approve nothing there: the code is the approval)...");
+    let mut last = None;
+    for address in addresses {
+        match client.link(address, code, None) {
+            Ok(()) => {
+                eprintln!(
+                    "smc: linked: this device is {} of {user}",
+                    client.device_id()?
+                );
+                return Ok(());
+            }
+            Err(e) if e.kind() == smc::ErrorKind::Unreachable => last = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last
+        .map(Into::into)
+        .unwrap_or_else(|| CliError::Usage("--link needs a server address".into())))
 }

@@ -70,6 +70,12 @@ pub(crate) enum Request {
         /// Where (default: its safe name in the current directory).
         path: Option<String>,
     },
+    /// Show a one-time code that links a new device.
+    LinkCode,
+    /// List this user's devices.
+    Devices,
+    /// Revoke a linked device.
+    Revoke(String),
     /// Stop (after what was asked before).
     Quit,
 }
@@ -324,6 +330,13 @@ struct Run {
 }
 
 impl Run {
+    /// The user this client is.
+    fn user(&self) -> String {
+        self.client
+            .with_local(|c| Ok(c.user().to_owned()))
+            .unwrap_or_default()
+    }
+
     fn tell(&self, update: Update) -> bool {
         tell(&self.out, &self.files, update)
     }
@@ -596,6 +609,48 @@ impl Run {
             }
             Request::SendFile { room, path } => self.send_file(room, path),
             Request::Save { n, path } => self.save(n, path),
+            Request::LinkCode => match self
+                .client
+                .with(|c| c.link_code(smc::client::DEFAULT_LINK_CODE_LIFETIME))
+            {
+                Ok(code) => {
+                    for text in [
+                        format!("link code: {code} (valid 10 minutes, once)"),
+                        format!(
+                            "on the new device: smc chat --user {} --link {code}",
+                            self.user()
+                        ),
+                    ] {
+                        self.tell(Update::Notice { room: None, text });
+                    }
+                }
+                Err(e) => self.fail(None, e),
+            },
+            Request::Devices => match self.client.with(|c| c.devices()) {
+                Ok(devices) => {
+                    for d in devices {
+                        let when = d
+                            .linked_at
+                            .map(|t| format!(", linked {}", t.format("%Y-%m-%d %H:%M UTC")))
+                            .unwrap_or_default();
+                        let this = if d.current { " (this device)" } else { "" };
+                        self.tell(Update::Notice {
+                            room: None,
+                            text: format!("{} {}{when}{this}", d.id, d.name),
+                        });
+                    }
+                }
+                Err(e) => self.fail(None, e),
+            },
+            Request::Revoke(id) => match self.client.with(|c| c.revoke_device(&id)) {
+                Ok(()) => {
+                    self.tell(Update::Notice {
+                        room: None,
+                        text: format!("device {id} revoked"),
+                    });
+                }
+                Err(e) => self.fail(None, e),
+            },
             Request::Quit => {}
         }
     }

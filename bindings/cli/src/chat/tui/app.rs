@@ -561,6 +561,9 @@ impl App {
             }
             Command::SendFile(path) => self.request(Request::SendFile { room, path }),
             Command::Save { n, path } => self.request(Request::Save { n, path }),
+            Command::Link => self.request(Request::LinkCode),
+            Command::Devices => self.request(Request::Devices),
+            Command::Revoke(id) => self.request(Request::Revoke(id)),
             Command::Invite(_) | Command::Leave | Command::Who if !in_room => {
                 self.warn(None, "switch to a room first (/join ROOM)")
             }
