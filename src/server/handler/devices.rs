@@ -10,6 +10,9 @@ use crate::proto::{DeviceInfo, Refusal, Reply, MAX_LINK_MESSAGE, MAX_LINK_SEALED
 use crate::server::store::{DeviceAdded, DeviceRow, DeviceStanding};
 use crate::server::Shared;
 
+/// Revoked devices a [`Reply::Devices`] lists at most (the latest).
+const MAX_REVOKED_LISTED: usize = 16;
+
 fn refused(reason: impl Into<String>) -> Refusal {
     Refusal::LinkRefused {
         reason: reason.into(),
@@ -129,7 +132,25 @@ impl Shared {
 
     pub(super) async fn devices(&self, me: &str) -> Result<Reply, Refusal> {
         let u = me.to_owned();
-        let rows = blocking(&self.store, move |s| s.devices(&u)).await?;
+        let mut rows = blocking(&self.store, move |s| s.devices(&u)).await?;
+        // Revoked devices stay in the store (their keys are refused for good), but a
+        // reply holds every device in use and only the latest revoked ones: linking
+        // and revoking again and again cannot make it grow without bound.
+        let mut revoked: Vec<i64> = rows.iter().filter_map(|r| r.revoked_ms).collect();
+        revoked.sort_unstable_by(|a, b| b.cmp(a));
+        let oldest_listed = revoked
+            .get(MAX_REVOKED_LISTED - 1)
+            .copied()
+            .unwrap_or(i64::MIN);
+        let mut listed_revoked = 0;
+        rows.retain(|r| match r.revoked_ms {
+            None => true,
+            Some(at) if at >= oldest_listed && listed_revoked < MAX_REVOKED_LISTED => {
+                listed_revoked += 1;
+                true
+            }
+            Some(_) => false,
+        });
         Ok(Reply::Devices(
             rows.into_iter()
                 .map(|r| DeviceInfo {

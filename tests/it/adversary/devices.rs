@@ -81,3 +81,52 @@ fn a_device_the_server_moves_or_alters_is_not_listed() {
     let bobs: Vec<String> = bob.devices().unwrap().into_iter().map(|d| d.id).collect();
     assert_eq!(bobs, [bob.device_id().unwrap(), phone_id]);
 }
+
+#[test]
+fn guessing_link_codes_is_limited_per_address() {
+    // Each attempt names a slot of alice's; a wrong one spends nothing, so without a
+    // limit an address could try every slot. After 20 attempts in an hour, refused.
+    let dir = tempdir("adv_link_guess");
+    let srv = crate::support::server(&dir.join("server"));
+    let address = srv.address().to_string();
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    let _code = alice.link_code(Duration::from_secs(600)).unwrap();
+    let mut guesser = smc::Client::open(dir.join("guesser"), "alice").unwrap();
+    let mut kinds = Vec::new();
+    for i in 0..21 {
+        let guess = format!("{:04}-0000-0000-0000", i);
+        kinds.push(guesser.link(&address, &guess, None).unwrap_err().kind());
+    }
+    assert!(
+        kinds[..20]
+            .iter()
+            .all(|k| *k == smc::ErrorKind::LinkRefused),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds[20], smc::ErrorKind::RateLimited, "{kinds:?}");
+    srv.stop();
+}
+
+#[test]
+fn a_list_of_devices_stays_bounded_however_many_were_revoked() {
+    use smc::client::hazmat::RawAccess;
+    let dir = tempdir("adv_device_churn");
+    let srv = crate::support::server(&dir.join("server"));
+    let address = srv.address().to_string();
+    let mut alice = client(&dir.join("alice"), "alice", &address);
+    for i in 0..18 {
+        let code = alice.link_code(Duration::from_secs(600)).unwrap();
+        let home = dir.join(format!("d{i}"));
+        let (device, _) = link_while_handling(&mut alice, &home, &address, &code, "churn");
+        let id = device.unwrap().device_id().unwrap();
+        alice.revoke_device(&id).unwrap();
+    }
+    let smc::proto::Reply::Devices(listed) = alice.request(smc::proto::Request::Devices).unwrap()
+    else {
+        panic!("not a list of devices");
+    };
+    assert_eq!(listed.len(), 16, "the latest 16 revoked devices, no more");
+    assert!(listed.iter().all(|d| d.revoked_ms.is_some()));
+    assert_eq!(alice.devices().unwrap().len(), 1);
+    srv.stop();
+}
