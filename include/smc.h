@@ -206,6 +206,11 @@ typedef enum smc_event_type {
    (`smc_event_device`, `smc_event_device_name`).
    */
   SMC_EVENT_DEVICE_LINKED = 11,
+  /*
+   This device was revoked by its user: the server refuses it from then on, and
+   the client stopped reconnecting (an `SMC_EVENT_DISCONNECTED` follows).
+   */
+  SMC_EVENT_DEVICE_REVOKED = 12,
 } smc_event_type;
 
 /*

@@ -212,6 +212,7 @@ class Event:
         "disconnected",
         "connected",
         "device_linked",
+        "device_revoked",
     ]: ...
     @property
     def room(self) -> str: ...

@@ -99,6 +99,10 @@ pub enum ChatEvent {
         /// Who joined.
         user: String,
     },
+    /// This device was revoked by its user (from their first device): the server
+    /// refuses it from then on, and the client stopped reconnecting (a
+    /// [`ChatEvent::Disconnected`] follows). Never stored.
+    DeviceRevoked,
     /// A new device of this user was linked with the code this client showed
     /// ([`crate::Client::link_code`]).
     DeviceLinked {

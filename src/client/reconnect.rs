@@ -169,6 +169,9 @@ impl Link {
             };
         } else {
             self.state = State::GaveUp;
+            if error.kind() == ErrorKind::DeviceRevoked {
+                self.events.push_back(ChatEvent::DeviceRevoked);
+            }
             self.events.push_back(ChatEvent::Disconnected {
                 reason: error.to_string(),
                 retrying: false,
@@ -275,6 +278,32 @@ mod tests {
                 "{events:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_revoked_device_is_told_so_and_stops() {
+        let mut link = Link::new();
+        let t0 = Instant::now();
+        link.connected(target());
+        link.lost("closed by the server".into(), t0);
+        link.take_events(10);
+        let revoked = ClientError::Refused(crate::proto::Refusal::DeviceRevoked);
+        link.attempt_failed(&revoked, t0 + Duration::from_secs(1));
+        assert!(!link.reconnecting());
+        let events = link.take_events(10);
+        assert!(
+            matches!(
+                &events[..],
+                [
+                    ChatEvent::DeviceRevoked,
+                    ChatEvent::Disconnected {
+                        retrying: false,
+                        ..
+                    }
+                ]
+            ),
+            "{events:?}"
+        );
     }
 
     #[test]

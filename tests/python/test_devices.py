@@ -46,6 +46,9 @@ def test_a_linked_device_is_its_users_and_a_revoked_one_is_refused(tmp_path: Pat
             laptop.link_code()
         alice.revoke_device(laptop.device_id)
         assert [d.id for d in alice.devices()] == [alice.device_id]
+        next_kind(laptop, "device_revoked")
+        gone = next_kind(laptop, "disconnected")
+        assert not gone.retrying
         laptop.close()
         with pytest.raises(smc.DeviceRevoked):
             laptop.connect(server.address)

@@ -73,6 +73,9 @@ static void print_event(const smc_event *e) {
     case SMC_EVENT_MEMBER_JOINED:
         printf("%s joined #%s\n", smc_event_user(e), smc_event_room(e));
         break;
+    case SMC_EVENT_DEVICE_REVOKED:
+        printf("this device was revoked: it can no longer connect\n");
+        break;
     case SMC_EVENT_DEVICE_LINKED:
         printf("linked a new device: %s (%s)\n", smc_event_device_name(e), smc_event_device(e));
         break;

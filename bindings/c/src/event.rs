@@ -46,6 +46,9 @@ pub enum SmcEventKind {
     /// A new device of this user was linked with the code this client showed
     /// (`smc_event_device`, `smc_event_device_name`).
     SMC_EVENT_DEVICE_LINKED = 11,
+    /// This device was revoked by its user: the server refuses it from then on, and
+    /// the client stopped reconnecting (an `SMC_EVENT_DISCONNECTED` follows).
+    SMC_EVENT_DEVICE_REVOKED = 12,
 }
 
 /// An event (opaque). Created by `smc_client_recv_event`, released by `smc_event_free`.
@@ -149,6 +152,7 @@ impl From<ChatEvent> for SmcEvent {
                 out.kind = SmcEventKind::SMC_EVENT_MEMBER_JOINED;
                 (out.room, out.user) = (nul_terminated(&room), nul_terminated(&user));
             }
+            ChatEvent::DeviceRevoked => out.kind = SmcEventKind::SMC_EVENT_DEVICE_REVOKED,
             ChatEvent::DeviceLinked { device, name } => {
                 out.kind = SmcEventKind::SMC_EVENT_DEVICE_LINKED;
                 (out.device, out.device_name) = (nul_terminated(&device), nul_terminated(&name));

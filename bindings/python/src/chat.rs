@@ -880,8 +880,8 @@ impl Progress {
 #[derive(PartialEq)]
 pub struct PyEvent {
     /// "invited", "joined", "members_changed", "member_joined", "removed",
-    /// "key_changed", "missing", "undecryptable", "disconnected", "connected" or
-    /// "device_linked".
+    /// "key_changed", "missing", "undecryptable", "disconnected", "connected",
+    /// "device_linked" or "device_revoked".
     #[pyo3(get)]
     kind: &'static str,
     /// The room ("" for "key_changed").
@@ -982,6 +982,7 @@ impl From<ChatEvent> for PyEvent {
             ChatEvent::MemberJoined { room, user } => {
                 (out.kind, out.room, out.user) = ("member_joined", room, user);
             }
+            ChatEvent::DeviceRevoked => out.kind = "device_revoked",
             ChatEvent::DeviceLinked { device, name } => {
                 (out.kind, out.device, out.device_name) = ("device_linked", device, name);
             }

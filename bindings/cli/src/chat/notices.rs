@@ -109,6 +109,10 @@ pub(crate) fn of_event(event: &ChatEvent) -> Vec<Notice> {
         ChatEvent::Connected { address } => {
             vec![Notice::info(None, format!("connected again to {address}"))]
         }
+        ChatEvent::DeviceRevoked => vec![Notice::warning(
+            None,
+            "this device was revoked by your first device: it can no longer connect".into(),
+        )],
         ChatEvent::DeviceLinked { device, name } => vec![Notice::info(
             None,
             format!("linked a new device: {name} ({device})"),

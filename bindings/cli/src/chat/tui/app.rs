@@ -323,7 +323,8 @@ impl App {
             | ChatEvent::Undecryptable { .. }
             | ChatEvent::Disconnected { .. }
             | ChatEvent::Connected { .. }
-            | ChatEvent::DeviceLinked { .. } => {}
+            | ChatEvent::DeviceLinked { .. }
+            | ChatEvent::DeviceRevoked => {}
         }
         for n in notices {
             match n.level {
