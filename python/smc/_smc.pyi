@@ -28,6 +28,7 @@ __all__ = [
     "probe_server",
     "Server",
     "Client",
+    "Device",
     "Message",
     "Attachment",
     "Event",
@@ -285,7 +286,7 @@ class Client:
     @property
     def device_id(self) -> str:
         """This device's id (16 hex digits)."""
-    def link_code(self, timeout: float = 600) -> str:
+    def link_code(self, timeout: float = 600.0) -> str:
         """Offers to link a new device of this user: the one-time code to type on it.
         Only the first device links (``LinkRefused`` otherwise); an Event
         ``"device_linked"`` says when it is linked."""
@@ -293,7 +294,7 @@ class Client:
         self,
         address: str | Sequence[str],
         code: str,
-        timeout: float | None = 60,
+        timeout: float | None = 60.0,
         name: str | None = None,
         history: bool = True,
         fingerprint: str | None = None,

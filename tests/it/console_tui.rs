@@ -263,3 +263,62 @@ fn unicode_width(s: &str) -> usize {
         })
         .sum()
 }
+
+#[test]
+fn a_device_is_linked_from_the_full_screen_with_its_qr_code_and_revoked() {
+    let dir = tempdir("chat_tui_link");
+    let server = support::server(&dir.join("server"));
+    let address = server.address().to_string();
+    let fingerprint = server.fingerprint();
+    let tmux = Tmux::new("link");
+    let trusted = |user: &str, extra: &str| {
+        smc_chat(&dir, user, &address, "").replace(
+            " chat ",
+            &format!(" chat --trust-server '{fingerprint}' {extra} "),
+        )
+    };
+    let alice = tmux.pane("alice", &dir, &trusted("alice", ""), 100, 45);
+    alice.wait_text("connected to");
+    alice.type_line("/link");
+    let screen = alice.wait_text("on the new device: smc chat --user alice --link ");
+    let code = screen
+        .split("--link ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the code on screen")
+        .to_owned();
+    assert_eq!(code.len(), 19, "{screen}");
+    // The QR code: rows of half blocks between the code and how to use it.
+    let qr_rows = screen
+        .lines()
+        .filter(|l| l.matches(['█', '▀', '▄']).count() >= 10)
+        .count();
+    assert!(qr_rows >= 10, "no QR code on screen:\n{screen}");
+
+    // The laptop is a home of alice's of its own, linked with the code.
+    let laptop_cmd = trusted("alice", &format!("--link {code}")).replace(
+        &format!("'{}'", dir.join("alice").display()),
+        &format!("'{}'", dir.join("laptop").display()),
+    );
+    let laptop = tmux.pane("laptop", &dir, &laptop_cmd, 100, 30);
+    laptop.wait_text("connected to");
+    alice.wait_text("linked a new device: ");
+    laptop.type_line("/devices");
+    let screen = laptop.wait_text("(this device)");
+    assert!(screen.contains("first device"), "{screen}");
+
+    let id_line = screen
+        .lines()
+        .find(|l| l.contains("(this device)"))
+        .unwrap()
+        .to_owned();
+    let laptop_id = id_line
+        .split_whitespace()
+        .find(|w| w.len() == 16 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .expect("the laptop's id")
+        .to_owned();
+    alice.type_line(&format!("/revoke {laptop_id}"));
+    alice.wait_text(&format!("device {laptop_id} revoked"));
+    laptop.wait_text("this device was revoked");
+    server.stop();
+}

@@ -375,7 +375,7 @@ impl PyClient {
     /// `name` names this device (default: the host name). LinkRefused for a wrong,
     /// used or expired code. `history`: whether to ask for the rooms' history (linked
     /// devices do not take part in rooms yet, so none is sent for now).
-    #[pyo3(signature = (address, code, timeout=Some(60.0), name=None, history=true, fingerprint=None))]
+    #[pyo3(signature = (address, code, timeout=60.0, name=None, history=true, fingerprint=None))]
     #[allow(clippy::too_many_arguments)]
     fn link(
         &self,

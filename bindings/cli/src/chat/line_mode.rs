@@ -280,6 +280,7 @@ fn shown(update: Update, current: &mut Option<String>, me: &str) -> Option<Strin
             note(notices::verification(&user, verified));
         }
         Update::Notice { text, .. } => note(text),
+        Update::LinkCode { code, user } => notices::link_code(&code, &user).iter().for_each(note),
         Update::Error { room, text } => match room {
             Some(room) => note(format_args!("#{room}: {text}")),
             None => note(text),

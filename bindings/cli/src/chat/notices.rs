@@ -187,6 +187,30 @@ pub(crate) fn verification(user: &str, verified: bool) -> String {
     }
 }
 
+/// What `/link` shows: the code, and how to use it on the new device.
+pub(crate) fn link_code(code: &str, user: &str) -> [String; 2] {
+    [
+        format!("link code: {code} (valid 10 minutes, once)"),
+        format!("on the new device: smc chat --user {user} --link {code}"),
+    ]
+}
+
+/// A link code as a QR code, in lines of Unicode half blocks (two modules per
+/// character cell, dark on light, with the quiet zone), for the full-screen console.
+pub(crate) fn link_qr(code: &str) -> Vec<String> {
+    match qrcode::QrCode::new(code.as_bytes()) {
+        Ok(qr) => qr
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .build()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

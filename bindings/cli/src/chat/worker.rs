@@ -114,6 +114,13 @@ pub(crate) struct Member {
 pub(crate) enum Update {
     /// The connection changed.
     Link(Link),
+    /// A one-time code that links a new device of this user (`/link`), and the user.
+    LinkCode {
+        /// The code.
+        code: String,
+        /// Whose.
+        user: String,
+    },
     /// Connected to the server with this key fingerprint.
     Server {
         /// The server's key fingerprint.
@@ -614,15 +621,8 @@ impl Run {
                 .with(|c| c.link_code(smc::client::DEFAULT_LINK_CODE_LIFETIME))
             {
                 Ok(code) => {
-                    for text in [
-                        format!("link code: {code} (valid 10 minutes, once)"),
-                        format!(
-                            "on the new device: smc chat --user {} --link {code}",
-                            self.user()
-                        ),
-                    ] {
-                        self.tell(Update::Notice { room: None, text });
-                    }
+                    let user = self.user();
+                    self.tell(Update::LinkCode { code, user });
                 }
                 Err(e) => self.fail(None, e),
             },

@@ -266,6 +266,14 @@ impl App {
                 }
             }
             Update::Notice { room, text } => self.notice(room.as_deref(), text),
+            Update::LinkCode { code, user } => {
+                let [shown, how] = notices::link_code(&code, &user);
+                self.notice(None, shown);
+                for line in notices::link_qr(&code) {
+                    self.notice(None, line);
+                }
+                self.notice(None, how);
+            }
             Update::Error { room, text } => self.warn(room.as_deref(), text),
             Update::Fatal(text) => {
                 self.stopped = true;
