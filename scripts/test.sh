@@ -79,7 +79,7 @@ postgres_pass() {
         --skip adversary::epochs::a_member_removed_by_a_commit --skip adversary::policy::removing_another \
         --skip adversary::removed:: --skip adversary::server_forgery:: --skip adversary::storage:: \
         --skip adversary::consent::a_server_that_claims --skip adversary::strangers::an_expired \
-        --skip adversary::legacy:: --skip adversary::names:: \
+        --skip adversary::legacy:: --skip adversary::names:: --skip adversary::devices::a_device_the_server_moves \
         --skip e2e_groups::after_leaving --skip e2e_groups::the_servers_data_directory \
         --skip failover::a_standby --skip failover::a_backup_restored_twice \
         --skip failover::addresses_that_do_not_answer --skip failover::a_new_address_must_present \
