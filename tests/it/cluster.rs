@@ -692,3 +692,44 @@ fn a_file_uploaded_through_one_node_downloads_through_another() {
     bob.download(&attachment, &again, |_, _| true).unwrap();
     assert!(std::fs::read(&again).unwrap() == content);
 }
+
+#[test]
+fn a_device_revoked_through_one_node_is_shut_out_of_every_node_at_once() {
+    // alice's first device on node 0 links her laptop (through node 0, where the offer
+    // is); the laptop then works through node 1. Revoked through node 0, its session
+    // on node 1 is closed at once, and node 1 refuses it from then on.
+    let cluster = Nodes::start("cluster_revoke", 2);
+    let dir = tempdir("cluster_revoke_clients");
+    let (first, second) = (
+        cluster.node(0).address.clone(),
+        cluster.node(1).address.clone(),
+    );
+    let mut alice = client(&dir.join("alice"), "alice", &first);
+    let code = alice.link_code(Duration::from_secs(600)).unwrap();
+    let (laptop, _) = crate::devices::link_while_handling(
+        &mut alice,
+        &dir.join("laptop"),
+        &first,
+        &code,
+        "laptop",
+    );
+    let laptop_id = laptop.unwrap().device_id().unwrap();
+    let mut laptop = Client::open(dir.join("laptop"), "alice").unwrap();
+    laptop.connect(&second).unwrap();
+    assert!(laptop.invitations().is_ok());
+
+    alice.revoke_device(&laptop_id).unwrap();
+    let closed = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        laptop.invitations().is_err()
+    });
+    assert!(closed, "the revoked laptop's session on node 1 stays open");
+    for address in [&first, &second] {
+        let refused = laptop.connect(address).unwrap_err();
+        assert_eq!(
+            refused.kind(),
+            smc::ErrorKind::DeviceRevoked,
+            "{address}: {refused}"
+        );
+    }
+}

@@ -134,6 +134,13 @@ fn apply(shared: &Shared, node: u64, started_ms: i64, event: BusEvent) {
                 limiter.hear(node, spend, live, started_ms);
             }
         }
+        BusEvent::DeviceRevoked {
+            user,
+            transport_key,
+        } => {
+            let closed = hub.close_device(&user, &transport_key);
+            tracing::info!(user, closed, "a device revoked through another node");
+        }
     }
 }
 

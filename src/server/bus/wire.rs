@@ -104,6 +104,12 @@ pub(crate) enum BusEvent {
         live: bool,
         spends: Vec<Spending>,
     },
+    /// `user` revoked their device with this transport key: every node closes its
+    /// sessions at once (the store refuses it from then on, whichever node it tries).
+    DeviceRevoked {
+        user: String,
+        transport_key: Vec<u8>,
+    },
 }
 
 /// What one node spent of one key's rate since its bucket for that key was last full

@@ -188,6 +188,11 @@ impl Shared {
             return Err(super::bad(format!("{me} has no linked device {id}")));
         };
         let closed = self.hub.close_device(me, &transport_key);
+        // Its sessions on the other nodes of a cluster too.
+        self.publish(crate::server::bus::BusEvent::DeviceRevoked {
+            user: me.to_owned(),
+            transport_key,
+        });
         tracing::info!(user = me, device = %id, closed, "device revoked");
         Ok(Reply::Done)
     }
