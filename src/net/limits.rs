@@ -27,9 +27,10 @@ pub struct Limits {
     /// oldest one is closed, and each must finish within
     /// [`Limits::handshake_timeout`].
     pub max_unauthenticated: usize,
-    /// Simultaneous sessions of one identity (default 8): one user cannot take every
-    /// slot; the oldest session is closed to make room for a new one (the owner of the
-    /// key always gets in).
+    /// Simultaneous sessions of one user, across their devices (default 16: every one
+    /// of [`Limits::max_devices_per_user`] devices at once, with room to spare): one
+    /// user cannot take every slot; the oldest session is closed to make room for a
+    /// new one (the holder of a key always gets in).
     pub max_sessions_per_user: usize,
     /// Devices of one user, their first included and revoked ones not (default 10).
     pub max_devices_per_user: usize,
@@ -112,7 +113,7 @@ impl Default for Limits {
             max_connections: 16_384,
             max_connections_per_address: 256,
             max_unauthenticated: 256,
-            max_sessions_per_user: 8,
+            max_sessions_per_user: 16,
             max_devices_per_user: 10,
             requests_per_second: 1_000,
             request_burst: 2_000,

@@ -71,6 +71,10 @@ def test_a_wrong_code_raises_link_refused_and_spends_the_offer(tmp_path: Path) -
         late = smc.Client(tmp_path / "late", "alice")
         with pytest.raises(smc.LinkRefused):
             late.link(server.address, code, timeout=20)
+        # A closed client opens its home again to link, as to connect.
+        late.close()
+        with pytest.raises(smc.LinkRefused):
+            late.link(server.address, code, timeout=20)
         assert len(alice.devices()) == 1
         with pytest.raises(ValueError):
             alice.link_code(timeout=-1)

@@ -201,6 +201,23 @@ pub struct PyClient {
     opener: Arc<Opener>,
 }
 
+/// The client's background client, its home opened again if the client was closed
+/// (`connect` and `link` reopen a closed client).
+fn open_again(
+    client: &Mutex<Option<Arc<Background>>>,
+    opener: &Opener,
+) -> Result<Arc<Background>, smc::ClientError> {
+    let mut slot = locked(client);
+    match slot.as_ref() {
+        Some(b) => Ok(Arc::clone(b)),
+        None => {
+            let b = Arc::new(opener.open()?);
+            *slot = Some(Arc::clone(&b));
+            Ok(b)
+        }
+    }
+}
+
 impl PyClient {
     fn call<T: Send>(
         &self,
@@ -314,17 +331,7 @@ impl PyClient {
         // A closed client opens its home again.
         let (client, opener) = (Arc::clone(&self.client), Arc::clone(&self.opener));
         py.detach(move || {
-            let background = {
-                let mut slot = locked(&client);
-                match slot.as_ref() {
-                    Some(b) => Arc::clone(b),
-                    None => {
-                        let b = Arc::new(opener.open()?);
-                        *slot = Some(Arc::clone(&b));
-                        b
-                    }
-                }
-            };
+            let background = open_again(&client, &opener)?;
             if token.is_some() {
                 background.with_local(|c| {
                     c.set_registration_token(token);
@@ -401,8 +408,10 @@ impl PyClient {
             Some(end) => end.saturating_duration_since(Instant::now()),
             None => Duration::from_secs(365 * 24 * 3600),
         };
-        let background = self.background()?;
+        // A closed client opens its home again, as `connect` does.
+        let (client, opener) = (Arc::clone(&self.client), Arc::clone(&self.opener));
         py.detach(move || {
+            let background = open_again(&client, &opener)?;
             background.link(&list, &code, name.as_deref(), fingerprint.as_deref(), wait)
         })
         .map_err(client_error)
