@@ -244,11 +244,7 @@ impl Background {
             None => client.connect_any(addresses),
         };
         if result.is_ok() {
-            lock(&self.shared.link).connected(Target {
-                addresses: addresses.iter().map(|a| a.as_ref().to_owned()).collect(),
-                expected: expected.map(str::to_owned),
-            });
-            self.shared.linked.notify_all();
+            self.keep(addresses, expected);
         }
         self.shared.update_readiness(client);
         result
@@ -283,14 +279,20 @@ impl Background {
             }
         }
         if result.is_ok() {
-            lock(&self.shared.link).connected(Target {
-                addresses: addresses.iter().map(|a| a.as_ref().to_owned()).collect(),
-                expected: expected.map(str::to_owned),
-            });
-            self.shared.linked.notify_all();
+            self.keep(addresses, expected);
         }
         self.shared.update_readiness(client);
         result
+    }
+
+    /// Reconnects to `addresses` (with `expected`, the server's fingerprint) from now
+    /// on, whenever the connection is lost.
+    fn keep<S: AsRef<str>>(&self, addresses: &[S], expected: Option<&str>) {
+        lock(&self.shared.link).connected(Target {
+            addresses: addresses.iter().map(|a| a.as_ref().to_owned()).collect(),
+            expected: expected.map(str::to_owned),
+        });
+        self.shared.linked.notify_all();
     }
 
     /// Keeps the client connected to `addresses` from now on, as
@@ -299,11 +301,7 @@ impl Background {
     pub fn keep_connected_to<S: AsRef<str>>(&self, addresses: &[S], expected: Option<&str>) {
         let slot = lock(&self.shared.client);
         if slot.as_ref().is_some_and(Client::is_connected) {
-            lock(&self.shared.link).connected(Target {
-                addresses: addresses.iter().map(|a| a.as_ref().to_owned()).collect(),
-                expected: expected.map(str::to_owned),
-            });
-            self.shared.linked.notify_all();
+            self.keep(addresses, expected);
         }
     }
 

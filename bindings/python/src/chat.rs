@@ -163,6 +163,21 @@ enum Addresses {
     Many(Vec<String>),
 }
 
+impl Addresses {
+    /// The addresses as a list (an empty list is refused).
+    fn into_list(self) -> PyResult<Vec<String>> {
+        match self {
+            Addresses::One(a) => Ok(vec![a]),
+            Addresses::Many(list) if list.is_empty() => {
+                Err(pyo3::exceptions::PyValueError::new_err(
+                    "address: an empty list (give at least one \"host:port\")",
+                ))
+            }
+            Addresses::Many(list) => Ok(list),
+        }
+    }
+}
+
 /// How a client's home is opened (again, after `close`).
 struct Opener {
     home: PathBuf,
@@ -319,15 +334,7 @@ impl PyClient {
         fingerprint: Option<String>,
         token: Option<String>,
     ) -> PyResult<String> {
-        let list = match address {
-            Addresses::One(a) => vec![a],
-            Addresses::Many(list) if list.is_empty() => {
-                return Err(pyo3::exceptions::PyValueError::new_err(
-                    "address: an empty list (give at least one \"host:port\")",
-                ))
-            }
-            Addresses::Many(list) => list,
-        };
+        let list = address.into_list()?;
         // A closed client opens its home again.
         let (client, opener) = (Arc::clone(&self.client), Arc::clone(&self.opener));
         py.detach(move || {
@@ -395,15 +402,7 @@ impl PyClient {
         fingerprint: Option<String>,
     ) -> PyResult<String> {
         let _ = history;
-        let list = match address {
-            Addresses::One(a) => vec![a],
-            Addresses::Many(list) if list.is_empty() => {
-                return Err(pyo3::exceptions::PyValueError::new_err(
-                    "address: an empty list (give at least one \"host:port\")",
-                ))
-            }
-            Addresses::Many(list) => list,
-        };
+        let list = address.into_list()?;
         let wait = match deadline(timeout)? {
             Some(end) => end.saturating_duration_since(Instant::now()),
             None => Duration::from_secs(365 * 24 * 3600),

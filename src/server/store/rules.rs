@@ -140,6 +140,15 @@ pub(crate) fn registration_allowed(from: &Newcomer, recent: i64) -> bool {
     from.per_hour == 0 || recent < i64::from(from.per_hour)
 }
 
+/// Whether a user with `linked` devices linked and not revoked may link one more,
+/// within `max` devices in all (their first one counted).
+pub(crate) fn device_fits(linked: i64, max: usize) -> bool {
+    usize::try_from(linked)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
+        < max
+}
+
 /// Whether one more invitation fits a user who has `pending` invitations,
 /// `from_inviter` of them from this inviter and `from_strangers` from inviters who
 /// share no room with them (`stranger`: whether this inviter is one).

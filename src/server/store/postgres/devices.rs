@@ -5,6 +5,7 @@ use super::PostgresStore;
 use crate::error::StoreError;
 use crate::identity::device::DeviceId;
 use crate::server::store::devices::{DeviceAdded, DeviceRow, DeviceStanding, DeviceStore};
+use crate::server::store::rules::device_fits;
 
 /// A device id as stored.
 fn device_id(bytes: &[u8]) -> Result<DeviceId, StoreError> {
@@ -54,11 +55,7 @@ impl DeviceStore for PostgresStore {
                     &[&user],
                 )?
                 .get(0);
-            if usize::try_from(linked)
-                .unwrap_or(usize::MAX)
-                .saturating_add(1)
-                >= max
-            {
+            if !device_fits(linked, max) {
                 return Ok(DeviceAdded::TooMany);
             }
             if recorded.is_none() {

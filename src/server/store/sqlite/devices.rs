@@ -6,6 +6,7 @@ use super::{lock, SqliteStore};
 use crate::error::StoreError;
 use crate::identity::device::DeviceId;
 use crate::server::store::devices::{DeviceAdded, DeviceRow, DeviceStanding, DeviceStore};
+use crate::server::store::rules::device_fits;
 
 /// A device id as stored (a malformed one reads as an error, never a panic).
 fn device_id(bytes: Vec<u8>) -> rusqlite::Result<DeviceId> {
@@ -70,12 +71,7 @@ impl DeviceStore for SqliteStore {
             [user],
             |r| r.get(0),
         )?;
-        // The first device counts too.
-        if usize::try_from(linked)
-            .unwrap_or(usize::MAX)
-            .saturating_add(1)
-            >= max
-        {
+        if !device_fits(linked, max) {
             return Ok(DeviceAdded::TooMany);
         }
         if recorded.is_none() {
